@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point one way: stylus → LSP → (Catalog, ML, Render) → Core.
+// Tests use `package` access instead of @testable so they also build with -c release.
+let package = Package(
+    name: "stylus",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stylus", targets: ["stylus"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // Pure logic: prompt grammar, prompt files, keywords, adapter model, composer. No I/O.
+        .target(name: "StylusCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // SQLite catalog, importers, folder scanner, refiner, retriever.
+        .target(name: "StylusCatalog", dependencies: [
+            "StylusCore", .product(name: "GRDB", package: "GRDB.swift"),
+        ], resources: [.copy("Resources")]),
+        // CPU tensors over BLAS, safetensors, tokenizers, MiniLM.
+        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS"]),
+        // SD 1.x pipeline, LoRA merging, PNG.
+        .target(name: "StylusRender", dependencies: ["StylusCore", "StylusML", "CZlib"]),
+        // JSON-RPC framing and connection; LSP types and server.
+        .target(name: "JSONRPC"),
+        .target(name: "LSP", dependencies: [
+            "JSONRPC", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "stylus", dependencies: [
+            "LSP", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
+        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore"]),
+        .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),
+        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore"]),
+        // Spawns the built `stylus` executable: real processes, real exit codes.
+        .testTarget(name: "CLITests", dependencies: ["stylus"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// JSONRPC: see DESIGN.md §3. Filled by its issue.

@@ -1,0 +1,1 @@
+// LSP: see DESIGN.md §3. Filled by its issue.

@@ -1,0 +1,1 @@
+// StylusCatalog: see DESIGN.md §3. Filled by its issue.

@@ -1,0 +1,1 @@
+// StylusML: see DESIGN.md §3. Filled by its issue.

@@ -1,0 +1,1 @@
+// StylusRender: see DESIGN.md §3. Filled by its issue.

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+
+/// Exit codes of DESIGN §5.3: 0 success, 1 runtime failure, 2 usage or bad input.
+enum CLIExit {
+    static let runtimeFailure = ExitCode(1)
+    static let badInput = ExitCode(2)
+}
+
+/// Writes one line to stderr (stdout is reserved for results and, under `lsp`, the protocol).
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Writes to stdout. The CLI layer is the only place that prints results.
+func printOut(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// A command whose capability is not built yet: says so and exits 2, never fakes output.
+func notBuiltYet(_ command: String, _ capability: String) -> ExitCode {
+    printError("stylus \(command): \(capability) is not built yet.")
+    return CLIExit.badInput
+}
