@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point one way: stylus → LSP → (Catalog, ML, Render) → Core.
+// Dependencies point one way: stylus → LSP → (Catalog, Render) → ML → Core.
 // Tests use `package` access instead of @testable so they also build with -c release.
 let package = Package(
     name: "stylus",
@@ -24,9 +24,10 @@ let package = Package(
 
         // Pure logic: prompt grammar, prompt files, keywords, adapter model, composer. No I/O.
         .target(name: "StylusCore", dependencies: [.product(name: "Yams", package: "Yams")]),
-        // SQLite catalog, importers, folder scanner, refiner, retriever.
+        // SQLite catalog, importers, folder scanner, refiner, retriever (uses StylusML's
+        // safetensors header reader and sentence encoder).
         .target(name: "StylusCatalog", dependencies: [
-            "StylusCore", .product(name: "GRDB", package: "GRDB.swift"),
+            "StylusCore", "StylusML", .product(name: "GRDB", package: "GRDB.swift"),
         ], resources: [.copy("Resources")]),
         // CPU tensors over BLAS, safetensors, tokenizers, MiniLM.
         .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS"]),
