@@ -47,6 +47,7 @@ enum CatalogSchema {
                     autov3 TEXT,
                     autov2 TEXT,
                     sha256 TEXT,
+                    scan_signature TEXT,                   -- size+mtime of the file and its sidecars
                     embedding BLOB,                        -- little-endian Float32 × embedding_dim
                     embedding_model TEXT,
                     embedding_dim INTEGER,

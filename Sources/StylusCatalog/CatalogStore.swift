@@ -120,7 +120,8 @@ public final class CatalogStore: Sendable {
             ("file_path", input.file?.path ?? card.file), ("file_stem", input.file?.stem),
             ("file_size", input.file?.size), ("file_mtime", input.file?.mtime),
             ("preview_path", input.file?.previewPath), ("autov3", input.file?.autov3),
-            ("autov2", input.file?.autov2), ("sha256", input.file?.sha256), ("updated_at", now),
+            ("autov2", input.file?.autov2), ("sha256", input.file?.sha256),
+            ("scan_signature", input.file?.scanSignature), ("updated_at", now),
         ]
         let rowID: Int64
         let outcome: UpsertOutcome
@@ -132,7 +133,7 @@ public final class CatalogStore: Sendable {
             args.append(("embedding_dim", nil))
             let sets = args.map { "\($0.0) = ?" }.joined(separator: ", ")
             try db.cachedStatement(sql: "UPDATE adapters SET \(sets) WHERE id = ?")
-                .execute(arguments: StatementArguments(args.map { $0.1 } + [rowID]))
+                .execute(arguments: Self.arguments(args.map { $0.1 } + [rowID]))
             try db.cachedStatement(sql: "DELETE FROM example_prompts WHERE adapter = ?").execute(arguments: [rowID])
             outcome = .updated
         } else {
@@ -140,7 +141,7 @@ public final class CatalogStore: Sendable {
             let cols = args.map(\.0).joined(separator: ", ")
             let marks = Array(repeating: "?", count: args.count).joined(separator: ", ")
             try db.cachedStatement(sql: "INSERT INTO adapters (\(cols)) VALUES (\(marks))")
-                .execute(arguments: StatementArguments(args.map { $0.1 }))
+                .execute(arguments: Self.arguments(args.map { $0.1 }))
             rowID = db.lastInsertedRowID
             outcome = .added
         }
@@ -154,6 +155,11 @@ public final class CatalogStore: Sendable {
             try storeEmbedding(rowID: rowID, vector: embedding.values, model: EmbeddingVector.modelID, db)
         }
         return outcome
+    }
+
+    /// Typed on purpose: GRDB's failable `StatementArguments([Any])` would otherwise win overload resolution.
+    static func arguments(_ values: [(any DatabaseValueConvertible)?]) -> StatementArguments {
+        StatementArguments(values)
     }
 
     static func hash(_ input: AdapterInput) -> String {
@@ -246,7 +252,7 @@ public final class CatalogStore: Sendable {
                 promptRows = try Row.fetchAll(db, sql: "SELECT adapter, prompt, negative_prompt FROM example_prompts ORDER BY adapter, position")
             } else {
                 let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                promptRows = try Row.fetchAll(db, sql: "SELECT adapter, prompt, negative_prompt FROM example_prompts WHERE adapter IN (\(marks)) ORDER BY adapter, position", arguments: StatementArguments(ids))
+                promptRows = try Row.fetchAll(db, sql: "SELECT adapter, prompt, negative_prompt FROM example_prompts WHERE adapter IN (\(marks)) ORDER BY adapter, position", arguments: Self.arguments(ids.map { $0 }))
             }
             for r in promptRows { prompts[r["adapter"], default: []].append((r["prompt"], r["negative_prompt"])) }
         }
@@ -272,7 +278,7 @@ public final class CatalogStore: Sendable {
             if let stem: String = row["file_stem"], let path: String = row["file_path"] {
                 file = AdapterFile(path: path, stem: stem, size: row["file_size"] ?? 0, mtime: row["file_mtime"] ?? 0,
                                    previewPath: row["preview_path"], autov3: row["autov3"], autov2: row["autov2"],
-                                   sha256: row["sha256"])
+                                   sha256: row["sha256"], scanSignature: row["scan_signature"])
             }
             return CatalogEntry(rowID: id, card: card, refinement: refinement, refinedBy: row["refined_by"],
                                 baseModelRaw: row["base_model_raw"], negativePrompts: p.map(\.1), extra: row["extra"],

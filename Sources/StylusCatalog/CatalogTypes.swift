@@ -40,9 +40,12 @@ public struct AdapterFile: Sendable, Hashable, Codable {
     /// First 10 hex of the whole-file SHA-256 (computed lazily).
     public var autov2: String?
     public var sha256: String?
+    /// Size and mtime of the file and of each sidecar: an unchanged signature means nothing to re-read.
+    public var scanSignature: String?
 
     public init(path: String, stem: String, size: Int64, mtime: Double, previewPath: String? = nil,
-                autov3: String? = nil, autov2: String? = nil, sha256: String? = nil) {
+                autov3: String? = nil, autov2: String? = nil, sha256: String? = nil, scanSignature: String? = nil) {
+        self.scanSignature = scanSignature
         self.path = path
         self.stem = stem
         self.size = size

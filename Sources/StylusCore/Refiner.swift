@@ -87,7 +87,7 @@ public enum OfflineRefiner {
     }
 
     /// Training tags that describe the dataset, not the adapter (never triggers).
-    static let genericTrainingTags: Set<String> = [
+    public static let genericTrainingTags: Set<String> = [
         "1girl", "1boy", "2girls", "solo", "looking at viewer", "smile", "simple background", "white background",
         "upper body", "portrait", "full body", "standing", "outdoors", "indoors", "blush", "open mouth",
         "closed mouth", "long hair", "short hair", "realistic", "photorealistic", "masterpiece", "best quality",

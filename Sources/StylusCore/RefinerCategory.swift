@@ -70,7 +70,7 @@ public enum CategoryRules {
         }
     }
 
-    static func wordsOf(_ text: String) -> [String] {
+    public static func wordsOf(_ text: String) -> [String] {
         text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") }).map(String.init)
     }
 

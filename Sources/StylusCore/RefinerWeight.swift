@@ -6,7 +6,7 @@ public enum WeightEvidence {
     public static let defaultWeight = 0.8
 
     /// Weights beyond ±2 are never a recommendation (sliders top out there).
-    static let plausible: ClosedRange<Double> = -2...2
+    public static let plausible: ClosedRange<Double> = -2...2
 
     /// A weight the author states in the description: the midpoint of a range ("0.6-0.8",
     /// "0.6〜0.8", "0.5 to 1") or a single value ("weight 0.7", "<p>0.8</p>"). Ranges win over
