@@ -109,7 +109,8 @@ public struct FolderScanner {
         for (c, var facts) in prepared {
             if let a = facts.alias, let claims = aliasClaims[a.lowercased()], claims.count > 1 {
                 let others = claims.subtracting([c.path]).sorted()
-                report.note(c.path, "alias \"\(a)\" (ss_output_name) is shared with \(others.joined(separator: ", ")); using the file name \"\(c.stem)\" instead")
+                let listed = others.prefix(3).joined(separator: ", ") + (others.count > 3 ? " and \(others.count - 3) more" : "")
+                report.note(c.path, "alias \"\(a)\" (ss_output_name) is shared with \(listed); using the file name \"\(c.stem)\" instead")
                 facts.alias = nil
             }
             let autov3 = facts.autov3 ?? "unknown"
