@@ -47,6 +47,12 @@ public enum CategoryRules {
         if triggerWords.contains(where: { $0.contains("_(") || $0.range(of: #"\w \([^)]+\)$"#, options: .regularExpression) != nil }) {
             score[.character, default: 0] += 3
         }
+        // "Name (Series)" titles name a character: "Rem (Re:Zero)", "2B (NieR)"; not "(SDXL)" or "(v2)".
+        if let open = title.firstIndex(of: "("), title.hasSuffix(")") {
+            let inner = title[title.index(after: open)...].dropLast().lowercased()
+            let technical = ["xl", "sd", "pony", "lora", "locon", "v1", "v2", "v3", "1.5", "style", "concept", "slider"]
+            if !inner.isEmpty, !technical.contains(where: { inner.hasBytes($0) }) { score[.character, default: 0] += 2.5 }
+        }
         guard let best = score.max(by: { ($0.value, priority($0.key)) < ($1.value, priority($1.key)) }) else { return .concept }
         return best.key
     }
@@ -88,7 +94,7 @@ public enum CategoryRules {
                      "idol", "rapper", "politician", "athlete", "musician", "footballer", "youtuber", "streamer",
                      "person"],
         .concept: ["concept", "effect", "effects", "vfx", "glow", "glowing", "particles", "magic", "fire", "lightning",
-                   "explosion", "food", "weather", "rain", "snow", "smoke", "hologram", "creature", "monster",
+                   "explosion", "weather", "rain", "snow", "smoke", "hologram", "creature", "monster",
                    "fantasy", "sci-fi", "horror", "robot", "mecha", "emotion", "expression", "lighting"],
         .clothing: ["clothing", "clothes", "outfit", "outfits", "dress", "dresses", "uniform", "uniforms", "kimono",
                     "armor", "armour", "suit", "suits", "jacket", "hoodie", "shirt", "skirt", "swimsuit", "costume",
@@ -119,7 +125,8 @@ public enum CategoryRules {
         .object: ["object", "objects", "item", "items", "prop", "props", "weapon", "weapons", "sword", "swords",
                   "gun", "guns", "book", "books", "cup", "jewelry", "guitar", "furniture", "bottle", "potion",
                   "crystal", "crown", "mask", "toy", "toys", "plush", "clock", "lamp", "flower", "flowers",
-                  "bouquet", "cake", "instrument"],
+                  "bouquet", "cake", "instrument", "food", "pizza", "burger", "sushi", "ramen", "dessert", "dish",
+                  "fruit", "bread", "drink", "coffee"],
         .tool: ["tool", "tools", "slider", "sliders", "detail", "detailer", "details", "enhancer", "fix", "fixer",
                 "offset noise", "noise offset", "lcm", "turbo", "helper", "quality", "add detail", "contrast",
                 "brightness", "utility", "negative weight", "hands fix", "hand fix", "sharpness", "sharpen",

@@ -116,7 +116,7 @@ public enum WeightEvidence {
             // "-0.5" is negative; the "-1" of "0.5-1" is a range end.
             let negative = start > 0 && (s[start - 1] == "-" || s[start - 1] == "−") && (start < 2 || !isDigit(s[start - 2]))
             var ok = dots <= 1 && value.isFinite && plausible.contains(value)
-            if ok, isVersionLike(s, start: start) { ok = false }
+            if ok, isVersionLike(s, start: start) || isOtherSetting(s, start: start) { ok = false }
             if ok, hasUnitAfter(s, end: i) { ok = false }
             out.append(Number(value: negative ? -value : value, start: start, end: i, hasDecimal: dots == 1,
                               negative: negative, isCandidate: ok, isCandidateRangeEnd: ok))
@@ -141,6 +141,18 @@ public enum WeightEvidence {
         }
         return ["v", "ver", "version", "sd", "sdxl", "epoch", "epochs", "step", "steps", "dim", "rank", "alpha",
                 "cfg", "seed", "clip", "skip", "x", "no", "vol", "part", "chapter", "ep", "lr", "fp"].contains(word.lowercased())
+    }
+
+    /// Generation and training settings that are not the LoRA weight: "denoise 0.4",
+    /// "denoising strength 0.5", "CFG 7", "hires 1.5", "noise offset 0.1", "lr 0.0001", "f/1.8".
+    static func isOtherSetting(_ s: [Unicode.Scalar], start: Int) -> Bool {
+        let lo = max(0, start - 22)
+        var before = String(String.UnicodeScalarView(s[lo..<start])).lowercased().replacingOccurrences(of: ". ", with: "\n")
+        if before.hasSuffix("f/") { return true }
+        // Only the clause the number belongs to: "20 steps, weight 0.8" is a weight.
+        if let cut = before.lastIndex(where: { ",;\n。、".contains($0) }) { before = String(before[before.index(after: cut)...]) }
+        return ["denois", "cfg", "hires", "hi-res", "upscal", "noise offset", "learning rate", "lr ", "lr:", "eta ",
+                "clip skip", "guidance"].contains { before.hasBytes($0) }
     }
 
     /// "300 imgs", "10k", "1024px", "8x", "2.39:1", "50%", "45°", "16bit".

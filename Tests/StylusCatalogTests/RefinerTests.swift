@@ -41,6 +41,9 @@ final class RefinerTests: XCTestCase {
         XCTAssertNil(WeightEvidence.statedWeight(in: "trained on 300 imgs, 1.5k steps, 8x upscale, 2.39:1 ratio"))
         XCTAssertNil(WeightEvidence.statedWeight(in: "v1.2 - lowered the saturation, v1.1 was way too pink"))
         XCTAssertEqual(WeightEvidence.statedWeight(in: "teal & orange, 2.39:1 feel. weight 0.5-0.8"), 0.65)
+        XCTAssertNil(WeightEvidence.statedWeight(in: "hires fix with denoising strength 0.45, cfg 6.5, shot at f/1.8"))
+        XCTAssertEqual(WeightEvidence.statedWeight(in: "denoise 0.4 for hires. lora weight 0.7"), 0.7)
+        XCTAssertEqual(WeightEvidence.statedWeight(in: "30 steps, weight 0.8"), 0.8)
     }
 
     func testMedianOfExamplePromptsThenDefault() {
