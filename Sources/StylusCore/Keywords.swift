@@ -172,7 +172,7 @@ struct AtomCollector {
             }
             guard !word.isEmpty else { return }
             let text = String(decoding: word, as: UTF8.self)
-            let capitalized = text.first?.isUppercase ?? false
+            let capitalized = word[0] < 0x80 ? (word[0] >= 0x41 && word[0] <= 0x5A) : (text.first?.isUppercase ?? false)
             collector.current.append(Word(lower: text.lowercased(), range: s..<(s + word.count), weight: weight,
                                           possessive: possessive, capitalized: capitalized))
         }
