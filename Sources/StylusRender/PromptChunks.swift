@@ -10,6 +10,11 @@ public struct TokenChunk: Equatable, Sendable {
     public static let length = promptTokens + 2
     public var ids: [Int32]
     public var multipliers: [Float]
+
+    public init(ids: [Int32], multipliers: [Float]) {
+        self.ids = ids
+        self.multipliers = multipliers
+    }
 }
 
 /// The prompt split into CLIP windows the way A1111 does it (`sd_hijack_clip.tokenize_line`).
@@ -17,6 +22,11 @@ public struct TokenChunking: Equatable, Sendable {
     public var chunks: [TokenChunk]
     /// A1111's token counter: 75 per full chunk plus the tokens of the last one.
     public var tokenCount: Int
+
+    public init(chunks: [TokenChunk], tokenCount: Int) {
+        self.chunks = chunks
+        self.tokenCount = tokenCount
+    }
 }
 
 extension ClipTokenizer {
