@@ -44,6 +44,7 @@ enum TinySD {
         let samplers: [String: Sampler]
         let alphas_cumprod: [String: Double]
         let cfg_scale: Float
+        let unet_timestep: Float
     }
 }
 
