@@ -10,6 +10,10 @@ public struct DocumentSnapshot: Sendable {
     /// Increases with every update of any document; tells a stale computation from a current one
     /// even when a client repeats version numbers.
     public let revision: Int
+
+    package init(uri: DocumentURI, languageId: String, version: Int, text: SourceText, revision: Int) {
+        self.uri = uri; self.languageId = languageId; self.version = version; self.text = text; self.revision = revision
+    }
 }
 
 /// The open documents. Owned by the server actor, so updates are applied one at a time in
