@@ -140,7 +140,7 @@ public actor LanguageServer: MessageHandler {
         }
     }
 
-    static func capabilities(for client: ClientCapabilities) -> ServerCapabilities {
+    package static func capabilities(for client: ClientCapabilities) -> ServerCapabilities {
         var c = ServerCapabilities()
         c.positionEncoding = "utf-16"
         c.textDocumentSync = TextDocumentSyncOptions(openClose: true, change: 2, save: .init(includeText: false))
