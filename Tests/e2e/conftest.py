@@ -32,6 +32,13 @@ def pytest_configure(config):
 )
 async def client(request, lsp_client: LanguageClient):
     lsp_client.set_configuration({"stylus": {"baseModel": "SD 1.5"}})
+
+    # Real clients with dynamic registration accept it; pytest-lsp's client has no handler.
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams):
+        lsp_client.registrations = getattr(lsp_client, "registrations", []) + list(params.registrations)
+        return None
+
     lsp_client.init_result = await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=client_capabilities(request.param),

@@ -66,7 +66,7 @@ async def test_diagnostics_published_on_open_and_cleared_on_close(client: Langua
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=URI + "#diag"))
     )
     await asyncio.wait_for(client.wait_for_notification("textDocument/publishDiagnostics"), 5)
-    assert client.diagnostics[URI + "#diag"] == []
+    assert list(client.diagnostics[URI + "#diag"]) == []
 
 
 async def test_unknown_request_is_method_not_found_and_server_keeps_serving(client: LanguageClient):
