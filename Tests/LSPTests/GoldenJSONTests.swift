@@ -62,9 +62,9 @@ final class GoldenJSONTests: XCTestCase {
         XCTAssertEqual(try encode(ClientInfo(name: "Neovim", version: "0.7.2")), #"{"name":"Neovim","version":"0.7.2"}"#)
     }
 
-    func testInitializeResultAdvertisesIncrementalUTF16Sync() throws {
+    func testInitializeResultAdvertisesIncrementalUTF16SyncAndFeatures() throws {
         let result = InitializeResult(capabilities: LanguageServer.capabilities(for: ClientCapabilities()),
                                       serverInfo: ServerInfo(name: LanguageServer.name, version: LanguageServer.version))
-        XCTAssertEqual(try encode(result), #"{"capabilities":{"positionEncoding":"utf-16","textDocumentSync":{"change":2,"openClose":true,"save":{"includeText":false}}},"serverInfo":{"name":"stylus","version":"0.1.0"}}"#)
+        XCTAssertEqual(try encode(result), #"{"capabilities":{"documentFormattingProvider":true,"documentSymbolProvider":true,"inlayHintProvider":true,"positionEncoding":"utf-16","semanticTokensProvider":{"full":true,"legend":{"tokenModifiers":[],"tokenTypes":["keyword","function","number","operator","variable","comment","parameter"]},"range":false},"textDocumentSync":{"change":2,"openClose":true,"save":{"includeText":false}}},"serverInfo":{"name":"stylus","version":"0.1.0"}}"#)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import StylusCore
 
 /// An immutable view of an open document at one version. Readers keep it as long as they
@@ -10,9 +11,33 @@ public struct DocumentSnapshot: Sendable {
     /// Increases with every update of any document; tells a stale computation from a current one
     /// even when a client repeats version numbers.
     public let revision: Int
+    private let parsed: Lazy<PromptFile>
 
     package init(uri: DocumentURI, languageId: String, version: Int, text: SourceText, revision: Int) {
         self.uri = uri; self.languageId = languageId; self.version = version; self.text = text; self.revision = revision
+        parsed = Lazy { PromptFile(text: text.text) }
+    }
+
+    /// The parsed prompt file, computed once per snapshot by whichever reader needs it first.
+    public var file: PromptFile { parsed.value }
+}
+
+/// A value computed on first use, at most once, from any thread.
+final class Lazy<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var make: (() -> Value)?
+    private var stored: Value?
+
+    init(_ make: @escaping () -> Value) { self.make = make }
+
+    var value: Value {
+        lock.lock()
+        defer { lock.unlock() }
+        if let stored { return stored }
+        let v = make!()
+        stored = v
+        make = nil
+        return v
     }
 }
 

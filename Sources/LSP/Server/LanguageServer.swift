@@ -102,6 +102,19 @@ public actor LanguageServer: MessageHandler {
             switch method {
             case "initialize": return try initialize(params.decode())
             case "shutdown": return await shutdown()
+            case "textDocument/semanticTokens/full":
+                let p: SemanticTokensParams = try params.decode()
+                return try documentRequest(p.textDocument.uri) { SemanticTokensHandler.tokens($0) }
+            case "textDocument/inlayHint":
+                let p: InlayHintParams = try params.decode()
+                return try documentRequest(p.textDocument.uri) { InlayHintsHandler.hints($0, in: p.range) }
+            case "textDocument/documentSymbol":
+                let p: DocumentSymbolParams = try params.decode()
+                let hierarchical = client.hierarchicalSymbols
+                return try documentRequest(p.textDocument.uri) { DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical) }
+            case "textDocument/formatting":
+                let p: DocumentFormattingParams = try params.decode()
+                return try documentRequest(p.textDocument.uri) { FormattingHandler.edits($0) }
             case "stylus/debugDocument": return try debugDocument(params.decode())
             default:
                 return fail(.methodNotFound(method))
@@ -114,6 +127,23 @@ public actor LanguageServer: MessageHandler {
     }
 
     private func fail(_ error: ResponseError) -> ReplyWork { { throw error } }
+
+    /// A request about one document: takes its snapshot now (in message order), computes off
+    /// the actor, and answers ContentModified if the document changed meanwhile (the client
+    /// asks again; a stale answer, e.g. formatting edits, could damage the text).
+    private func documentRequest<R: Encodable & Sendable>(
+        _ uri: DocumentURI, _ compute: @escaping @Sendable (DocumentSnapshot) throws -> R
+    ) throws -> ReplyWork {
+        let s = try snapshot(uri)
+        return { [self] in
+            let result = try compute(s)
+            try Task.checkCancellation()
+            guard await isCurrent(s) else { throw ResponseError.contentModified }
+            return result
+        }
+    }
+
+    private func isCurrent(_ s: DocumentSnapshot) -> Bool { documents.snapshot(s.uri)?.revision == s.revision }
 
     /// The snapshot a document request works on, or an error naming the unopened document.
     func snapshot(_ uri: DocumentURI) throws -> DocumentSnapshot {
@@ -144,6 +174,10 @@ public actor LanguageServer: MessageHandler {
         var c = ServerCapabilities()
         c.positionEncoding = "utf-16"
         c.textDocumentSync = TextDocumentSyncOptions(openClose: true, change: 2, save: .init(includeText: false))
+        c.semanticTokensProvider = SemanticTokensOptions(legend: SemanticTokensHandler.legend, full: true, range: false)
+        c.inlayHintProvider = true
+        c.documentSymbolProvider = true
+        c.documentFormattingProvider = true
         return c
     }
 
