@@ -1,0 +1,23 @@
+import StylusCore
+
+/// StylusCore's findings for a document as LSP diagnostics (`source: "stylus"`, string codes).
+/// Catalog checks (`unknown-lora`, `base-model-mismatch`, `missing-trigger`, `adapter-available`)
+/// join here once the catalog is wired; `token-limit` once a CLIP token counter is available.
+enum DiagnosticsHandler {
+    static func diagnostics(_ snapshot: DocumentSnapshot) -> [Diagnostic] {
+        PromptLinter().diagnostics(for: snapshot.file).map(diagnostic)
+    }
+
+    static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {
+        Diagnostic(range: d.range.lsp, severity: severity(d.severity), code: d.code, message: d.message)
+    }
+
+    static func severity(_ s: PromptDiagnostic.Severity) -> DiagnosticSeverity {
+        switch s {
+        case .error: .error
+        case .warning: .warning
+        case .information: .information
+        case .hint: .hint
+        }
+    }
+}
