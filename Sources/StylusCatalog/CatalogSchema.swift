@@ -2,8 +2,8 @@ import GRDB
 
 /// Versioned schema of the catalog. Migrations are append-only: never edit a shipped one, add
 /// a new one. A database that has migrations this build does not know is refused.
-enum CatalogSchema {
-    static var migrator: DatabaseMigrator {
+package enum CatalogSchema {
+    package static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
 
         // Adapters (DESIGN §5.2 fields + refined fields + local file + embedding) and example prompts.

@@ -195,7 +195,9 @@ public struct CatalogImporter {
     }
 
     static func readDocument(_ path: String, limit: Int) throws -> Data {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+              let handle = FileHandle(forReadingAtPath: path) else {
             throw CatalogError.unreadableInput(path: path, reason: LineReader.openFailureReason(path))
         }
         defer { try? handle.close() }

@@ -41,6 +41,12 @@ public struct LLMRefiner {
         public var refined = 0
         public var cached = 0
         public var failed = 0
+
+        public init(refined: Int = 0, cached: Int = 0, failed: Int = 0) {
+            self.refined = refined
+            self.cached = cached
+            self.failed = failed
+        }
     }
 
     public enum LLMError: Error, CustomStringConvertible {

@@ -9,6 +9,7 @@ struct LineReader {
     }
 
     let handle: FileHandle
+    let path: String
     let maxLineBytes: Int
     private var buffer: [UInt8] = []
     private var start = 0
@@ -17,10 +18,13 @@ struct LineReader {
     private var discarding = false
 
     init(path: String, maxLineBytes: Int = 64 << 20) throws {
-        guard let h = FileHandle(forReadingAtPath: path) else {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue,
+              let h = FileHandle(forReadingAtPath: path) else {
             throw CatalogError.unreadableInput(path: path, reason: Self.openFailureReason(path))
         }
         handle = h
+        self.path = path
         self.maxLineBytes = maxLineBytes
     }
 
@@ -69,7 +73,7 @@ struct LineReader {
             do {
                 chunk = try handle.read(upToCount: 1 << 20) ?? Data()
             } catch {
-                throw CatalogError.unreadableInput(path: "\(handle)", reason: error.localizedDescription)
+                throw CatalogError.unreadableInput(path: path, reason: error.localizedDescription)
             }
             if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
         }

@@ -3,7 +3,7 @@ import Foundation
 /// SHA-256 (FIPS 180-4), for the hashes A1111 and Civitai use to name model files
 /// (AutoV2 = file SHA-256, AutoV3 = SHA-256 of the tensor bytes after the safetensors header).
 /// Foundation on Linux has no digest API, so we carry this small implementation.
-struct SHA256 {
+package struct SHA256 {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
     private var pending: [UInt8] = []
@@ -100,7 +100,7 @@ struct SHA256 {
     }
 
     /// SHA-256 of a file's bytes from `offset` to the end, read in 1 MiB chunks.
-    static func hexOfFile(_ path: String, from offset: Int = 0) throws -> String {
+    package static func hexOfFile(_ path: String, from offset: Int = 0) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CatalogError.unreadableInput(path: path, reason: LineReader.openFailureReason(path))
         }

@@ -69,16 +69,19 @@ public enum OfflineRefiner {
                 var rest = lower[r.upperBound...].drop(while: { " ：:=-\"'是は".contains($0) })
                 if rest.hasPrefix("is ") { rest = rest.dropFirst(3) }
                 if rest.hasPrefix("word ") || rest.hasPrefix("words ") { continue }
-                let token = rest.prefix(while: { !",.;。、\n()\"'".contains($0) })
-                    .trimmingCharacters(in: .whitespaces)
+                let tokenSlice = rest.prefix(while: { !",.;。、\n()\"'".contains($0) })
+                let token = tokenSlice.trimmingCharacters(in: .whitespaces)
                 let first = token.split(separator: " ").prefix(3).joined(separator: " ")
                 guard !first.isEmpty, first.count <= 40,
-                      !["needed", "required", "needed.", "none", "n/a", "not needed", "optional"].contains(where: { first.hasPrefix($0) })
+                      !["needed", "required", "none", "n/a", "not needed", "optional"].contains(where: { first.hasPrefix($0) })
                 else { continue }
-                // Keep the author's casing.
-                let offset = lower.distance(from: lower.startIndex, to: token.startIndex)
-                let start = text.index(text.startIndex, offsetBy: offset, limitedBy: text.endIndex) ?? text.endIndex
-                let original = String(text[start...].prefix(first.count))
+                // Keep the author's casing: same offset in the original text (lowercasing kept the length
+                // for the scripts we meet; fall back to the lowercased token otherwise).
+                let offset = lower.distance(from: lower.startIndex, to: tokenSlice.startIndex)
+                var original = first
+                if lower.count == text.count, let start = text.index(text.startIndex, offsetBy: offset, limitedBy: text.endIndex) {
+                    original = String(text[start...].drop(while: { $0 == " " }).prefix(first.count))
+                }
                 found.append(original)
             }
             if !found.isEmpty { break }
@@ -181,7 +184,7 @@ public enum OfflineRefiner {
         let hasDigit = s.contains(where: { $0.isNumber })
         let lower = s.lowercased()
         let mentionsAdvice = ["weight", "strength", "recommend", "trigger", "推荐", "推奨", "权重", "ウェイト", "가중치",
-                              "おすすめ", "建议"].contains(where: { lower.contains($0) })
+                              "おすすめ", "建议"].contains(where: { lower.hasBytes($0) })
         guard hasDigit || mentionsAdvice else { return false }
         // With a number in it, CJK words are the advice itself ("推奨ウェイト0.8").
         let content = words.filter {

@@ -34,7 +34,7 @@ public enum CategoryRules {
             guard !words.isEmpty else { return }
             let joined = " " + words.joined(separator: " ") + " "
             for (category, cues) in cueTable {
-                for cue in cues where joined.contains(" " + cue + " ") {
+                for cue in cues where joined.hasBytes(" " + cue + " ") {
                     score[category, default: 0] += weight
                 }
             }

@@ -98,7 +98,7 @@ public enum CardText {
     public static func isBoilerplate(_ line: String) -> Bool {
         let l = line.lowercased().trimmingCharacters(in: .whitespaces)
         if l.isEmpty { return true }
-        for plug in boilerplateMarkers where l.contains(plug) { return true }
+        for plug in boilerplateMarkers where l.hasBytes(plug) { return true }
         if isChangelogLine(l) { return true }
         // A line that is only a URL or only punctuation/emoji.
         let withoutURLs = removeURLs(l).trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters).union(.symbols))
@@ -135,11 +135,11 @@ public enum CardText {
 
     /// Removes http(s) and www links from running text.
     public static func removeURLs(_ s: String) -> String {
-        guard s.contains("http") || s.contains("www.") else { return s }
+        guard s.hasBytes("http") || s.hasBytes("www.") else { return s }
         var out = ""
         for token in s.split(separator: " ", omittingEmptySubsequences: false) {
             let t = token.lowercased()
-            if t.contains("http://") || t.contains("https://") || t.hasPrefix("www.") { continue }
+            if t.hasBytes("http://") || t.hasBytes("https://") || t.hasPrefix("www.") { continue }
             if !out.isEmpty { out += " " }
             out += token
         }
@@ -175,5 +175,31 @@ public enum CardText {
         }
         if out.hasSuffix(" ") { out.removeLast() }
         return out
+    }
+}
+
+extension StringProtocol {
+    /// Substring test on UTF-8 bytes. Foundation's `contains` goes through CFString and
+    /// dominated import time; byte search is exact for valid UTF-8 on both sides.
+    @inlinable
+    public func hasBytes(_ needle: String) -> Bool {
+        var n = needle
+        return n.withUTF8 { nb in
+            guard let first = nb.first else { return true }
+            return self.utf8.withContiguousStorageIfAvailable { hb -> Bool in
+                guard hb.count >= nb.count else { return false }
+                var i = 0
+                let last = hb.count - nb.count
+                while i <= last {
+                    if hb[i] == first {
+                        var j = 1
+                        while j < nb.count && hb[i + j] == nb[j] { j += 1 }
+                        if j == nb.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            } ?? String(self).hasBytes(needle)
+        }
     }
 }

@@ -180,9 +180,9 @@ public enum WeightEvidence {
     static func isCued(_ s: [Unicode.Scalar], before start: Int, after end: Int) -> Bool {
         let lo = max(0, start - 24)
         let before = String(String.UnicodeScalarView(s[lo..<start])).lowercased()
-        if cueWords.contains(where: { before.contains($0) }) { return true }
+        if cueWords.contains(where: { before.hasBytes($0) }) { return true }
         let hi = min(s.count, end + 20)
         let after = String(String.UnicodeScalarView(s[end..<hi])).lowercased()
-        return trailingCues.contains(where: { after.contains($0) })
+        return trailingCues.contains(where: { after.hasBytes($0) })
     }
 }
