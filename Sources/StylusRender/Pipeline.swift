@@ -20,7 +20,7 @@ public struct RenderRequest: Sendable {
     /// The largest image side accepted: 2048 px is already 4× the pixels SD 1.x was trained on.
     public static let maxSide = 2048
 
-    func validate() throws {
+    public func validate() throws {
         guard width >= 64, height >= 64, width <= Self.maxSide, height <= Self.maxSide, width % 64 == 0, height % 64 == 0 else {
             throw RenderError.invalidArgument("size \(width)x\(height): width and height must be multiples of 64 between 64 and \(Self.maxSide)")
         }
