@@ -91,6 +91,7 @@ struct RenderCommand: ParsableCommand {
             prompt: prompt.positiveText.trimmingCharacters(in: .whitespacesAndNewlines),
             negativePrompt: prompt.negativeText ?? "", steps: request.steps, sampler: kind.label(spacing),
             cfgScale: request.cfgScale, seed: request.seed, width: request.width, height: request.height,
+            modelHash: pipeline.checkpoint.layout == .singleFile ? try? SHA256.a1111ModelHash(ckptPath) : nil,
             modelName: URL(fileURLWithPath: ckptPath).deletingPathExtension().lastPathComponent)
         params.clipSkip = request.clipSkip
         let base = out ?? (fileDir + "/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png")
