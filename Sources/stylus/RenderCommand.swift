@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StylusCore
+import StylusML
 import StylusRender
 
 struct RenderCommand: ParsableCommand {
@@ -12,7 +13,7 @@ struct RenderCommand: ParsableCommand {
             never replaces an existing file: a -1, -2, … suffix is added. It carries A1111 'parameters' text.
             """)
 
-    @Argument(help: "A .sdprompt file.") var file: String
+    @Argument(help: "A .sdprompt file.") var file: String?
     @Option(help: "Output PNG path (default: beside FILE).") var out: String?
     @Option(help: "SD 1.x checkpoint: a .safetensors file or a diffusers folder.") var checkpoint: String?
     @Option(help: "Sampling steps.") var steps: Int?
@@ -21,8 +22,11 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM.") var sampler: String?
     @Option(help: "Image size WxH (multiples of 64).") var size: String?
     @Option(name: .customLong("clip-skip"), help: "CLIP skip (1 = last layer).") var clipSkip: Int?
+    @Flag(help: .hidden) var benchmark = false
 
     func run() throws {
+        if benchmark { return try runBenchmark() }
+        guard let file else { printError("stylus render: missing the prompt FILE"); throw CLIExit.badInput }
         let text: String
         do { text = try InputFiles.readPrompt(file) } catch { printError("stylus render: \(error)"); throw CLIExit.badInput }
         let prompt = PromptFile(text: text)
@@ -112,5 +116,44 @@ struct RenderCommand: ParsableCommand {
             }
         }
         printOut(path)
+    }
+}
+
+extension RenderCommand {
+    /// `stylus render --benchmark --checkpoint PATH [--size WxH] [--steps N]`: times N UNet
+    /// evaluations (batch 2, as with CFG) and one VAE decode, and prints JSON with the peak RSS
+    /// (benchmarks/render_bench.py compares it with diffusers).
+    func runBenchmark() throws {
+        guard let checkpoint else { printError("stylus render --benchmark: pass --checkpoint PATH"); throw CLIExit.badInput }
+        let dims = size.flatMap(ImageSize.init(parsing:)) ?? ImageSize(width: 512, height: 512)
+        let env = ProcessInfo.processInfo.environment
+        let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t = Date()
+            try body()
+            return Date().timeIntervalSince(t)
+        }
+        do {
+            var pipeline: Pipeline!
+            let load = try seconds { pipeline = try Pipeline(checkpoint: Checkpoint(path: checkpoint), tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
+            let ctx = try pipeline.condition([.text("a photograph of an astronaut riding a horse", weight: 1)])
+            let h = dims.height / 8, w = dims.width / 8
+            var rng = TorchCPURandom(seed: 0)
+            let x = Tensor(shape: [2, 4, h, w], data: rng.randn(count: 2 * 4 * h * w))
+            var unetTimes: [Double] = []
+            for _ in 0..<max(1, steps ?? 2) {
+                unetTimes.append(try seconds { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx]) })
+            }
+            let z = Tensor(shape: [1, 4, h, w], data: rng.randn(count: 4 * h * w))
+            let vae = try seconds { _ = try pipeline.vae(z) }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let json: [String: Any] = ["load_s": load, "unet_eval_s": unetTimes, "vae_decode_s": vae,
+                                       "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)"]
+            printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
+        } catch {
+            printError("stylus render --benchmark: \(error)")
+            throw CLIExit.runtimeFailure
+        }
     }
 }
