@@ -55,10 +55,16 @@ public struct ClipTextEncoder: Sendable {
         guard clipSkip >= 1, clipSkip <= layers.count else {
             throw RenderError.invalidArgument("clip skip must be between 1 and \(layers.count), got \(clipSkip)")
         }
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= tokenEmbedding.rows }) {
+            throw RenderError.invalidArgument("token id \(bad) outside the vocabulary")
+        }
+        // Element writes go through buffer pointers: Tensor.data has an observer, and writing
+        // `x.data[i] = …` in a loop would copy the array on every write.
         var x = Tensor(zeros: [n, w])
-        for (i, id) in ids.enumerated() {
-            guard id >= 0, Int(id) < tokenEmbedding.rows else { throw RenderError.invalidArgument("token id \(id) outside the vocabulary") }
-            for j in 0..<w { x.data[i * w + j] = tokenEmbedding.data[Int(id) * w + j] + positionEmbedding.data[i * w + j] }
+        x.withUnsafeMutableBufferPointer { xp in
+            for (i, id) in ids.enumerated() {
+                for j in 0..<w { xp[i * w + j] = tokenEmbedding.data[Int(id) * w + j] + positionEmbedding.data[i * w + j] }
+            }
         }
         for layer in layers.prefix(layers.count - (clipSkip - 1)) {
             let h = x.layerNormed(gamma: layer.norm1.0, beta: layer.norm1.1, epsilon: Self.epsilon)
@@ -101,8 +107,10 @@ public struct ClipTextEncoder: Sendable {
             var z = try encode(chunk.ids, clipSkip: clipSkip)
             let count = Double(z.count)
             let before = z.data.reduce(0.0) { $0 + Double($1) } / count
-            for i in 0..<chunk.multipliers.count {
-                for j in 0..<width { z.data[i * width + j] *= chunk.multipliers[i] }
+            z.withUnsafeMutableBufferPointer { zp in
+                for i in 0..<chunk.multipliers.count {
+                    for j in 0..<width { zp[i * width + j] *= chunk.multipliers[i] }
+                }
             }
             let after = z.data.reduce(0.0) { $0 + Double($1) } / count
             if after != 0 { z = z * Float(before / after) }

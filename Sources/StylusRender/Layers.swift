@@ -88,9 +88,17 @@ struct Conv2d: Sendable {
                             continue
                         }
                         let src = plane + iy * w
-                        for ox in 0..<ow {
-                            let ix = ox * stride + kx - padding
-                            row[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                        if stride == 1 {
+                            // ix = ox + kx − padding: zeros where it leaves the row, a copy in between.
+                            let lo = max(0, padding - kx), hi = min(ow, w + padding - kx)
+                            if lo > 0 { row.update(repeating: 0, count: lo) }
+                            if hi > lo { (row + lo).update(from: src + (lo + kx - padding), count: hi - lo) }
+                            if hi < ow { (row + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                        } else {
+                            for ox in 0..<ow {
+                                let ix = ox * stride + kx - padding
+                                row[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                            }
                         }
                     }
                 }
@@ -204,7 +212,7 @@ func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
                     let rows = min(blockRows, n - r0)
                     Kernels.gemm(m: rows, n: m, k: d, a: qp.baseAddress! + r0 * width + h * d, lda: width,
                                  b: kp.baseAddress! + h * d, ldb: width, transposeB: true, c: sp.baseAddress!, ldc: m, alpha: scale)
-                    Kernels.softmax(sp.baseAddress!, rows: rows, columns: m)
+                    softmaxRows(sp.baseAddress!, rows: rows, columns: m)
                     Kernels.gemm(m: rows, n: d, k: m, a: sp.baseAddress!, lda: m, b: vp.baseAddress! + h * d, ldb: width,
                                  c: op.baseAddress! + r0 * width + h * d, ldc: width)
                     r0 += rows
@@ -213,6 +221,25 @@ func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
         } }
     } } }
     return out
+}
+
+/// Row softmax for attention scores. A plain loop over glibc's vectorised-by-the-compiler `expf`
+/// measured ~7× faster here than StylusML's `Kernels.softmax` on 4096-wide rows (its SIMD closure
+/// is not inlined across modules); attention at 64² spends most of its time in this loop.
+func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    for r in 0..<rows {
+        let row = x + r * columns
+        var m = -Float.infinity
+        for i in 0..<columns where row[i] > m { m = row[i] }
+        var total: Float = 0
+        for i in 0..<columns {
+            let e = Foundation.expf(row[i] - m)
+            row[i] = e
+            total += e
+        }
+        let inv = 1 / total
+        for i in 0..<columns { row[i] *= inv }
+    }
 }
 
 func linear(_ ckpt: Checkpoint, _ name: String, bias: Bool = true) throws -> Linear {

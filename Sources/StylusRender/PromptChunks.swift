@@ -76,3 +76,37 @@ extension ClipTokenizer {
         return TokenChunking(chunks: chunks, tokenCount: count)
     }
 }
+
+import StylusCore
+
+extension PromptSyntax {
+    /// The text CLIP encodes, as A1111 fragments: emphasis weights multiplied through, BREAKs,
+    /// LoRA tags, comments and wildcards removed, adjacent equal-weight text joined (as A1111's
+    /// `parse_prompt_attention` does). Without per-step conditioning, prompt editing
+    /// `[from:to:when]` takes the branch active for most of the `steps`, and alternation
+    /// `[a|b]` its first option. `AND` sections are joined in order.
+    public func fragments(steps: Int) -> [PromptFragment] {
+        var out: [PromptFragment] = []
+        func visit(_ nodes: [PromptNode], _ weight: Double) {
+            for node in nodes {
+                switch node {
+                case let .text(t):
+                    if case let .text(previous, w)? = out.last, w == Float(weight) {
+                        out[out.count - 1] = .text(previous + t.value, weight: w)
+                    } else {
+                        out.append(.text(t.value, weight: Float(weight)))
+                    }
+                case let .emphasis(e): visit(e.children, weight * e.multiplier)
+                case let .schedule(s):
+                    let switchStep = s.when < 1 ? s.when * Double(steps) : s.when
+                    visit(switchStep >= Double(steps) / 2 ? (s.from ?? []) : s.to, weight)
+                case let .alternation(a): visit(a.options.first ?? [], weight)
+                case .breakKeyword: out.append(.chunkBreak)
+                case .tag, .comment, .wildcard: break
+                }
+            }
+        }
+        for section in sections { visit(section.nodes, 1) }
+        return out
+    }
+}

@@ -146,17 +146,17 @@ public struct UNet: Sendable {
     /// Sinusoidal embedding of (possibly fractional) timesteps, [cos, sin] halves as in SD.
     func timestepEmbedding(_ t: [Double]) -> Tensor {
         let half = modelChannels / 2
-        var e = Tensor(zeros: [t.count, modelChannels])
+        var values = [Float](repeating: 0, count: t.count * modelChannels)
         for (n, tv) in t.enumerated() {
             for i in 0..<half {
                 // float32 throughout, as diffusers computes it (a 1-ulp frequency error times t ≈ 1000 shows)
                 let freq = Foundation.exp(Float(-Foundation.log(10000.0)) * Float(i) / Float(half))
                 let arg = Float(tv) * freq
-                e.data[n * modelChannels + i] = Foundation.cos(arg)
-                e.data[n * modelChannels + half + i] = Foundation.sin(arg)
+                values[n * modelChannels + i] = Foundation.cos(arg)
+                values[n * modelChannels + half + i] = Foundation.sin(arg)
             }
         }
-        return e
+        return Tensor(shape: [t.count, modelChannels], data: values)
     }
 
     /// ε for a batch of latents [B, 4, h, w] at timesteps [B] with text contexts ([tokens, width] each).
@@ -200,16 +200,19 @@ public struct UNet: Sendable {
 /// GEGLU: the projection's first half times GELU of its second half.
 func geglu(_ x: Tensor) -> Tensor {
     let rows = x.rows, inner = x.columns / 2
-    var gate = Tensor(zeros: [rows, inner])
-    var out = Tensor(zeros: [rows, inner])
-    for r in 0..<rows {
-        for i in 0..<inner { gate.data[r * inner + i] = x.data[r * 2 * inner + inner + i] }
+    var gate = [Float](repeating: 0, count: rows * inner)
+    var value = [Float](repeating: 0, count: rows * inner)
+    x.withUnsafeBufferPointer { xp in
+        for r in 0..<rows {
+            for i in 0..<inner {
+                value[r * inner + i] = xp[r * 2 * inner + i]
+                gate[r * inner + i] = xp[r * 2 * inner + inner + i]
+            }
+        }
     }
-    gate = gate.gelu()
-    for r in 0..<rows {
-        for i in 0..<inner { out.data[r * inner + i] = x.data[r * 2 * inner + i] * gate.data[r * inner + i] }
-    }
-    return out
+    let g = Tensor(shape: [rows, inner], data: gate).gelu()
+    g.withUnsafeBufferPointer { gp in for i in 0..<value.count { value[i] *= gp[i] } }
+    return Tensor(shape: [rows, inner], data: value)
 }
 
 /// torch.cat([a, b], dim=1) for NCHW.
