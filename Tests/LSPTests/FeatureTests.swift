@@ -170,6 +170,21 @@ final class FeatureTests: XCTestCase {
         XCTAssertEqual(edits, [])
     }
 
+    /// A request computed on a snapshot that an edit has replaced is answered ContentModified.
+    func testStaleResultsAreNotReturned() async throws {
+        let big = String(repeating: "((masterpiece)), <lora:x:0.8>, a 🐱 cat BREAK\n", count: 40_000)
+        client.openDocument(big, uri: uri)
+        async let tokens = client.requestError("textDocument/semanticTokens/full", doc)
+        client.notify("textDocument/didChange", DidChangeTextDocumentParams(
+            textDocument: VersionedTextDocumentIdentifier(uri: uri, version: 2),
+            contentChanges: [TextDocumentContentChangeEvent(range: LSPRange(start: Position(line: 0, character: 0), end: Position(line: 0, character: 0)), text: "x")]))
+        let error = await tokens
+        XCTAssertEqual(error?.code, ErrorCode.contentModified)
+        // Asked again, it answers for the new text.
+        let fresh = try await client.request("textDocument/semanticTokens/full", doc, as: SemanticTokens.self)
+        XCTAssertFalse(fresh.data.isEmpty)
+    }
+
     func testFeatureRequestsOnUnopenedDocumentsAndPositionsPastTheEnd() async throws {
         for method in ["textDocument/semanticTokens/full", "textDocument/documentSymbol", "textDocument/formatting"] {
             let e = await client.requestError(method, ["textDocument": ["uri": "file:///nope"], "options": ["tabSize": 2, "insertSpaces": true]] as JSONValue)

@@ -168,7 +168,9 @@ final class ServerTests: XCTestCase {
         XCTAssertEqual(settings.db, "/tmp/cat.sqlite")       // from initializationOptions
         XCTAssertEqual(settings.baseModel, "SD 1.5")         // pulled value wins
         XCTAssertEqual(settings.loraDirs, ["/loras"])
-        XCTAssertNil(settings.renderer)                      // wrong type ignored
+        XCTAssertNil(settings.renderer)                      // wrong type ignored, and reported
+        let log = try await client.nextNotification("window/logMessage")
+        XCTAssertTrue(log["message"]?.stringValue?.contains("stylus.renderer") ?? false, "\(log)")
         let methods = client.serverRequests.current.map(\.method)
         XCTAssertTrue(methods.contains("client/registerCapability"), "\(methods)")
 

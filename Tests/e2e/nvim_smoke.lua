@@ -65,6 +65,39 @@ local ok, err = pcall(function()
   local resp = client.request_sync('stylus/noSuchMethod', {}, 2000, 0)
   check(resp and resp.err and resp.err.code == -32601, 'unknown method: ' .. vim.inspect(resp))
 
+  -- Document symbols: the outline of the fixture.
+  local sym = client.request_sync('textDocument/documentSymbol', { textDocument = { uri = vim.uri_from_bufnr(0) } }, 2000, 0)
+  local names = {}
+  for _, s in ipairs((sym and sym.result) or {}) do table.insert(names, s.name) end
+  check(table.concat(names, ',') == 'Frontmatter,Prompt,Negative prompt', 'document symbols: ' .. vim.inspect(names))
+
+  -- A second buffer with problems: diagnostics with codes, columns converted by Neovim to bytes.
+  local bad = dir .. '/bad.sdprompt'
+  vim.fn.writefile({ 'a 🐱 cat ,dog,, (masterpiece, <lora:x:0.8>, <lora:x:0.5>' }, bad)
+  vim.cmd('edit ' .. vim.fn.fnameescape(bad))
+  local diags
+  check(vim.wait(5000, function()
+    diags = vim.diagnostic.get(0)
+    return #diags >= 2
+  end, 20), 'no diagnostics for the bad buffer: ' .. vim.inspect(vim.diagnostic.get(0)))
+  local by_code = {}
+  for _, d in ipairs(diags) do by_code[d.code or (d.user_data and d.user_data.lsp and d.user_data.lsp.code)] = d end
+  check(by_code['syntax'] ~= nil, 'no syntax diagnostic: ' .. vim.inspect(diags))
+  -- '(' is UTF-16 column 16 but byte column 18 (the cat emoji is 2 UTF-16 units, 4 bytes).
+  check(by_code['syntax'].col == 18, 'syntax diagnostic byte column ' .. tostring(by_code['syntax'].col))
+  check(by_code['duplicate-lora'] ~= nil, 'no duplicate-lora diagnostic: ' .. vim.inspect(diags))
+
+  -- Formatting through the client's own TextEdit application.
+  if vim.lsp.buf.format then
+    vim.lsp.buf.format({ timeout_ms = 3000 })
+  else
+    vim.lsp.buf.formatting_sync(nil, 3000)
+  end
+  local formatted = vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]
+  check(formatted == 'a 🐱 cat, dog, (masterpiece, <lora:x:0.8>, <lora:x:0.5>', 'formatting gave: ' .. formatted)
+  vim.cmd('bwipeout!')
+  vim.cmd('buffer ' .. vim.fn.bufnr(file))
+
   -- Closing the buffer clears its diagnostics.
   local before = #published
   vim.cmd('bwipeout!')

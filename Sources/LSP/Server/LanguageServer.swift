@@ -159,7 +159,7 @@ public actor LanguageServer: MessageHandler {
         client = ClientCapabilities(json: params.capabilities)
         let (s, problems) = Settings.parse(params.initializationOptions)
         settings = s
-        for p in problems { logger.warning("initializationOptions: \(p)") }
+        for p in problems { warnUser("initializationOptions: \(p)") }
         lifecycle = .running
         let client = self.client
         logger.info("initialize from \(params.clientInfo?.name ?? "unknown client") \(params.clientInfo?.version ?? "")")
@@ -254,10 +254,16 @@ public actor LanguageServer: MessageHandler {
 
     private func apply(settings json: JSONValue, from source: String) async {
         let (s, problems) = Settings.parse(json, over: settings)
-        for p in problems { logger.warning("\(source): \(p)") }
+        for p in problems { warnUser("\(source): \(p)") }
         guard s != settings else { return }
         settings = s
         await diagnostics.refreshAll()
+    }
+
+    /// A problem the user should see: logged to stderr and to the client's log (`window/logMessage`).
+    private func warnUser(_ message: String) {
+        logger.warning("\(message)")
+        connection.sendNotification("window/logMessage", LogMessageParams(type: 2, message: "stylus: \(message)"))
     }
 
     /// Current settings (for tests and handlers).
