@@ -41,7 +41,13 @@ public enum KeywordExtractor {
 
     static func makeTopic(_ chunk: Chunker.Chunk, source: SourceText) -> Topic? {
         guard let first = chunk.words.first, let last = chunk.words.last else { return nil }
-        let range = first.range.lowerBound..<last.range.upperBound
+        var range = first.range.lowerBound..<last.range.upperBound
+        // Close an escaped group the phrase opened: "miku \(vocaloid\)".
+        let opens = source.bytes[range].filter { $0 == 0x28 }.count, closes = source.bytes[range].filter { $0 == 0x29 }.count
+        if opens > closes, range.upperBound + 1 < source.utf8Count,
+           source.bytes[range.upperBound] == 0x5C, source.bytes[range.upperBound + 1] == 0x29 {
+            range = range.lowerBound..<(range.upperBound + 2)
+        }
         var keyword = ""
         var lastWasSpace = true
         var p = range.lowerBound
@@ -166,7 +172,7 @@ struct AtomCollector {
             }
             guard !word.isEmpty else { return }
             let text = String(decoding: word, as: UTF8.self)
-            let capitalized = text.first?.isUppercase ?? false
+            let capitalized = word[0] < 0x80 ? (word[0] >= 0x41 && word[0] <= 0x5A) : (text.first?.isUppercase ?? false)
             collector.current.append(Word(lower: text.lowercased(), range: s..<(s + word.count), weight: weight,
                                           possessive: possessive, capitalized: capitalized))
         }

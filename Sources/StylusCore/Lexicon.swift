@@ -125,6 +125,7 @@ enum Lexicon {
 
     /// Boilerplate phrases, including the Pony/Illustrious score, source and rating tags.
     static func isBoilerplate(_ phrase: String) -> Bool {
+        guard phrase.utf8.count <= 40 else { return false }  // boilerplate tags are short
         let p = phrase.replacingUnderscores
         if boilerplate.contains(p) { return true }
         for prefix in ["score ", "source ", "rating "] where p.hasPrefix(prefix) {
@@ -142,6 +143,7 @@ enum Lexicon {
 
 extension String {
     var replacingUnderscores: String {
-        String(map { $0 == "_" ? " " : $0 })
+        guard utf8.contains(0x5F) else { return self }
+        return String(decoding: utf8.map { $0 == 0x5F ? 0x20 : $0 }, as: UTF8.self)
     }
 }

@@ -207,6 +207,11 @@ extension PromptNode {
 extension String {
     /// Trims ASCII spaces, tabs and line ends (cheaper and more predictable than Foundation here).
     var trimmingSpaces: String {
+        // ASCII fast path: most prompt text has no leading/trailing Unicode spaces.
+        let bytes = utf8
+        if let first = bytes.first, let last = bytes.last, first > 0x20, first < 0x80, last > 0x20, last < 0x80 {
+            return self
+        }
         let scalars = unicodeScalars
         var lo = scalars.startIndex, hi = scalars.endIndex
         while lo < hi, scalars[lo].properties.isWhitespace { lo = scalars.index(after: lo) }

@@ -11,6 +11,9 @@ struct ParseCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object (tree, topics, diagnostics, settings).")
     var json = false
 
+    @Flag(name: .long, help: "Report parse, lint and keyword times on stderr (for benchmarks).")
+    var timing = false
+
     @Argument(help: "A .sdprompt file, or '-' for standard input.")
     var file: String
 
@@ -22,9 +25,20 @@ struct ParseCommand: ParsableCommand {
             printError("stylus parse: \(error)")
             throw CLIExit.badInput
         }
+        let clock = ContinuousClock()
+        let t0 = clock.now
         let prompt = PromptFile(text: text)
+        let t1 = clock.now
         let diagnostics = PromptLinter().diagnostics(for: prompt)
+        let t2 = clock.now
         let topics = prompt.topics
+        let t3 = clock.now
+        if timing {
+            func ms(_ d: Duration) -> String { formatNumber(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
+            let mb = Double(text.utf8.count) / 1_000_000
+            let parseSeconds = Double((t1 - t0).components.attoseconds) / 1e18 + Double((t1 - t0).components.seconds)
+            printError("timing: \(text.utf8.count) bytes; parse \(ms(t1 - t0)) ms (\(formatNumber(mb / max(parseSeconds, 1e-9), maxDecimals: 1)) MB/s), lint \(ms(t2 - t1)) ms, topics \(ms(t3 - t2)) ms")
+        }
         if json {
             let output = ParseOutput(file: file, settings: prompt.settings, frontmatter: prompt.frontmatterRange,
                                      positive: prompt.positive, negative: prompt.negative,

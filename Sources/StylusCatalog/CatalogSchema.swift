@@ -1,0 +1,116 @@
+import GRDB
+
+/// Versioned schema of the catalog. Migrations are append-only: never edit a shipped one, add
+/// a new one. A database that has migrations this build does not know is refused.
+package enum CatalogSchema {
+    package static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+
+        // Adapters (DESIGN §5.2 fields + refined fields + local file + embedding) and example prompts.
+        m.registerMigration("v1_adapters") { db in
+            try db.execute(sql: """
+                CREATE TABLE adapters (
+                    id INTEGER PRIMARY KEY,
+                    adapter_id TEXT NOT NULL UNIQUE,
+                    alias TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    base_model TEXT,                       -- normalised, Civitai spelling
+                    base_model_raw TEXT,                   -- as the source wrote it
+                    type TEXT NOT NULL DEFAULT 'LORA',
+                    tags TEXT NOT NULL DEFAULT '[]',       -- JSON array
+                    trigger_words TEXT NOT NULL DEFAULT '[]',
+                    description TEXT NOT NULL DEFAULT '',  -- raw, may be HTML
+                    llm_description TEXT,
+                    card_weight REAL,                      -- the card's structured weight
+                    nsfw INTEGER NOT NULL DEFAULT 0,
+                    download_count INTEGER,
+                    rating REAL,
+                    image_urls TEXT NOT NULL DEFAULT '[]',
+                    download_url TEXT,
+                    training_tags TEXT NOT NULL DEFAULT '[]',
+                    extra TEXT,                            -- unknown input fields, JSON object
+                    source TEXT NOT NULL,                  -- jsonl | civitai | scan | starter
+                    source_ref TEXT,                       -- file:line or path it came from
+                    card_hash TEXT NOT NULL,               -- detects unchanged re-imports
+                    category TEXT NOT NULL,
+                    is_character INTEGER NOT NULL DEFAULT 0,
+                    weight REAL NOT NULL,                  -- refined recommended weight
+                    weight_source TEXT NOT NULL,
+                    refined_trigger_words TEXT NOT NULL DEFAULT '[]',
+                    refined_description TEXT NOT NULL DEFAULT '',
+                    refined_by TEXT NOT NULL DEFAULT 'offline',
+                    file_path TEXT,
+                    file_stem TEXT,
+                    file_size INTEGER,
+                    file_mtime REAL,
+                    preview_path TEXT,
+                    autov3 TEXT,
+                    autov2 TEXT,
+                    sha256 TEXT,
+                    scan_signature TEXT,                   -- size+mtime of the file and its sidecars
+                    embedding BLOB,                        -- little-endian Float32 × embedding_dim
+                    embedding_model TEXT,
+                    embedding_dim INTEGER,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    CHECK (embedding IS NULL OR length(embedding) = 4 * embedding_dim)
+                );
+                CREATE INDEX adapters_alias ON adapters(alias COLLATE NOCASE);
+                CREATE INDEX adapters_stem ON adapters(file_stem COLLATE NOCASE);
+                CREATE INDEX adapters_path ON adapters(file_path);
+                CREATE INDEX adapters_base ON adapters(base_model);
+                CREATE INDEX adapters_autov3 ON adapters(autov3);
+                CREATE TABLE example_prompts (
+                    adapter INTEGER NOT NULL REFERENCES adapters(id) ON DELETE CASCADE,
+                    position INTEGER NOT NULL,
+                    prompt TEXT NOT NULL,
+                    negative_prompt TEXT,
+                    PRIMARY KEY (adapter, position)
+                ) WITHOUT ROWID;
+                """)
+        }
+
+        // Full-text index over the fields people search by. External content: the adapters
+        // table is the truth; triggers keep the index in step (not on embedding updates).
+        m.registerMigration("v2_fts") { db in
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE adapters_fts USING fts5(
+                    title, alias, tags, refined_trigger_words, refined_description,
+                    content='adapters', content_rowid='id',
+                    tokenize='porter unicode61 remove_diacritics 2');
+                CREATE TRIGGER adapters_fts_ai AFTER INSERT ON adapters BEGIN
+                    INSERT INTO adapters_fts(rowid, title, alias, tags, refined_trigger_words, refined_description)
+                    VALUES (new.id, new.title, new.alias, new.tags, new.refined_trigger_words, new.refined_description);
+                END;
+                CREATE TRIGGER adapters_fts_ad AFTER DELETE ON adapters BEGIN
+                    INSERT INTO adapters_fts(adapters_fts, rowid, title, alias, tags, refined_trigger_words, refined_description)
+                    VALUES ('delete', old.id, old.title, old.alias, old.tags, old.refined_trigger_words, old.refined_description);
+                END;
+                CREATE TRIGGER adapters_fts_au
+                AFTER UPDATE OF title, alias, tags, refined_trigger_words, refined_description ON adapters BEGIN
+                    INSERT INTO adapters_fts(adapters_fts, rowid, title, alias, tags, refined_trigger_words, refined_description)
+                    VALUES ('delete', old.id, old.title, old.alias, old.tags, old.refined_trigger_words, old.refined_description);
+                    INSERT INTO adapters_fts(rowid, title, alias, tags, refined_trigger_words, refined_description)
+                    VALUES (new.id, new.title, new.alias, new.tags, new.refined_trigger_words, new.refined_description);
+                END;
+                INSERT INTO adapters_fts(adapters_fts) VALUES ('rebuild');
+                """)
+        }
+
+        // Answers of the optional LLM refiner, so an adapter is never sent twice for the same text.
+        m.registerMigration("v3_llm_cache") { db in
+            try db.execute(sql: """
+                CREATE TABLE llm_refinements (
+                    adapter_id TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    input_hash TEXT NOT NULL,
+                    description TEXT NOT NULL,
+                    weight REAL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (adapter_id, model, input_hash)
+                ) WITHOUT ROWID;
+                """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,363 @@
+import Foundation
+import GRDB
+import StylusCore
+
+/// The adapter catalog: one SQLite file (WAL, foreign keys, versioned migrations), safe to share
+/// with other processes (writers wait for each other up to `busyTimeout`).
+public final class CatalogStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Bumped when the offline refiner's rules change, so re-imports refresh refined fields.
+    static let refinerVersion = "offline-1"
+
+    /// How long a writer waits for another process's transaction before failing.
+    public static let busyTimeout: TimeInterval = 30
+
+    /// Opens (creating if needed) and migrates the catalog at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw CatalogError.cannotOpen(path: path, reason: "cannot create directory \(dir): \(error.localizedDescription)")
+            }
+        }
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(Self.busyTimeout)
+        config.label = "stylus.catalog"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw CatalogError.notADatabase(path: path)
+        } catch {
+            throw CatalogError.cannotOpen(path: path, reason: Self.message(error))
+        }
+        let migrator = CatalogSchema.migrator
+        do {
+            let applied = try pool.read { try migrator.appliedIdentifiers($0) }
+            let known = Set(migrator.migrations)
+            let unknown = applied.subtracting(known).sorted()
+            if !unknown.isEmpty { throw CatalogError.newerSchema(path: path, unknownMigrations: unknown) }
+            try migrator.migrate(pool)
+        } catch let error as CatalogError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw CatalogError.notADatabase(path: path)
+        } catch {
+            throw CatalogError.database(path: path, message: Self.message(error))
+        }
+    }
+
+    static func message(_ error: Error) -> String {
+        if let e = error as? DatabaseError { return e.message ?? "\(e.resultCode)" }
+        return "\(error)"
+    }
+
+    /// Runs a write transaction, mapping SQLite errors to `CatalogError`.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.write(body) } catch let e as CatalogError { throw e } catch {
+            throw CatalogError.database(path: path, message: Self.message(error))
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch let e as CatalogError { throw e } catch {
+            throw CatalogError.database(path: path, message: Self.message(error))
+        }
+    }
+
+    public var appliedMigrations: [String] {
+        get throws { try read { try CatalogSchema.migrator.appliedMigrations($0) } }
+    }
+
+    // MARK: - Writing
+
+    public enum UpsertOutcome: Sendable, Equatable { case added, updated, unchanged }
+
+    /// Adds or updates adapters in one transaction, refining each with the offline refiner.
+    /// Returns one outcome per input, in order.
+    @discardableResult
+    public func upsert(_ inputs: [AdapterInput]) throws -> [UpsertOutcome] {
+        try write { db in try inputs.map { try upsert($0, db) } }
+    }
+
+    func upsert(_ input: AdapterInput, _ db: Database) throws -> UpsertOutcome {
+        let hash = Self.hash(input)
+        let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, card_hash, embedding_model FROM adapters WHERE adapter_id = ?"),
+            arguments: [input.card.adapterId])
+        let embedding = input.embedding.flatMap { $0.isUsable ? $0 : nil }
+        if let existing, (existing["card_hash"] as String?) == hash {
+            if let embedding, (existing["embedding_model"] as String?) == nil {
+                try storeEmbedding(rowID: existing["id"], vector: embedding.values, model: EmbeddingVector.modelID, db)
+            }
+            return .unchanged
+        }
+        var refinement = OfflineRefiner.refine(input.card, fileStem: input.file?.stem)
+        if let stated = input.statedCategory {
+            refinement.category = stated
+            refinement.isCharacter = stated.isCharacterLike
+        }
+        let card = input.card
+        let now = Date().timeIntervalSince1970
+        var args: [(String, (any DatabaseValueConvertible)?)] = [
+            ("adapter_id", card.adapterId), ("alias", card.alias), ("title", card.title),
+            ("base_model", card.baseModel?.name), ("base_model_raw", input.baseModelRaw), ("type", card.type),
+            ("tags", JSONText.array(card.tags)), ("trigger_words", JSONText.array(card.triggerWords)),
+            ("description", card.description), ("llm_description", card.llmDescription),
+            ("card_weight", card.weight), ("nsfw", card.nsfw), ("download_count", card.downloadCount),
+            ("rating", card.rating), ("image_urls", JSONText.array(card.imageURLs)),
+            ("download_url", card.downloadURL), ("training_tags", JSONText.array(card.trainingTags)),
+            ("extra", input.extra), ("source", input.source), ("source_ref", input.sourceRef), ("card_hash", hash),
+            ("category", refinement.category.rawValue), ("is_character", refinement.isCharacter),
+            ("weight", refinement.weight), ("weight_source", refinement.weightSource.rawValue),
+            ("refined_trigger_words", JSONText.array(refinement.triggerWords)),
+            ("refined_description", refinement.refinedDescription), ("refined_by", "offline"),
+            ("file_path", input.file?.path ?? card.file), ("file_stem", input.file?.stem),
+            ("file_size", input.file?.size), ("file_mtime", input.file?.mtime),
+            ("preview_path", input.file?.previewPath), ("autov3", input.file?.autov3),
+            ("autov2", input.file?.autov2), ("sha256", input.file?.sha256),
+            ("scan_signature", input.file?.scanSignature), ("updated_at", now),
+        ]
+        let rowID: Int64
+        let outcome: UpsertOutcome
+        if let existing {
+            rowID = existing["id"]
+            // The embedding belongs to the old text: drop it unless a fresh one came along.
+            args.append(("embedding", nil))
+            args.append(("embedding_model", nil))
+            args.append(("embedding_dim", nil))
+            let sets = args.map { "\($0.0) = ?" }.joined(separator: ", ")
+            try db.cachedStatement(sql: "UPDATE adapters SET \(sets) WHERE id = ?")
+                .execute(arguments: Self.arguments(args.map { $0.1 } + [rowID]))
+            try db.cachedStatement(sql: "DELETE FROM example_prompts WHERE adapter = ?").execute(arguments: [rowID])
+            outcome = .updated
+        } else {
+            args.append(("created_at", now))
+            let cols = args.map(\.0).joined(separator: ", ")
+            let marks = Array(repeating: "?", count: args.count).joined(separator: ", ")
+            try db.cachedStatement(sql: "INSERT INTO adapters (\(cols)) VALUES (\(marks))")
+                .execute(arguments: Self.arguments(args.map { $0.1 }))
+            rowID = db.lastInsertedRowID
+            outcome = .added
+        }
+        let insertPrompt = try db.cachedStatement(
+            sql: "INSERT INTO example_prompts (adapter, position, prompt, negative_prompt) VALUES (?, ?, ?, ?)")
+        for (i, prompt) in card.imagePrompts.enumerated() {
+            let negative = i < input.negativePrompts.count ? input.negativePrompts[i] : nil
+            try insertPrompt.execute(arguments: [rowID, i, prompt, negative])
+        }
+        if let embedding {
+            try storeEmbedding(rowID: rowID, vector: embedding.values, model: EmbeddingVector.modelID, db)
+        }
+        return outcome
+    }
+
+    /// Typed on purpose: GRDB's failable `StatementArguments([Any])` would otherwise win overload resolution.
+    static func arguments(_ values: [(any DatabaseValueConvertible)?]) -> StatementArguments {
+        StatementArguments(values)
+    }
+
+    static func hash(_ input: AdapterInput) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var stripped = input
+        stripped.embedding = nil  // embeddings are handled separately
+        let data = (try? encoder.encode(stripped)) ?? Data()
+        return refinerVersion + ":" + fingerprint(data)
+    }
+
+    // MARK: - Embeddings (filled by the retriever; imported when precomputed by our model)
+
+    public func setEmbedding(adapterID: String, vector: [Float], model: String) throws {
+        try write { db in
+            guard let rowID = try Int64.fetchOne(db, sql: "SELECT id FROM adapters WHERE adapter_id = ?", arguments: [adapterID]) else {
+                throw CatalogError.badInput(path: path, reason: "no adapter \(adapterID)")
+            }
+            try storeEmbedding(rowID: rowID, vector: vector, model: model, db)
+        }
+    }
+
+    func storeEmbedding(rowID: Int64, vector: [Float], model: String, _ db: Database) throws {
+        var data = Data(capacity: vector.count * 4)
+        for v in vector {
+            var le = v.bitPattern.littleEndian
+            withUnsafeBytes(of: &le) { data.append(contentsOf: $0) }
+        }
+        try db.cachedStatement(sql: "UPDATE adapters SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?")
+            .execute(arguments: [data, model, vector.count, rowID])
+    }
+
+    /// All stored vectors of one model, row-aligned with their adapter ids.
+    public func embeddings(model: String) throws -> [(adapterID: String, vector: [Float])] {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT adapter_id, embedding, embedding_dim FROM adapters WHERE embedding_model = ? ORDER BY id", arguments: [model])
+            var out: [(String, [Float])] = []
+            while let row = try rows.next() {
+                let data: Data = row["embedding"]
+                let dim: Int = row["embedding_dim"]
+                var v = [Float](repeating: 0, count: dim)
+                data.withUnsafeBytes { raw in
+                    for i in 0..<min(dim, raw.count / 4) {
+                        v[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                    }
+                }
+                out.append((row["adapter_id"], v))
+            }
+            return out
+        }
+    }
+
+    /// Adapters without a vector from `model`, with the text to embed (refined description).
+    public func adaptersMissingEmbedding(model: String) throws -> [(adapterID: String, text: String)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT adapter_id, refined_description FROM adapters WHERE embedding_model IS NOT ? ORDER BY id", arguments: [model])
+                .map { ($0["adapter_id"], $0["refined_description"]) }
+        }
+    }
+
+    // MARK: - Reading
+
+    public var count: Int {
+        get throws { try read { try Int.fetchOne($0, sql: "SELECT count(*) FROM adapters") ?? 0 } }
+    }
+
+    /// Every adapter, ordered by adapter id.
+    public func allEntries() throws -> [CatalogEntry] {
+        try read { db in try fetchEntries(db, whereSQL: "1", arguments: []) }
+    }
+
+    /// Adapters matching an id, an alias or a file stem (in that order of preference).
+    public func lookup(_ key: String) throws -> [CatalogEntry] {
+        try read { db in
+            for clause in ["adapter_id = ?", "alias = ? COLLATE NOCASE", "file_stem = ? COLLATE NOCASE"] {
+                let found = try fetchEntries(db, whereSQL: clause, arguments: [key])
+                if !found.isEmpty { return found }
+            }
+            return []
+        }
+    }
+
+    func fetchEntries(_ db: Database, whereSQL: String, arguments: StatementArguments) throws -> [CatalogEntry] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM adapters WHERE \(whereSQL) ORDER BY adapter_id", arguments: arguments)
+        var prompts: [Int64: [(String, String?)]] = [:]
+        if !rows.isEmpty {
+            let ids = rows.map { $0["id"] as Int64 }
+            let promptRows: [Row]
+            if ids.count > 500 {
+                promptRows = try Row.fetchAll(db, sql: "SELECT adapter, prompt, negative_prompt FROM example_prompts ORDER BY adapter, position")
+            } else {
+                let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                promptRows = try Row.fetchAll(db, sql: "SELECT adapter, prompt, negative_prompt FROM example_prompts WHERE adapter IN (\(marks)) ORDER BY adapter, position", arguments: Self.arguments(ids.map { $0 }))
+            }
+            for r in promptRows { prompts[r["adapter"], default: []].append((r["prompt"], r["negative_prompt"])) }
+        }
+        return rows.map { row in
+            let id: Int64 = row["id"]
+            let p = prompts[id] ?? []
+            let baseName: String? = row["base_model"]
+            let card = AdapterCard(
+                adapterId: row["adapter_id"], alias: row["alias"], title: row["title"],
+                baseModel: baseName.flatMap(BaseModel.init), type: row["type"],
+                tags: JSONText.decodeStringArray(row["tags"]), triggerWords: JSONText.decodeStringArray(row["trigger_words"]),
+                description: row["description"], llmDescription: row["llm_description"], weight: row["card_weight"],
+                nsfw: row["nsfw"], downloadCount: row["download_count"], rating: row["rating"],
+                imagePrompts: p.map(\.0), imageURLs: JSONText.decodeStringArray(row["image_urls"]),
+                downloadURL: row["download_url"], file: row["file_path"],
+                trainingTags: JSONText.decodeStringArray(row["training_tags"]))
+            let refinement = AdapterRefinement(
+                category: AdapterCategory(rawValue: row["category"]) ?? .concept, isCharacter: row["is_character"],
+                weight: row["weight"], weightSource: WeightSource(rawValue: row["weight_source"]) ?? .defaultValue,
+                triggerWords: JSONText.decodeStringArray(row["refined_trigger_words"]),
+                refinedDescription: row["refined_description"], cleanDescription: CardText.clean(card.description))
+            var file: AdapterFile?
+            if let stem: String = row["file_stem"], let path: String = row["file_path"] {
+                file = AdapterFile(path: path, stem: stem, size: row["file_size"] ?? 0, mtime: row["file_mtime"] ?? 0,
+                                   previewPath: row["preview_path"], autov3: row["autov3"], autov2: row["autov2"],
+                                   sha256: row["sha256"], scanSignature: row["scan_signature"])
+            }
+            return CatalogEntry(rowID: id, card: card, refinement: refinement, refinedBy: row["refined_by"],
+                                baseModelRaw: row["base_model_raw"], negativePrompts: p.map(\.1), extra: row["extra"],
+                                source: row["source"], sourceRef: row["source_ref"], file: file,
+                                embeddingModel: row["embedding_model"], embeddingDimension: row["embedding_dim"])
+        }
+    }
+
+    /// `stylus catalog export --jsonl`: one line per adapter with exactly the DESIGN §5.3 fields.
+    public func exportJSONL(to sink: (String) -> Void) throws {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT adapter_id, alias, title, base_model, category, weight, refined_trigger_words,
+                       refined_description, nsfw FROM adapters ORDER BY adapter_id
+                """)
+            while let r = try rows.next() {
+                let base: String? = r["base_model"]
+                sink(JSONText.object([
+                    ("adapter_id", JSONText.quote(r["adapter_id"])),
+                    ("alias", JSONText.quote(r["alias"])),
+                    ("title", JSONText.quote(r["title"])),
+                    ("base_model", base.map(JSONText.quote) ?? "null"),
+                    ("category", JSONText.quote(r["category"])),
+                    ("weight", JSONText.number(r["weight"])),
+                    ("trigger_words", r["refined_trigger_words"] as String),
+                    ("refined_description", JSONText.quote(r["refined_description"])),
+                    ("nsfw", (r["nsfw"] as Bool) ? "true" : "false"),
+                ]))
+            }
+        }
+    }
+
+    /// Removes adapters by id, alias or file stem; returns the removed adapter ids.
+    @discardableResult
+    public func remove(_ key: String) throws -> [String] {
+        try write { db in
+            for clause in ["adapter_id = ?", "alias = ? COLLATE NOCASE", "file_stem = ? COLLATE NOCASE"] {
+                let ids = try String.fetchAll(db, sql: "SELECT adapter_id FROM adapters WHERE \(clause)", arguments: [key])
+                if !ids.isEmpty {
+                    try db.execute(sql: "DELETE FROM adapters WHERE \(clause)", arguments: [key])
+                    return ids
+                }
+            }
+            return []
+        }
+    }
+
+    public func stats() throws -> CatalogStats {
+        try read { db in
+            var s = CatalogStats()
+            s.adapters = try Int.fetchOne(db, sql: "SELECT count(*) FROM adapters") ?? 0
+            func grouped(_ column: String) throws -> [String: Int] {
+                var out: [String: Int] = [:]
+                for r in try Row.fetchAll(db, sql: "SELECT coalesce(\(column), '(unknown)') AS k, count(*) AS n FROM adapters GROUP BY 1") {
+                    out[r["k"]] = r["n"]
+                }
+                return out
+            }
+            s.byBaseModel = try grouped("base_model")
+            s.byCategory = try grouped("category")
+            s.bySource = try grouped("source")
+            s.weightSources = try grouped("weight_source")
+            s.nsfw = try Int.fetchOne(db, sql: "SELECT count(*) FROM adapters WHERE nsfw") ?? 0
+            s.characters = try Int.fetchOne(db, sql: "SELECT count(*) FROM adapters WHERE is_character") ?? 0
+            s.withFile = try Int.fetchOne(db, sql: "SELECT count(*) FROM adapters WHERE file_stem IS NOT NULL") ?? 0
+            s.withEmbedding = try Int.fetchOne(db, sql: "SELECT count(*) FROM adapters WHERE embedding IS NOT NULL") ?? 0
+            s.schemaMigrations = try CatalogSchema.migrator.appliedMigrations(db)
+            return s
+        }
+    }
+
+    /// Full-text search (BM25) over title, alias, tags, trigger words and refined description.
+    /// `query` is FTS5 syntax; returns adapter ids, best first.
+    public func fullTextSearch(_ query: String, limit: Int = 20) throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: """
+                SELECT a.adapter_id FROM adapters_fts JOIN adapters a ON a.id = adapters_fts.rowid
+                WHERE adapters_fts MATCH ? ORDER BY bm25(adapters_fts) LIMIT ?
+                """, arguments: [query, limit])
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// StylusCatalog: see DESIGN.md §3. Filled by its issue.
