@@ -5,7 +5,12 @@ import StylusCore
 /// join here once the catalog is wired; `token-limit` once a CLIP token counter is available.
 enum DiagnosticsHandler {
     static func diagnostics(_ snapshot: DocumentSnapshot) -> [Diagnostic] {
-        PromptLinter().diagnostics(for: snapshot.file).map(diagnostic)
+        if snapshot.isTooLargeToAnalyze {
+            let start = Position(line: 0, character: 0)
+            return [Diagnostic(range: LSPRange(start: start, end: start), severity: .information, code: "document-too-large",
+                               message: "This file has \(snapshot.text.utf8Count / 1024) KB; prompt checks, highlighting and formatting are off above \(DocumentSnapshot.maxAnalyzedBytes / 1024) KB.")]
+        }
+        return PromptLinter().diagnostics(for: snapshot.file).map(diagnostic)
     }
 
     static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {

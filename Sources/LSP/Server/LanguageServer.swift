@@ -104,17 +104,19 @@ public actor LanguageServer: MessageHandler {
             case "shutdown": return await shutdown()
             case "textDocument/semanticTokens/full":
                 let p: SemanticTokensParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { SemanticTokensHandler.tokens($0) }
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? SemanticTokens(data: []) : SemanticTokensHandler.tokens($0) }
             case "textDocument/inlayHint":
                 let p: InlayHintParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { InlayHintsHandler.hints($0, in: p.range) }
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : InlayHintsHandler.hints($0, in: p.range) }
             case "textDocument/documentSymbol":
                 let p: DocumentSymbolParams = try params.decode()
                 let hierarchical = client.hierarchicalSymbols
-                return try documentRequest(p.textDocument.uri) { DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical) }
+                return try documentRequest(p.textDocument.uri) {
+                    $0.isTooLargeToAnalyze ? (hierarchical ? .hierarchical([]) : .flat([])) : DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical)
+                }
             case "textDocument/formatting":
                 let p: DocumentFormattingParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { FormattingHandler.edits($0) }
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : FormattingHandler.edits($0) }
             case "stylus/debugDocument": return try debugDocument(params.decode())
             default:
                 return fail(.methodNotFound(method))
