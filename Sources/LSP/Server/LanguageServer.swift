@@ -13,6 +13,8 @@ public actor LanguageServer: MessageHandler {
     public struct Options: Sendable {
         /// Trailing quiet period before diagnostics are computed and published.
         public var diagnosticsDelay: Duration = .milliseconds(150)
+        /// CLIP token counting for the `token-limit` diagnostic; nil skips that check.
+        public var tokenCounter: (any PromptTokenCounter)?
         public init() {}
     }
 
@@ -38,7 +40,9 @@ public actor LanguageServer: MessageHandler {
         self.logger = logger
         diagnostics = DiagnosticsScheduler(
             delay: options.diagnosticsDelay,
-            compute: DiagnosticsHandler.diagnostics,
+            compute: { [linter = PromptLinter(tokenCounter: options.tokenCounter)] in
+                DiagnosticsHandler.diagnostics($0, linter: linter)
+            },
             publish: { [connection] in connection.sendNotification("textDocument/publishDiagnostics", $0) })
     }
 
