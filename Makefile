@@ -16,8 +16,10 @@ demo: build
 # Tests run in release mode: numeric code is 10-100x slower in debug, and the
 # same build serves the CLI process tests. Tests use `package` access, not @testable.
 test: setup
+	scripts/setup-e2e
 	$(SWIFT) build -c release
 	STYLUS_REQUIRE_MODELS=1 $(SWIFT) test -c release
+	scripts/test-e2e
 
 clean:
 	rm -rf .build

@@ -50,7 +50,8 @@ let package = Package(
         .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),
         .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
-        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore"]),
+        // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
+        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
         .testTarget(name: "CLITests", dependencies: ["stylus"]),
     ]

@@ -204,19 +204,25 @@ public struct Linear: Sendable {
         return out
     }
 
-    /// Pointer form: `rows × in` input, `rows × out` output (overwritten).
-    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    /// Pointer form: `rows × in` input, `rows × out` output. The output is overwritten, or with
+    /// `accumulate` added to (`y += x · Wᵀ + b`, e.g. onto a residual), in one GEMM pass.
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         guard rows > 0 else { return }
-        weight.withUnsafeBufferPointer { w in
-            if let bias {
-                // Start from the bias in every row, then accumulate the product on top (beta = 1).
-                bias.withUnsafeBufferPointer { b in Kernels.broadcastRow(b.baseAddress!, to: y, rows: rows, columns: outputSize) }
-                Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
-                             b: w.baseAddress!, ldb: inputSize, transposeB: true, c: y, ldc: outputSize, beta: 1)
-            } else {
-                Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
-                             b: w.baseAddress!, ldb: inputSize, transposeB: true, c: y, ldc: outputSize)
+        var beta: Float = accumulate ? 1 : 0
+        if let bias {
+            // Put the bias into every row first and let the GEMM add the product on top.
+            bias.withUnsafeBufferPointer { b in
+                if accumulate {
+                    Kernels.addRowVector(b.baseAddress!, to: y, rows: rows, columns: outputSize)
+                } else {
+                    Kernels.broadcastRow(b.baseAddress!, to: y, rows: rows, columns: outputSize)
+                }
             }
+            beta = 1
+        }
+        weight.withUnsafeBufferPointer { w in
+            Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                         b: w.baseAddress!, ldb: inputSize, transposeB: true, c: y, ldc: outputSize, beta: beta)
         }
     }
 }

@@ -1,10 +1,70 @@
 import ArgumentParser
+import Foundation
+import JSONRPC
+import LSP
+import Logging
+import StylusCore
+import StylusRender
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct LSPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lsp", abstract: "Run the language server for .sdprompt files over stdio.")
 
+    @Flag(name: .customLong("stdio"), help: "Use stdin/stdout (the default; accepted for editors that pass it).")
+    var stdio = false
+
+    @Option(name: .customLong("log-level"), help: "Log level on stderr: trace, debug, info, warning, error.")
+    var logLevel: String = "info"
+
     func run() throws {
-        throw notBuiltYet("lsp", "the language server")
+        // stdout belongs to the protocol: keep the real stdout for messages and point fd 1 at
+        // stderr, so a stray print anywhere cannot corrupt the stream.
+        let protocolOut = dup(STDOUT_FILENO)
+        guard protocolOut >= 0, dup2(STDERR_FILENO, STDOUT_FILENO) >= 0 else {
+            printError("stylus lsp: cannot set up stdout (\(String(cString: strerror(errno))))")
+            throw CLIExit.runtimeFailure
+        }
+        signal(SIGPIPE, SIG_IGN)  // a vanished client shows up as a write error, not a kill
+
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "stylus.lsp")
+
+        let transport = FileDescriptorTransport(readFD: STDIN_FILENO, writeFD: protocolOut)
+        let connection = Connection(transport: transport, log: { level, message in
+            switch level {
+            case .debug: logger.debug("\(message)")
+            case .warning: logger.warning("\(message)")
+            case .error: logger.error("\(message)")
+            }
+        })
+        var options = LanguageServer.Options()
+        let vocabulary = DataPaths(environment: ProcessInfo.processInfo.environment,
+                                   homeDirectory: NSHomeDirectory()).clipVocabPath
+        do {
+            options.tokenCounter = try ClipTokenizer(vocabularyPath: vocabulary)
+        } catch {
+            logger.warning("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
+        }
+        let server = LanguageServer(connection: connection, options: options, logger: logger)
+        transport.startReading(into: connection)
+
+        // ParsableCommand is synchronous: wait here for the async server to finish.
+        let done = DispatchSemaphore(value: 0)
+        let code = Locked<Int32>(1)
+        Task {
+            let c = await server.run()
+            code.withLock { $0 = c }
+            done.signal()
+        }
+        done.wait()
+        Glibc.exit(code.current)
     }
 }

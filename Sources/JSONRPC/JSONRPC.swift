@@ -1,1 +1,0 @@
-// JSONRPC: see DESIGN.md §3. Filled by its issue.

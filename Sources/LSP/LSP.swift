@@ -1,1 +1,0 @@
-// LSP: see DESIGN.md §3. Filled by its issue.

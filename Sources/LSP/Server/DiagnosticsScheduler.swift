@@ -1,0 +1,68 @@
+/// Publishes diagnostics with a trailing debounce, drops results computed for a version that
+/// is no longer current, skips publishing an unchanged set, and clears on close.
+package actor DiagnosticsScheduler {
+    package typealias Compute = @Sendable (DocumentSnapshot) -> [Diagnostic]
+    package typealias Publish = @Sendable (PublishDiagnosticsParams) -> Void
+
+    private let delay: Duration
+    private let publish: Publish
+    private var compute: Compute
+    private var includeVersion = false
+    private var pending: [DocumentURI: Task<Void, Never>] = [:]
+    private var latest: [DocumentURI: DocumentSnapshot] = [:]
+    private var published: [DocumentURI: [Diagnostic]] = [:]
+
+    package init(delay: Duration, compute: @escaping Compute, publish: @escaping Publish) {
+        self.delay = delay
+        self.compute = compute
+        self.publish = publish
+    }
+
+    package func configure(includeVersion: Bool) { self.includeVersion = includeVersion }
+
+    /// A document was opened or edited: (re)start its quiet period.
+    package func update(_ snapshot: DocumentSnapshot) {
+        latest[snapshot.uri] = snapshot
+        schedule(snapshot)
+    }
+
+    /// Settings or analysis inputs changed: recompute every open document.
+    package func refreshAll(compute newCompute: Compute? = nil) {
+        if let newCompute { compute = newCompute }
+        for snapshot in latest.values { schedule(snapshot) }
+    }
+
+    /// A document was closed: forget it and clear its diagnostics in the client.
+    package func close(_ uri: DocumentURI) {
+        pending.removeValue(forKey: uri)?.cancel()
+        latest.removeValue(forKey: uri)
+        published.removeValue(forKey: uri)
+        publish(PublishDiagnosticsParams(uri: uri, version: nil, diagnostics: []))
+    }
+
+    package func stop() {
+        for task in pending.values { task.cancel() }
+        pending.removeAll()
+    }
+
+    private func schedule(_ snapshot: DocumentSnapshot) {
+        pending[snapshot.uri]?.cancel()
+        let delay = delay, compute = compute
+        pending[snapshot.uri] = Task.detached { [weak self] in
+            do { try await Task.sleep(for: delay) } catch { return }
+            let diagnostics = compute(snapshot)
+            guard !Task.isCancelled else { return }
+            await self?.deliver(snapshot, diagnostics)
+        }
+    }
+
+    private func deliver(_ snapshot: DocumentSnapshot, _ diagnostics: [Diagnostic]) {
+        // Stale: the document changed (or closed) while we computed.
+        guard latest[snapshot.uri]?.revision == snapshot.revision else { return }
+        pending.removeValue(forKey: snapshot.uri)
+        if published[snapshot.uri] == diagnostics { return }
+        published[snapshot.uri] = diagnostics
+        publish(PublishDiagnosticsParams(uri: snapshot.uri, version: includeVersion ? snapshot.version : nil,
+                                         diagnostics: diagnostics))
+    }
+}

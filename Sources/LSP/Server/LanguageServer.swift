@@ -1,0 +1,299 @@
+import Foundation
+import JSONRPC
+import Logging
+import StylusCore
+
+/// The language server: lifecycle, documents, settings, and dispatch to one handler per
+/// feature. It holds no prompt logic; handlers translate between LSP and StylusCore values.
+///
+/// Messages arrive one at a time in order (see `Connection.run`). Document updates are applied
+/// inside this actor before the next message is looked at; a request's ordered part takes a
+/// snapshot here and its work then runs concurrently, so reads never block updates.
+public actor LanguageServer: MessageHandler {
+    public struct Options: Sendable {
+        /// Trailing quiet period before diagnostics are computed and published.
+        public var diagnosticsDelay: Duration = .milliseconds(150)
+        /// CLIP token counting for the `token-limit` diagnostic; nil skips that check.
+        public var tokenCounter: (any PromptTokenCounter)?
+        public init() {}
+    }
+
+    enum Lifecycle { case uninitialized, running, shutDown, exited }
+
+    public static let name = "stylus"
+    public static let version = "0.1.0"
+
+    let connection: Connection
+    let logger: Logger
+    private let options: Options
+    private var lifecycle = Lifecycle.uninitialized
+    private var shutdownRequested = false
+    private var exitCode: Int32?
+    private(set) var client = ClientCapabilities()
+    private(set) var settings = Settings()
+    private var documents = DocumentStore()
+    private let diagnostics: DiagnosticsScheduler
+
+    public init(connection: Connection, options: Options = Options(), logger: Logger = Logger(label: "stylus.lsp")) {
+        self.connection = connection
+        self.options = options
+        self.logger = logger
+        diagnostics = DiagnosticsScheduler(
+            delay: options.diagnosticsDelay,
+            compute: { [linter = PromptLinter(tokenCounter: options.tokenCounter)] in
+                DiagnosticsHandler.diagnostics($0, linter: linter)
+            },
+            publish: { [connection] in connection.sendNotification("textDocument/publishDiagnostics", $0) })
+    }
+
+    /// Serves until `exit` or the end of input. Returns the process exit code: 0 after a
+    /// `shutdown` request, 1 otherwise (LSP 3.17 `exit`).
+    public nonisolated func run() async -> Int32 {
+        await connection.run(handler: self)
+        return await finalExitCode()
+    }
+
+    private func finalExitCode() -> Int32 { exitCode ?? (shutdownRequested ? 0 : 1) }
+
+    // MARK: Notifications
+
+    public func handleNotification(method: String, params: Payload) async {
+        switch (lifecycle, method) {
+        case (_, "exit"):
+            guard lifecycle != .exited else { return }
+            lifecycle = .exited
+            exitCode = shutdownRequested ? 0 : 1
+            await diagnostics.stop()
+            connection.close()
+            return
+        case (.uninitialized, _), (.exited, _):
+            return  // before initialize, notifications other than exit are dropped
+        case (.shutDown, _):
+            return
+        case (.running, _):
+            break
+        }
+        do {
+            switch method {
+            case "initialized": await initialized()
+            case "textDocument/didOpen": try await didOpen(params.decode())
+            case "textDocument/didChange": try await didChange(params.decode())
+            case "textDocument/didClose": try await didClose(params.decode())
+            case "textDocument/didSave", "$/setTrace", "window/workDoneProgress/cancel": break
+            case "workspace/didChangeConfiguration": try await didChangeConfiguration(params.decode())
+            default:
+                logger.debug("ignoring notification \(method)")
+            }
+        } catch {
+            logger.warning("\(method): \(error)")
+        }
+    }
+
+    // MARK: Requests
+
+    public func handleRequest(id: RequestID, method: String, params: Payload) async -> ReplyWork {
+        switch lifecycle {
+        case .uninitialized where method != "initialize":
+            return fail(ResponseError(code: ErrorCode.serverNotInitialized, message: "server not initialized: send initialize first"))
+        case .shutDown, .exited:
+            return fail(.invalidRequest("server is shutting down: no requests after shutdown"))
+        case .running where method == "initialize":
+            return fail(.invalidRequest("initialize may only be sent once"))
+        default:
+            break
+        }
+        do {
+            switch method {
+            case "initialize": return try initialize(params.decode())
+            case "shutdown": return await shutdown()
+            case "textDocument/semanticTokens/full":
+                let p: SemanticTokensParams = try params.decode()
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? SemanticTokens(data: []) : SemanticTokensHandler.tokens($0) }
+            case "textDocument/inlayHint":
+                let p: InlayHintParams = try params.decode()
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : InlayHintsHandler.hints($0, in: p.range) }
+            case "textDocument/documentSymbol":
+                let p: DocumentSymbolParams = try params.decode()
+                let hierarchical = client.hierarchicalSymbols
+                return try documentRequest(p.textDocument.uri) {
+                    $0.isTooLargeToAnalyze ? (hierarchical ? .hierarchical([]) : .flat([])) : DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical)
+                }
+            case "textDocument/formatting":
+                let p: DocumentFormattingParams = try params.decode()
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : FormattingHandler.edits($0) }
+            case "stylus/debugDocument": return try debugDocument(params.decode())
+            default:
+                return fail(.methodNotFound(method))
+            }
+        } catch let error as ResponseError {
+            return fail(error)
+        } catch {
+            return fail(.internalError("\(error)"))
+        }
+    }
+
+    private func fail(_ error: ResponseError) -> ReplyWork { { throw error } }
+
+    /// A request about one document: takes its snapshot now (in message order), computes off
+    /// the actor, and answers ContentModified if the document changed meanwhile (the client
+    /// asks again; a stale answer, e.g. formatting edits, could damage the text).
+    private func documentRequest<R: Encodable & Sendable>(
+        _ uri: DocumentURI, _ compute: @escaping @Sendable (DocumentSnapshot) throws -> R
+    ) throws -> ReplyWork {
+        let s = try snapshot(uri)
+        return { [self] in
+            let result = try compute(s)
+            try Task.checkCancellation()
+            guard await isCurrent(s) else { throw ResponseError.contentModified }
+            return result
+        }
+    }
+
+    private func isCurrent(_ s: DocumentSnapshot) -> Bool { documents.snapshot(s.uri)?.revision == s.revision }
+
+    /// The snapshot a document request works on, or an error naming the unopened document.
+    func snapshot(_ uri: DocumentURI) throws -> DocumentSnapshot {
+        guard let s = documents.snapshot(uri) else {
+            throw ResponseError.invalidParams("document is not open: \(uri)")
+        }
+        return s
+    }
+
+    // MARK: Lifecycle
+
+    private func initialize(_ params: InitializeParams) -> ReplyWork {
+        client = ClientCapabilities(json: params.capabilities)
+        let (s, problems) = Settings.parse(params.initializationOptions)
+        settings = s
+        for p in problems { warnUser("initializationOptions: \(p)") }
+        lifecycle = .running
+        let client = self.client
+        logger.info("initialize from \(params.clientInfo?.name ?? "unknown client") \(params.clientInfo?.version ?? "")")
+        return { [diagnostics] in
+            await diagnostics.configure(includeVersion: client.diagnosticVersion)
+            return InitializeResult(capabilities: Self.capabilities(for: client),
+                                    serverInfo: ServerInfo(name: Self.name, version: Self.version))
+        }
+    }
+
+    package static func capabilities(for client: ClientCapabilities) -> ServerCapabilities {
+        var c = ServerCapabilities()
+        c.positionEncoding = "utf-16"
+        c.textDocumentSync = TextDocumentSyncOptions(openClose: true, change: 2, save: .init(includeText: false))
+        c.semanticTokensProvider = SemanticTokensOptions(legend: SemanticTokensHandler.legend, full: true, range: false)
+        c.inlayHintProvider = true
+        c.documentSymbolProvider = true
+        c.documentFormattingProvider = true
+        return c
+    }
+
+    private func initialized() async {
+        if client.didChangeConfigurationRegistration {
+            let registration = RegistrationParams(registrations: [
+                Registration(id: "stylus.didChangeConfiguration", method: "workspace/didChangeConfiguration",
+                             registerOptions: ["section": "stylus"]),
+            ])
+            Task { [connection, logger] in
+                do { _ = try await connection.sendRequest("client/registerCapability", registration) }
+                catch { logger.debug("client/registerCapability: \(error)") }
+            }
+        }
+        pullConfiguration()
+    }
+
+    private func shutdown() async -> ReplyWork {
+        // Free resources before replying; safe to repeat.
+        shutdownRequested = true
+        lifecycle = .shutDown
+        await diagnostics.stop()
+        return { nil }
+    }
+
+    // MARK: Documents
+
+    private func didOpen(_ p: DidOpenTextDocumentParams) async {
+        let s = documents.open(p.textDocument)
+        await diagnostics.update(s)
+    }
+
+    private func didChange(_ p: DidChangeTextDocumentParams) async {
+        let uri = p.textDocument.uri
+        if let old = documents.snapshot(uri), p.textDocument.version <= old.version {
+            logger.warning("didChange for \(uri): version \(p.textDocument.version) does not follow \(old.version)")
+        }
+        do {
+            let s = try documents.change(uri, version: p.textDocument.version, changes: p.contentChanges)
+            await diagnostics.update(s)
+        } catch {
+            logger.warning("didChange ignored: \(error)")
+        }
+    }
+
+    private func didClose(_ p: DidCloseTextDocumentParams) async {
+        guard documents.close(p.textDocument.uri) else {
+            logger.warning("didClose ignored: document is not open: \(p.textDocument.uri)")
+            return
+        }
+        await diagnostics.close(p.textDocument.uri)
+    }
+
+    // MARK: Settings
+
+    private func didChangeConfiguration(_ p: DidChangeConfigurationParams) async {
+        // Clients differ: some send the settings, some send null and expect a pull.
+        if let json = p.settings, json != .null { await apply(settings: json, from: "didChangeConfiguration") }
+        pullConfiguration()
+    }
+
+    private func pullConfiguration() {
+        guard client.configuration else { return }
+        let request = ConfigurationParams(items: [ConfigurationItem(section: "stylus")])
+        Task { [connection, logger] in
+            do {
+                let values = try await connection.sendRequest("workspace/configuration", request, as: [JSONValue].self)
+                await self.apply(settings: values.first ?? .null, from: "workspace/configuration")
+            } catch {
+                logger.warning("workspace/configuration failed: \(error)")
+            }
+        }
+    }
+
+    private func apply(settings json: JSONValue, from source: String) async {
+        let (s, problems) = Settings.parse(json, over: settings)
+        for p in problems { warnUser("\(source): \(p)") }
+        guard s != settings else { return }
+        settings = s
+        await diagnostics.refreshAll()
+    }
+
+    /// A problem the user should see: logged to stderr and to the client's log (`window/logMessage`).
+    private func warnUser(_ message: String) {
+        logger.warning("\(message)")
+        connection.sendNotification("window/logMessage", LogMessageParams(type: 2, message: "stylus: \(message)"))
+    }
+
+    /// Current settings (for tests and handlers).
+    public func currentSettings() -> Settings { settings }
+
+    // MARK: Debug
+
+    struct DebugDocumentResult: Codable, Sendable {
+        var uri: String
+        var version: Int
+        var text: String
+        var lineCount: Int
+    }
+
+    /// `stylus/debugDocument {uri}`: the server's copy of a document, to check sync end to end.
+    private func debugDocument(_ p: TextDocumentIdentifier) throws -> ReplyWork {
+        let s = try snapshot(p.uri)
+        return { DebugDocumentResult(uri: s.uri, version: s.version, text: s.text.text, lineCount: s.text.lineCount) }
+    }
+
+    // MARK: Closing
+
+    public func connectionClosed() async {
+        await diagnostics.stop()
+        if lifecycle != .exited { logger.info("input ended; exiting") }
+    }
+}

@@ -1,0 +1,48 @@
+import JSONRPC
+
+/// User settings (DESIGN §5.4), from `initializationOptions` and the `workspace/configuration`
+/// section `stylus`. Unknown keys are ignored; a value of the wrong type is ignored and reported.
+public struct Settings: Sendable, Hashable {
+    public var db: String?
+    public var loraDirs: [String] = []
+    public var baseModel: String?
+    public var checkpoint: String?
+    public var renderer: String?
+
+    public init() {}
+
+    /// Reads settings from either `{"stylus": {...}}` or the section itself. Returns the
+    /// settings and the problems found (one line each).
+    public static func parse(_ json: JSONValue?, over base: Settings = Settings()) -> (Settings, [String]) {
+        var s = base
+        var problems: [String] = []
+        guard var section = json, section != .null else { return (s, problems) }
+        if let inner = section["stylus"] { section = inner }
+        guard case .object(let o) = section else {
+            return (s, ["stylus settings must be an object, got \(section)"])
+        }
+        func string(_ key: String) -> String?? {
+            guard let v = o[key] else { return .none }           // absent: keep the old value
+            if v == .null { return .some(nil) }                   // null: reset
+            if let str = v.stringValue { return .some(str) }
+            problems.append("setting stylus.\(key) must be a string")
+            return .none
+        }
+        if let v = string("db") { s.db = v }
+        if let v = string("baseModel") { s.baseModel = v }
+        if let v = string("checkpoint") { s.checkpoint = v }
+        if let v = string("renderer") { s.renderer = v }
+        if let v = o["loraDirs"] {
+            if let dirs = v.arrayValue, dirs.allSatisfy({ $0.stringValue != nil }) {
+                s.loraDirs = dirs.compactMap(\.stringValue)
+            } else if let one = v.stringValue {
+                s.loraDirs = [one]
+            } else if v == .null {
+                s.loraDirs = []
+            } else {
+                problems.append("setting stylus.loraDirs must be a list of folder paths")
+            }
+        }
+        return (s, problems)
+    }
+}

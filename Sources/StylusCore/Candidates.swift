@@ -1,0 +1,44 @@
+/// The seam between retrieval (StylusCatalog) and composition (StylusCore).
+///
+/// The retriever ranks adapters for a query text; the composer asks it once for the whole prompt
+/// (the paper's retriever) and once per topic with the prompt as context, then decides per
+/// candidate with explainable rules. Keeping the protocol here lets the composer stay pure and be
+/// tested with small in-memory catalogs.
+
+/// An adapter as composition sees it: its card, what the refiner derived, and a retrieval score.
+public struct CandidateAdapter: Sendable, Hashable {
+    public var card: AdapterCard
+    public var refinement: AdapterRefinement
+    /// Higher is better; comparable only within one retrieval call.
+    public var score: Double
+
+    public init(card: AdapterCard, refinement: AdapterRefinement, score: Double) {
+        self.card = card
+        self.refinement = refinement
+        self.score = score
+    }
+}
+
+/// What to retrieve: the query text, the topic it is for (nil for the whole prompt) and filters.
+public struct CandidateQuery: Sendable, Hashable {
+    public var text: String
+    /// The topic keyword when the query is for one topic (its prompt context is in `text`).
+    public var topic: String?
+    /// Only adapters of this base model; nil for any.
+    public var baseModel: BaseModel?
+    public var includeNSFW: Bool
+    public var limit: Int
+
+    public init(text: String, topic: String? = nil, baseModel: BaseModel?, includeNSFW: Bool = false, limit: Int) {
+        self.text = text
+        self.topic = topic
+        self.baseModel = baseModel
+        self.includeNSFW = includeNSFW
+        self.limit = limit
+    }
+}
+
+/// Ranks adapters for a query, best first.
+public protocol CandidateSource: Sendable {
+    func candidates(for query: CandidateQuery) throws -> [CandidateAdapter]
+}

@@ -1,0 +1,264 @@
+// The all-MiniLM-L6-v2 sentence encoder (sentence-transformers): a 6-layer BERT (384-d, 12 heads,
+// 1536-d feed-forward, erf GELU, post-layer-norm), mean pooling over the tokens, L2 normalisation.
+//
+// Batches are packed rather than padded: the tokens of all texts are stacked into one matrix for the
+// dense layers, and attention runs per text over exactly its own tokens. This is what a padding mask
+// computes, without spending work on padding.
+
+import StylusCore
+
+/// Why the encoder could not be loaded. The retriever falls back to BM25 on any of these.
+public enum MiniLMError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A model file is missing.
+    case missingFile(path: String)
+    /// `model.safetensors` is unreadable or corrupt.
+    case corruptWeights(SafetensorsError)
+    /// A tensor is missing or has the wrong shape for all-MiniLM-L6-v2.
+    case unexpectedTensor(path: String, name: String, problem: String)
+    /// `vocab.txt` is unreadable or not a BERT vocabulary.
+    case badVocabulary(TokenizerError)
+
+    public var description: String {
+        let hint = "; reinstall the model with scripts/setup"
+        switch self {
+        case let .missingFile(path):
+            return "\(path): model file not found; run scripts/setup to install all-MiniLM-L6-v2"
+        case let .corruptWeights(error):
+            return "\(error)" + hint
+        case let .unexpectedTensor(path, name, problem):
+            return "\(path): tensor \"\(name)\" \(problem); this is not all-MiniLM-L6-v2" + hint
+        case let .badVocabulary(error):
+            return "\(error)" + hint
+        }
+    }
+}
+
+/// all-MiniLM-L6-v2 in Swift: text → 384-d L2-normalised embedding, matching sentence-transformers.
+///
+/// Immutable after loading; `embed` can be called from several threads.
+public final class MiniLMEncoder: Sendable {
+    public static let modelID = "sentence-transformers/all-MiniLM-L6-v2"
+    public static let dimension = 384
+    static let heads = 12
+    static let headSize = 32
+    static let layerCount = 6
+    static let intermediateSize = 1536
+    static let epsilon: Float = 1e-12
+
+    public let tokenizer: WordPieceTokenizer
+
+    private let wordEmbeddings: Tensor      // [vocab, 384]
+    private let positionEmbeddings: Tensor  // [512, 384]
+    private let tokenTypeEmbedding: Tensor  // [384], type 0
+    private let embeddingNorm: (gamma: Tensor, beta: Tensor)
+    private let layers: [Layer]
+
+    private struct Layer: Sendable {
+        let qkv: Linear          // query, key and value stacked: [1152, 384]
+        let attentionOutput: Linear
+        let attentionNorm: (gamma: Tensor, beta: Tensor)
+        let intermediate: Linear
+        let output: Linear
+        let outputNorm: (gamma: Tensor, beta: Tensor)
+    }
+
+    /// Loads `model.safetensors` and `vocab.txt` from `directory`.
+    public init(directory: String) throws(MiniLMError) {
+        let modelPath = directory + "/model.safetensors"
+        let vocabPath = directory + "/vocab.txt"
+        for path in [modelPath, vocabPath] where access(path, F_OK) != 0 {
+            throw .missingFile(path: path)
+        }
+        do throws(TokenizerError) {
+            tokenizer = try WordPieceTokenizer(vocabularyFile: vocabPath, maxLength: 256)
+        } catch {
+            throw .badVocabulary(error)
+        }
+        let file: SafetensorsFile
+        do throws(SafetensorsError) { file = try SafetensorsFile(path: modelPath) } catch { throw .corruptWeights(error) }
+
+        // Some exports prefix every name with "bert.".
+        let prefix = file.header["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        func tensor(_ name: String, _ shape: [Int]) throws(MiniLMError) -> Tensor {
+            let full = prefix + name
+            guard let info = file.header[full] else {
+                throw .unexpectedTensor(path: modelPath, name: full, problem: "is missing")
+            }
+            guard info.shape == shape else {
+                throw .unexpectedTensor(path: modelPath, name: full, problem: "has shape \(info.shape), expected \(shape)")
+            }
+            do throws(SafetensorsError) { return try Tensor(file, full) } catch { throw .corruptWeights(error) }
+        }
+        func linear(_ name: String, out: Int, in inputs: Int) throws(MiniLMError) -> Linear {
+            Linear(weight: try tensor(name + ".weight", [out, inputs]), bias: try tensor(name + ".bias", [out]))
+        }
+        func norm(_ name: String) throws(MiniLMError) -> (gamma: Tensor, beta: Tensor) {
+            (try tensor(name + ".weight", [Self.dimension]), try tensor(name + ".bias", [Self.dimension]))
+        }
+
+        let d = Self.dimension
+        guard let vocabInfo = file.header[prefix + "embeddings.word_embeddings.weight"] else {
+            throw .unexpectedTensor(path: modelPath, name: prefix + "embeddings.word_embeddings.weight", problem: "is missing")
+        }
+        let vocabSize = vocabInfo.shape.first ?? 0
+        guard vocabSize == tokenizer.vocabulary.count else {
+            throw .unexpectedTensor(path: modelPath, name: vocabInfo.name,
+                                    problem: "has \(vocabSize) rows but vocab.txt has \(tokenizer.vocabulary.count) tokens")
+        }
+        wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [vocabSize, d])
+        positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [512, d])
+        tokenTypeEmbedding = Tensor(shape: [d], data: try tensor("embeddings.token_type_embeddings.weight", [2, d]).row(0))
+        embeddingNorm = try norm("embeddings.LayerNorm")
+
+        var layers: [Layer] = []
+        for n in 0..<Self.layerCount {
+            let p = "encoder.layer.\(n)."
+            let q = try linear(p + "attention.self.query", out: d, in: d)
+            let k = try linear(p + "attention.self.key", out: d, in: d)
+            let v = try linear(p + "attention.self.value", out: d, in: d)
+            let qkv = Linear(weight: Tensor(shape: [3 * d, d], data: q.weight.data + k.weight.data + v.weight.data),
+                             bias: Tensor(shape: [3 * d], data: q.bias!.data + k.bias!.data + v.bias!.data))
+            layers.append(Layer(
+                qkv: qkv,
+                attentionOutput: try linear(p + "attention.output.dense", out: d, in: d),
+                attentionNorm: try norm(p + "attention.output.LayerNorm"),
+                intermediate: try linear(p + "intermediate.dense", out: Self.intermediateSize, in: d),
+                output: try linear(p + "output.dense", out: d, in: Self.intermediateSize),
+                outputNorm: try norm(p + "output.LayerNorm")))
+        }
+        self.layers = layers
+    }
+
+    /// Loads the model from the data directory (`<data>/models/all-MiniLM-L6-v2`).
+    public convenience init(paths: DataPaths) throws(MiniLMError) {
+        try self.init(directory: paths.miniLMDirectory)
+    }
+
+    /// The embedding of one text (384 floats, unit length).
+    public func embed(_ text: String) -> [Float] {
+        embed(tokenIDs: [tokenizer.encode(text)])[0]
+    }
+
+    /// Embeddings of many texts, `batchSize` texts per forward pass, in input order.
+    public func embed(_ texts: [String], batchSize: Int = 32) -> [[Float]] {
+        let ids = texts.map(tokenizer.encode)
+        var result: [[Float]] = []
+        result.reserveCapacity(texts.count)
+        var start = 0
+        while start < ids.count {
+            let end = min(start + max(1, batchSize), ids.count)
+            result += embed(tokenIDs: Array(ids[start..<end]))
+            start = end
+        }
+        return result
+    }
+
+    /// Embeddings of already tokenised texts (each starting with [CLS] and ending with [SEP]),
+    /// encoded together in one pass. Ids outside the vocabulary count as [UNK]; sequences are cut
+    /// to 512 tokens (the model's position limit).
+    public func embed(tokenIDs batch: [[Int32]]) -> [[Float]] {
+        let d = Self.dimension
+        let sequences = batch.map { Array($0.prefix(positionEmbeddings.rows)) }
+        let lengths = sequences.map(\.count)
+        let total = lengths.reduce(0, +)
+        guard total > 0 else { return batch.map { _ in [Float](repeating: 0, count: d) } }
+        var offsets: [Int] = []
+        var running = 0
+        for length in lengths { offsets.append(running); running += length }
+
+        var hidden = [Float](repeating: 0, count: total * d)
+        var residual = [Float](repeating: 0, count: total * d)
+        var qkv = [Float](repeating: 0, count: total * 3 * d)
+        var intermediate = [Float](repeating: 0, count: total * Self.intermediateSize)
+        let longest = lengths.max() ?? 0
+        var scores = [Float](repeating: 0, count: longest * longest)
+
+        hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
+        residual.withUnsafeMutableBufferPointer { residualBuffer in
+        qkv.withUnsafeMutableBufferPointer { qkvBuffer in
+        intermediate.withUnsafeMutableBufferPointer { interBuffer in
+        scores.withUnsafeMutableBufferPointer { scoreBuffer in
+            let x = hiddenBuffer.baseAddress!, y = residualBuffer.baseAddress!
+            let qkv = qkvBuffer.baseAddress!, inter = interBuffer.baseAddress!, scores = scoreBuffer.baseAddress!
+
+            // Embeddings: word + position + token type 0, then layer norm.
+            wordEmbeddings.withUnsafeBufferPointer { words in
+            positionEmbeddings.withUnsafeBufferPointer { positions in
+            tokenTypeEmbedding.withUnsafeBufferPointer { type in
+                let vocab = wordEmbeddings.rows
+                for (s, sequence) in sequences.enumerated() {
+                    for (position, id) in sequence.enumerated() {
+                        let row = x + (offsets[s] + position) * d
+                        let token = Int(id) >= 0 && Int(id) < vocab ? Int(id) : Int(tokenizer.unknownID)
+                        row.update(from: words.baseAddress! + token * d, count: d)
+                        Kernels.add(positions.baseAddress! + position * d, into: row, count: d)
+                        Kernels.add(type.baseAddress!, into: row, count: d)
+                    }
+                }
+            }
+            }
+            }
+            Self.normalize(x, rows: total, embeddingNorm)
+
+            for layer in layers {
+                // Self-attention, per text and head, reading Q, K and V in place from the stacked projection.
+                layer.qkv.apply(x, rows: total, into: qkv)
+                let scale = 1 / Float(Self.headSize).squareRoot()
+                for (s, length) in lengths.enumerated() where length > 0 {
+                    let base = qkv + offsets[s] * 3 * d
+                    for h in 0..<Self.heads {
+                        let q = base + h * Self.headSize, k = q + d, v = q + 2 * d
+                        Kernels.gemm(m: length, n: length, k: Self.headSize, a: q, lda: 3 * d,
+                                     b: k, ldb: 3 * d, transposeB: true, c: scores, ldc: length, alpha: scale)
+                        Kernels.softmax(scores, rows: length, columns: length)
+                        // The context goes to the (now free) residual buffer, head h in columns h·32.
+                        Kernels.gemm(m: length, n: Self.headSize, k: length, a: scores, lda: length,
+                                     b: v, ldb: 3 * d, c: y + offsets[s] * d + h * Self.headSize, ldc: d)
+                    }
+                }
+                // Output projection added onto the residual x, then layer norm; result in x.
+                layer.attentionOutput.apply(y, rows: total, into: x, accumulate: true)
+                Self.normalize(x, rows: total, layer.attentionNorm)
+                // Feed-forward: GELU(x·W1ᵀ + b1)·W2ᵀ + b2 added onto x, then layer norm.
+                layer.intermediate.apply(x, rows: total, into: inter)
+                Kernels.gelu(inter, count: total * Self.intermediateSize)
+                layer.output.apply(inter, rows: total, into: x, accumulate: true)
+                Self.normalize(x, rows: total, layer.outputNorm)
+            }
+        }
+        }
+        }
+        }
+        }
+
+        // Mean pooling over each text's tokens, then L2 normalisation.
+        return hidden.withUnsafeBufferPointer { h in
+            (0..<sequences.count).map { s -> [Float] in
+                var pooled = [Float](repeating: 0, count: d)
+                let length = lengths[s]
+                guard length > 0 else { return pooled }
+                pooled.withUnsafeMutableBufferPointer { p in
+                    for t in 0..<length { Kernels.add(h.baseAddress! + (offsets[s] + t) * d, into: p.baseAddress!, count: d) }
+                    let norm = Kernels.dot(p.baseAddress!, p.baseAddress!, count: d).squareRoot()
+                    // sentence-transformers divides by max(norm, 1e-12); the mean's 1/length cancels out.
+                    Kernels.scale(p.baseAddress!, count: d, by: 1 / max(norm, 1e-12))
+                }
+                return pooled
+            }
+        }
+    }
+
+    private static func normalize(_ x: UnsafeMutablePointer<Float>, rows: Int, _ norm: (gamma: Tensor, beta: Tensor)) {
+        norm.gamma.withUnsafeBufferPointer { g in
+            norm.beta.withUnsafeBufferPointer { b in
+                Kernels.layerNorm(x, rows: rows, columns: dimension, gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: epsilon)
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

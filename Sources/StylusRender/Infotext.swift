@@ -1,0 +1,82 @@
+import Foundation
+
+/// The generation parameters A1111 writes into a PNG's `parameters` text, so images round-trip
+/// into the tools people already use:
+///
+///     <prompt>
+///     Negative prompt: <negative>
+///     Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model hash: 6ce0161689, …
+public struct RenderParameters: Equatable, Sendable {
+    public var prompt: String
+    public var negativePrompt: String
+    public var steps: Int
+    public var sampler: String
+    public var cfgScale: Double
+    public var seed: UInt64
+    public var width: Int
+    public var height: Int
+    public var modelHash: String?
+    public var modelName: String?
+    public var clipSkip: Int = 1
+    /// (name, A1111 short hash) per LoRA.
+    public var loraHashes: [(name: String, hash: String)] = []
+    public var version: String = "stylus"
+
+    public init(prompt: String, negativePrompt: String = "", steps: Int, sampler: String, cfgScale: Double,
+                seed: UInt64, width: Int, height: Int, modelHash: String? = nil, modelName: String? = nil) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.steps = steps
+        self.sampler = sampler
+        self.cfgScale = cfgScale
+        self.seed = seed
+        self.width = width
+        self.height = height
+        self.modelHash = modelHash
+        self.modelName = modelName
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { a.infotext == b.infotext }
+
+    /// The text in A1111's layout; the negative line only when there is a negative prompt.
+    public var infotext: String {
+        var fields: [(String, String)] = [
+            ("Steps", "\(steps)"), ("Sampler", sampler), ("CFG scale", Self.number(cfgScale)), ("Seed", "\(seed)"),
+            ("Size", "\(width)x\(height)"),
+        ]
+        if let modelHash { fields.append(("Model hash", modelHash)) }
+        if let modelName { fields.append(("Model", modelName)) }
+        if clipSkip > 1 { fields.append(("Clip skip", "\(clipSkip)")) }
+        if !loraHashes.isEmpty {
+            fields.append(("Lora hashes", loraHashes.map { "\($0.name): \($0.hash)" }.joined(separator: ", ")))
+        }
+        fields.append(("Version", version))
+        var text = prompt
+        if !negativePrompt.isEmpty { text += "\nNegative prompt: " + negativePrompt }
+        text += "\n" + fields.map { "\($0.0): \(Self.quote($0.1))" }.joined(separator: ", ")
+        return text
+    }
+
+    /// A1111 quotes a value (JSON string syntax) when it contains a comma, colon or newline.
+    static func quote(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == ":" || $0 == "\n" }) else { return value }
+        var out = "\""
+        for u in value.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// 7 → "7", 7.5 → "7.5" (how A1111's infotexts read).
+    static func number(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
+    }
+}

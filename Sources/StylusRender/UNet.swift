@@ -1,0 +1,229 @@
+import Foundation
+import StylusML
+
+/// The SD 1.x UNet (renderer.md §4.1), built from whatever blocks the checkpoint holds under the
+/// LDM names: `input_blocks.N` (resnet [+ spatial transformer] or a stride-2 conv),
+/// `middle_block`, `output_blocks.N` (resnet [+ transformer] [+ upsample]).
+public struct UNet: Sendable {
+    struct ResBlock: Sendable {
+        let norm1: GroupNorm, conv1: Conv2d, emb: Linear, norm2: GroupNorm, conv2: Conv2d
+        let skip: Conv2d?
+
+        init(_ c: Checkpoint, _ p: String) throws {
+            let conv1 = try Conv2d(c, p + "in_layers.2")
+            self.conv1 = conv1
+            norm1 = try GroupNorm(c, p + "in_layers.0", channels: conv1.inChannels, epsilon: 1e-5)
+            emb = try linear(c, p + "emb_layers.1")
+            conv2 = try Conv2d(c, p + "out_layers.3")
+            norm2 = try GroupNorm(c, p + "out_layers.0", channels: conv1.outChannels, epsilon: 1e-5)
+            skip = c.contains(p + "skip_connection.weight") ? try Conv2d(c, p + "skip_connection") : nil
+        }
+
+        func callAsFunction(_ x: Tensor, _ temb: Tensor) throws -> Tensor {
+            var h = try conv1(try norm1(x, silu: true))
+            let e = emb(silu(temb))  // [batch, out]
+            let (b, ch, hh, ww) = try dims(h)
+            h.withUnsafeMutableBufferPointer { p in
+                for n in 0..<b { for c in 0..<ch {
+                    let v = e.data[n * ch + c], base = (n * ch + c) * hh * ww
+                    for i in 0..<(hh * ww) { p[base + i] += v }
+                } }
+            }
+            var out = try conv2(try norm2(h, silu: true))
+            out.add(try skip?(x) ?? x)
+            return out
+        }
+    }
+
+    struct TransformerBlock: Sendable {
+        let norm1: (Tensor, Tensor), norm2: (Tensor, Tensor), norm3: (Tensor, Tensor)
+        let q1: Linear, k1: Linear, v1: Linear, o1: Linear
+        let q2: Linear, k2: Linear, v2: Linear, o2: Linear
+        let ff1: Linear, ff2: Linear
+    }
+
+    struct SpatialTransformer: Sendable {
+        let norm: GroupNorm, projIn: Linear, projOut: Linear
+        let blocks: [TransformerBlock]
+        let heads: Int
+
+        init(_ c: Checkpoint, _ p: String, heads: Int) throws {
+            projIn = try linear(c, p + "proj_in")
+            projOut = try linear(c, p + "proj_out")
+            let width = projIn.outputSize
+            norm = try GroupNorm(c, p + "norm", channels: projIn.inputSize, epsilon: 1e-6)
+            var blocks: [TransformerBlock] = []
+            while c.contains(p + "transformer_blocks.\(blocks.count).attn1.to_q.weight") {
+                let b = p + "transformer_blocks.\(blocks.count)."
+                blocks.append(TransformerBlock(
+                    norm1: try layerNorm(c, b + "norm1", width), norm2: try layerNorm(c, b + "norm2", width),
+                    norm3: try layerNorm(c, b + "norm3", width),
+                    q1: try linear(c, b + "attn1.to_q", bias: false), k1: try linear(c, b + "attn1.to_k", bias: false),
+                    v1: try linear(c, b + "attn1.to_v", bias: false), o1: try linear(c, b + "attn1.to_out.0"),
+                    q2: try linear(c, b + "attn2.to_q", bias: false), k2: try linear(c, b + "attn2.to_k", bias: false),
+                    v2: try linear(c, b + "attn2.to_v", bias: false), o2: try linear(c, b + "attn2.to_out.0"),
+                    ff1: try linear(c, b + "ff.net.0.proj"), ff2: try linear(c, b + "ff.net.2")))
+            }
+            guard !blocks.isEmpty else { throw RenderError.missingWeight(path: c.path, name: p + "transformer_blocks.0.attn1.to_q.weight") }
+            self.blocks = blocks
+            self.heads = heads
+        }
+
+        func callAsFunction(_ x: Tensor, context: [Tensor]) throws -> Tensor {
+            let (b, ch, hh, ww) = try dims(x)
+            let normed = try norm(x)
+            var out = x
+            for n in 0..<b {
+                var t = normed.withUnsafeBufferPointer { projIn(transposed($0.baseAddress! + n * ch * hh * ww, rows: ch, columns: hh * ww)) }
+                for blk in blocks {
+                    let a = t.layerNormed(gamma: blk.norm1.0, beta: blk.norm1.1, epsilon: 1e-5)
+                    t.add(blk.o1(attention(q: blk.q1(a), k: blk.k1(a), v: blk.v1(a), heads: heads)))
+                    let c2 = t.layerNormed(gamma: blk.norm2.0, beta: blk.norm2.1, epsilon: 1e-5)
+                    t.add(blk.o2(attention(q: blk.q2(c2), k: blk.k2(context[n]), v: blk.v2(context[n]), heads: heads)))
+                    t.add(blk.ff2(geglu(blk.ff1(t.layerNormed(gamma: blk.norm3.0, beta: blk.norm3.1, epsilon: 1e-5)))))
+                }
+                let back = projOut(t)  // [HW, C]
+                out.withUnsafeMutableBufferPointer { op in
+                    back.withUnsafeBufferPointer { bp in
+                        let base = op.baseAddress! + n * ch * hh * ww
+                        for i in 0..<(hh * ww) { for c in 0..<ch { base[c * hh * ww + i] += bp[i * ch + c] } }
+                    }
+                }
+            }
+            return out
+        }
+    }
+
+    enum Block: Sendable {
+        case res(ResBlock), attn(SpatialTransformer), down(Conv2d), up(Conv2d)
+    }
+
+    let timeLinear1: Linear, timeLinear2: Linear
+    let convIn: Conv2d
+    let input: [[Block]]
+    let middle: [Block]
+    let output: [[Block]]
+    let normOut: GroupNorm, convOut: Conv2d
+    public let modelChannels: Int
+
+    public init(_ c: Checkpoint) throws {
+        let p = KeyMapping.unetPrefix
+        let heads = c.config.unetHeads
+        func blocks(_ prefix: String, _ subs: ClosedRange<Int>) throws -> [Block] {
+            var out: [Block] = []
+            for s in subs {
+                let b = "\(prefix).\(s)."
+                if c.contains(b + "in_layers.2.weight") { out.append(.res(try ResBlock(c, b))) }
+                else if c.contains(b + "proj_in.weight") { out.append(.attn(try SpatialTransformer(c, b, heads: heads))) }
+                else if c.contains(b + "op.weight") { out.append(.down(try Conv2d(c, b + "op", stride: 2))) }
+                else if c.contains(b + "conv.weight") { out.append(.up(try Conv2d(c, b + "conv"))) }
+            }
+            return out
+        }
+        timeLinear1 = try linear(c, p + "time_embed.0")
+        timeLinear2 = try linear(c, p + "time_embed.2")
+        convIn = try Conv2d(c, p + "input_blocks.0.0")
+        modelChannels = convIn.outChannels
+        let names = c.names
+        var input: [[Block]] = []
+        while names.contains(where: { $0.hasPrefix(p + "input_blocks.\(input.count + 1).") }) {
+            input.append(try blocks(p + "input_blocks.\(input.count + 1)", 0...1))
+        }
+        var output: [[Block]] = []
+        while names.contains(where: { $0.hasPrefix(p + "output_blocks.\(output.count).") }) {
+            output.append(try blocks(p + "output_blocks.\(output.count)", 0...2))
+        }
+        guard output.count == input.count + 1 else {
+            throw RenderError.unsupportedCheckpoint(path: c.path, reason: "the UNet has \(input.count + 1) input blocks but \(output.count) output blocks")
+        }
+        self.input = input
+        self.output = output
+        middle = try blocks(p + "middle_block", 0...2)
+        normOut = try GroupNorm(c, p + "out.0", channels: modelChannels, epsilon: 1e-5)
+        convOut = try Conv2d(c, p + "out.2")
+    }
+
+    /// Sinusoidal embedding of (possibly fractional) timesteps, [cos, sin] halves as in SD.
+    func timestepEmbedding(_ t: [Double]) -> Tensor {
+        let half = modelChannels / 2
+        var values = [Float](repeating: 0, count: t.count * modelChannels)
+        for (n, tv) in t.enumerated() {
+            for i in 0..<half {
+                // float32 throughout, as diffusers computes it (a 1-ulp frequency error times t ≈ 1000 shows)
+                let freq = Foundation.exp(Float(-Foundation.log(10000.0)) * Float(i) / Float(half))
+                let arg = Float(tv) * freq
+                values[n * modelChannels + i] = Foundation.cos(arg)
+                values[n * modelChannels + half + i] = Foundation.sin(arg)
+            }
+        }
+        return Tensor(shape: [t.count, modelChannels], data: values)
+    }
+
+    /// ε for a batch of latents [B, 4, h, w] at timesteps [B] with text contexts ([tokens, width] each).
+    public func callAsFunction(_ x: Tensor, timesteps: [Double], context: [Tensor]) throws -> Tensor {
+        let (b, _, h, w) = try dims(x, channels: convIn.inChannels)
+        guard timesteps.count == b, context.count == b else {
+            throw RenderError.invalidArgument("UNet batch of \(b) needs \(b) timesteps and contexts")
+        }
+        let levels = input.filter { $0.contains { if case .down = $0 { return true } else { return false } } }.count
+        guard h % (1 << levels) == 0, w % (1 << levels) == 0 else {
+            throw RenderError.invalidArgument("latent size \(w)x\(h) must be a multiple of \(1 << levels)")
+        }
+        let temb = timeLinear2(silu(timeLinear1(timestepEmbedding(timesteps))))
+        var hidden = try convIn(x)
+        var skips = [hidden]
+        func run(_ blocks: [Block], _ x: Tensor) throws -> Tensor {
+            var x = x
+            for block in blocks {
+                switch block {
+                case let .res(r): x = try r(x, temb)
+                case let .attn(a): x = try a(x, context: context)
+                case let .down(conv): x = try conv(x)
+                case let .up(conv): x = try conv(try upsample2x(x))
+                }
+            }
+            return x
+        }
+        for blocks in input {
+            hidden = try run(blocks, hidden)
+            skips.append(hidden)
+        }
+        hidden = try run(middle, hidden)
+        for blocks in output {
+            hidden = try concatChannels(hidden, skips.removeLast())
+            hidden = try run(blocks, hidden)
+        }
+        return try convOut(try normOut(hidden, silu: true))
+    }
+}
+
+/// GEGLU: the projection's first half times GELU of its second half.
+func geglu(_ x: Tensor) -> Tensor {
+    let rows = x.rows, inner = x.columns / 2
+    var gate = [Float](repeating: 0, count: rows * inner)
+    var value = [Float](repeating: 0, count: rows * inner)
+    x.withUnsafeBufferPointer { xp in
+        for r in 0..<rows {
+            for i in 0..<inner {
+                value[r * inner + i] = xp[r * 2 * inner + i]
+                gate[r * inner + i] = xp[r * 2 * inner + inner + i]
+            }
+        }
+    }
+    let g = Tensor(shape: [rows, inner], data: gate).gelu()
+    g.withUnsafeBufferPointer { gp in for i in 0..<value.count { value[i] *= gp[i] } }
+    return Tensor(shape: [rows, inner], data: value)
+}
+
+/// torch.cat([a, b], dim=1) for NCHW.
+func concatChannels(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let (n, ca, h, w) = try dims(a), (nb, cb, hb, wb) = try dims(b)
+    guard n == nb, h == hb, w == wb else { throw RenderError.invalidArgument("cannot join \(a.shape) and \(b.shape)") }
+    var out = [Float]()
+    out.reserveCapacity(a.count + b.count)
+    for i in 0..<n {
+        out += a.data[(i * ca * h * w)..<((i + 1) * ca * h * w)]
+        out += b.data[(i * cb * h * w)..<((i + 1) * cb * h * w)]
+    }
+    return Tensor(shape: [n, ca + cb, h, w], data: out)
+}

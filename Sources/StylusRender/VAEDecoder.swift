@@ -1,0 +1,101 @@
+import Foundation
+import StylusML
+
+/// The SD VAE decoder (renderer.md §4.1): latent / 0.18215 → post_quant_conv → conv_in → mid
+/// (resnet, single-head attention, resnet) → up levels (resnets, nearest 2× + conv) → GN, SiLU,
+/// conv_out. Levels and resnets per level are read from the checkpoint.
+public struct VAEDecoder: Sendable {
+    public static let scalingFactor: Float = 0.18215
+
+    struct ResBlock: Sendable {
+        let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d, shortcut: Conv2d?
+
+        init(_ c: Checkpoint, _ p: String) throws {
+            let conv1 = try Conv2d(c, p + "conv1")
+            self.conv1 = conv1
+            norm1 = try GroupNorm(c, p + "norm1", channels: conv1.inChannels, epsilon: 1e-6)
+            conv2 = try Conv2d(c, p + "conv2")
+            norm2 = try GroupNorm(c, p + "norm2", channels: conv1.outChannels, epsilon: 1e-6)
+            shortcut = c.contains(p + "nin_shortcut.weight") ? try Conv2d(c, p + "nin_shortcut") : nil
+        }
+
+        func callAsFunction(_ x: Tensor) throws -> Tensor {
+            var out = try conv2(try norm2(try conv1(try norm1(x, silu: true)), silu: true))
+            out.add(try shortcut?(x) ?? x)
+            return out
+        }
+    }
+
+    struct Attention: Sendable {
+        let norm: GroupNorm, q: Linear, k: Linear, v: Linear, proj: Linear
+
+        init(_ c: Checkpoint, _ p: String) throws {
+            q = try linear(c, p + "q")
+            k = try linear(c, p + "k")
+            v = try linear(c, p + "v")
+            proj = try linear(c, p + "proj_out")
+            norm = try GroupNorm(c, p + "norm", channels: q.inputSize, epsilon: 1e-6)
+        }
+
+        func callAsFunction(_ x: Tensor) throws -> Tensor {
+            let (b, ch, h, w) = try dims(x)
+            let normed = try norm(x)
+            var out = x
+            for n in 0..<b {
+                let t = normed.withUnsafeBufferPointer { transposed($0.baseAddress! + n * ch * h * w, rows: ch, columns: h * w) }
+                let a = proj(attention(q: q(t), k: k(t), v: v(t), heads: 1))
+                out.withUnsafeMutableBufferPointer { op in
+                    let base = op.baseAddress! + n * ch * h * w
+                    for i in 0..<(h * w) { for c in 0..<ch { base[c * h * w + i] += a.data[i * ch + c] } }
+                }
+            }
+            return out
+        }
+    }
+
+    let postQuant: Conv2d, convIn: Conv2d
+    let mid1: ResBlock, midAttention: Attention, mid2: ResBlock
+    /// Top level first (the order they run in), each with its resnets and optional upsampler.
+    let levels: [(blocks: [ResBlock], upsample: Conv2d?)]
+    let normOut: GroupNorm, convOut: Conv2d
+
+    public init(_ c: Checkpoint) throws {
+        let p = KeyMapping.vaePrefix, d = p + "decoder."
+        postQuant = try Conv2d(c, p + "post_quant_conv")
+        convIn = try Conv2d(c, d + "conv_in")
+        mid1 = try ResBlock(c, d + "mid.block_1.")
+        midAttention = try Attention(c, d + "mid.attn_1.")
+        mid2 = try ResBlock(c, d + "mid.block_2.")
+        var levels: [(blocks: [ResBlock], upsample: Conv2d?)] = []
+        for i in (0..<c.config.vaeChannels.count).reversed() {
+            var blocks: [ResBlock] = []
+            while c.contains(d + "up.\(i).block.\(blocks.count).conv1.weight") {
+                blocks.append(try ResBlock(c, d + "up.\(i).block.\(blocks.count)."))
+            }
+            let up = c.contains(d + "up.\(i).upsample.conv.weight") ? try Conv2d(c, d + "up.\(i).upsample.conv") : nil
+            levels.append((blocks, up))
+        }
+        self.levels = levels
+        convOut = try Conv2d(c, d + "conv_out")
+        normOut = try GroupNorm(c, d + "norm_out", channels: convOut.inChannels, epsilon: 1e-6)
+    }
+
+    /// Decodes UNet latents [B, 4, h, w] to images [B, 3, 8h, 8w] in about [-1, 1].
+    public func callAsFunction(_ latents: Tensor) throws -> Tensor {
+        var x = try postQuant(latents * (1 / Self.scalingFactor))
+        x = try convIn(x)
+        x = try mid2(try midAttention(try mid1(x)))
+        for level in levels {
+            for block in level.blocks { x = try block(x) }
+            if let up = level.upsample { x = try up(try upsample2x(x)) }
+        }
+        return try convOut(try normOut(x, silu: true))
+    }
+
+    /// The first image of a decoded batch as 8-bit RGB: (x + 1) / 2, clamped, rounded.
+    public static func image(_ decoded: Tensor) throws -> RGBImage {
+        let (_, c, h, w) = try dims(decoded, channels: 3)
+        let planar = decoded.data.prefix(c * h * w).map { $0 / 2 + 0.5 }
+        return try RGBImage(planar: Array(planar), width: w, height: h)
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import XCTest
+
+final class ParseCommandTests: XCTestCase {
+    func testJSONOutputHasTreeTopicsAndDiagnostics() throws {
+        let url = try CLI.temporaryFile("knight.sdprompt", Data("""
+        ---
+        base_model: SD 1.5
+        steps: 20
+        ---
+        an oil painting of a knight, (glowing eyes:1.2), <lora:castle:0.8> BREAK [cat|dog]
+        Negative prompt: blurry, <lora:bad:1>
+        """.utf8))
+        let result = try CLI.run(["parse", "--json", url.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let settings = try XCTUnwrap(json["settings"] as? [String: Any])
+        XCTAssertEqual(settings["base_model"] as? String, "SD 1.5")
+        XCTAssertEqual(settings["steps"] as? Int, 20)
+        let topics = try XCTUnwrap(json["topics"] as? [[String: Any]])
+        XCTAssertEqual(topics.compactMap { $0["keyword"] as? String }, ["oil painting", "knight", "glowing eyes", "cat", "dog"])
+        let range = try XCTUnwrap(topics[2]["range"] as? [String: Any])
+        XCTAssertEqual((range["start"] as? [String: Int])?["line"], 4)
+        XCTAssertEqual((range["start"] as? [String: Int])?["character"], 30)
+        let diagnostics = try XCTUnwrap(json["diagnostics"] as? [[String: Any]])
+        XCTAssertEqual(diagnostics.compactMap { $0["code"] as? String }, ["lora-in-negative"])
+        let positive = try XCTUnwrap(json["positive"] as? [String: Any])
+        let sections = try XCTUnwrap(positive["sections"] as? [[String: Any]])
+        let kinds = (sections[0]["nodes"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }
+        XCTAssertEqual(kinds, ["text", "emphasis", "text", "tag", "text", "break", "text", "alternation", "text"])
+    }
+
+    func testReadsStandardInputAndPrintsATree() throws {
+        let result = try CLI.run(["parse", "-"], stdin: Data("((cat)), [dog:fox:0.5]".utf8))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("text 1:3 \"cat\" ×1.21"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("schedule 1:10 when 0.5"), result.stdout)
+    }
+
+    func testMissingFileIsAUsageError() throws {
+        let result = try CLI.run(["parse", "/nonexistent/x.sdprompt"])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(result.stderr, "stylus parse: /nonexistent/x.sdprompt: no such file\n")
+        XCTAssertEqual(result.stdout, "")
+    }
+
+    func testDirectoryAndBinaryGarbageAreClearErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        let d = try CLI.run(["parse", dir])
+        XCTAssertEqual(d.status, 2)
+        XCTAssertTrue(d.stderr.contains("is a directory"), d.stderr)
+
+        var garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) })
+        garbage[0] = 0xFF
+        let url = try CLI.temporaryFile("garbage.sdprompt", garbage)
+        let g = try CLI.run(["parse", url.path])
+        XCTAssertEqual(g.status, 2)
+        XCTAssertTrue(g.stderr.contains("not valid UTF-8 text (first bad byte at offset 0)"), g.stderr)
+    }
+
+    func testTenMegabytePromptAndDeepNesting() throws {
+        let unit = "masterpiece, (best quality:1.2), <lora:x:0.5>, [a:b:0.5], "
+        let big = String(repeating: unit, count: 10_000_000 / unit.utf8.count)
+        let url = try CLI.temporaryFile("big.sdprompt", Data(big.utf8))
+        // The human-readable tree (JSON for 10 MB is slow in Foundation's encoder and proves nothing more).
+        let result = try CLI.run(["parse", "--timing", url.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("timing: \(big.utf8.count) bytes"), result.stderr)
+        XCTAssertGreaterThan(result.stdout.utf8.count, 10_000_000)
+
+        let deep = String(repeating: "(", count: 10_000) + "x" + String(repeating: ")", count: 10_000)
+        let nested = try CLI.run(["parse", "--json", "-"], stdin: Data(deep.utf8))
+        XCTAssertEqual(nested.status, 0, nested.stderr)
+        XCTAssertTrue(nested.stdout.contains("nested deeper than"))
+    }
+
+    /// `stylus parse --json` succeeds on every prompt of the development benchmark.
+    func testEveryDevBenchmarkPromptParses() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/bench/dev/queries.jsonl").standardized
+        guard let data = try? Data(contentsOf: url) else { throw XCTSkip("no development benchmark at \(url.path)") }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let prompt = try XCTUnwrap(object["prompt"] as? String)
+            let result = try CLI.run(["parse", "--json", "-"], stdin: Data(prompt.utf8))
+            XCTAssertEqual(result.status, 0, "\(prompt): \(result.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+            XCTAssertNotNil(json?["topics"], prompt)
+        }
+    }
+}
+
+final class StubCommandTests: XCTestCase {
+    /// Commands whose capability is not built yet say so on stderr and exit 2, with no output.
+    func testUnbuiltCommandsExitTwoWithoutFakeOutput() throws {
+        for command in [["search", "a cat"], ["compose", "a cat"]] {
+            let result = try CLI.run(command)
+            XCTAssertEqual(result.status, 2, command.joined(separator: " "))
+            XCTAssertEqual(result.stdout, "", command.joined(separator: " "))
+            XCTAssertTrue(result.stderr.contains("is not built yet"), result.stderr)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import StylusCore
+import XCTest
+
+final class KeywordTests: XCTestCase {
+    func topics(_ prompt: String) -> [String] {
+        PromptFile(text: prompt).topics.map(\.keyword)
+    }
+
+    func testNaturalLanguageIsReducedToPhrases() {
+        XCTAssertEqual(topics("an epic oil painting of a lone knight in full plate armor"),
+                       ["oil painting", "knight", "full plate armor"])
+        XCTAssertEqual(topics("a watercolor painting of a fox curled up in the snow"),
+                       ["watercolor painting", "fox", "snow"])
+        XCTAssertEqual(topics("pixel art of a wizard casting a spell in a dark dungeon"),
+                       ["pixel art", "wizard", "casting a spell", "dark dungeon"])
+        XCTAssertEqual(topics("the dragon breathing fire, storm clouds"), ["dragon", "breathing fire", "storm clouds"])
+        XCTAssertEqual(topics("a knight and an orc clashing swords on a battlefield, sparks flying"),
+                       ["knight", "orc", "clashing swords", "battlefield", "sparks flying"])
+        XCTAssertEqual(topics("a hot dog with mustard and onions on a paper plate"),
+                       ["hot dog", "mustard and onions", "paper plate"])
+        XCTAssertEqual(topics("a close-up of a woman's hands"), ["close-up", "woman", "hands"])
+        XCTAssertEqual(topics("stained glass window depicting a fox under a crescent moon"),
+                       ["stained glass window", "fox", "crescent moon"])
+    }
+
+    func testOfJoinsContainersStylesAndNames() {
+        XCTAssertEqual(topics("a steaming cup of coffee"), ["steaming cup of coffee"])
+        XCTAssertEqual(topics("an oil painting in the style of Rembrandt"), ["oil painting", "style of Rembrandt"])
+        XCTAssertEqual(topics("Geralt of Rivia fighting a griffin"), ["Geralt of Rivia", "fighting a griffin"])
+        XCTAssertEqual(topics("a phoenix, wings made of fire"), ["phoenix", "wings made of fire"])
+        XCTAssertEqual(topics("portrait of a wolf, depth of field"), ["wolf", "depth of field"])
+    }
+
+    func testTagListsStayWholeAndBoilerplateGoes() {
+        XCTAssertEqual(topics("masterpiece, best quality, 1girl, silver armor, castle background, (glowing eyes:1.2), night"),
+                       ["1girl", "silver armor", "castle background", "glowing eyes", "night"])
+        XCTAssertEqual(topics("score_9, score_8_up, score_7_up, source_anime, rating_safe, cyberpunk, 1girl, neon jacket"),
+                       ["cyberpunk", "1girl", "neon jacket"])
+        XCTAssertEqual(topics("vaporwave aesthetic, pink and teal gradient, 8k, absurdres, highres"),
+                       ["vaporwave aesthetic", "pink and teal gradient"])
+        XCTAssertEqual(topics("1girl, sitting on a chair, looking at viewer"), ["1girl", "sitting on a chair", "looking at viewer"])
+        XCTAssertEqual(topics("long_hair, cat_ears"), ["long hair", "cat ears"])
+    }
+
+    func testLoRATagsWildcardsAndCommentsAreNotTopics() {
+        XCTAssertEqual(topics("<lora:add_detail:0.5>, a castle # a comment about dragons\n__colors__ dress, knight"),
+                       ["castle", "dress", "knight"])
+    }
+
+    func testTopicsKeepRangesAndWeights() {
+        let file = PromptFile(text: "---\nsteps: 20\n---\n🐱 cat, ((glowing eyes)), [mist]")
+        let topics = file.topics
+        XCTAssertEqual(topics.map(\.keyword), ["cat", "glowing eyes", "mist"])
+        XCTAssertEqual(topics[0].range.lsp.start, Position(line: 3, character: 3))
+        XCTAssertEqual(file.source.slice(topics[1].range.utf8), "glowing eyes")
+        XCTAssertEqual(topics[1].weight, 1.21, accuracy: 1e-9)
+        XCTAssertEqual(topics[2].weight, 1 / 1.1, accuracy: 1e-9)
+    }
+
+    func testScheduleAndAlternationBranchesAreSeparateTopics() {
+        XCTAssertEqual(topics("a [cat:dog:0.5] on a [sofa|bed]"), ["cat", "dog", "sofa", "bed"])
+    }
+
+    func testBreakAndANDSplitTopics() {
+        XCTAssertEqual(topics("red dress BREAK blue hat AND green scarf"), ["red dress", "blue hat", "green scarf"])
+    }
+
+    func testEscapedParenthesesStayInsideATag() {
+        XCTAssertEqual(topics(#"hatsune miku \(vocaloid\), stage"#), ["hatsune miku (vocaloid)", "stage"])
+    }
+
+    func testDuplicatesAreDroppedAndEmptyPromptsHaveNoTopics() {
+        XCTAssertEqual(topics("cat, Cat, cat"), ["cat"])
+        XCTAssertEqual(topics(""), [])
+        XCTAssertEqual(topics(" , ,, (:1.2) []"), [])
+    }
+
+    /// Every labelled prompt of the development benchmark parses without syntax errors, gives topics,
+    /// and each topic's range covers text that normalises to its keyword.
+    func testDevBenchmarkPrompts() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../shared/bench/dev/queries.jsonl").standardized
+        guard let data = try? Data(contentsOf: url) else {
+            throw XCTSkip("no development benchmark at \(url.path)")
+        }
+        var count = 0
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            let prompt = try XCTUnwrap(object?["prompt"] as? String)
+            let file = PromptFile(text: prompt)
+            XCTAssertFalse(file.diagnostics.contains { $0.severity == .error }, prompt)
+            let topics = file.topics
+            XCTAssertFalse(topics.isEmpty, prompt)
+            for topic in topics {
+                let raw = file.source.slice(topic.range.utf8)
+                let normalised = raw.replacingOccurrences(of: "\\", with: "").replacingOccurrences(of: "_", with: " ")
+                    .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                XCTAssertEqual(normalised, topic.keyword, prompt)
+            }
+            count += 1
+        }
+        XCTAssertGreaterThan(count, 100)
+    }
+}

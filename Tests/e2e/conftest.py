@@ -1,0 +1,50 @@
+"""pytest-lsp end-to-end tests: the built `stylus lsp` over stdio, impersonating real clients.
+
+Run (after `swift build -c release`):
+    python -m pytest Tests/e2e -W error::pytest_lsp.checks.LspSpecificationWarning
+STYLUS_BIN overrides the server binary (default: .build/release/stylus).
+"""
+
+import os
+import pathlib
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+SERVER = os.environ.get("STYLUS_BIN", str(ROOT / ".build" / "release" / "stylus"))
+
+# Captured initialize params of real clients, shipped with pytest-lsp.
+CLIENTS = ["neovim@v0.7.0", "neovim@v0.10.0", "visual-studio-code", "emacs"]
+
+
+def pytest_configure(config):
+    if not os.access(SERVER, os.X_OK):
+        raise pytest.UsageError(f"stylus binary not found at {SERVER}: run `swift build -c release` or set STYLUS_BIN")
+
+
+@pytest_lsp.fixture(
+    params=CLIENTS,
+    config=ClientServerConfig(server_command=[SERVER, "lsp", "--log-level", "debug"]),
+)
+async def client(request, lsp_client: LanguageClient):
+    lsp_client.set_configuration({"stylus": {"baseModel": "SD 1.5"}})
+
+    # Real clients with dynamic registration accept it; pytest-lsp's client has no handler.
+    @lsp_client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams):
+        lsp_client.registrations = getattr(lsp_client, "registrations", []) + list(params.registrations)
+        return None
+
+    lsp_client.init_result = await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(request.param),
+            root_uri=FIXTURES.as_uri(),
+            initialization_options={"stylus": {"loraDirs": [str(FIXTURES)]}},
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()

@@ -1,0 +1,2 @@
+" Stable Diffusion prompt files.
+autocmd BufRead,BufNewFile *.sdprompt setfiletype sdprompt
