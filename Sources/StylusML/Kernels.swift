@@ -78,8 +78,22 @@ public enum Kernels {
             return
         }
         func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-            cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            // With very few rows (one short prompt), OpenBLAS spends most of its time packing B. Its
+            // small-matrix kernels (taken when m·n·k ≤ 100³) skip packing, so feed it column strips.
+            let strip = m <= 16 ? [32, 16].first { m * $0 * k <= 1_000_000 } : nil
+            guard let strip, n > strip else {
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                return
+            }
+            var j = 0
+            while j < n {
+                let width = min(strip, n - j)
+                let bStart = transposeB ? b + j * ldb : b + j
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(width), Int32(k), alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + j, Int32(ldc))
+                j += width
+            }
         }
         guard parallel, threadCount > 1, m * n * k >= parallelThreshold else {
             call(m, n, a, b, c)
