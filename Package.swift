@@ -45,6 +45,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Timing driver for benchmarks/embed_bench.py.
+        .executableTarget(name: "StylusBench", dependencies: ["StylusML", "StylusCore"]),
+
         .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
         .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore"]),
         .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),

@@ -3,6 +3,7 @@
 // so they take raw pointers and never allocate.
 
 import CBLAS
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -17,23 +18,44 @@ public enum Kernels {
 
     // MARK: threads
 
-    /// BLAS uses one thread per online core unless `OPENBLAS_NUM_THREADS` says otherwise.
-    /// Evaluated once, before the first GEMM.
-    private static let threadsConfigured: Void = {
-        if getenv("OPENBLAS_NUM_THREADS") == nil {
-            openblas_set_num_threads(Int32(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        }
+    /// Worker threads for the parallel kernels: `STYLUS_THREADS`, else one per online core.
+    public static let threadCount: Int = {
+        if let text = getenv("STYLUS_THREADS").map({ String(cString: $0) }), let n = Int(text), n > 0 { return n }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }()
 
-    /// Overrides the number of BLAS threads (process-wide).
-    public static func setBLASThreads(_ count: Int) {
-        _ = threadsConfigured
-        openblas_set_num_threads(Int32(max(1, count)))
+    /// OpenBLAS itself runs single-threaded: its own threading spins and yields, and for the small
+    /// and medium products of the encoders it is slower than one thread. `gemm` splits large
+    /// products across `threadCount` threads instead. Evaluated once, before the first GEMM.
+    private static let blasConfigured: Void = {
+        openblas_set_num_threads(1)
+    }()
+
+    /// Threads OpenBLAS uses per call (1; see `gemm` for how work is spread over cores).
+    public static var blasThreads: Int {
+        _ = blasConfigured
+        return Int(openblas_get_num_threads())
     }
 
-    public static var blasThreads: Int {
-        _ = threadsConfigured
-        return Int(openblas_get_num_threads())
+    /// Products below this many multiply-adds run on the calling thread: splitting them costs more
+    /// than it saves.
+    static let parallelThreshold = 1 << 20
+
+    /// Runs `body` over `0..<count` split into at most `threadCount` contiguous ranges of at least
+    /// `minimumChunk` items, in parallel; returns when all are done.
+    public static func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        let parts = min(threadCount, count / max(1, minimumChunk))
+        if parts <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let start = count * part / parts, end = count * (part + 1) / parts
+                box.value(start..<end)
+            }
+        }
     }
 
     // MARK: GEMM
@@ -41,20 +63,56 @@ public enum Kernels {
     /// `C = alpha · A · op(B) + beta · C` with row-major A (m × k, leading dimension lda),
     /// op(B) = B (k × n) or Bᵀ when `transposeB` (B stored n × k), C m × n.
     /// Leading dimensions let callers address column blocks in place (e.g. one attention head).
+    /// Large products are split over threads (by rows of C, or by columns when C has few rows);
+    /// pass `parallel: false` when calling from code that is already parallel.
     public static func gemm(m: Int, n: Int, k: Int,
                             a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                             b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
                             c: UnsafeMutablePointer<Float>, ldc: Int,
-                            alpha: Float = 1, beta: Float = 0) {
+                            alpha: Float = 1, beta: Float = 0, parallel: Bool = true) {
         guard m > 0, n > 0 else { return }
-        _ = threadsConfigured
+        _ = blasConfigured
         if k == 0 {
             // BLAS leaves C untouched for k = 0; the maths says C = beta · C.
             for i in 0..<m { scale(c + i * ldc, count: n, by: beta) }
             return
         }
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+            // With very few rows (one short prompt), OpenBLAS spends most of its time packing B. Its
+            // small-matrix kernels (taken when m·n·k ≤ 100³) skip packing, so feed it column strips.
+            let strip = m <= 16 ? [32, 16].first { m * $0 * k <= 1_000_000 } : nil
+            guard let strip, n > strip else {
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                return
+            }
+            var j = 0
+            while j < n {
+                let width = min(strip, n - j)
+                let bStart = transposeB ? b + j * ldb : b + j
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(width), Int32(k), alpha, a, Int32(lda), bStart, Int32(ldb), beta, c + j, Int32(ldc))
+                j += width
+            }
+        }
+        guard parallel, threadCount > 1, m * n * k >= parallelThreshold else {
+            call(m, n, a, b, c)
+            return
+        }
+        let pa = UncheckedSendable(a), pb = UncheckedSendable(b), pc = UncheckedSendable(c)
+        if m >= 64 * threadCount {
+            // Split rows of A and C. Row i of A starts at a + i·lda (or column i when A is transposed).
+            parallelFor(m, minimumChunk: 32) { rows in
+                let aStart = transposeA ? pa.value + rows.lowerBound : pa.value + rows.lowerBound * lda
+                call(rows.count, n, aStart, pb.value, pc.value + rows.lowerBound * ldc)
+            }
+        } else {
+            // Split columns of op(B) and C: column j of op(B) is row j of B when transposed.
+            parallelFor(n, minimumChunk: 32) { columns in
+                let bStart = transposeB ? pb.value + columns.lowerBound * ldb : pb.value + columns.lowerBound
+                call(m, columns.count, pa.value, bStart, pc.value + columns.lowerBound)
+            }
+        }
     }
 
     // MARK: elementwise
@@ -91,14 +149,26 @@ public enum Kernels {
 
     /// GELU, erf form (BERT's `gelu`): `x · ½(1 + erf(x/√2))`, in place.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        forEachVector(x, count: count) { v in
-            v * 0.5 * (1 + erf(v * 0.70710678118654752))
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i)
+            store8(v * 0.5 * (1 + erf(v * 0.70710678118654752)), x + i)
+            i += 8
+        }
+        if i < count {
+            let v = loadTail(x + i, count - i)
+            storeTail(v * 0.5 * (1 + erf(v * 0.70710678118654752)), x + i, count - i)
         }
     }
 
     /// `exp` in place.
     public static func exp(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        forEachVector(x, count: count) { Kernels.exp($0) }
+        var i = 0
+        while i + 8 <= count {
+            store8(exp(load8(x + i)), x + i)
+            i += 8
+        }
+        if i < count { storeTail(exp(loadTail(x + i, count - i)), x + i, count - i) }
     }
 
     // MARK: row-wise
@@ -138,15 +208,35 @@ public enum Kernels {
             let row = x + r * stride
             var m = -Float.infinity
             var i = 0
-            if columns >= width {
-                var mv = load(row)
-                i = width
-                while i + width <= columns { mv = pointwiseMax(mv, load(row + i)); i += width }
-                m = mv.max()
+            if columns >= 8 {
+                var mv = load8(row)
+                i = 8
+                while i + 8 <= columns {
+                    let v = load8(row + i)
+                    // Lane-wise max as a bit select (pointwiseMax does not vectorise).
+                    let greater = unsafeBitCast(v .> mv, to: SIMD8<UInt32>.self)
+                    mv = unsafeBitCast((unsafeBitCast(v, to: SIMD8<UInt32>.self) & greater)
+                                       | (unsafeBitCast(mv, to: SIMD8<UInt32>.self) & ~greater), to: Lane.self)
+                    i += 8
+                }
+                for j in 0..<8 { m = Swift.max(m, mv[j]) }
             }
             while i < columns { m = Swift.max(m, row[i]); i += 1 }
-            forEachVector(row, count: columns) { Kernels.exp($0 - m) }
-            let total = sum(row, count: columns)
+            // exp(x − max) and its sum in one pass.
+            var acc = Lane()
+            i = 0
+            while i + 8 <= columns {
+                let e = exp(load8(row + i) - m)
+                store8(e, row + i)
+                acc += e
+                i += 8
+            }
+            var total = acc.sum()
+            if i < columns {
+                let e = exp(loadTail(row + i, columns - i) - m)
+                storeTail(e, row + i, columns - i)
+                for j in 0..<(columns - i) { total += e[j] }
+            }
             scale(row, count: columns, by: 1 / total)
         }
     }
@@ -185,33 +275,52 @@ public enum Kernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self)
     }
 
-    /// Applies `f` to `x` in place, a vector at a time; the tail goes through a zero-padded vector.
-    @inline(__always) static func forEachVector(_ x: UnsafeMutablePointer<Float>, count: Int, _ f: (Vector) -> Vector) {
-        var i = 0
-        while i + width <= count {
-            store(f(load(x + i)), x + i)
-            i += width
-        }
-        let tail = count - i
-        if tail > 0 {
-            var v = Vector()
-            for j in 0..<tail { v[j] = x[i + j] }
-            let y = f(v)
-            for j in 0..<tail { x[i + j] = y[j] }
-        }
+    // The transcendental functions work on 8 lanes: the code must also run well on baseline x86-64
+    // (SSE2), where a lane group of 8 is two registers and the polynomials stay in registers.
+    typealias Lane = SIMD8<Float>
+
+    @inline(__always) static func load8(_ p: UnsafeMutablePointer<Float>) -> Lane {
+        UnsafeRawPointer(p).loadUnaligned(as: Lane.self)
     }
 
-    /// exp on a vector: 2^n · p(r) with x = n·ln2 + r, |r| ≤ ln2/2, p a degree-7 Taylor polynomial
-    /// (relative error ≈ 1e-7). Inputs are clamped to the finite range; written with plain arithmetic
-    /// and bit operations so it stays vectorised.
-    @inline(__always) static func exp(_ x: Vector) -> Vector {
-        let x = x.clamped(lowerBound: Vector(repeating: -87.3), upperBound: Vector(repeating: 88.0))
+    @inline(__always) static func store8(_ v: Lane, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lane.self)
+    }
+
+    /// The last `count` (< 8) elements, zero-padded.
+    @inline(__always) static func loadTail(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> Lane {
+        var v = Lane()
+        for j in 0..<count { v[j] = p[j] }
+        return v
+    }
+
+    @inline(__always) static func storeTail(_ v: Lane, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        for j in 0..<count { p[j] = v[j] }
+    }
+
+    /// Clamps each lane to [low, high] with compare-and-select on the bit patterns (the stdlib's
+    /// pointwiseMin/Max handle NaN per lane and do not vectorise). A NaN lane stays NaN.
+    @inline(__always) static func clamp(_ x: Lane, _ low: Float, _ high: Float) -> Lane {
+        let lo = Lane(repeating: low), hi = Lane(repeating: high)
+        let below = unsafeBitCast(x .< lo, to: SIMD8<UInt32>.self)
+        let above = unsafeBitCast(x .> hi, to: SIMD8<UInt32>.self)
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        let kept = bits & ~(below | above)
+        let replaced = (unsafeBitCast(lo, to: SIMD8<UInt32>.self) & below) | (unsafeBitCast(hi, to: SIMD8<UInt32>.self) & above)
+        return unsafeBitCast(kept | replaced, to: Lane.self)
+    }
+
+    /// exp on 8 lanes: 2^n · p(r) with x = n·ln2 + r, |r| ≤ ln2/2, p a degree-7 Taylor polynomial
+    /// (relative error ≈ 1e-7). Inputs are clamped to the finite range; plain arithmetic and bit
+    /// operations only, so it stays vectorised.
+    @inline(__always) static func exp(_ x: Lane) -> Lane {
+        let x = clamp(x, -87.3, 88.0)
         // Round x·log2(e) to an integer with the 1.5·2^23 trick: the integer lands in the low mantissa bits.
-        let magic = Vector(repeating: 12_582_912)
+        let magic = Lane(repeating: 12_582_912)
         let shifted = x * 1.44269504088896341 + magic
         let n = shifted - magic
         let r = x - n * 0.693145751953125 - n * 1.42860682030941723e-06
-        var p = Vector(repeating: 1.0 / 5040)
+        var p = Lane(repeating: 1.0 / 5040)
         p = p * r + 1.0 / 720
         p = p * r + 1.0 / 120
         p = p * r + 1.0 / 24
@@ -219,25 +328,32 @@ public enum Kernels {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
-        let twoToN = unsafeBitCast((ni &+ 127) &<< 23, to: Vector.self)
+        let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+        let twoToN = unsafeBitCast((ni &+ 127) &<< 23, to: Lane.self)
         return p * twoToN
     }
 
-    /// erf on a vector (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7, the same approximation
+    /// erf on 8 lanes (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7, the same approximation
     /// PyTorch's vectorised CPU erf uses).
-    @inline(__always) static func erf(_ x: Vector) -> Vector {
-        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+    @inline(__always) static func erf(_ x: Lane) -> Lane {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
         let sign = bits & 0x8000_0000
-        let a = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vector.self)
+        let a = unsafeBitCast(bits & 0x7FFF_FFFF, to: Lane.self)
         let t = 1 / (1 + 0.3275911 * a)
-        var p = Vector(repeating: 1.061405429)
+        var p = Lane(repeating: 1.061405429)
         p = p * t - 1.453152027
         p = p * t + 1.421413741
         p = p * t - 0.284496736
         p = p * t + 0.254829592
         p = p * t
         let y = 1 - p * exp(-(a * a))
-        return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) | sign, to: Vector.self)
+        return unsafeBitCast(unsafeBitCast(y, to: SIMD8<UInt32>.self) | sign, to: Lane.self)
     }
+}
+
+/// Carries a value into a concurrently executed closure. Used only for pointers to disjoint regions
+/// and for closures run to completion inside `parallelFor`.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

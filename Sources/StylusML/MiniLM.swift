@@ -171,15 +171,13 @@ public final class MiniLMEncoder: Sendable {
         var qkv = [Float](repeating: 0, count: total * 3 * d)
         var intermediate = [Float](repeating: 0, count: total * Self.intermediateSize)
         let longest = lengths.max() ?? 0
-        var scores = [Float](repeating: 0, count: longest * longest)
 
         hidden.withUnsafeMutableBufferPointer { hiddenBuffer in
         residual.withUnsafeMutableBufferPointer { residualBuffer in
         qkv.withUnsafeMutableBufferPointer { qkvBuffer in
         intermediate.withUnsafeMutableBufferPointer { interBuffer in
-        scores.withUnsafeMutableBufferPointer { scoreBuffer in
             let x = hiddenBuffer.baseAddress!, y = residualBuffer.baseAddress!
-            let qkv = qkvBuffer.baseAddress!, inter = interBuffer.baseAddress!, scores = scoreBuffer.baseAddress!
+            let qkv = qkvBuffer.baseAddress!, inter = interBuffer.baseAddress!
 
             // Embeddings: word + position + token type 0, then layer norm.
             wordEmbeddings.withUnsafeBufferPointer { words in
@@ -200,20 +198,31 @@ public final class MiniLMEncoder: Sendable {
             }
             Self.normalize(x, rows: total, embeddingNorm)
 
+            // (text, head) attention tasks; run in parallel when there is enough work to share.
+            let tasks = lengths.indices.filter { lengths[$0] > 0 }.flatMap { s in (0..<Self.heads).map { (s, $0) } }
+            let attentionWork = lengths.reduce(0) { $0 + $1 * $1 } * Self.heads * Self.headSize
+            let tasksPerPart = attentionWork >= Kernels.parallelThreshold ? 1 : tasks.count
+            let scale = 1 / Float(Self.headSize).squareRoot()
+            let rowsPerPart = 64
+
             for layer in layers {
-                // Self-attention, per text and head, reading Q, K and V in place from the stacked projection.
+                // Self-attention per text and head, reading Q, K and V in place from the stacked
+                // projection; the context goes to the (now free) residual buffer y, head h in columns h·32.
                 layer.qkv.apply(x, rows: total, into: qkv)
-                let scale = 1 / Float(Self.headSize).squareRoot()
-                for (s, length) in lengths.enumerated() where length > 0 {
-                    let base = qkv + offsets[s] * 3 * d
-                    for h in 0..<Self.heads {
-                        let q = base + h * Self.headSize, k = q + d, v = q + 2 * d
-                        Kernels.gemm(m: length, n: length, k: Self.headSize, a: q, lda: 3 * d,
-                                     b: k, ldb: 3 * d, transposeB: true, c: scores, ldc: length, alpha: scale)
-                        Kernels.softmax(scores, rows: length, columns: length)
-                        // The context goes to the (now free) residual buffer, head h in columns h·32.
-                        Kernels.gemm(m: length, n: Self.headSize, k: length, a: scores, lda: length,
-                                     b: v, ldb: 3 * d, c: y + offsets[s] * d + h * Self.headSize, ldc: d)
+                let (pq, py) = (UncheckedSendable(qkv), UncheckedSendable(y))
+                Kernels.parallelFor(tasks.count, minimumChunk: tasksPerPart) { range in
+                    var scratch = [Float](repeating: 0, count: longest * longest)
+                    scratch.withUnsafeMutableBufferPointer { buffer in
+                        let scores = buffer.baseAddress!
+                        for (s, h) in tasks[range] {
+                            let length = lengths[s]
+                            let q = pq.value + offsets[s] * 3 * d + h * Self.headSize, k = q + d, v = q + 2 * d
+                            Kernels.gemm(m: length, n: length, k: Self.headSize, a: q, lda: 3 * d, b: k, ldb: 3 * d,
+                                         transposeB: true, c: scores, ldc: length, alpha: scale, parallel: false)
+                            Kernels.softmax(scores, rows: length, columns: length)
+                            Kernels.gemm(m: length, n: Self.headSize, k: length, a: scores, lda: length, b: v, ldb: 3 * d,
+                                         c: py.value + offsets[s] * d + h * Self.headSize, ldc: d, parallel: false)
+                        }
                     }
                 }
                 // Output projection added onto the residual x, then layer norm; result in x.
@@ -221,11 +230,13 @@ public final class MiniLMEncoder: Sendable {
                 Self.normalize(x, rows: total, layer.attentionNorm)
                 // Feed-forward: GELU(x·W1ᵀ + b1)·W2ᵀ + b2 added onto x, then layer norm.
                 layer.intermediate.apply(x, rows: total, into: inter)
-                Kernels.gelu(inter, count: total * Self.intermediateSize)
+                let pi = UncheckedSendable(inter)
+                Kernels.parallelFor(total, minimumChunk: rowsPerPart) { rows in
+                    Kernels.gelu(pi.value + rows.lowerBound * Self.intermediateSize, count: rows.count * Self.intermediateSize)
+                }
                 layer.output.apply(inter, rows: total, into: x, accumulate: true)
                 Self.normalize(x, rows: total, layer.outputNorm)
             }
-        }
         }
         }
         }
@@ -248,10 +259,15 @@ public final class MiniLMEncoder: Sendable {
         }
     }
 
+    /// Layer norm of `rows` hidden states, split over threads for large batches.
     private static func normalize(_ x: UnsafeMutablePointer<Float>, rows: Int, _ norm: (gamma: Tensor, beta: Tensor)) {
         norm.gamma.withUnsafeBufferPointer { g in
             norm.beta.withUnsafeBufferPointer { b in
-                Kernels.layerNorm(x, rows: rows, columns: dimension, gamma: g.baseAddress!, beta: b.baseAddress!, epsilon: epsilon)
+                let (px, pg, pb) = (UncheckedSendable(x), UncheckedSendable(g.baseAddress!), UncheckedSendable(b.baseAddress!))
+                Kernels.parallelFor(rows, minimumChunk: 64) { range in
+                    Kernels.layerNorm(px.value + range.lowerBound * dimension, rows: range.count, columns: dimension,
+                                      gamma: pg.value, beta: pb.value, epsilon: epsilon)
+                }
             }
         }
     }

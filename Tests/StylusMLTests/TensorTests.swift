@@ -157,4 +157,42 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(linear(Tensor(shape: [1, 2], data: [1, 1])).data, [6])
         XCTAssertThrowsError(try Linear(file, prefix: "missing"))
     }
+
+    /// Products above the parallel threshold are split over threads by rows or by columns; the result
+    /// must equal the single-call product.
+    func testParallelGemmSplitsMatchSerialProduct() {
+        for (m, n, k, transposeB) in [(200, 96, 64, false), (8, 400, 400, true), (8, 400, 400, false), (300, 40, 100, true)] {
+            let a = values(m * k, seed: 21), b = values(n * k, seed: 22)
+            var serial = [Float](repeating: 0, count: m * n), split = serial
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    serial.withUnsafeMutableBufferPointer { c in
+                        Kernels.gemm(m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: transposeB ? k : n,
+                                     transposeB: transposeB, c: c.baseAddress!, ldc: n, parallel: false)
+                    }
+                    split.withUnsafeMutableBufferPointer { c in
+                        Kernels.gemm(m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: transposeB ? k : n,
+                                     transposeB: transposeB, c: c.baseAddress!, ldc: n)
+                    }
+                }
+            }
+            assertClose(split, serial, tolerance: 1e-4)
+        }
+        var covered = [Int](repeating: 0, count: 1000)
+        covered.withUnsafeMutableBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            nonisolated(unsafe) let q = p
+            Kernels.parallelFor(1000, minimumChunk: 10) { range in for i in range { q[i] += 1 } }
+        }
+        XCTAssertEqual(covered, [Int](repeating: 1, count: 1000))
+    }
+
+    func testRecommendedOpenBLASCoreType() {
+        let avx512: Set<String> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"]
+        XCTAssertEqual(BLASRuntime.recommendedCoreType(currentCore: "Prescott", cpuFlags: avx512), "SkylakeX")
+        XCTAssertEqual(BLASRuntime.recommendedCoreType(currentCore: "Prescott", cpuFlags: ["avx2", "fma"]), "Haswell")
+        XCTAssertNil(BLASRuntime.recommendedCoreType(currentCore: "Prescott", cpuFlags: ["sse2"]))
+        XCTAssertNil(BLASRuntime.recommendedCoreType(currentCore: "SkylakeX", cpuFlags: avx512))
+        XCTAssertFalse(BLASRuntime.coreName.isEmpty)
+    }
 }
