@@ -1,0 +1,354 @@
+/// The built-in composer (reference/stylus-paper.md §1.3): for every topic, decide per candidate
+/// adapter with explicit rules, each decision carrying a short reason. Pure: no I/O.
+///
+/// An adapter fits a topic when one of its names (title, tags, trigger words) appears in the topic
+/// and covers the topic's head, it is of the prompt's base model, not NSFW (unless enabled), not a
+/// character/celebrity the topic does not name, not an anthropomorphic variant of a plain animal,
+/// not only part of a compound the topic names ("dog" in "hot dog"), and not narrower than the
+/// topic (a modifier the topic does not ask for on the same head: "Japanese temples" for "temple").
+public struct ComposerOptions: Sendable, Hashable {
+    public var baseModel: BaseModel?
+    public var includeNSFW: Bool
+    /// The paper's `top_k`: at most this many adapters per topic.
+    public var maxPerTopic: Int
+    /// The paper's "at most two style LoRAs in the whole output".
+    public var maxStyles: Int
+
+    public init(baseModel: BaseModel?, includeNSFW: Bool = false, maxPerTopic: Int = 3, maxStyles: Int = 2) {
+        self.baseModel = baseModel
+        self.includeNSFW = includeNSFW
+        self.maxPerTopic = maxPerTopic
+        self.maxStyles = maxStyles
+    }
+}
+
+/// One accept/reject decision with its reason (shown by `--explain` and hovers).
+public struct AdapterDecision: Sendable, Hashable {
+    public var adapterID: String
+    public var alias: String
+    public var accepted: Bool
+    public var reason: String
+}
+
+/// An adapter chosen for a topic, with its recommended (refined) weight.
+public struct ComposedAdapter: Sendable, Hashable {
+    public var adapterID: String
+    public var alias: String
+    public var recommendedWeight: Double
+    public var category: AdapterCategory
+}
+
+public struct ComposedTopic: Sendable, Hashable {
+    public var keyword: String
+    public var range: SourceRange
+    public var adapters: [ComposedAdapter]
+    /// Decisions about the candidates that matched the topic by name (accepted and rejected).
+    public var decisions: [AdapterDecision]
+}
+
+public struct Composition: Sendable, Hashable {
+    public var topics: [ComposedTopic]
+    /// Aliases of `<lora:…>` tags already in the prompt (kept, never added again).
+    public var presentAliases: [String]
+}
+
+public enum Composer {
+    /// Composes adapters for `topics` from the candidate pool (any base model; filtered here so the
+    /// reason can be reported). `promptText` is used to find `<lora:…>` tags already present.
+    public static func compose(topics: [Topic], candidates: [CandidateAdapter], promptText: String,
+                               options: ComposerOptions) -> Composition {
+        let present = presentLoraAliases(in: promptText)
+        let presentSet = Set(present.map { $0.lowercased() })
+        var seen: Set<String> = []
+        let profiles = candidates.compactMap { c -> AdapterProfile? in
+            seen.insert(c.card.adapterId).inserted ? AdapterProfile(c) : nil
+        }
+        // Multi-word names of any adapter form the compound vocabulary ("hot dog", "red panda").
+        var compounds: Set<[String]> = []
+        for p in profiles {
+            for name in p.titleNames + p.tagNames where name.count >= 2 { compounds.insert(name) }
+        }
+        var used: Set<String> = []
+        var styles = 0
+        var out: [ComposedTopic] = []
+        for topic in topics {
+            let words = ComposerLexicon.words(topic.keyword)
+            let query = TopicWords(words: words, compounds: compounds)
+            var decisions: [AdapterDecision] = []
+            var accepted: [(AdapterProfile, Int)] = []
+            for p in profiles {
+                guard let match = p.match(query) else { continue }
+                if let reason = rejection(p, match: match, query: query, options: options, presentSet: presentSet, used: used) {
+                    decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: reason))
+                } else {
+                    accepted.append((p, match.strength))
+                }
+            }
+            accepted.sort { a, b in
+                if a.1 != b.1 { return a.1 > b.1 }
+                if a.0.score != b.0.score { return a.0.score > b.0.score }
+                return a.0.downloads > b.0.downloads
+            }
+            var chosen: [ComposedAdapter] = []
+            for (p, _) in accepted {
+                if chosen.count >= options.maxPerTopic {
+                    decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false,
+                                                     reason: "topic already has \(options.maxPerTopic) adapters"))
+                    continue
+                }
+                if p.category == .style {
+                    if styles >= options.maxStyles {
+                        decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false,
+                                                         reason: "at most \(options.maxStyles) style adapters per prompt"))
+                        continue
+                    }
+                    styles += 1
+                }
+                used.insert(p.id)
+                chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category))
+                decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: true,
+                                                 reason: "\(p.matchReason(query)); \(p.category.rawValue) adapter of \(p.baseModel?.name ?? "unknown base")"))
+            }
+            out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions))
+        }
+        return Composition(topics: out, presentAliases: present)
+    }
+
+    /// Why a name-matched adapter must not be used, or nil when it fits.
+    static func rejection(_ p: AdapterProfile, match: AdapterProfile.Match, query: TopicWords, options: ComposerOptions,
+                          presentSet: Set<String>, used: Set<String>) -> String? {
+        if let base = options.baseModel, p.baseModel != base {
+            return "base model \(p.baseModel?.name ?? "unknown") differs from the prompt's \(base.name)"
+        }
+        if p.nsfw && !options.includeNSFW { return "NSFW adapter (NSFW not enabled)" }
+        if presentSet.contains(p.alias.lowercased()) { return "already in the prompt" }
+        if used.contains(p.id) { return "already used for an earlier topic" }
+        if p.isCharacterLike && !match.viaName {
+            return "\(p.category.rawValue) adapter, but the topic does not name that \(p.category == .celebrity ? "person" : "character")"
+        }
+        if p.isAnthropomorphic && !query.asksAnthropomorphic {
+            return "anthropomorphic variant; the topic asks for the plain animal or creature"
+        }
+        if let compound = match.brokenCompound {
+            return "matches only part of \"\(compound.joined(separator: " "))\""
+        }
+        if let extra = p.narrowingModifiers(query) {
+            return "narrower than the topic (\(extra.joined(separator: " ")))"
+        }
+        return nil
+    }
+
+    /// Aliases of `<lora:alias:…>` / `<lyco:alias:…>` tags in the prompt text.
+    public static func presentLoraAliases(in text: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "<") {
+            rest = rest[open.upperBound...]
+            let lower = rest.prefix(5).lowercased()
+            guard lower.hasPrefix("lora:") || lower.hasPrefix("lyco:") else { continue }
+            let body = rest.dropFirst(5)
+            let end = body.firstIndex(where: { $0 == ":" || $0 == ">" }) ?? body.endIndex
+            let alias = body[..<end].trimmingCharacters(in: .whitespaces)
+            if !alias.isEmpty { out.append(alias) }
+        }
+        return out
+    }
+}
+
+/// The words of a topic with what the rules need precomputed.
+struct TopicWords {
+    var words: [String]
+    /// The head: the last meaningful word before a preposition ("samurai on horseback" → samurai).
+    var head: String?
+    /// Other names for the topic (ComposerLexicon.expansions).
+    var expansions: [[String]]
+    /// Compound names (from the catalog) that occur in the topic, as word positions.
+    var compounds: [([String], Range<Int>)]
+    var asksAnthropomorphic: Bool
+
+    init(words: [String], compounds vocabulary: Set<[String]>) {
+        self.words = words
+        var lead: [String] = []
+        for w in words {
+            if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
+            lead.append(w)
+        }
+        head = lead.last(where: { !ComposerLexicon.topicNoise.contains($0) }) ?? lead.last
+        var ex: [[String]] = []
+        for (key, names) in ComposerLexicon.expansions where TopicWords.contiguous(key, in: words) != nil {
+            ex += names.map { ComposerLexicon.words($0) }
+        }
+        expansions = ex
+        var found: [([String], Range<Int>)] = []
+        if words.count >= 2 {
+            for n in 2...min(4, words.count) {
+                for i in 0...(words.count - n) {
+                    let slice = Array(words[i..<(i + n)])
+                    if vocabulary.contains(slice) { found.append((slice, i..<(i + n))) }
+                }
+            }
+        }
+        compounds = found
+        asksAnthropomorphic = words.contains { ComposerLexicon.anthropomorphicTopicWords.contains($0) }
+    }
+
+    static func contiguous(_ p: [String], in t: [String]) -> Range<Int>? {
+        guard !p.isEmpty, p.count <= t.count else { return nil }
+        for i in 0...(t.count - p.count) where Array(t[i..<(i + p.count)]) == p { return i..<(i + p.count) }
+        return nil
+    }
+
+    /// Positions of `p` as an ordered subsequence of the topic ("glowing eyes" in "glowing red eyes").
+    func subsequence(_ p: [String]) -> [Int]? {
+        var positions: [Int] = []
+        var i = 0
+        for w in p {
+            while i < words.count, words[i] != w { i += 1 }
+            if i == words.count { return nil }
+            positions.append(i)
+            i += 1
+        }
+        return positions
+    }
+
+    var allWords: Set<String> { Set(words).union(expansions.joined()) }
+}
+
+/// What the composer knows about one candidate, normalised once.
+struct AdapterProfile {
+    var id: String
+    var alias: String
+    var baseModel: BaseModel?
+    var category: AdapterCategory
+    var isCharacterLike: Bool
+    var nsfw: Bool
+    var weight: Double
+    var score: Double
+    var downloads: Int
+    /// Title alternatives ("Phoenix / Firebird" → two), parentheses and packaging words removed.
+    var titleNames: [[String]]
+    var tagNames: [[String]]
+    var triggerNames: [[String]]
+    var isAnthropomorphic: Bool
+
+    init(_ c: CandidateAdapter) {
+        id = c.card.adapterId
+        alias = c.card.alias
+        baseModel = c.card.baseModel
+        category = c.refinement.category
+        isCharacterLike = c.refinement.isCharacter || c.refinement.category.isCharacterLike
+            || c.card.tags.contains { AdapterCategory(tag: $0)?.isCharacterLike == true }
+        nsfw = c.card.nsfw
+        weight = c.refinement.weight
+        score = c.score
+        downloads = c.card.downloadCount ?? 0
+        titleNames = AdapterProfile.titleAlternatives(c.card.title)
+        tagNames = c.card.tags.filter { !ComposerLexicon.tagNoise.contains($0.lowercased()) }
+            .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
+        triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
+        let cueText = " " + (c.card.tags + [c.card.title]).map { ComposerLexicon.words($0).joined(separator: " ") }.joined(separator: " ") + " "
+        isAnthropomorphic = ComposerLexicon.anthropomorphicCues.contains { cueText.contains(" \($0) ") }
+            && !isCharacterLike
+    }
+
+    static func titleAlternatives(_ title: String) -> [[String]] {
+        var t = ""
+        var depth = 0
+        for ch in title {
+            if ch == "(" || ch == "[" { depth += 1; t.append(" "); continue }
+            if ch == ")" || ch == "]" { depth = max(0, depth - 1); t.append(" "); continue }
+            if depth == 0 { t.append(ch) }
+        }
+        var parts: [String] = []
+        var current = ""
+        let chars = Array(t)
+        for (i, ch) in chars.enumerated() {
+            let spaced = i > 0 && i + 1 < chars.count && chars[i - 1] == " " && chars[i + 1] == " "
+            if ch == "|" || ch == ":" || ((ch == "/" || ch == "-" || ch == "–") && spaced) {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        parts.append(current)
+        return parts.map { ComposerLexicon.words($0).filter { !ComposerLexicon.titleNoise.contains($0) } }.filter { !$0.isEmpty }
+    }
+
+    struct Match {
+        var name: [String]
+        var strength: Int
+        /// The match is through the adapter's own name (title or trigger), as characters need.
+        var viaName: Bool
+        var brokenCompound: [String]?
+    }
+
+    /// The best name of this adapter found in the topic, or nil.
+    func match(_ q: TopicWords) -> Match? {
+        var best: Match?
+        func consider(_ name: [String], viaName: Bool) {
+            guard let pos = q.subsequence(name) else { return }
+            // A name must cover the topic's head, unless it is a multi-word name ("pixel art").
+            guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false) else { return }
+            var broken: [String]?
+            let covered = Set(pos)
+            for (compound, range) in q.compounds where compound != name {
+                let inRange = Set(range)
+                if !inRange.isDisjoint(with: covered), !inRange.isSubset(of: covered) { broken = compound }
+            }
+            let m = Match(name: name, strength: name.count * 2 + (broken == nil ? 1 : 0), viaName: viaName, brokenCompound: broken)
+            if best == nil || (best!.brokenCompound != nil && broken == nil) || (m.strength > best!.strength && (broken == nil) == (best!.brokenCompound == nil)) {
+                best = m
+            }
+        }
+        if isCharacterLike {
+            // A character or person is named by the lead of its title ("Geralt of Rivia" → geralt),
+            // by its full title name, or by a multi-word trigger ("dragon warrior po").
+            for name in titleNames.prefix(1) {
+                consider(name, viaName: true)
+                var lead: [String] = []
+                for w in name {
+                    if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
+                    lead.append(w)
+                }
+                if lead != name { consider(lead, viaName: true) }
+            }
+            for tag in tagNames where tag == q.words { consider(tag, viaName: true) }
+            return best
+        }
+        for name in titleNames { consider(name, viaName: true) }
+        for name in tagNames { consider(name, viaName: false) }
+        for name in triggerNames where name.count >= 2 { consider(name, viaName: true) }
+        if best == nil {
+            // Other names of the topic: synonyms and the class of a species or type.
+            for alt in q.expansions {
+                for name in titleNames + tagNames where name == alt || (alt.count == 1 && name == alt) {
+                    best = Match(name: name, strength: 1, viaName: false, brokenCompound: nil)
+                }
+            }
+        }
+        return best
+    }
+
+    func matchReason(_ q: TopicWords) -> String {
+        guard let m = match(q) else { return "matched" }
+        return "\"\(m.name.joined(separator: " "))\" names the topic"
+    }
+
+    /// Modifiers of the adapter's title that the topic does not ask for, on the head the topic
+    /// shares with it ("japanese" in "Japanese Temples" for "temple"); nil when not narrower.
+    func narrowingModifiers(_ q: TopicWords) -> [String]? {
+        let topicWords = q.allWords
+        var firstExtras: [String]?
+        for name in titleNames {
+            guard let head = name.last else { continue }
+            // The topic names a distinguishing feature, not the head: "synthwave" for "Synthwave Sunset Grid".
+            if !topicWords.contains(head) { return nil }
+            let extras = name.filter { !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) }
+            let covered = name.filter { topicWords.contains($0) }.count
+            if extras.isEmpty || covered >= 2 { return nil }
+            if firstExtras == nil { firstExtras = extras }
+        }
+        return firstExtras
+    }
+}
