@@ -72,8 +72,7 @@ public enum Composer {
         var styles = 0
         var out: [ComposedTopic] = []
         for topic in topics {
-            let words = ComposerLexicon.words(topic.keyword)
-            let query = TopicWords(words: words, compounds: compounds)
+            let query = TopicWords(keyword: topic.keyword, compounds: compounds)
             var decisions: [AdapterDecision] = []
             var accepted: [(AdapterProfile, Int)] = []
             for p in profiles {
@@ -111,7 +110,28 @@ public enum Composer {
             }
             out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions))
         }
+        mergeCharacterDescriptions(&out, profiles: profiles)
         return Composition(topics: out, presentAliases: present)
+    }
+
+    /// Topics that only describe a chosen character ("big red dog" beside "Clifford", from
+    /// "Clifford the Big Red Dog") are merged into it: their own adapters are dropped.
+    static func mergeCharacterDescriptions(_ topics: inout [ComposedTopic], profiles: [AdapterProfile]) {
+        let byID = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let characters = topics.flatMap(\.adapters).compactMap { byID[$0.adapterID] }.filter(\.isCharacterLike)
+        guard !characters.isEmpty else { return }
+        for i in topics.indices where !topics[i].adapters.isEmpty {
+            let words = ComposerLexicon.words(topics[i].keyword)
+            guard let owner = characters.first(where: { c in
+                !topics[i].adapters.contains { $0.adapterID == c.id } && c.fullTitleWords.count > words.count
+                    && TopicWords.isSubsequence(words, of: c.fullTitleWords)
+            }) else { continue }
+            for a in topics[i].adapters {
+                topics[i].decisions.append(AdapterDecision(adapterID: a.adapterID, alias: a.alias, accepted: false,
+                                                           reason: "the topic describes \(owner.alias), merged into it"))
+            }
+            topics[i].adapters = []
+        }
     }
 
     /// Why a name-matched adapter must not be used, or nil when it fits.
@@ -131,6 +151,11 @@ public enum Composer {
         }
         if let compound = match.brokenCompound {
             return "matches only part of \"\(compound.joined(separator: " "))\""
+        }
+        if !match.viaName, match.kind == .tag, p.tagNames.first.map({ !$0.allSatisfy(query.allWords.contains) }) ?? true,
+           !p.titleNames.contains(where: { $0.contains(where: query.allWords.contains) }) {
+            // Only a secondary tag matches and the title does not mention the topic.
+            return "the topic matches only a secondary tag (\(match.name.joined(separator: " ")))"
         }
         if let extra = p.narrowingModifiers(query) {
             return "narrower than the topic (\(extra.joined(separator: " ")))"
@@ -165,9 +190,17 @@ struct TopicWords {
     /// Compound names (from the catalog) that occur in the topic, as word positions.
     var compounds: [([String], Range<Int>)]
     var asksAnthropomorphic: Bool
+    /// Words written capitalised or with digits ("Sailor Moon", "EVA-01"): names, not common nouns.
+    var properNames: Set<String> = []
 
-    init(words: [String], compounds vocabulary: Set<[String]>) {
+    init(keyword: String, compounds vocabulary: Set<[String]>) {
+        let words = ComposerLexicon.words(keyword)
         self.words = words
+        for raw in keyword.split(whereSeparator: { $0 == " " || $0 == "_" }) {
+            if let f = raw.first, f.isUppercase || raw.contains(where: \.isNumber) {
+                properNames.formUnion(ComposerLexicon.words(String(raw)))
+            }
+        }
         var lead: [String] = []
         for w in words {
             if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
@@ -179,6 +212,7 @@ struct TopicWords {
             ex += names.map { ComposerLexicon.words($0) }
         }
         expansions = ex
+        // Compounds, also with one word between ("glowing red eyes" holds "glowing eyes").
         var found: [([String], Range<Int>)] = []
         if words.count >= 2 {
             for n in 2...min(4, words.count) {
@@ -186,6 +220,10 @@ struct TopicWords {
                     let slice = Array(words[i..<(i + n)])
                     if vocabulary.contains(slice) { found.append((slice, i..<(i + n))) }
                 }
+            }
+            for i in 0..<max(0, words.count - 2) {
+                let pair = [words[i], words[i + 2]]
+                if vocabulary.contains(pair) { found.append((pair, i..<(i + 3))) }
             }
         }
         compounds = found
@@ -196,6 +234,12 @@ struct TopicWords {
         guard !p.isEmpty, p.count <= t.count else { return nil }
         for i in 0...(t.count - p.count) where Array(t[i..<(i + p.count)]) == p { return i..<(i + p.count) }
         return nil
+    }
+
+    static func isSubsequence(_ p: [String], of t: [String]) -> Bool {
+        var i = 0
+        for w in t where i < p.count && p[i] == w { i += 1 }
+        return i == p.count
     }
 
     /// Positions of `p` as an ordered subsequence of the topic ("glowing eyes" in "glowing red eyes").
@@ -230,8 +274,11 @@ struct AdapterProfile {
     var tagNames: [[String]]
     var triggerNames: [[String]]
     var isAnthropomorphic: Bool
+    /// Every word of the title ("clifford the big red dog").
+    var fullTitleWords: [String]
 
     init(_ c: CandidateAdapter) {
+        fullTitleWords = ComposerLexicon.words(c.card.title)
         id = c.card.adapterId
         alias = c.card.alias
         baseModel = c.card.baseModel
@@ -264,7 +311,7 @@ struct AdapterProfile {
         let chars = Array(t)
         for (i, ch) in chars.enumerated() {
             let spaced = i > 0 && i + 1 < chars.count && chars[i - 1] == " " && chars[i + 1] == " "
-            if ch == "|" || ch == ":" || ((ch == "/" || ch == "-" || ch == "–") && spaced) {
+            if ch == "|" || ch == ":" || ch == "&" || ((ch == "/" || ch == "-" || ch == "–") && spaced) {
                 parts.append(current)
                 current = ""
             } else {
@@ -272,59 +319,72 @@ struct AdapterProfile {
             }
         }
         parts.append(current)
-        return parts.map { ComposerLexicon.words($0).filter { !ComposerLexicon.titleNoise.contains($0) } }.filter { !$0.isEmpty }
+        // Words in other scripts are translations of the title ("Ink Dragon 墨龍"), not modifiers.
+        return parts.map {
+            ComposerLexicon.words($0).filter { w in
+                !ComposerLexicon.titleNoise.contains(w) && !w.unicodeScalars.contains { $0.value > 0x2FF }
+            }
+        }.filter { !$0.isEmpty }
     }
+
+    enum NameKind { case title, primaryTag, tag, trigger }
 
     struct Match {
         var name: [String]
         var strength: Int
-        /// The match is through the adapter's own name (title or trigger), as characters need.
-        var viaName: Bool
+        var kind: NameKind
         var brokenCompound: [String]?
+        /// Through the adapter's own name (title or trigger), as characters need.
+        var viaName: Bool { kind == .title || kind == .trigger }
     }
 
-    /// The best name of this adapter found in the topic, or nil.
+    /// The best name of this adapter found in the topic, or nil. Names are the title alternatives,
+    /// the primary (first) tag, multi-word tags and multi-word trigger words; a single-word secondary
+    /// tag ("cute", "anime", "color") describes the adapter but does not name it.
     func match(_ q: TopicWords) -> Match? {
         var best: Match?
-        func consider(_ name: [String], viaName: Bool) {
+        func consider(_ name: [String], _ kind: NameKind) {
             guard let pos = q.subsequence(name) else { return }
             // A name must cover the topic's head, unless it is a multi-word name ("pixel art").
             guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false) else { return }
             var broken: [String]?
             let covered = Set(pos)
             for (compound, range) in q.compounds where compound != name {
-                let inRange = Set(range)
+                let inRange = Set(range.filter { compound.contains(q.words[$0]) })
                 if !inRange.isDisjoint(with: covered), !inRange.isSubset(of: covered) { broken = compound }
             }
-            let m = Match(name: name, strength: name.count * 2 + (broken == nil ? 1 : 0), viaName: viaName, brokenCompound: broken)
-            if best == nil || (best!.brokenCompound != nil && broken == nil) || (m.strength > best!.strength && (broken == nil) == (best!.brokenCompound == nil)) {
+            let m = Match(name: name, strength: name.count * 2 + (broken == nil ? 1 : 0), kind: kind, brokenCompound: broken)
+            if best == nil || (best!.brokenCompound != nil && broken == nil)
+                || (m.strength > best!.strength && (broken == nil) == (best!.brokenCompound == nil)) {
                 best = m
             }
         }
         if isCharacterLike {
             // A character or person is named by the lead of its title ("Geralt of Rivia" → geralt),
-            // by its full title name, or by a multi-word trigger ("dragon warrior po").
+            // its full title name, a multi-word trigger ("dragon warrior po"), or a tag the topic
+            // writes as a proper name ("EVA-01").
             for name in titleNames.prefix(1) {
-                consider(name, viaName: true)
+                consider(name, .title)
                 var lead: [String] = []
                 for w in name {
                     if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
                     lead.append(w)
                 }
-                if lead != name { consider(lead, viaName: true) }
+                if lead != name { consider(lead, .title) }
             }
-            for tag in tagNames where tag == q.words { consider(tag, viaName: true) }
+            for name in triggerNames where name.count >= 2 { consider(name, .trigger) }
+            for tag in tagNames where tag.allSatisfy({ q.properNames.contains($0) }) { consider(tag, .trigger) }
             return best
         }
-        for name in titleNames { consider(name, viaName: true) }
-        for name in tagNames { consider(name, viaName: false) }
-        for name in triggerNames where name.count >= 2 { consider(name, viaName: true) }
+        for name in titleNames { consider(name, .title) }
+        if let primary = tagNames.first { consider(primary, .primaryTag) }
+        for name in tagNames.dropFirst() where name.count >= 2 { consider(name, .tag) }
+        for name in triggerNames where name.count >= 2 { consider(name, .trigger) }
         if best == nil {
             // Other names of the topic: synonyms and the class of a species or type.
             for alt in q.expansions {
-                for name in titleNames + tagNames where name == alt || (alt.count == 1 && name == alt) {
-                    best = Match(name: name, strength: 1, viaName: false, brokenCompound: nil)
-                }
+                if titleNames.contains(alt) { best = Match(name: alt, strength: 1, kind: .title, brokenCompound: nil) }
+                if tagNames.first == alt { best = Match(name: alt, strength: 1, kind: .primaryTag, brokenCompound: nil) }
             }
         }
         return best
@@ -335,20 +395,28 @@ struct AdapterProfile {
         return "\"\(m.name.joined(separator: " "))\" names the topic"
     }
 
-    /// Modifiers of the adapter's title that the topic does not ask for, on the head the topic
-    /// shares with it ("japanese" in "Japanese Temples" for "temple"); nil when not narrower.
+    /// Why the adapter is narrower than the topic, or about something else; nil when it fits.
+    /// A title that shares the topic's head must not add a modifier the topic does not ask for
+    /// ("japanese" in "Japanese Temples" for "temple"); a title about another head fits only when
+    /// the topic names the adapter's primary tag ("synthwave" for "Synthwave Sunset Grid").
     func narrowingModifiers(_ q: TopicWords) -> [String]? {
         let topicWords = q.allWords
-        var firstExtras: [String]?
-        for name in titleNames {
+        let primaryMatched = tagNames.first.map { $0.allSatisfy(topicWords.contains) } ?? false
+        var problem: [String]?
+        var anyOverlap = false
+        for name in titleNames where name.contains(where: topicWords.contains) {
+            anyOverlap = true
             guard let head = name.last else { continue }
-            // The topic names a distinguishing feature, not the head: "synthwave" for "Synthwave Sunset Grid".
-            if !topicWords.contains(head) { return nil }
+            if !topicWords.contains(head) {
+                if primaryMatched { return nil }
+                problem = problem ?? ["about \(name.joined(separator: " "))"]
+                continue
+            }
             let extras = name.filter { !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) }
             let covered = name.filter { topicWords.contains($0) }.count
             if extras.isEmpty || covered >= 2 { return nil }
-            if firstExtras == nil { firstExtras = extras }
+            problem = problem ?? extras
         }
-        return firstExtras
+        return anyOverlap ? problem : nil
     }
 }

@@ -103,7 +103,7 @@ enum ComposerLexicon {
         ["clashing", "sword"]: ["sword fight"], ["motorbike"]: ["motorcycle"], ["backroom"]: ["liminal"],
         ["brutalist"]: ["brutalism"], ["gear"]: ["clockwork"], ["ember"]: ["fire"], ["rose"]: ["flower"],
         ["pickup", "truck"]: ["car"], ["kodak"]: ["film photography"], ["studio", "ghibli"]: ["ghibli"],
-        ["neon", "city"]: ["neon"], ["rainy"]: ["rain"],
+        ["neon", "city"]: ["neon"], ["ink", "painting"]: ["ink wash"],
     ]
 }
 
