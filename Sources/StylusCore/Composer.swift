@@ -64,7 +64,7 @@ public enum Composer {
             seen.insert(c.card.adapterId).inserted ? AdapterProfile(c) : nil
         }
         // Multi-word names of any adapter form the compound vocabulary ("hot dog", "red panda").
-        var compounds: Set<[String]> = []
+        var compounds = ComposerLexicon.compounds
         for p in profiles {
             for name in p.titleNames + p.tagNames where name.count >= 2 { compounds.insert(name) }
         }
@@ -321,7 +321,7 @@ struct AdapterProfile {
         parts.append(current)
         // Words in other scripts are translations of the title ("Ink Dragon 墨龍"), not modifiers.
         return parts.map {
-            ComposerLexicon.words($0).filter { w in
+            ComposerLexicon.words($0).map { $0.hasSuffix("-like") ? String($0.dropLast(5)) : $0 }.filter { w in
                 !ComposerLexicon.titleNoise.contains(w) && !w.unicodeScalars.contains { $0.value > 0x2FF }
             }
         }.filter { !$0.isEmpty }
@@ -406,17 +406,31 @@ struct AdapterProfile {
         var anyOverlap = false
         for name in titleNames where name.contains(where: topicWords.contains) {
             anyOverlap = true
-            guard let head = name.last else { continue }
+            // The head is the last word before a preposition: "City at Night" is a city.
+            var lead: [String] = []
+            for w in name {
+                if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
+                lead.append(w)
+            }
+            guard let head = lead.last else { continue }
             if !topicWords.contains(head) {
-                if primaryMatched { return nil }
-                problem = problem ?? ["about \(name.joined(separator: " "))"]
+                // The topic names the adapter's distinguishing feature: the title starts with it
+                // and it is the adapter's primary tag ("Synthwave Sunset Grid" for "synthwave").
+                if primaryMatched, let first = name.first, topicWords.contains(first) { return nil }
+                problem = problem ?? ["about \(lead.joined(separator: " "))"]
                 continue
             }
-            let extras = name.filter { !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) }
+            let extras = name.filter {
+                !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) && !ComposerLexicon.headStops.contains($0)
+            }
             let covered = name.filter { topicWords.contains($0) }.count
             if extras.isEmpty || covered >= 2 { return nil }
             problem = problem ?? extras
         }
-        return anyOverlap ? problem : nil
+        if anyOverlap { return problem }
+        // The title does not mention the topic: only a coined one-word name ("LowRA") may stand
+        // for its primary tag; a descriptive title names something else.
+        if titleNames.isEmpty || (titleNames.count == 1 && titleNames[0].count == 1) { return nil }
+        return ["named \(titleNames[0].joined(separator: " "))"]
     }
 }

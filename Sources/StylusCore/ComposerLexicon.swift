@@ -43,7 +43,7 @@ enum ComposerLexicon {
     /// Words in adapter titles that say nothing about the subject (packaging, base model, quality).
     static let titleNoise: Set<String> = [
         "style", "lora", "locon", "lycoris", "xl", "sdxl", "pony", "ponyxl", "sd", "1.5", "v1", "v2", "v3", "v4",
-        "the", "a", "an", "and", "photo", "art", "image", "realistic", "photorealistic", "detailed", "background",
+        "the", "a", "an", "and", "photo", "art", "image", "realistic", "photorealistic", "background",
         "bg", "look", "effect", "effects", "vfx", "pack", "series", "generator", "world", "dream", "dreams", "lite",
         "fix", "aesthetic", "mechanism", "scene", "page", "model", "version", "concept",
     ]
@@ -64,9 +64,15 @@ enum ComposerLexicon {
     /// than a plain topic ("Classical Oil Painting" for "oil painting", "Realistic Dogs" for "dog").
     static let defaultModifiers: Set<String> = [
         "realistic", "photorealistic", "photo", "photography", "classic", "classical", "traditional", "western",
-        "fantasy", "medieval", "knight", "plate", "business", "formal", "modern", "generic", "simple", "detailed",
+        "fantasy", "medieval", "knight", "plate", "business", "formal", "modern", "generic", "simple",
         "good", "boy", "real", "painterly", "paint", "painting", "impasto", "outfit", "costume", "clothe",
         "wear", "8-bit", "8bit", "16-bit", "basic", "casual", "natural", "better",
+    ]
+
+    /// Fixed phrases whose words must not be read alone ("empty space" is composition, not outer space).
+    static let compounds: Set<[String]> = [
+        ["negative", "space"], ["empty", "space"], ["copy", "space"], ["hot", "dog"], ["mushroom", "cloud"],
+        ["red", "panda"], ["sea", "horse"], ["dragon", "fruit"], ["catfish"], ["star", "fish"],
     ]
 
     /// Prepositions that end the head of a title or topic ("City at Night" is a city).
