@@ -157,7 +157,7 @@ public enum Composer {
             // Only a secondary tag matches and the title does not mention the topic.
             return "the topic matches only a secondary tag (\(match.name.joined(separator: " ")))"
         }
-        if let extra = p.narrowingModifiers(query) {
+        if !p.isCharacterLike, let extra = p.narrowingModifiers(query) {
             return "narrower than the topic (\(extra.joined(separator: " ")))"
         }
         return nil
@@ -345,8 +345,10 @@ struct AdapterProfile {
         var best: Match?
         func consider(_ name: [String], _ kind: NameKind) {
             guard let pos = q.subsequence(name) else { return }
-            // A name must cover the topic's head, unless it is a multi-word name ("pixel art").
-            guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false) else { return }
+            // A name must cover the topic's head, unless it is a multi-word name ("pixel art") or a
+            // style named as a modifier ("steampunk inventor", "manga panel").
+            guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false)
+                || (category == .style && (kind == .title || kind == .primaryTag)) else { return }
             var broken: [String]?
             let covered = Set(pos)
             for (compound, range) in q.compounds where compound != name {
@@ -412,7 +414,7 @@ struct AdapterProfile {
                 if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
                 lead.append(w)
             }
-            guard let head = lead.last else { continue }
+            guard let head = lead.last(where: { !ComposerLexicon.defaultModifiers.contains($0) }) ?? lead.last else { continue }
             if !topicWords.contains(head) {
                 // The topic names the adapter's distinguishing feature: the title starts with it
                 // and it is the adapter's primary tag ("Synthwave Sunset Grid" for "synthwave").

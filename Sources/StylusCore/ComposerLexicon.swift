@@ -57,7 +57,8 @@ enum ComposerLexicon {
     /// Words too broad to be the head of a topic ("castle background" is about the castle).
     static let topicNoise: Set<String> = [
         "background", "style", "photo", "portrait", "shot", "scene", "art", "image", "view", "aesthetic",
-        "effect", "picture", "render",
+        "effect", "picture", "render", "painting", "print", "drawing", "illustration", "photograph", "photography",
+        "still", "panel", "screenshot", "shading", "texture", "grade", "look",
     ]
 
     /// Modifiers that describe the default form of a thing and so do not make an adapter narrower
