@@ -75,13 +75,26 @@ public enum Composer {
             let query = TopicWords(keyword: topic.keyword, compounds: compounds)
             var decisions: [AdapterDecision] = []
             var accepted: [(AdapterProfile, Int)] = []
+            var weak: [AdapterProfile] = []
             for p in profiles {
                 guard let match = p.match(query) else { continue }
                 if let reason = rejection(p, match: match, query: query, options: options, presentSet: presentSet, used: used) {
                     decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: reason))
+                } else if !p.isCharacterLike, p.scope(query).weak {
+                    weak.append(p)
+                    accepted.append((p, 0))
                 } else {
                     accepted.append((p, match.strength))
                 }
+            }
+            // An adapter the topic names only by a feature is dropped when another one names it fully.
+            if accepted.count > weak.count, !weak.isEmpty {
+                let weakIDs = Set(weak.map(\.id))
+                for p in weak {
+                    decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false,
+                                                     reason: "weaker than adapters that name the topic itself"))
+                }
+                accepted.removeAll { weakIDs.contains($0.0.id) }
             }
             accepted.sort { a, b in
                 if a.1 != b.1 { return a.1 > b.1 }
@@ -157,7 +170,7 @@ public enum Composer {
             // Only a secondary tag matches and the title does not mention the topic.
             return "the topic matches only a secondary tag (\(match.name.joined(separator: " ")))"
         }
-        if !p.isCharacterLike, let extra = p.narrowingModifiers(query) {
+        if !p.isCharacterLike, let extra = p.scope(query).problem {
             return "narrower than the topic (\(extra.joined(separator: " ")))"
         }
         return nil
@@ -401,10 +414,11 @@ struct AdapterProfile {
     /// A title that shares the topic's head must not add a modifier the topic does not ask for
     /// ("japanese" in "Japanese Temples" for "temple"); a title about another head fits only when
     /// the topic names the adapter's primary tag ("synthwave" for "Synthwave Sunset Grid").
-    func narrowingModifiers(_ q: TopicWords) -> [String]? {
+    func scope(_ q: TopicWords) -> (problem: [String]?, weak: Bool) {
         let topicWords = q.allWords
         let primaryMatched = tagNames.first.map { $0.allSatisfy(topicWords.contains) } ?? false
         var problem: [String]?
+        var weakFit = false
         var anyOverlap = false
         for name in titleNames where name.contains(where: topicWords.contains) {
             anyOverlap = true
@@ -418,21 +432,22 @@ struct AdapterProfile {
             if !topicWords.contains(head) {
                 // The topic names the adapter's distinguishing feature: the title starts with it
                 // and it is the adapter's primary tag ("Synthwave Sunset Grid" for "synthwave").
-                if primaryMatched, let first = name.first, topicWords.contains(first) { return nil }
+                if primaryMatched, let first = name.first, topicWords.contains(first) { weakFit = true; continue }
                 problem = problem ?? ["about \(lead.joined(separator: " "))"]
                 continue
             }
-            let extras = name.filter {
-                !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) && !ComposerLexicon.headStops.contains($0)
-            }
-            let covered = name.filter { topicWords.contains($0) }.count
-            if extras.isEmpty || covered >= 2 { return nil }
+            let content = name.filter { !ComposerLexicon.headStops.contains($0) }
+            let extras = content.filter { !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) }
+            let covered = content.filter { topicWords.contains($0) }.count
+            if extras.isEmpty || covered >= 2 { return (nil, false) }
             problem = problem ?? extras
         }
-        if anyOverlap { return problem }
-        // The title does not mention the topic: only a coined one-word name ("LowRA") may stand
-        // for its primary tag; a descriptive title names something else.
-        if titleNames.isEmpty || (titleNames.count == 1 && titleNames[0].count == 1) { return nil }
-        return ["named \(titleNames[0].joined(separator: " "))"]
+        if weakFit { return (nil, true) }
+        if anyOverlap { return (problem, false) }
+        // The title does not mention the topic: only a coined one-word name ("LowRA", not a word
+        // the adapter is also tagged with) may stand for its primary tag.
+        if titleNames.isEmpty { return (nil, false) }
+        if titleNames.count == 1, titleNames[0].count == 1, !tagNames.contains(titleNames[0]) { return (nil, true) }
+        return (["named \(titleNames[0].joined(separator: " "))"], false)
     }
 }
