@@ -124,7 +124,31 @@ public enum Composer {
             out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions))
         }
         mergeCharacterDescriptions(&out, profiles: profiles)
+        mergeSpannedTopics(&out, profiles: profiles)
         return Composition(topics: out, presentAliases: present)
+    }
+
+    /// A topic whose head an adapter chosen for another topic already names is merged into that
+    /// topic ("samurai" + "red lacquered armor" are both served by "Samurai Armor"): its own adapters
+    /// are dropped so one subject does not get two competing adapters.
+    static func mergeSpannedTopics(_ topics: inout [ComposedTopic], profiles: [AdapterProfile]) {
+        let byID = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for i in topics.indices where !topics[i].adapters.isEmpty {
+            let q = TopicWords(keyword: topics[i].keyword, compounds: [])
+            guard let head = q.head else { continue }
+            for j in topics.indices where j != i {
+                guard let spanning = topics[j].adapters.compactMap({ byID[$0.adapterID] }).first(where: { a in
+                    !a.isCharacterLike && a.titleNames.contains { $0.count >= 2 && $0.contains(head) }
+                        && !topics[i].adapters.contains { $0.adapterID == a.id }
+                }) else { continue }
+                for a in topics[i].adapters {
+                    topics[i].decisions.append(AdapterDecision(adapterID: a.adapterID, alias: a.alias, accepted: false,
+                                                               reason: "\(spanning.alias) (for \"\(topics[j].keyword)\") already spans this topic"))
+                }
+                topics[i].adapters = []
+                break
+            }
+        }
     }
 
     /// Topics that only describe a chosen character ("big red dog" beside "Clifford", from
