@@ -243,7 +243,13 @@ struct TopicWords {
             if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
             lead.append(w)
         }
-        head = lead.last(where: { !ComposerLexicon.topicNoise.contains($0) }) ?? lead.last
+        // The head is the last meaningful word; a trailing verb form does not count ("cat waiting").
+        let meaningful = lead.filter { !ComposerLexicon.topicNoise.contains($0) }
+        var h = meaningful.last ?? lead.last
+        if let last = h, meaningful.count >= 2, last.hasSuffix("ing"), !Lexicon.ingNouns.contains(last) {
+            h = meaningful[meaningful.count - 2]
+        }
+        head = h
         var ex: [[String]] = []
         for (key, names) in ComposerLexicon.expansions where TopicWords.contiguous(key, in: words) != nil {
             ex += names.map { ComposerLexicon.words($0) }
@@ -313,6 +319,17 @@ struct AdapterProfile {
     var isAnthropomorphic: Bool
     /// Every word of the title ("clifford the big red dog").
     var fullTitleWords: [String]
+    /// The head word of each title alternative ("Japanese Castle" → castle).
+    var titleHeads: Set<String> {
+        Set(titleNames.compactMap { name in
+            var lead: [String] = []
+            for w in name {
+                if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
+                lead.append(w)
+            }
+            return lead.last(where: { !ComposerLexicon.defaultModifiers.contains($0) }) ?? lead.last
+        })
+    }
 
     init(_ c: CandidateAdapter) {
         fullTitleWords = ComposerLexicon.words(c.card.title)
@@ -382,10 +399,12 @@ struct AdapterProfile {
         var best: Match?
         func consider(_ name: [String], _ kind: NameKind) {
             guard let pos = q.subsequence(name) else { return }
-            // A name must cover the topic's head, unless it is a multi-word name ("pixel art") or a
-            // style named as a modifier ("steampunk inventor", "manga panel").
+            // A name must cover the topic's head, unless it is a multi-word name ("pixel art"), a
+            // style named as a modifier ("steampunk inventor", "manga panel"), or exactly what the
+            // adapter is about (its primary tag and title head: "bonsai" in "bonsai tree").
             guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false)
-                || (category == .style && (kind == .title || kind == .primaryTag)) else { return }
+                || (category == .style && (kind == .title || kind == .primaryTag))
+                || (kind == .primaryTag && titleHeads.contains(name[0])) else { return }
             var broken: [String]?
             let covered = Set(pos)
             for (compound, range) in q.compounds where compound != name {
@@ -421,9 +440,15 @@ struct AdapterProfile {
         for name in triggerNames where name.count >= 2 { consider(name, .trigger) }
         if best == nil {
             // Other names of the topic: synonyms and the class of a species or type.
+            let all = q.allWords
+            let altHeads = Set(q.expansions.filter { $0.count == 1 }.map { $0[0] })
             for alt in q.expansions {
                 if titleNames.contains(alt) { best = Match(name: alt, strength: 1, kind: .title, brokenCompound: nil) }
                 if tagNames.first == alt { best = Match(name: alt, strength: 1, kind: .primaryTag, brokenCompound: nil) }
+            }
+            // A title in the topic's words once an expansion names its head ("mansion" → house).
+            for name in titleNames where best == nil && name.allSatisfy(all.contains) && name.contains(where: altHeads.contains) {
+                best = Match(name: name, strength: name.count, kind: .title, brokenCompound: nil)
             }
         }
         return best

@@ -110,12 +110,23 @@ enum ComposerLexicon {
         ["clashing", "sword"]: ["sword fight"], ["motorbike"]: ["motorcycle"], ["backroom"]: ["liminal"],
         ["brutalist"]: ["brutalism"], ["gear"]: ["clockwork"], ["ember"]: ["fire"], ["rose"]: ["flower"],
         ["pickup", "truck"]: ["car"], ["kodak"]: ["film photography"], ["studio", "ghibli"]: ["ghibli"],
-        ["neon", "city"]: ["neon"], ["ink", "painting"]: ["ink wash"],
+        ["neon", "city"]: ["neon"], ["mansion"]: ["house"], ["cottage"]: ["house"], ["villa"]: ["house"],
+        ["cabin"]: ["house"], ["thunder"]: ["storm", "lightning"], ["anthro"]: ["furry"], ["kemonomimi"]: ["catgirl"], ["ink", "painting"]: ["ink wash"],
     ]
 }
 
 /// Word normalisation shared with retrievers so both sides compare the same forms.
 public enum ComposerWords {
+    /// A topic with the other names the composer knows for it, as retrieval query text.
+    public static func queryText(forTopic keyword: String) -> String {
+        let words = ComposerLexicon.words(keyword)
+        var text = keyword
+        for (key, names) in ComposerLexicon.expansions where TopicWords.contiguous(key, in: words) != nil {
+            text += " " + names.joined(separator: " ")
+        }
+        return text
+    }
+
     public static func singular(_ word: String) -> String { ComposerLexicon.singular(word) }
     public static func words(_ text: String) -> [String] { ComposerLexicon.words(text) }
 }

@@ -48,7 +48,7 @@ public enum ComposePipeline {
                                                               limit: request.retrieveLimit))
         var pool = whole
         for topic in topics {
-            pool += try source.candidates(for: CandidateQuery(text: topic.keyword, topic: topic.keyword, baseModel: nil,
+            pool += try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
                                                               includeNSFW: true, limit: perTopicLimit))
         }
         let t2 = clock.now
