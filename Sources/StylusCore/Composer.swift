@@ -404,7 +404,8 @@ struct AdapterProfile {
             // adapter is about (its primary tag and title head: "bonsai" in "bonsai tree").
             guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false)
                 || (category == .style && (kind == .title || kind == .primaryTag))
-                || (kind == .primaryTag && titleHeads.contains(name[0])) else { return }
+                || (kind == .primaryTag && titleHeads.contains(name[0])
+                    && (q.head.map { ComposerLexicon.classNouns.contains($0) } ?? false)) else { return }
             var broken: [String]?
             let covered = Set(pos)
             for (compound, range) in q.compounds where compound != name {

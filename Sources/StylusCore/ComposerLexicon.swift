@@ -76,6 +76,13 @@ enum ComposerLexicon {
         ["red", "panda"], ["sea", "horse"], ["dragon", "fruit"], ["catfish"], ["star", "fish"],
     ]
 
+    /// Broad class nouns: a topic "bonsai tree" or "corgi dog" is about its specific modifier, while
+    /// "ramen shop" or "cat ears" is about the head.
+    static let classNouns: Set<String> = [
+        "tree", "plant", "flower", "animal", "creature", "bird", "fish", "dog", "cat", "girl", "boy", "man",
+        "woman", "person", "people", "car", "vehicle", "building", "house", "food", "dish", "bike", "robot",
+    ]
+
     /// Prepositions that end the head of a title or topic ("City at Night" is a city).
     static let headStops: Set<String> = ["of", "at", "on", "in", "with", "for", "over", "from", "the", "and", "by", "under"]
 
