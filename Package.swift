@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
-        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "stylus"]),
+        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
         .testTarget(name: "CLITests", dependencies: ["stylus"]),
     ]

@@ -5,7 +5,8 @@
 
 Reports: cold start to the initialize reply; opening a 10 MB document; 1,000 single-character
 edits sent back to back (throughput and the round trip of a request queued behind them);
-time from the last keystroke to publishDiagnostics; peak RSS of the server.
+time from the last keystroke to publishDiagnostics; p50/p95 of the feature requests on the
+example prompt file; peak RSS of the server.
 """
 import argparse, json, os, subprocess, sys, threading, time, statistics
 
@@ -119,6 +120,32 @@ def main():
         t, _ = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == u)
         lat.append((t - t0) * 1000)
     print(f"last keystroke to publishDiagnostics: median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms (debounce 150 ms)")
+    # Feature requests on a typical prompt file, measured at the client (each after an edit, so
+    # every request parses a fresh snapshot).
+    text = open(os.path.join(os.path.dirname(__file__), "..", "Tests", "e2e", "fixtures", "knight.sdprompt")).read()
+    uri = "file:///knight.sdprompt"
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "sdprompt", "version": 1, "text": text}})
+    doc = {"textDocument": {"uri": uri}}
+    whole = {"start": {"line": 0, "character": 0}, "end": {"line": 99, "character": 0}}
+    requests = {
+        "semanticTokens/full": ("textDocument/semanticTokens/full", doc),
+        "inlayHint": ("textDocument/inlayHint", dict(doc, range=whole)),
+        "documentSymbol": ("textDocument/documentSymbol", doc),
+        "formatting": ("textDocument/formatting", dict(doc, options={"tabSize": 2, "insertSpaces": True})),
+    }
+    version = 1
+    for name, (method, params) in requests.items():
+        times = []
+        for _ in range(500):
+            version += 1
+            c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+                {"range": {"start": {"line": 5, "character": 0}, "end": {"line": 5, "character": 1}}, "text": "a"}]})
+            t0 = time.perf_counter()
+            _, r = c.request(method, params)
+            assert "result" in r, r
+            times.append((time.perf_counter() - t0) * 1000)
+        times.sort()
+        print(f"{name} on {len(text)} bytes, 500 requests: p50 {times[249]:.2f} ms, p95 {times[474]:.2f} ms")
     print(f"server peak RSS: {c.rss_mb():.0f} MB")
     c.request("shutdown")
     c.notify("exit")

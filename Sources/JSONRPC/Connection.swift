@@ -185,8 +185,11 @@ public final class Connection: Sendable {
         }
     }
 
-    /// Ids of incoming requests whose reply has not been sent yet.
+    /// Incoming requests whose reply has not been sent yet.
     public var requestsInFlight: Int { state.withLock { $0.inFlight.count } }
+
+    /// Our requests still waiting for the peer's reply.
+    public var requestsAwaitingReply: Int { state.withLock { $0.pending.count } }
 
     // MARK: Output
 

@@ -3,6 +3,8 @@ import Foundation
 import JSONRPC
 import LSP
 import Logging
+import StylusCore
+import StylusRender
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +45,15 @@ struct LSPCommand: ParsableCommand {
             case .error: logger.error("\(message)")
             }
         })
-        let server = LanguageServer(connection: connection, logger: logger)
+        var options = LanguageServer.Options()
+        let vocabulary = DataPaths(environment: ProcessInfo.processInfo.environment,
+                                   homeDirectory: NSHomeDirectory()).clipVocabPath
+        do {
+            options.tokenCounter = try ClipTokenizer(vocabularyPath: vocabulary)
+        } catch {
+            logger.warning("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
+        }
+        let server = LanguageServer(connection: connection, options: options, logger: logger)
         transport.startReading(into: connection)
 
         // ParsableCommand is synchronous: wait here for the async server to finish.

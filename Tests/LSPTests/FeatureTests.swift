@@ -172,13 +172,16 @@ final class FeatureTests: XCTestCase {
 
     /// A request computed on a snapshot that an edit has replaced is answered ContentModified.
     func testStaleResultsAreNotReturned() async throws {
-        let big = String(repeating: "((masterpiece)), <lora:x:0.8>, a 🐱 cat BREAK\n", count: 40_000)
+        let big = String(repeating: "((masterpiece)), <lora:x:0.8>, a 🐱 cat BREAK\n", count: 20_000)
         client.openDocument(big, uri: uri)
-        async let tokens = client.requestError("textDocument/semanticTokens/full", doc)
+        let c: TestClient = client, params = doc
+        let tokens = Task { await c.requestError("textDocument/semanticTokens/full", params) }
+        // The edit goes out only after the request (the transport keeps write order).
+        while c.connection.requestsAwaitingReply == 0 { try await Task.sleep(for: .milliseconds(1)) }
         client.notify("textDocument/didChange", DidChangeTextDocumentParams(
             textDocument: VersionedTextDocumentIdentifier(uri: uri, version: 2),
             contentChanges: [TextDocumentContentChangeEvent(range: LSPRange(start: Position(line: 0, character: 0), end: Position(line: 0, character: 0)), text: "x")]))
-        let error = await tokens
+        let error = await tokens.value
         XCTAssertEqual(error?.code, ErrorCode.contentModified)
         // Asked again, it answers for the new text.
         let fresh = try await client.request("textDocument/semanticTokens/full", doc, as: SemanticTokens.self)

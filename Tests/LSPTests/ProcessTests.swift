@@ -192,7 +192,16 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(r.at("result.version"), 2)
         XCTAssertEqual(r.at("result.text")?.stringValue?.utf8.count, text.utf8.count + 3)
         XCTAssertEqual(r.at("result.lineCount"), .int(lines + 1))
-        _ = try server.request(2, "shutdown")
+        // Too large to analyse: said once, features answer empty, the server keeps serving.
+        let tokens = try server.request(2, "textDocument/semanticTokens/full", ["textDocument": ["uri": "file:///big.sdprompt"]])
+        XCTAssertEqual(tokens.at("result.data"), [])
+        let deadline = Date().addingTimeInterval(10)
+        while !server.messages.contains(where: { $0["method"] == "textDocument/publishDiagnostics" }), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let published = server.messages.first { $0["method"] == "textDocument/publishDiagnostics" }
+        XCTAssertEqual(published?.at("params.diagnostics")?.arrayValue?.first?["code"], "document-too-large")
+        _ = try server.request(3, "shutdown")
         server.notify("exit")
         XCTAssertEqual(try server.exitCode(), 0)
     }

@@ -13,6 +13,8 @@ public actor LanguageServer: MessageHandler {
     public struct Options: Sendable {
         /// Trailing quiet period before diagnostics are computed and published.
         public var diagnosticsDelay: Duration = .milliseconds(150)
+        /// CLIP token counting for the `token-limit` diagnostic; nil skips that check.
+        public var tokenCounter: (any PromptTokenCounter)?
         public init() {}
     }
 
@@ -38,7 +40,9 @@ public actor LanguageServer: MessageHandler {
         self.logger = logger
         diagnostics = DiagnosticsScheduler(
             delay: options.diagnosticsDelay,
-            compute: DiagnosticsHandler.diagnostics,
+            compute: { [linter = PromptLinter(tokenCounter: options.tokenCounter)] in
+                DiagnosticsHandler.diagnostics($0, linter: linter)
+            },
             publish: { [connection] in connection.sendNotification("textDocument/publishDiagnostics", $0) })
     }
 
@@ -104,17 +108,19 @@ public actor LanguageServer: MessageHandler {
             case "shutdown": return await shutdown()
             case "textDocument/semanticTokens/full":
                 let p: SemanticTokensParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { SemanticTokensHandler.tokens($0) }
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? SemanticTokens(data: []) : SemanticTokensHandler.tokens($0) }
             case "textDocument/inlayHint":
                 let p: InlayHintParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { InlayHintsHandler.hints($0, in: p.range) }
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : InlayHintsHandler.hints($0, in: p.range) }
             case "textDocument/documentSymbol":
                 let p: DocumentSymbolParams = try params.decode()
                 let hierarchical = client.hierarchicalSymbols
-                return try documentRequest(p.textDocument.uri) { DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical) }
+                return try documentRequest(p.textDocument.uri) {
+                    $0.isTooLargeToAnalyze ? (hierarchical ? .hierarchical([]) : .flat([])) : DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical)
+                }
             case "textDocument/formatting":
                 let p: DocumentFormattingParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { FormattingHandler.edits($0) }
+                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : FormattingHandler.edits($0) }
             case "stylus/debugDocument": return try debugDocument(params.decode())
             default:
                 return fail(.methodNotFound(method))
