@@ -44,13 +44,19 @@ struct ComposeCommand: ParsableCommand {
     @Argument(help: "A prompt, or a prompt file (.sdprompt / '-' for stdin).")
     var input: String?
 
+    /// Usage problems exit 2 (DESIGN §5.3) with one line on stderr.
     func validate() throws {
-        if batch == nil && input == nil { throw ValidationError("give a PROMPT, a prompt FILE, or --batch FILE.jsonl") }
-        if batch != nil && input != nil { throw ValidationError("give either a prompt or --batch, not both") }
+        var problem: String?
+        if batch == nil && input == nil { problem = "give a PROMPT, a prompt FILE, or --batch FILE.jsonl" }
+        if batch != nil && input != nil { problem = "give either a prompt or --batch, not both" }
         if let masks, MaskStrategy(name: masks) == nil {
-            throw ValidationError("unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts")
+            problem = "unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts"
         }
-        if samples < 1 { throw ValidationError("--samples must be at least 1") }
+        if samples < 1 { problem = "--samples must be at least 1" }
+        if let problem {
+            printError("stylus compose: \(problem)")
+            throw CLIExit.badInput
+        }
     }
 
     func run() throws {

