@@ -439,6 +439,13 @@ struct AdapterProfile {
         if let primary = tagNames.first { consider(primary, .primaryTag) }
         for name in tagNames.dropFirst() where name.count >= 2 { consider(name, .tag) }
         for name in triggerNames where name.count >= 2 { consider(name, .trigger) }
+        // A title that holds the whole (multi-word) topic: "sailor uniform" in "Sailor School Uniform".
+        let core = q.words.filter { !ComposerLexicon.topicNoise.contains($0) }
+        if best == nil, core.count >= 2 {
+            for name in titleNames where TopicWords.isSubsequence(core, of: name) {
+                best = Match(name: name, strength: core.count * 2, kind: .title, brokenCompound: nil)
+            }
+        }
         if best == nil {
             // Other names of the topic: synonyms and the class of a species or type.
             let all = q.allWords

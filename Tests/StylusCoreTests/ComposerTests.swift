@@ -31,6 +31,9 @@ final class ComposerTests: XCTestCase {
         adapter("lingerie", "Lace Lingerie", tags: ["lingerie", "lace"], category: .clothing, nsfw: true),
         adapter("armor", "Knight Plate Armor", tags: ["armor", "knight"], category: .clothing, weight: 0.7),
         adapter("samurai", "Samurai Armor", tags: ["samurai", "armor"], category: .clothing),
+        adapter("seifuku", "Sailor School Uniform (seifuku)", tags: ["school uniform", "serafuku"], category: .clothing),
+        adapter("castles", "Fantasy Castles", tags: ["castle", "medieval"], category: .building),
+        adapter("ruins", "Castle Ruins", tags: ["ruins", "castle"], category: .building),
     ]
 
     func compose(_ prompt: String, base: BaseModel? = .sd15, nsfw: Bool = false,
@@ -95,6 +98,14 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(all(c).contains("temple"))
         XCTAssertTrue(reason(c, "temple")?.contains("narrower") ?? false, "\(c.topics)")
         XCTAssertEqual(all(compose("a japanese temple in autumn")), ["temple"])
+    }
+
+    func testTitleHoldingTheWholeTopicAndTopicHeads() {
+        XCTAssertEqual(all(compose("1girl, sailor uniform, train station")), ["seifuku"])
+        // "castle background" is about the castle; ruins are another subject.
+        let c = compose("1girl, castle background, night")
+        XCTAssertEqual(chosen(c, "castle background"), ["castles"])
+        XCTAssertFalse(all(c).contains("ruins"))
     }
 
     func testNoAnthropomorphicVariantForAnimals() {
