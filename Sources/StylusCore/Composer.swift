@@ -71,8 +71,9 @@ public enum Composer {
         var used: Set<String> = []
         var styles = 0
         var out: [ComposedTopic] = []
-        for topic in topics {
-            let query = TopicWords(keyword: topic.keyword, compounds: compounds)
+        for (index, topic) in topics.enumerated() {
+            var query = TopicWords(keyword: topic.keyword, compounds: compounds)
+            query.leadsPrompt = index == 0
             var decisions: [AdapterDecision] = []
             var accepted: [(AdapterProfile, Int)] = []
             var weak: [AdapterProfile] = []
@@ -186,6 +187,12 @@ public enum Composer {
         if p.isAnthropomorphic && !query.asksAnthropomorphic {
             return "anthropomorphic variant; the topic asks for the plain animal or creature"
         }
+        if p.category == .style, !query.leadsPrompt, let head = query.head, !match.name.contains(head),
+           !query.expansions.contains(where: { $0.contains(head) }) {
+            // "light streaming through stained glass windows": the style word describes an object
+            // here; only a leading phrase ("stained glass window depicting a fox") sets the image style.
+            return "style words describe the \(head) here, not the image"
+        }
         if let compound = match.brokenCompound {
             return "matches only part of \"\(compound.joined(separator: " "))\""
         }
@@ -227,6 +234,8 @@ struct TopicWords {
     /// Compound names (from the catalog) that occur in the topic, as word positions.
     var compounds: [([String], Range<Int>)]
     var asksAnthropomorphic: Bool
+    /// The first topic of the prompt, where a medium or style word describes the whole image.
+    var leadsPrompt = false
     /// Words written capitalised or with digits ("Sailor Moon", "EVA-01"): names, not common nouns.
     var properNames: Set<String> = []
 
