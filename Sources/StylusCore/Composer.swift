@@ -253,7 +253,10 @@ struct TopicWords {
             lead.append(w)
         }
         // The head is the last meaningful word; a trailing verb form does not count ("cat waiting").
-        let meaningful = lead.filter { !ComposerLexicon.topicNoise.contains($0) }
+        var meaningful = lead.filter { !ComposerLexicon.topicNoise.contains($0) }
+        if meaningful.isEmpty {  // "style of Studio Ghibli": the head follows "of"
+            meaningful = words.filter { !ComposerLexicon.topicNoise.contains($0) && !ComposerLexicon.headStops.contains($0) }
+        }
         var h = meaningful.last ?? lead.last
         if let last = h, meaningful.count >= 2, last.hasSuffix("ing"), !Lexicon.ingNouns.contains(last) {
             h = meaningful[meaningful.count - 2]
