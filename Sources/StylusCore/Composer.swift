@@ -71,9 +71,15 @@ public enum Composer {
         var used: Set<String> = []
         var styles = 0
         var out: [ComposedTopic] = []
+        // Pose and action adapters show people: not for a scene whose only subjects are animals.
+        let topicWordSets = topics.map { Set(ComposerLexicon.words($0.keyword)) }
+        let hasAnimal = topicWordSets.contains { !$0.isDisjoint(with: ComposerLexicon.animals) }
+        let hasPerson = topicWordSets.contains { !$0.isDisjoint(with: ComposerLexicon.people) }
+        let animalScene = hasAnimal && !hasPerson
         for (index, topic) in topics.enumerated() {
             var query = TopicWords(keyword: topic.keyword, compounds: compounds)
             query.leadsPrompt = index == 0
+            query.animalScene = animalScene
             var decisions: [AdapterDecision] = []
             var accepted: [(AdapterProfile, Int)] = []
             var weak: [AdapterProfile] = []
@@ -187,6 +193,9 @@ public enum Composer {
         if p.isAnthropomorphic && !query.asksAnthropomorphic {
             return "anthropomorphic variant; the topic asks for the plain animal or creature"
         }
+        if (p.category == .pose || p.category == .action) && query.animalScene {
+            return "\(p.category.rawValue) adapters show people; the prompt's subjects are animals"
+        }
         if p.category == .style, !query.leadsPrompt, let head = query.head, !match.name.contains(head),
            !query.expansions.contains(where: { $0.contains(head) }) {
             // "light streaming through stained glass windows": the style word describes an object
@@ -234,6 +243,8 @@ struct TopicWords {
     /// Compound names (from the catalog) that occur in the topic, as word positions.
     var compounds: [([String], Range<Int>)]
     var asksAnthropomorphic: Bool
+    /// The prompt's subjects are animals and no person.
+    var animalScene = false
     /// The first topic of the prompt, where a medium or style word describes the whole image.
     var leadsPrompt = false
     /// Words written capitalised or with digits ("Sailor Moon", "EVA-01"): names, not common nouns.

@@ -83,6 +83,22 @@ enum ComposerLexicon {
         "woman", "person", "people", "car", "vehicle", "building", "house", "food", "dish", "bike", "robot",
     ]
 
+    /// Animal words (singular), for telling an animal scene from one with people.
+    static let animals: Set<String> = [
+        "dog", "cat", "corgi", "puppy", "kitten", "fox", "wolf", "horse", "pony", "bird", "owl", "parrot", "panda",
+        "bear", "rabbit", "bunny", "deer", "hedgehog", "squirrel", "lion", "tiger", "elephant", "cow", "sheep",
+        "pig", "duck", "goose", "crane", "retriever", "husky", "shiba", "beagle", "poodle", "labrador", "hamster",
+        "mouse", "turtle", "frog", "fish", "whale", "dolphin", "shark", "monkey", "giraffe", "zebra", "goat",
+    ]
+
+    /// Person words (singular), including booru counts and common roles.
+    static let people: Set<String> = [
+        "1girl", "1boy", "2girl", "2boy", "girl", "boy", "man", "woman", "men", "women", "person", "people",
+        "couple", "lady", "guy", "child", "kid", "knight", "samurai", "warrior", "soldier", "wizard", "witch",
+        "mage", "sorceress", "ninja", "pilot", "astronaut", "chef", "maid", "friend", "crowd", "student",
+        "princess", "prince", "king", "queen", "character", "human", "humans", "elf", "archer", "boxer",
+    ]
+
     /// Prepositions that end the head of a title or topic ("City at Night" is a city).
     static let headStops: Set<String> = ["of", "at", "on", "in", "with", "for", "over", "from", "the", "and", "by", "under"]
 
