@@ -34,6 +34,8 @@ final class ComposerTests: XCTestCase {
         adapter("seifuku", "Sailor School Uniform (seifuku)", tags: ["school uniform", "serafuku"], category: .clothing),
         adapter("castles", "Fantasy Castles", tags: ["castle", "medieval"], category: .building),
         adapter("ruins", "Castle Ruins", tags: ["ruins", "castle"], category: .building),
+        adapter("running", "Running", tags: ["running", "motion"], category: .action),
+        adapter("glass", "Stained Glass", tags: ["stained glass", "glass"], category: .style),
     ]
 
     func compose(_ prompt: String, base: BaseModel? = .sd15, nsfw: Bool = false,
@@ -106,6 +108,19 @@ final class ComposerTests: XCTestCase {
         let c = compose("1girl, castle background, night")
         XCTAssertEqual(chosen(c, "castle background"), ["castles"])
         XCTAssertFalse(all(c).contains("ruins"))
+    }
+
+    func testActionAdaptersNeedPeople() {
+        XCTAssertEqual(chosen(compose("1boy, running in the rain"), "running in the rain"), ["running"])
+        let c = compose("photo, corgi, running on the beach")
+        XCTAssertFalse(all(c).contains("running"))
+        XCTAssertTrue(reason(c, "running")?.contains("animals") ?? false)
+    }
+
+    func testStyleWordsOnALaterObjectAreNotTheImageStyle() {
+        XCTAssertEqual(all(compose("stained glass window depicting a fox")), ["glass"])
+        let c = compose("a gothic cathedral interior with light streaming through stained glass windows")
+        XCTAssertFalse(all(c).contains("glass"))
     }
 
     func testNoAnthropomorphicVariantForAnimals() {
