@@ -269,7 +269,7 @@ struct TopicWords {
             meaningful = words.filter { !ComposerLexicon.topicNoise.contains($0) && !ComposerLexicon.headStops.contains($0) }
         }
         var h = meaningful.last ?? lead.last
-        if let last = h, meaningful.count >= 2, last.hasSuffix("ing"), !Lexicon.ingNouns.contains(last) {
+        if let last = h, meaningful.count >= 2, last.hasSuffix("ing"), !ComposerLexicon.ingHeadNouns.contains(last) {
             h = meaningful[meaningful.count - 2]
         }
         head = h

@@ -31,7 +31,8 @@ enum ComposerLexicon {
         var w = word
         if w.hasSuffix("ie") { w = String(w.dropLast(2)) + "y" }
         if w.count > 4, w.hasSuffix("ies") { return String(w.dropLast(3)) + "y" }
-        if w.count > 4, w.hasSuffix("ses") || w.hasSuffix("xes") || w.hasSuffix("ches") || w.hasSuffix("shes") {
+        // glasses → glass, foxes → fox, benches → bench; but houses → house, roses → rose.
+        if w.count > 4, w.hasSuffix("sses") || w.hasSuffix("xes") || w.hasSuffix("ches") || w.hasSuffix("shes") {
             return String(w.dropLast(2))
         }
         if w.count > 3, w.hasSuffix("s"), !w.hasSuffix("ss"), !w.hasSuffix("us"), !w.hasSuffix("is") {
@@ -97,6 +98,16 @@ enum ComposerLexicon {
         "couple", "lady", "guy", "child", "kid", "knight", "samurai", "warrior", "soldier", "wizard", "witch",
         "mage", "sorceress", "ninja", "pilot", "astronaut", "chef", "maid", "friend", "crowd", "student",
         "princess", "prince", "king", "queen", "character", "human", "humans", "elf", "archer", "boxer",
+    ]
+
+    /// "-ing" words that are nouns at the end of a phrase ("oil painting", "tall building"); any other
+    /// final "-ing" word is a verb form and not the head ("cat waiting").
+    static let ingHeadNouns: Set<String> = [
+        "painting", "building", "clothing", "lighting", "ceiling", "wedding", "pudding", "dumpling", "earring",
+        "stocking", "drawing", "carving", "engraving", "etching", "ring", "king", "wing", "string", "spring",
+        "swing", "thing", "sibling", "duckling", "railing", "awning", "landing", "frosting", "icing", "topping",
+        "filling", "bedding", "dressing", "evening", "morning", "clearing", "offering", "viking", "sapling",
+        "seedling", "lightning", "rendering", "shading", "housing", "sling", "bling",
     ]
 
     /// Prepositions that end the head of a title or topic ("City at Night" is a city).
