@@ -83,8 +83,10 @@ public enum Composer {
             var decisions: [AdapterDecision] = []
             var accepted: [(AdapterProfile, Int)] = []
             var weak: [AdapterProfile] = []
+            let queryWords = query.allWords
             for p in profiles {
-                guard let match = p.match(query) else { continue }
+                // Cheap pre-check: an adapter sharing no word with the topic cannot match it.
+                guard !p.nameWords.isDisjoint(with: queryWords), let match = p.match(query) else { continue }
                 if let reason = rejection(p, match: match, query: query, options: options, presentSet: presentSet, used: used) {
                     decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: reason))
                 } else if !p.isCharacterLike, p.scope(query).weak {
@@ -342,8 +344,12 @@ struct AdapterProfile {
     var isAnthropomorphic: Bool
     /// Every word of the title ("clifford the big red dog").
     var fullTitleWords: [String]
+    /// Every word of every name (title alternatives, tags, trigger words).
+    var nameWords: Set<String> = []
     /// The head word of each title alternative ("Japanese Castle" → castle).
-    var titleHeads: Set<String> {
+    var titleHeads: Set<String> = []
+
+    static func heads(_ titleNames: [[String]]) -> Set<String> {
         Set(titleNames.compactMap { name in
             var lead: [String] = []
             for w in name {
@@ -370,6 +376,8 @@ struct AdapterProfile {
         tagNames = c.card.tags.filter { !ComposerLexicon.tagNoise.contains($0.lowercased()) }
             .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
+        nameWords = Set((titleNames + tagNames + triggerNames).joined())
+        titleHeads = AdapterProfile.heads(titleNames)
         let cueText = " " + (c.card.tags + [c.card.title]).map { ComposerLexicon.words($0).joined(separator: " ") }.joined(separator: " ") + " "
         isAnthropomorphic = ComposerLexicon.anthropomorphicCues.contains { cueText.contains(" \($0) ") }
             && !isCharacterLike
