@@ -1,12 +1,181 @@
 import ArgumentParser
+import Foundation
+import StylusCatalog
+import StylusCore
 
+/// `stylus compose`: keywords → adapters per keyword → final prompt (DESIGN §5.3).
 struct ComposeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compose", abstract: "The full Stylus pipeline: keywords, adapters per keyword, weights, final prompt.")
 
-    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+    @Flag(name: .long, help: "Print one JSON object per prompt.")
+    var json = false
+
+    @Flag(name: .long, help: "Show every accept/reject decision with its reason (stderr with --json).")
+    var explain = false
+
+    @Option(name: .long, help: "Catalog database (default: $STYLUS_DB, else <data>/catalog.sqlite).")
+    var db: String?
+
+    @Option(name: .customLong("base-model"), help: "Base model of the prompt (overrides the file's base_model).")
+    var baseModel: String?
+
+    @Option(name: .long, help: "Masks: all, one_hot_loras or one_hot_concepts.")
+    var masks: String?
+
+    @Option(name: .long, help: "How many masked prompts to sample (with --masks).")
+    var samples: Int = 1
+
+    @Option(name: .long, help: "Seed for mask sampling.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Debias string appended before the adapters (e.g. 'realistic, best quality').")
+    var debias: String?
+
+    @Flag(name: .customLong("restore-concepts"), help: "Emphasise topics left without an adapter as (topic:1.1).")
+    var restoreConcepts = false
+
+    @Flag(name: .long, help: "Allow NSFW adapters.")
+    var nsfw = false
+
+    @Option(name: .long, help: "JSONL file of {\"id\", \"prompt\", \"base_model\"} lines; writes one result line each.")
+    var batch: String?
+
+    @Argument(help: "A prompt, or a prompt file (.sdprompt / '-' for stdin).")
+    var input: String?
+
+    /// Usage problems exit 2 (DESIGN §5.3) with one line on stderr.
+    func validate() throws {
+        var problem: String?
+        if batch == nil && input == nil { problem = "give a PROMPT, a prompt FILE, or --batch FILE.jsonl" }
+        if batch != nil && input != nil { problem = "give either a prompt or --batch, not both" }
+        if let masks, MaskStrategy(name: masks) == nil {
+            problem = "unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts"
+        }
+        if samples < 1 { problem = "--samples must be at least 1" }
+        if let problem {
+            printError("stylus compose: \(problem)")
+            throw CLIExit.badInput
+        }
+    }
 
     func run() throws {
-        throw notBuiltYet("compose", "the composer")
+        let source: LexicalCandidates
+        do {
+            let (store, _) = try StarterCatalog.open(explicit: db)
+            source = try LexicalCandidates(store: store)
+        } catch {
+            printError("stylus compose: \(error)")
+            throw CLIExit.runtimeFailure
+        }
+        var base: BaseModel?
+        if let baseModel {
+            guard let b = BaseModel(baseModel) else {
+                printError("stylus compose: --base-model '\(baseModel)' is not a base model name (e.g. \"SD 1.5\", \"SDXL 1.0\", \"Pony\")")
+                throw CLIExit.badInput
+            }
+            base = b
+        }
+        if let batch {
+            try runBatch(batch, source: source, base: base)
+            return
+        }
+        let text: String
+        // A prompt file when the argument names one (or is '-'), else the prompt itself.
+        if let input, input == "-" || (!input.contains("\n") && input.utf8.count < 4096 && FileManager.default.fileExists(atPath: input)) {
+            do { text = try InputFiles.readPrompt(input) } catch {
+                printError("stylus compose: \(error)")
+                throw CLIExit.badInput
+            }
+        } else {
+            text = input ?? ""
+        }
+        let outcome: ComposeOutcome
+        do {
+            outcome = try ComposePipeline.run(request(text, base: base), source: source)
+        } catch {
+            printError("stylus compose: \(error)")
+            throw CLIExit.runtimeFailure
+        }
+        emit(outcome, id: nil)
+    }
+
+    func request(_ text: String, base: BaseModel?) -> ComposeRequest {
+        ComposeRequest(prompt: text, baseModel: base, includeNSFW: nsfw, debias: debias, restoreConcepts: restoreConcepts)
+    }
+
+    func runBatch(_ path: String, source: LexicalCandidates, base: BaseModel?) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("stylus compose: \(path): cannot be read")
+            throw CLIExit.badInput
+        }
+        var failures = 0
+        for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+                  let prompt = obj["prompt"] as? String else {
+                printError("stylus compose: \(path):\(n + 1): not a JSON object with a \"prompt\" string; skipped")
+                failures += 1
+                continue
+            }
+            var lineBase = base
+            if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
+            let id: Any = obj["id"] ?? (n + 1)
+            do {
+                emit(try ComposePipeline.run(request(prompt, base: lineBase), source: source), id: id)
+            } catch {
+                printError("stylus compose: \(path):\(n + 1): \(error)")
+                failures += 1
+            }
+        }
+        if failures > 0 { throw CLIExit.badInput }
+    }
+
+    func emit(_ o: ComposeOutcome, id: Any?) {
+        let samplesOut: [String]
+        if let masks, let strategy = MaskStrategy(name: masks) {
+            let sampled = Masks.sample(strategy, adapterCounts: o.composition.topics.map(\.adapters.count), samples: samples, seed: seed)
+            let body = PromptFile(text: o.prompt)
+            samplesOut = sampled.map {
+                PromptBuilder.build(prompt: body.positiveText, composition: o.composition, mask: $0, debias: debias,
+                                    restoreConcepts: restoreConcepts, rangeOffset: body.positive.range.utf8.lowerBound)
+            }
+        } else {
+            samplesOut = []
+        }
+        if explain {
+            var lines: [String] = []
+            for t in o.composition.topics {
+                lines.append("topic \"\(t.keyword)\":")
+                for d in t.decisions { lines.append("  \(d.accepted ? "+" : "-") \(d.alias) [\(d.adapterID)]: \(d.reason)") }
+            }
+            if json { lines.forEach(printError) } else { lines.forEach(printOut) }
+        }
+        if json {
+            var obj: [String: Any] = [:]
+            if let id { obj["id"] = id }
+            obj["prompt"] = o.prompt
+            obj["base_model"] = o.baseModel?.name ?? NSNull()
+            obj["retrieved"] = o.retrieved
+            obj["topics"] = zip(o.composition.topics, o.topicRanges).map { t, r in
+                ["keyword": t.keyword, "range": r,
+                 "adapters": t.adapters.map { a in
+                     ["adapter_id": a.adapterID, "alias": a.alias,
+                      "weight": PromptBuilder.weight(recommended: a.recommendedWeight, activeInTopic: t.adapters.count)] as [String: Any]
+                 }] as [String: Any]
+            }
+            obj["prompt_with_adapters"] = o.promptWithAdapters
+            if !samplesOut.isEmpty { obj["samples"] = samplesOut }
+            obj["timings_ms"] = Dictionary(uniqueKeysWithValues: o.timingsMs.map { ($0.0, $0.1) })
+            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                printOut(String(decoding: data, as: UTF8.self))
+            }
+        } else {
+            for t in o.composition.topics where !t.adapters.isEmpty {
+                printOut("\(t.keyword): " + t.adapters.map { "\($0.alias) (\(PromptBuilder.format(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: t.adapters.count))))" }.joined(separator: ", "))
+            }
+            if samplesOut.isEmpty { printOut(o.promptWithAdapters) } else { samplesOut.forEach(printOut) }
+        }
     }
 }

@@ -1,0 +1,80 @@
+/// The whole Stylus selection for one prompt: topics → retrieval → composer → prompt builder.
+public struct ComposeRequest: Sendable {
+    public var prompt: String
+    /// Overrides the prompt file's `base_model`.
+    public var baseModel: BaseModel?
+    public var includeNSFW: Bool
+    public var debias: String?
+    public var restoreConcepts: Bool
+    /// How many whole-prompt retrieval results to report (the paper's retriever output).
+    public var retrieveLimit: Int
+
+    public init(prompt: String, baseModel: BaseModel? = nil, includeNSFW: Bool = false, debias: String? = nil,
+                restoreConcepts: Bool = false, retrieveLimit: Int = 150) {
+        self.prompt = prompt
+        self.baseModel = baseModel
+        self.includeNSFW = includeNSFW
+        self.debias = debias
+        self.restoreConcepts = restoreConcepts
+        self.retrieveLimit = retrieveLimit
+    }
+}
+
+public struct ComposeOutcome: Sendable {
+    public var prompt: String
+    public var baseModel: BaseModel?
+    public var retrieved: [String]
+    public var composition: Composition
+    /// UTF-16 offsets of each topic in the prompt text.
+    public var topicRanges: [[Int]]
+    public var promptWithAdapters: String
+    /// Milliseconds per stage: topics, retrieve, compose, total.
+    public var timingsMs: [(String, Double)]
+}
+
+public enum ComposePipeline {
+    /// Candidates asked per topic (any base model, so rejections can say why and compounds are known).
+    public static let perTopicLimit = 40
+
+    public static func run(_ request: ComposeRequest, source: any CandidateSource) throws -> ComposeOutcome {
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let file = PromptFile(text: request.prompt)
+        let base = request.baseModel ?? file.settings.baseModel.flatMap { BaseModel($0) }
+        let body = file.positiveText
+        let topics = file.topics
+        let t1 = clock.now
+        let whole = try source.candidates(for: CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW,
+                                                              limit: request.retrieveLimit))
+        var pool = whole
+        for topic in topics {
+            pool += try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
+                                                              includeNSFW: true, limit: perTopicLimit))
+        }
+        let t2 = clock.now
+        let composition = Composer.compose(topics: topics, candidates: pool, promptText: body,
+                                           options: ComposerOptions(baseModel: base, includeNSFW: request.includeNSFW))
+        let built = PromptBuilder.build(prompt: body, composition: composition, debias: request.debias,
+                                        restoreConcepts: request.restoreConcepts,
+                                        rangeOffset: file.positive.range.utf8.lowerBound)
+        let t3 = clock.now
+        func ms(_ d: Duration) -> Double {
+            let c = d.components
+            return (Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15).rounded(toPlaces: 3)
+        }
+        return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: whole.map(\.card.adapterId),
+                              composition: composition,
+                              topicRanges: topics.map { [file.source.utf16Offset(ofUTF8: $0.range.utf8.lowerBound), file.source.utf16Offset(ofUTF8: $0.range.utf8.upperBound)] },
+                              promptWithAdapters: built,
+                              timingsMs: [("topics", ms(t1 - t0)), ("retrieve", ms(t2 - t1)), ("compose", ms(t3 - t2)),
+                                          ("total", ms(t3 - t0))])
+    }
+}
+
+extension Double {
+    func rounded(toPlaces n: Int) -> Double {
+        var p = 1.0
+        for _ in 0..<n { p *= 10 }
+        return (self * p).rounded() / p
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import XCTest
+
+/// `stylus compose` as a real process over a real imported catalog.
+final class ComposeCommandTests: XCTestCase {
+    static let cards = """
+    {"adapter_id": "a1", "alias": "dogs_v1", "title": "Realistic Dogs", "base_model": "SD 1.5", "type": "LORA", "tags": ["animal", "dog"], "trigger_words": [], "description": "dogs", "weight": 0.8, "nsfw": false}
+    {"adapter_id": "a2", "alias": "dogs_xl", "title": "Dogs XL", "base_model": "SDXL 1.0", "type": "LORA", "tags": ["animal", "dog"], "trigger_words": [], "description": "dogs", "weight": 0.8, "nsfw": false}
+    {"adapter_id": "a3", "alias": "clifford", "title": "Clifford the Big Red Dog", "base_model": "SD 1.5", "type": "LORA", "tags": ["character", "clifford", "dog"], "trigger_words": ["clifford"], "description": "the cartoon dog", "weight": 0.9, "nsfw": false}
+    {"adapter_id": "a4", "alias": "wc_style", "title": "Watercolor Dream", "base_model": "SD 1.5", "type": "LORA", "tags": ["style", "watercolor"], "trigger_words": [], "description": "watercolor", "weight": 0.6, "nsfw": false}
+
+    """
+
+    func catalog() throws -> String {
+        let jsonl = try CLI.temporaryFile("compose-cards.jsonl", Data(Self.cards.utf8))
+        let db = jsonl.deletingLastPathComponent().appendingPathComponent("compose-\(UUID().uuidString).sqlite").path
+        let imported = try CLI.run(["catalog", "import", "--db", db, jsonl.path])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        return db
+    }
+
+    func testJSONOutputFollowsTheContract() throws {
+        let db = try catalog()
+        let r = try CLI.run(["compose", "--json", "--db", db, "--base-model", "SD 1.5", "a watercolor painting of a dog"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["base_model"] as? String, "SD 1.5")
+        XCTAssertEqual(obj["prompt"] as? String, "a watercolor painting of a dog")
+        XCTAssertNotNil(obj["retrieved"] as? [String])
+        XCTAssertNotNil((obj["timings_ms"] as? [String: Any])?["total"])
+        let topics = try XCTUnwrap(obj["topics"] as? [[String: Any]])
+        let dog = try XCTUnwrap(topics.first { $0["keyword"] as? String == "dog" })
+        XCTAssertEqual(dog["range"] as? [Int], [27, 30])
+        let adapters = try XCTUnwrap(dog["adapters"] as? [[String: Any]])
+        XCTAssertEqual(adapters.map { $0["adapter_id"] as? String }, ["a1"])
+        XCTAssertEqual(adapters.first?["weight"] as? Double, 0.64)
+        XCTAssertEqual(obj["prompt_with_adapters"] as? String,
+                       "a watercolor painting of a dog, <lora:wc_style:0.48>, <lora:dogs_v1:0.64>")
+    }
+
+    func testBatchWritesOneLinePerQueryWithItsID() throws {
+        let db = try catalog()
+        let queries = """
+        {"id": "q1", "prompt": "a dog on a porch", "base_model": "SDXL 1.0"}
+        not json
+        {"id": "q2", "prompt": "Clifford the big red dog", "base_model": "SD 1.5"}
+        """
+        let file = try CLI.temporaryFile("compose-queries.jsonl", Data(queries.utf8))
+        let r = try CLI.run(["compose", "--batch", file.path, "--json", "--db", db])
+        XCTAssertEqual(r.status, 2, "a bad line is reported and the run says so")
+        XCTAssertTrue(r.stderr.contains("compose-queries.jsonl:2"), r.stderr)
+        let lines = r.stdout.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0]?["id"] as? String, "q1")
+        let ids0 = (lines[0]?["topics"] as? [[String: Any]])?.flatMap { ($0["adapters"] as? [[String: Any]]) ?? [] }.compactMap { $0["adapter_id"] as? String }
+        XCTAssertEqual(ids0, ["a2"], "the SDXL query gets the SDXL adapter")
+        let ids1 = (lines[1]?["topics"] as? [[String: Any]])?.flatMap { ($0["adapters"] as? [[String: Any]]) ?? [] }.compactMap { $0["adapter_id"] as? String }
+        XCTAssertEqual(ids1, ["a3"], "a named character, and no generic dog for its description")
+    }
+
+    func testExplainMasksAndUsageErrors() throws {
+        let db = try catalog()
+        let r = try CLI.run(["compose", "--explain", "--db", db, "--base-model", "SD 1.5", "a dog on a porch"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("+ dogs_v1"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("- dogs_xl"), r.stdout)
+        let m1 = try CLI.run(["compose", "--db", db, "--base-model", "SD 1.5", "--masks", "one_hot_loras", "--samples", "4", "--seed", "7", "a dog"])
+        let m2 = try CLI.run(["compose", "--db", db, "--base-model", "SD 1.5", "--masks", "one_hot_loras", "--samples", "4", "--seed", "7", "a dog"])
+        XCTAssertEqual(m1.status, 0, m1.stderr)
+        XCTAssertEqual(m1.stdout, m2.stdout)
+        XCTAssertEqual(m1.stdout.split(separator: "\n").filter { $0.hasPrefix("a dog") }.count, 4)
+        XCTAssertEqual(try CLI.run(["compose", "--db", db, "--masks", "bogus", "a dog"]).status, 2)
+        XCTAssertEqual(try CLI.run(["compose", "--db", db]).status, 2)
+        XCTAssertEqual(try CLI.run(["compose", "--db", db, "--base-model", "", "a dog"]).status, 2)
+    }
+}
