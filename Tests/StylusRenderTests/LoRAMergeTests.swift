@@ -72,3 +72,55 @@ final class LoRAMergeTests: XCTestCase {
         XCTAssertEqual(try Self.lora("loha").alias, "loha")
     }
 }
+
+/// A short render with two LoRAs at different multipliers, against the same render from a checkpoint
+/// file that holds the reference merged weights (written here in f32).
+final class LoRARenderTests: XCTestCase {
+    func testTwoLoRAsRenderLikeReferenceWeights() throws {
+        let tokenizer = try ClipTokenizer(vocabularyPath: try clipVocabPath())
+        let base = try Checkpoint(path: TinySD.directory + "/tiny-sd15.safetensors")
+        var request = RenderRequest(prompt: [.text("a photograph of an astronaut riding a horse", weight: 1)])
+        request.steps = 3
+        request.cfgScale = 5
+        request.seed = 7
+        request.width = 128
+        request.height = 64
+        request.sampler = .euler
+        let plain = try Pipeline(checkpoint: base, tokenizer: tokenizer).render(request)
+
+        let merger = LoRAMerger(checkpoint: base)
+        let a = try XCTUnwrap(LoRAMergeTests.reference["kohya"]), b = try XCTUnwrap(LoRAMergeTests.reference["lokr"])
+        try merger.apply([LoRAApplication(file: try LoRAMergeTests.lora("kohya"), textEncoder: a.te, unet: a.unet),
+                          LoRAApplication(file: try LoRAMergeTests.lora("lokr"), textEncoder: b.te, unet: b.unet)])
+        let merged = try Pipeline(checkpoint: base, tokenizer: tokenizer).render(request)
+
+        // Reference checkpoint: base + (refA − base) + (refB − base), every tensor f32.
+        var tensors: [(String, [Int], [Float])] = []
+        let refA = try SafetensorsFile(path: LoRAMergeTests.directory + "/kohya.reference.safetensors")
+        let refB = try SafetensorsFile(path: LoRAMergeTests.directory + "/lokr.reference.safetensors")
+        for name in base.names {
+            var w = try base.baseTensor(name).data
+            for ref in [refA, refB] where ref.header[name] != nil {
+                let r = try ref.floats(name), o = try base.baseTensor(name).data
+                for i in w.indices { w[i] += r[i] - o[i] }
+            }
+            tensors.append((name, base.shape(name)!, w))
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stylus-lora-ref-\(UUID()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try writeSafetensors(tensors, to: path)
+        let expected = try Pipeline(checkpoint: Checkpoint(path: path), tokenizer: tokenizer).render(request)
+
+        func psnr(_ x: RGBImage, _ y: RGBImage) -> Double {
+            var se = 0.0
+            for (p, q) in zip(x.pixels, y.pixels) { se += Double((Int(p) - Int(q)) * (Int(p) - Int(q))) }
+            let mse = se / Double(x.pixels.count)
+            return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+        }
+        XCTAssertGreaterThanOrEqual(psnr(merged, expected), 40)
+        XCTAssertLessThan(psnr(merged, plain), 40, "the LoRAs change the image")
+        // Reverting gives back the base render exactly, without reopening the checkpoint.
+        merger.revert()
+        XCTAssertEqual(try Pipeline(checkpoint: base, tokenizer: tokenizer).render(request).pixels, plain.pixels)
+    }
+}
