@@ -115,8 +115,26 @@ public final class LoRAFile: @unchecked Sendable {
 
 /// ΔW of one module (already multiplied by its scale, not by the user's multiplier).
 struct LoRADelta {
-    var weight: [Float]?
+    enum Weight {
+        case dense([Float])
+        /// scale · up[m×k] · down[k×n], added later with one gemm straight into the merged weight.
+        case lowRank(up: [Float], down: [Float], m: Int, k: Int, n: Int, scale: Float)
+    }
+    var weight: Weight?
     var bias: [Float]?
+
+    /// weight += factor · ΔW
+    static func add(_ delta: Weight, factor: Float, to w: inout [Float]) {
+        switch delta {
+        case let .dense(d):
+            w.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += factor * d[i] } }
+        case let .lowRank(up, down, m, k, n, scale):
+            up.withUnsafeBufferPointer { u in down.withUnsafeBufferPointer { d in w.withUnsafeMutableBufferPointer { c in
+                Kernels.gemm(m: m, n: n, k: k, a: u.baseAddress!, lda: k, b: d.baseAddress!, ldb: n,
+                             c: c.baseAddress!, ldc: n, alpha: factor * scale, beta: 1)
+            } } }
+        }
+    }
 }
 
 extension LoRAFile {
@@ -149,7 +167,6 @@ extension LoRAFile {
             let r = down.shape.first ?? 0
             guard r > 0, down.count > 0 else { throw fail(.down, "has rank 0") }
             guard up.count == out * r else { throw fail(.up, "has shape \(up.shape), expected \(out)×\(r) for a weight of shape \(shape)") }
-            var w: [Float]
             if let mid = try t(.mid) {
                 // Tucker: ΔW[o,i,y,x] = Σ_a up[o,a] Σ_b mid[a,b,y,x] down[b,i]
                 let kk = mid.count / max(r * r, 1), inputs = down.count / r
@@ -161,16 +178,19 @@ extension LoRAFile {
                     let d = down.data[b * inputs + i]
                     for yx in 0..<kk { core[a * rest + i * kk + yx] += mid.data[(a * r + b) * kk + yx] * d }
                 } } }
-                w = matmul(up.data, core, m: out, k: r, n: rest)
+                var w = matmul(up.data, core, m: out, k: r, n: rest)
+                let s = scale(rank: r)
+                for i in w.indices { w[i] *= s }
+                result.weight = .dense(try checked(w, .up))
             } else {
                 guard down.count == r * rest else {
                     throw fail(.down, "has shape \(down.shape), expected rank×\(rest) for a weight of shape \(shape)")
                 }
-                w = matmul(up.data, down.data, m: out, k: r, n: rest)
+                for (role, f) in [(LoRARole.down, down), (.up, up)] {
+                    if let bad = f.data.first(where: { !$0.isFinite }) { throw fail(role, "contains \(bad)") }
+                }
+                result.weight = .lowRank(up: up.data, down: down.data, m: out, k: r, n: rest, scale: scale(rank: r))
             }
-            let s = scale(rank: r)
-            for i in w.indices { w[i] *= s }
-            result.weight = try checked(w, .up)
         } else if let w1a = try t(.hadaW1a) {
             guard let w1b = try t(.hadaW1b), let w2a = try t(.hadaW2a), let w2b = try t(.hadaW2b) else {
                 throw fail(.hadaW1a, "lacks one of hada_w1_b, hada_w2_a, hada_w2_b")
@@ -200,7 +220,7 @@ extension LoRAFile {
             let p1 = try factor(w1a, w1b, try t(.hadaT1), .hadaW1a)
             let p2 = try factor(w2a, w2b, try t(.hadaT2), .hadaW2a)
             let s = scale(rank: r)
-            result.weight = try checked(zip(p1, p2).map { $0 * $1 * s }, .hadaW1a)
+            result.weight = .dense(try checked(zip(p1, p2).map { $0 * $1 * s }, .hadaW1a))
         } else if parts[.lokrW1] != nil || parts[.lokrW1a] != nil {
             var rank: Int?
             func factor(_ full: LoRARole, _ a: LoRARole, _ b: LoRARole) throws -> (rows: Int, data: [Float]) {
@@ -225,9 +245,9 @@ extension LoRAFile {
                     for q in 0..<cols2 { w[row + q] = v * w2.data[p * cols2 + q] }
                 }
             } }
-            result.weight = try checked(w, .lokrW1)
+            result.weight = .dense(try checked(w, .lokrW1))
         } else if let diff = try t(.diff) {
-            result.weight = try checked(diff.data, .diff)
+            result.weight = .dense(try checked(diff.data, .diff))
         }
         if let db = try t(.diffBias) {
             guard let biasCount, db.count == biasCount else { throw fail(.diffBias, "has \(db.count) values but the module's bias has \(biasCount ?? 0)") }

@@ -5,7 +5,7 @@ import StylusML
 /// the `ss_output_name` alias in the safetensors metadata, across the given folders (recursively).
 public struct LoRALibrary: Sendable {
     public let directories: [String]
-    let files: [String]
+    public let files: [String]
 
     public init(directories: [String]) {
         self.directories = directories

@@ -26,14 +26,13 @@ public struct LoRAReport: Sendable, Equatable {
 }
 
 /// Merges LoRAs into a checkpoint's weights: `W' = W + Σ multiplier · scale · ΔW`, computed from
-/// the original weights each time, so switching adapter sets (or removing all) is exact and never
-/// reopens the checkpoint. Merged tensors are installed as the checkpoint's overrides; models
+/// the original weights (read again from the open, memory-mapped file) each time, so switching
+/// adapter sets (or removing all) is exact and never reopens or re-parses the checkpoint. Merged tensors are installed as the checkpoint's overrides; models
 /// built from it afterwards (`Pipeline(checkpoint:…)`) see the merged weights.
 public final class LoRAMerger: @unchecked Sendable {
     public let checkpoint: Checkpoint
     /// LoRA module name, in every spelling a file may use → canonical module (without `.weight`).
     let lookup: [String: String]
-    private var originals: [String: Tensor] = [:]
     private let lock = NSLock()
 
     public init(checkpoint: Checkpoint) {
@@ -72,7 +71,8 @@ public final class LoRAMerger: @unchecked Sendable {
     @discardableResult
     public func apply(_ applications: [LoRAApplication]) throws -> [LoRAReport] {
         lock.lock(); defer { lock.unlock() }
-        var sums: [String: [Float]] = [:]  // canonical weight/bias name → Σ multiplier · ΔW
+        // Compute and check every ΔW first; only then build merged weights and install them.
+        var plan: [String: [(LoRADelta.Weight, Float)]] = [:]  // canonical weight/bias name → (ΔW, multiplier)
         var reports: [LoRAReport] = []
         for app in applications {
             let file = app.file
@@ -86,13 +86,8 @@ public final class LoRAMerger: @unchecked Sendable {
                 let d = try file.delta(module: module, parts: parts, shape: shape, biasCount: checkpoint.shape(biasName)?.reduce(1, *))
                 guard d.weight != nil || d.bias != nil else { unused += parts.values; continue }
                 let m = target.hasPrefix(KeyMapping.textPrefix) ? app.textEncoder : app.unet
-                for (name, delta) in [(target + ".weight", d.weight), (biasName, d.bias)] {
-                    guard let delta else { continue }
-                    var sum = sums[name] ?? [Float](repeating: 0, count: delta.count)
-                    for i in sum.indices { sum[i] += m * delta[i] }
-                    sums[name] = sum
-                    touched.append(name)
-                }
+                if let w = d.weight { plan[target + ".weight", default: []].append((w, m)); touched.append(target + ".weight") }
+                if let b = d.bias { plan[biasName, default: []].append((.dense(b), m)); touched.append(biasName) }
                 applied += parts.count
             }
             if applied == 0 {
@@ -102,10 +97,11 @@ public final class LoRAMerger: @unchecked Sendable {
                                       unusedTensors: unused.sorted(), modules: touched.sorted()))
         }
         var merged: [String: Tensor] = [:]
-        for (name, sum) in sums {
-            var w = try original(name)
-            w.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += sum[i] } }
-            merged[name] = w
+        for (name, deltas) in plan {
+            let base = try checkpoint.baseTensor(name)
+            var w = base.data
+            for (delta, m) in deltas { LoRADelta.add(delta, factor: m, to: &w) }
+            merged[name] = Tensor(shape: base.shape, data: w)
         }
         checkpoint.setOverrides(merged)
         return reports
@@ -115,13 +111,5 @@ public final class LoRAMerger: @unchecked Sendable {
     public func revert() {
         lock.lock(); defer { lock.unlock() }
         checkpoint.setOverrides([:])
-    }
-
-    /// The unmerged weight, read once from the checkpoint and kept for later merges.
-    private func original(_ name: String) throws -> Tensor {
-        if let t = originals[name] { return t }
-        let t = try checkpoint.baseTensor(name)
-        originals[name] = t
-        return t
     }
 }

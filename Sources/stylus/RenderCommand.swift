@@ -185,6 +185,7 @@ extension RenderCommand {
     /// (benchmarks/render_bench.py compares it with diffusers).
     func runBenchmark() throws {
         guard let checkpoint else { printError("stylus render --benchmark: pass --checkpoint PATH"); throw CLIExit.badInput }
+        if !loraDir.isEmpty { return try runLoRABenchmark(checkpoint) }
         let dims = size.flatMap(ImageSize.init(parsing:)) ?? ImageSize(width: 512, height: 512)
         let env = ProcessInfo.processInfo.environment
         let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
@@ -210,6 +211,45 @@ extension RenderCommand {
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let json: [String: Any] = ["load_s": load, "unet_eval_s": unetTimes, "vae_decode_s": vae,
                                        "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)"]
+            printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
+        } catch {
+            printError("stylus render --benchmark: \(error)")
+            throw CLIExit.runtimeFailure
+        }
+    }
+
+    /// `stylus render --benchmark --checkpoint PATH --lora-dir DIR`: merges every LoRA in DIR at
+    /// multiplier 1 (benchmarks/lora_bench.py), reverts, switches to a set without the first file,
+    /// and rebuilds the models from the merged checkpoint; prints the times as JSON.
+    func runLoRABenchmark(_ checkpointPath: String) throws {
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t = Date()
+            try body()
+            return Date().timeIntervalSince(t)
+        }
+        do {
+            var ckpt: Checkpoint!
+            let open = try seconds { ckpt = try Checkpoint(path: checkpointPath) }
+            let library = LoRALibrary(directories: loraDir)
+            let files = try library.files.map { try LoRAFile(path: $0) }
+            let apps = files.map { LoRAApplication(file: $0, textEncoder: 1, unet: 1) }
+            let merger = LoRAMerger(checkpoint: ckpt)
+            var reports: [LoRAReport] = []
+            let merge = try seconds { reports = try merger.apply(apps) }
+            let mergeAgain = try seconds { reports = try merger.apply(apps) }
+            let revert = seconds { merger.revert() }
+            let switchSet = try seconds { try merger.apply(Array(apps.dropFirst())) }
+            let env = ProcessInfo.processInfo.environment
+            let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+            let rebuild = try seconds { _ = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let json: [String: Any] = [
+                "checkpoint_open_s": open, "loras": files.count,
+                "applied_tensors": reports.map(\.appliedTensors), "modules": reports.map { $0.modules.count },
+                "merge_s": merge, "merge_again_s": mergeAgain, "revert_s": revert, "switch_s": switchSet,
+                "pipeline_rebuild_s": rebuild, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+            ]
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             printError("stylus render --benchmark: \(error)")
