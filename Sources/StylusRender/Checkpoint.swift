@@ -13,6 +13,9 @@ public final class Checkpoint: @unchecked Sendable {
     public let config: SD1Config
     fileprivate let files: [SafetensorsFile]
     private let entries: [String: Entry]
+    // LoRA hook (LoRAMerger): merged weights by canonical name, in stored shape.
+    private var overrides: [String: Tensor] = [:]
+    private let overridesLock = NSLock()
 
     struct Entry {
         let file: Int
@@ -142,6 +145,18 @@ public final class Checkpoint: @unchecked Sendable {
     /// A weight as Float32 with the given shape (element counts must agree; layouts that differ
     /// only by trailing 1×1 dimensions are the same data). Non-finite values are refused.
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+        if let merged = override(name) {  // LoRA hook: merged weights replace the stored ones
+            let shape = expected ?? merged.shape
+            guard shape.reduce(1, *) == merged.count else {
+                throw RenderError.badWeight(path: path, name: name, reason: "has shape \(merged.shape), expected \(shape)")
+            }
+            return Tensor(shape: shape, data: merged.data)
+        }
+        return try baseTensor(name, shape: expected)
+    }
+
+    /// The weight as stored in the file, ignoring merged LoRAs.
+    public func baseTensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
         guard let entry = entries[name] else { throw RenderError.missingWeight(path: path, name: name) }
         let shape = expected ?? entry.info.shape
         guard shape.reduce(1, *) == entry.info.elementCount else {
@@ -162,6 +177,17 @@ public final class Checkpoint: @unchecked Sendable {
 }
 
 extension Checkpoint {
+    /// LoRA hook: installs merged weights (replacing earlier ones; empty = the file's own weights).
+    func setOverrides(_ merged: [String: Tensor]) {
+        overridesLock.lock(); defer { overridesLock.unlock() }
+        overrides = merged
+    }
+
+    private func override(_ name: String) -> Tensor? {
+        overridesLock.lock(); defer { overridesLock.unlock() }
+        return overrides[name]
+    }
+
     /// Drops the file pages of a tensor that has been converted, so a 2 GB fp16 checkpoint does not
     /// stay resident next to its 4 GB of Float32 weights (peak RSS is part of the benchmark).
     /// The mapping is read-only and private: dropped pages are simply read again if touched.

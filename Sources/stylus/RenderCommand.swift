@@ -22,6 +22,8 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM.") var sampler: String?
     @Option(help: "Image size WxH (multiples of 64).") var size: String?
     @Option(name: .customLong("clip-skip"), help: "CLIP skip (1 = last layer).") var clipSkip: Int?
+    @Option(name: .customLong("lora-dir"), help: "A folder of LoRA files for <lora:name:…> tags (repeatable; adds to the frontmatter's lora_dirs).")
+    var loraDir: [String] = []
     @Flag(help: .hidden) var benchmark = false
 
     func run() throws {
@@ -63,9 +65,7 @@ struct RenderCommand: ParsableCommand {
         } else if let negativeText = prompt.negativeText {
             request.negative = PromptParser.parse(negativeText, isNegative: true).fragments(steps: request.steps)
         }
-        if !prompt.positive.tags.filter(\.isLoRA).isEmpty {
-            printError("stylus render: warning: LoRA merging is not built yet; the image is rendered without the <lora:…> adapters")
-        }
+        let adapters = try resolveLoRAs(prompt, fileDir: fileDir, bad: bad)
 
         do { try request.validate() } catch { throw bad("\(error)") }
         let env = ProcessInfo.processInfo.environment
@@ -75,7 +75,9 @@ struct RenderCommand: ParsableCommand {
         let pipeline: Pipeline
         do {
             let tokenizer = try ClipTokenizer(vocabularyPath: vocab)
-            pipeline = try Pipeline(checkpoint: Checkpoint(path: ckptPath), tokenizer: tokenizer)
+            let ckpt = try Checkpoint(path: ckptPath)
+            try mergeLoRAs(adapters, into: ckpt)
+            pipeline = try Pipeline(checkpoint: ckpt, tokenizer: tokenizer)
             printError("stylus render: loaded \(ckptPath) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
             let t0 = Date()
             image = try pipeline.render(request) { step, total in
@@ -89,6 +91,8 @@ struct RenderCommand: ParsableCommand {
             if case .invalidArgument = error { throw bad("\(error)") }
             printError("stylus render: \(error)")
             throw CLIExit.runtimeFailure
+        } catch let error as LoRAError {
+            throw bad("\(error)")
         }
 
         var params = RenderParameters(
@@ -98,6 +102,7 @@ struct RenderCommand: ParsableCommand {
             modelHash: pipeline.checkpoint.layout == .singleFile ? try? SHA256.a1111ModelHash(ckptPath) : nil,
             modelName: URL(fileURLWithPath: ckptPath).deletingPathExtension().lastPathComponent)
         params.clipSkip = request.clipSkip
+        params.loraHashes = adapters.compactMap { a in (try? a.file.addnetShortHash()).map { (a.name, $0) } }
         let base = out ?? (fileDir + "/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png")
         var path = base
         var suffix = 0
@@ -119,12 +124,68 @@ struct RenderCommand: ParsableCommand {
     }
 }
 
+/// A LoRA named in the prompt, resolved to its file, with multipliers summed over repeated tags.
+struct PromptLoRA {
+    var name: String
+    var file: LoRAFile
+    var textEncoder: Float
+    var unet: Float
+}
+
 extension RenderCommand {
+    /// `<lora:…>` tags of the positive prompt → files in `--lora-dir` / frontmatter `lora_dirs`.
+    /// Tags in the negative prompt are ignored (as in A1111) with a warning.
+    func resolveLoRAs(_ prompt: PromptFile, fileDir: String, bad: (String) -> ExitCode) throws -> [PromptLoRA] {
+        if let negative = prompt.negative, negative.tags.contains(where: \.isLoRA) {
+            printError("stylus render: warning: <lora:…> tags in the negative prompt are ignored")
+        }
+        let tags = prompt.positive.tags.filter(\.isLoRA)
+        guard !tags.isEmpty else { return [] }
+        let dirs = loraDir + (prompt.settings.loraDirs ?? []).map { $0.hasPrefix("/") ? $0 : fileDir + "/" + $0 }
+        guard !dirs.isEmpty else { throw bad("the prompt has <lora:…> tags but no LoRA folder: pass --lora-dir DIR or set 'lora_dirs:' in the frontmatter") }
+        let library = LoRALibrary(directories: dirs)
+        var result: [PromptLoRA] = []
+        for tag in tags {
+            guard let te = tag.textEncoderWeight, let unet = tag.unetWeight, te.isFinite, unet.isFinite else {
+                throw bad("<lora:\(tag.name):…> has a multiplier that is not a number")
+            }
+            guard let path = library.resolve(tag.name) else {
+                throw bad("no LoRA named '\(tag.name)' (file stem or ss_output_name) in \(dirs.joined(separator: ", "))")
+            }
+            if let i = result.firstIndex(where: { $0.file.path == path }) {  // the same file twice adds up
+                result[i].textEncoder += Float(te)
+                result[i].unet += Float(unet)
+                continue
+            }
+            let file: LoRAFile
+            do { file = try LoRAFile(path: path) } catch { throw bad("\(error)") }
+            result.append(PromptLoRA(name: tag.name, file: file, textEncoder: Float(te), unet: Float(unet)))
+        }
+        return result
+    }
+
+    func mergeLoRAs(_ adapters: [PromptLoRA], into checkpoint: Checkpoint) throws {
+        guard !adapters.isEmpty else { return }
+        let started = Date()
+        let reports = try LoRAMerger(checkpoint: checkpoint).apply(adapters.map {
+            LoRAApplication(file: $0.file, textEncoder: $0.textEncoder, unet: $0.unet)
+        })
+        for (adapter, report) in zip(adapters, reports) {
+            var line = "stylus render: LoRA \(adapter.name): \(report.appliedTensors)/\(report.totalTensors) tensors applied"
+            if !report.unusedTensors.isEmpty {
+                line += "; unused: " + report.unusedTensors.prefix(5).joined(separator: ", ") + (report.unusedTensors.count > 5 ? ", …" : "")
+            }
+            printError(line)
+        }
+        printError("stylus render: merged \(adapters.count) LoRA(s) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+    }
+
     /// `stylus render --benchmark --checkpoint PATH [--size WxH] [--steps N]`: times N UNet
     /// evaluations (batch 2, as with CFG) and one VAE decode, and prints JSON with the peak RSS
     /// (benchmarks/render_bench.py compares it with diffusers).
     func runBenchmark() throws {
         guard let checkpoint else { printError("stylus render --benchmark: pass --checkpoint PATH"); throw CLIExit.badInput }
+        if !loraDir.isEmpty { return try runLoRABenchmark(checkpoint) }
         let dims = size.flatMap(ImageSize.init(parsing:)) ?? ImageSize(width: 512, height: 512)
         let env = ProcessInfo.processInfo.environment
         let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
@@ -150,6 +211,45 @@ extension RenderCommand {
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let json: [String: Any] = ["load_s": load, "unet_eval_s": unetTimes, "vae_decode_s": vae,
                                        "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)"]
+            printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
+        } catch {
+            printError("stylus render --benchmark: \(error)")
+            throw CLIExit.runtimeFailure
+        }
+    }
+
+    /// `stylus render --benchmark --checkpoint PATH --lora-dir DIR`: merges every LoRA in DIR at
+    /// multiplier 1 (benchmarks/lora_bench.py), reverts, switches to a set without the first file,
+    /// and rebuilds the models from the merged checkpoint; prints the times as JSON.
+    func runLoRABenchmark(_ checkpointPath: String) throws {
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t = Date()
+            try body()
+            return Date().timeIntervalSince(t)
+        }
+        do {
+            var ckpt: Checkpoint!
+            let open = try seconds { ckpt = try Checkpoint(path: checkpointPath) }
+            let library = LoRALibrary(directories: loraDir)
+            let files = try library.files.map { try LoRAFile(path: $0) }
+            let apps = files.map { LoRAApplication(file: $0, textEncoder: 1, unet: 1) }
+            let merger = LoRAMerger(checkpoint: ckpt)
+            var reports: [LoRAReport] = []
+            let merge = try seconds { reports = try merger.apply(apps) }
+            let mergeAgain = try seconds { reports = try merger.apply(apps) }
+            let revert = seconds { merger.revert() }
+            let switchSet = try seconds { try merger.apply(Array(apps.dropFirst())) }
+            let env = ProcessInfo.processInfo.environment
+            let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+            let rebuild = try seconds { _ = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let json: [String: Any] = [
+                "checkpoint_open_s": open, "loras": files.count,
+                "applied_tensors": reports.map(\.appliedTensors), "modules": reports.map { $0.modules.count },
+                "merge_s": merge, "merge_again_s": mergeAgain, "revert_s": revert, "switch_s": switchSet,
+                "pipeline_rebuild_s": rebuild, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+            ]
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             printError("stylus render --benchmark: \(error)")
