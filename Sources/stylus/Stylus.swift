@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StylusML
 
 @main
 struct Stylus: ParsableCommand {
@@ -15,4 +16,21 @@ struct Stylus: ParsableCommand {
             LSPCommand.self,
         ]
     )
+
+    /// Exit codes of DESIGN §5.3: usage errors exit 2 (argument-parser's default is 64).
+    static func main() {
+        // OpenBLAS picks its kernels when it loads; on CPUs it does not recognise, restart once
+        // with the right core type (see BLASRuntime). Happens before any I/O.
+        BLASRuntime.reexecWithFastKernelsIfNeeded()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Foundation.exit(CLIExit.badInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -101,3 +101,18 @@ final class StubCommandTests: XCTestCase {
         }
     }
 }
+
+final class UsageErrorTests: XCTestCase {
+    /// Usage errors exit 2 with a message (DESIGN §5.3), help exits 0.
+    func testUnknownOptionAndMissingArgumentExitTwo() throws {
+        let unknown = try CLI.run(["parse", "--no-such-flag", "x"])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("--no-such-flag"), unknown.stderr)
+        let missing = try CLI.run(["parse"])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("Missing expected argument"), missing.stderr)
+        let help = try CLI.run(["--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("SUBCOMMANDS"), help.stdout)
+    }
+}
