@@ -1,6 +1,6 @@
 # Quick start: `make demo` (set up, build, run) and `make test` (set up, build, all tests).
 SWIFT ?= swift
-EXAMPLE ?= examples/knight.sdprompt
+EXAMPLE ?= examples/quixote.sdprompt
 
 .PHONY: setup build demo test test-swift clean
 
