@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(name: "StylusBench", dependencies: ["StylusML", "StylusCore"]),
 
         .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
-        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore"]),
+        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML"]),
         .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),
         .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),

@@ -1,28 +1,10 @@
 import Foundation
+import StylusCore
 
 /// Small JSON writing and reading helpers: stable field order for the CLI's machine output,
 /// and lenient field access for importers that read hand-made or API JSON.
 public enum JSONText {
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ s: String) -> String { jsonStringLiteral(s) }
 
     public static func array(_ items: [String]) -> String {
         "[" + items.map(quote).joined(separator: ",") + "]"

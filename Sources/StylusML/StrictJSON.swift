@@ -4,6 +4,8 @@
 // 1e3 or 2^64 must be an error, not a Double), Bools that never pass as numbers, a depth limit,
 // duplicate-key detection and the raw text of a value. The grammar is RFC 8259.
 
+import StylusCore
+
 /// A parsed JSON value. Numbers keep their source text; callers convert exactly what they expect.
 package indirect enum JSONValue: Equatable, Sendable {
     case object([(key: String, value: JSONValue)])
@@ -53,26 +55,7 @@ package indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
-    private static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    private static func quoted(_ s: String) -> String { jsonStringLiteral(s) }
 }
 
 /// Why a JSON text was rejected, with the byte offset where parsing stopped.

@@ -1,4 +1,6 @@
 import Foundation
+import StylusCore
+import StylusML
 
 /// The generation parameters A1111 writes into a PNG's `parameters` text, so images round-trip
 /// into the tools people already use:
@@ -60,23 +62,16 @@ public struct RenderParameters: Equatable, Sendable {
     /// A1111 quotes a value (JSON string syntax) when it contains a comma, colon or newline.
     static func quote(_ value: String) -> String {
         guard value.contains(where: { $0 == "," || $0 == ":" || $0 == "\n" }) else { return value }
-        var out = "\""
-        for u in value.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
+        return jsonStringLiteral(value)
     }
 
     /// 7 → "7", 7.5 → "7.5" (how A1111's infotexts read).
     static func number(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }
+}
+
+extension SHA256 {
+    /// A1111's "Model hash" of a single-file checkpoint: the first 10 hex digits of its SHA-256.
+    public static func a1111ModelHash(_ path: String) throws -> String { String(try hexOfFile(path).prefix(10)) }
 }

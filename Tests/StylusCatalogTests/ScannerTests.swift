@@ -1,6 +1,7 @@
 import Foundation
 import StylusCatalog
 import StylusCore
+import StylusML
 import XCTest
 
 /// The LoRA folder scanner: headers, sidecars, hashes, names, incremental rescans, hostile files.

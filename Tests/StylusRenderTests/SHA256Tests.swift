@@ -1,4 +1,5 @@
 import Foundation
+import StylusML
 import StylusRender
 import XCTest
 

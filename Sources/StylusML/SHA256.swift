@@ -79,9 +79,9 @@ public struct SHA256: Sendable {
     public static func hex(_ digest: [UInt8]) -> String { digest.map { String(format: "%02x", $0) }.joined() }
 
     /// SHA-256 of a file's bytes from `offset` to the end, read in 4 MB pieces.
-    public static func file(_ path: String, from offset: UInt64 = 0) throws -> [UInt8] {
+    public static func file(_ path: String, from offset: UInt64 = 0) throws(FileHashError) -> [UInt8] {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw RenderError.unreadableFile(path: path, reason: "cannot open it to hash")
+            throw FileHashError(path: path, reason: "cannot open it to hash")
         }
         defer { try? handle.close() }
         var hasher = SHA256()
@@ -91,11 +91,20 @@ public struct SHA256: Sendable {
                 data.withUnsafeBytes { hasher.update($0) }
             }
         } catch {
-            throw RenderError.unreadableFile(path: path, reason: "read failed while hashing: \(error)")
+            throw FileHashError(path: path, reason: "read failed while hashing: \(error)")
         }
         return hasher.finalize()
     }
 
-    /// A1111's "Model hash" of a single-file checkpoint: the first 10 hex digits of its SHA-256.
-    public static func a1111ModelHash(_ path: String) throws -> String { String(hex(try file(path)).prefix(10)) }
+    /// Hex SHA-256 of a file from `offset` (AutoV3 hashes the bytes after the safetensors header).
+    public static func hexOfFile(_ path: String, from offset: Int = 0) throws(FileHashError) -> String {
+        hex(try file(path, from: UInt64(max(0, offset))))
+    }
+}
+
+/// A file could not be read for hashing.
+public struct FileHashError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
 }
