@@ -100,7 +100,27 @@ public final class LoRAMerger: @unchecked Sendable {
         for (name, deltas) in plan {
             let base = try checkpoint.baseTensor(name)
             var w = base.data
-            for (delta, m) in deltas { LoRADelta.add(delta, factor: m, to: &w) }
+            // Low-rank deltas of one weight become one gemm over their concatenated ranks: C is
+            // streamed once instead of once per LoRA (a rank-32 gemm is bound by reading C).
+            var ups: [Float] = [], downs: [Float] = [], rank = 0
+            for (delta, m) in deltas {
+                guard case let .lowRank(up, down, rows, k, n, scale) = delta, rows * n == w.count else {
+                    LoRADelta.add(delta, factor: m, to: &w)
+                    continue
+                }
+                let f = m * scale
+                var stacked = [Float](repeating: 0, count: rows * (rank + k))
+                for r in 0..<rows {
+                    for j in 0..<rank { stacked[r * (rank + k) + j] = ups[r * rank + j] }
+                    for j in 0..<k { stacked[r * (rank + k) + rank + j] = f * up[r * k + j] }
+                }
+                ups = stacked
+                downs += down
+                rank += k
+            }
+            if rank > 0 {
+                LoRADelta.add(.lowRank(up: ups, down: downs, m: base.shape[0], k: rank, n: w.count / base.shape[0], scale: 1), factor: 1, to: &w)
+            }
             merged[name] = Tensor(shape: base.shape, data: w)
         }
         checkpoint.setOverrides(merged)
