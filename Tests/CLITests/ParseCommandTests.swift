@@ -93,7 +93,7 @@ final class ParseCommandTests: XCTestCase {
 final class StubCommandTests: XCTestCase {
     /// Commands whose capability is not built yet say so on stderr and exit 2, with no output.
     func testUnbuiltCommandsExitTwoWithoutFakeOutput() throws {
-        for command in [["search", "a cat"], ["compose", "a cat"]] {
+        for command in [["compose", "a cat"]] {
             let result = try CLI.run(command)
             XCTAssertEqual(result.status, 2, command.joined(separator: " "))
             XCTAssertEqual(result.stdout, "", command.joined(separator: " "))
