@@ -96,6 +96,7 @@ extension CatalogCommand {
                     }
                 }
             }
+            try embedNewAdapters(store)
             try finish(report, json: json, verb: "imported", fileFailures: failures)
         }
     }
@@ -125,6 +126,7 @@ extension CatalogCommand {
                     }
                 }
             }
+            try embedNewAdapters(store)
             try finish(report, json: json, verb: "scanned", fileFailures: failures)
         }
     }

@@ -90,18 +90,6 @@ final class ParseCommandTests: XCTestCase {
     }
 }
 
-final class StubCommandTests: XCTestCase {
-    /// Commands whose capability is not built yet say so on stderr and exit 2, with no output.
-    func testUnbuiltCommandsExitTwoWithoutFakeOutput() throws {
-        for command in [["search", "a cat"]] {
-            let result = try CLI.run(command)
-            XCTAssertEqual(result.status, 2, command.joined(separator: " "))
-            XCTAssertEqual(result.stdout, "", command.joined(separator: " "))
-            XCTAssertTrue(result.stderr.contains("is not built yet"), result.stderr)
-        }
-    }
-}
-
 final class UsageErrorTests: XCTestCase {
     /// Usage errors exit 2 with a message (DESIGN §5.3), help exits 0.
     func testUnknownOptionAndMissingArgumentExitTwo() throws {

@@ -1,0 +1,58 @@
+import Foundation
+import StylusCore
+import StylusML
+
+/// Fills in the catalog's missing sentence embeddings (import/scan time), so retrieval only
+/// embeds the query. A vector is dropped by the store whenever the adapter's card changes, and
+/// vectors of another model are not used, so "missing" means "text or model changed".
+public struct CatalogEmbedder: Sendable {
+    public let store: CatalogStore
+    public let encoder: MiniLMEncoder
+
+    public init(store: CatalogStore, encoder: MiniLMEncoder) {
+        self.store = store
+        self.encoder = encoder
+    }
+
+    /// How many adapters need a vector.
+    public func pendingCount() throws -> Int {
+        try store.adaptersMissingEmbedding(model: MiniLMEncoder.modelID).count
+    }
+
+    /// Embeds every adapter without a vector of our model, `batch` texts at a time, storing each
+    /// batch as it is done (an interrupted run keeps its work). `progress(done, total)` after each batch.
+    @discardableResult
+    public func embedMissing(batch: Int = 32, progress: (Int, Int) -> Void = { _, _ in }) throws -> Int {
+        let pending = try store.adaptersMissingEmbedding(model: MiniLMEncoder.modelID)
+        var done = 0
+        progress(0, pending.count)
+        while done < pending.count {
+            let slice = pending[done..<min(done + max(1, batch), pending.count)]
+            let vectors = encoder.embed(slice.map { Self.embeddedText($0.text) }, batchSize: batch)
+            try store.setEmbeddings(zip(slice, vectors).map { ($0.adapterID, $1) }, model: MiniLMEncoder.modelID)
+            done += slice.count
+            progress(done, pending.count)
+        }
+        return done
+    }
+
+    /// The text embedded for an adapter: its refined description (title, category, summary, tags and
+    /// trigger words in one paragraph). Empty descriptions embed as a single space.
+    static func embeddedText(_ refined: String) -> String {
+        refined.isEmpty ? " " : refined
+    }
+}
+
+extension CatalogStore {
+    /// Stores many vectors in one transaction.
+    public func setEmbeddings(_ vectors: [(adapterID: String, vector: [Float])], model: String) throws {
+        try write { db in
+            for (id, vector) in vectors {
+                guard let rowID = try Int64.fetchOne(db, sql: "SELECT id FROM adapters WHERE adapter_id = ?", arguments: [id]) else {
+                    continue  // removed meanwhile by another process
+                }
+                try storeEmbedding(rowID: rowID, vector: vector, model: model, db)
+            }
+        }
+    }
+}

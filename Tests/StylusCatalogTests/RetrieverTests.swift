@@ -1,0 +1,144 @@
+import Foundation
+import StylusCatalog
+import StylusCore
+import XCTest
+
+/// The hybrid retriever on a real SQLite catalog: BM25 fallback, filters, hostile queries, and
+/// (with the MiniLM files installed) dense retrieval with stored, reused embeddings.
+final class RetrieverTests: XCTestCase {
+    nonisolated(unsafe) static let cards: [[String: Any]] = [
+        ["adapter_id": "a-water", "alias": "wtrcolor", "title": "Watercolor Dream", "base_model": "SD 1.5",
+         "tags": ["style", "watercolor", "painting"], "trigger_words": ["wtrclr"],
+         "description": "Soft watercolor painting style with paper texture and bleeding pigments."],
+        ["adapter_id": "a-water-xl", "alias": "wtrcolor_xl", "title": "Watercolor Dream XL", "base_model": "SDXL 1.0",
+         "tags": ["style", "watercolor"], "trigger_words": [], "description": "Watercolor painting style for SDXL."],
+        ["adapter_id": "a-dog", "alias": "dogs_v1", "title": "Dogs", "base_model": "SD 1.5",
+         "tags": ["animal", "dog", "puppy"], "trigger_words": [], "description": "Realistic dogs of many breeds: corgi, husky, retriever."],
+        ["adapter_id": "a-castle", "alias": "castle_bg", "title": "Castle Backgrounds", "base_model": "SD 1.5",
+         "tags": ["background", "castle", "medieval"], "trigger_words": [], "description": "Medieval castles and fortress walls as scenery."],
+        ["adapter_id": "a-nsfw-water", "alias": "wet_water", "title": "Watercolor Pinups", "base_model": "SD 1.5",
+         "tags": ["style", "watercolor"], "nsfw": true, "trigger_words": [], "description": "Watercolor pinup style."],
+        ["adapter_id": "a-car", "alias": "cars_real", "title": "Realistic Cars", "base_model": "SD 1.5",
+         "tags": ["vehicle", "car", "automobile"], "trigger_words": [], "description": "Photorealistic automobiles: sedans, trucks, sports cars."],
+    ]
+
+    func makeStore() throws -> CatalogStore {
+        let dir = try Support.tempDir()
+        let jsonl = dir + "/cards.jsonl"
+        let lines = try Self.cards.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        try lines.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let store = try CatalogStore(path: dir + "/catalog.sqlite")
+        let report = try CatalogImporter(store: store).importJSONL(jsonl)
+        XCTAssertEqual(report.added, Self.cards.count)
+        return store
+    }
+
+    func ids(_ r: Retriever, _ text: String, base: BaseModel? = .sd15, nsfw: Bool = false, k: Int = 10, topic: String? = nil) throws -> [String] {
+        try r.candidates(for: CandidateQuery(text: text, topic: topic, baseModel: base, includeNSFW: nsfw, limit: k)).map(\.card.adapterId)
+    }
+
+    // MARK: - Without model files: BM25 only
+
+    func testMissingModelFallsBackToBM25WithOneWarning() throws {
+        let store = try makeStore()
+        let r = try Retriever(store: store, modelDirectory: try Support.tempDir() + "/no-model")
+        let warning = try XCTUnwrap(r.warning)
+        XCTAssertTrue(warning.contains("BM25"), warning)
+        XCTAssertTrue(warning.contains("model.safetensors"), warning)
+        XCTAssertEqual(r.vectorCount, 0)
+        XCTAssertEqual(try ids(r, "a watercolor painting of a fox").first, "a-water")
+        XCTAssertEqual(try ids(r, "a castle at night"), ["a-castle"])
+    }
+
+    func testFiltersByBaseModelAndNSFW() throws {
+        let r = try Retriever(store: try makeStore(), modelDirectory: nil)
+        XCTAssertEqual(try ids(r, "watercolor"), ["a-water"])
+        XCTAssertEqual(try ids(r, "watercolor", base: .sdxl), ["a-water-xl"])
+        XCTAssertEqual(Set(try ids(r, "watercolor", nsfw: true)), ["a-water", "a-nsfw-water"])
+        XCTAssertEqual(Set(try ids(r, "watercolor", base: nil)), ["a-water", "a-water-xl"])
+        XCTAssertEqual(try ids(r, "watercolor", k: 0), [])
+    }
+
+    func testScoresDescendAndLimitHolds() throws {
+        let r = try Retriever(store: try makeStore(), modelDirectory: nil)
+        let hits = try r.candidates(for: CandidateQuery(text: "watercolor dogs castle cars", baseModel: nil, includeNSFW: true, limit: 3))
+        XCTAssertEqual(hits.count, 3)
+        XCTAssertEqual(hits.map(\.score), hits.map(\.score).sorted(by: >))
+    }
+
+    func testCorruptModelFileFallsBack() throws {
+        let store = try makeStore()
+        let dir = try Support.tempDir()
+        try Data([UInt8](repeating: 0xFF, count: 64)).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+        try "[PAD]\n[UNK]\n".write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        let r = try Retriever(store: store, modelDirectory: dir)
+        XCTAssertNotNil(r.warning)
+        XCTAssertEqual(try ids(r, "medieval castle"), ["a-castle"])
+    }
+
+    func testHostileQueriesNeverThrow() throws {
+        let r = try Retriever(store: try makeStore(), modelDirectory: nil)
+        XCTAssertEqual(try ids(r, ""), [])
+        XCTAssertEqual(try ids(r, "   \n\t "), [])
+        // FTS5 syntax, quotes, A1111 syntax and control characters are plain words to the retriever.
+        XCTAssertEqual(try ids(r, "\"castle\" AND NEAR( OR * ^ - : {cars}"), try ids(r, "castle cars"))
+        XCTAssertEqual(try ids(r, "(castle:1.3), <lora:castle_bg:0.8>, [dogs]"), try ids(r, "castle dogs"))
+        var bytes = [UInt8]()
+        var seed: UInt64 = 42
+        for _ in 0..<4096 { seed = seed &* 6364136223846793005 &+ 1; bytes.append(UInt8(truncatingIfNeeded: seed >> 33)) }
+        _ = try ids(r, String(decoding: bytes, as: UTF8.self))
+        let huge = String(repeating: "castle ", count: 100_000 / 7)  // 100 KB
+        XCTAssertEqual(try ids(r, huge), ["a-castle"])
+    }
+
+    // MARK: - With the real MiniLM weights
+
+    func requireModels() throws -> String {
+        let paths = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory())
+        let dir = paths.miniLMDirectory
+        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
+            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
+                XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1; run scripts/setup")
+            }
+            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")
+        }
+        return dir
+    }
+
+    func testDenseRetrievalStoresAndReusesEmbeddings() throws {
+        let dir = try requireModels()
+        let store = try makeStore()
+        let r = try Retriever(store: store, modelDirectory: dir)
+        XCTAssertNil(r.warning)
+        XCTAssertEqual(r.vectorCount, Self.cards.count)
+        // Computed once and stored: nothing is missing for the next session.
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").count, 0)
+        XCTAssertEqual(try store.stats().withEmbedding, Self.cards.count)
+        // No shared word with any card: only the dense side can find these.
+        XCTAssertEqual(try ids(r, "a fluffy canine").first, "a-dog")
+        XCTAssertEqual(try ids(r, "an automobile parked on a street").first, "a-car")
+        // Topic queries favour the topic over the rest of the prompt.
+        XCTAssertEqual(try ids(r, "a puppy in front of a fortress", topic: "fortress").first, "a-castle")
+        XCTAssertEqual(try ids(r, "a puppy in front of a fortress", topic: "puppy").first, "a-dog")
+
+        // A changed card drops its vector; the next retriever re-embeds only that one.
+        var changed = Self.cards[2]
+        changed["description"] = "Wolves and dogs in snowy forests."
+        let jsonl = try Support.tempDir() + "/changed.jsonl"
+        try String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self).write(toFile: jsonl, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CatalogImporter(store: store).importJSONL(jsonl).updated, 1)
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").map(\.adapterID), ["a-dog"])
+        let again = try Retriever(store: store, modelDirectory: dir)
+        XCTAssertEqual(again.vectorCount, Self.cards.count)
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").count, 0)
+    }
+
+    func testDenseRetrievalSurvivesHostileQueries() throws {
+        let dir = try requireModels()
+        let r = try Retriever(store: try makeStore(), modelDirectory: dir)
+        XCTAssertEqual(try ids(r, ""), [])
+        let huge = String(repeating: "medieval castle walls ", count: 100_000 / 22)
+        XCTAssertEqual(try ids(r, huge).first, "a-castle")
+        XCTAssertFalse(try ids(r, "\u{0}\u{1}\u{FFFD}🙂 城 \"(\u{7F}").isEmpty)
+    }
+}
