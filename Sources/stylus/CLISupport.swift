@@ -16,9 +16,3 @@ func printError(_ message: String) {
 func printOut(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
-
-/// A command whose capability is not built yet: says so and exits 2, never fakes output.
-func notBuiltYet(_ command: String, _ capability: String) -> ExitCode {
-    printError("stylus \(command): \(capability) is not built yet.")
-    return CLIExit.badInput
-}
