@@ -39,12 +39,18 @@ public final class Pipeline: Sendable {
     public let unet: UNet
     public let vae: VAEDecoder
 
-    public init(checkpoint: Checkpoint, tokenizer: ClipTokenizer) throws {
+    public convenience init(checkpoint: Checkpoint, tokenizer: ClipTokenizer) throws {
+        try self.init(checkpoint: checkpoint, tokenizer: tokenizer, vae: nil)
+    }
+
+    /// `vae`: a decoder built from the same checkpoint earlier (LoRAs never change the VAE), so
+    /// rebuilding after a merge reads only the text encoder and UNet again.
+    public init(checkpoint: Checkpoint, tokenizer: ClipTokenizer, vae: VAEDecoder?) throws {
         self.checkpoint = checkpoint
         self.tokenizer = tokenizer
         textEncoder = try ClipTextEncoder(checkpoint)
         unet = try UNet(checkpoint)
-        vae = try VAEDecoder(checkpoint)
+        self.vae = try vae ?? VAEDecoder(checkpoint)
     }
 
     /// Conditioning [77·chunks, width] for a prompt (A1111 chunks, weights, clip skip).
@@ -52,14 +58,27 @@ public final class Pipeline: Sendable {
         try textEncoder.encode(tokenizer.chunk(fragments), clipSkip: clipSkip)
     }
 
-    /// Renders the request; `progress(step, steps)` is called after each sampler step.
-    public func render(_ request: RenderRequest, progress: (Int, Int) -> Void = { _, _ in }) throws -> RGBImage {
+    /// The encoded prompts of one request: positive and (with CFG) negative, padded to equal length.
+    public struct Conditioning: Sendable {
+        public var positive: Tensor
+        public var negative: Tensor?
+    }
+
+    /// Renders the request; `progress(step, steps)` is called after each sampler step and may
+    /// throw to stop sampling there (cancellation).
+    public func render(_ request: RenderRequest, progress: (Int, Int) throws -> Void = { _, _ in }) throws -> RGBImage {
+        let conditioning = try encode(request)
+        let latent = try sample(request, conditioning, progress: progress)
+        return try decode(latent, request)
+    }
+
+    /// Stage 1: the text encoder.
+    public func encode(_ request: RenderRequest) throws -> Conditioning {
         try request.validate()
-        let sampler = try Sampler(kind: request.sampler, spacing: request.spacing, steps: request.steps)
         var cond = try condition(request.prompt, clipSkip: request.clipSkip)
-        let guided = request.cfgScale != 1
-        var uncond = guided ? try condition(request.negative, clipSkip: request.clipSkip) : cond
-        if guided && cond.rows != uncond.rows {
+        guard request.cfgScale != 1 else { return Conditioning(positive: cond, negative: nil) }
+        var uncond = try condition(request.negative, clipSkip: request.clipSkip)
+        if cond.rows != uncond.rows {
             // A1111 pads the shorter side with encodings of the empty prompt.
             let empty = try condition([], clipSkip: request.clipSkip)
             func pad(_ t: Tensor, to rows: Int) -> Tensor {
@@ -71,13 +90,22 @@ public final class Pipeline: Sendable {
             cond = pad(cond, to: rows)
             uncond = pad(uncond, to: rows)
         }
+        return Conditioning(positive: cond, negative: uncond)
+    }
+
+    /// Stage 2: the sampler loop with CFG; returns the latent to decode.
+    public func sample(_ request: RenderRequest, _ conditioning: Conditioning,
+                       progress: (Int, Int) throws -> Void = { _, _ in }) throws -> [Float] {
+        try request.validate()
+        let sampler = try Sampler(kind: request.sampler, spacing: request.spacing, steps: request.steps)
+        let cond = conditioning.positive
         let h = request.height / 8, w = request.width / 8, channels = checkpoint.config.latentChannels
         let count = channels * h * w
         var rng = TorchCPURandom(seed: request.seed)
         let start = sampler.initialLatent(noise: rng.randn(count: count))
         let scale = Float(request.cfgScale)
-        let latent = try sampler.run(start, model: { input, t in
-            if !guided {
+        return try sampler.run(start, model: { input, t in
+            guard let uncond = conditioning.negative else {
                 return try unet(Tensor(shape: [1, channels, h, w], data: input), timesteps: [t], context: [cond]).data
             }
             let both = try unet(Tensor(shape: [2, channels, h, w], data: input + input), timesteps: [t, t], context: [uncond, cond])
@@ -88,9 +116,14 @@ public final class Pipeline: Sendable {
             if let bad = x.first(where: { !$0.isFinite }) {
                 throw RenderError.invalidArgument("sampling diverged at step \(i + 1) (latent value \(bad)); the checkpoint's weights may be broken")
             }
-            progress(i + 1, request.steps)
+            try progress(i + 1, request.steps)
         })
-        let decoded = try vae(Tensor(shape: [1, channels, h, w], data: latent))
+    }
+
+    /// Stage 3: the VAE decoder.
+    public func decode(_ latent: [Float], _ request: RenderRequest) throws -> RGBImage {
+        let channels = checkpoint.config.latentChannels
+        let decoded = try vae(Tensor(shape: [1, channels, request.height / 8, request.width / 8], data: latent))
         return try VAEDecoder.image(decoded)
     }
 }

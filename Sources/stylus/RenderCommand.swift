@@ -1,21 +1,24 @@
 import ArgumentParser
 import Foundation
+import StylusCatalog
 import StylusCore
 import StylusML
 import StylusRender
 
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "render", abstract: "Render a prompt file to a PNG locally (SD 1.x on the CPU).",
+        commandName: "render", abstract: "Render a prompt file to a PNG (SD 1.x on the CPU, or an A1111 server).",
         discussion: """
             Settings come from the file's frontmatter (checkpoint, steps, cfg, sampler, scheduler, seed, size, \
-            clip_skip, negative); options override them. The PNG goes beside the prompt file (or to --out) and \
-            never replaces an existing file: a -1, -2, … suffix is added. It carries A1111 'parameters' text.
+            clip_skip, negative, lora_dirs, masks); options override them. With --compose the Stylus composer adds \
+            <lora:…> tags first; --variations N renders N images, each with its own sampled adapter mask. Images go \
+            beside the prompt file as <stem>-<n>.png (or to --out) and never replace an existing file; each carries \
+            A1111 'parameters' text with its prompt, adapters and Lora hashes.
             """)
 
     @Argument(help: "A .sdprompt file.") var file: String?
-    @Option(help: "Output PNG path (default: beside FILE).") var out: String?
-    @Option(help: "SD 1.x checkpoint: a .safetensors file or a diffusers folder.") var checkpoint: String?
+    @Option(help: "Output PNG path (default: <stem>-<n>.png beside FILE).") var out: String?
+    @Option(help: "SD 1.x checkpoint: a .safetensors file or a diffusers folder (for a1111: the model's name).") var checkpoint: String?
     @Option(help: "Sampling steps.") var steps: Int?
     @Option(help: "Classifier-free guidance scale.") var cfg: Double?
     @Option(help: "Seed (-1 for a random one).") var seed: Int64?
@@ -24,162 +27,139 @@ struct RenderCommand: ParsableCommand {
     @Option(name: .customLong("clip-skip"), help: "CLIP skip (1 = last layer).") var clipSkip: Int?
     @Option(name: .customLong("lora-dir"), help: "A folder of LoRA files for <lora:name:…> tags (repeatable; adds to the frontmatter's lora_dirs).")
     var loraDir: [String] = []
+    @Flag(help: "Run the Stylus composer first and render its prompt with <lora:…> tags.") var compose = false
+    @Option(help: "Render N images with sampled adapter masks (implies --compose).") var variations: Int = 1
+    @Option(help: "Mask strategy for --variations: all, one_hot_loras (default) or one_hot_concepts.") var masks: String?
+    @Option(name: .customLong("mask-seed"), help: "Seed of mask sampling (default: the image seed).") var maskSeed: UInt64?
+    @Option(help: "Catalog database for --compose (default: $STYLUS_DB, else <data>/catalog.sqlite).") var db: String?
+    @Option(name: .customLong("base-model"), help: "Base model for --compose (overrides the file's base_model).") var baseModel: String?
+    @Option(help: "local (this machine) or a1111 (an A1111/Forge server started with --api).") var backend: String?
+    @Option(name: .customLong("a1111-url"), help: "The A1111/Forge server, e.g. http://127.0.0.1:7860.") var a1111URL: String?
+    @Flag(help: "Print one JSON object per image (path, prompt, seed, adapters, timings) instead of the path.") var json = false
     @Flag(help: .hidden) var benchmark = false
 
     func run() throws {
         if benchmark { return try runBenchmark() }
         guard let file else { printError("stylus render: missing the prompt FILE"); throw CLIExit.badInput }
+        func bad(_ message: String) -> ExitCode { printError("stylus render: \(message)"); return CLIExit.badInput }
         let text: String
-        do { text = try InputFiles.readPrompt(file) } catch { printError("stylus render: \(error)"); throw CLIExit.badInput }
-        let prompt = PromptFile(text: text)
-        let s = prompt.settings
-        let fileDir = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        do { text = try InputFiles.readPrompt(file) } catch { throw bad("\(error)") }
+        guard variations >= 1, variations <= 64 else { throw bad("--variations must be between 1 and 64") }
 
-        func bad(_ message: String) -> ExitCode { printError("stylus render: \(file): \(message)"); return CLIExit.badInput }
-        guard var ckptPath = checkpoint ?? s.checkpoint else {
-            throw bad("no checkpoint: pass --checkpoint PATH or set 'checkpoint:' in the frontmatter")
-        }
-        if checkpoint == nil, !ckptPath.hasPrefix("/") { ckptPath = fileDir + "/" + ckptPath }
-        let samplerName = sampler ?? s.sampler ?? "Euler a"
-        guard var (kind, spacing) = SamplerKind.parse(samplerName) else {
-            throw bad("unknown sampler '\(samplerName)'; use Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM")
-        }
-        if sampler == nil, s.scheduler?.lowercased() == "karras" { spacing = .karras }
-        var request = RenderRequest(prompt: [])
-        request.sampler = kind
-        request.spacing = spacing
-        request.steps = steps ?? s.steps ?? 20
-        request.cfgScale = cfg ?? s.cfg ?? 7
-        request.clipSkip = clipSkip ?? s.clipSkip ?? 1
+        var job = RenderJob(promptPath: file, text: text)
+        job.overrides.checkpoint = checkpoint
+        job.overrides.steps = steps
+        job.overrides.cfg = cfg
+        job.overrides.seed = seed
+        job.overrides.sampler = sampler
+        job.overrides.clipSkip = clipSkip
+        job.overrides.masks = masks
         if let size {
             guard let parsed = ImageSize(parsing: size) else { throw bad("bad --size '\(size)'; write WxH, e.g. 512x768") }
-            (request.width, request.height) = (parsed.width, parsed.height)
-        } else if let parsed = s.size {
-            (request.width, request.height) = (parsed.width, parsed.height)
+            job.overrides.size = parsed
         }
-        let seedValue = seed ?? s.seed.map(Int64.init) ?? -1
-        request.seed = seedValue < 0 ? UInt64(UInt32.random(in: 0...UInt32.max)) : UInt64(seedValue)
-        request.prompt = prompt.positive.fragments(steps: request.steps)
-        if let negative = prompt.negative {
-            request.negative = negative.fragments(steps: request.steps)
-        } else if let negativeText = prompt.negativeText {
-            request.negative = PromptParser.parse(negativeText, isNegative: true).fragments(steps: request.steps)
+        if let masks, MaskStrategy(name: masks) == nil { throw bad("unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts") }
+        job.loraDirs = loraDir
+        job.compose = compose || variations > 1
+        job.variations = variations
+        job.maskSeed = maskSeed
+        job.output = out
+        if let baseModel {
+            guard let b = BaseModel(baseModel) else { throw bad("--base-model '\(baseModel)' is not a base model name (e.g. \"SD 1.5\")") }
+            job.baseModel = b
         }
-        let adapters = try resolveLoRAs(prompt, fileDir: fileDir, bad: bad)
-
-        do { try request.validate() } catch { throw bad("\(error)") }
-        let env = ProcessInfo.processInfo.environment
-        let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
-        let started = Date()
-        let image: RGBImage
-        let pipeline: Pipeline
-        do {
-            let tokenizer = try ClipTokenizer(vocabularyPath: vocab)
-            let ckpt = try Checkpoint(path: ckptPath)
-            try mergeLoRAs(adapters, into: ckpt)
-            pipeline = try Pipeline(checkpoint: ckpt, tokenizer: tokenizer)
-            printError("stylus render: loaded \(ckptPath) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
-            let t0 = Date()
-            image = try pipeline.render(request) { step, total in
-                let width = 30, done = step * width / total
-                let rate = Date().timeIntervalSince(t0) / Double(step)
-                let bar = String(repeating: "#", count: done) + String(repeating: "-", count: width - done)
-                FileHandle.standardError.write(Data("\rstep \(step)/\(total) [\(bar)] \(String(format: "%.2f", rate)) s/step".utf8))
-                if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
-            }
-        } catch let error as RenderError {
-            if case .invalidArgument = error { throw bad("\(error)") }
-            printError("stylus render: \(error)")
-            throw CLIExit.runtimeFailure
-        } catch let error as LoRAError {
-            throw bad("\(error)")
+        switch RenderBackend.parse(backend ?? PromptFile(text: text).settings.renderer, url: a1111URL) {
+        case .success(let b): job.backend = b
+        case .failure(let e): throw bad("\(e)")
         }
-
-        var params = RenderParameters(
-            prompt: prompt.positiveText.trimmingCharacters(in: .whitespacesAndNewlines),
-            negativePrompt: prompt.negativeText ?? "", steps: request.steps, sampler: kind.label(spacing),
-            cfgScale: request.cfgScale, seed: request.seed, width: request.width, height: request.height,
-            modelHash: pipeline.checkpoint.layout == .singleFile ? try? SHA256.a1111ModelHash(ckptPath) : nil,
-            modelName: URL(fileURLWithPath: ckptPath).deletingPathExtension().lastPathComponent)
-        params.clipSkip = request.clipSkip
-        params.loraHashes = adapters.compactMap { a in (try? a.file.addnetShortHash()).map { (a.name, $0) } }
-        let base = out ?? (fileDir + "/" + URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png")
-        var path = base
-        var suffix = 0
-        while true {
-            do {
-                try PNGWriter.write(image, text: [("parameters", params.infotext)], to: path)
-                break
-            } catch let error as RenderError where FileManager.default.fileExists(atPath: path) && suffix < 10_000 {
-                _ = error
-                suffix += 1
-                let url = URL(fileURLWithPath: base)
-                path = url.deletingPathExtension().path + "-\(suffix)." + (url.pathExtension.isEmpty ? "png" : url.pathExtension)
-            } catch {
+        var composer: RenderComposer?
+        if job.compose {
+            do { composer = try Self.catalogComposer(db: db) } catch {
                 printError("stylus render: \(error)")
                 throw CLIExit.runtimeFailure
             }
         }
-        printOut(path)
+
+        let env = ProcessInfo.processInfo.environment
+        let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+        let session = RenderSession(configuration: .init(vocabularyPath: vocab))
+        let bar = ProgressBar()
+        let outcome: RenderOutcome
+        do {
+            outcome = try session.render(job, composer: composer, events: { bar.show($0) })
+            bar.finish()
+        } catch {
+            bar.finish()
+            switch error {
+            case let e as RenderError:
+                if case .invalidArgument = e { throw bad("\(e)") }
+                printError("stylus render: \(e)")
+            case let e as LoRAError: throw bad("\(e)")
+            default: printError("stylus render: \(error)")
+            }
+            throw CLIExit.runtimeFailure
+        }
+        for w in outcome.warnings { printError("stylus render: warning: \(w)") }
+        for image in outcome.images {
+            guard json else { printOut(image.path); continue }
+            var timings = image.timings
+            if outcome.composeSeconds > 0 { timings["compose"] = outcome.composeSeconds }
+            let obj: [String: Any] = [
+                "path": image.path, "prompt": image.prompt, "seed": image.seed, "checkpoint_was_warm": image.checkpointWasWarm,
+                "adapters": image.adapters.map { ["name": $0.name, "path": $0.path ?? NSNull(), "hash": $0.hash ?? NSNull()] as [String: Any] },
+                "timings_s": timings,
+            ]
+            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                printOut(String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    /// The composer over the catalog (`--db`, else the default catalog), with adapters' local files.
+    static func catalogComposer(db: String?) throws -> RenderComposer {
+        let (store, _) = try StarterCatalog.open(explicit: db)
+        let entries = try store.allEntries()
+        let files = CatalogAdapterFiles(entries: entries)
+        return RenderComposer(source: LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }),
+                              adapterFile: { files.path(for: $0) })
     }
 }
 
-/// A LoRA named in the prompt, resolved to its file, with multipliers summed over repeated tags.
-struct PromptLoRA {
-    var name: String
-    var file: LoRAFile
-    var textEncoder: Float
-    var unet: Float
+/// The terminal progress: one line per stage, a bar over the sampler steps (stderr).
+final class ProgressBar: @unchecked Sendable {
+    private var lastStage: RenderStage?
+    private var lastVariation = 0
+    private var stepStarted = Date()
+    private var onBar = false
+
+    func show(_ e: RenderEvent) {
+        if e.stage == .sample || (e.stage == .remote && e.steps > 0) {
+            if e.step == 0 || lastStage != e.stage || lastVariation != e.variation { stepStarted = Date() }
+            lastStage = e.stage
+            lastVariation = e.variation
+            guard e.steps > 0, e.step > 0 else { return }
+            let width = 30, done = e.step * width / e.steps
+            let rate = Date().timeIntervalSince(stepStarted) / Double(e.step)
+            let bar = String(repeating: "#", count: done) + String(repeating: "-", count: width - done)
+            let image = e.variations > 1 ? "image \(e.variation)/\(e.variations) " : ""
+            FileHandle.standardError.write(Data("\r\(image)step \(e.step)/\(e.steps) [\(bar)] \(String(format: "%.2f", rate)) s/step".utf8))
+            onBar = true
+            return
+        }
+        guard e.stage != lastStage || e.variation != lastVariation else { return }
+        finish()
+        lastStage = e.stage
+        lastVariation = e.variation
+        printError(e.message + "…")
+    }
+
+    func finish() {
+        if onBar { FileHandle.standardError.write(Data("\n".utf8)) }
+        onBar = false
+    }
 }
 
 extension RenderCommand {
-    /// `<lora:…>` tags of the positive prompt → files in `--lora-dir` / frontmatter `lora_dirs`.
-    /// Tags in the negative prompt are ignored (as in A1111) with a warning.
-    func resolveLoRAs(_ prompt: PromptFile, fileDir: String, bad: (String) -> ExitCode) throws -> [PromptLoRA] {
-        if let negative = prompt.negative, negative.tags.contains(where: \.isLoRA) {
-            printError("stylus render: warning: <lora:…> tags in the negative prompt are ignored")
-        }
-        let tags = prompt.positive.tags.filter(\.isLoRA)
-        guard !tags.isEmpty else { return [] }
-        let dirs = loraDir + (prompt.settings.loraDirs ?? []).map { $0.hasPrefix("/") ? $0 : fileDir + "/" + $0 }
-        guard !dirs.isEmpty else { throw bad("the prompt has <lora:…> tags but no LoRA folder: pass --lora-dir DIR or set 'lora_dirs:' in the frontmatter") }
-        let library = LoRALibrary(directories: dirs)
-        var result: [PromptLoRA] = []
-        for tag in tags {
-            guard let te = tag.textEncoderWeight, let unet = tag.unetWeight, te.isFinite, unet.isFinite else {
-                throw bad("<lora:\(tag.name):…> has a multiplier that is not a number")
-            }
-            guard let path = library.resolve(tag.name) else {
-                throw bad("no LoRA named '\(tag.name)' (file stem or ss_output_name) in \(dirs.joined(separator: ", "))")
-            }
-            if let i = result.firstIndex(where: { $0.file.path == path }) {  // the same file twice adds up
-                result[i].textEncoder += Float(te)
-                result[i].unet += Float(unet)
-                continue
-            }
-            let file: LoRAFile
-            do { file = try LoRAFile(path: path) } catch { throw bad("\(error)") }
-            result.append(PromptLoRA(name: tag.name, file: file, textEncoder: Float(te), unet: Float(unet)))
-        }
-        return result
-    }
-
-    func mergeLoRAs(_ adapters: [PromptLoRA], into checkpoint: Checkpoint) throws {
-        guard !adapters.isEmpty else { return }
-        let started = Date()
-        let reports = try LoRAMerger(checkpoint: checkpoint).apply(adapters.map {
-            LoRAApplication(file: $0.file, textEncoder: $0.textEncoder, unet: $0.unet)
-        })
-        for (adapter, report) in zip(adapters, reports) {
-            var line = "stylus render: LoRA \(adapter.name): \(report.appliedTensors)/\(report.totalTensors) tensors applied"
-            if !report.unusedTensors.isEmpty {
-                line += "; unused: " + report.unusedTensors.prefix(5).joined(separator: ", ") + (report.unusedTensors.count > 5 ? ", …" : "")
-            }
-            printError(line)
-        }
-        printError("stylus render: merged \(adapters.count) LoRA(s) in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
-    }
-
     /// `stylus render --benchmark --checkpoint PATH [--size WxH] [--steps N]`: times N UNet
     /// evaluations (batch 2, as with CFG) and one VAE decode, and prints JSON with the peak RSS
     /// (benchmarks/render_bench.py compares it with diffusers).

@@ -1,0 +1,194 @@
+import Foundation
+import StylusCore
+
+/// Settings given on top of a prompt file's frontmatter (CLI options, `stylus.render` overrides).
+public struct RenderOverrides: Sendable, Equatable {
+    public var checkpoint: String?
+    public var steps: Int?
+    public var cfg: Double?
+    /// -1 for a random seed.
+    public var seed: Int64?
+    public var sampler: String?
+    public var size: ImageSize?
+    public var clipSkip: Int?
+    public var negative: String?
+    /// Mask strategy for variations: all, one_hot_loras, one_hot_concepts.
+    public var masks: String?
+
+    public init() {}
+}
+
+/// Where images are made: this process (the Swift CPU renderer) or an A1111/Forge server.
+public enum RenderBackend: Sendable, Equatable {
+    case local
+    case a1111(url: URL)
+
+    /// `local`, `a1111` (with `url`) or nil with a reason.
+    public static func parse(_ name: String?, url: String?) -> Result<RenderBackend, RenderError> {
+        switch name?.lowercased() ?? "local" {
+        case "local", "": return .success(.local)
+        case "a1111", "forge", "automatic1111":
+            guard let url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                return .failure(.invalidArgument("the a1111 backend needs the server's URL, e.g. http://127.0.0.1:7860 (got \(url.map { "'\($0)'" } ?? "none"))"))
+            }
+            return .success(.a1111(url: parsed))
+        default:
+            return .failure(.invalidArgument("unknown renderer '\(name!)'; use local or a1111"))
+        }
+    }
+}
+
+/// One request to render a prompt file.
+public struct RenderJob: Sendable {
+    /// The prompt file; images go beside it.
+    public var promptPath: String
+    /// Its text (an editor's buffer may be newer than the file on disk).
+    public var text: String
+    public var overrides = RenderOverrides()
+    /// The checkpoint when neither the overrides nor the frontmatter name one (the LSP setting).
+    public var defaultCheckpoint: String?
+    /// Run the composer first and render its prompt with `<lora:…>` tags.
+    public var compose = false
+    /// How many images; with `compose`, each gets its own sampled mask (the paper's diversity).
+    public var variations = 1
+    /// Seed of mask sampling (default: the image seed).
+    public var maskSeed: UInt64?
+    /// LoRA folders besides the frontmatter's `lora_dirs`.
+    public var loraDirs: [String] = []
+    /// The base model for composing (overrides the frontmatter's `base_model`).
+    public var baseModel: BaseModel?
+    /// An explicit output path (CLI `--out`); still never overwritten.
+    public var output: String?
+    public var backend = RenderBackend.local
+
+    public init(promptPath: String, text: String) {
+        self.promptPath = promptPath
+        self.text = text
+    }
+}
+
+/// What composing needs from the catalog: candidates, and local files of adapters by alias.
+public struct RenderComposer: Sendable {
+    public var source: any CandidateSource
+    /// The catalog's `file` for an alias, nil when it has none.
+    public var adapterFile: @Sendable (String) -> String?
+
+    public init(source: any CandidateSource, adapterFile: @escaping @Sendable (String) -> String?) {
+        self.source = source
+        self.adapterFile = adapterFile
+    }
+}
+
+public enum RenderStage: String, Sendable, CaseIterable {
+    case compose = "Composing adapters"
+    case loadCheckpoint = "Loading checkpoint"
+    case mergeLoRAs = "Merging LoRAs"
+    case encode = "Encoding prompt"
+    case sample = "Sampling"
+    case decode = "Decoding"
+    case remote = "Rendering on the A1111 server"
+    case write = "Writing PNG"
+}
+
+/// Progress of a job, reported as stages begin and after every sampler step.
+public struct RenderEvent: Sendable, Equatable {
+    public var stage: RenderStage
+    /// Sampler step (1-based) and total, for `.sample` (and `.remote` when the server says).
+    public var step = 0, steps = 0
+    /// Which image (1-based) of how many.
+    public var variation = 1, variations = 1
+    /// Done so far, 0...1, over the whole job.
+    public var fraction = 0.0
+
+    /// "Sampling step 3/20 (image 2/4)".
+    public var message: String {
+        var text = stage.rawValue
+        if steps > 0 { text += " step \(step)/\(steps)" }
+        if variations > 1 { text += " (image \(variation)/\(variations))" }
+        return text
+    }
+}
+
+/// Set from any thread; the render stops at the next check (at the latest after the current sampler step).
+public final class RenderCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    public init() {}
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    public func check() throws { if isCancelled { throw RenderCancelled() } }
+}
+
+public struct RenderCancelled: Error, CustomStringConvertible, Equatable {
+    public init() {}
+    public var description: String { "render cancelled" }
+}
+
+/// One written image.
+public struct RenderedImage: Sendable {
+    public var path: String
+    /// The A1111 `parameters` text stored in the PNG.
+    public var parameters: String
+    /// The positive prompt as rendered, with its `<lora:…>` tags.
+    public var prompt: String
+    public var seed: UInt64
+    /// LoRAs applied: tag name, file, A1111 short hash (nil when no local file, e.g. on A1111).
+    public var adapters: [(name: String, path: String?, hash: String?)]
+    /// Seconds per stage: load, merge, encode, sample, decode, remote, write.
+    public var timings: [String: Double]
+    /// The checkpoint was already loaded (warm) when this image started.
+    public var checkpointWasWarm: Bool
+}
+
+public struct RenderOutcome: Sendable {
+    public var images: [RenderedImage]
+    public var composed: ComposeOutcome?
+    /// Seconds spent composing (once per job).
+    public var composeSeconds: Double
+    /// Problems that did not stop the render (e.g. a composed adapter without a local file).
+    public var warnings: [String]
+}
+
+/// The frontmatter and overrides turned into sampler settings (the part of a job that is not prompt text).
+struct RenderPlan {
+    var checkpoint: String?
+    var template: RenderRequest
+    var negativeText: String
+    var samplerLabel: String
+    var loraDirs: [String]
+
+    init(_ job: RenderJob, _ file: PromptFile) throws {
+        let s = file.settings, o = job.overrides
+        let dir = URL(fileURLWithPath: job.promptPath).deletingLastPathComponent().path
+        func resolve(_ p: String) -> String {
+            let expanded = (p as NSString).expandingTildeInPath
+            return expanded.hasPrefix("/") ? expanded : dir + "/" + expanded
+        }
+        func bad(_ message: String) -> RenderError { .invalidArgument("\(job.promptPath): \(message)") }
+        if let c = o.checkpoint { checkpoint = (c as NSString).expandingTildeInPath }
+        else if let c = s.checkpoint { checkpoint = resolve(c) }
+        else { checkpoint = job.defaultCheckpoint.map { ($0 as NSString).expandingTildeInPath } }
+        let samplerName = o.sampler ?? s.sampler ?? "Euler a"
+        guard let parsed = SamplerKind.parse(samplerName) else {
+            throw bad("unknown sampler '\(samplerName)'; use Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM")
+        }
+        let kind = parsed.0
+        var spacing = parsed.1
+        if o.sampler == nil, s.scheduler?.lowercased() == "karras" { spacing = .karras }
+        var r = RenderRequest(prompt: [])
+        r.sampler = kind
+        r.spacing = spacing
+        r.steps = o.steps ?? s.steps ?? 20
+        r.cfgScale = o.cfg ?? s.cfg ?? 7
+        r.clipSkip = o.clipSkip ?? s.clipSkip ?? 1
+        if let size = o.size ?? s.size { (r.width, r.height) = (size.width, size.height) }
+        let seed = o.seed ?? s.seed.map(Int64.init) ?? -1
+        r.seed = seed < 0 ? UInt64(UInt32.random(in: 0...UInt32.max)) : UInt64(seed)
+        do { try r.validate() } catch { throw bad("\(error)") }
+        negativeText = o.negative ?? file.negativeText ?? ""
+        r.negative = PromptParser.parse(negativeText, isNegative: true).fragments(steps: r.steps)
+        template = r
+        samplerLabel = kind.label(spacing)
+        loraDirs = job.loraDirs.map { ($0 as NSString).expandingTildeInPath } + (s.loraDirs ?? []).map(resolve)
+    }
+}

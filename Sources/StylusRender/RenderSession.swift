@@ -1,0 +1,414 @@
+import Foundation
+import StylusCore
+import StylusML
+
+/// Renders prompt files: compose → resolve LoRAs → merge → encode → sample → decode → PNG, with
+/// stage events and cancellation. Checkpoints stay loaded between jobs (keyed by path, size and
+/// mtime, least recently used dropped beyond `cacheLimitBytes`); a job with other adapters only
+/// re-merges them into the warm checkpoint. Jobs run one at a time (they share the CPU and the
+/// warm weights); waiting jobs can be cancelled. No printing: callers show events.
+public final class RenderSession: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        /// The CLIP BPE vocabulary (local backend).
+        public var vocabularyPath: String
+        /// Memory the warm checkpoints may keep (Float32 weights); 0 keeps none between jobs.
+        public var cacheLimitBytes: Int
+        /// Longest wait for an A1111 answer.
+        public var a1111Timeout: TimeInterval = 600
+
+        public init(vocabularyPath: String, cacheLimitBytes: Int = Configuration.defaultCacheLimit()) {
+            self.vocabularyPath = vocabularyPath
+            self.cacheLimitBytes = cacheLimitBytes
+        }
+
+        /// `$STYLUS_RENDER_CACHE_MB`, else half the machine's memory.
+        public static func defaultCacheLimit(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+            if let mb = environment["STYLUS_RENDER_CACHE_MB"].flatMap(Int.init), mb >= 0 { return mb << 20 }
+            return Int(ProcessInfo.processInfo.physicalMemory / 2)
+        }
+    }
+
+    public let configuration: Configuration
+    private let gate = NSCondition()
+    private var busy = false
+    private let lock = NSLock()
+    private var warm: [WarmModel] = []  // least recently used first
+    private var tokenizer: ClipTokenizer?
+    private var loraHashes: [String: String] = [:]  // "path|mtime" → short hash
+    private var loads = 0
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// How many times a checkpoint was loaded (built into models) so far.
+    public var checkpointLoads: Int { lock.lock(); defer { lock.unlock() }; return loads }
+
+    /// Paths of the checkpoints kept warm, least recently used first.
+    public var warmCheckpoints: [String] { lock.lock(); defer { lock.unlock() }; return warm.map(\.key.path) }
+
+    /// Drops every warm checkpoint (e.g. on settings changes or memory pressure).
+    public func releaseWarmCheckpoints() { lock.lock(); warm.removeAll(); lock.unlock() }
+
+    // MARK: Jobs
+
+    public func render(_ job: RenderJob, composer: RenderComposer? = nil, cancellation: RenderCancellation = RenderCancellation(),
+                       events: @escaping (RenderEvent) -> Void = { _ in }) throws -> RenderOutcome {
+        guard job.variations >= 1, job.variations <= 64 else {
+            throw RenderError.invalidArgument("variations must be between 1 and 64, got \(job.variations)")
+        }
+        try acquire(cancellation)
+        defer { release() }
+        let file = PromptFile(text: job.text)
+        let plan = try RenderPlan(job, file)
+        var outcome = RenderOutcome(images: [], composed: nil, composeSeconds: 0, warnings: [])
+        if let negative = file.negative, negative.tags.contains(where: \.isLoRA) {
+            outcome.warnings.append("<lora:…> tags in the negative prompt are ignored")
+        }
+
+        // Prompts, one per image.
+        let n = job.variations
+        var prompts = Array(repeating: file.positiveText.trimmingCharacters(in: .whitespacesAndNewlines), count: n)
+        if job.compose {
+            guard let composer else {
+                throw RenderError.invalidArgument("composing needs the adapter catalog; none is open")
+            }
+            events(RenderEvent(stage: .compose, variations: n))
+            let started = Date()
+            let s = file.settings
+            let composed = try ComposePipeline.run(
+                ComposeRequest(prompt: job.text, baseModel: job.baseModel, includeNSFW: s.nsfw ?? false, debias: s.debias,
+                               restoreConcepts: s.restoreConcepts ?? false), source: composer.source)
+            if n == 1 {
+                prompts = [composed.promptWithAdapters]
+            } else {
+                let name = job.overrides.masks ?? s.masks ?? MaskStrategy.oneHotLoras.rawValue
+                guard let strategy = MaskStrategy(name: name) else {
+                    throw RenderError.invalidArgument("\(job.promptPath): unknown masks '\(name)'; use all, one_hot_loras or one_hot_concepts")
+                }
+                let masks = Masks.sample(strategy, adapterCounts: composed.composition.topics.map(\.adapters.count), samples: n,
+                                         seed: job.maskSeed ?? plan.template.seed)
+                prompts = masks.map {
+                    PromptBuilder.build(prompt: file.positiveText, composition: composed.composition, mask: $0, debias: s.debias,
+                                        restoreConcepts: s.restoreConcepts ?? false, rangeOffset: file.positive.range.utf8.lowerBound)
+                }
+            }
+            outcome.composed = composed
+            outcome.composeSeconds = Date().timeIntervalSince(started)
+        }
+        try cancellation.check()
+
+        let library = LoRALibrary(directories: plan.loraDirs)
+        let writtenTags = Set(file.positive.tags.filter(\.isLoRA).map(\.name))
+        for (i, text) in prompts.enumerated() {
+            var request = plan.template
+            request.seed = plan.template.seed &+ UInt64(i)  // A1111 batches: seed, seed+1, …
+            let (prompt, adapters, warnings) = try resolveLoRAs(text, library: library, composer: composer, written: writtenTags,
+                                                                 needFiles: job.backend == .local)
+            outcome.warnings += warnings
+            let progress = StageReporter(variation: i + 1, of: n, events: events)
+            let image: RenderedImage
+            switch job.backend {
+            case .local:
+                image = try renderLocally(request, prompt: prompt, adapters: adapters, plan: plan, job: job,
+                                          cancellation: cancellation, progress: progress)
+            case .a1111(let url):
+                image = try renderRemotely(request, prompt: prompt, adapters: adapters, plan: plan, job: job, url: url,
+                                           cancellation: cancellation, progress: progress)
+            }
+            outcome.images.append(image)
+        }
+        return outcome
+    }
+
+    private func acquire(_ cancellation: RenderCancellation) throws {
+        gate.lock(); defer { gate.unlock() }
+        while busy {
+            try cancellation.check()
+            _ = gate.wait(until: Date().addingTimeInterval(0.05))
+        }
+        try cancellation.check()
+        busy = true
+    }
+
+    private func release() {
+        gate.lock(); busy = false; gate.broadcast(); gate.unlock()
+    }
+
+    /// Turns stage/step positions of one image into job-wide events.
+    private struct StageReporter {
+        let variation: Int, of: Int
+        let events: (RenderEvent) -> Void
+        // Share of one image's time per stage (local renders; sampling dominates).
+        static let start: [RenderStage: Double] = [.loadCheckpoint: 0, .mergeLoRAs: 0.08, .encode: 0.12, .sample: 0.15,
+                                                   .remote: 0.05, .decode: 0.9, .write: 0.98]
+        func callAsFunction(_ stage: RenderStage, step: Int = 0, steps: Int = 0) {
+            var within = Self.start[stage] ?? 0
+            if (stage == .sample || stage == .remote), steps > 0 {
+                within += (stage == .sample ? 0.75 : 0.9) * Double(step) / Double(steps)
+            }
+            let fraction = (Double(variation - 1) + within) / Double(of)
+            events(RenderEvent(stage: stage, step: step, steps: steps, variation: variation, variations: of, fraction: fraction))
+        }
+    }
+
+    // MARK: LoRAs
+
+    struct Adapter: Equatable {
+        var name: String
+        var path: String?
+        var textEncoder: Float
+        var unet: Float
+    }
+
+    /// The prompt's `<lora:…>` tags → files (the catalog's `file` first, then the LoRA folders),
+    /// repeated files adding their multipliers. A composed tag without a local file is dropped from
+    /// the prompt (with a warning) for local renders; a tag the user wrote must resolve.
+    func resolveLoRAs(_ text: String, library: LoRALibrary, composer: RenderComposer?, written: Set<String>,
+                      needFiles: Bool) throws -> (String, [Adapter], [String]) {
+        var prompt = text
+        var adapters: [Adapter] = []
+        var warnings: [String] = []
+        var drop: [Range<Int>] = []
+        for tag in PromptParser.parse(text).tags where tag.isLoRA {
+            guard let te = tag.textEncoderWeight, let unet = tag.unetWeight, te.isFinite, unet.isFinite else {
+                throw RenderError.invalidArgument("<lora:\(tag.name):…> has a multiplier that is not a number")
+            }
+            let fromCatalog = composer?.adapterFile(tag.name).map { ($0 as NSString).expandingTildeInPath }
+            let path = fromCatalog.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? library.resolve(tag.name)
+            if path == nil && needFiles {
+                let folders = library.directories.isEmpty ? "no LoRA folder is configured" : "not in \(library.directories.joined(separator: ", "))"
+                guard !written.contains(tag.name) else {
+                    throw RenderError.invalidArgument("no LoRA file for '\(tag.name)' (file stem or ss_output_name): \(folders)")
+                }
+                warnings.append("composed adapter '\(tag.name)' has no local file (\(folders)); rendered without it")
+                drop.append(tag.range.utf8)
+                continue
+            }
+            if let path, let i = adapters.firstIndex(where: { $0.path == path }) {
+                adapters[i].textEncoder += Float(te)
+                adapters[i].unet += Float(unet)
+            } else {
+                adapters.append(Adapter(name: tag.name, path: path, textEncoder: Float(te), unet: Float(unet)))
+            }
+        }
+        if !drop.isEmpty {
+            var bytes = Array(prompt.utf8)
+            for r in drop.sorted(by: { $0.lowerBound > $1.lowerBound }) {
+                var lower = r.lowerBound
+                // Take the ", " the prompt builder put before the tag along with it.
+                while lower > 0, bytes[lower - 1] == UInt8(ascii: " ") { lower -= 1 }
+                if lower > 0, bytes[lower - 1] == UInt8(ascii: ",") { lower -= 1 }
+                bytes.removeSubrange(lower..<r.upperBound)
+            }
+            prompt = String(decoding: bytes, as: UTF8.self)
+        }
+        return (prompt, adapters, warnings)
+    }
+
+    /// A1111's short hash per LoRA file, cached by path and mtime.
+    private func hash(_ path: String) -> String? {
+        let mtime = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let key = "\(path)|\(mtime)"
+        lock.lock()
+        if let h = loraHashes[key] { lock.unlock(); return h }
+        lock.unlock()
+        guard let h = try? LoRAFile(path: path).addnetShortHash() else { return nil }
+        lock.lock(); loraHashes[key] = h; lock.unlock()
+        return h
+    }
+
+    // MARK: Local backend
+
+    /// A loaded checkpoint with its models and the LoRA set merged into them.
+    final class WarmModel {
+        struct Key: Equatable { var path: String; var size: Int; var mtime: Double }
+        let key: Key
+        let checkpoint: Checkpoint
+        let merger: LoRAMerger
+        var pipeline: Pipeline?
+        var merged: [Adapter] = []
+        var modelHash: String?
+        let bytes: Int
+
+        init(key: Key, checkpoint: Checkpoint) {
+            self.key = key
+            self.checkpoint = checkpoint
+            merger = LoRAMerger(checkpoint: checkpoint)
+            bytes = checkpoint.names.reduce(0) { $0 + 4 * (checkpoint.shape($1)?.reduce(1, *) ?? 0) }
+        }
+    }
+
+    static func key(_ path: String) throws -> WarmModel.Key {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+            throw RenderError.unreadableFile(path: path, reason: "no such checkpoint file or folder")
+        }
+        var size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        var mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        if (attributes[.type] as? FileAttributeType) == .typeDirectory {
+            // A diffusers folder: its weight files decide.
+            for part in ["unet/diffusion_pytorch_model", "vae/diffusion_pytorch_model", "text_encoder/model"] {
+                for ext in [".safetensors", ".fp16.safetensors"] {
+                    guard let a = try? FileManager.default.attributesOfItem(atPath: "\(path)/\(part)\(ext)") else { continue }
+                    size += (a[.size] as? NSNumber)?.intValue ?? 0
+                    mtime = max(mtime, (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
+                }
+            }
+        }
+        return WarmModel.Key(path: path, size: size, mtime: mtime)
+    }
+
+    /// The warm model for `path` (loading it if needed), most recently used from now on.
+    private func model(_ path: String, progress: StageReporter, timings: inout [String: Double]) throws -> (WarmModel, Bool) {
+        let key = try Self.key(path)
+        lock.lock()
+        warm.removeAll { $0.key.path == path && $0.key != key }  // the file changed on disk
+        if let i = warm.firstIndex(where: { $0.key == key }) {
+            let m = warm.remove(at: i)
+            warm.append(m)
+            lock.unlock()
+            if m.pipeline != nil { return (m, true) }
+            progress(.loadCheckpoint)
+            let t = Date()
+            m.pipeline = try Pipeline(checkpoint: m.checkpoint, tokenizer: try loadTokenizer(), vae: nil)
+            timings["load", default: 0] += Date().timeIntervalSince(t)
+            return (m, false)
+        }
+        lock.unlock()
+        progress(.loadCheckpoint)
+        let t = Date()
+        let tokenizer = try loadTokenizer()
+        let m = WarmModel(key: key, checkpoint: try Checkpoint(path: path))
+        evict(keeping: m.bytes)  // make room first: two full checkpoints at once may not fit
+        m.pipeline = try Pipeline(checkpoint: m.checkpoint, tokenizer: tokenizer, vae: nil)
+        if m.checkpoint.layout == .singleFile { m.modelHash = try? SHA256.a1111ModelHash(path) }
+        timings["load"] = Date().timeIntervalSince(t)
+        lock.lock()
+        loads += 1
+        warm.append(m)
+        lock.unlock()
+        return (m, false)
+    }
+
+    /// Drops least recently used models until `incoming` more bytes fit under the limit.
+    private func evict(keeping incoming: Int) {
+        lock.lock(); defer { lock.unlock() }
+        while !warm.isEmpty, warm.reduce(incoming, { $0 + $1.bytes }) > configuration.cacheLimitBytes {
+            warm.removeFirst()
+        }
+    }
+
+    private func loadTokenizer() throws -> ClipTokenizer {
+        lock.lock()
+        if let tokenizer { lock.unlock(); return tokenizer }
+        lock.unlock()
+        let t = try ClipTokenizer(vocabularyPath: configuration.vocabularyPath)
+        lock.lock(); tokenizer = t; lock.unlock()
+        return t
+    }
+
+    private func renderLocally(_ request: RenderRequest, prompt: String, adapters: [Adapter], plan: RenderPlan, job: RenderJob,
+                               cancellation: RenderCancellation, progress: StageReporter) throws -> RenderedImage {
+        guard let ckpt = plan.checkpoint else {
+            throw RenderError.invalidArgument("\(job.promptPath): no checkpoint: set 'checkpoint:' in the frontmatter or the checkpoint setting")
+        }
+        var timings: [String: Double] = [:]
+        let (model, wasWarm) = try self.model(ckpt, progress: progress, timings: &timings)
+        defer { evict(keeping: 0) }  // the limit may be below one model: then nothing stays warm
+        try cancellation.check()
+
+        // Merge only when the set changed; the merger recomputes from the original weights, so
+        // switching sets is exact and the checkpoint is never reopened.
+        if model.merged != adapters {
+            progress(.mergeLoRAs)
+            let t = Date()
+            let files = try adapters.map { try LoRAFile(path: $0.path!) }
+            if adapters.isEmpty {
+                model.merger.revert()
+            } else {
+                try model.merger.apply(zip(adapters, files).map { LoRAApplication(file: $1, textEncoder: $0.textEncoder, unet: $0.unet) })
+            }
+            let vae = model.pipeline?.vae
+            model.pipeline = nil  // free the old weights before building the merged ones
+            model.merged = []
+            model.pipeline = try Pipeline(checkpoint: model.checkpoint, tokenizer: try loadTokenizer(), vae: vae)
+            model.merged = adapters
+            timings["merge"] = Date().timeIntervalSince(t)
+        }
+        guard let pipeline = model.pipeline else { throw RenderError.invalidArgument("internal: no pipeline") }
+        try cancellation.check()
+
+        var r = request
+        r.prompt = PromptParser.parse(prompt).fragments(steps: r.steps)
+        progress(.encode)
+        var t = Date()
+        let conditioning = try pipeline.encode(r)
+        timings["encode"] = Date().timeIntervalSince(t)
+        try cancellation.check()
+
+        progress(.sample, step: 0, steps: r.steps)
+        t = Date()
+        let latent = try pipeline.sample(r, conditioning) { step, steps in
+            progress(.sample, step: step, steps: steps)
+            if step < steps { try cancellation.check() }
+        }
+        timings["sample"] = Date().timeIntervalSince(t)
+        try cancellation.check()
+
+        progress(.decode)
+        t = Date()
+        let image = try pipeline.decode(latent, r)
+        timings["decode"] = Date().timeIntervalSince(t)
+
+        var params = parameters(r, prompt: prompt, plan: plan, adapters: adapters)
+        params.modelHash = model.modelHash
+        params.modelName = URL(fileURLWithPath: ckpt).deletingPathExtension().lastPathComponent
+        progress(.write)
+        t = Date()
+        let path = try RenderOutput.writeNew(try PNGWriter.encode(image, text: [("parameters", params.infotext)]),
+                                             beside: job.promptPath, explicit: job.output)
+        timings["write"] = Date().timeIntervalSince(t)
+        return RenderedImage(path: path, parameters: params.infotext, prompt: prompt, seed: r.seed,
+                             adapters: adapters.map { ($0.name, $0.path, $0.path.flatMap(hash)) },
+                             timings: timings, checkpointWasWarm: wasWarm)
+    }
+
+    private func parameters(_ r: RenderRequest, prompt: String, plan: RenderPlan, adapters: [Adapter]) -> RenderParameters {
+        var params = RenderParameters(prompt: prompt, negativePrompt: plan.negativeText, steps: r.steps, sampler: plan.samplerLabel,
+                                      cfgScale: r.cfgScale, seed: r.seed, width: r.width, height: r.height)
+        params.clipSkip = r.clipSkip
+        params.loraHashes = adapters.compactMap { a in a.path.flatMap(hash).map { (a.name, $0) } }
+        return params
+    }
+
+    // MARK: A1111 backend
+
+    private func renderRemotely(_ request: RenderRequest, prompt: String, adapters: [Adapter], plan: RenderPlan, job: RenderJob,
+                                url: URL, cancellation: RenderCancellation, progress: StageReporter) throws -> RenderedImage {
+        let backend = A1111Backend(baseURL: url, timeout: configuration.a1111Timeout)
+        var timings: [String: Double] = [:]
+        let t = Date()
+        progress(.remote)
+        if let ckpt = plan.checkpoint {
+            // The server knows its models by title or file name, not by our path.
+            try backend.selectCheckpoint(URL(fileURLWithPath: ckpt).lastPathComponent, cancellation: cancellation)
+        }
+        let result = try backend.txt2img(request, prompt: prompt, negative: plan.negativeText, sampler: plan.samplerLabel,
+                                         cancellation: cancellation) { step, steps in progress(.remote, step: step, steps: steps) }
+        timings["remote"] = Date().timeIntervalSince(t)
+        var r = request
+        if let seed = result.seed, seed >= 0 { r.seed = UInt64(seed) }
+        var params = parameters(r, prompt: prompt, plan: plan, adapters: adapters)
+        params.modelName = plan.checkpoint.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
+        var png = result.png
+        var infotext = PNGText.textChunks(png)["parameters"] ?? result.infotext
+        if PNGText.textChunks(png)["parameters"] == nil {
+            let text = result.infotext ?? params.infotext
+            png = PNGText.adding("parameters", text, to: png) ?? png
+            infotext = text
+        }
+        progress(.write)
+        let path = try RenderOutput.writeNew(png, beside: job.promptPath, explicit: job.output)
+        return RenderedImage(path: path, parameters: infotext ?? params.infotext, prompt: prompt, seed: r.seed,
+                             adapters: adapters.map { ($0.name, $0.path, $0.path.flatMap(hash)) },
+                             timings: timings, checkpointWasWarm: false)
+    }
+}
