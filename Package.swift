@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
         .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML"]),
         .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),
-        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML"]),
+        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
         .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),

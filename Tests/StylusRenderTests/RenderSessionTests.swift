@@ -1,0 +1,205 @@
+import Foundation
+import StylusCatalog
+import StylusCore
+import StylusML
+import StylusRender
+import XCTest
+
+/// The render session on the tiny fixture: real checkpoint, real LoRA files, real catalog, real PNGs.
+final class RenderSessionTests: XCTestCase {
+    static let checkpoint = TinySD.directory + "/tiny-sd15.safetensors"
+    static let loraDir = LoRAMergeTests.directory
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "stylus-render-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func session(cache: Int = 1 << 30) throws -> RenderSession {
+        RenderSession(configuration: .init(vocabularyPath: try clipVocabPath(), cacheLimitBytes: cache))
+    }
+
+    /// A prompt file in the temp folder with the tiny checkpoint and the LoRA fixtures folder.
+    func promptFile(_ body: String, steps: Int = 3, name: String = "knight") throws -> RenderJob {
+        let text = """
+            ---
+            checkpoint: \(Self.checkpoint)
+            steps: \(steps)
+            size: 64x64
+            seed: 7
+            sampler: Euler
+            base_model: SD 1.5
+            negative: blurry
+            lora_dirs: [\(Self.loraDir)]
+            ---
+            \(body)
+            """
+        let path = dir + "/\(name).sdprompt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return RenderJob(promptPath: path, text: text)
+    }
+
+    func parameters(_ path: String) throws -> String {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        return try XCTUnwrap(PNGText.textChunks(bytes)["parameters"], "no parameters chunk in \(path)")
+    }
+
+    func pixels(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    func testRenderWritesNumberedPNGBesideThePromptWithParameters() throws {
+        let job = try promptFile("a knight in a castle <lora:kohya:0.8>")
+        var stages: [RenderStage] = []
+        var steps: [Int] = []
+        let outcome = try session().render(job) { e in
+            if stages.last != e.stage { stages.append(e.stage) }
+            if e.stage == .sample, e.step > 0 { steps.append(e.step) }
+        }
+        XCTAssertEqual(stages, [.loadCheckpoint, .mergeLoRAs, .encode, .sample, .decode, .write])
+        XCTAssertEqual(steps, [1, 2, 3])
+        let image = try XCTUnwrap(outcome.images.first)
+        XCTAssertEqual(image.path, dir + "/knight-1.png")
+        let hash = try LoRAFile(path: Self.loraDir + "/kohya.safetensors").addnetShortHash()
+        let model = String(try SHA256.hexOfFile(Self.checkpoint).prefix(10))
+        XCTAssertEqual(try parameters(image.path), """
+            a knight in a castle <lora:kohya:0.8>
+            Negative prompt: blurry
+            Steps: 3, Sampler: Euler, CFG scale: 7, Seed: 7, Size: 64x64, Model hash: \(model), Model: tiny-sd15, \
+            Lora hashes: "kohya: \(hash)", Version: stylus
+            """)
+        XCTAssertEqual(image.adapters.map(\.name), ["kohya"])
+        XCTAssertEqual(image.adapters.first?.hash, hash)
+    }
+
+    func testNeverOverwritesAndNumbersAfterTheHighest() throws {
+        let job = try promptFile("a knight")
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/knight-1.png"))
+        try Data("mine too".utf8).write(to: URL(fileURLWithPath: dir + "/knight-4.png"))
+        let s = try session()
+        let first = try s.render(job).images[0].path
+        let second = try s.render(job).images[0].path
+        XCTAssertEqual([first, second], [dir + "/knight-5.png", dir + "/knight-6.png"])
+        XCTAssertEqual(try String(contentsOfFile: dir + "/knight-1.png", encoding: .utf8), "mine")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/knight-4.png", encoding: .utf8), "mine too")
+        // The same prompt and seed give the same image.
+        XCTAssertEqual(try pixels(first), try pixels(second))
+        // An explicit output that exists gets a number after its own stem.
+        var explicit = job
+        explicit.output = dir + "/knight-1.png"
+        XCTAssertEqual(try s.render(explicit).images[0].path, dir + "/knight-1-1.png")
+    }
+
+    /// A second render with other adapters reuses the loaded checkpoint (merge only), and its image
+    /// is exactly what a cold render of the same prompt gives (the merge starts from the originals).
+    func testWarmSecondRenderSkipsLoadingAndMatchesACold() throws {
+        let warm = try session()
+        let a = try warm.render(try promptFile("a knight <lora:kohya:0.8>", name: "a")).images[0]
+        let b = try warm.render(try promptFile("a knight <lora:locon_ldm:0.7> <lora:peft:0.5>", name: "b")).images[0]
+        let c = try warm.render(try promptFile("a knight", name: "c")).images[0]
+        XCTAssertEqual(warm.checkpointLoads, 1)
+        XCTAssertEqual([a.checkpointWasWarm, b.checkpointWasWarm, c.checkpointWasWarm], [false, true, true])
+        XCTAssertNil(b.timings["load"])
+        XCTAssertNotNil(b.timings["merge"])
+        XCTAssertEqual(warm.warmCheckpoints, [Self.checkpoint])
+
+        let cold = try session()
+        let b2 = try cold.render(try promptFile("a knight <lora:locon_ldm:0.7> <lora:peft:0.5>", name: "b2")).images[0]
+        let c2 = try cold.render(try promptFile("a knight", name: "c2")).images[0]
+        XCTAssertEqual(try pixels(b.path), try pixels(b2.path))
+        XCTAssertEqual(try pixels(c.path), try pixels(c2.path))
+        XCTAssertNotEqual(try pixels(a.path), try pixels(c.path), "the LoRA changed nothing")
+    }
+
+    func testCacheLimitZeroKeepsNothingWarm() throws {
+        let s = try session(cache: 0)
+        _ = try s.render(try promptFile("a knight"))
+        XCTAssertEqual(s.warmCheckpoints, [])
+        let again = try s.render(try promptFile("a knight")).images[0]
+        XCTAssertFalse(again.checkpointWasWarm)
+        XCTAssertEqual(s.checkpointLoads, 2)
+    }
+
+    /// Cancelling during step 2 of 20 stops there: no step 3, no image.
+    func testCancellationStopsWithinOneStep() throws {
+        let s = try session()
+        let cancel = RenderCancellation()
+        var last = 0
+        XCTAssertThrowsError(try s.render(try promptFile("a knight", steps: 20), cancellation: cancel) { e in
+            guard e.stage == .sample else { return }
+            last = e.step
+            if e.step == 2 { cancel.cancel() }
+        }) { XCTAssertTrue($0 is RenderCancelled, "\($0)") }
+        XCTAssertEqual(last, 2)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".png") }, [])
+        // The session is usable afterwards and the checkpoint stayed warm.
+        XCTAssertTrue(try s.render(try promptFile("a knight")).images[0].checkpointWasWarm)
+    }
+
+    func testUnknownLoRAWrittenByTheUserIsAnError() throws {
+        XCTAssertThrowsError(try session().render(try promptFile("a knight <lora:nonexistent:1>"))) { e in
+            XCTAssertTrue("\(e)".contains("no LoRA file for 'nonexistent'"), "\(e)")
+        }
+    }
+
+    // MARK: Composing
+
+    /// A real catalog (SQLite) whose adapters point at the fixture LoRA files.
+    func composer() throws -> RenderComposer {
+        let lines = [
+            #"{"adapter_id": "r-1", "alias": "kohya", "title": "Watercolor Style", "base_model": "SD 1.5", "type": "LORA", "tags": ["style", "watercolor", "painting"], "description": "A soft watercolor painting style with paper texture.", "weight": 0.8, "file": "\#(Self.loraDir)/kohya.safetensors"}"#,
+            #"{"adapter_id": "r-2", "alias": "locon_ldm", "title": "Medieval Castle", "base_model": "SD 1.5", "type": "LoCon", "tags": ["building", "castle", "architecture"], "description": "Stone castles with towers and walls.", "weight": 0.7, "file": "\#(Self.loraDir)/locon_ldm.safetensors"}"#,
+            #"{"adapter_id": "r-3", "alias": "moonlight_v2", "title": "Moonlight", "base_model": "SD 1.5", "type": "LORA", "tags": ["lighting", "moonlight", "night"], "description": "Cold moonlight at night.", "weight": 0.6}"#,
+        ]
+        let jsonl = dir + "/catalog.jsonl"
+        try lines.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let store = try CatalogStore(path: dir + "/catalog.sqlite")
+        _ = try CatalogImporter(store: store).importJSONL(jsonl)
+        let entries = try store.allEntries()
+        let files = CatalogAdapterFiles(entries: entries)
+        return RenderComposer(source: LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }),
+                              adapterFile: { files.path(for: $0) })
+    }
+
+    func testComposedTagsAreRenderedAndRecorded() throws {
+        var job = try promptFile("a castle under moonlight, watercolor", name: "composed")
+        job.compose = true
+        let outcome = try session().render(job, composer: try composer())
+        let image = try XCTUnwrap(outcome.images.first)
+        XCTAssertEqual(Set(image.adapters.map(\.name)), ["locon_ldm", "kohya"])
+        let params = try parameters(image.path)
+        XCTAssertTrue(params.hasPrefix("a castle under moonlight, watercolor, <lora:"), params)
+        XCTAssertTrue(params.contains("<lora:locon_ldm:0.56>") && params.contains("<lora:kohya:0.64>"), params)
+        let hashes = try ["kohya", "locon_ldm"].map { ($0, try LoRAFile(path: "\(Self.loraDir)/\($0).safetensors").addnetShortHash()) }
+        for (name, hash) in hashes { XCTAssertTrue(params.contains("\(name): \(hash)"), params) }
+        // The adapter without a local file is left out of the render, and said so.
+        XCTAssertFalse(params.contains("moonlight_v2"), params)
+        XCTAssertTrue(outcome.warnings.contains { $0.contains("moonlight_v2") }, "\(outcome.warnings)")
+        XCTAssertTrue(outcome.composed?.promptWithAdapters.contains("<lora:moonlight_v2:") ?? false)
+    }
+
+    /// Variations: one image per sampled mask, each recording its own adapters, seeds counting up.
+    func testVariationsRecordTheirOwnAdapters() throws {
+        var job = try promptFile("a castle under moonlight, watercolor", name: "vary")
+        job.compose = true
+        job.variations = 4
+        job.maskSeed = 11
+        let outcome = try session().render(job, composer: try composer())
+        XCTAssertEqual(outcome.images.map(\.path), (1...4).map { dir + "/vary-\($0).png" })
+        XCTAssertEqual(outcome.images.map(\.seed), [7, 8, 9, 10])
+        let composition = try XCTUnwrap(outcome.composed?.composition)
+        let masks = Masks.sample(.oneHotLoras, adapterCounts: composition.topics.map(\.adapters.count), samples: 4, seed: 11)
+        for (image, mask) in zip(outcome.images, masks) {
+            let params = try parameters(image.path)
+            let on = Set(zip(composition.topics, mask).flatMap { t, m in zip(t.adapters, m).filter(\.1).map(\.0.alias) })
+                .subtracting(["moonlight_v2"])
+            XCTAssertEqual(Set(image.adapters.map(\.name)), on, params)
+            for alias in ["kohya", "locon_ldm"] {
+                XCTAssertEqual(params.contains("<lora:\(alias):"), on.contains(alias), params)
+                XCTAssertEqual(params.contains("\(alias): "), on.contains(alias), params)
+            }
+        }
+        XCTAssertGreaterThan(Set(outcome.images.map { Set($0.adapters.map(\.name)) }).count, 1, "masks all alike")
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real HTTP/1.1 server on 127.0.0.1 (a socket listener on its own thread) that answers each
+/// request with whatever the test scripts, and records what it received.
+final class ScriptedHTTPServer: @unchecked Sendable {
+    struct Request { var method: String; var path: String; var body: Data }
+    enum Reply: @unchecked Sendable {
+        case json(Int, Any)
+        case raw(Int, String)
+        /// Read the request, then keep the connection open without answering.
+        case hang
+    }
+
+    let port: UInt16
+    private let fd: Int32
+    private let lock = NSLock()
+    private var received: [Request] = []
+    private var open: [Int32] = []
+    private var stopped = false
+    private let script: @Sendable (Request) -> Reply
+
+    init(script: @escaping @Sendable (Request) -> Reply) throws {
+        self.script = script
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                bind(fd, a, len) == 0 && listen(fd, 16) == 0 && getsockname(fd, a, &len) == 0
+            }
+        }
+        guard bound else { throw NSError(domain: "ScriptedHTTPServer", code: Int(errno)) }
+        port = UInt16(bigEndian: addr.sin_port)
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
+
+    func stop() {
+        lock.lock()
+        stopped = true
+        let conns = open
+        open = []
+        lock.unlock()
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+        for c in conns { shutdown(c, Int32(SHUT_RDWR)); close(c) }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let c = accept(fd, nil, nil)
+            if c < 0 { return }
+            lock.lock()
+            if stopped { lock.unlock(); close(c); return }
+            open.append(c)
+            lock.unlock()
+            Thread.detachNewThread { [self] in serve(c) }
+        }
+    }
+
+    private func serve(_ c: Int32) {
+        var buffer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        func fill() -> Bool {
+            let n = read(c, &chunk, chunk.count)
+            if n <= 0 { return false }
+            buffer += chunk[0..<n]
+            return true
+        }
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            if let r = buffer.indices.dropLast(3).first(where: { Array(buffer[$0..<($0 + 4)]) == separator }) { headerEnd = r; break }
+            if !fill() { return }
+        }
+        let head = String(decoding: buffer[0..<headerEnd!], as: UTF8.self).components(separatedBy: "\r\n")
+        let parts = head[0].split(separator: " ")
+        let length = head.dropFirst().compactMap { line -> Int? in
+            let kv = line.split(separator: ":", maxSplits: 1)
+            return kv.count == 2 && kv[0].lowercased() == "content-length" ? Int(kv[1].trimmingCharacters(in: .whitespaces)) : nil
+        }.first ?? 0
+        while buffer.count < headerEnd! + 4 + length { if !fill() { return } }
+        let request = Request(method: parts.count > 0 ? String(parts[0]) : "", path: parts.count > 1 ? String(parts[1]) : "",
+                              body: Data(buffer[(headerEnd! + 4)..<(headerEnd! + 4 + length)]))
+        lock.lock(); received.append(request); lock.unlock()
+        let status: Int, body: Data
+        switch script(request) {
+        case .hang: return  // closed by stop()
+        case let .json(s, obj): status = s; body = (try? JSONSerialization.data(withJSONObject: obj)) ?? Data()
+        case let .raw(s, text): status = s; body = Data(text.utf8)
+        }
+        let header = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let out = [UInt8](Data(header.utf8) + body)
+        var sent = 0
+        while sent < out.count {
+            let n = out.withUnsafeBytes { write(c, $0.baseAddress! + sent, out.count - sent) }
+            if n <= 0 { break }
+            sent += n
+        }
+        lock.lock(); open.removeAll { $0 == c }; lock.unlock()
+        close(c)
+    }
+}
