@@ -326,10 +326,11 @@ public final class RenderSession: @unchecked Sendable {
             } else {
                 try model.merger.apply(zip(adapters, files).map { LoRAApplication(file: $1, textEncoder: $0.textEncoder, unet: $0.unet) })
             }
-            let vae = model.pipeline?.vae
-            model.pipeline = nil  // free the old weights before building the merged ones
+            // Models that copied their weights need a rebuild to see the merge; models sharing the
+            // checkpoint's live weight buffers get the same (already patched) buffers back, cheaply,
+            // as long as the old pipeline holds them meanwhile.
             model.merged = []
-            model.pipeline = try Pipeline(checkpoint: model.checkpoint, tokenizer: try loadTokenizer(), vae: vae)
+            model.pipeline = try Pipeline(checkpoint: model.checkpoint, tokenizer: try loadTokenizer(), vae: model.pipeline?.vae)
             model.merged = adapters
             timings["merge"] = Date().timeIntervalSince(t)
         }
