@@ -55,11 +55,24 @@ enum AdapterCards {
         file.positive.tags.filter(\.isLoRA).map { ($0, false) } + (file.negative?.tags ?? []).filter(\.isLoRA).map { ($0, true) }
     }
 
-    /// Whether any of `words` appears in `text` as a whole word or phrase (case-insensitive).
+    /// The positive prompt with its `<…>` tags blanked out: where trigger words are looked for
+    /// (a tag's own alias must not count as its trigger word).
+    static func promptWords(_ file: PromptFile) -> String {
+        var bytes = Array(file.source.bytes[file.positive.range.utf8])
+        let offset = file.positive.range.utf8.lowerBound
+        for tag in file.positive.tags {
+            for i in (tag.range.utf8.lowerBound - offset)..<(tag.range.utf8.upperBound - offset) where bytes.indices.contains(i) {
+                bytes[i] = 0x20
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Whether `phrase` appears in `text` as a whole word or phrase (case-insensitive).
     static func containsPhrase(_ text: String, _ phrase: String) -> Bool {
         let hay = Array(text.lowercased().utf8), needle = Array(phrase.lowercased().utf8)
         guard !needle.isEmpty, needle.count <= hay.count else { return false }
-        func isWord(_ b: UInt8) -> Bool { b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) }
+        func isWord(_ b: UInt8) -> Bool { b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) || b == 0x5F }
         var i = 0
         while i + needle.count <= hay.count {
             if hay[i] == needle[0], Array(hay[i..<i + needle.count]) == needle,

@@ -44,7 +44,7 @@ enum CodeActionsHandler {
                 guard let trigger = d.data?["trigger"]?.stringValue else { continue }
                 let at = CompletionHandler.firstContentOffset(file)
                 out.append(CodeAction(title: "Insert trigger word '\(trigger)'", kind: "quickfix", diagnostics: [d], isPreferred: true,
-                                      edit: edit([replace(at..<at, at < t.range.utf8.lowerBound || at == file.positive.range.utf8.upperBound ? trigger + ", " : trigger + ", ")])))
+                                      edit: edit([replace(at..<at, trigger + ", ")])))
             case "lora-in-negative":
                 guard negative else { continue }
                 let text = source.slice(t.range.utf8)

@@ -85,7 +85,7 @@ enum CompletionHandler {
     static func wordItem(_ word: String, _ e: CatalogEntry, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
                          client: ClientCapabilities) -> CompletionItem {
         let source = file.source
-        let body = file.positiveText
+        let body = AdapterCards.promptWords(file)
         let tag = "<lora:\(e.card.alias):\(AdapterCards.weightText(e))>"
         let triggers = e.refinement.triggerWords.filter { !AdapterCards.containsPhrase(body, $0) && $0.lowercased() != word }
         var main = word

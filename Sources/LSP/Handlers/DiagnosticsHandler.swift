@@ -24,7 +24,7 @@ enum DiagnosticsHandler {
     static func catalogDiagnostics(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let base = adapters.baseModel(for: file)
-        let body = file.positiveText
+        let body = AdapterCards.promptWords(file)
         for (tag, negative) in AdapterCards.loraTags(file) where !tag.name.isEmpty && tag.isClosed {
             guard let e = adapters.entry(alias: tag.name) else {
                 out.append(Diagnostic(range: tag.nameRange.lsp, severity: .warning, code: "unknown-lora",

@@ -14,7 +14,7 @@ package actor AdapterContextLoader {
     private var generation = 0
     private let load: Load
 
-    package init(load: @escaping Load = { try AdapterContext.load(settings: $0) }) {
+    package init(load: @escaping Load) {
         self.load = load
     }
 

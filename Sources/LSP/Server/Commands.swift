@@ -22,6 +22,8 @@ public struct CommandEnvironment: Sendable {
     public let adapters: @Sendable () async -> AdapterContext?
     /// The request's `workDoneToken`, if the client sent one.
     public let workDoneToken: ProgressToken?
+    /// The environment the catalog is located with (`LanguageServer.Options.environment`).
+    public let environment: [String: String]
 
     /// Work-done progress for this command (a no-op when the client supports none).
     package func progress(_ title: String) async -> ProgressReporter {
@@ -79,7 +81,7 @@ struct ReindexCommand: ServerCommand {
         let dirs = env.settings.loraDirs
         var problems: [String] = []
         do {
-            let store = try AdapterContext.openStore(settings: env.settings)
+            let store = try AdapterContext.openStore(settings: env.settings, environment: env.environment)
             for (i, dir) in dirs.enumerated() {
                 await progress.report("Scanning \(dir)", percentage: i * 100 / max(1, dirs.count + 1))
                 problems += AdapterContext.scan(dir, into: store)

@@ -15,8 +15,8 @@ public actor LanguageServer: MessageHandler {
         public var diagnosticsDelay: Duration = .milliseconds(150)
         /// CLIP token counting for the `token-limit` diagnostic; nil skips that check.
         public var tokenCounter: (any PromptTokenCounter)?
-        /// Builds the adapter context for the settings (tests point it at their own catalog).
-        public var loadAdapters: @Sendable (Settings) throws -> AdapterContext = { try AdapterContext.load(settings: $0) }
+        /// Environment for locating the catalog (`$STYLUS_DB`, `$STYLUS_HOME`, …; tests use their own).
+        public var environment: [String: String] = ProcessInfo.processInfo.environment
         /// The `stylus.render` command (issue #9). Nil: no "Render image" code action, and the
         /// command answers InvalidParams.
         public var renderCommand: (any ServerCommand)?
@@ -49,7 +49,9 @@ public actor LanguageServer: MessageHandler {
             delay: options.diagnosticsDelay,
             compute: Self.diagnosticsCompute(options, nil),
             publish: { [connection] in connection.sendNotification("textDocument/publishDiagnostics", $0) })
-        adapterLoader = AdapterContextLoader(load: options.loadAdapters)
+        adapterLoader = AdapterContextLoader { [environment = options.environment] in
+            try AdapterContext.load(settings: $0, environment: environment)
+        }
     }
 
     /// The adapter catalog context for the current settings, waiting while it loads; nil when no
@@ -225,7 +227,7 @@ public actor LanguageServer: MessageHandler {
             connection: connection, client: client, settings: settings,
             document: { [self] uri in await self.currentSnapshot(uri) },
             adapters: { [adapterLoader] in await adapterLoader.current() },
-            workDoneToken: p.workDoneToken)
+            workDoneToken: p.workDoneToken, environment: options.environment)
         let arguments = p.arguments ?? []
         return { try await command.execute(arguments: arguments, environment: env) }
     }
