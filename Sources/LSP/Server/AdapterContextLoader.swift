@@ -31,8 +31,15 @@ package actor AdapterContextLoader {
             task = Task { await previous.value?.with(defaultBaseModel: base) }
         } else {
             let load = self.load
-            task = Task.detached {
-                do { return try load(new) } catch {
+            task = Task {
+                // Opening SQLite and building indexes blocks: keep it off the cooperative pool,
+                // where it would stall message handling on a 2-core machine.
+                let result = await withCheckedContinuation { done in
+                    DispatchQueue.global(qos: .userInitiated).async { done.resume(returning: Result { try load(new) }) }
+                }
+                switch result {
+                case .success(let context): return context
+                case .failure(let error):
                     await self.report(gen, nil, ["adapter catalog unavailable: \(error)"], loaded)
                     return nil
                 }

@@ -279,7 +279,7 @@ public actor LanguageServer: MessageHandler {
         c.inlayHintProvider = true
         c.documentSymbolProvider = true
         c.documentFormattingProvider = true
-        c.completionProvider = CompletionOptions(triggerCharacters: [":", "<", ",", " "], resolveProvider: false)
+        c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: false)
         c.hoverProvider = true
         c.codeActionProvider = true
         c.executeCommandProvider = ExecuteCommandOptions(commands: commands(options))
