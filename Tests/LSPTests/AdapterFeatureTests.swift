@@ -40,6 +40,8 @@ final class AdapterFeatureTests: XCTestCase {
         options.renderCommand = render
         client = TestClient(options: options)
         try await client.initialize(capabilities: capabilities, initializationOptions: ["stylus": settings])
+        // Completion is ready with the context; composing (keyword hovers, hints) once its index is built.
+        await client.server.adapterContext()?.composerReady()
     }
 
     private func decode<T: Decodable>(_ json: JSONValue, as: T.Type) throws -> T {
@@ -278,6 +280,7 @@ final class AdapterFeatureTests: XCTestCase {
         let other = TestClient(options: { var o = LanguageServer.Options(); o.environment = ["STYLUS_HOME": home]; return o }())
         defer { other.stop() }
         try await other.initialize(capabilities: [:], initializationOptions: ["stylus": ["baseModel": "SD 1.5"]])
+        await other.server.adapterContext()?.composerReady()
         other.openDocument(text, uri: uri)
         let commands = try await other.request("textDocument/codeAction", JSONValue.object([
             "textDocument": ["uri": .string(uri)], "range": try JSONValue(encoding: whole), "context": ["diagnostics": []],

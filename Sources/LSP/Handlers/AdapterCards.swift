@@ -6,35 +6,37 @@ import StylusCore
 enum AdapterCards {
     /// The adapter card: title and alias, refined description, trigger words, recommended
     /// weight, base model, tags, source link. Markdown or plain text.
-    static func card(_ e: CatalogEntry, markdown: Bool) -> String {
-        let c = e.card, r = e.refinement
+    static func card(_ a: AdapterSummary, markdown: Bool) -> String {
         func code(_ s: String) -> String { markdown ? "`\(s)`" : s }
-        var lines: [String] = []
-        lines.append(markdown ? "**\(escape(c.title))** \(code(c.alias))" : "\(c.title) (\(c.alias))")
-        lines.append("\(r.category.rawValue) · \(c.baseModel?.name ?? "unknown base model") · weight \(PromptBuilder.format(r.weight))"
-                     + (r.weightSource == .defaultValue ? " (default)" : " (from \(r.weightSource.rawValue.replacingOccurrences(of: "_", with: " ")))")
-                     + (c.nsfw ? " · NSFW" : ""))
-        if !r.refinedDescription.isEmpty { lines.append(""); lines.append(markdown ? escape(r.refinedDescription) : r.refinedDescription) }
-        lines.append("")
-        if !r.triggerWords.isEmpty { lines.append("Trigger words: " + r.triggerWords.map(code).joined(separator: ", ")) }
-        if !c.tags.isEmpty { lines.append("Tags: " + c.tags.joined(separator: ", ")) }
-        lines.append("Use: " + code("<lora:\(c.alias):\(PromptBuilder.format(r.weight))>"))
-        if let link = sourceLink(e) { lines.append(markdown ? "[Source](\(link))" : "Source: \(link)") }
-        if let file = e.file?.path { lines.append("File: " + code(file)) }
-        return lines.joined(separator: markdown ? "  \n" : "\n").replacingOccurrences(of: "  \n  \n", with: "\n\n")
+        var head: [String] = []
+        head.append(markdown ? "**\(escape(a.title))** \(code(a.alias))" : "\(a.title) (\(a.alias))")
+        head.append("\(a.category.rawValue) · \(a.baseModel?.name ?? "unknown base model") · weight \(PromptBuilder.format(a.weight))"
+                    + (a.weightSource == .defaultValue ? " (default)" : " (from \(a.weightSource.rawValue.replacingOccurrences(of: "_", with: " ")))")
+                    + (a.nsfw ? " · NSFW" : ""))
+        var facts: [String] = []
+        if !a.triggerWords.isEmpty { facts.append("Trigger words: " + a.triggerWords.map(code).joined(separator: ", ")) }
+        if !a.tags.isEmpty { facts.append("Tags: " + a.tags.joined(separator: ", ")) }
+        facts.append("Use: " + code("<lora:\(a.alias):\(PromptBuilder.format(a.weight))>"))
+        if let link = sourceLink(a) { facts.append(markdown ? "[Source](\(link))" : "Source: \(link)") }
+        if let file = a.filePath { facts.append("File: " + code(file)) }
+        let lineBreak = markdown ? "  \n" : "\n"
+        var blocks = [head.joined(separator: lineBreak)]
+        if !a.refinedDescription.isEmpty { blocks.append(markdown ? escape(a.refinedDescription) : a.refinedDescription) }
+        blocks.append(facts.joined(separator: lineBreak))
+        return blocks.joined(separator: "\n\n")
     }
 
     /// One line for completion `detail`: title · category · weight.
-    static func detail(_ e: CatalogEntry) -> String {
-        "\(e.card.title) · \(e.refinement.category.rawValue) · \(PromptBuilder.format(e.refinement.weight))"
+    static func detail(_ a: AdapterSummary) -> String {
+        "\(a.title) · \(a.category.rawValue) · \(PromptBuilder.format(a.weight))"
     }
 
-    static func sourceLink(_ e: CatalogEntry) -> String? {
-        if let url = e.card.downloadURL, url.hasPrefix("http") { return url }
-        if e.source.lowercased().contains("civitai"), let ref = e.sourceRef, !ref.isEmpty, ref.allSatisfy(\.isNumber) {
+    static func sourceLink(_ a: AdapterSummary) -> String? {
+        if let url = a.downloadURL, url.hasPrefix("http") { return url }
+        if a.source.lowercased().contains("civitai"), let ref = a.sourceRef, !ref.isEmpty, ref.allSatisfy(\.isNumber) {
             return "https://civitai.com/models/\(ref)"
         }
-        return e.card.imageURLs.first { $0.hasPrefix("http") }
+        return nil
     }
 
     /// Escapes the Markdown characters that would change the meaning of catalog text.
@@ -48,7 +50,7 @@ enum AdapterCards {
     }
 
     /// The recommended weight of an adapter as the tag would show it.
-    static func weightText(_ e: CatalogEntry) -> String { PromptBuilder.format(e.refinement.weight) }
+    static func weightText(_ a: AdapterSummary) -> String { PromptBuilder.format(a.weight) }
 
     /// LoRA tags of both prompts, with whether each is in the negative prompt.
     static func loraTags(_ file: PromptFile) -> [(tag: ExtraNetworkTag, negative: Bool)] {

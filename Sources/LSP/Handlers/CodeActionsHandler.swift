@@ -52,10 +52,10 @@ enum CodeActionsHandler {
                 out.append(CodeAction(title: "Move <lora:\(t.name)> to the prompt", kind: "quickfix", diagnostics: [d], isPreferred: true,
                                       edit: edit([append, replace(AdapterCards.removalRange(t, in: source), "")])))
             case "base-model-mismatch":
-                guard let adapters, let base = adapters.baseModel(for: file), let e = adapters.entry(alias: t.name) else { continue }
+                guard let adapters, let base = adapters.baseModel(for: file), let e = adapters.summary(alias: t.name) else { continue }
                 for sibling in siblings(of: e, base: base, adapters: adapters) {
-                    out.append(CodeAction(title: "Replace with '\(sibling.card.alias)' (\(base.name))", kind: "quickfix", diagnostics: [d],
-                                          edit: edit([replace(t.nameRange.utf8, sibling.card.alias)])))
+                    out.append(CodeAction(title: "Replace with '\(sibling.alias)' (\(base.name))", kind: "quickfix", diagnostics: [d],
+                                          edit: edit([replace(t.nameRange.utf8, sibling.alias)])))
                 }
             default:
                 continue
@@ -64,7 +64,7 @@ enum CodeActionsHandler {
 
         // The recommended weight of a known adapter under the cursor.
         if let adapters, let (t, negative) = tags.first(where: { overlaps($0.tag.range.lsp, p.range) }), !negative,
-           let e = adapters.entry(alias: t.name) {
+           let e = adapters.summary(alias: t.name) {
             let w = AdapterCards.weightText(e)
             let fix = p.context.diagnostics.first { $0.code == "weight-range" && overlaps($0.range, t.range.lsp) }
             if let first = t.positional.first, first.number.map(PromptBuilder.format) != w {
@@ -77,7 +77,7 @@ enum CodeActionsHandler {
             }
         }
 
-        if let adapters, let composed = try? adapters.compose(file), let e = composed.edit {
+        if let adapters, let composed = adapters.composeIfReady(file), let e = composed.edit {
             out.append(CodeAction(title: "Compose adapters: " + composed.tags.joined(separator: " "), kind: "source.compose",
                                   edit: edit([e])))
         }
@@ -94,12 +94,12 @@ enum CodeActionsHandler {
     static func overlaps(_ a: LSPRange, _ b: LSPRange) -> Bool { a.start <= b.end && b.start <= a.end }
 
     /// The same adapter for another base model: same trigger word or title, for `base`.
-    static func siblings(of e: CatalogEntry, base: BaseModel, adapters: AdapterContext) -> [CatalogEntry] {
-        var out: [CatalogEntry] = []
-        for word in e.refinement.triggerWords.prefix(2) {
+    static func siblings(of e: AdapterSummary, base: BaseModel, adapters: AdapterContext) -> [AdapterSummary] {
+        var out: [AdapterSummary] = []
+        for word in e.triggerWords.prefix(2) {
             for m in adapters.adapters(wordPrefix: word, baseModel: base, limit: 20).matches
-            where m.word == word.lowercased() && m.entry.card.baseModel == base && m.entry.refinement.triggerWords.contains(word) {
-                if !out.contains(where: { $0.card.adapterId == m.entry.card.adapterId }) { out.append(m.entry) }
+            where m.word == word.lowercased() && m.adapter.baseModel == base && m.adapter.triggerWords.contains(word) {
+                if !out.contains(where: { $0.adapterId == m.adapter.adapterId }) { out.append(m.adapter) }
             }
         }
         return Array(out.prefix(2))

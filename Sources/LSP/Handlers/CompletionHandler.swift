@@ -29,10 +29,10 @@ enum CompletionHandler {
         let wordStart = trailingWordStart(before)
         let prefix = String(decoding: before[wordStart...], as: UTF8.self)
         let range = LSPRange(start: source.position(ofUTF8: lineStart + wordStart), end: position)
-        if let alias = tagBefore(Array(before[..<wordStart])), let e = adapters.entry(alias: alias),
-           !e.refinement.triggerWords.isEmpty {
-            let items = e.refinement.triggerWords.enumerated().map { i, t in
-                CompletionItem(label: t, kind: CompletionItemKind.keyword, detail: "trigger word of \(e.card.alias)",
+        if let alias = tagBefore(Array(before[..<wordStart])), let e = adapters.summary(alias: alias),
+           !e.triggerWords.isEmpty {
+            let items = e.triggerWords.enumerated().map { i, t in
+                CompletionItem(label: t, kind: CompletionItemKind.keyword, detail: "trigger word of \(e.alias)",
                                sortText: String(format: "%03d", i), filterText: t,
                                textEdit: TextEdit(range: range, newText: t))
             }
@@ -43,7 +43,7 @@ enum CompletionHandler {
         guard prefix.utf8.count >= 2 else { return CompletionList(isIncomplete: true, items: []) }
         let (matches, truncated) = adapters.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
         let items = matches.enumerated().map { i, m in
-            wordItem(m.word, m.entry, rank: i, range: range, file: file, cursor: cursor, client: client)
+            wordItem(m.word, m.adapter, rank: i, range: range, file: file, cursor: cursor, client: client)
         }
         return CompletionList(isIncomplete: truncated || prefix.utf8.count < 4, items: items)
     }
@@ -62,19 +62,19 @@ enum CompletionHandler {
         let (entries, truncated) = adapters.aliases(prefix: prefix, baseModel: base, limit: limit)
         let items = entries.enumerated().map { i, e in
             let w = AdapterCards.weightText(e)
-            var newText = e.card.alias
+            var newText = e.alias
             var format: Int?
             if !closed {
                 if client.snippets {
-                    newText = snippetEscape(e.card.alias) + ":${1:\(w)}>$0"
+                    newText = snippetEscape(e.alias) + ":${1:\(w)}>$0"
                     format = 2
                 } else {
                     newText += ":\(w)>"
                 }
             }
-            return CompletionItem(label: e.card.alias, kind: CompletionItemKind.module, detail: AdapterCards.detail(e),
+            return CompletionItem(label: e.alias, kind: CompletionItemKind.module, detail: AdapterCards.detail(e),
                                   documentation: documentation(e, client), sortText: String(format: "%04d", i),
-                                  filterText: e.card.alias, insertTextFormat: format,
+                                  filterText: e.alias, insertTextFormat: format,
                                   textEdit: TextEdit(range: range, newText: newText))
         }
         return CompletionList(isIncomplete: truncated, items: items)
@@ -82,12 +82,12 @@ enum CompletionHandler {
 
     // MARK: Words
 
-    static func wordItem(_ word: String, _ e: CatalogEntry, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
+    static func wordItem(_ word: String, _ e: AdapterSummary, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
                          client: ClientCapabilities) -> CompletionItem {
         let source = file.source
         let body = AdapterCards.promptWords(file)
-        let tag = "<lora:\(e.card.alias):\(AdapterCards.weightText(e))>"
-        let triggers = e.refinement.triggerWords.filter { !AdapterCards.containsPhrase(body, $0) && $0.lowercased() != word }
+        let tag = "<lora:\(e.alias):\(AdapterCards.weightText(e))>"
+        let triggers = e.triggerWords.filter { !AdapterCards.containsPhrase(body, $0) && $0.lowercased() != word }
         var main = word
         var extra: [TextEdit] = []
         // The tag goes at the end of the prompt; if that is where the cursor is, into the main edit.
@@ -109,7 +109,7 @@ enum CompletionHandler {
             }
         }
         return CompletionItem(
-            label: e.card.alias, kind: CompletionItemKind.reference,
+            label: e.alias, kind: CompletionItemKind.reference,
             detail: "\(word) → \(AdapterCards.detail(e))", documentation: documentation(e, client),
             sortText: String(format: "%04d", rank), filterText: word,
             textEdit: TextEdit(range: range, newText: main), additionalTextEdits: extra.isEmpty ? nil : extra)
@@ -122,7 +122,7 @@ enum CompletionHandler {
         return i
     }
 
-    static func documentation(_ e: CatalogEntry, _ client: ClientCapabilities) -> Documentation {
+    static func documentation(_ e: AdapterSummary, _ client: ClientCapabilities) -> Documentation {
         if client.completionMarkdown { return .markup(MarkupContent(kind: .markdown, value: AdapterCards.card(e, markdown: true))) }
         let text = AdapterCards.card(e, markdown: false)
         return client.completionPlaintext ? .markup(MarkupContent(kind: .plaintext, value: text)) : .plain(text)

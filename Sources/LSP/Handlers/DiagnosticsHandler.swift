@@ -26,31 +26,31 @@ enum DiagnosticsHandler {
         let base = adapters.baseModel(for: file)
         let body = AdapterCards.promptWords(file)
         for (tag, negative) in AdapterCards.loraTags(file) where !tag.name.isEmpty && tag.isClosed {
-            guard let e = adapters.entry(alias: tag.name) else {
+            guard let e = adapters.summary(alias: tag.name) else {
                 out.append(Diagnostic(range: tag.nameRange.lsp, severity: .warning, code: "unknown-lora",
                                       message: "Unknown LoRA '\(tag.name)': no adapter in the catalog has this alias or file name.",
                                       data: ["alias": .string(tag.name)]))
                 continue
             }
             guard !negative else { continue }  // lora-in-negative already says it is not applied
-            if let base, let own = e.card.baseModel, own != base {
+            if let base, let own = e.baseModel, own != base {
                 let incompatible = own.architecture != base.architecture
                 out.append(Diagnostic(
                     range: tag.nameRange.lsp, severity: incompatible ? .warning : .information, code: "base-model-mismatch",
-                    message: "'\(e.card.alias)' is a \(own.name) adapter but this prompt is for \(base.name)"
+                    message: "'\(e.alias)' is a \(own.name) adapter but this prompt is for \(base.name)"
                         + (incompatible ? "; it will not load into a \(base.name) checkpoint." : "; results may be off."),
-                    data: ["alias": .string(e.card.alias)]))
+                    data: ["alias": .string(e.alias)]))
             }
-            let triggers = e.refinement.triggerWords
+            let triggers = e.triggerWords
             if !triggers.isEmpty, !triggers.contains(where: { AdapterCards.containsPhrase(body, $0) }) {
                 out.append(Diagnostic(
                     range: tag.nameRange.lsp, severity: .information, code: "missing-trigger",
-                    message: "'\(e.card.alias)' works best with its trigger word\(triggers.count > 1 ? "s" : "") "
+                    message: "'\(e.alias)' works best with its trigger word\(triggers.count > 1 ? "s" : "") "
                         + triggers.map { "'\($0)'" }.joined(separator: ", ") + ", which the prompt does not contain.",
-                    data: ["alias": .string(e.card.alias), "trigger": .string(triggers[0])]))
+                    data: ["alias": .string(e.alias), "trigger": .string(triggers[0])]))
             }
         }
-        if let composed = try? adapters.compose(file) {
+        if let composed = adapters.composeIfReady(file) {
             for topic in composed.outcome.composition.topics where !topic.adapters.isEmpty {
                 let names = topic.adapters.map(\.alias)
                 out.append(Diagnostic(

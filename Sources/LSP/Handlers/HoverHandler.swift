@@ -11,7 +11,7 @@ enum HoverHandler {
         let cursor = s.text.utf8Offset(of: position)
         let md = client.hoverMarkdown
         if let (tag, _) = AdapterCards.loraTags(file).first(where: { $0.tag.range.utf8.contains(cursor) }) {
-            guard let e = adapters.entry(alias: tag.name) else {
+            guard let e = adapters.summary(alias: tag.name) else {
                 let close = adapters.closestAliases(to: tag.name, baseModel: adapters.baseModel(for: file))
                 var text = "Unknown LoRA \(md ? "`\(tag.name)`" : "'\(tag.name)'"): not in the catalog (\(adapters.count) adapters)."
                 if !close.isEmpty { text += " Closest: " + close.map { md ? "`\($0)`" : $0 }.joined(separator: ", ") + "." }
@@ -21,7 +21,7 @@ enum HoverHandler {
                          range: tag.range.lsp)
         }
         guard file.positive.range.utf8.contains(cursor) || file.positive.range.utf8.upperBound == cursor else { return nil }
-        let composed = try adapters.compose(file)
+        guard let composed = adapters.composeIfReady(file) else { return nil }
         guard let topic = composed.outcome.composition.topics.first(where: {
             $0.range.utf8.contains(cursor) || $0.range.utf8.upperBound == cursor
         }) else { return nil }
@@ -38,7 +38,7 @@ enum HoverHandler {
                 let w = topic.adapters.first { $0.adapterID == d.adapterID }.map {
                     PromptBuilder.format(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: topic.adapters.count))
                 } ?? "?"
-                let title = adapters.entry(alias: d.alias)?.card.title ?? d.alias
+                let title = adapters.summary(alias: d.alias)?.title ?? d.alias
                 lines.append("\(md ? "- " : "• ")\(name("<lora:\(d.alias):\(w)>")) \(title): \(d.reason)")
             }
         }

@@ -3,52 +3,46 @@ import JSONRPC
 import StylusCatalog
 import StylusCore
 
-/// The adapter catalog as the language server (and the render command) use it: the loaded cards,
-/// small in-memory indexes for completion and hover, the lexical candidate source and the composer.
-/// Built once per settings, off the message loop (`load`), then immutable and read concurrently.
+/// The adapter catalog as the language server (and the render command) use it: adapter
+/// summaries with small in-memory indexes for completion, hover and diagnostics, full cards from
+/// the store, and the composer with its candidate index. Built once per settings, off the message
+/// loop (`load`), then immutable and read concurrently.
+///
+/// Loading has two phases so a large catalog is usable at once: the summaries and name indexes
+/// (a fraction of a second for 75,000 adapters) are ready when `load` returns; the composer's
+/// candidate index is built in the background (`isComposerReady`, `composerReady()`).
 ///
 /// API in one place:
-/// - `entry(alias:)`: the card behind `<lora:alias:…>` (alias or file stem, case-insensitive)
+/// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
+///   case-insensitive); the summary from memory, the full catalog entry from the store
 /// - `aliases(prefix:baseModel:limit:)`: aliases for `<lora:` completion
-/// - `adapters(wordPrefix:baseModel:limit:)`: adapters whose names contain a word (completion on words)
+/// - `adapters(wordPrefix:baseModel:limit:)`: adapters named by a word (completion on words)
+/// - `closestAliases(to:baseModel:)`: for misspelt tags
 /// - `baseModel(for:)`: the file's base model (frontmatter `base_model`, else the `baseModel` setting)
-/// - `compose(_:)`: the composer's adapters per topic, the final prompt and the edit that inserts the tags
+/// - `compose(_:)`: the composer's adapters per topic, the final prompt and the edit inserting the tags
 public final class AdapterContext: Sendable {
-    /// Where the catalog was loaded from.
-    public let catalogPath: String
     /// The `baseModel` setting: used when a file has no `base_model` in its frontmatter.
     public let defaultBaseModel: BaseModel?
-    /// Every adapter of the catalog, ordered by adapter id.
-    public let entries: [CatalogEntry]
     /// Problems met while loading (a LoRA folder that cannot be scanned, …), one line each.
     public let warnings: [String]
-
     private let index: AdapterIndex
+
+    private init(index: AdapterIndex, defaultBaseModel: BaseModel?, warnings: [String]) {
+        self.index = index
+        self.defaultBaseModel = defaultBaseModel
+        self.warnings = warnings
+    }
 
     /// A context for another `baseModel` setting, sharing this one's catalog and indexes.
     public func with(defaultBaseModel: BaseModel?) -> AdapterContext {
         AdapterContext(index: index, defaultBaseModel: defaultBaseModel, warnings: warnings)
     }
 
-    private init(index: AdapterIndex, defaultBaseModel: BaseModel?, warnings: [String]) {
-        self.index = index
-        self.entries = index.entries
-        self.catalogPath = index.catalogPath
-        self.defaultBaseModel = defaultBaseModel
-        self.warnings = warnings
-    }
-
-    public convenience init(entries: [CatalogEntry], catalogPath: String, defaultBaseModel: BaseModel?, warnings: [String] = []) {
-        self.init(index: AdapterIndex(entries: entries, catalogPath: catalogPath), defaultBaseModel: defaultBaseModel, warnings: warnings)
-    }
-
-    private var byName: [String: Int] { index.byName }
-    private var aliasKeys: [String] { index.aliasKeys }
-    private var aliasOrder: [Int32] { index.aliasOrder }
-    private var wordKeys: [String] { index.wordKeys }
-    private var wordPostings: [[Int32]] { index.wordPostings }
-    private var candidates: LexicalCandidates { index.candidates }
-    private var lastComposition: Locked<(key: String, value: Composed)?> { index.lastComposition }
+    /// Where the catalog was loaded from.
+    public var catalogPath: String { index.store.path }
+    public var count: Int { index.summaries.count }
+    /// Every adapter, ordered by adapter id.
+    public var summaries: [AdapterSummary] { index.summaries }
 
     // MARK: Loading
 
@@ -67,15 +61,15 @@ public final class AdapterContext: Sendable {
 
     /// Opens the catalog the settings name (`db`, else `$STYLUS_DB`, else the data directory's
     /// catalog, seeded with the starter catalog when new), scans `loraDirs` into it, and builds the
-    /// indexes. Slow (SQLite read, index build): call it off the message loop.
+    /// name indexes; the composer's index follows in the background. Blocks: call it off the
+    /// message loop.
     public static func load(settings: Settings, scanFolders: Bool = true,
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AdapterContext {
         let store = try openStore(settings: settings, environment: environment)
-        let path = store.path
         let warnings = scanFolders ? settings.loraDirs.flatMap { scan($0, into: store) } : []
-        let entries: [CatalogEntry]
-        do { entries = try store.allEntries() } catch { throw LoadError.catalogUnreadable(path, "\(error)") }
-        return AdapterContext(entries: entries, catalogPath: path,
+        let summaries: [AdapterSummary]
+        do { summaries = try store.summaries() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        return AdapterContext(index: AdapterIndex(summaries: summaries, store: store),
                               defaultBaseModel: settings.baseModel.flatMap { BaseModel($0) }, warnings: warnings)
     }
 
@@ -104,21 +98,17 @@ public final class AdapterContext: Sendable {
         path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst() : path
     }
 
-
-    /// The words an adapter is known by: title, tags and trigger words, lowercased (3+ characters).
-    static func nameWords(_ e: CatalogEntry) -> [String] {
-        let texts = [e.card.title] + e.card.tags + e.refinement.triggerWords
-        return texts.flatMap { $0.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }) }
-            .filter { $0.count >= 3 && !$0.allSatisfy(\.isNumber) }.map(String.init)
-    }
-
-    public var count: Int { entries.count }
-
     // MARK: Lookups
 
     /// The adapter a `<lora:name:…>` tag names: by alias, else by file stem (case-insensitive).
+    public func summary(alias: String) -> AdapterSummary? {
+        index.byName[alias.lowercased()].map { index.summaries[Int($0)] }
+    }
+
+    /// The full catalog entry (raw description, example prompts, file hashes) for a tag's name.
     public func entry(alias: String) -> CatalogEntry? {
-        byName[alias.lowercased()].map { entries[$0] }
+        guard let s = summary(alias: alias) else { return nil }
+        return (try? index.store.lookup(s.adapterId))?.first
     }
 
     /// The file's base model: frontmatter `base_model`, else the `baseModel` setting.
@@ -128,41 +118,40 @@ public final class AdapterContext: Sendable {
 
     /// Adapters whose alias starts with `prefix` (case-insensitive), in alias order, of `baseModel`
     /// (or unknown base) when given. `truncated` says that more matched than `limit`.
-    public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (entries: [CatalogEntry], truncated: Bool) {
+    public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool) {
         let p = prefix.lowercased()
-        var i = lowerBound(aliasKeys, p)
-        var out: [CatalogEntry] = []
-        while i < aliasKeys.count, aliasKeys[i].hasPrefix(p) {
-            let e = entries[Int(aliasOrder[i])]
+        var i = index.lowerBound(index.aliasKeys, p)
+        var out: [AdapterSummary] = []
+        while i < index.aliasKeys.count, index.aliasKeys[i].utf8.starts(with: p.utf8) {
+            let s = index.summaries[Int(index.aliasOrder[i])]
             i += 1
-            guard fits(e, baseModel) else { continue }
+            guard fits(s, baseModel) else { continue }
             if out.count == limit { return (out, true) }
-            out.append(e)
+            out.append(s)
         }
         return (out, false)
     }
 
-    /// Adapters named by a word that starts with `wordPrefix` (at least 2 characters): exact word
-    /// matches first, then longer words; most downloaded first within a word. Each result carries the
-    /// word it matched.
+    /// Adapters named (title, tags, trigger words) by a word starting with `wordPrefix` (2+
+    /// characters): shorter words first, most downloaded first within a word; NSFW adapters left
+    /// out. Each result carries the word it matched.
     public func adapters(wordPrefix: String, baseModel: BaseModel?, limit: Int)
-        -> (matches: [(word: String, entry: CatalogEntry)], truncated: Bool) {
+        -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
         let p = wordPrefix.lowercased()
         guard p.count >= 2 else { return ([], true) }
-        var out: [(String, CatalogEntry)] = []
+        var words: [Int] = []
+        var i = index.lowerBound(index.wordKeys, p)
+        while i < index.wordKeys.count, index.wordKeys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
+        words.sort { (index.wordKeys[$0].utf8.count, $0) < (index.wordKeys[$1].utf8.count, $1) }
+        var out: [(String, AdapterSummary)] = []
         var seen: Set<Int32> = []
-        var i = lowerBound(wordKeys, p)
-        // Shorter words first: "knight" before "knights" and "knightly".
-        var range: [Int] = []
-        while i < wordKeys.count, wordKeys[i].hasPrefix(p) { range.append(i); i += 1 }
-        range.sort { (wordKeys[$0].count, wordKeys[$0]) < (wordKeys[$1].count, wordKeys[$1]) }
-        for k in range {
-            for d in wordPostings[k] where !seen.contains(d) {
-                let e = entries[Int(d)]
-                guard fits(e, baseModel), !e.card.nsfw else { continue }
+        for k in words {
+            for d in index.wordPostings[k] where !seen.contains(d) {
+                let s = index.summaries[Int(d)]
+                guard fits(s, baseModel), !s.nsfw else { continue }
                 if out.count == limit { return (out, true) }
                 seen.insert(d)
-                out.append((wordKeys[k], e))
+                out.append((index.wordKeys[k], s))
             }
         }
         return (out, false)
@@ -172,14 +161,20 @@ public final class AdapterContext: Sendable {
     public func closestAliases(to name: String, baseModel: BaseModel?, limit: Int = 3) -> [String] {
         let target = Array(name.lowercased().utf8)
         let budget = max(2, target.count / 3)
+        let histogram = AdapterIndex.histogram(target)
         var best: [(Int, String)] = []
-        for (k, key) in aliasKeys.enumerated() {
-            let bytes = Array(key.utf8)
-            guard abs(bytes.count - target.count) <= budget else { continue }
-            let e = entries[Int(aliasOrder[k])]
-            guard fits(e, baseModel) else { continue }
-            guard let d = Self.editDistance(target, bytes, max: budget) else { continue }
-            best.append((d, e.card.alias))
+        for k in index.aliasKeys.indices {
+            let length = Int(index.aliasLengths[k])
+            guard abs(length - target.count) <= budget else { continue }
+            // Each edit changes the letter histogram by at most 2: a cheap lower bound first.
+            var l1 = 0
+            let base = k * AdapterIndex.bins
+            for b in 0..<AdapterIndex.bins { l1 += abs(Int(index.aliasHistograms[base + b]) - Int(histogram[b])) }
+            guard l1 <= 2 * budget else { continue }
+            let s = index.summaries[Int(index.aliasOrder[k])]
+            guard fits(s, baseModel),
+                  let d = Self.editDistance(target, Array(index.aliasKeys[k].utf8), max: budget) else { continue }
+            best.append((d, s.alias))
         }
         best.sort { $0 < $1 }
         return best.prefix(limit).map(\.1)
@@ -203,18 +198,9 @@ public final class AdapterContext: Sendable {
     }
 
     /// Whether an adapter can be offered for a file of `baseModel`: same base, or either unknown.
-    func fits(_ e: CatalogEntry, _ baseModel: BaseModel?) -> Bool {
-        guard let baseModel, let own = e.card.baseModel else { return true }
+    func fits(_ s: AdapterSummary, _ baseModel: BaseModel?) -> Bool {
+        guard let baseModel, let own = s.baseModel else { return true }
         return own == baseModel
-    }
-
-    private func lowerBound(_ keys: [String], _ p: String) -> Int {
-        var lo = 0, hi = keys.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keys[mid] < p { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     // MARK: Composition
@@ -231,18 +217,41 @@ public final class AdapterContext: Sendable {
         public var promptWithAdapters: String { outcome.promptWithAdapters }
     }
 
-    /// Runs the Stylus composer on a prompt file's text (the file's base model, the `nsfw` frontmatter
-    /// flag). The last result is kept, so diagnostics, hover and code actions on one version of a
-    /// document share one composition.
+    /// Whether the composer's candidate index is built (it is built in the background after load).
+    public var isComposerReady: Bool { index.candidates.peek() != nil }
+
+    /// Waits (without blocking a Swift concurrency thread) until the composer can run.
+    public func composerReady() async {
+        if isComposerReady { return }
+        await withCheckedContinuation { done in
+            DispatchQueue.global().async { [index] in
+                _ = index.candidates.wait()
+                done.resume()
+            }
+        }
+    }
+
+    /// Runs the Stylus composer on a prompt file (its base model, its `nsfw` and `debias`
+    /// settings). Waits for the composer's index when it is still being built. The last result is
+    /// kept, so diagnostics, hover and code actions on one version of a document share it.
     public func compose(_ text: String) throws -> Composed {
-        let file = PromptFile(text: text)
-        return try compose(file)
+        try compose(PromptFile(text: text))
     }
 
     public func compose(_ file: PromptFile) throws -> Composed {
+        try compose(file, candidates: index.candidates.wait().get())
+    }
+
+    /// The composition if the composer is ready, else nil (for work that must not wait).
+    public func composeIfReady(_ file: PromptFile) -> Composed? {
+        guard let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        return try? compose(file, candidates: candidates)
+    }
+
+    private func compose(_ file: PromptFile, candidates: LexicalCandidates) throws -> Composed {
         let base = baseModel(for: file)
         let key = "\(base?.name ?? "")\u{0}\(file.source.text)"
-        if let cached = lastComposition.withLock({ $0 }), cached.key == key { return cached.value }
+        if let cached = index.lastComposition.withLock({ $0 }), cached.key == key { return cached.value }
         let outcome = try ComposePipeline.run(
             ComposeRequest(prompt: file.source.text, baseModel: base, includeNSFW: file.settings.nsfw ?? false,
                            debias: file.settings.debias, restoreConcepts: false, retrieveLimit: 50),
@@ -256,7 +265,7 @@ public final class AdapterContext: Sendable {
         }
         let composed = Composed(outcome: outcome, baseModel: base, tags: tags,
                                 edit: tags.isEmpty ? nil : Self.appendEdit(tags.joined(separator: ", "), to: file))
-        lastComposition.withLock { $0 = (key, composed) }
+        index.lastComposition.withLock { $0 = (key, composed) }
         return composed
     }
 
@@ -278,45 +287,128 @@ public final class AdapterContext: Sendable {
 
 /// The catalog's indexes, built once and shared by contexts that differ only in the base model.
 final class AdapterIndex: Sendable {
-    let entries: [CatalogEntry]
-    let catalogPath: String
-    /// Lowercased alias and file stem → entry index (first by adapter id).
-    let byName: [String: Int]
-    /// Entry indices sorted by lowercased alias, with the keys alongside for binary search.
+    let store: CatalogStore
+    let summaries: [AdapterSummary]
+    /// Lowercased alias and file stem → summary index (first by adapter id).
+    let byName: [String: Int32]
+    /// Summary indices sorted by lowercased alias, with the keys alongside for binary search.
     let aliasKeys: [String]
     let aliasOrder: [Int32]
-    /// Sorted distinct name words (title, tags, trigger words) with their entries, most downloaded first.
+    /// Per sorted alias: its UTF-8 length and a folded byte histogram (`bins` counts each), so
+    /// the closest-alias search skips most aliases without an edit distance.
+    let aliasLengths: [UInt16]
+    let aliasHistograms: [UInt8]
+    static let bins = 32
+    /// Sorted distinct name words (title, tags, trigger words) with their adapters, most downloaded first.
     let wordKeys: [String]
     let wordPostings: [[Int32]]
-    let candidates: LexicalCandidates
+    /// The composer's candidate source, built on a background thread.
+    let candidates = OnceValue<Result<LexicalCandidates, Error>>()
     let lastComposition = Locked<(key: String, value: AdapterContext.Composed)?>(nil)
 
-    init(entries: [CatalogEntry], catalogPath: String) {
-        self.entries = entries
-        self.catalogPath = catalogPath
-        candidates = LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) })
-
-        var byName: [String: Int] = [:]
-        for (i, e) in entries.enumerated() {
-            let alias = e.card.alias.lowercased()
-            if byName[alias] == nil { byName[alias] = i }
+    init(summaries: [AdapterSummary], store: CatalogStore) {
+        self.store = store
+        self.summaries = summaries
+        var byName: [String: Int32] = [:]
+        byName.reserveCapacity(summaries.count * 2)
+        for (i, s) in summaries.enumerated() {
+            let alias = s.alias.lowercased()
+            if byName[alias] == nil { byName[alias] = Int32(i) }
         }
-        for (i, e) in entries.enumerated() {
-            if let stem = e.file?.stem.lowercased(), byName[stem] == nil { byName[stem] = i }
+        for (i, s) in summaries.enumerated() {
+            if let stem = s.fileStem?.lowercased(), byName[stem] == nil { byName[stem] = Int32(i) }
         }
         self.byName = byName
 
-        let sortedAliases = entries.indices.map { (entries[$0].card.alias.lowercased(), Int32($0)) }.sorted { $0.0 < $1.0 }
-        aliasKeys = sortedAliases.map(\.0)
-        aliasOrder = sortedAliases.map(\.1)
+        // Byte order (not String's Unicode order): cheaper, and what `lowerBound` searches with.
+        let sorted = summaries.indices.map { (summaries[$0].alias.lowercased(), Int32($0)) }
+            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        aliasKeys = sorted.map(\.0)
+        aliasOrder = sorted.map(\.1)
+        aliasLengths = aliasKeys.map { UInt16(min($0.utf8.count, Int(UInt16.max))) }
+        var histograms = [UInt8](repeating: 0, count: aliasKeys.count * Self.bins)
+        for (k, key) in aliasKeys.enumerated() {
+            for b in key.utf8 { histograms[k * Self.bins + Int(b) % Self.bins] &+= 1 }
+        }
+        aliasHistograms = histograms
 
         var postings: [String: [Int32]] = [:]
-        for (i, e) in entries.enumerated() {
-            for w in Set(AdapterContext.nameWords(e)) { postings[w, default: []].append(Int32(i)) }
+        for (i, s) in summaries.enumerated() {
+            for w in Set(Self.nameWords(s)) { postings[w, default: []].append(Int32(i)) }
         }
-        let downloads = entries.map { $0.card.downloadCount ?? 0 }
-        let words = postings.keys.sorted()
+        let words = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         wordKeys = words
-        wordPostings = words.map { w in postings[w]!.sorted { downloads[Int($0)] > downloads[Int($1)] } }
+        wordPostings = words.map { w in postings[w]!.sorted { summaries[Int($0)].downloadCount > summaries[Int($1)].downloadCount } }
+
+        // The composer's candidate index takes seconds for a large catalog: build it after the
+        // name indexes, on its own thread.
+        let candidates = self.candidates
+        Thread.detachNewThread {
+            candidates.set(Result { try LexicalCandidates(store: store) })
+        }
+    }
+
+    static func histogram(_ bytes: [UInt8]) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: bins)
+        for b in bytes { h[Int(b) % bins] &+= 1 }
+        return h
+    }
+
+    /// The words an adapter is known by: title, tags and trigger words, lowercased, 3+ bytes, not
+    /// all digits. Split on ASCII punctuation and spaces; non-ASCII letters stay inside words.
+    static func nameWords(_ s: AdapterSummary) -> [String] {
+        var out: [String] = []
+        var word: [UInt8] = []
+        func flush() {
+            if word.count >= 3, !word.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { out.append(String(decoding: word, as: UTF8.self)) }
+            word.removeAll(keepingCapacity: true)
+        }
+        for text in [s.title] + s.tags + s.triggerWords {
+            for b in text.utf8 {
+                switch b {
+                case 0x41...0x5A: word.append(b + 0x20)
+                case 0x30...0x39, 0x61...0x7A, 0x80...: word.append(b)
+                default: flush()
+                }
+            }
+            flush()
+        }
+        return out.contains(where: { $0.utf8.contains { $0 >= 0x80 } }) ? out.map { $0.lowercased() } : out
+    }
+
+    /// The first key not ordered before `p` (byte order).
+    func lowerBound(_ keys: [String], _ p: String) -> Int {
+        var lo = 0, hi = keys.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// A value set once by one thread and read by others, who may wait for it.
+final class OnceValue<Value: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var value: Value?
+
+    func set(_ v: Value) {
+        condition.lock()
+        value = v
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func peek() -> Value? {
+        condition.lock()
+        defer { condition.unlock() }
+        return value
+    }
+
+    func wait() -> Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while value == nil { condition.wait() }
+        return value!
     }
 }

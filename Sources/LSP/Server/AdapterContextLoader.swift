@@ -19,7 +19,8 @@ package actor AdapterContextLoader {
     }
 
     /// New settings: reload, re-base or keep the context. `loaded` runs once the new context is
-    /// ready (or failed), unless newer settings superseded it, with the problems to show the user.
+    /// ready (or failed) and again once its composer is ready, unless newer settings superseded it,
+    /// with the problems to show the user.
     package func update(_ new: Settings, force: Bool = false, loaded: @escaping Loaded) {
         let old = settings
         settings = new
@@ -49,6 +50,10 @@ package actor AdapterContextLoader {
         Task { [weak self] in
             guard let context = await current.value else { return }
             await self?.report(gen, context, context.warnings, loaded)
+            // Once the composer's index is built, composition-based results (hints) can appear.
+            guard !context.isComposerReady else { return }
+            await context.composerReady()
+            await self?.report(gen, context, [], loaded)
         }
     }
 

@@ -55,6 +55,7 @@ struct ComposeCommand: ServerCommand {
         guard let adapters = await env.adapters() else {
             throw ResponseError(code: ErrorCode.requestFailed, message: "no adapter catalog is loaded (see the stylus.db setting)")
         }
+        await adapters.composerReady()
         let composed = try adapters.compose(snapshot.file)
         var applied = false
         if let edit = composed.edit, env.client.applyEdit {
