@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
 """Client-side timings of `stylus lsp` over stdio (stdlib only).
 
-    python3 scripts/bench-lsp.py [--bin .build/release/stylus]
+    python3 scripts/bench-lsp.py [--bin .build/release/stylus] [--db CATALOG.sqlite ...] [--skip-protocol]
 
-Reports: cold start to the initialize reply; opening a 10 MB document; 1,000 single-character
+Protocol part: cold start to the initialize reply; opening a 10 MB document; 1,000 single-character
 edits sent back to back (throughput and the round trip of a request queued behind them);
 time from the last keystroke to publishDiagnostics; p50/p95 of the feature requests on the
 example prompt file; peak RSS of the server.
+
+Catalog part, once for the starter catalog (seeded into a temporary STYLUS_HOME) and once per
+--db (e.g. the 75,000-adapter catalog of scripts/gen_catalog_75k.py, imported with
+`stylus catalog import --db`): cold start (process spawn) to the first completion; completion
+and hover p50/p95 over 500 requests each, every one after an edit; diagnostics (with the catalog
+checks) after the last keystroke; peak RSS.
 """
-import argparse, json, os, subprocess, sys, threading, time, statistics
+import argparse, json, os, subprocess, sys, tempfile, threading, time, statistics
 
 
 class Client:
-    def __init__(self, cmd):
+    def __init__(self, cmd, env=None):
         self.t0 = time.perf_counter()
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self.cv = threading.Condition()
         self.msgs = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -68,10 +74,124 @@ class Client:
                     return int(line.split()[1]) / 1024
 
 
+def percentiles(times):
+    times = sorted(times)
+    return times[len(times) // 2], times[int(len(times) * 0.95) - 1]
+
+
+def bench_catalog(binary, label, env, settings, doc):
+    """Cold start to first completion, then completion/hover/diagnostics latency on one catalog."""
+    text, cases = doc
+    c = Client([binary, "lsp"], env=env)
+    c.request("initialize", {"processId": os.getpid(), "rootUri": None, "initializationOptions": {"stylus": settings},
+                             "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown"]},
+                                                               "completion": {"completionItem": {"documentationFormat": ["markdown"]}}}}})
+    c.notify("initialized", {})
+    uri = "file:///bench.sdprompt"
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "sdprompt", "version": 1, "text": text}})
+    name, method, pos, check = cases[0]
+    t, r = c.request(method, {"textDocument": {"uri": uri}, "position": pos})
+    assert check(r["result"]), (name, r)
+    print(f"[{label}] cold start (spawn) to first completion: {(t - c.t0) * 1000:.0f} ms")
+    # The composer's index is built in the background: keyword hovers answer once it is ready.
+    name, method, pos, check = cases[-1]
+    while True:
+        t, r = c.request(method, {"textDocument": {"uri": uri}, "position": pos})
+        if r.get("result") is not None:
+            break
+        time.sleep(0.05)
+    print(f"[{label}] cold start to composer ready (first keyword hover): {(t - c.t0) * 1000:.0f} ms")
+    lines = text.split("\n")
+    version = 1
+    for name, method, pos, check in cases:
+        times = []
+        for _ in range(500):
+            # Type and delete one character at the end of the last line: a new version each time.
+            version += 1
+            end = {"line": len(lines) - 1, "character": len(lines[-1])}
+            change = {"range": {"start": end, "end": end}, "text": " "} if version % 2 == 0 else \
+                {"range": {"start": end, "end": dict(end, character=end["character"] + 1)}, "text": ""}
+            c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
+            t0 = time.perf_counter()
+            _, r = c.request(method, {"textDocument": {"uri": uri}, "position": pos})
+            times.append((time.perf_counter() - t0) * 1000)
+            assert "result" in r and check(r["result"]), (name, r)
+        p50, p95 = percentiles(times)
+        print(f"[{label}] {name}, 500 requests: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    # Diagnostics after the last keystroke: bursts of 5 edits 30 ms apart, then one that adds a
+    # syntax error (so a publish is due), timed until its diagnostics arrive.
+    text = text.rsplit(", <lora:", 1)[0]  # no unclosed tag: the only syntax error is the one added
+    lines = text.split("\n")
+    version += 1
+    c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
+    lat = []
+    for k in range(20):
+        for i in range(5):
+            version += 1
+            end = {"line": len(lines) - 1, "character": len(lines[-1])}
+            change = {"range": {"start": end, "end": end}, "text": " "} if version % 2 == 0 else \
+                {"range": {"start": end, "end": dict(end, character=end["character"] + 1)}, "text": ""}
+            c.msgs.clear()
+            c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})
+            t0 = time.perf_counter()
+            time.sleep(0.03)
+        version += 1
+        bad = text + (" (" if k % 2 == 0 else " [")
+        c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": bad}]})
+        t0 = time.perf_counter()
+        t, m = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
+                      and any(d["code"] == "syntax" for d in m["params"]["diagnostics"]))
+        lat.append((t - t0) * 1000)
+        version += 1
+        c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
+        c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
+               and not any(d["code"] == "syntax" for d in m["params"]["diagnostics"]))
+    codes = sorted({d["code"] for d in m["params"]["diagnostics"]})
+    print(f"[{label}] last keystroke to publishDiagnostics (150 ms debounce, catalog checks {codes}): "
+          f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms")
+    print(f"[{label}] server peak RSS: {c.rss_mb():.0f} MB")
+    c.request("shutdown")
+    c.notify("exit")
+    c.p.wait(10)
+
+
+def items(r):
+    return r["items"] if isinstance(r, dict) else r
+
+
+def catalog_documents(kind):
+    """A prompt file and the requests measured on it: (name, method, position, result check)."""
+    if kind == "starter":
+        text = "---\nbase_model: SD 1.5\n---\nlinocut print of a lighthouse at dusk, <lora:gouachebook_v2:0.7>, <lora:gou"
+    else:
+        text = "---\nbase_model: SD 1.5\n---\nmasterpiece, a watercolor picture of a fox and a castle, glowing eyes, <lora:gen_watercolor_fox_11035:0.8>, <lora:gen_wat"
+    lines = text.split("\n")
+    body = lines[3]
+    tag_at = body.index("<lora:") + 8
+    word = "lighthouse" if kind == "starter" else "castle"
+    word_at = body.index(word) + 3
+    last = len(body)
+    return text, [
+        ("completion <lora: aliases", "textDocument/completion", {"line": 3, "character": last}, lambda r: len(items(r)) > 0),
+        (f"completion on the word '{word[:3]}'", "textDocument/completion", {"line": 3, "character": word_at}, lambda r: len(items(r)) > 0),
+        ("hover on a <lora:> tag", "textDocument/hover", {"line": 3, "character": tag_at}, lambda r: r is not None),
+        (f"hover on the keyword '{word}'", "textDocument/hover", {"line": 3, "character": word_at}, lambda r: r is not None),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=".build/release/stylus")
+    ap.add_argument("--db", action="append", default=[], help="also benchmark this catalog (e.g. the 75K one)")
+    ap.add_argument("--skip-protocol", action="store_true", help="only the catalog benchmarks")
     a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, STYLUS_HOME=home)
+        bench_catalog(a.bin, "starter catalog", env, {}, catalog_documents("starter"))
+        for db in a.db:
+            bench_catalog(a.bin, os.path.basename(db), env, {"db": db}, catalog_documents("generated"))
+    if a.skip_protocol:
+        return
     c = Client([a.bin, "lsp"])
     t, _ = c.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": {}})
     print(f"cold start to initialize reply: {(t - c.t0) * 1000:.1f} ms")

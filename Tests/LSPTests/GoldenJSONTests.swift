@@ -65,6 +65,6 @@ final class GoldenJSONTests: XCTestCase {
     func testInitializeResultAdvertisesIncrementalUTF16SyncAndFeatures() throws {
         let result = InitializeResult(capabilities: LanguageServer.capabilities(for: ClientCapabilities()),
                                       serverInfo: ServerInfo(name: LanguageServer.name, version: LanguageServer.version))
-        XCTAssertEqual(try encode(result), #"{"capabilities":{"documentFormattingProvider":true,"documentSymbolProvider":true,"inlayHintProvider":true,"positionEncoding":"utf-16","semanticTokensProvider":{"full":true,"legend":{"tokenModifiers":[],"tokenTypes":["keyword","function","number","operator","variable","comment","parameter"]},"range":false},"textDocumentSync":{"change":2,"openClose":true,"save":{"includeText":false}}},"serverInfo":{"name":"stylus","version":"0.1.0"}}"#)
+        XCTAssertEqual(try encode(result), #"{"capabilities":{"codeActionProvider":true,"completionProvider":{"resolveProvider":false,"triggerCharacters":[":",","," "]},"documentFormattingProvider":true,"documentSymbolProvider":true,"executeCommandProvider":{"commands":["stylus.compose","stylus.reindex"]},"hoverProvider":true,"inlayHintProvider":true,"positionEncoding":"utf-16","semanticTokensProvider":{"full":true,"legend":{"tokenModifiers":[],"tokenTypes":["keyword","function","number","operator","variable","comment","parameter"]},"range":false},"textDocumentSync":{"change":2,"openClose":true,"save":{"includeText":false}}},"serverInfo":{"name":"stylus","version":"0.1.0"}}"#)
     }
 }

@@ -24,7 +24,19 @@ final class TestClient: MessageHandler {
     private let serverRun: Task<Int32, Never>
     private let clientRun = Locked<Task<Void, Never>?>(nil)
 
+    /// A data directory shared by the tests that do not choose one, so no test touches the
+    /// user's catalog (the server seeds the starter catalog there on first use).
+    static let sharedHome: String = {
+        let dir = NSTemporaryDirectory() + "stylus-lsp-tests-\(ProcessInfo.processInfo.processIdentifier)"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }()
+
     init(options: LanguageServer.Options = LanguageServer.Options()) {
+        var options = options
+        if options.environment == ProcessInfo.processInfo.environment {
+            options.environment = ["STYLUS_HOME": Self.sharedHome]
+        }
         let (toServer, toClient) = LocalTransport.pair()
         let serverConnection = Connection(transport: toClient)
         connection = Connection(transport: toServer, idPrefix: "client-")

@@ -7,6 +7,8 @@ STYLUS_BIN overrides the server binary (default: .build/release/stylus).
 
 import os
 import pathlib
+import subprocess
+import tempfile
 
 import pytest
 import pytest_lsp
@@ -21,9 +23,17 @@ SERVER = os.environ.get("STYLUS_BIN", str(ROOT / ".build" / "release" / "stylus"
 CLIENTS = ["neovim@v0.7.0", "neovim@v0.10.0", "visual-studio-code", "emacs"]
 
 
+# A catalog of the shipped starter cards, made once per run with the real CLI; the server gets it
+# through the `db` setting, so no test touches the user's own catalog.
+CATALOG = pathlib.Path(tempfile.mkdtemp(prefix="stylus-e2e-")) / "catalog.sqlite"
+STARTER = ROOT / "Sources" / "StylusCatalog" / "Resources" / "starter_catalog.jsonl"
+
+
 def pytest_configure(config):
     if not os.access(SERVER, os.X_OK):
         raise pytest.UsageError(f"stylus binary not found at {SERVER}: run `swift build -c release` or set STYLUS_BIN")
+    subprocess.run([SERVER, "catalog", "import", "--db", str(CATALOG), str(STARTER)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @pytest_lsp.fixture(
@@ -43,7 +53,7 @@ async def client(request, lsp_client: LanguageClient):
         types.InitializeParams(
             capabilities=client_capabilities(request.param),
             root_uri=FIXTURES.as_uri(),
-            initialization_options={"stylus": {"loraDirs": [str(FIXTURES)]}},
+            initialization_options={"stylus": {"loraDirs": [str(FIXTURES)], "db": str(CATALOG), "baseModel": "SD 1.5"}},
         )
     )
     yield

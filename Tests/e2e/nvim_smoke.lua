@@ -15,7 +15,11 @@ end
 
 local ok, err = pcall(function()
   vim.opt.runtimepath:append(root .. '/editors/neovim')
-  require('stylus').setup({ cmd = { bin, 'lsp' }, settings = { stylus = { baseModel = 'SD 1.5' } } })
+  -- A catalog of the shipped starter cards, made with the real CLI, so the user's catalog is untouched.
+  local db = vim.fn.tempname() .. '.sqlite'
+  vim.fn.system({ bin, 'catalog', 'import', '--db', db, root .. '/Sources/StylusCatalog/Resources/starter_catalog.jsonl' })
+  check(vim.v.shell_error == 0, 'catalog import failed')
+  require('stylus').setup({ cmd = { bin, 'lsp' }, settings = { stylus = { baseModel = 'SD 1.5', db = db } } })
 
   -- Record every publishDiagnostics the client receives.
   local published = {}
@@ -70,6 +74,48 @@ local ok, err = pcall(function()
   local names = {}
   for _, s in ipairs((sym and sym.result) or {}) do table.insert(names, s.name) end
   check(table.concat(names, ',') == 'Frontmatter,Prompt,Negative prompt', 'document symbols: ' .. vim.inspect(names))
+
+  -- Completion and hover from the adapter catalog, in a buffer with an astral character before
+  -- the tag (Neovim converts its byte columns to UTF-16 both ways).
+  local adapters = dir .. '/adapters.sdprompt'
+  vim.fn.writefile({ '🐱 linocut print of a lighthouse, <lora:linoprint_v1:0.6>, <lora:gou' }, adapters)
+  vim.cmd('edit ' .. vim.fn.fnameescape(adapters))
+  check(vim.wait(5000, function() return next(vim.lsp.buf_get_clients(0)) ~= nil end, 20), 'client did not attach to adapters.sdprompt')
+  local aline = vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]
+  local uri = vim.uri_from_bufnr(0)
+  local comp = client.request_sync('textDocument/completion',
+    { textDocument = { uri = uri }, position = { line = 0, character = vim.str_utfindex(aline) } }, 5000, 0)
+  local result = comp and comp.result
+  local citems = (result and (result.items or result)) or {}
+  local labels = {}
+  for _, it in ipairs(citems) do table.insert(labels, it.label) end
+  check(table.concat(labels, ',') == 'gouachebook_v2', 'completion labels: ' .. vim.inspect(labels))
+  vim.lsp.util.apply_text_edits({ citems[1].textEdit }, 0, 'utf-16')
+  local completed = vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]
+  check(completed == '🐱 linocut print of a lighthouse, <lora:linoprint_v1:0.6>, <lora:gouachebook_v2:0.7>',
+    'completion edit gave: ' .. completed)
+
+  -- Hover on the tag, with the position made by Neovim from the cursor (byte column → UTF-16).
+  local tagcol = completed:find('<lora:linoprint', 1, true) + 3
+  vim.api.nvim_win_set_cursor(0, { 1, tagcol })
+  local hovers = vim.lsp.buf_request_sync(0, 'textDocument/hover', vim.lsp.util.make_position_params(), 5000)
+  local htext
+  for _, r in pairs(hovers or {}) do
+    if r.result and r.result.contents then htext = r.result.contents.value or vim.inspect(r.result.contents) end
+  end
+  check(htext ~= nil and htext:find('Linocut Print', 1, true) ~= nil and htext:find('linoprint', 1, true) ~= nil,
+    'hover on the tag: ' .. vim.inspect(htext))
+  -- Hover on a keyword: the adapters the composer picks (its index is built in the background).
+  vim.api.nvim_win_set_cursor(0, { 1, completed:find('lighthouse', 1, true) + 2 })
+  check(vim.wait(10000, function()
+    local r = vim.lsp.buf_request_sync(0, 'textDocument/hover', vim.lsp.util.make_position_params(), 2000)
+    for _, x in pairs(r or {}) do
+      if x.result and x.result.contents and (x.result.contents.value or ''):find('lighthse_v3', 1, true) then return true end
+    end
+    return false
+  end, 50), 'no keyword hover naming lighthse_v3')
+  vim.cmd('bwipeout!')
+  vim.cmd('buffer ' .. vim.fn.bufnr(file))
 
   -- A second buffer with problems: diagnostics with codes, columns converted by Neovim to bytes.
   local bad = dir .. '/bad.sdprompt'

@@ -1,16 +1,66 @@
+import JSONRPC
+import StylusCatalog
 import StylusCore
 
-/// StylusCore's findings for a document as LSP diagnostics (`source: "stylus"`, string codes).
-/// Catalog checks (`unknown-lora`, `base-model-mismatch`, `missing-trigger`, `adapter-available`)
-/// join here once the catalog is wired; `token-limit` runs when the linter has a CLIP token counter.
+/// StylusCore's findings for a document as LSP diagnostics (`source: "stylus"`, string codes),
+/// plus the catalog checks when an adapter context is loaded: `unknown-lora`,
+/// `base-model-mismatch`, `missing-trigger` and hints `adapter-available`.
 enum DiagnosticsHandler {
-    static func diagnostics(_ snapshot: DocumentSnapshot, linter: PromptLinter = PromptLinter()) -> [Diagnostic] {
+    static func diagnostics(_ snapshot: DocumentSnapshot, linter: PromptLinter = PromptLinter(),
+                            adapters: AdapterContext? = nil) -> [Diagnostic] {
         if snapshot.isTooLargeToAnalyze {
             let start = Position(line: 0, character: 0)
             return [Diagnostic(range: LSPRange(start: start, end: start), severity: .information, code: "document-too-large",
                                message: "This file has \(snapshot.text.utf8Count / 1024) KB; prompt checks, highlighting and formatting are off above \(DocumentSnapshot.maxAnalyzedBytes / 1024) KB.")]
         }
-        return linter.diagnostics(for: snapshot.file).map(diagnostic)
+        var out = linter.diagnostics(for: snapshot.file).map(diagnostic)
+        if let adapters {
+            out += catalogDiagnostics(snapshot.file, adapters)
+            out.sort { $0.range.start < $1.range.start }
+        }
+        return out
+    }
+
+    static func catalogDiagnostics(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let base = adapters.baseModel(for: file)
+        let body = AdapterCards.promptWords(file)
+        for (tag, negative) in AdapterCards.loraTags(file) where !tag.name.isEmpty && tag.isClosed {
+            guard let e = adapters.summary(alias: tag.name) else {
+                out.append(Diagnostic(range: tag.nameRange.lsp, severity: .warning, code: "unknown-lora",
+                                      message: "Unknown LoRA '\(tag.name)': no adapter in the catalog has this alias or file name.",
+                                      data: ["alias": .string(tag.name)]))
+                continue
+            }
+            guard !negative else { continue }  // lora-in-negative already says it is not applied
+            if let base, let own = e.baseModel, own != base {
+                let incompatible = own.architecture != base.architecture
+                out.append(Diagnostic(
+                    range: tag.nameRange.lsp, severity: incompatible ? .warning : .information, code: "base-model-mismatch",
+                    message: "'\(e.alias)' is a \(own.name) adapter but this prompt is for \(base.name)"
+                        + (incompatible ? "; it will not load into a \(base.name) checkpoint." : "; results may be off."),
+                    data: ["alias": .string(e.alias)]))
+            }
+            let triggers = e.triggerWords
+            if !triggers.isEmpty, !triggers.contains(where: { AdapterCards.containsPhrase(body, $0) }) {
+                out.append(Diagnostic(
+                    range: tag.nameRange.lsp, severity: .information, code: "missing-trigger",
+                    message: "'\(e.alias)' works best with its trigger word\(triggers.count > 1 ? "s" : "") "
+                        + triggers.map { "'\($0)'" }.joined(separator: ", ") + ", which the prompt does not contain.",
+                    data: ["alias": .string(e.alias), "trigger": .string(triggers[0])]))
+            }
+        }
+        if let composed = adapters.composeIfReady(file) {
+            for topic in composed.outcome.composition.topics where !topic.adapters.isEmpty {
+                let names = topic.adapters.map(\.alias)
+                out.append(Diagnostic(
+                    range: topic.range.lsp, severity: .hint, code: "adapter-available",
+                    message: "\(names.count == 1 ? "An adapter fits" : "\(names.count) adapters fit") '\(topic.keyword)': "
+                        + names.joined(separator: ", ") + " (code action: Compose adapters).",
+                    data: ["aliases": .array(names.map { .string($0) })]))
+            }
+        }
+        return out
     }
 
     static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {

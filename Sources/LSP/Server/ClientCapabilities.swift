@@ -5,6 +5,9 @@ import JSONRPC
 public struct ClientCapabilities: Sendable, Hashable {
     public var snippets = false
     public var completionMarkdown = false
+    /// The client lists `plaintext` for completion documentation (else send a plain string).
+    public var completionPlaintext = false
+    public var codeActionLiterals = false
     public var hoverMarkdown = false
     public var relatedInformation = false
     public var codeDescription = false
@@ -30,6 +33,8 @@ public struct ClientCapabilities: Sendable, Hashable {
         }
         snippets = flag("textDocument.completion.completionItem.snippetSupport")
         completionMarkdown = markdownFirst("textDocument.completion.completionItem.documentationFormat")
+        completionPlaintext = c.at("textDocument.completion.completionItem.documentationFormat")?.arrayValue?.contains(.string("plaintext")) ?? false
+        codeActionLiterals = c.at("textDocument.codeAction.codeActionLiteralSupport") != nil
         hoverMarkdown = markdownFirst("textDocument.hover.contentFormat")
         relatedInformation = flag("textDocument.publishDiagnostics.relatedInformation")
         codeDescription = flag("textDocument.publishDiagnostics.codeDescriptionSupport")

@@ -15,6 +15,11 @@ public actor LanguageServer: MessageHandler {
         public var diagnosticsDelay: Duration = .milliseconds(150)
         /// CLIP token counting for the `token-limit` diagnostic; nil skips that check.
         public var tokenCounter: (any PromptTokenCounter)?
+        /// Environment for locating the catalog (`$STYLUS_DB`, `$STYLUS_HOME`, …; tests use their own).
+        public var environment: [String: String] = ProcessInfo.processInfo.environment
+        /// The `stylus.render` command (issue #9). Nil: no "Render image" code action, and the
+        /// command answers InvalidParams.
+        public var renderCommand: (any ServerCommand)?
         public init() {}
     }
 
@@ -33,6 +38,8 @@ public actor LanguageServer: MessageHandler {
     private(set) var settings = Settings()
     private var documents = DocumentStore()
     private let diagnostics: DiagnosticsScheduler
+    /// The adapter catalog for completion, hover, catalog diagnostics and composing (loaded off the loop).
+    let adapterLoader: AdapterContextLoader
 
     public init(connection: Connection, options: Options = Options(), logger: Logger = Logger(label: "stylus.lsp")) {
         self.connection = connection
@@ -40,10 +47,33 @@ public actor LanguageServer: MessageHandler {
         self.logger = logger
         diagnostics = DiagnosticsScheduler(
             delay: options.diagnosticsDelay,
-            compute: { [linter = PromptLinter(tokenCounter: options.tokenCounter)] in
-                DiagnosticsHandler.diagnostics($0, linter: linter)
-            },
+            compute: Self.diagnosticsCompute(options, nil),
             publish: { [connection] in connection.sendNotification("textDocument/publishDiagnostics", $0) })
+        adapterLoader = AdapterContextLoader { [environment = options.environment] in
+            try AdapterContext.load(settings: $0, environment: environment)
+        }
+    }
+
+    /// The adapter catalog context for the current settings, waiting while it loads; nil when no
+    /// catalog can be opened. For handlers and commands (e.g. `stylus.render` composes with it).
+    public func adapterContext() async -> AdapterContext? { await adapterLoader.current() }
+
+    /// Loads, reloads or re-bases the adapter context for the current settings.
+    private func updateAdapters(force: Bool = false) async {
+        await adapterLoader.update(settings, force: force) { [weak self] context, problems in
+            await self?.adaptersLoaded(context, problems: problems)
+        }
+    }
+
+    private func adaptersLoaded(_ context: AdapterContext?, problems: [String]) async {
+        for p in problems { warnUser(p) }
+        if let context { logger.info("adapter catalog \(context.catalogPath): \(context.count) adapters\(context.isComposerReady ? ", composer ready" : "")") }
+        await diagnostics.refreshAll(compute: Self.diagnosticsCompute(options, context))
+    }
+
+    private static func diagnosticsCompute(_ options: Options, _ context: AdapterContext?) -> DiagnosticsScheduler.Compute {
+        let linter = PromptLinter(tokenCounter: options.tokenCounter)
+        return { DiagnosticsHandler.diagnostics($0, linter: linter, adapters: context) }
     }
 
     /// Serves until `exit` or the end of input. Returns the process exit code: 0 after a
@@ -104,7 +134,7 @@ public actor LanguageServer: MessageHandler {
         }
         do {
             switch method {
-            case "initialize": return try initialize(params.decode())
+            case "initialize": return try await initialize(params.decode())
             case "shutdown": return await shutdown()
             case "textDocument/semanticTokens/full":
                 let p: SemanticTokensParams = try params.decode()
@@ -121,6 +151,19 @@ public actor LanguageServer: MessageHandler {
             case "textDocument/formatting":
                 let p: DocumentFormattingParams = try params.decode()
                 return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : FormattingHandler.edits($0) }
+            case "textDocument/completion":
+                let p: CompletionParams = try params.decode()
+                return try adapterRequest(p.textDocument.uri) { [client] s, a in CompletionHandler.complete(s, at: p.position, adapters: a, client: client) }
+            case "textDocument/hover":
+                let p: HoverParams = try params.decode()
+                return try adapterRequest(p.textDocument.uri) { [client] s, a in try HoverHandler.hover(s, at: p.position, adapters: a, client: client) }
+            case "textDocument/codeAction":
+                let p: CodeActionParams = try params.decode()
+                let render = options.renderCommand != nil
+                return try adapterRequest(p.textDocument.uri) { [client] s, a in
+                    try CodeActionsHandler.actions(s, p, adapters: a, client: client, canRender: render)
+                }
+            case "workspace/executeCommand": return try executeCommand(params.decode())
             case "stylus/debugDocument": return try debugDocument(params.decode())
             default:
                 return fail(.methodNotFound(method))
@@ -149,7 +192,58 @@ public actor LanguageServer: MessageHandler {
         }
     }
 
+    /// A document request that also needs the adapter context (waits while it loads).
+    private func adapterRequest<R: Encodable & Sendable>(
+        _ uri: DocumentURI, _ compute: @escaping @Sendable (DocumentSnapshot, AdapterContext?) throws -> R
+    ) throws -> ReplyWork {
+        let s = try snapshot(uri)
+        return { [self, adapterLoader] in
+            let adapters = s.isTooLargeToAnalyze ? nil : await adapterLoader.current()
+            let result = try compute(s, adapters)
+            try Task.checkCancellation()
+            guard await isCurrent(s) else { throw ResponseError.contentModified }
+            return result
+        }
+    }
+
+    // MARK: Commands
+
+    /// `workspace/executeCommand`: the one place where commands are dispatched.
+    private func executeCommand(_ p: ExecuteCommandParams) throws -> ReplyWork {
+        let command: any ServerCommand
+        switch p.command {
+        case StylusCommand.compose: command = ComposeCommand()
+        case StylusCommand.reindex:
+            command = ReindexCommand { [self] in await self.reloadAdapters() }
+        case StylusCommand.render:
+            guard let render = options.renderCommand else {
+                throw ResponseError.invalidParams("command \(p.command) is not available in this build")
+            }
+            command = render
+        default:
+            throw ResponseError.invalidParams("unknown command \(p.command); known: \(Self.commands(options).joined(separator: ", "))")
+        }
+        let env = CommandEnvironment(
+            connection: connection, client: client, settings: settings,
+            document: { [self] uri in await self.currentSnapshot(uri) },
+            adapters: { [adapterLoader] in await adapterLoader.current() },
+            workDoneToken: p.workDoneToken, environment: options.environment)
+        let arguments = p.arguments ?? []
+        return { try await command.execute(arguments: arguments, environment: env) }
+    }
+
+    static func commands(_ options: Options) -> [String] {
+        [StylusCommand.compose, StylusCommand.reindex] + (options.renderCommand == nil ? [] : [StylusCommand.render])
+    }
+
+    private func reloadAdapters() async -> AdapterContext? {
+        await updateAdapters(force: true)
+        return await adapterLoader.current()
+    }
+
     private func isCurrent(_ s: DocumentSnapshot) -> Bool { documents.snapshot(s.uri)?.revision == s.revision }
+
+    func currentSnapshot(_ uri: DocumentURI) -> DocumentSnapshot? { documents.snapshot(uri) }
 
     /// The snapshot a document request works on, or an error naming the unopened document.
     func snapshot(_ uri: DocumentURI) throws -> DocumentSnapshot {
@@ -161,22 +255,23 @@ public actor LanguageServer: MessageHandler {
 
     // MARK: Lifecycle
 
-    private func initialize(_ params: InitializeParams) -> ReplyWork {
+    private func initialize(_ params: InitializeParams) async -> ReplyWork {
         client = ClientCapabilities(json: params.capabilities)
         let (s, problems) = Settings.parse(params.initializationOptions)
         settings = s
         for p in problems { warnUser("initializationOptions: \(p)") }
+        await updateAdapters()
         lifecycle = .running
         let client = self.client
         logger.info("initialize from \(params.clientInfo?.name ?? "unknown client") \(params.clientInfo?.version ?? "")")
-        return { [diagnostics] in
+        return { [diagnostics, options] in
             await diagnostics.configure(includeVersion: client.diagnosticVersion)
-            return InitializeResult(capabilities: Self.capabilities(for: client),
+            return InitializeResult(capabilities: Self.capabilities(for: client, options: options),
                                     serverInfo: ServerInfo(name: Self.name, version: Self.version))
         }
     }
 
-    package static func capabilities(for client: ClientCapabilities) -> ServerCapabilities {
+    package static func capabilities(for client: ClientCapabilities, options: Options = Options()) -> ServerCapabilities {
         var c = ServerCapabilities()
         c.positionEncoding = "utf-16"
         c.textDocumentSync = TextDocumentSyncOptions(openClose: true, change: 2, save: .init(includeText: false))
@@ -184,6 +279,10 @@ public actor LanguageServer: MessageHandler {
         c.inlayHintProvider = true
         c.documentSymbolProvider = true
         c.documentFormattingProvider = true
+        c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: false)
+        c.hoverProvider = true
+        c.codeActionProvider = true
+        c.executeCommandProvider = ExecuteCommandOptions(commands: commands(options))
         return c
     }
 
@@ -263,7 +362,7 @@ public actor LanguageServer: MessageHandler {
         for p in problems { warnUser("\(source): \(p)") }
         guard s != settings else { return }
         settings = s
-        await diagnostics.refreshAll()
+        await updateAdapters()  // refreshes diagnostics once loaded
     }
 
     /// A problem the user should see: logged to stderr and to the client's log (`window/logMessage`).

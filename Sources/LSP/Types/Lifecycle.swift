@@ -56,6 +56,9 @@ public struct ServerCapabilities: Codable, Sendable {
     public var inlayHintProvider: Bool?
     public var semanticTokensProvider: SemanticTokensOptions?
     public var executeCommandProvider: ExecuteCommandOptions?
+    public var completionProvider: CompletionOptions?
+    public var hoverProvider: Bool?
+    public var codeActionProvider: Bool?
 
     public init() {}
 }

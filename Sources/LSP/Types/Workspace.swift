@@ -29,4 +29,8 @@ public struct RegistrationParams: Codable, Sendable, Hashable {
 public struct ExecuteCommandParams: Codable, Sendable {
     public var command: String
     public var arguments: [JSONValue]?
+    public var workDoneToken: ProgressToken?
+    public init(command: String, arguments: [JSONValue]? = nil, workDoneToken: ProgressToken? = nil) {
+        self.command = command; self.arguments = arguments; self.workDoneToken = workDoneToken
+    }
 }

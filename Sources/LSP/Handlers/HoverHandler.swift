@@ -1,0 +1,53 @@
+import StylusCatalog
+import StylusCore
+
+/// Hover (DESIGN §5.4): the adapter card on a `<lora:…>` tag; on a keyword of the prompt, the
+/// adapters the composer picks for it and why (and the closest ones it turned down).
+enum HoverHandler {
+    static func hover(_ s: DocumentSnapshot, at position: Position, adapters: AdapterContext?,
+                      client: ClientCapabilities) throws -> Hover? {
+        guard let adapters, !s.isTooLargeToAnalyze else { return nil }
+        let file = s.file
+        let cursor = s.text.utf8Offset(of: position)
+        let md = client.hoverMarkdown
+        if let (tag, _) = AdapterCards.loraTags(file).first(where: { $0.tag.range.utf8.contains(cursor) }) {
+            guard let e = adapters.summary(alias: tag.name) else {
+                let close = adapters.closestAliases(to: tag.name, baseModel: adapters.baseModel(for: file))
+                var text = "Unknown LoRA \(md ? "`\(tag.name)`" : "'\(tag.name)'"): not in the catalog (\(adapters.count) adapters)."
+                if !close.isEmpty { text += " Closest: " + close.map { md ? "`\($0)`" : $0 }.joined(separator: ", ") + "." }
+                return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: text), range: tag.range.lsp)
+            }
+            return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: AdapterCards.card(e, markdown: md)),
+                         range: tag.range.lsp)
+        }
+        guard file.positive.range.utf8.contains(cursor) || file.positive.range.utf8.upperBound == cursor else { return nil }
+        guard let composed = adapters.composeIfReady(file) else { return nil }
+        guard let topic = composed.outcome.composition.topics.first(where: {
+            $0.range.utf8.contains(cursor) || $0.range.utf8.upperBound == cursor
+        }) else { return nil }
+        let accepted = topic.decisions.filter(\.accepted)
+        let rejected = topic.decisions.filter { !$0.accepted }
+        guard !accepted.isEmpty || !rejected.isEmpty else { return nil }
+        func name(_ alias: String) -> String { md ? "`\(alias)`" : alias }
+        var lines: [String] = []
+        if accepted.isEmpty {
+            lines.append("No adapter fits \(md ? "**\(AdapterCards.escape(topic.keyword))**" : "\"\(topic.keyword)\"").")
+        } else {
+            lines.append("Adapters for \(md ? "**\(AdapterCards.escape(topic.keyword))**" : "\"\(topic.keyword)\""):")
+            for d in accepted {
+                let w = topic.adapters.first { $0.adapterID == d.adapterID }.map {
+                    PromptBuilder.format(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: topic.adapters.count))
+                } ?? "?"
+                let title = adapters.summary(alias: d.alias)?.title ?? d.alias
+                lines.append("\(md ? "- " : "• ")\(name("<lora:\(d.alias):\(w)>")) \(title): \(d.reason)")
+            }
+        }
+        if !rejected.isEmpty {
+            lines.append(md ? "\nNot used:" : "Not used:")
+            for d in rejected.prefix(3) { lines.append("\(md ? "- " : "• ")\(name(d.alias)): \(d.reason)") }
+        }
+        if !accepted.isEmpty { lines.append(md ? "\n_Compose adapters_ inserts them." : "The \"Compose adapters\" code action inserts them.") }
+        return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: lines.joined(separator: "\n")),
+                     range: topic.range.lsp)
+    }
+}

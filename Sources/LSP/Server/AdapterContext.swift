@@ -1,0 +1,414 @@
+import Foundation
+import JSONRPC
+import StylusCatalog
+import StylusCore
+
+/// The adapter catalog as the language server (and the render command) use it: adapter
+/// summaries with small in-memory indexes for completion, hover and diagnostics, full cards from
+/// the store, and the composer with its candidate index. Built once per settings, off the message
+/// loop (`load`), then immutable and read concurrently.
+///
+/// Loading has two phases so a large catalog is usable at once: the summaries and name indexes
+/// (a fraction of a second for 75,000 adapters) are ready when `load` returns; the composer's
+/// candidate index is built in the background (`isComposerReady`, `composerReady()`).
+///
+/// API in one place:
+/// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
+///   case-insensitive); the summary from memory, the full catalog entry from the store
+/// - `aliases(prefix:baseModel:limit:)`: aliases for `<lora:` completion
+/// - `adapters(wordPrefix:baseModel:limit:)`: adapters named by a word (completion on words)
+/// - `closestAliases(to:baseModel:)`: for misspelt tags
+/// - `baseModel(for:)`: the file's base model (frontmatter `base_model`, else the `baseModel` setting)
+/// - `compose(_:)`: the composer's adapters per topic, the final prompt and the edit inserting the tags
+public final class AdapterContext: Sendable {
+    /// The `baseModel` setting: used when a file has no `base_model` in its frontmatter.
+    public let defaultBaseModel: BaseModel?
+    /// Problems met while loading (a LoRA folder that cannot be scanned, …), one line each.
+    public let warnings: [String]
+    private let index: AdapterIndex
+
+    private init(index: AdapterIndex, defaultBaseModel: BaseModel?, warnings: [String]) {
+        self.index = index
+        self.defaultBaseModel = defaultBaseModel
+        self.warnings = warnings
+    }
+
+    /// A context for another `baseModel` setting, sharing this one's catalog and indexes.
+    public func with(defaultBaseModel: BaseModel?) -> AdapterContext {
+        AdapterContext(index: index, defaultBaseModel: defaultBaseModel, warnings: warnings)
+    }
+
+    /// Where the catalog was loaded from.
+    public var catalogPath: String { index.store.path }
+    public var count: Int { index.summaries.count }
+    /// Every adapter, ordered by adapter id.
+    public var summaries: [AdapterSummary] { index.summaries }
+
+    // MARK: Loading
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case catalogMissing(String)
+        case catalogUnreadable(String, String)
+        public var description: String {
+            switch self {
+            case .catalogMissing(let p):
+                return "catalog \(p) does not exist; check the stylus.db setting or create it with `stylus catalog import`"
+            case .catalogUnreadable(let p, let why):
+                return "catalog \(p) cannot be opened: \(why)"
+            }
+        }
+    }
+
+    /// Opens the catalog the settings name (`db`, else `$STYLUS_DB`, else the data directory's
+    /// catalog, seeded with the starter catalog when new), scans `loraDirs` into it, and builds the
+    /// name indexes; the composer's index follows in the background. Blocks: call it off the
+    /// message loop.
+    public static func load(settings: Settings, scanFolders: Bool = true,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AdapterContext {
+        let store = try openStore(settings: settings, environment: environment)
+        let warnings = scanFolders ? settings.loraDirs.flatMap { scan($0, into: store) } : []
+        let summaries: [AdapterSummary]
+        do { summaries = try store.summaries() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        return AdapterContext(index: AdapterIndex(summaries: summaries, store: store),
+                              defaultBaseModel: settings.baseModel.flatMap { BaseModel($0) }, warnings: warnings)
+    }
+
+    /// Scans one LoRA folder into the catalog (incremental: unchanged files are not read again).
+    /// Returns the problems, one line each.
+    public static func scan(_ folder: String, into store: CatalogStore) -> [String] {
+        do {
+            let report = try FolderScanner(store: store).scan(expandTilde(folder))
+            return report.skipped.map { "LoRA folder \(folder): \($0)" }
+        } catch {
+            return ["LoRA folder \(folder) was not scanned: \(error)"]
+        }
+    }
+
+    /// Opens the catalog the settings name without building anything (for `stylus.reindex`).
+    public static func openStore(settings: Settings,
+                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CatalogStore {
+        let explicit = settings.db.flatMap { $0.isEmpty ? nil : expandTilde($0) }
+        let (path, isDefault) = StarterCatalog.location(explicit: explicit, environment: environment)
+        if !isDefault, !FileManager.default.fileExists(atPath: path) { throw LoadError.catalogMissing(path) }
+        do { return try StarterCatalog.open(explicit: explicit, environment: environment).store }
+        catch { throw LoadError.catalogUnreadable(path, "\(error)") }
+    }
+
+    static func expandTilde(_ path: String) -> String {
+        path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst() : path
+    }
+
+    // MARK: Lookups
+
+    /// The adapter a `<lora:name:…>` tag names: by alias, else by file stem (case-insensitive).
+    public func summary(alias: String) -> AdapterSummary? {
+        index.byName[alias.lowercased()].map { index.summaries[Int($0)] }
+    }
+
+    /// The full catalog entry (raw description, example prompts, file hashes) for a tag's name.
+    public func entry(alias: String) -> CatalogEntry? {
+        guard let s = summary(alias: alias) else { return nil }
+        return (try? index.store.lookup(s.adapterId))?.first
+    }
+
+    /// The file's base model: frontmatter `base_model`, else the `baseModel` setting.
+    public func baseModel(for file: PromptFile) -> BaseModel? {
+        file.settings.baseModel.flatMap { BaseModel($0) } ?? defaultBaseModel
+    }
+
+    /// Adapters whose alias starts with `prefix` (case-insensitive), in alias order, of `baseModel`
+    /// (or unknown base) when given. `truncated` says that more matched than `limit`.
+    public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool) {
+        let p = prefix.lowercased()
+        var i = index.lowerBound(index.aliasKeys, p)
+        var out: [AdapterSummary] = []
+        while i < index.aliasKeys.count, index.aliasKeys[i].utf8.starts(with: p.utf8) {
+            let s = index.summaries[Int(index.aliasOrder[i])]
+            i += 1
+            guard fits(s, baseModel) else { continue }
+            if out.count == limit { return (out, true) }
+            out.append(s)
+        }
+        return (out, false)
+    }
+
+    /// Adapters named (title, tags, trigger words) by a word starting with `wordPrefix` (2+
+    /// characters): shorter words first, most downloaded first within a word; NSFW adapters left
+    /// out. Each result carries the word it matched.
+    public func adapters(wordPrefix: String, baseModel: BaseModel?, limit: Int)
+        -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
+        let p = wordPrefix.lowercased()
+        guard p.count >= 2 else { return ([], true) }
+        var words: [Int] = []
+        var i = index.lowerBound(index.wordKeys, p)
+        while i < index.wordKeys.count, index.wordKeys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
+        words.sort { (index.wordKeys[$0].utf8.count, $0) < (index.wordKeys[$1].utf8.count, $1) }
+        var out: [(String, AdapterSummary)] = []
+        var seen: Set<Int32> = []
+        for k in words {
+            for d in index.wordPostings[k] where !seen.contains(d) {
+                let s = index.summaries[Int(d)]
+                guard fits(s, baseModel), !s.nsfw else { continue }
+                if out.count == limit { return (out, true) }
+                seen.insert(d)
+                out.append((index.wordKeys[k], s))
+            }
+        }
+        return (out, false)
+    }
+
+    /// Aliases closest to a misspelt one (edit distance, case-insensitive), best first.
+    public func closestAliases(to name: String, baseModel: BaseModel?, limit: Int = 3) -> [String] {
+        let target = Array(name.lowercased().utf8)
+        let budget = max(2, target.count / 3)
+        let histogram = AdapterIndex.histogram(target)
+        var best: [(Int, String)] = []
+        for k in index.aliasKeys.indices {
+            let length = Int(index.aliasLengths[k])
+            guard abs(length - target.count) <= budget else { continue }
+            // Each edit changes the letter histogram by at most 2: a cheap lower bound first.
+            var l1 = 0
+            let base = k * AdapterIndex.bins
+            for b in 0..<AdapterIndex.bins { l1 += abs(Int(index.aliasHistograms[base + b]) - Int(histogram[b])) }
+            guard l1 <= 2 * budget else { continue }
+            let s = index.summaries[Int(index.aliasOrder[k])]
+            guard fits(s, baseModel),
+                  let d = Self.editDistance(target, Array(index.aliasKeys[k].utf8), max: budget) else { continue }
+            best.append((d, s.alias))
+        }
+        best.sort { $0 < $1 }
+        return best.prefix(limit).map(\.1)
+    }
+
+    /// Levenshtein distance, or nil when it exceeds `max` (rows stop early).
+    static func editDistance(_ a: [UInt8], _ b: [UInt8], max limit: Int) -> Int? {
+        if a.isEmpty { return b.count <= limit ? b.count : nil }
+        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            var rowMin = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                rowMin = Swift.min(rowMin, cur[j])
+            }
+            if rowMin > limit { return nil }
+            swap(&prev, &cur)
+        }
+        return prev[b.count] <= limit ? prev[b.count] : nil
+    }
+
+    /// Whether an adapter can be offered for a file of `baseModel`: same base, or either unknown.
+    func fits(_ s: AdapterSummary, _ baseModel: BaseModel?) -> Bool {
+        guard let baseModel, let own = s.baseModel else { return true }
+        return own == baseModel
+    }
+
+    // MARK: Composition
+
+    /// What the composer chose for a prompt file, and how to put it into the file.
+    public struct Composed: Sendable {
+        public var outcome: ComposeOutcome
+        public var baseModel: BaseModel?
+        /// `<lora:alias:w>` tags to add (aliases already in the prompt are never added again).
+        public var tags: [String]
+        /// Inserts `tags` at the end of the positive prompt; nil when there is nothing to add.
+        public var edit: TextEdit?
+        /// The positive prompt with the composed tags appended (what a renderer should use).
+        public var promptWithAdapters: String { outcome.promptWithAdapters }
+    }
+
+    /// Whether the composer's candidate index is built (it is built in the background after load).
+    public var isComposerReady: Bool { index.candidates.peek() != nil }
+
+    /// Waits (without blocking a Swift concurrency thread) until the composer can run.
+    public func composerReady() async {
+        if isComposerReady { return }
+        await withCheckedContinuation { done in
+            DispatchQueue.global().async { [index] in
+                _ = index.candidates.wait()
+                done.resume()
+            }
+        }
+    }
+
+    /// Runs the Stylus composer on a prompt file (its base model, its `nsfw` and `debias`
+    /// settings). Waits for the composer's index when it is still being built. The last result is
+    /// kept, so diagnostics, hover and code actions on one version of a document share it.
+    public func compose(_ text: String) throws -> Composed {
+        try compose(PromptFile(text: text))
+    }
+
+    public func compose(_ file: PromptFile) throws -> Composed {
+        try compose(file, candidates: index.candidates.wait().get())
+    }
+
+    /// The composition if the composer is ready, else nil (for work that must not wait).
+    public func composeIfReady(_ file: PromptFile) -> Composed? {
+        guard let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        return try? compose(file, candidates: candidates)
+    }
+
+    private func compose(_ file: PromptFile, candidates: LexicalCandidates) throws -> Composed {
+        let base = baseModel(for: file)
+        let key = "\(base?.name ?? "")\u{0}\(file.source.text)"
+        if let cached = index.lastComposition.withLock({ $0 }), cached.key == key { return cached.value }
+        let outcome = try ComposePipeline.run(
+            ComposeRequest(prompt: file.source.text, baseModel: base, includeNSFW: file.settings.nsfw ?? false,
+                           debias: file.settings.debias, restoreConcepts: false, retrieveLimit: 50),
+            source: candidates)
+        var tags: [String] = []
+        for topic in outcome.composition.topics {
+            for a in topic.adapters {
+                let w = PromptBuilder.weight(recommended: a.recommendedWeight, activeInTopic: topic.adapters.count)
+                tags.append("<lora:\(a.alias):\(PromptBuilder.format(w))>")
+            }
+        }
+        let composed = Composed(outcome: outcome, baseModel: base, tags: tags,
+                                edit: tags.isEmpty ? nil : Self.appendEdit(tags.joined(separator: ", "), to: file))
+        index.lastComposition.withLock { $0 = (key, composed) }
+        return composed
+    }
+
+    /// An edit that appends `text` to the positive prompt, after its last non-blank character,
+    /// with a comma separator when needed.
+    public static func appendEdit(_ text: String, to file: PromptFile) -> TextEdit {
+        let source = file.source
+        let range = file.positive.range.utf8
+        var end = range.upperBound
+        while end > range.lowerBound, [0x20, 0x09, 0x0A, 0x0D].contains(source.bytes[end - 1]) { end -= 1 }
+        let separator: String
+        if end == range.lowerBound { separator = "" }
+        else if source.bytes[end - 1] == UInt8(ascii: ",") { separator = " " }
+        else { separator = ", " }
+        let at = source.position(ofUTF8: end)
+        return TextEdit(range: LSPRange(start: at, end: at), newText: separator + text)
+    }
+}
+
+/// The catalog's indexes, built once and shared by contexts that differ only in the base model.
+final class AdapterIndex: Sendable {
+    let store: CatalogStore
+    let summaries: [AdapterSummary]
+    /// Lowercased alias and file stem → summary index (first by adapter id).
+    let byName: [String: Int32]
+    /// Summary indices sorted by lowercased alias, with the keys alongside for binary search.
+    let aliasKeys: [String]
+    let aliasOrder: [Int32]
+    /// Per sorted alias: its UTF-8 length and a folded byte histogram (`bins` counts each), so
+    /// the closest-alias search skips most aliases without an edit distance.
+    let aliasLengths: [UInt16]
+    let aliasHistograms: [UInt8]
+    static let bins = 32
+    /// Sorted distinct name words (title, tags, trigger words) with their adapters, most downloaded first.
+    let wordKeys: [String]
+    let wordPostings: [[Int32]]
+    /// The composer's candidate source, built on a background thread.
+    let candidates = OnceValue<Result<LexicalCandidates, Error>>()
+    let lastComposition = Locked<(key: String, value: AdapterContext.Composed)?>(nil)
+
+    init(summaries: [AdapterSummary], store: CatalogStore) {
+        self.store = store
+        self.summaries = summaries
+        var byName: [String: Int32] = [:]
+        byName.reserveCapacity(summaries.count * 2)
+        for (i, s) in summaries.enumerated() {
+            let alias = s.alias.lowercased()
+            if byName[alias] == nil { byName[alias] = Int32(i) }
+        }
+        for (i, s) in summaries.enumerated() {
+            if let stem = s.fileStem?.lowercased(), byName[stem] == nil { byName[stem] = Int32(i) }
+        }
+        self.byName = byName
+
+        // Byte order (not String's Unicode order): cheaper, and what `lowerBound` searches with.
+        let sorted = summaries.indices.map { (summaries[$0].alias.lowercased(), Int32($0)) }
+            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        aliasKeys = sorted.map(\.0)
+        aliasOrder = sorted.map(\.1)
+        aliasLengths = aliasKeys.map { UInt16(min($0.utf8.count, Int(UInt16.max))) }
+        var histograms = [UInt8](repeating: 0, count: aliasKeys.count * Self.bins)
+        for (k, key) in aliasKeys.enumerated() {
+            for b in key.utf8 { histograms[k * Self.bins + Int(b) % Self.bins] &+= 1 }
+        }
+        aliasHistograms = histograms
+
+        var postings: [String: [Int32]] = [:]
+        for (i, s) in summaries.enumerated() {
+            for w in Set(Self.nameWords(s)) { postings[w, default: []].append(Int32(i)) }
+        }
+        let words = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        wordKeys = words
+        wordPostings = words.map { w in postings[w]!.sorted { summaries[Int($0)].downloadCount > summaries[Int($1)].downloadCount } }
+
+        // The composer's candidate index takes seconds for a large catalog: build it after the
+        // name indexes, on its own thread.
+        let candidates = self.candidates
+        Thread.detachNewThread {
+            candidates.set(Result { try LexicalCandidates(store: store) })
+        }
+    }
+
+    static func histogram(_ bytes: [UInt8]) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: bins)
+        for b in bytes { h[Int(b) % bins] &+= 1 }
+        return h
+    }
+
+    /// The words an adapter is known by: title, tags and trigger words, lowercased, 3+ bytes, not
+    /// all digits. Split on ASCII punctuation and spaces; non-ASCII letters stay inside words.
+    static func nameWords(_ s: AdapterSummary) -> [String] {
+        var out: [String] = []
+        var word: [UInt8] = []
+        func flush() {
+            if word.count >= 3, !word.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { out.append(String(decoding: word, as: UTF8.self)) }
+            word.removeAll(keepingCapacity: true)
+        }
+        for text in [s.title] + s.tags + s.triggerWords {
+            for b in text.utf8 {
+                switch b {
+                case 0x41...0x5A: word.append(b + 0x20)
+                case 0x30...0x39, 0x61...0x7A, 0x80...: word.append(b)
+                default: flush()
+                }
+            }
+            flush()
+        }
+        return out.contains(where: { $0.utf8.contains { $0 >= 0x80 } }) ? out.map { $0.lowercased() } : out
+    }
+
+    /// The first key not ordered before `p` (byte order).
+    func lowerBound(_ keys: [String], _ p: String) -> Int {
+        var lo = 0, hi = keys.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// A value set once by one thread and read by others, who may wait for it.
+final class OnceValue<Value: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var value: Value?
+
+    func set(_ v: Value) {
+        condition.lock()
+        value = v
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func peek() -> Value? {
+        condition.lock()
+        defer { condition.unlock() }
+        return value
+    }
+
+    func wait() -> Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while value == nil { condition.wait() }
+        return value!
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import StylusCore
+
+/// Keeps the server's `AdapterContext` in step with the settings: loads it in the background
+/// (never on the message loop), reloads when `db` or `loraDirs` change, re-bases it cheaply when
+/// only `baseModel` changes. Readers `await current()`, which waits for a load in progress, so a
+/// request that arrives during start-up gets the catalog instead of an empty answer.
+package actor AdapterContextLoader {
+    package typealias Loaded = @Sendable (_ context: AdapterContext?, _ problems: [String]) async -> Void
+    package typealias Load = @Sendable (Settings) throws -> AdapterContext
+
+    private var task: Task<AdapterContext?, Never>?
+    private var settings: Settings?
+    private var generation = 0
+    private let load: Load
+
+    package init(load: @escaping Load) {
+        self.load = load
+    }
+
+    /// New settings: reload, re-base or keep the context. `loaded` runs once the new context is
+    /// ready (or failed) and again once its composer is ready, unless newer settings superseded it,
+    /// with the problems to show the user.
+    package func update(_ new: Settings, force: Bool = false, loaded: @escaping Loaded) {
+        let old = settings
+        settings = new
+        generation += 1
+        let gen = generation
+        if !force, let old, let previous = task, old.db == new.db, old.loraDirs == new.loraDirs {
+            guard old.baseModel != new.baseModel else { return }
+            let base = new.baseModel.flatMap { BaseModel($0) }
+            task = Task { await previous.value?.with(defaultBaseModel: base) }
+        } else {
+            let load = self.load
+            task = Task {
+                // Opening SQLite and building indexes blocks: keep it off the cooperative pool,
+                // where it would stall message handling on a 2-core machine.
+                let result = await withCheckedContinuation { done in
+                    DispatchQueue.global(qos: .userInitiated).async { done.resume(returning: Result { try load(new) }) }
+                }
+                switch result {
+                case .success(let context): return context
+                case .failure(let error):
+                    await self.report(gen, nil, ["adapter catalog unavailable: \(error)"], loaded)
+                    return nil
+                }
+            }
+        }
+        let current = task!
+        Task { [weak self] in
+            guard let context = await current.value else { return }
+            await self?.report(gen, context, context.warnings, loaded)
+            // Once the composer's index is built, composition-based results (hints) can appear.
+            guard !context.isComposerReady else { return }
+            await context.composerReady()
+            await self?.report(gen, context, [], loaded)
+        }
+    }
+
+    private func report(_ gen: Int, _ context: AdapterContext?, _ problems: [String], _ loaded: Loaded) async {
+        guard gen == generation else { return }  // superseded by newer settings
+        await loaded(context, problems)
+    }
+
+    /// The current context, waiting for a load in progress; nil before any settings or when the
+    /// catalog cannot be opened.
+    package func current() async -> AdapterContext? {
+        guard let task else { return nil }
+        return await task.value
+    }
+}
