@@ -67,15 +67,26 @@ public struct RenderJob: Sendable {
     }
 }
 
-/// What composing needs from the catalog: candidates, and local files of adapters by alias.
+/// What composing needs from the catalog: the composer, and local files of adapters by alias.
 public struct RenderComposer: Sendable {
-    public var source: any CandidateSource
+    /// Composes a prompt file's text (the base model argument overrides its `base_model`).
+    public var compose: @Sendable (_ text: String, _ baseModel: BaseModel?) throws -> ComposeOutcome
     /// The catalog's `file` for an alias, nil when it has none.
     public var adapterFile: @Sendable (String) -> String?
 
-    public init(source: any CandidateSource, adapterFile: @escaping @Sendable (String) -> String?) {
-        self.source = source
+    public init(compose: @escaping @Sendable (String, BaseModel?) throws -> ComposeOutcome,
+                adapterFile: @escaping @Sendable (String) -> String?) {
+        self.compose = compose
         self.adapterFile = adapterFile
+    }
+
+    /// The Stylus pipeline over `source` with the file's own settings (nsfw, debias, restore_concepts).
+    public init(source: any CandidateSource, adapterFile: @escaping @Sendable (String) -> String?) {
+        self.init(compose: { text, base in
+            let s = PromptFile(text: text).settings
+            return try ComposePipeline.run(ComposeRequest(prompt: text, baseModel: base, includeNSFW: s.nsfw ?? false, debias: s.debias,
+                                                          restoreConcepts: s.restoreConcepts ?? false), source: source)
+        }, adapterFile: adapterFile)
     }
 }
 

@@ -74,9 +74,7 @@ public final class RenderSession: @unchecked Sendable {
             events(RenderEvent(stage: .compose, variations: n))
             let started = Date()
             let s = file.settings
-            let composed = try ComposePipeline.run(
-                ComposeRequest(prompt: job.text, baseModel: job.baseModel, includeNSFW: s.nsfw ?? false, debias: s.debias,
-                               restoreConcepts: s.restoreConcepts ?? false), source: composer.source)
+            let composed = try composer.compose(job.text, job.baseModel)
             if n == 1 {
                 prompts = [composed.promptWithAdapters]
             } else {

@@ -53,6 +53,7 @@ struct LSPCommand: ParsableCommand {
         } catch {
             logger.warning("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
         }
+        options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: .init(vocabularyPath: vocabulary)))
         let server = LanguageServer(connection: connection, options: options, logger: logger)
         transport.startReading(into: connection)
 

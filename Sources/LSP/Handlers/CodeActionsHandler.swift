@@ -13,7 +13,7 @@ enum CodeActionsHandler {
         guard client.codeActionLiterals else {
             var commands: [CodeActionOrCommand] = []
             if adapters != nil { commands.append(.command(Command(title: "Compose adapters", command: StylusCommand.compose, arguments: argument))) }
-            if canRender { commands.append(.command(Command(title: "Render image", command: StylusCommand.render, arguments: argument))) }
+            if canRender { commands += RenderActions.commands(uri: uri, composable: adapters != nil).map { .command($0) } }
             return commands
         }
         guard !s.isTooLargeToAnalyze else { return [] }
@@ -77,14 +77,12 @@ enum CodeActionsHandler {
             }
         }
 
-        if let adapters, let composed = adapters.composeIfReady(file), let e = composed.edit {
+        let composed = adapters?.composeIfReady(file)
+        if let composed, let e = composed.edit {
             out.append(CodeAction(title: "Compose adapters: " + composed.tags.joined(separator: " "), kind: "source.compose",
                                   edit: edit([e])))
         }
-        if canRender {
-            out.append(CodeAction(title: "Render image", kind: "source.render",
-                                  command: Command(title: "Render image", command: StylusCommand.render, arguments: argument)))
-        }
+        if canRender { out += RenderActions.actions(uri: uri, composable: composed?.edit != nil) }
         if let only = p.context.only, !only.isEmpty {
             out.removeAll { a in !only.contains { k in a.kind == k || (a.kind ?? "").hasPrefix(k + ".") } }
         }

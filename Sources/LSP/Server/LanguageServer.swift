@@ -109,7 +109,10 @@ public actor LanguageServer: MessageHandler {
             case "textDocument/didOpen": try await didOpen(params.decode())
             case "textDocument/didChange": try await didChange(params.decode())
             case "textDocument/didClose": try await didClose(params.decode())
-            case "textDocument/didSave", "$/setTrace", "window/workDoneProgress/cancel": break
+            case "textDocument/didSave", "$/setTrace": break
+            case "window/workDoneProgress/cancel":
+                let p: WorkDoneProgressCreateParams = try params.decode()  // the same {token} shape
+                (options.renderCommand as? any ProgressCancellable)?.cancelProgress(p.token)
             case "workspace/didChangeConfiguration": try await didChangeConfiguration(params.decode())
             default:
                 logger.debug("ignoring notification \(method)")

@@ -20,7 +20,7 @@ package actor ProgressReporter {
     private static let counter = Locked(0)
 
     package static func start(title: String, connection: Connection, client: ClientCapabilities,
-                              clientToken: ProgressToken? = nil) async -> ProgressReporter {
+                              clientToken: ProgressToken? = nil, cancellable: Bool = false) async -> ProgressReporter {
         var token = clientToken
         if token == nil, client.workDoneProgress {
             let n = counter.withLock { $0 += 1; return $0 }
@@ -34,9 +34,12 @@ package actor ProgressReporter {
         }
         guard let token else { return ProgressReporter(connection: nil, token: nil) }
         connection.sendNotification("$/progress", ProgressParams(
-            token: token, value: WorkDoneProgress(kind: .begin, title: title, cancellable: false, percentage: 0)))
+            token: token, value: WorkDoneProgress(kind: .begin, title: title, cancellable: cancellable, percentage: 0)))
         return ProgressReporter(connection: connection, token: token)
     }
+
+    /// The token progress is reported under (nil when none is shown), to match `window/workDoneProgress/cancel`.
+    package var progressToken: ProgressToken? { connection == nil ? nil : token }
 
     /// Whether progress is actually shown to the user.
     package var isActive: Bool { token != nil && !ended }

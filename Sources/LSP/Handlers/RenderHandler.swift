@@ -1,0 +1,237 @@
+import Foundation
+import JSONRPC
+import StylusCore
+import StylusRender
+
+/// A command that runs under work-done progress the user may cancel (`window/workDoneProgress/cancel`).
+public protocol ProgressCancellable: Sendable {
+    func cancelProgress(_ token: ProgressToken)
+}
+
+/// `stylus.render [{"uri", "compose"?, "variations"?, "overrides"?}]` (DESIGN §5.4, issue #9):
+/// composes when asked, renders with the local renderer or an A1111 server, writes
+/// `<stem>-<n>.png` beside the prompt file, then shows it (`window/showDocument`, else a message).
+///
+/// The render runs on its own thread, so the message loop and the concurrency pool keep serving
+/// completions and hovers; it reports stages and sampler steps as work-done progress and stops
+/// within one sampler step on `window/workDoneProgress/cancel` or `$/cancelRequest`. One render
+/// per document at a time; the checkpoint stays warm in the session between renders.
+public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
+    let session: RenderSession
+    private struct Running {
+        var byDocument: [String: RenderCancellation] = [:]
+        var byToken: [ProgressToken: RenderCancellation] = [:]
+    }
+    private let running = Locked(Running())
+
+    public init(session: RenderSession) { self.session = session }
+
+    public func cancelProgress(_ token: ProgressToken) {
+        running.withLock { $0.byToken[token] }?.cancel()
+    }
+
+    /// Arguments of one `stylus.render` call.
+    struct Arguments {
+        var uri: String
+        var compose = false
+        var variations = 1
+        var maskSeed: UInt64?
+        var overrides = RenderOverrides()
+        var backend: String?
+        var a1111URL: String?
+
+        init(_ arguments: [JSONValue]) throws {
+            uri = try CommandEnvironment.uri(arguments, command: StylusCommand.render)
+            let a = arguments.first!
+            // Overrides may sit in "overrides" or beside "uri".
+            var o = a.objectValue ?? [:]
+            for (k, v) in a["overrides"]?.objectValue ?? [:] { o[k] = v }
+            func bad(_ key: String, _ want: String) -> ResponseError {
+                .invalidParams("stylus.render: \"\(key)\" must be \(want)")
+            }
+            func int(_ key: String) throws -> Int? {
+                guard let v = o[key], v != .null else { return nil }
+                if let i = v.intValue { return i }
+                if case .double(let d) = v, d == d.rounded(), abs(d) < 1e15 { return Int(d) }
+                throw bad(key, "an integer")
+            }
+            func string(_ key: String) throws -> String? {
+                guard let v = o[key], v != .null else { return nil }
+                guard let s = v.stringValue else { throw bad(key, "a string") }
+                return s
+            }
+            if let v = o["compose"], v != .null {
+                guard let b = v.boolValue else { throw bad("compose", "true or false") }
+                compose = b
+            }
+            variations = try int("variations") ?? 1
+            guard (1...64).contains(variations) else { throw bad("variations", "between 1 and 64") }
+            maskSeed = try int("maskSeed").map { UInt64(truncatingIfNeeded: $0) }
+            overrides.steps = try int("steps")
+            overrides.seed = try int("seed").map(Int64.init)
+            overrides.clipSkip = try int("clipSkip")
+            if let v = o["cfg"], v != .null {
+                switch v {
+                case .int(let i): overrides.cfg = Double(i)
+                case .double(let d): overrides.cfg = d
+                default: throw bad("cfg", "a number")
+                }
+            }
+            overrides.sampler = try string("sampler")
+            overrides.negative = try string("negative")
+            overrides.checkpoint = try string("checkpoint")
+            overrides.masks = try string("masks")
+            if let size = try string("size") {
+                guard let s = ImageSize(parsing: size) else { throw bad("size", "WxH, e.g. \"512x768\"") }
+                overrides.size = s
+            }
+            backend = try string("backend")
+            a1111URL = try string("a1111Url")
+        }
+    }
+
+    /// The `renderer` setting: `local`, `a1111` (at http://127.0.0.1:7860), `a1111 URL`, or a URL.
+    static func backend(_ setting: String?, url: String?) throws -> RenderBackend {
+        var name = setting?.trimmingCharacters(in: .whitespaces)
+        var address = url
+        if let n = name, n.hasPrefix("http://") || n.hasPrefix("https://") { (name, address) = ("a1111", address ?? n) }
+        if let n = name, let space = n.firstIndex(of: " ") {
+            address = address ?? String(n[space...]).trimmingCharacters(in: .whitespaces)
+            name = String(n[..<space])
+        }
+        if name?.lowercased() == "a1111", address == nil { address = "http://127.0.0.1:7860" }
+        switch RenderBackend.parse(name, url: address) {
+        case .success(let b): return b
+        case .failure(let e): throw ResponseError.invalidParams("\(e)")
+        }
+    }
+
+    public func execute(arguments: [JSONValue], environment env: CommandEnvironment) async throws -> JSONValue? {
+        let args = try Arguments(arguments)
+        guard let url = URL(string: args.uri), url.isFileURL else {
+            throw ResponseError.invalidParams("stylus.render: \(args.uri) is not a file URI; save the prompt file first")
+        }
+        let path = url.path
+        let text: String
+        if let snapshot = await env.document(args.uri) {
+            text = snapshot.text.text
+        } else {
+            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw ResponseError.invalidParams("stylus.render: \(path) is neither open nor readable")
+            }
+        }
+        var job = RenderJob(promptPath: path, text: text)
+        job.overrides = args.overrides
+        job.defaultCheckpoint = env.settings.checkpoint
+        job.compose = args.compose || args.variations > 1
+        job.variations = args.variations
+        job.maskSeed = args.maskSeed
+        job.loraDirs = env.settings.loraDirs
+        job.backend = try Self.backend(args.backend ?? PromptFile(text: text).settings.renderer ?? env.settings.renderer, url: args.a1111URL)
+
+        var composer: RenderComposer?
+        if job.compose {
+            guard let adapters = await env.adapters() else {
+                throw ResponseError(code: ErrorCode.requestFailed, message: "stylus.render: composing needs the adapter catalog, and none is loaded (see the stylus.db setting)")
+            }
+            await adapters.composerReady()
+            composer = RenderComposer(compose: { text, _ in try adapters.compose(text).outcome },
+                                      adapterFile: { adapters.summary(alias: $0)?.filePath })
+        }
+
+        let cancellation = RenderCancellation()
+        let busy = running.withLock { r in
+            if r.byDocument[args.uri] != nil { return true }
+            r.byDocument[args.uri] = cancellation
+            return false
+        }
+        guard !busy else {
+            throw ResponseError(code: ErrorCode.requestFailed, message: "stylus.render: \(url.lastPathComponent) is already rendering; cancel it or wait")
+        }
+        defer { running.withLock { $0.byDocument[args.uri] = nil } }
+
+        let title = job.variations > 1 ? "Rendering \(job.variations) variations of \(url.lastPathComponent)" : "Rendering \(url.lastPathComponent)"
+        let progress = await ProgressReporter.start(title: title, connection: env.connection, client: env.client,
+                                                    clientToken: env.workDoneToken, cancellable: true)
+        let token = await progress.progressToken
+        if let token { running.withLock { $0.byToken[token] = cancellation } }
+        defer { if let token { running.withLock { $0.byToken[token] = nil } } }
+
+        // Events leave the render thread through a stream, so reports keep their order.
+        let (events, sink) = AsyncStream.makeStream(of: RenderEvent.self, bufferingPolicy: .bufferingNewest(64))
+        let reporter = Task {
+            for await e in events { await progress.report(e.message, percentage: Int(e.fraction * 100)) }
+        }
+        let outcome: Result<RenderOutcome, Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { done in
+                Thread.detachNewThread { [session, composer, job] in
+                    done.resume(returning: Result { try session.render(job, composer: composer, cancellation: cancellation) { sink.yield($0) } })
+                }
+            }
+        } onCancel: { cancellation.cancel() }
+        sink.finish()
+        await reporter.value
+
+        switch outcome {
+        case .failure(let error as RenderCancelled):
+            await progress.end("Cancelled")
+            _ = error
+            if Task.isCancelled { throw ResponseError.cancelled }
+            return .object(["cancelled": .bool(true), "paths": .array([])])
+        case .failure(let error):
+            await progress.end("Failed")
+            let message = "Render failed: \(error)"
+            env.connection.sendNotification("window/showMessage", LogMessageParams(type: 1, message: message))
+            throw ResponseError(code: ErrorCode.requestFailed, message: message)
+        case .success(let result):
+            let paths = result.images.map(\.path)
+            await progress.end(paths.count == 1 ? "Wrote \(URL(fileURLWithPath: paths[0]).lastPathComponent)" : "Wrote \(paths.count) images")
+            for w in result.warnings {
+                env.connection.sendNotification("window/showMessage", LogMessageParams(type: 2, message: "stylus.render: \(w)"))
+            }
+            await show(paths, env: env)
+            return .object([
+                "paths": .array(paths.map { .string($0) }),
+                "images": .array(result.images.map { image in
+                    .object(["path": .string(image.path), "prompt": .string(image.prompt), "seed": .int(Int(truncatingIfNeeded: image.seed)),
+                             "adapters": .array(image.adapters.map { .string($0.name) }),
+                             "checkpointWasWarm": .bool(image.checkpointWasWarm)])
+                }),
+                "warnings": .array(result.warnings.map { .string($0) }),
+            ])
+        }
+    }
+
+    /// Opens the image(s) in the editor when the client can, else tells where they are.
+    private func show(_ paths: [String], env: CommandEnvironment) async {
+        if env.client.showDocument, let first = paths.first {
+            struct ShowDocumentParams: Codable, Sendable { var uri: String; var takeFocus: Bool }
+            let uri = URL(fileURLWithPath: first).absoluteString
+            if (try? await env.connection.sendRequest("window/showDocument", ShowDocumentParams(uri: uri, takeFocus: true))) != nil {
+                return
+            }
+        }
+        let text = paths.count == 1 ? "Rendered \(paths[0])" : "Rendered \(paths.count) images: " + paths.joined(separator: ", ")
+        env.connection.sendNotification("window/showMessage", LogMessageParams(type: 3, message: text))
+    }
+}
+
+/// The render code actions: the file as written, with composed adapters, and variations.
+enum RenderActions {
+    static let variations = 4
+
+    static func commands(uri: DocumentURI, composable: Bool) -> [Command] {
+        var out = [Command(title: "Render image", command: StylusCommand.render, arguments: [["uri": .string(uri)]])]
+        if composable {
+            out.append(Command(title: "Render image with composed adapters", command: StylusCommand.render,
+                               arguments: [["uri": .string(uri), "compose": .bool(true)]]))
+            out.append(Command(title: "Render variations (\(variations) sampled adapter masks)", command: StylusCommand.render,
+                               arguments: [["uri": .string(uri), "compose": .bool(true), "variations": .int(variations)]]))
+        }
+        return out
+    }
+
+    static func actions(uri: DocumentURI, composable: Bool) -> [CodeAction] {
+        commands(uri: uri, composable: composable).map { CodeAction(title: $0.title, kind: "source.render", command: $0) }
+    }
+}
