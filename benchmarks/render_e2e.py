@@ -88,7 +88,7 @@ def main():
         assert len(out["adapters"]) == 3, f"the composer picked {out['adapters']}"
         print(json.dumps(out), flush=True)
         rows.append(out)
-    stages = ["compose", "load", "merge", "encode", "sample", "decode", "write"]
+    stages = ["compose", "load", "hash", "merge", "encode", "sample", "decode", "write"]
     print(f"\n{args.model} 512x512, 3 composed LoRAs (seconds)")
     print("config  " + "  ".join(f"{s:>8}" for s in stages + ["total"]) + "  per-step")
     for r in rows:

@@ -23,13 +23,17 @@ public enum RenderBackend: Sendable, Equatable {
     case local
     case a1111(url: URL)
 
-    /// `local`, `a1111` (with `url`) or nil with a reason.
+    /// A1111's own default address.
+    public static let defaultA1111URL = "http://127.0.0.1:7860"
+
+    /// `local`, or `a1111` at `url` (default: A1111's own 127.0.0.1:7860); an error says what is wrong.
     public static func parse(_ name: String?, url: String?) -> Result<RenderBackend, RenderError> {
         switch name?.lowercased() ?? "local" {
         case "local", "": return .success(.local)
         case "a1111", "forge", "automatic1111":
-            guard let url, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
-                return .failure(.invalidArgument("the a1111 backend needs the server's URL, e.g. http://127.0.0.1:7860 (got \(url.map { "'\($0)'" } ?? "none"))"))
+            let url = url ?? defaultA1111URL
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+                return .failure(.invalidArgument("the a1111 backend needs the server's URL, e.g. http://127.0.0.1:7860 (got '\(url)')"))
             }
             return .success(.a1111(url: parsed))
         default:

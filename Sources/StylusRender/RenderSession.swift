@@ -277,8 +277,12 @@ public final class RenderSession: @unchecked Sendable {
         let m = WarmModel(key: key, checkpoint: try Checkpoint(path: path))
         evict(keeping: m.bytes)  // make room first: two full checkpoints at once may not fit
         m.pipeline = try Pipeline(checkpoint: m.checkpoint, tokenizer: tokenizer, vae: nil)
-        if m.checkpoint.layout == .singleFile { m.modelHash = try? SHA256.a1111ModelHash(path) }
         timings["load"] = Date().timeIntervalSince(t)
+        if m.checkpoint.layout == .singleFile {  // A1111's "Model hash": once per warm model
+            let h = Date()
+            m.modelHash = try? SHA256.a1111ModelHash(path)
+            timings["hash"] = Date().timeIntervalSince(h)
+        }
         lock.lock()
         loads += 1
         warm.append(m)

@@ -34,7 +34,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Catalog database for --compose (default: $STYLUS_DB, else <data>/catalog.sqlite).") var db: String?
     @Option(name: .customLong("base-model"), help: "Base model for --compose (overrides the file's base_model).") var baseModel: String?
     @Option(help: "local (this machine) or a1111 (an A1111/Forge server started with --api).") var backend: String?
-    @Option(name: .customLong("a1111-url"), help: "The A1111/Forge server, e.g. http://127.0.0.1:7860.") var a1111URL: String?
+    @Option(name: .customLong("a1111-url"), help: "The A1111/Forge server (default http://127.0.0.1:7860).") var a1111URL: String?
     @Flag(help: "Print one JSON object per image (path, prompt, seed, adapters, timings) instead of the path.") var json = false
     @Flag(help: .hidden) var benchmark = false
 

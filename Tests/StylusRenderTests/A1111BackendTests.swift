@@ -159,7 +159,7 @@ final class A1111BackendTests: XCTestCase {
     func testBackendNames() {
         XCTAssertEqual(try RenderBackend.parse(nil, url: nil).get(), .local)
         XCTAssertEqual(try RenderBackend.parse("a1111", url: "http://127.0.0.1:7860").get(), .a1111(url: URL(string: "http://127.0.0.1:7860")!))
-        XCTAssertThrowsError(try RenderBackend.parse("a1111", url: nil).get())
+        XCTAssertEqual(try RenderBackend.parse("forge", url: nil).get(), .a1111(url: URL(string: "http://127.0.0.1:7860")!))
         XCTAssertThrowsError(try RenderBackend.parse("a1111", url: "ftp://x").get())
         XCTAssertThrowsError(try RenderBackend.parse("comfy", url: nil).get())
     }

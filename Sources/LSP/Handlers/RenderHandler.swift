@@ -90,7 +90,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         }
     }
 
-    /// The `renderer` setting: `local`, `a1111` (at http://127.0.0.1:7860), `a1111 URL`, or a URL.
+    /// The `renderer` setting: `local`, `a1111` (at A1111's default http://127.0.0.1:7860), `a1111 URL`, or a URL.
     static func backend(_ setting: String?, url: String?) throws -> RenderBackend {
         var name = setting?.trimmingCharacters(in: .whitespaces)
         var address = url
@@ -99,7 +99,6 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             address = address ?? String(n[space...]).trimmingCharacters(in: .whitespaces)
             name = String(n[..<space])
         }
-        if name?.lowercased() == "a1111", address == nil { address = "http://127.0.0.1:7860" }
         switch RenderBackend.parse(name, url: address) {
         case .success(let b): return b
         case .failure(let e): throw ResponseError.invalidParams("\(e)")

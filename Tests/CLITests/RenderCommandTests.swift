@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+
+/// `stylus render` as a real process on the tiny fixture: composing, variations, usage errors.
+final class RenderCommandTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+    var dir = ""
+
+    override func setUpWithError() throws {
+        let env = ProcessInfo.processInfo.environment
+        let home = env["STYLUS_HOME"] ?? ((env["XDG_DATA_HOME"] ?? NSHomeDirectory() + "/.local/share") + "/stylus")
+        let vocab = home + "/models/clip/bpe_simple_vocab_16e6.txt.gz"
+        if !FileManager.default.fileExists(atPath: vocab) {
+            if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("missing \(vocab): run scripts/setup") }
+            throw XCTSkip("missing \(vocab): run scripts/setup")
+        }
+        dir = NSTemporaryDirectory() + "stylus-render-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) } }
+
+    func prompt(_ body: String) throws -> String {
+        let path = dir + "/scene.sdprompt"
+        try """
+            ---
+            checkpoint: \(Self.fixtures)/TinySD/tiny-sd15.safetensors
+            steps: 2
+            size: 64x64
+            seed: 9
+            base_model: SD 1.5
+            ---
+            \(body)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testComposeVariationsWriteOneImageEachWithItsAdapters() throws {
+        let jsonl = dir + "/catalog.jsonl"
+        try """
+            {"adapter_id": "c-1", "alias": "kohya", "title": "Watercolor Style", "base_model": "SD 1.5", "tags": ["style", "watercolor"], "description": "Watercolor painting style.", "weight": 0.8, "file": "\(Self.fixtures)/LoRA/kohya.safetensors"}
+            {"adapter_id": "c-2", "alias": "locon_ldm", "title": "Medieval Castle", "base_model": "SD 1.5", "tags": ["building", "castle"], "description": "Stone castles.", "weight": 0.7, "file": "\(Self.fixtures)/LoRA/locon_ldm.safetensors"}
+            """.write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let db = dir + "/catalog.sqlite"
+        XCTAssertEqual(try CLI.run(["catalog", "import", "--db", db, jsonl]).status, 0)
+        let file = try prompt("a castle, watercolor")
+        let r = try CLI.run(["render", "--db", db, "--variations", "3", "--mask-seed", "2", "--json", file])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let images = r.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        XCTAssertEqual(images.compactMap { $0["path"] as? String }, (1...3).map { dir + "/scene-\($0).png" })
+        XCTAssertEqual(images.compactMap { $0["seed"] as? Int }, [9, 10, 11])
+        for image in images {
+            let names = (image["adapters"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            let prompt = image["prompt"] as? String ?? ""
+            for alias in ["kohya", "locon_ldm"] { XCTAssertEqual(prompt.contains("<lora:\(alias):"), names.contains(alias), prompt) }
+            XCTAssertNotNil((image["timings_s"] as? [String: Double])?["compose"])
+        }
+        XCTAssertTrue(r.stderr.contains("Composing adapters") && r.stderr.contains("step 2/2"), r.stderr)
+    }
+
+    func testUsageErrorsExitTwo() throws {
+        let file = try prompt("a castle")
+        for args in [["--backend", "comfy"], ["--backend", "a1111", "--a1111-url", "ftp://host"], ["--variations", "0"], ["--masks", "some"], ["--size", "65x64"]] {
+            let r = try CLI.run(["render"] + args + [file])
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("stylus render: "), r.stderr)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".png") }, [])
+    }
+
+    func testA1111ConnectionRefusedIsARuntimeFailure() throws {
+        let r = try CLI.run(["render", "--backend", "a1111", "--a1111-url", "http://127.0.0.1:9", try prompt("a castle")])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("cannot reach the A1111 server at http://127.0.0.1:9"), r.stderr)
+    }
+}
