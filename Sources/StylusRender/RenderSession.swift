@@ -15,6 +15,9 @@ public final class RenderSession: @unchecked Sendable {
         public var cacheLimitBytes: Int
         /// Longest wait for an A1111 answer.
         public var a1111Timeout: TimeInterval = 600
+        /// A JSON file remembering checkpoint hashes by path, size and mtime (hashing a 2 GB file
+        /// takes seconds); nil hashes every time a checkpoint is loaded.
+        public var hashCachePath: String?
 
         public init(vocabularyPath: String, cacheLimitBytes: Int = Configuration.defaultCacheLimit()) {
             self.vocabularyPath = vocabularyPath
@@ -280,7 +283,7 @@ public final class RenderSession: @unchecked Sendable {
         timings["load"] = Date().timeIntervalSince(t)
         if m.checkpoint.layout == .singleFile {  // A1111's "Model hash": once per warm model
             let h = Date()
-            m.modelHash = try? SHA256.a1111ModelHash(path)
+            m.modelHash = modelHash(path, key: key)
             timings["hash"] = Date().timeIntervalSince(h)
         }
         lock.lock()
@@ -288,6 +291,26 @@ public final class RenderSession: @unchecked Sendable {
         warm.append(m)
         lock.unlock()
         return (m, false)
+    }
+
+    /// A1111's model hash, from the cache file when the checkpoint is unchanged.
+    private func modelHash(_ path: String, key: WarmModel.Key) -> String? {
+        let id = "\(key.path)|\(key.size)|\(key.mtime)"
+        var cache: [String: String] = [:]
+        if let file = configuration.hashCachePath, let data = FileManager.default.contents(atPath: file) {
+            cache = (try? JSONSerialization.jsonObject(with: data) as? [String: String]) ?? [:]
+            if let h = cache[id] { return h }
+        }
+        guard let hash = try? SHA256.a1111ModelHash(path) else { return nil }
+        if let file = configuration.hashCachePath {
+            cache = cache.filter { !$0.key.hasPrefix(key.path + "|") }  // older versions of the file
+            cache[id] = hash
+            try? FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if let data = try? JSONSerialization.data(withJSONObject: cache, options: [.sortedKeys]) {
+                try? data.write(to: URL(fileURLWithPath: file), options: .atomic)
+            }
+        }
+        return hash
     }
 
     /// Drops least recently used models until `incoming` more bytes fit under the limit.

@@ -53,7 +53,10 @@ struct LSPCommand: ParsableCommand {
         } catch {
             logger.warning("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
         }
-        options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: .init(vocabularyPath: vocabulary)))
+        var renderConfig = RenderSession.Configuration(vocabularyPath: vocabulary)
+        renderConfig.hashCachePath = DataPaths(environment: ProcessInfo.processInfo.environment,
+                                               homeDirectory: NSHomeDirectory()).dataDirectory + "/cache/model-hashes.json"
+        options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: renderConfig))
         let server = LanguageServer(connection: connection, options: options, logger: logger)
         transport.startReading(into: connection)
 

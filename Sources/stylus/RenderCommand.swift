@@ -81,8 +81,10 @@ struct RenderCommand: ParsableCommand {
         }
 
         let env = ProcessInfo.processInfo.environment
-        let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
-        let session = RenderSession(configuration: .init(vocabularyPath: vocab))
+        let paths = DataPaths(environment: env, homeDirectory: NSHomeDirectory())
+        var config = RenderSession.Configuration(vocabularyPath: paths.clipVocabPath)
+        config.hashCachePath = paths.dataDirectory + "/cache/model-hashes.json"
+        let session = RenderSession(configuration: config)
         let bar = ProgressBar()
         let outcome: RenderOutcome
         do {

@@ -112,6 +112,19 @@ final class RenderSessionTests: XCTestCase {
         XCTAssertNotEqual(try pixels(a.path), try pixels(c.path), "the LoRA changed nothing")
     }
 
+    /// The model hash is read from the cache file while the checkpoint is unchanged.
+    func testModelHashCache() throws {
+        var config = RenderSession.Configuration(vocabularyPath: try clipVocabPath(), cacheLimitBytes: 0)
+        config.hashCachePath = dir + "/cache/hashes.json"
+        let a = try FileManager.default.attributesOfItem(atPath: Self.checkpoint)
+        let size = (a[.size] as? NSNumber)?.intValue ?? 0, mtime = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let id = "\(Self.checkpoint)|\(size)|\(mtime)"
+        try FileManager.default.createDirectory(atPath: dir + "/cache", withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: [id: "cafecafe00"]).write(to: URL(fileURLWithPath: config.hashCachePath!))
+        let image = try RenderSession(configuration: config).render(try promptFile("a knight")).images[0]
+        XCTAssertTrue(image.parameters.contains("Model hash: cafecafe00,"), image.parameters)
+    }
+
     func testCacheLimitZeroKeepsNothingWarm() throws {
         let s = try session(cache: 0)
         _ = try s.render(try promptFile("a knight"))
