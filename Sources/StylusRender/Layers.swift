@@ -9,8 +9,8 @@ import StylusML
 /// stride-1 convs are a single gemm on the input.
 struct Conv2d: Sendable {
     static let columnBudget = 4 << 20  // floats (16 MB)
-    let weight: Tensor  // [out, in·kh·kw]
-    let bias: Tensor?
+    let weight: WeightBuffer  // [out, in·kh·kw]
+    let bias: WeightBuffer?
     let outChannels: Int, inChannels: Int, kernel: Int, stride: Int, padding: Int
 
     init(_ ckpt: Checkpoint, _ name: String, stride: Int = 1) throws {
@@ -29,8 +29,8 @@ struct Conv2d: Sendable {
         kernel = k
         self.stride = stride
         padding = k / 2
-        weight = try ckpt.tensor(name + ".weight", shape: [s[0], s[1] * k * k])
-        bias = ckpt.contains(name + ".bias") ? try ckpt.tensor(name + ".bias", shape: [s[0]]) : nil
+        weight = try ckpt.weight(name + ".weight", shape: [s[0], s[1] * k * k])
+        bias = ckpt.contains(name + ".bias") ? try ckpt.weight(name + ".bias", shape: [s[0]]) : nil
     }
 
     func callAsFunction(_ x: Tensor) throws -> Tensor {
@@ -41,19 +41,20 @@ struct Conv2d: Sendable {
         let direct = kernel == 1 && stride == 1
         let bandRows = max(1, min(oh, Self.columnBudget / max(1, kk * ow)))
         var columns = [Float](repeating: 0, count: direct ? 0 : kk * bandRows * ow)
+        let wp = UnsafePointer(weight.pointer)
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-            weight.withUnsafeBufferPointer { wp in columns.withUnsafeMutableBufferPointer { cp in
+            columns.withUnsafeMutableBufferPointer { cp in
                 for n in 0..<b {
                     let input = xp.baseAddress! + n * c * h * w
                     let output = op.baseAddress! + n * outChannels * oh * ow
                     if let bias {
                         for o in 0..<outChannels {
-                            let v = bias.data[o]
+                            let v = bias[o]
                             for i in 0..<(oh * ow) { output[o * oh * ow + i] = v }
                         }
                     }
                     if direct {
-                        Kernels.gemm(m: outChannels, n: h * w, k: c, a: wp.baseAddress!, lda: c, b: input, ldb: h * w,
+                        Kernels.gemm(m: outChannels, n: h * w, k: c, a: wp, lda: c, b: input, ldb: h * w,
                                      c: output, ldc: h * w, beta: 1)
                         continue
                     }
@@ -61,12 +62,12 @@ struct Conv2d: Sendable {
                     while y0 < oh {
                         let rows = min(bandRows, oh - y0)
                         im2col(input, h, w, y0, rows, ow, cp.baseAddress!)
-                        Kernels.gemm(m: outChannels, n: rows * ow, k: kk, a: wp.baseAddress!, lda: kk,
+                        Kernels.gemm(m: outChannels, n: rows * ow, k: kk, a: wp, lda: kk,
                                      b: cp.baseAddress!, ldb: rows * ow, c: output + y0 * ow, ldc: oh * ow, beta: 1)
                         y0 += rows
                     }
                 }
-            } }
+            }
         } }
         return out
     }
@@ -117,7 +118,7 @@ func dims(_ x: Tensor, channels: Int? = nil) throws -> (Int, Int, Int, Int) {
 
 /// GroupNorm over NCHW (32 groups in SD), optionally followed by SiLU.
 struct GroupNorm: Sendable {
-    let gamma: Tensor, beta: Tensor
+    let gamma: WeightBuffer, beta: WeightBuffer
     let groups: Int
     let epsilon: Float
 
@@ -125,8 +126,8 @@ struct GroupNorm: Sendable {
         guard channels % groups == 0 else {
             throw RenderError.badWeight(path: ckpt.path, name: name + ".weight", reason: "has \(channels) channels, not a multiple of \(groups) groups")
         }
-        gamma = try ckpt.tensor(name + ".weight", shape: [channels])
-        beta = try ckpt.tensor(name + ".bias", shape: [channels])
+        gamma = try ckpt.weight(name + ".weight", shape: [channels])
+        beta = try ckpt.weight(name + ".bias", shape: [channels])
         self.groups = groups
         self.epsilon = epsilon
     }
@@ -149,7 +150,7 @@ struct GroupNorm: Sendable {
                     let m = Float(mean)
                     for ci in 0..<per {
                         let ch = g * per + ci
-                        let scale = gamma.data[ch] * inv, shift = beta.data[ch] - m * scale
+                        let scale = gamma[ch] * inv, shift = beta[ch] - m * scale
                         let row = base + ci * plane
                         if silu {
                             for i in 0..<plane { let v = row[i] * scale + shift; row[i] = v / (1 + Foundation.exp(-v)) }
@@ -242,13 +243,66 @@ func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
     }
 }
 
-func linear(_ ckpt: Checkpoint, _ name: String, bias: Bool = true) throws -> Linear {
-    guard let s = ckpt.shape(name + ".weight") else { throw RenderError.missingWeight(path: ckpt.path, name: name + ".weight") }
-    let out = s[0], inp = s.dropFirst().reduce(1, *)  // 1×1 convs used as linears
-    return Linear(weight: try ckpt.tensor(name + ".weight", shape: [out, inp]),
-                  bias: bias && ckpt.contains(name + ".bias") ? try ckpt.tensor(name + ".bias", shape: [out]) : nil)
+/// A fully connected layer over shared checkpoint weights: `y = x · Wᵀ + b`, W is `[out, in]`.
+struct Dense: Sendable {
+    let weight: WeightBuffer
+    let bias: WeightBuffer?
+    let inputSize: Int, outputSize: Int
+
+    /// `x · Wᵀ + b` for x of shape `[..., in]`.
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var out = Tensor(zeros: Array(x.shape.dropLast()) + [outputSize])
+        x.withUnsafeBufferPointer { input in
+            out.withUnsafeMutableBufferPointer { output in apply(input.baseAddress!, rows: x.rows, into: output.baseAddress!) }
+        }
+        return out
+    }
+
+    /// Pointer form: `rows × in` input, `rows × out` output, overwritten or with `accumulate`
+    /// added to (`y += x · Wᵀ + b`) in one gemm pass.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        guard rows > 0 else { return }
+        var beta: Float = accumulate ? 1 : 0
+        if let bias {
+            // The bias goes into every row first; the gemm adds the product on top.
+            if accumulate {
+                Kernels.addRowVector(bias.pointer, to: y, rows: rows, columns: outputSize)
+            } else {
+                Kernels.broadcastRow(bias.pointer, to: y, rows: rows, columns: outputSize)
+            }
+            beta = 1
+        }
+        Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                     b: weight.pointer, ldb: inputSize, transposeB: true, c: y, ldc: outputSize, beta: beta)
+    }
 }
 
-func layerNorm(_ ckpt: Checkpoint, _ name: String, _ width: Int) throws -> (Tensor, Tensor) {
-    (try ckpt.tensor(name + ".weight", shape: [width]), try ckpt.tensor(name + ".bias", shape: [width]))
+func linear(_ ckpt: Checkpoint, _ name: String, bias: Bool = true) throws -> Dense {
+    guard let s = ckpt.shape(name + ".weight") else { throw RenderError.missingWeight(path: ckpt.path, name: name + ".weight") }
+    let out = s[0], inp = s.dropFirst().reduce(1, *)  // 1×1 convs used as linears
+    return Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp]),
+                 bias: bias && ckpt.contains(name + ".bias") ? try ckpt.weight(name + ".bias", shape: [out]) : nil,
+                 inputSize: inp, outputSize: out)
+}
+
+/// LayerNorm over the last dimension with shared checkpoint weights.
+struct LayerNorm: Sendable {
+    let gamma: WeightBuffer, beta: WeightBuffer
+    let epsilon: Float
+
+    init(_ ckpt: Checkpoint, _ name: String, _ width: Int, epsilon: Float = 1e-5) throws {
+        gamma = try ckpt.weight(name + ".weight", shape: [width])
+        beta = try ckpt.weight(name + ".bias", shape: [width])
+        self.epsilon = epsilon
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var out = x
+        let rows = x.rows, columns = x.columns
+        precondition(columns == gamma.count, "LayerNorm of width \(gamma.count) on \(x.shape)")
+        out.withUnsafeMutableBufferPointer { p in
+            Kernels.layerNorm(p.baseAddress!, rows: rows, columns: columns, gamma: gamma.pointer, beta: beta.pointer, epsilon: epsilon)
+        }
+        return out
+    }
 }

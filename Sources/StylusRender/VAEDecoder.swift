@@ -27,7 +27,7 @@ public struct VAEDecoder: Sendable {
     }
 
     struct Attention: Sendable {
-        let norm: GroupNorm, q: Linear, k: Linear, v: Linear, proj: Linear
+        let norm: GroupNorm, q: Dense, k: Dense, v: Dense, proj: Dense
 
         init(_ c: Checkpoint, _ p: String) throws {
             q = try linear(c, p + "q")
