@@ -72,16 +72,23 @@ def torch_side(d, threads, repeat):
     with torch.no_grad():
         ctx = te(torch.full((2, 77), 49407)).last_hidden_state
         x = torch.randn((2, 4, 64, 64), generator=g)
-        unet_times = []
+        unet_times, unet_cpu = [], []
         for _ in range(repeat):
-            t = time.time()
+            t, c = time.time(), cpu()
             unet(x, torch.tensor(500.0), encoder_hidden_states=ctx)
             unet_times.append(time.time() - t)
-        t = time.time()
+            unet_cpu.append(cpu() - c)
+        t, c = time.time(), cpu()
         vae.decode(torch.randn((1, 4, 64, 64), generator=g) / 0.18215)
-        vae_time = time.time() - t
-    return {"load_s": load, "unet_eval_s": unet_times, "vae_decode_s": vae_time,
+        vae_time, vae_cpu = time.time() - t, cpu() - c
+    return {"load_s": load, "unet_eval_s": unet_times, "vae_decode_s": vae_time, "unet_cpu_s": unet_cpu, "vae_cpu_s": vae_cpu,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def cpu():
+    """CPU seconds (user + system) of this process: robust when other programs share the cores."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 
 
 def main():
@@ -106,7 +113,11 @@ def main():
         "unet_time_ratio": min(swift_out["unet_eval_s"]) / min(torch_out["unet_eval_s"]),
         "vae_time_ratio": swift_out["vae_decode_s"] / torch_out["vae_decode_s"],
         "peak_rss_ratio": swift_out["peak_rss_mb"] / torch_out["peak_rss_mb"],
+        "unet_cpu_ratio": min(swift_out["unet_cpu_s"]) / min(torch_out["unet_cpu_s"]),
+        "vae_cpu_ratio": swift_out["vae_cpu_s"] / torch_out["vae_cpu_s"],
         "swift_unet_gflops": 2 * 803e9 / min(swift_out["unet_eval_s"]) / 1e9,  # renderer.md §4.2: 803 GMAC, batch 2
+        "swift_vae_gflops": 2 * 1.26e12 / swift_out["vae_decode_s"] / 1e9,  # renderer.md §0: 1.26 TMAC at 512²
+        "torch_unet_gflops": 2 * 803e9 / min(torch_out["unet_eval_s"]) / 1e9,
     }
     print(json.dumps({"threads": a.threads, "swift": swift_out, "torch": torch_out, "ratios": ratio}, indent=1))
 

@@ -102,7 +102,10 @@ public enum Kernels {
             return
         }
         let pa = UncheckedSendable(a), pb = UncheckedSendable(b), pc = UncheckedSendable(c)
-        if m >= 64 * threadCount {
+        // Split the larger side of C: every thread packs all of the other operand again, so this
+        // duplicates the smaller one (a conv's 128 weight rows against 3,584 image columns split by
+        // rows spent most of its time packing the image twice).
+        if m >= 64 * threadCount && m >= n {
             // Split rows of A and C. Row i of A starts at a + i·lda (or column i when A is transposed).
             parallelFor(m, minimumChunk: 32) { rows in
                 let aStart = transposeA ? pa.value + rows.lowerBound : pa.value + rows.lowerBound * lda
@@ -273,6 +276,60 @@ public enum Kernels {
             i += 8
         }
         if i < count { storeTail(exp(loadTail(x + i, count - i)), x + i, count - i) }
+    }
+
+    /// SiLU `x · sigmoid(x)` in place.
+    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i)
+            store8(v / (1 + exp(-v)), x + i)
+            i += 8
+        }
+        if i < count {
+            let v = loadTail(x + i, count - i)
+            storeTail(v / (1 + exp(-v)), x + i, count - i)
+        }
+    }
+
+    /// `x = x · scale + shift`, then SiLU when `silu` (one GroupNorm channel plane).
+    public static func scaleShift(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float, silu: Bool) {
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i) * scale + shift
+            store8(silu ? v / (1 + exp(-v)) : v, x + i)
+            i += 8
+        }
+        if i < count {
+            let v = loadTail(x + i, count - i) * scale + shift
+            storeTail(silu ? v / (1 + exp(-v)) : v, x + i, count - i)
+        }
+    }
+
+    /// Mean and variance (biased) of `count` values: Float lanes per block of 4,096 summed in Double.
+    public static func meanVariance(_ x: UnsafePointer<Float>, count: Int) -> (mean: Double, variance: Double) {
+        guard count > 0 else { return (0, 0) }
+        var total = 0.0
+        var start = 0
+        while start < count {
+            let end = min(count, start + 4096)
+            total += Double(sum(x + start, count: end - start))
+            start = end
+        }
+        let mean = total / Double(count), m = Float(mean)
+        var squares = 0.0
+        start = 0
+        while start < count {
+            let end = min(count, start + 4096)
+            var acc = Vector()
+            var i = start
+            while i + width <= end { let d = load(x + i) - m; acc += d * d; i += width }
+            var part = acc.sum()
+            while i < end { let d = x[i] - m; part += d * d; i += 1 }
+            squares += Double(part)
+            start = end
+        }
+        return (mean, squares / Double(count))
     }
 
     // MARK: row-wise

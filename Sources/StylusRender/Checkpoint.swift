@@ -317,11 +317,6 @@ extension Checkpoint {
     }
 }
 
-/// Carries values into `concurrentPerform` (each task touches its own weight).
-private struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
 
 /// The SD 1.x variant in a checkpoint, read from tensor shapes (real SD 1.x and the small test
 /// models the fixture scripts build share the structure and differ only in widths).

@@ -36,37 +36,38 @@ struct Conv2d: Sendable {
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         let (b, c, h, w) = try dims(x, channels: inChannels)
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
-        let kk = inChannels * kernel * kernel
+        let kk = inChannels * kernel * kernel, planeOut = oh * ow
         var out = Tensor(zeros: [b, outChannels, oh, ow])
-        let direct = kernel == 1 && stride == 1
-        let bandRows = max(1, min(oh, Self.columnBudget / max(1, kk * ow)))
-        var columns = [Float](repeating: 0, count: direct ? 0 : kk * bandRows * ow)
         let wp = UnsafePointer(weight.pointer)
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-            columns.withUnsafeMutableBufferPointer { cp in
-                for n in 0..<b {
-                    let input = xp.baseAddress! + n * c * h * w
-                    let output = op.baseAddress! + n * outChannels * oh * ow
-                    if let bias {
-                        for o in 0..<outChannels {
-                            let v = bias[o]
-                            for i in 0..<(oh * ow) { output[o * oh * ow + i] = v }
-                        }
-                    }
-                    if direct {
-                        Kernels.gemm(m: outChannels, n: h * w, k: c, a: wp, lda: c, b: input, ldb: h * w,
-                                     c: output, ldc: h * w, beta: 1)
-                        continue
-                    }
-                    var y0 = 0
-                    while y0 < oh {
-                        let rows = min(bandRows, oh - y0)
-                        im2col(input, h, w, y0, rows, ow, cp.baseAddress!)
-                        Kernels.gemm(m: outChannels, n: rows * ow, k: kk, a: wp, lda: kk,
-                                     b: cp.baseAddress!, ldb: rows * ow, c: output + y0 * ow, ldc: oh * ow, beta: 1)
-                        y0 += rows
-                    }
+            let input = UncheckedBox(xp.baseAddress!), output = UncheckedBox(op.baseAddress!)
+            if let bias {
+                Kernels.parallelFor(b * outChannels, minimumChunk: 64) { planes in
+                    for p in planes { (output.value + p * planeOut).update(repeating: bias[p % outChannels], count: planeOut) }
                 }
+            }
+            if kernel == 1 && stride == 1 {
+                for n in 0..<b {
+                    Kernels.gemm(m: outChannels, n: h * w, k: c, a: wp, lda: c, b: input.value + n * c * h * w, ldb: h * w,
+                                 c: output.value + n * outChannels * planeOut, ldc: planeOut, beta: 1)
+                }
+                return
+            }
+            // Bands of output rows whose column matrix fits the budget, a multiple of the core count.
+            let cores = Kernels.threadCount
+            let minimumBands = (oh * kk * ow + Self.columnBudget - 1) / Self.columnBudget
+            let bands = min(oh, (minimumBands + cores - 1) / cores * cores)
+            let bandRows = (oh + bands - 1) / bands
+            let count = (oh + bandRows - 1) / bandRows
+            // Large images: one band per task on each core (im2col runs in parallel too, and each
+            // core packs only its own columns). Small ones, where the weights outweigh the image:
+            // bands in turn, each gemm split over the cores.
+            let perCore = b * planeOut >= 4 * outChannels
+            forEachTask(b * count, scratch: kk * bandRows * ow, workers: perCore ? cores : 1) { task, columns in
+                let n = task / count, y0 = (task % count) * bandRows, rows = min(bandRows, oh - y0)
+                im2col(input.value + n * c * h * w, h, w, y0, rows, ow, columns)
+                Kernels.gemm(m: outChannels, n: rows * ow, k: kk, a: wp, lda: kk, b: columns, ldb: rows * ow,
+                             c: output.value + n * outChannels * planeOut + y0 * ow, ldc: planeOut, beta: 1, parallel: !perCore)
             }
         } }
         return out
@@ -137,26 +138,16 @@ struct GroupNorm: Sendable {
         var out = x
         let per = c / groups, plane = h * w
         out.withUnsafeMutableBufferPointer { p in
-            for n in 0..<b {
-                for g in 0..<groups {
-                    let base = p.baseAddress! + (n * c + g * per) * plane
-                    let count = per * plane
-                    var sum = 0.0
-                    for i in 0..<count { sum += Double(base[i]) }
-                    let mean = sum / Double(count)
-                    var sq = 0.0
-                    for i in 0..<count { let d = Double(base[i]) - mean; sq += d * d }
-                    let inv = Float(1 / (sq / Double(count) + Double(epsilon)).squareRoot())
-                    let m = Float(mean)
+            let base = UncheckedBox(p.baseAddress!)
+            // One task per (image, group): both cores, vectorised statistics and SiLU.
+            Kernels.parallelFor(b * groups) { tasks in
+                for task in tasks {
+                    let g = task % groups, start = base.value + task * per * plane
+                    let (mean, variance) = Kernels.meanVariance(start, count: per * plane)
+                    let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
                     for ci in 0..<per {
-                        let ch = g * per + ci
-                        let scale = gamma[ch] * inv, shift = beta[ch] - m * scale
-                        let row = base + ci * plane
-                        if silu {
-                            for i in 0..<plane { let v = row[i] * scale + shift; row[i] = v / (1 + Foundation.exp(-v)) }
-                        } else {
-                            for i in 0..<plane { row[i] = row[i] * scale + shift }
-                        }
+                        let scale = gamma[g * per + ci] * inv, shift = beta[g * per + ci] - Float(mean) * scale
+                        Kernels.scaleShift(start + ci * plane, count: plane, scale: scale, shift: shift, silu: silu)
                     }
                 }
             }
@@ -167,8 +158,15 @@ struct GroupNorm: Sendable {
 
 func silu(_ x: Tensor) -> Tensor {
     var out = x
-    out.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = p[i] / (1 + Foundation.exp(-p[i])) } }
+    out.withUnsafeMutableBufferPointer { Kernels.silu($0.baseAddress!, count: $0.count) }
     return out
+}
+
+/// Carries pointers and closures into parallel tasks that write disjoint parts of a buffer or
+/// run to completion before the call returns.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Nearest-neighbour 2× upsampling of NCHW.
@@ -197,37 +195,67 @@ func transposed(_ x: UnsafePointer<Float>, rows: Int, columns: Int) -> Tensor {
 }
 
 /// Scaled dot-product attention, heads side by side in the columns of q [n, heads·d],
-/// k and v [m, heads·d]. Queries go in blocks so at most `blockRows × m` scores exist at once
-/// (8 heads × 4096² scores at 64² would be 512 MB).
+/// k and v [m, heads·d]. Work goes in (head, block of query rows) tasks spread over the cores,
+/// each with its own `blockRows × m` scores (8 heads × 4096² scores at 64² would be 512 MB); the
+/// softmax normalisation is applied to the d outputs instead of the m probabilities.
 func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
     let n = q.rows, m = k.rows, width = q.columns, d = width / heads
-    let blockRows = max(1, min(n, (1 << 20) / max(1, m)))
+    let blockRows = max(1, min(n, (1 << 18) / max(1, m)))
+    let blocks = (n + blockRows - 1) / blockRows
     var out = Tensor(zeros: [n, width])
-    var scores = [Float](repeating: 0, count: blockRows * m)
     let scale = 1 / Float(d).squareRoot()
     q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-        out.withUnsafeMutableBufferPointer { op in scores.withUnsafeMutableBufferPointer { sp in
-            for h in 0..<heads {
-                var r0 = 0
-                while r0 < n {
-                    let rows = min(blockRows, n - r0)
-                    Kernels.gemm(m: rows, n: m, k: d, a: qp.baseAddress! + r0 * width + h * d, lda: width,
-                                 b: kp.baseAddress! + h * d, ldb: width, transposeB: true, c: sp.baseAddress!, ldc: m, alpha: scale)
-                    softmaxRows(sp.baseAddress!, rows: rows, columns: m)
-                    Kernels.gemm(m: rows, n: d, k: m, a: sp.baseAddress!, lda: m, b: vp.baseAddress! + h * d, ldb: width,
-                                 c: op.baseAddress! + r0 * width + h * d, ldc: width)
-                    r0 += rows
-                }
+        out.withUnsafeMutableBufferPointer { op in
+            let q = UncheckedBox(UnsafeMutablePointer(mutating: qp.baseAddress!))
+            let k = UncheckedBox(UnsafeMutablePointer(mutating: kp.baseAddress!))
+            let v = UncheckedBox(UnsafeMutablePointer(mutating: vp.baseAddress!))
+            let o = UncheckedBox(op.baseAddress!)
+            forEachTask(heads * blocks, scratch: blockRows * (m + 1)) { task, scores in
+                let h = task / blocks, r0 = (task % blocks) * blockRows, rows = min(blockRows, n - r0)
+                let sums = scores + blockRows * m
+                Kernels.gemm(m: rows, n: m, k: d, a: q.value + r0 * width + h * d, lda: width,
+                             b: k.value + h * d, ldb: width, transposeB: true, c: scores, ldc: m, alpha: scale, parallel: false)
+                softmaxRows(scores, rows: rows, columns: m, sums: sums)
+                let output = o.value + r0 * width + h * d
+                Kernels.gemm(m: rows, n: d, k: m, a: scores, lda: m, b: v.value + h * d, ldb: width,
+                             c: output, ldc: width, parallel: false)
+                for r in 0..<rows { Kernels.scale(output + r * width, count: d, by: 1 / sums[r]) }
             }
-        } }
+        }
     } } }
     return out
 }
 
-/// Row softmax for attention scores. A plain loop over glibc's vectorised-by-the-compiler `expf`
-/// measured ~7× faster here than StylusML's `Kernels.softmax` on 4096-wide rows (its SIMD closure
-/// is not inlined across modules); attention at 64² spends most of its time in this loop.
-func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+/// Runs `body(task, scratch)` for tasks 0..<count on `workers` threads that take the
+/// next task when done (cores shared with other programs finish unevenly); each worker has its own
+/// scratch buffer of `scratch` floats.
+func forEachTask(_ count: Int, scratch: Int, workers: Int = Kernels.threadCount, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+    final class Counter: @unchecked Sendable {
+        let lock = NSLock()
+        var next = 0
+        func take() -> Int { lock.lock(); defer { lock.unlock() }; next += 1; return next - 1 }
+    }
+    if workers <= 1 || count <= 1 {  // on this thread, so the body's own parallel work can use every core
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
+        defer { buffer.deallocate() }
+        for task in 0..<count { body(task, buffer) }
+        return
+    }
+    let counter = Counter()
+    withoutActuallyEscaping(body) { body in
+        let work = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, count))) { _ in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratch))
+            defer { buffer.deallocate() }
+            while case let task = counter.take(), task < count { work.value(task, buffer) }
+        }
+    }
+}
+
+/// Row softmax for attention scores without the final division: rows become exp(x − max) and
+/// `sums[r]` their total. A plain loop over glibc's `expf` measured ~7× faster here than
+/// StylusML's `Kernels.softmax` on 4096-wide rows.
+func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, sums: UnsafeMutablePointer<Float>) {
     for r in 0..<rows {
         let row = x + r * columns
         var m = -Float.infinity
@@ -238,8 +266,7 @@ func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
             row[i] = e
             total += e
         }
-        let inv = 1 / total
-        for i in 0..<columns { row[i] *= inv }
+        sums[r] = total
     }
 }
 

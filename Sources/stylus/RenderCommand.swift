@@ -189,9 +189,16 @@ extension RenderCommand {
         let dims = size.flatMap(ImageSize.init(parsing:)) ?? ImageSize(width: 512, height: 512)
         let env = ProcessInfo.processInfo.environment
         let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t = Date()
+        var cpu: [String: [Double]] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
+            let t = Date(), c = cpuSeconds()
             try body()
+            cpu[phase, default: []].append(cpuSeconds() - c)
             return Date().timeIntervalSince(t)
         }
         do {
@@ -203,14 +210,15 @@ extension RenderCommand {
             let x = Tensor(shape: [2, 4, h, w], data: rng.randn(count: 2 * 4 * h * w))
             var unetTimes: [Double] = []
             for _ in 0..<max(1, steps ?? 2) {
-                unetTimes.append(try seconds { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx]) })
+                unetTimes.append(try seconds("unet") { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx]) })
             }
             let z = Tensor(shape: [1, 4, h, w], data: rng.randn(count: 4 * h * w))
-            let vae = try seconds { _ = try pipeline.vae(z) }
+            let vae = try seconds("vae") { _ = try pipeline.vae(z) }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let json: [String: Any] = ["load_s": load, "unet_eval_s": unetTimes, "vae_decode_s": vae,
-                                       "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)"]
+                                       "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)",
+                                       "unet_cpu_s": cpu["unet"] ?? [], "vae_cpu_s": cpu["vae"]?.first ?? 0]
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             printError("stylus render --benchmark: \(error)")
