@@ -402,6 +402,36 @@ public enum Kernels {
         }
     }
 
+    /// Softmax numerators of one row in place, `x = exp(x − max x)`; returns their sum (callers
+    /// divide whatever is cheaper: attention divides its outputs, not the 4,096 probabilities).
+    public static func softmaxNumerators(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        guard count > 0 else { return 0 }
+        var mv = Lane(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i)
+            mv = mv.replacing(with: v, where: v .> mv)
+            i += 8
+        }
+        var m = mv.max()
+        while i < count { m = Swift.max(m, x[i]); i += 1 }
+        var acc = Lane()
+        i = 0
+        while i + 8 <= count {
+            let e = exp(load8(x + i) - m)
+            store8(e, x + i)
+            acc += e
+            i += 8
+        }
+        var total = acc.sum()
+        if i < count {
+            let e = exp(loadTail(x + i, count - i) - m)
+            storeTail(e, x + i, count - i)
+            for j in 0..<(count - i) { total += e[j] }
+        }
+        return total
+    }
+
     /// Sum of `count` elements.
     public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var acc = Vector()

@@ -253,21 +253,24 @@ func forEachTask(_ count: Int, scratch: Int, workers: Int = Kernels.threadCount,
 }
 
 /// Row softmax for attention scores without the final division: rows become exp(x − max) and
-/// `sums[r]` their total. A plain loop over glibc's `expf` measured ~7× faster here than
-/// StylusML's `Kernels.softmax` on 4096-wide rows.
+/// `sums[r]` their total.
 func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, sums: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows {
-        let row = x + r * columns
-        var m = -Float.infinity
-        for i in 0..<columns where row[i] > m { m = row[i] }
-        var total: Float = 0
-        for i in 0..<columns {
-            let e = Foundation.expf(row[i] - m)
-            row[i] = e
-            total += e
-        }
-        sums[r] = total
-    }
+    for r in 0..<rows { sums[r] = Kernels.softmaxNumerators(x + r * columns, count: columns) }
+}
+
+/// Keeps freed activation buffers in the process for reuse (glibc returns blocks above 128 KB to
+/// the kernel at once, and every layer's fresh tensors then cost page faults and zeroing: ~6% of
+/// a UNet step). Set once, when the first model is built.
+enum ActivationMemory {
+    static let reuse: Void = {
+        #if os(Linux)
+        // glibc's mallopt (malloc.h is not in Swift's Glibc module): M_TRIM_THRESHOLD −1, M_MMAP_THRESHOLD −3.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
+        _ = mallopt(-3, 1 << 30)
+        _ = mallopt(-1, 1 << 30)
+        #endif
+    }()
 }
 
 /// A fully connected layer over shared checkpoint weights: `y = x · Wᵀ + b`, W is `[out, in]`.

@@ -107,6 +107,7 @@ public struct UNet: Sendable {
     public let modelChannels: Int
 
     public init(_ c: Checkpoint) throws {
+        _ = ActivationMemory.reuse
         let p = KeyMapping.unetPrefix
         let heads = c.config.unetHeads
         func blocks(_ prefix: String, _ subs: ClosedRange<Int>) throws -> [Block] {

@@ -60,6 +60,7 @@ public struct VAEDecoder: Sendable {
     let normOut: GroupNorm, convOut: Conv2d
 
     public init(_ c: Checkpoint) throws {
+        _ = ActivationMemory.reuse
         let p = KeyMapping.vaePrefix, d = p + "decoder."
         postQuant = try Conv2d(c, p + "post_quant_conv")
         convIn = try Conv2d(c, d + "conv_in")
