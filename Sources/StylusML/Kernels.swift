@@ -292,17 +292,18 @@ public enum Kernels {
         }
     }
 
-    /// `x = x · scale + shift`, then SiLU when `silu` (one GroupNorm channel plane).
-    public static func scaleShift(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float, shift: Float, silu: Bool) {
+    /// `y = x · scale + shift`, then SiLU when `silu` (one GroupNorm channel plane; y may be x).
+    public static func scaleShift(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+                                  scale: Float, shift: Float, silu: Bool) {
         var i = 0
         while i + 8 <= count {
-            let v = load8(x + i) * scale + shift
-            store8(silu ? v / (1 + exp(-v)) : v, x + i)
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Lane.self) * scale + shift
+            store8(silu ? v / (1 + exp(-v)) : v, y + i)
             i += 8
         }
         if i < count {
-            let v = loadTail(x + i, count - i) * scale + shift
-            storeTail(silu ? v / (1 + exp(-v)) : v, x + i, count - i)
+            let v = loadTail(UnsafeMutablePointer(mutating: x) + i, count - i) * scale + shift
+            storeTail(silu ? v / (1 + exp(-v)) : v, y + i, count - i)
         }
     }
 

@@ -135,23 +135,24 @@ struct GroupNorm: Sendable {
 
     func callAsFunction(_ x: Tensor, silu: Bool = false) throws -> Tensor {
         let (b, c, h, w) = try dims(x, channels: gamma.count)
-        var out = x
+        var out = Tensor(uninitialized: x.shape)
         let per = c / groups, plane = h * w
-        out.withUnsafeMutableBufferPointer { p in
-            let base = UncheckedBox(p.baseAddress!)
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { p in
+            let source = UncheckedBox(xp.baseAddress!), base = UncheckedBox(p.baseAddress!)
             // One task per (image, group): both cores, vectorised statistics and SiLU.
             Kernels.parallelFor(b * groups) { tasks in
                 for task in tasks {
-                    let g = task % groups, start = base.value + task * per * plane
-                    let (mean, variance) = Kernels.meanVariance(start, count: per * plane)
+                    let g = task % groups, offset = task * per * plane
+                    let (mean, variance) = Kernels.meanVariance(source.value + offset, count: per * plane)
                     let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
                     for ci in 0..<per {
                         let scale = gamma[g * per + ci] * inv, shift = beta[g * per + ci] - Float(mean) * scale
-                        Kernels.scaleShift(start + ci * plane, count: plane, scale: scale, shift: shift, silu: silu)
+                        Kernels.scaleShift(source.value + offset + ci * plane, into: base.value + offset + ci * plane,
+                                           count: plane, scale: scale, shift: shift, silu: silu)
                     }
                 }
             }
-        }
+        } }
         return out
     }
 }
@@ -169,20 +170,37 @@ struct UncheckedBox<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// Nearest-neighbour 2× upsampling of NCHW.
+/// Nearest-neighbour 2× upsampling of NCHW, planes spread over the cores.
 func upsample2x(_ x: Tensor) throws -> Tensor {
     let (b, c, h, w) = try dims(x)
-    var out = Tensor(zeros: [b, c, 2 * h, 2 * w])
+    var out = Tensor(uninitialized: [b, c, 2 * h, 2 * w])
     x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-        for plane in 0..<(b * c) {
-            let src = xp.baseAddress! + plane * h * w, dst = op.baseAddress! + plane * 4 * h * w
-            for y in 0..<(2 * h) {
-                let s = src + (y / 2) * w, d = dst + y * 2 * w
-                for xx in 0..<(2 * w) { d[xx] = s[xx / 2] }
+        let source = UncheckedBox(xp.baseAddress!), target = UncheckedBox(op.baseAddress!)
+        Kernels.parallelFor(b * c, minimumChunk: 8) { planes in
+            for plane in planes {
+                let src = source.value + plane * h * w, dst = target.value + plane * 4 * h * w
+                for y in 0..<h {
+                    let s = src + y * w, d = dst + 2 * y * 2 * w
+                    for xx in 0..<w { d[2 * xx] = s[xx]; d[2 * xx + 1] = s[xx] }
+                    (d + 2 * w).update(from: d, count: 2 * w)
+                }
             }
         }
     } }
     return out
+}
+
+/// `x += y` for same-shaped tensors (residual connections), over the cores.
+func addInPlace(_ x: inout Tensor, _ y: Tensor) {
+    precondition(x.shape == y.shape, "residual \(y.shape) does not match \(x.shape)")
+    x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in
+        let target = UncheckedBox(xp.baseAddress!), source = UncheckedBox(yp.baseAddress!)
+        let chunk = 1 << 16, count = xp.count
+        Kernels.parallelFor((count + chunk - 1) / chunk, minimumChunk: 4) { chunks in
+            let start = chunks.lowerBound * chunk, end = min(count, chunks.upperBound * chunk)
+            Kernels.add(source.value + start, into: target.value + start, count: end - start)
+        }
+    } }
 }
 
 /// One batch item's [C, HW] plane ↔ token-major [HW, C].

@@ -30,7 +30,7 @@ public struct UNet: Sendable {
                 } }
             }
             var out = try conv2(try norm2(h, silu: true))
-            out.add(try skip?(x) ?? x)
+            addInPlace(&out, try skip?(x) ?? x)
             return out
         }
     }

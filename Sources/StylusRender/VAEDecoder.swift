@@ -21,7 +21,7 @@ public struct VAEDecoder: Sendable {
 
         func callAsFunction(_ x: Tensor) throws -> Tensor {
             var out = try conv2(try norm2(try conv1(try norm1(x, silu: true)), silu: true))
-            out.add(try shortcut?(x) ?? x)
+            addInPlace(&out, try shortcut?(x) ?? x)
             return out
         }
     }
