@@ -230,9 +230,16 @@ extension RenderCommand {
     /// every LoRA in DIR at multiplier 1 into its live weights (benchmarks/lora_bench.py), merges the
     /// same set again, switches to the set without the first file, reverts; prints the times as JSON.
     func runLoRABenchmark(_ checkpointPath: String) throws {
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t = Date()
+        var cpu: [String: Double] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
+            let t = Date(), c = cpuSeconds()
             try body()
+            cpu[phase + "_cpu_s"] = cpuSeconds() - c
             return Date().timeIntervalSince(t)
         }
         do {
@@ -247,19 +254,20 @@ extension RenderCommand {
             let apps = files.map { LoRAApplication(file: $0, textEncoder: 1, unet: 1) }
             let merger = LoRAMerger(checkpoint: ckpt)
             var reports: [LoRAReport] = []
-            let merge = try seconds { reports = try merger.apply(apps) }
-            let mergeAgain = try seconds { reports = try merger.apply(apps) }
-            let switchSet = try seconds { try merger.apply(Array(apps.dropFirst())) }
-            let revert = seconds { merger.revert() }
+            let merge = try seconds("merge") { reports = try merger.apply(apps) }
+            let mergeAgain = try seconds("merge_again") { reports = try merger.apply(apps) }
+            let switchSet = try seconds("switch") { try merger.apply(Array(apps.dropFirst())) }
+            let revert = seconds("revert") { merger.revert() }
             withExtendedLifetime(pipeline) {}
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            let json: [String: Any] = [
+            var json: [String: Any] = [
                 "checkpoint_open_s": open, "loras": files.count,
                 "applied_tensors": reports.map(\.appliedTensors), "modules": reports.map { $0.modules.count },
                 "merge_s": merge, "merge_again_s": mergeAgain, "revert_s": revert, "switch_s": switchSet,
                 "pipeline_build_s": build, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]
+            for (phase, value) in cpu where phase != "_cpu_s" { json[phase] = value }
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             printError("stylus render --benchmark: \(error)")
