@@ -258,6 +258,8 @@ extension RenderCommand {
             let mergeAgain = try seconds("merge_again") { reports = try merger.apply(apps) }
             let switchSet = try seconds("switch") { try merger.apply(Array(apps.dropFirst())) }
             let revert = seconds("revert") { merger.revert() }
+            // A second pipeline while the first is alive shares its weight buffers: no conversion.
+            let rebuild = try seconds("rebuild") { _ = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
             withExtendedLifetime(pipeline) {}
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -265,7 +267,7 @@ extension RenderCommand {
                 "checkpoint_open_s": open, "loras": files.count,
                 "applied_tensors": reports.map(\.appliedTensors), "modules": reports.map { $0.modules.count },
                 "merge_s": merge, "merge_again_s": mergeAgain, "revert_s": revert, "switch_s": switchSet,
-                "pipeline_build_s": build, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+                "pipeline_build_s": build, "pipeline_rebuild_shared_s": rebuild, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]
             for (phase, value) in cpu where phase != "_cpu_s" { json[phase] = value }
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
