@@ -5,7 +5,7 @@ import StylusML
 // height, width]) for convolutions and token-major ([tokens, channels]) inside attention.
 
 /// 2-D convolution as tiled im2col + sgemm: the column buffer covers a band of output rows at a
-/// time (≤ `Conv2d.columnBudget` floats), so a 3×3 conv at 512² never needs gigabytes; 1×1
+/// time (≤ `Conv2d.columnBudget` floats per worker), so a 3×3 conv at 512² never needs gigabytes; 1×1
 /// stride-1 convs are a single gemm on the input.
 struct Conv2d: Sendable {
     static let columnBudget = 4 << 20  // floats (16 MB)
