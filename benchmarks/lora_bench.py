@@ -9,8 +9,10 @@ Not run by CI. Needs /work/venv (numpy, safetensors) and a release build of `sty
 `gen` writes DIR/bench_{a,b,c}.safetensors: kohya LoRAs (fp16, alpha 16, rank 32) over every module
 kohya targets in SD 1.5 (192 UNet transformer Linear/1x1-conv modules + 72 text-encoder modules =
 264 modules, 792 tensors each), names derived from the checkpoint's own LDM keys in diffusers
-naming. `run` calls `stylus render --benchmark --lora-dir DIR`, which times merging the three,
-reverting, and switching to another set, and prints JSON.
+naming. `run` calls `stylus render --benchmark --lora-dir DIR`, which builds the pipeline, then
+times merging the three into its live weights, merging them again, switching to the set without
+the first, reverting, and building a second pipeline that shares the weights; prints JSON with wall
+and CPU seconds per phase (CPU seconds stay meaningful when other programs share the cores).
 """
 import argparse
 import json

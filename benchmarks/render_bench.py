@@ -5,6 +5,7 @@ Not run by CI. Needs /work/venv (torch CPU, diffusers, transformers) and a relea
 
     /work/venv/bin/python benchmarks/render_bench.py gen   [--dir DIR]   # ~2 GB fp16 checkpoint + diffusers folder
     /work/venv/bin/python benchmarks/render_bench.py run   [--dir DIR] [--threads N] [--repeat N]
+    OPENBLAS_CORETYPE=SkylakeX /work/venv/bin/python benchmarks/render_bench.py peak [--threads N]   # sgemm GFLOP/s
 
 `gen` writes DIR/sd15-random.safetensors (LDM single file, fp16, our key mapping) and DIR/diffusers
 (fp32 diffusers folder); nothing is committed. `run` measures, each side in its own process so peak
@@ -72,27 +73,55 @@ def torch_side(d, threads, repeat):
     with torch.no_grad():
         ctx = te(torch.full((2, 77), 49407)).last_hidden_state
         x = torch.randn((2, 4, 64, 64), generator=g)
-        unet_times = []
+        unet_times, unet_cpu = [], []
         for _ in range(repeat):
-            t = time.time()
+            t, c = time.time(), cpu()
             unet(x, torch.tensor(500.0), encoder_hidden_states=ctx)
             unet_times.append(time.time() - t)
-        t = time.time()
+            unet_cpu.append(cpu() - c)
+        t, c = time.time(), cpu()
         vae.decode(torch.randn((1, 4, 64, 64), generator=g) / 0.18215)
-        vae_time = time.time() - t
-    return {"load_s": load, "unet_eval_s": unet_times, "vae_decode_s": vae_time,
+        vae_time, vae_cpu = time.time() - t, cpu() - c
+    return {"load_s": load, "unet_eval_s": unet_times, "vae_decode_s": vae_time, "unet_cpu_s": unet_cpu, "vae_cpu_s": vae_cpu,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def cpu():
+    """CPU seconds (user + system) of this process: robust when other programs share the cores."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def sgemm_peak(threads, n=2048, repeat=5):
+    """Sustained GFLOP/s of the system OpenBLAS sgemm (the library Stylus links) on n³ products,
+    with `threads` threads; best of `repeat`. Run with OPENBLAS_CORETYPE set like the Swift side."""
+    import ctypes
+    import numpy as np
+    lib = ctypes.CDLL("libopenblas.so.0")
+    lib.openblas_set_num_threads(threads)
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+    c = np.zeros((n, n), np.float32)
+    p = lambda x: x.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.time()
+        lib.cblas_sgemm(101, 111, 111, n, n, n, ctypes.c_float(1), p(a), n, p(b), n, ctypes.c_float(0), p(c), n)
+        best = min(best, time.time() - t)
+    return {"core": lib.openblas_get_corename().decode(), "threads": threads, "n": n, "gflops": 2 * n ** 3 / best / 1e9}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["gen", "run", "torch"])
+    ap.add_argument("mode", choices=["gen", "run", "torch", "peak"])
     ap.add_argument("--dir", default=DEFAULT_DIR)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=2)
     a = ap.parse_args()
     if a.mode == "gen":
         return gen(a.dir)
+    if a.mode == "peak":
+        return print(json.dumps([sgemm_peak(t) for t in sorted({1, a.threads})]))
     if a.mode == "torch":
         return print(json.dumps(torch_side(a.dir, a.threads, a.repeat)))
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
@@ -106,7 +135,11 @@ def main():
         "unet_time_ratio": min(swift_out["unet_eval_s"]) / min(torch_out["unet_eval_s"]),
         "vae_time_ratio": swift_out["vae_decode_s"] / torch_out["vae_decode_s"],
         "peak_rss_ratio": swift_out["peak_rss_mb"] / torch_out["peak_rss_mb"],
+        "unet_cpu_ratio": min(swift_out["unet_cpu_s"]) / min(torch_out["unet_cpu_s"]),
+        "vae_cpu_ratio": swift_out["vae_cpu_s"] / torch_out["vae_cpu_s"],
         "swift_unet_gflops": 2 * 803e9 / min(swift_out["unet_eval_s"]) / 1e9,  # renderer.md §4.2: 803 GMAC, batch 2
+        "swift_vae_gflops": 2 * 1.26e12 / swift_out["vae_decode_s"] / 1e9,  # renderer.md §0: 1.26 TMAC at 512²
+        "torch_unet_gflops": 2 * 803e9 / min(torch_out["unet_eval_s"]) / 1e9,
     }
     print(json.dumps({"threads": a.threads, "swift": swift_out, "torch": torch_out, "ratios": ratio}, indent=1))
 

@@ -188,6 +188,30 @@ def lokr(out):
     return write(out, "lokr", t, deltas, 1.0, 0.6)
 
 
+def lokr_tucker(out):
+    """LyCORIS conv LoKr with a Tucker w2 (lokr_t2, lokr_w2_a [r, out2], lokr_w2_b [r, in2]):
+    w2 = einsum("ijkl,jr,ip->prkl", t2, w2_b, w2_a), dW = kron(w1[:, :, None, None], w2)."""
+    t, deltas = {}, {}
+    r = 3
+    for (kname, key), w1s, (o2, i2), alpha in [(CONV1, (4, 2), (8, 16), 1.5), (CONV2, ("ab", 2, 4), (16, 8), 3.0)]:
+        shape = base[key].shape
+        prefix = "lora_unet_" + kname
+        if w1s[0] == "ab":
+            fa, fb = rnd(w1s[1], r, s=0.3), rnd(r, w1s[2], s=0.3)
+            t[prefix + ".lokr_w1_a"], t[prefix + ".lokr_w1_b"] = fa, fb
+            w1 = fa.astype(np.float64) @ fb.astype(np.float64)
+        else:
+            w1 = rnd(*w1s, s=0.3)
+            t[prefix + ".lokr_w1"] = w1
+            w1 = w1.astype(np.float64)
+        core, wa, wb = rnd(r, r, shape[2], shape[3], s=0.3), rnd(r, o2, s=0.3), rnd(r, i2, s=0.3)
+        t[prefix + ".lokr_t2"], t[prefix + ".lokr_w2_a"], t[prefix + ".lokr_w2_b"] = core, wa, wb
+        t[prefix + ".alpha"] = np.array(alpha, dtype=np.float32)
+        w2 = np.einsum("ijkl,jr,ip->prkl", core.astype(np.float64), wb.astype(np.float64), wa.astype(np.float64))
+        deltas[key] = np.kron(w1[:, :, None, None], w2).reshape(shape) * (alpha / r)
+    return write(out, "lokr_tucker", t, deltas, 1.0, 0.7)
+
+
 def peft(out):
     """diffusers/PEFT names: unet.<diffusers module>.lora_A/B.weight, text_encoder.<hf module>."""
     t, deltas = {}, {}
@@ -311,6 +335,8 @@ def main():
     for f in [kohya, locon_ldm, loha, lokr, peft, processor, diff]:
         summary[f.__name__] = f(args.out)
     sdxl(args.out)
+    # New formats go last: the random stream of the earlier files stays the same.
+    summary["lokr_tucker"] = lokr_tucker(args.out)
     with open(os.path.join(args.out, "reference.json"), "w") as fh:
         json.dump(summary, fh, indent=1, sort_keys=True)
     print(json.dumps({k: (v["tensors"], len(v["modules"])) for k, v in summary.items()}))

@@ -102,7 +102,10 @@ public enum Kernels {
             return
         }
         let pa = UncheckedSendable(a), pb = UncheckedSendable(b), pc = UncheckedSendable(c)
-        if m >= 64 * threadCount {
+        // Split the larger side of C: every thread packs all of the other operand again, so this
+        // duplicates the smaller one (a conv's 128 weight rows against 3,584 image columns split by
+        // rows spent most of its time packing the image twice).
+        if m >= 64 * threadCount && m >= n {
             // Split rows of A and C. Row i of A starts at a + i·lda (or column i when A is transposed).
             parallelFor(m, minimumChunk: 32) { rows in
                 let aStart = transposeA ? pa.value + rows.lowerBound : pa.value + rows.lowerBound * lda
@@ -115,6 +118,108 @@ public enum Kernels {
                 call(m, columns.count, pa.value, bStart, pc.value + columns.lowerBound)
             }
         }
+    }
+
+    // MARK: conversion
+
+    /// IEEE half → Float for `count` little-endian values at `source` (any alignment), split over
+    /// threads when large. Returns false if any value is infinite or NaN. Bit arithmetic on 8
+    /// lanes, so it vectorises on any x86-64 (Swift's `Float(Float16)` is a library call per value
+    /// there, ~40× slower: it dominated checkpoint loading and LoRA merging).
+    @discardableResult
+    public static func convertHalf(_ source: UnsafeRawPointer, to out: UnsafeMutablePointer<Float>, count: Int,
+                                   parallel: Bool = true) -> Bool {
+        convertInParts(count, parallel: parallel) { range in
+            var bad = SIMD8<UInt32>()
+            var i = range.lowerBound
+            @inline(__always) func lanes(_ h: SIMD8<UInt32>) -> SIMD8<Float> {
+                let magnitude = h & 0x7FFF
+                // Exponent rebias (and subnormals) by one exact multiply by 2^112; Inf/NaN keep all-ones.
+                let scaled = unsafeBitCast(unsafeBitCast(magnitude &<< 13, to: SIMD8<Float>.self) * 0x1p112, to: SIMD8<UInt32>.self)
+                // All ones where the exponent is 31 (magnitude ≥ 0x7C00), by arithmetic: lane
+                // comparisons of unsigned ints are scalarised on SSE2.
+                let special = SIMD8<UInt32>() &- ((magnitude &+ 0x0400) &>> 15)
+                bad |= special
+                let bits = (scaled & ~special) | (((magnitude &<< 13) | 0x7F80_0000) & special)
+                return unsafeBitCast(bits | ((h & 0x8000) &<< 16), to: SIMD8<Float>.self)
+            }
+            while i + 8 <= range.upperBound {
+                let h = SIMD8<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self))
+                store8(lanes(h), out + i)
+                i += 8
+            }
+            if i < range.upperBound {
+                var h = SIMD8<UInt32>()
+                for j in 0..<(range.upperBound - i) { h[j] = UInt32(source.loadUnaligned(fromByteOffset: 2 * (i + j), as: UInt16.self)) }
+                storeTail(lanes(h), out + i, range.upperBound - i)
+            }
+            return bad == SIMD8<UInt32>()
+        }
+    }
+
+    /// bfloat16 → Float (the high half of a Float); false if any value is infinite or NaN.
+    @discardableResult
+    public static func convertBFloat16(_ source: UnsafeRawPointer, to out: UnsafeMutablePointer<Float>, count: Int,
+                                       parallel: Bool = true) -> Bool {
+        convertInParts(count, parallel: parallel) { range in
+            var bad = SIMD8<UInt32>()
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let bits = SIMD8<UInt32>(truncatingIfNeeded: source.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<UInt16>.self)) &<< 16
+                bad |= (((bits &>> 23) & 0xFF) &+ 1) &>> 8  // 1 where the exponent is all ones
+                store8(unsafeBitCast(bits, to: SIMD8<Float>.self), out + i)
+                i += 8
+            }
+            var finite = bad == SIMD8<UInt32>()
+            while i < range.upperBound {
+                out[i] = Float(bitPattern: UInt32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+                finite = finite && out[i].isFinite
+                i += 1
+            }
+            return finite
+        }
+    }
+
+    /// Copies `count` Floats (any source alignment); false if any is infinite or NaN.
+    @discardableResult
+    public static func copyFloats(_ source: UnsafeRawPointer, to out: UnsafeMutablePointer<Float>, count: Int,
+                                  parallel: Bool = true) -> Bool {
+        convertInParts(count, parallel: parallel) { range in
+            memcpy(out + range.lowerBound, source + 4 * range.lowerBound, 4 * range.count)
+            return allFinite(out + range.lowerBound, count: range.count)
+        }
+    }
+
+    /// True when no element is infinite or NaN (x − x is 0 exactly for finite x).
+    public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+        var acc = Vector()
+        var i = 0
+        while i + width <= count {
+            let v = load(x + i)
+            acc += v - v
+            i += width
+        }
+        var total = acc.sum()
+        while i < count { total += x[i] - x[i]; i += 1 }
+        return total == 0
+    }
+
+    /// Runs `body` over parts of `0..<count` (in parallel above a few MB) and ANDs the results.
+    private static func convertInParts(_ count: Int, parallel: Bool, _ body: (Range<Int>) -> Bool) -> Bool {
+        guard parallel, count >= 1 << 20 else { return body(0..<count) }
+        let parts = threadCount
+        var results = [Bool](repeating: true, count: parts)
+        results.withUnsafeMutableBufferPointer { r in
+            let rp = UncheckedSendable(r.baseAddress!)
+            parallelFor(parts) { range in
+                for part in range {
+                    // Part boundaries on multiples of 16 keep the vector loop aligned with the data.
+                    let start = min(count, (count * part / parts) & ~15), end = part == parts - 1 ? count : min(count, (count * (part + 1) / parts) & ~15)
+                    rp.value[part] = body(start..<end)
+                }
+            }
+        }
+        return !results.contains(false)
     }
 
     // MARK: elementwise
@@ -171,6 +276,61 @@ public enum Kernels {
             i += 8
         }
         if i < count { storeTail(exp(loadTail(x + i, count - i)), x + i, count - i) }
+    }
+
+    /// SiLU `x · sigmoid(x)` in place.
+    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i)
+            store8(v / (1 + exp(-v)), x + i)
+            i += 8
+        }
+        if i < count {
+            let v = loadTail(x + i, count - i)
+            storeTail(v / (1 + exp(-v)), x + i, count - i)
+        }
+    }
+
+    /// `y = x · scale + shift`, then SiLU when `silu` (one GroupNorm channel plane; y may be x).
+    public static func scaleShift(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+                                  scale: Float, shift: Float, silu: Bool) {
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Lane.self) * scale + shift
+            store8(silu ? v / (1 + exp(-v)) : v, y + i)
+            i += 8
+        }
+        if i < count {
+            let v = loadTail(UnsafeMutablePointer(mutating: x) + i, count - i) * scale + shift
+            storeTail(silu ? v / (1 + exp(-v)) : v, y + i, count - i)
+        }
+    }
+
+    /// Mean and variance (biased) of `count` values: Float lanes per block of 4,096 summed in Double.
+    public static func meanVariance(_ x: UnsafePointer<Float>, count: Int) -> (mean: Double, variance: Double) {
+        guard count > 0 else { return (0, 0) }
+        var total = 0.0
+        var start = 0
+        while start < count {
+            let end = min(count, start + 4096)
+            total += Double(sum(x + start, count: end - start))
+            start = end
+        }
+        let mean = total / Double(count), m = Float(mean)
+        var squares = 0.0
+        start = 0
+        while start < count {
+            let end = min(count, start + 4096)
+            var acc = Vector()
+            var i = start
+            while i + width <= end { let d = load(x + i) - m; acc += d * d; i += width }
+            var part = acc.sum()
+            while i < end { let d = x[i] - m; part += d * d; i += 1 }
+            squares += Double(part)
+            start = end
+        }
+        return (mean, squares / Double(count))
     }
 
     // MARK: row-wise
@@ -241,6 +401,36 @@ public enum Kernels {
             }
             scale(row, count: columns, by: 1 / total)
         }
+    }
+
+    /// Softmax numerators of one row in place, `x = exp(x − max x)`; returns their sum (callers
+    /// divide whatever is cheaper: attention divides its outputs, not the 4,096 probabilities).
+    public static func softmaxNumerators(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        guard count > 0 else { return 0 }
+        var mv = Lane(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= count {
+            let v = load8(x + i)
+            mv = mv.replacing(with: v, where: v .> mv)
+            i += 8
+        }
+        var m = mv.max()
+        while i < count { m = Swift.max(m, x[i]); i += 1 }
+        var acc = Lane()
+        i = 0
+        while i + 8 <= count {
+            let e = exp(load8(x + i) - m)
+            store8(e, x + i)
+            acc += e
+            i += 8
+        }
+        var total = acc.sum()
+        if i < count {
+            let e = exp(loadTail(x + i, count - i) - m)
+            storeTail(e, x + i, count - i)
+            for j in 0..<(count - i) { total += e[j] }
+        }
+        return total
     }
 
     /// Sum of `count` elements.

@@ -24,6 +24,12 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, data: [Float](repeating: 0, count: Tensor.count(of: shape)))
     }
 
+    /// A tensor whose elements the caller overwrites before reading (no zero-filling pass).
+    public init(uninitialized shape: [Int]) {
+        let count = Tensor.count(of: shape)
+        self.init(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, n in n = count })
+    }
+
     public init(shape: [Int], repeating value: Float) {
         self.init(shape: shape, data: [Float](repeating: value, count: Tensor.count(of: shape)))
     }

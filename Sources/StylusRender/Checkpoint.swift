@@ -13,9 +13,11 @@ public final class Checkpoint: @unchecked Sendable {
     public let config: SD1Config
     fileprivate let files: [SafetensorsFile]
     private let entries: [String: Entry]
-    // LoRA hook (LoRAMerger): merged weights by canonical name, in stored shape.
-    private var overrides: [String: Tensor] = [:]
-    private let overridesLock = NSLock()
+    // Weights handed to models, shared so the LoRA merger can patch them in place (weak: a weight
+    // lives as long as a model holds it), and the merged LoRAs' patches by canonical name.
+    private var live: [String: WeakWeight] = [:]
+    private var patches: [String: WeightPatch] = [:]
+    private let stateLock = NSLock()
 
     struct Entry {
         let file: Int
@@ -143,62 +145,178 @@ public final class Checkpoint: @unchecked Sendable {
     public func dtype(_ name: String) -> String? { entries[name]?.info.dtype.name }
 
     /// A weight as Float32 with the given shape (element counts must agree; layouts that differ
-    /// only by trailing 1×1 dimensions are the same data). Non-finite values are refused.
+    /// only by trailing 1×1 dimensions are the same data), with merged LoRAs. Non-finite values are
+    /// refused. A copy: models hold `weight(_:shape:)` instead.
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
-        if let merged = override(name) {  // LoRA hook: merged weights replace the stored ones
-            let shape = expected ?? merged.shape
-            guard shape.reduce(1, *) == merged.count else {
-                throw RenderError.badWeight(path: path, name: name, reason: "has shape \(merged.shape), expected \(shape)")
-            }
-            return Tensor(shape: shape, data: merged.data)
+        stateLock.lock(); defer { stateLock.unlock() }
+        let entry = try self.entry(name, shape: expected)
+        let shape = expected ?? entry.info.shape
+        if let buffer = live[name]?.buffer {
+            return Tensor(shape: shape, data: Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)))
         }
-        return try baseTensor(name, shape: expected)
+        var data = try baseData(name, entry)
+        if let patch = patches[name] {
+            data.withUnsafeMutableBufferPointer { patch.add(to: $0.baseAddress!, rows: entry.info.shape.first ?? 1, parallel: true) }
+        }
+        return Tensor(shape: shape, data: data)
     }
 
     /// The weight as stored in the file, ignoring merged LoRAs.
     public func baseTensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
-        guard let entry = entries[name] else { throw RenderError.missingWeight(path: path, name: name) }
-        let shape = expected ?? entry.info.shape
-        guard shape.reduce(1, *) == entry.info.elementCount else {
-            throw RenderError.badWeight(path: path, name: name, reason: "has shape \(entry.info.shape), expected \(shape)")
+        let entry = try self.entry(name, shape: expected)
+        return Tensor(shape: expected ?? entry.info.shape, data: try baseData(name, entry))
+    }
+
+    /// The weight models compute with: one Float32 buffer per name, shared by every model built from
+    /// this checkpoint and patched in place when LoRAs are merged or reverted, so switching adapter
+    /// sets needs no rebuild. Don't merge while a model of this checkpoint is running.
+    package func weight(_ name: String, shape expected: [Int]) throws -> WeightBuffer {
+        stateLock.lock(); defer { stateLock.unlock() }
+        let entry = try self.entry(name, shape: expected)
+        if let buffer = live[name]?.buffer { return buffer }
+        let buffer = WeightBuffer(count: entry.info.elementCount, rows: entry.info.shape.first ?? 1)
+        try loadBase(name, entry, into: buffer.pointer)
+        if let patch = patches[name] {
+            patch.add(to: buffer.pointer, rows: buffer.rows, parallel: true)
+            buffer.patched = true
         }
-        let data: [Float]
+        live[name] = WeakWeight(buffer: buffer)
+        return buffer
+    }
+
+    private func entry(_ name: String, shape expected: [Int]?) throws -> Entry {
+        guard let entry = entries[name] else { throw RenderError.missingWeight(path: path, name: name) }
+        if let expected, expected.reduce(1, *) != entry.info.elementCount {
+            throw RenderError.badWeight(path: path, name: name, reason: "has shape \(entry.info.shape), expected \(expected)")
+        }
+        return entry
+    }
+
+    private func baseData(_ name: String, _ entry: Entry) throws -> [Float] {
+        try [Float](unsafeUninitializedCapacity: entry.info.elementCount) { p, initialized in
+            try loadBase(name, entry, into: p.baseAddress!)
+            initialized = entry.info.elementCount
+        }
+    }
+
+    /// Converts a stored weight to Float32 into `out`, refusing non-finite values.
+    private func loadBase(_ name: String, _ entry: Entry, into out: UnsafeMutablePointer<Float>, parallel: Bool = true) throws {
+        let raw: UnsafeRawBufferPointer
         do {
-            data = try files[entry.file].floats(entry.name)
+            raw = try files[entry.file].rawBytes(entry.name)
         } catch {
             throw RenderError.badWeight(path: path, name: name, reason: "cannot be read (\(error))")
         }
-        releasePages(of: entry)
-        if let bad = data.firstIndex(where: { !$0.isFinite }) {
-            throw RenderError.badWeight(path: path, name: name, reason: "contains \(data[bad]) at element \(bad)")
+        guard let finite = Self.convert(raw, entry.info, into: out, parallel: parallel) else {
+            throw RenderError.badWeight(path: path, name: name, reason: "has the unsupported type \(entry.info.dtype.name)")
         }
-        return Tensor(shape: shape, data: data)
+        releasePages(raw)
+        if !finite {
+            let bad = (0..<entry.info.elementCount).first { !out[$0].isFinite } ?? 0
+            throw RenderError.badWeight(path: path, name: name, reason: "contains \(out[bad]) at element \(bad)")
+        }
+    }
+
+    /// Whether all values are finite, nil for a type that is not converted here.
+    private static func convert(_ raw: UnsafeRawBufferPointer, _ info: SafetensorsTensorInfo, into out: UnsafeMutablePointer<Float>,
+                                parallel: Bool) -> Bool? {
+        let count = info.elementCount
+        guard count > 0, let base = raw.baseAddress else { return true }
+        populate(raw)
+        switch info.dtype {
+        case .f16: return Kernels.convertHalf(base, to: out, count: count, parallel: parallel)
+        case .bf16: return Kernels.convertBFloat16(base, to: out, count: count, parallel: parallel)
+        case .f32: return Kernels.copyFloats(base, to: out, count: count, parallel: parallel)
+        case .f64:
+            for k in 0..<count { out[k] = Float(Double(bitPattern: UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * k, as: UInt64.self)))) }
+            return Kernels.allFinite(out, count: count)
+        default: return nil
+        }
     }
 }
 
-extension Checkpoint {
-    /// LoRA hook: installs merged weights (replacing earlier ones; empty = the file's own weights).
-    func setOverrides(_ merged: [String: Tensor]) {
-        overridesLock.lock(); defer { overridesLock.unlock() }
-        overrides = merged
+/// A Float32 weight shared by the models of a checkpoint and patched in place by the LoRA merger.
+/// Allocated once; its address never changes.
+package final class WeightBuffer: @unchecked Sendable {
+    package let count: Int
+    /// Rows of the stored weight (its first dimension): the `m` of a LoRA gemm on it.
+    package let rows: Int
+    package let pointer: UnsafeMutablePointer<Float>
+    /// Holds base + a LoRA patch (a revert must reload it); guarded by the checkpoint's lock.
+    var patched = false
+
+    init(count: Int, rows: Int) {
+        self.count = count
+        self.rows = rows
+        pointer = .allocate(capacity: max(count, 1))
     }
 
-    private func override(_ name: String) -> Tensor? {
-        overridesLock.lock(); defer { overridesLock.unlock() }
-        return overrides[name]
+    deinit { pointer.deallocate() }
+
+    package subscript(_ i: Int) -> Float { pointer[i] }
+}
+
+private struct WeakWeight {
+    weak var buffer: WeightBuffer?
+}
+
+/// What a LoRA set adds to one stored weight (LoRAMerger builds these).
+protocol WeightPatch: Sendable {
+    /// weight += ΔW, for a weight of `rows` rows stored at `weight`.
+    func add(to weight: UnsafeMutablePointer<Float>, rows: Int, parallel: Bool)
+}
+
+extension Checkpoint {
+    /// LoRA hook: replaces the merged patches and brings every weight a model holds to base + its
+    /// new patch (reloading the stored weight exactly where an old patch was, patching in place).
+    /// Runs over both cores, one weight per task.
+    func setPatches(_ new: [String: WeightPatch]) {
+        stateLock.lock(); defer { stateLock.unlock() }
+        var work: [(name: String, buffer: WeightBuffer, patch: WeightPatch?)] = []
+        for name in Set(patches.keys).union(new.keys) {
+            guard let buffer = live[name]?.buffer, buffer.patched || new[name] != nil else { continue }
+            work.append((name, buffer, new[name]))
+        }
+        patches = new
+        work.sort { $0.buffer.count > $1.buffer.count }  // biggest first: the two cores finish together
+        let items = UncheckedBox(work)
+        DispatchQueue.concurrentPerform(iterations: work.count) { i in
+            let (name, buffer, patch) = items.value[i]
+            if buffer.patched, let entry = entries[name] {
+                // Was finite when first loaded; the file cannot change under the mapping.
+                try? loadBase(name, entry, into: buffer.pointer, parallel: false)
+            }
+            patch?.add(to: buffer.pointer, rows: buffer.rows, parallel: false)
+            buffer.patched = patch != nil
+        }
+    }
+
+    /// Maps a tensor's file pages in one call before converting it (instead of one fault per page).
+    fileprivate static func populate(_ raw: UnsafeRawBufferPointer) {
+        #if os(Linux)
+        guard raw.count >= 1 << 16, let range = pageRange(raw, outward: true) else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: range.lowerBound), range.count, 22)  // MADV_POPULATE_READ (Linux 5.14)
+        #endif
     }
 
     /// Drops the file pages of a tensor that has been converted, so a 2 GB fp16 checkpoint does not
     /// stay resident next to its 4 GB of Float32 weights (peak RSS is part of the benchmark).
     /// The mapping is read-only and private: dropped pages are simply read again if touched.
-    fileprivate func releasePages(of entry: Entry) {
-        guard let raw = try? files[entry.file].rawBytes(entry.name), let base = raw.baseAddress, raw.count > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (Int(bitPattern: base) + page - 1) / page * page
-        let end = (Int(bitPattern: base) + raw.count) / page * page
-        if end > start { madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
+    fileprivate func releasePages(_ raw: UnsafeRawBufferPointer) {
+        guard let range = Self.pageRange(raw, outward: false) else { return }
+        madvise(UnsafeMutableRawPointer(bitPattern: range.lowerBound), range.count, MADV_DONTNEED)
+    }
+
+    /// Whole pages covering (outward) or inside (inward) a byte range, as addresses.
+    private static func pageRange(_ raw: UnsafeRawBufferPointer, outward: Bool) -> Range<Int>? {
+        guard let base = raw.baseAddress, raw.count > 0 else { return nil }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE))), start = Int(bitPattern: base), end = start + raw.count
+        let lo = outward ? start / page * page : (start + page - 1) / page * page
+        let hi = outward ? (end + page - 1) / page * page : end / page * page
+        return hi > lo ? lo..<hi : nil
     }
 }
+
 
 /// The SD 1.x variant in a checkpoint, read from tensor shapes (real SD 1.x and the small test
 /// models the fixture scripts build share the structure and differ only in widths).

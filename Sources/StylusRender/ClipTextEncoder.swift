@@ -5,15 +5,16 @@ import StylusML
 /// pre-LayerNorm blocks with causal self-attention and a quick-GELU MLP, final LayerNorm.
 public struct ClipTextEncoder: Sendable {
     struct Layer: Sendable {
-        let norm1: (Tensor, Tensor), norm2: (Tensor, Tensor)
-        let q: Linear, k: Linear, v: Linear, out: Linear
-        let fc1: Linear, fc2: Linear
+        let norm1: LayerNorm, norm2: LayerNorm
+        let q: Dense, k: Dense, v: Dense, out: Dense
+        let fc1: Dense, fc2: Dense
     }
 
-    let tokenEmbedding: Tensor
-    let positionEmbedding: Tensor
+    let tokenEmbedding: WeightBuffer  // [vocabulary, width]
+    let positionEmbedding: WeightBuffer  // [positions, width]
+    let positions: Int
     let layers: [Layer]
-    let finalNorm: (Tensor, Tensor)
+    let finalNorm: LayerNorm
     public let width: Int
     public let heads: Int
     static let epsilon: Float = 1e-5
@@ -21,14 +22,14 @@ public struct ClipTextEncoder: Sendable {
     public init(_ ckpt: Checkpoint) throws {
         let c = ckpt.config, w = c.textWidth
         let p = KeyMapping.textPrefix + "text_model."
-        func linear(_ name: String, _ out: Int, _ inp: Int) throws -> Linear {
-            Linear(weight: try ckpt.tensor(name + ".weight", shape: [out, inp]), bias: try ckpt.tensor(name + ".bias", shape: [out]))
+        func linear(_ name: String, _ out: Int, _ inp: Int) throws -> Dense {
+            Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp]), bias: try ckpt.weight(name + ".bias", shape: [out]),
+                  inputSize: inp, outputSize: out)
         }
-        func norm(_ name: String) throws -> (Tensor, Tensor) {
-            (try ckpt.tensor(name + ".weight", shape: [w]), try ckpt.tensor(name + ".bias", shape: [w]))
-        }
-        tokenEmbedding = try ckpt.tensor(p + "embeddings.token_embedding.weight", shape: [ClipTokenizer.vocabularySize, w])
-        positionEmbedding = try ckpt.tensor(p + "embeddings.position_embedding.weight", shape: [c.textPositions, w])
+        func norm(_ name: String) throws -> LayerNorm { try LayerNorm(ckpt, name, w, epsilon: Self.epsilon) }
+        tokenEmbedding = try ckpt.weight(p + "embeddings.token_embedding.weight", shape: [ClipTokenizer.vocabularySize, w])
+        positionEmbedding = try ckpt.weight(p + "embeddings.position_embedding.weight", shape: [c.textPositions, w])
+        positions = c.textPositions
         var layers: [Layer] = []
         for i in 0..<c.textLayers {
             let l = p + "encoder.layers.\(i)."
@@ -49,13 +50,13 @@ public struct ClipTextEncoder: Sendable {
     /// penultimate layer's output (A1111 numbering: 1 = last layer).
     public func encode(_ ids: [Int32], clipSkip: Int = 1) throws -> Tensor {
         let n = ids.count, w = width
-        guard n > 0, n <= positionEmbedding.rows else {
-            throw RenderError.invalidArgument("the text encoder takes 1...\(positionEmbedding.rows) tokens, got \(n)")
+        guard n > 0, n <= positions else {
+            throw RenderError.invalidArgument("the text encoder takes 1...\(positions) tokens, got \(n)")
         }
         guard clipSkip >= 1, clipSkip <= layers.count else {
             throw RenderError.invalidArgument("clip skip must be between 1 and \(layers.count), got \(clipSkip)")
         }
-        if let bad = ids.first(where: { $0 < 0 || Int($0) >= tokenEmbedding.rows }) {
+        if let bad = ids.first(where: { $0 < 0 || Int($0) >= ClipTokenizer.vocabularySize }) {
             throw RenderError.invalidArgument("token id \(bad) outside the vocabulary")
         }
         // Element writes go through buffer pointers: Tensor.data has an observer, and writing
@@ -63,19 +64,19 @@ public struct ClipTextEncoder: Sendable {
         var x = Tensor(zeros: [n, w])
         x.withUnsafeMutableBufferPointer { xp in
             for (i, id) in ids.enumerated() {
-                for j in 0..<w { xp[i * w + j] = tokenEmbedding.data[Int(id) * w + j] + positionEmbedding.data[i * w + j] }
+                for j in 0..<w { xp[i * w + j] = tokenEmbedding[Int(id) * w + j] + positionEmbedding[i * w + j] }
             }
         }
         for layer in layers.prefix(layers.count - (clipSkip - 1)) {
-            let h = x.layerNormed(gamma: layer.norm1.0, beta: layer.norm1.1, epsilon: Self.epsilon)
+            let h = layer.norm1(x)
             x.add(layer.out(causalAttention(q: layer.q(h), k: layer.k(h), v: layer.v(h))))
-            var m = layer.fc1(x.layerNormed(gamma: layer.norm2.0, beta: layer.norm2.1, epsilon: Self.epsilon))
+            var m = layer.fc1(layer.norm2(x))
             m.withUnsafeMutableBufferPointer { buf in
                 for i in buf.indices { buf[i] = buf[i] / (1 + Foundation.exp(-1.702 * buf[i])) }  // quick GELU
             }
             x.add(layer.fc2(m))
         }
-        return x.layerNormed(gamma: finalNorm.0, beta: finalNorm.1, epsilon: Self.epsilon)
+        return finalNorm(x)
     }
 
     /// Multi-head attention where token i sees tokens 0...i.

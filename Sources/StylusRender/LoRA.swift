@@ -26,7 +26,7 @@ public enum LoRAError: Error, Equatable, CustomStringConvertible {
 enum LoRARole: String, CaseIterable {
     case down, up, mid, alpha, scale, diff, diffBias
     case hadaW1a, hadaW1b, hadaW2a, hadaW2b, hadaT1, hadaT2
-    case lokrW1, lokrW1a, lokrW1b, lokrW2, lokrW2a, lokrW2b
+    case lokrW1, lokrW1a, lokrW1b, lokrW2, lokrW2a, lokrW2b, lokrT2
 
     /// Suffixes, longest first where one ends another.
     static let suffixes: [(String, LoRARole)] = [
@@ -39,7 +39,7 @@ enum LoRARole: String, CaseIterable {
         (".hada_w1_a", .hadaW1a), (".hada_w1_b", .hadaW1b), (".hada_w2_a", .hadaW2a), (".hada_w2_b", .hadaW2b),
         (".hada_t1", .hadaT1), (".hada_t2", .hadaT2),
         (".lokr_w1_a", .lokrW1a), (".lokr_w1_b", .lokrW1b), (".lokr_w2_a", .lokrW2a), (".lokr_w2_b", .lokrW2b),
-        (".lokr_w1", .lokrW1), (".lokr_w2", .lokrW2),
+        (".lokr_w1", .lokrW1), (".lokr_w2", .lokrW2), (".lokr_t2", .lokrT2),
     ]
 
     static func split(_ name: String) -> (module: String, role: LoRARole)? {
@@ -105,8 +105,15 @@ public final class LoRAFile: @unchecked Sendable {
     func floats(_ name: String) throws -> Tensor {
         do {
             let info = try file.info(name)
-            let data = try file.floats(name)
-            return Tensor(shape: info.shape, data: data)
+            if info.dtype == .f16 {  // the common case, converted with the vectorised kernel
+                let raw = try file.rawBytes(name)
+                let data = [Float](unsafeUninitializedCapacity: info.elementCount) { p, n in
+                    if let base = raw.baseAddress { Kernels.convertHalf(base, to: p.baseAddress!, count: info.elementCount) }
+                    n = info.elementCount
+                }
+                return Tensor(shape: info.shape, data: data)
+            }
+            return Tensor(shape: info.shape, data: try file.floats(name))
         } catch {
             throw LoRAError.badTensor(path: path, name: name, reason: "cannot be read (\(error))")
         }
@@ -122,19 +129,6 @@ struct LoRADelta {
     }
     var weight: Weight?
     var bias: [Float]?
-
-    /// weight += factor · ΔW
-    static func add(_ delta: Weight, factor: Float, to w: inout [Float]) {
-        switch delta {
-        case let .dense(d):
-            w.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] += factor * d[i] } }
-        case let .lowRank(up, down, m, k, n, scale):
-            up.withUnsafeBufferPointer { u in down.withUnsafeBufferPointer { d in w.withUnsafeMutableBufferPointer { c in
-                Kernels.gemm(m: m, n: n, k: k, a: u.baseAddress!, lda: k, b: d.baseAddress!, ldb: n,
-                             c: c.baseAddress!, ldc: n, alpha: factor * scale, beta: 1)
-            } } }
-        }
-    }
 }
 
 extension LoRAFile {
@@ -199,17 +193,11 @@ extension LoRAFile {
             guard r > 0 else { throw fail(.hadaW1b, "has rank 0") }
             func factor(_ a: Tensor, _ b: Tensor, _ tucker: Tensor?, _ role: LoRARole) throws -> [Float] {
                 if let tucker {
-                    // W[p,q,kl] = Σ_i a[i,p] Σ_j t[i,j,kl] b[j,q]   (a: [r, out], b: [r, in])
                     let inputs = b.count / r, kk = tucker.count / max(r * r, 1)
                     guard a.count == r * out, b.count == r * inputs, tucker.count == r * r * kk, inputs * kk == rest else {
                         throw fail(role, "has shapes that do not fit a weight of shape \(shape)")
                     }
-                    var tmp = [Float](repeating: 0, count: r * rest)  // [i, q, kl]
-                    for i in 0..<r { for j in 0..<r { for q in 0..<inputs {
-                        let bv = b.data[j * inputs + q]
-                        for kl in 0..<kk { tmp[i * rest + q * kk + kl] += tucker.data[(i * r + j) * kk + kl] * bv }
-                    } } }
-                    return matmul(a.data, tmp, m: out, k: r, n: rest, transposeA: true)
+                    return tuckerProduct(a.data, b.data, tucker.data, rank: r, rows: out, inputs: inputs, kernel: kk)
                 }
                 let rank = a.count / max(out, 1)
                 guard rank > 0, a.count == out * rank, b.count == rank * rest else {
@@ -223,15 +211,25 @@ extension LoRAFile {
             result.weight = .dense(try checked(zip(p1, p2).map { $0 * $1 * s }, .hadaW1a))
         } else if parts[.lokrW1] != nil || parts[.lokrW1a] != nil {
             var rank: Int?
-            func factor(_ full: LoRARole, _ a: LoRARole, _ b: LoRARole) throws -> (rows: Int, data: [Float]) {
+            func factor(_ full: LoRARole, _ a: LoRARole, _ b: LoRARole, tucker: LoRARole? = nil) throws -> (rows: Int, data: [Float]) {
                 if let f = try t(full) { return (f.shape.first ?? 0, f.data) }
                 guard let fa = try t(a), let fb = try t(b) else { throw fail(full, "lacks its factor (lokr_w*_a/_b)") }
+                if let tucker, let core = try t(tucker) {
+                    // LyCORIS conv LoKr: w2 = Tucker(t2; w2_a [r, out₂], w2_b [r, in₂]) of shape [out₂, in₂, k, k].
+                    let r = fb.shape.first ?? 0
+                    guard r > 0, core.shape.count == 4, core.shape[0] == r, core.shape[1] == r, fa.count % r == 0, fb.count % r == 0 else {
+                        throw fail(tucker, "has shape \(core.shape), which does not fit lokr_w2_a \(fa.shape) and lokr_w2_b \(fb.shape)")
+                    }
+                    if rank == nil { rank = r }
+                    let rows = fa.count / r, inputs = fb.count / r, kk = core.count / (r * r)
+                    return (rows, tuckerProduct(fa.data, fb.data, core.data, rank: r, rows: rows, inputs: inputs, kernel: kk))
+                }
                 let r = fb.shape.first ?? 0, rows = fa.shape.first ?? 0
                 guard r > 0, fa.count == rows * r, fb.count % r == 0 else { throw fail(b, "has rank 0 or a shape that does not fit \(fa.shape)") }
                 if rank == nil { rank = r }
                 return (rows, matmul(fa.data, fb.data, m: rows, k: r, n: fb.count / r))
             }
-            let w1 = try factor(.lokrW1, .lokrW1a, .lokrW1b), w2 = try factor(.lokrW2, .lokrW2a, .lokrW2b)
+            let w1 = try factor(.lokrW1, .lokrW1a, .lokrW1b), w2 = try factor(.lokrW2, .lokrW2a, .lokrW2b, tucker: .lokrT2)
             let cols1 = w1.data.count / max(w1.rows, 1), cols2 = w2.data.count / max(w2.rows, 1)
             guard w1.rows * w2.rows == out, cols1 * cols2 == rest else {
                 throw fail(.lokrW1, "kron(\(w1.rows)×\(cols1), \(w2.rows)×\(cols2)) does not give a weight of shape \(shape)")
@@ -256,6 +254,18 @@ extension LoRAFile {
         }
         return result
     }
+}
+
+/// LyCORIS Tucker factor: W[p, q, kl] = Σ_i a[i, p] Σ_j core[i, j, kl] b[j, q], with a [rank, rows],
+/// b [rank, inputs], core [rank, rank, kernel]; W is [rows, inputs·kernel].
+func tuckerProduct(_ a: [Float], _ b: [Float], _ core: [Float], rank r: Int, rows: Int, inputs: Int, kernel kk: Int) -> [Float] {
+    let rest = inputs * kk
+    var tmp = [Float](repeating: 0, count: r * rest)  // [i, q, kl]
+    for i in 0..<r { for j in 0..<r { for q in 0..<inputs {
+        let bv = b[j * inputs + q]
+        for kl in 0..<kk { tmp[i * rest + q * kk + kl] += core[(i * r + j) * kk + kl] * bv }
+    } } }
+    return matmul(a, tmp, m: rows, k: r, n: rest, transposeA: true)
 }
 
 /// C[m×n] = A[m×k]·B[k×n] (or Aᵀ·B with A stored k×m).

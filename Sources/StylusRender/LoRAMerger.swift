@@ -25,10 +25,12 @@ public struct LoRAReport: Sendable, Equatable {
     public var modules: [String]
 }
 
-/// Merges LoRAs into a checkpoint's weights: `W' = W + Σ multiplier · scale · ΔW`, computed from
-/// the original weights (read again from the open, memory-mapped file) each time, so switching
-/// adapter sets (or removing all) is exact and never reopens or re-parses the checkpoint. Merged tensors are installed as the checkpoint's overrides; models
-/// built from it afterwards (`Pipeline(checkpoint:…)`) see the merged weights.
+/// Merges LoRAs into a checkpoint's weights: `W' = W + Σ multiplier · scale · ΔW`. The weights
+/// models hold (`Checkpoint.weight`) are patched in place: a merge adds each module's low-rank
+/// deltas with one gemm straight into the weight, a switch or revert first reloads the touched
+/// weights from the open, memory-mapped checkpoint (exact, no copies kept), so changing adapter
+/// sets never rebuilds a model or reopens the file. Pipelines built before or after a merge both
+/// see the merged weights; don't merge while one of them is rendering.
 public final class LoRAMerger: @unchecked Sendable {
     public let checkpoint: Checkpoint
     /// LoRA module name, in every spelling a file may use → canonical module (without `.weight`).
@@ -71,8 +73,8 @@ public final class LoRAMerger: @unchecked Sendable {
     @discardableResult
     public func apply(_ applications: [LoRAApplication]) throws -> [LoRAReport] {
         lock.lock(); defer { lock.unlock() }
-        // Compute and check every ΔW first; only then build merged weights and install them.
-        var plan: [String: [(LoRADelta.Weight, Float)]] = [:]  // canonical weight/bias name → (ΔW, multiplier)
+        // Read and check every ΔW first; only then touch the weights.
+        var plan: [String: LoRAPatch] = [:]  // canonical weight/bias name → its patch
         var reports: [LoRAReport] = []
         for app in applications {
             let file = app.file
@@ -86,8 +88,8 @@ public final class LoRAMerger: @unchecked Sendable {
                 let d = try file.delta(module: module, parts: parts, shape: shape, biasCount: checkpoint.shape(biasName)?.reduce(1, *))
                 guard d.weight != nil || d.bias != nil else { unused += parts.values; continue }
                 let m = target.hasPrefix(KeyMapping.textPrefix) ? app.textEncoder : app.unet
-                if let w = d.weight { plan[target + ".weight", default: []].append((w, m)); touched.append(target + ".weight") }
-                if let b = d.bias { plan[biasName, default: []].append((.dense(b), m)); touched.append(biasName) }
+                if let w = d.weight { plan[target + ".weight", default: LoRAPatch()].append(w, multiplier: m); touched.append(target + ".weight") }
+                if let b = d.bias { plan[biasName, default: LoRAPatch()].append(.dense(b), multiplier: m); touched.append(biasName) }
                 applied += parts.count
             }
             if applied == 0 {
@@ -96,40 +98,52 @@ public final class LoRAMerger: @unchecked Sendable {
             reports.append(LoRAReport(path: file.path, appliedTensors: applied, totalTensors: file.tensorCount,
                                       unusedTensors: unused.sorted(), modules: touched.sorted()))
         }
-        var merged: [String: Tensor] = [:]
-        for (name, deltas) in plan {
-            let base = try checkpoint.baseTensor(name)
-            var w = base.data
-            // Low-rank deltas of one weight become one gemm over their concatenated ranks: C is
-            // streamed once instead of once per LoRA (a rank-32 gemm is bound by reading C).
-            var ups: [Float] = [], downs: [Float] = [], rank = 0
-            for (delta, m) in deltas {
-                guard case let .lowRank(up, down, rows, k, n, scale) = delta, rows * n == w.count else {
-                    LoRADelta.add(delta, factor: m, to: &w)
-                    continue
-                }
-                let f = m * scale
-                var stacked = [Float](repeating: 0, count: rows * (rank + k))
-                for r in 0..<rows {
-                    for j in 0..<rank { stacked[r * (rank + k) + j] = ups[r * rank + j] }
-                    for j in 0..<k { stacked[r * (rank + k) + rank + j] = f * up[r * k + j] }
-                }
-                ups = stacked
-                downs += down
-                rank += k
-            }
-            if rank > 0 {
-                LoRADelta.add(.lowRank(up: ups, down: downs, m: base.shape[0], k: rank, n: w.count / base.shape[0], scale: 1), factor: 1, to: &w)
-            }
-            merged[name] = Tensor(shape: base.shape, data: w)
-        }
-        checkpoint.setOverrides(merged)
+        checkpoint.setPatches(plan)
         return reports
     }
 
     /// Back to the checkpoint's own weights.
     public func revert() {
         lock.lock(); defer { lock.unlock() }
-        checkpoint.setOverrides([:])
+        checkpoint.setPatches([:])
+    }
+}
+
+/// Everything the merged LoRAs add to one weight. Low-rank deltas are stacked into one product
+/// `[up₁·f₁ | up₂·f₂ | …] · [down₁; down₂; …]` (multiplier and scale folded into `up`), added with
+/// a single gemm: the weight is streamed once however many LoRAs touch it.
+struct LoRAPatch: WeightPatch {
+    private var ups: [[Float]] = [], downs: [Float] = [], rank = 0
+    private var dense: [([Float], Float)] = []
+
+    mutating func append(_ delta: LoRADelta.Weight, multiplier: Float) {
+        switch delta {
+        case let .dense(d): dense.append((d, multiplier))
+        case let .lowRank(up, down, _, k, _, scale):
+            let f = multiplier * scale
+            ups.append(f == 1 ? up : up.map { $0 * f })
+            downs += down
+            rank += k
+        }
+    }
+
+    func add(to weight: UnsafeMutablePointer<Float>, rows: Int, parallel: Bool) {
+        for (d, f) in dense {
+            d.withUnsafeBufferPointer { p in for i in 0..<p.count { weight[i] += f * p[i] } }
+        }
+        guard rank > 0 else { return }
+        // [rows × rank]: row r holds every LoRA's row r of up, side by side.
+        var up = [Float](repeating: 0, count: rows * rank)
+        var offset = 0
+        for u in ups {
+            let k = u.count / rows
+            for r in 0..<rows { for j in 0..<k { up[r * rank + offset + j] = u[r * k + j] } }
+            offset += k
+        }
+        let columns = downs.count / rank
+        up.withUnsafeBufferPointer { u in downs.withUnsafeBufferPointer { d in
+            Kernels.gemm(m: rows, n: columns, k: rank, a: u.baseAddress!, lda: rank, b: d.baseAddress!, ldb: columns,
+                         c: weight, ldc: columns, beta: 1, parallel: parallel)
+        } }
     }
 }

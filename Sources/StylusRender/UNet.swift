@@ -6,7 +6,7 @@ import StylusML
 /// `middle_block`, `output_blocks.N` (resnet [+ transformer] [+ upsample]).
 public struct UNet: Sendable {
     struct ResBlock: Sendable {
-        let norm1: GroupNorm, conv1: Conv2d, emb: Linear, norm2: GroupNorm, conv2: Conv2d
+        let norm1: GroupNorm, conv1: Conv2d, emb: Dense, norm2: GroupNorm, conv2: Conv2d
         let skip: Conv2d?
 
         init(_ c: Checkpoint, _ p: String) throws {
@@ -30,20 +30,20 @@ public struct UNet: Sendable {
                 } }
             }
             var out = try conv2(try norm2(h, silu: true))
-            out.add(try skip?(x) ?? x)
+            addInPlace(&out, try skip?(x) ?? x)
             return out
         }
     }
 
     struct TransformerBlock: Sendable {
-        let norm1: (Tensor, Tensor), norm2: (Tensor, Tensor), norm3: (Tensor, Tensor)
-        let q1: Linear, k1: Linear, v1: Linear, o1: Linear
-        let q2: Linear, k2: Linear, v2: Linear, o2: Linear
-        let ff1: Linear, ff2: Linear
+        let norm1: LayerNorm, norm2: LayerNorm, norm3: LayerNorm
+        let q1: Dense, k1: Dense, v1: Dense, o1: Dense
+        let q2: Dense, k2: Dense, v2: Dense, o2: Dense
+        let ff1: Dense, ff2: Dense
     }
 
     struct SpatialTransformer: Sendable {
-        let norm: GroupNorm, projIn: Linear, projOut: Linear
+        let norm: GroupNorm, projIn: Dense, projOut: Dense
         let blocks: [TransformerBlock]
         let heads: Int
 
@@ -56,8 +56,8 @@ public struct UNet: Sendable {
             while c.contains(p + "transformer_blocks.\(blocks.count).attn1.to_q.weight") {
                 let b = p + "transformer_blocks.\(blocks.count)."
                 blocks.append(TransformerBlock(
-                    norm1: try layerNorm(c, b + "norm1", width), norm2: try layerNorm(c, b + "norm2", width),
-                    norm3: try layerNorm(c, b + "norm3", width),
+                    norm1: try LayerNorm(c, b + "norm1", width), norm2: try LayerNorm(c, b + "norm2", width),
+                    norm3: try LayerNorm(c, b + "norm3", width),
                     q1: try linear(c, b + "attn1.to_q", bias: false), k1: try linear(c, b + "attn1.to_k", bias: false),
                     v1: try linear(c, b + "attn1.to_v", bias: false), o1: try linear(c, b + "attn1.to_out.0"),
                     q2: try linear(c, b + "attn2.to_q", bias: false), k2: try linear(c, b + "attn2.to_k", bias: false),
@@ -76,11 +76,11 @@ public struct UNet: Sendable {
             for n in 0..<b {
                 var t = normed.withUnsafeBufferPointer { projIn(transposed($0.baseAddress! + n * ch * hh * ww, rows: ch, columns: hh * ww)) }
                 for blk in blocks {
-                    let a = t.layerNormed(gamma: blk.norm1.0, beta: blk.norm1.1, epsilon: 1e-5)
+                    let a = blk.norm1(t)
                     t.add(blk.o1(attention(q: blk.q1(a), k: blk.k1(a), v: blk.v1(a), heads: heads)))
-                    let c2 = t.layerNormed(gamma: blk.norm2.0, beta: blk.norm2.1, epsilon: 1e-5)
+                    let c2 = blk.norm2(t)
                     t.add(blk.o2(attention(q: blk.q2(c2), k: blk.k2(context[n]), v: blk.v2(context[n]), heads: heads)))
-                    t.add(blk.ff2(geglu(blk.ff1(t.layerNormed(gamma: blk.norm3.0, beta: blk.norm3.1, epsilon: 1e-5)))))
+                    t.add(blk.ff2(geglu(blk.ff1(blk.norm3(t)))))
                 }
                 let back = projOut(t)  // [HW, C]
                 out.withUnsafeMutableBufferPointer { op in
@@ -98,7 +98,7 @@ public struct UNet: Sendable {
         case res(ResBlock), attn(SpatialTransformer), down(Conv2d), up(Conv2d)
     }
 
-    let timeLinear1: Linear, timeLinear2: Linear
+    let timeDense1: Dense, timeDense2: Dense
     let convIn: Conv2d
     let input: [[Block]]
     let middle: [Block]
@@ -107,6 +107,7 @@ public struct UNet: Sendable {
     public let modelChannels: Int
 
     public init(_ c: Checkpoint) throws {
+        _ = ActivationMemory.reuse
         let p = KeyMapping.unetPrefix
         let heads = c.config.unetHeads
         func blocks(_ prefix: String, _ subs: ClosedRange<Int>) throws -> [Block] {
@@ -120,8 +121,8 @@ public struct UNet: Sendable {
             }
             return out
         }
-        timeLinear1 = try linear(c, p + "time_embed.0")
-        timeLinear2 = try linear(c, p + "time_embed.2")
+        timeDense1 = try linear(c, p + "time_embed.0")
+        timeDense2 = try linear(c, p + "time_embed.2")
         convIn = try Conv2d(c, p + "input_blocks.0.0")
         modelChannels = convIn.outChannels
         let names = c.names
@@ -169,7 +170,7 @@ public struct UNet: Sendable {
         guard h % (1 << levels) == 0, w % (1 << levels) == 0 else {
             throw RenderError.invalidArgument("latent size \(w)x\(h) must be a multiple of \(1 << levels)")
         }
-        let temb = timeLinear2(silu(timeLinear1(timestepEmbedding(timesteps))))
+        let temb = timeDense2(silu(timeDense1(timestepEmbedding(timesteps))))
         var hidden = try convIn(x)
         var skips = [hidden]
         func run(_ blocks: [Block], _ x: Tensor) throws -> Tensor {

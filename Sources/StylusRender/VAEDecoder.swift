@@ -21,13 +21,13 @@ public struct VAEDecoder: Sendable {
 
         func callAsFunction(_ x: Tensor) throws -> Tensor {
             var out = try conv2(try norm2(try conv1(try norm1(x, silu: true)), silu: true))
-            out.add(try shortcut?(x) ?? x)
+            addInPlace(&out, try shortcut?(x) ?? x)
             return out
         }
     }
 
     struct Attention: Sendable {
-        let norm: GroupNorm, q: Linear, k: Linear, v: Linear, proj: Linear
+        let norm: GroupNorm, q: Dense, k: Dense, v: Dense, proj: Dense
 
         init(_ c: Checkpoint, _ p: String) throws {
             q = try linear(c, p + "q")
@@ -60,6 +60,7 @@ public struct VAEDecoder: Sendable {
     let normOut: GroupNorm, convOut: Conv2d
 
     public init(_ c: Checkpoint) throws {
+        _ = ActivationMemory.reuse
         let p = KeyMapping.vaePrefix, d = p + "decoder."
         postQuant = try Conv2d(c, p + "post_quant_conv")
         convIn = try Conv2d(c, d + "conv_in")

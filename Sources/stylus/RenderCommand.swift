@@ -171,9 +171,16 @@ extension RenderCommand {
         let dims = size.flatMap(ImageSize.init(parsing:)) ?? ImageSize(width: 512, height: 512)
         let env = ProcessInfo.processInfo.environment
         let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t = Date()
+        var cpu: [String: [Double]] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
+            let t = Date(), c = cpuSeconds()
             try body()
+            cpu[phase, default: []].append(cpuSeconds() - c)
             return Date().timeIntervalSince(t)
         }
         do {
@@ -185,14 +192,15 @@ extension RenderCommand {
             let x = Tensor(shape: [2, 4, h, w], data: rng.randn(count: 2 * 4 * h * w))
             var unetTimes: [Double] = []
             for _ in 0..<max(1, steps ?? 2) {
-                unetTimes.append(try seconds { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx]) })
+                unetTimes.append(try seconds("unet") { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx]) })
             }
             let z = Tensor(shape: [1, 4, h, w], data: rng.randn(count: 4 * h * w))
-            let vae = try seconds { _ = try pipeline.vae(z) }
+            let vae = try seconds("vae") { _ = try pipeline.vae(z) }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let json: [String: Any] = ["load_s": load, "unet_eval_s": unetTimes, "vae_decode_s": vae,
-                                       "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)"]
+                                       "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)",
+                                       "unet_cpu_s": cpu["unet"] ?? [], "vae_cpu_s": cpu["vae"]?.first ?? 0]
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             printError("stylus render --benchmark: \(error)")
@@ -200,38 +208,50 @@ extension RenderCommand {
         }
     }
 
-    /// `stylus render --benchmark --checkpoint PATH --lora-dir DIR`: merges every LoRA in DIR at
-    /// multiplier 1 (benchmarks/lora_bench.py), reverts, switches to a set without the first file,
-    /// and rebuilds the models from the merged checkpoint; prints the times as JSON.
+    /// `stylus render --benchmark --checkpoint PATH --lora-dir DIR`: builds the pipeline, then merges
+    /// every LoRA in DIR at multiplier 1 into its live weights (benchmarks/lora_bench.py), merges the
+    /// same set again, switches to the set without the first file, reverts; prints the times as JSON.
     func runLoRABenchmark(_ checkpointPath: String) throws {
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t = Date()
+        var cpu: [String: Double] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
+            let t = Date(), c = cpuSeconds()
             try body()
+            cpu[phase + "_cpu_s"] = cpuSeconds() - c
             return Date().timeIntervalSince(t)
         }
         do {
             var ckpt: Checkpoint!
             let open = try seconds { ckpt = try Checkpoint(path: checkpointPath) }
+            let env = ProcessInfo.processInfo.environment
+            let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+            var pipeline: Pipeline?
+            let build = try seconds { pipeline = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
             let library = LoRALibrary(directories: loraDir)
             let files = try library.files.map { try LoRAFile(path: $0) }
             let apps = files.map { LoRAApplication(file: $0, textEncoder: 1, unet: 1) }
             let merger = LoRAMerger(checkpoint: ckpt)
             var reports: [LoRAReport] = []
-            let merge = try seconds { reports = try merger.apply(apps) }
-            let mergeAgain = try seconds { reports = try merger.apply(apps) }
-            let revert = seconds { merger.revert() }
-            let switchSet = try seconds { try merger.apply(Array(apps.dropFirst())) }
-            let env = ProcessInfo.processInfo.environment
-            let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
-            let rebuild = try seconds { _ = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
+            let merge = try seconds("merge") { reports = try merger.apply(apps) }
+            let mergeAgain = try seconds("merge_again") { reports = try merger.apply(apps) }
+            let switchSet = try seconds("switch") { try merger.apply(Array(apps.dropFirst())) }
+            let revert = seconds("revert") { merger.revert() }
+            // A second pipeline while the first is alive shares its weight buffers: no conversion.
+            let rebuild = try seconds("rebuild") { _ = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
+            withExtendedLifetime(pipeline) {}
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            let json: [String: Any] = [
+            var json: [String: Any] = [
                 "checkpoint_open_s": open, "loras": files.count,
                 "applied_tensors": reports.map(\.appliedTensors), "modules": reports.map { $0.modules.count },
                 "merge_s": merge, "merge_again_s": mergeAgain, "revert_s": revert, "switch_s": switchSet,
-                "pipeline_rebuild_s": rebuild, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+                "pipeline_build_s": build, "pipeline_rebuild_shared_s": rebuild, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
             ]
+            for (phase, value) in cpu where phase != "_cpu_s" { json[phase] = value }
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             printError("stylus render --benchmark: \(error)")

@@ -40,7 +40,7 @@ final class LoRAMergeTests: XCTestCase {
 
     func testEveryFormatMatchesReferenceOnSingleFile() throws {
         let checkpoint = try Checkpoint(path: TinySD.directory + "/tiny-sd15.safetensors")
-        for name in ["kohya", "locon_ldm", "loha", "lokr", "peft", "processor", "diff"] {
+        for name in ["kohya", "locon_ldm", "loha", "lokr", "lokr_tucker", "peft", "processor", "diff"] {
             try checkMerge(name, checkpoint: checkpoint)
         }
     }
@@ -86,13 +86,16 @@ final class LoRARenderTests: XCTestCase {
         request.width = 128
         request.height = 64
         request.sampler = .euler
-        let plain = try Pipeline(checkpoint: base, tokenizer: tokenizer).render(request)
+        let warm = try Pipeline(checkpoint: base, tokenizer: tokenizer)
+        let plain = try warm.render(request)
 
         let merger = LoRAMerger(checkpoint: base)
         let a = try XCTUnwrap(LoRAMergeTests.reference["kohya"]), b = try XCTUnwrap(LoRAMergeTests.reference["lokr"])
         try merger.apply([LoRAApplication(file: try LoRAMergeTests.lora("kohya"), textEncoder: a.te, unet: a.unet),
                           LoRAApplication(file: try LoRAMergeTests.lora("lokr"), textEncoder: b.te, unet: b.unet)])
         let merged = try Pipeline(checkpoint: base, tokenizer: tokenizer).render(request)
+        // The pipeline built before the merge computes with the patched weights: no rebuild needed.
+        XCTAssertEqual(try warm.render(request).pixels, merged.pixels)
 
         // Reference checkpoint: base + (refA − base) + (refB − base), every tensor f32.
         var tensors: [(String, [Int], [Float])] = []
@@ -122,5 +125,13 @@ final class LoRARenderTests: XCTestCase {
         // Reverting gives back the base render exactly, without reopening the checkpoint.
         merger.revert()
         XCTAssertEqual(try Pipeline(checkpoint: base, tokenizer: tokenizer).render(request).pixels, plain.pixels)
+        XCTAssertEqual(try warm.render(request).pixels, plain.pixels)
+        // Switching sets in place: the second set alone gives what merging it alone gives.
+        try merger.apply([LoRAApplication(file: try LoRAMergeTests.lora("kohya"), textEncoder: a.te, unet: a.unet)])
+        try merger.apply([LoRAApplication(file: try LoRAMergeTests.lora("lokr"), textEncoder: b.te, unet: b.unet)])
+        let switched = try warm.render(request)
+        let fresh = try Checkpoint(path: TinySD.directory + "/tiny-sd15.safetensors")
+        try LoRAMerger(checkpoint: fresh).apply([LoRAApplication(file: try LoRAMergeTests.lora("lokr"), textEncoder: b.te, unet: b.unet)])
+        XCTAssertEqual(try Pipeline(checkpoint: fresh, tokenizer: tokenizer).render(request).pixels, switched.pixels)
     }
 }
