@@ -120,7 +120,7 @@ public final class AdapterContext: Sendable {
     /// (or unknown base) when given. `truncated` says that more matched than `limit`.
     public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool) {
         let p = prefix.lowercased()
-        var i = index.lowerBound(index.aliasKeys, p)
+        var i = AdapterIndex.lowerBound(index.aliasKeys, p)
         var out: [AdapterSummary] = []
         while i < index.aliasKeys.count, index.aliasKeys[i].utf8.starts(with: p.utf8) {
             let s = index.summaries[Int(index.aliasOrder[i])]
@@ -139,19 +139,20 @@ public final class AdapterContext: Sendable {
         -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
         let p = wordPrefix.lowercased()
         guard p.count >= 2 else { return ([], true) }
+        let wordIndex = index.words.wait()
         var words: [Int] = []
-        var i = index.lowerBound(index.wordKeys, p)
-        while i < index.wordKeys.count, index.wordKeys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
-        words.sort { (index.wordKeys[$0].utf8.count, $0) < (index.wordKeys[$1].utf8.count, $1) }
+        var i = AdapterIndex.lowerBound(wordIndex.keys, p)
+        while i < wordIndex.keys.count, wordIndex.keys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
+        words.sort { (wordIndex.keys[$0].utf8.count, $0) < (wordIndex.keys[$1].utf8.count, $1) }
         var out: [(String, AdapterSummary)] = []
         var seen: Set<Int32> = []
         for k in words {
-            for d in index.wordPostings[k] where !seen.contains(d) {
+            for d in wordIndex.postings[k] where !seen.contains(d) {
                 let s = index.summaries[Int(d)]
                 guard fits(s, baseModel), !s.nsfw else { continue }
                 if out.count == limit { return (out, true) }
                 seen.insert(d)
-                out.append((index.wordKeys[k], s))
+                out.append((wordIndex.keys[k], s))
             }
         }
         return (out, false)
@@ -299,9 +300,8 @@ final class AdapterIndex: Sendable {
     let aliasLengths: [UInt16]
     let aliasHistograms: [UInt8]
     static let bins = 32
-    /// Sorted distinct name words (title, tags, trigger words) with their adapters, most downloaded first.
-    let wordKeys: [String]
-    let wordPostings: [[Int32]]
+    /// Adapters by the words of their names (built in the background, right after the alias index).
+    let words = OnceValue<WordIndex>()
     /// The composer's candidate source, built on a background thread.
     let candidates = OnceValue<Result<LexicalCandidates, Error>>()
     let lastComposition = Locked<(key: String, value: AdapterContext.Composed)?>(nil)
@@ -332,18 +332,11 @@ final class AdapterIndex: Sendable {
         }
         aliasHistograms = histograms
 
-        var postings: [String: [Int32]] = [:]
-        for (i, s) in summaries.enumerated() {
-            for w in Set(Self.nameWords(s)) { postings[w, default: []].append(Int32(i)) }
-        }
-        let words = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        wordKeys = words
-        wordPostings = words.map { w in postings[w]!.sorted { summaries[Int($0)].downloadCount > summaries[Int($1)].downloadCount } }
-
-        // The composer's candidate index takes seconds for a large catalog: build it after the
-        // name indexes, on its own thread.
-        let candidates = self.candidates
+        // The word index and the composer's candidate index take longer: build them on their own
+        // thread, so alias completion is ready first.
+        let words = self.words, candidates = self.candidates
         Thread.detachNewThread {
+            words.set(WordIndex(summaries))
             candidates.set(Result { try LexicalCandidates(store: store) })
         }
     }
@@ -352,6 +345,36 @@ final class AdapterIndex: Sendable {
         var h = [UInt8](repeating: 0, count: bins)
         for b in bytes { h[Int(b) % bins] &+= 1 }
         return h
+    }
+
+    /// The first key not ordered before `p` (byte order).
+    static func lowerBound(_ keys: [String], _ p: String) -> Int {
+        var lo = 0, hi = keys.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// Sorted distinct name words (title, tags, trigger words) with their adapters, most downloaded first.
+struct WordIndex: Sendable {
+    let keys: [String]
+    let postings: [[Int32]]
+
+    init(_ summaries: [AdapterSummary]) {
+        var postings: [String: [Int32]] = [:]
+        for (i, s) in summaries.enumerated() {
+            for w in Self.nameWords(s) {
+                let doc = Int32(i)
+                postings[w, default: []].appendUnlessLast(doc)
+            }
+        }
+        keys = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        self.postings = keys.map { w in
+            postings[w]!.sorted { summaries[Int($0)].downloadCount > summaries[Int($1)].downloadCount }
+        }
     }
 
     /// The words an adapter is known by: title, tags and trigger words, lowercased, 3+ bytes, not
@@ -376,15 +399,11 @@ final class AdapterIndex: Sendable {
         return out.contains(where: { $0.utf8.contains { $0 >= 0x80 } }) ? out.map { $0.lowercased() } : out
     }
 
-    /// The first key not ordered before `p` (byte order).
-    func lowerBound(_ keys: [String], _ p: String) -> Int {
-        var lo = 0, hi = keys.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
+}
+
+extension Array where Element == Int32 {
+    /// Appends unless the last element is already `x` (postings are built in document order).
+    mutating func appendUnlessLast(_ x: Int32) { if last != x { append(x) } }
 }
 
 /// A value set once by one thread and read by others, who may wait for it.
