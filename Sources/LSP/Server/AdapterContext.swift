@@ -233,7 +233,8 @@ public final class AdapterContext: Sendable {
     }
 
     /// Runs the Stylus composer on a prompt file (its base model, its `nsfw` and `debias`
-    /// settings). Waits for the composer's index when it is still being built. The last result is
+    /// settings). Waits for the composer's index when it is still being built (from async code,
+    /// `await composerReady()` first so no concurrency thread blocks). The last result is
     /// kept, so diagnostics, hover and code actions on one version of a document share it.
     public func compose(_ text: String) throws -> Composed {
         try compose(PromptFile(text: text))
@@ -249,9 +250,33 @@ public final class AdapterContext: Sendable {
         return try? compose(file, candidates: candidates)
     }
 
+    /// The composer's decisions for one topic of a file, for hovers: the file's whole composition
+    /// when it is already computed for this text (diagnostics compute it after each pause), else
+    /// the topic composed on its own (its own candidates; no cross-topic limits or merges). Nil
+    /// while the composer's index is being built.
+    public func composeTopic(containing utf8Offset: Int, in file: PromptFile) -> ComposedTopic? {
+        guard let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        func contains(_ r: SourceRange) -> Bool { r.utf8.contains(utf8Offset) || r.utf8.upperBound == utf8Offset }
+        let base = baseModel(for: file)
+        if let cached = index.lastComposition.withLock({ $0 }), cached.key == compositionKey(file, base) {
+            return cached.value.outcome.composition.topics.first { contains($0.range) }
+        }
+        guard let topic = file.topics.first(where: { contains($0.range) }),
+              let pool = try? candidates.candidates(for: CandidateQuery(
+                  text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
+                  includeNSFW: true, limit: ComposePipeline.perTopicLimit)) else { return nil }
+        let composition = Composer.compose(topics: [topic], candidates: pool, promptText: file.positiveText,
+                                           options: ComposerOptions(baseModel: base, includeNSFW: file.settings.nsfw ?? false))
+        return composition.topics.first
+    }
+
+    private func compositionKey(_ file: PromptFile, _ base: BaseModel?) -> String {
+        "\(base?.name ?? "")\u{0}\(file.source.text)"
+    }
+
     private func compose(_ file: PromptFile, candidates: LexicalCandidates) throws -> Composed {
         let base = baseModel(for: file)
-        let key = "\(base?.name ?? "")\u{0}\(file.source.text)"
+        let key = compositionKey(file, base)
         if let cached = index.lastComposition.withLock({ $0 }), cached.key == key { return cached.value }
         let outcome = try ComposePipeline.run(
             ComposeRequest(prompt: file.source.text, baseModel: base, includeNSFW: file.settings.nsfw ?? false,

@@ -154,6 +154,9 @@ public actor LanguageServer: MessageHandler {
             case "textDocument/completion":
                 let p: CompletionParams = try params.decode()
                 return try adapterRequest(p.textDocument.uri) { [client] s, a in CompletionHandler.complete(s, at: p.position, adapters: a, client: client) }
+            case "completionItem/resolve":
+                let item: CompletionItem = try params.decode()
+                return { [client, adapterLoader] in CompletionHandler.resolve(item, adapters: await adapterLoader.current(), client: client) }
             case "textDocument/hover":
                 let p: HoverParams = try params.decode()
                 return try adapterRequest(p.textDocument.uri) { [client] s, a in try HoverHandler.hover(s, at: p.position, adapters: a, client: client) }
@@ -279,7 +282,7 @@ public actor LanguageServer: MessageHandler {
         c.inlayHintProvider = true
         c.documentSymbolProvider = true
         c.documentFormattingProvider = true
-        c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: false)
+        c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: true)
         c.hoverProvider = true
         c.codeActionProvider = true
         c.executeCommandProvider = ExecuteCommandOptions(commands: commands(options))
