@@ -56,8 +56,8 @@ async def test_completion_of_lora_aliases(client: LanguageClient):
     # The card comes with the item, or on completionItem/resolve for clients that resolve it.
     if item.documentation is None:
         item = await client.completion_item_resolve_async(item)
-    doc = item.documentation
-    assert "gouachebook" in (doc.value if isinstance(doc, types.MarkupContent) else doc)
+    card = item.documentation
+    assert "gouachebook" in (card.value if isinstance(card, types.MarkupContent) else card)
 
 
 async def test_completion_on_a_word_adds_the_tag(client: LanguageClient):
