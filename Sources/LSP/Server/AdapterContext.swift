@@ -280,7 +280,7 @@ public final class AdapterContext: Sendable {
         if let cached = index.lastComposition.withLock({ $0 }), cached.key == key { return cached.value }
         let outcome = try ComposePipeline.run(
             ComposeRequest(prompt: file.source.text, baseModel: base, includeNSFW: file.settings.nsfw ?? false,
-                           debias: file.settings.debias, restoreConcepts: false, retrieveLimit: 50),
+                           debias: file.settings.debias, restoreConcepts: false),
             source: candidates)
         var tags: [String] = []
         for topic in outcome.composition.topics {
@@ -362,7 +362,9 @@ final class AdapterIndex: Sendable {
         let words = self.words, candidates = self.candidates
         Thread.detachNewThread {
             words.set(WordIndex(summaries))
-            candidates.set(Result { try LexicalCandidates(store: store) })
+            // From the summaries: the fields retrieval and the composer read, without a second
+            // read of the catalog (raw descriptions, example prompts).
+            candidates.set(.success(LexicalCandidates(entries: summaries.map(\.candidateEntry))))
         }
     }
 
@@ -424,6 +426,17 @@ struct WordIndex: Sendable {
         return out.contains(where: { $0.utf8.contains { $0 >= 0x80 } }) ? out.map { $0.lowercased() } : out
     }
 
+}
+
+extension AdapterSummary {
+    /// The card and refinement as retrieval and the composer see them (they read names, tags,
+    /// trigger words, base model, category, weight, NSFW, downloads and the refined description).
+    var candidateEntry: (AdapterCard, AdapterRefinement) {
+        (AdapterCard(adapterId: adapterId, alias: alias, title: title, baseModel: baseModel, tags: tags,
+                     triggerWords: cardTriggerWords, nsfw: nsfw, downloadCount: downloadCount, downloadURL: downloadURL),
+         AdapterRefinement(category: category, isCharacter: isCharacter, weight: weight, weightSource: weightSource,
+                           triggerWords: triggerWords, refinedDescription: refinedDescription, cleanDescription: ""))
+    }
 }
 
 extension Array where Element == Int32 {
