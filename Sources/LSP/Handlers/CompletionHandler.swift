@@ -44,8 +44,9 @@ enum CompletionHandler {
         guard !inNegative else { return CompletionList(isIncomplete: false, items: []) }
         guard prefix.utf8.count >= 2 else { return CompletionList(isIncomplete: true, items: []) }
         let (matches, truncated) = adapters.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
+        let body = AdapterCards.PhraseLookup(AdapterCards.promptWords(file))
         let items = matches.enumerated().map { i, m in
-            wordItem(m.word, m.adapter, rank: i, range: range, file: file, cursor: cursor, client: client)
+            wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client)
         }
         return CompletionList(isIncomplete: truncated || prefix.utf8.count < 4, items: items)
     }
@@ -84,12 +85,11 @@ enum CompletionHandler {
 
     // MARK: Words
 
-    static func wordItem(_ word: String, _ e: AdapterSummary, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
+    static func wordItem(_ word: String, _ e: AdapterSummary, body: AdapterCards.PhraseLookup, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
                          client: ClientCapabilities) -> CompletionItem {
         let source = file.source
-        let body = AdapterCards.promptWords(file)
         let tag = "<lora:\(e.alias):\(AdapterCards.weightText(e))>"
-        let triggers = e.triggerWords.filter { !AdapterCards.containsPhrase(body, $0) && $0.lowercased() != word }
+        let triggers = e.triggerWords.filter { !body.contains($0) && $0.lowercased() != word }
         var main = word
         var extra: [TextEdit] = []
         // The tag goes at the end of the prompt; if that is where the cursor is, into the main edit.

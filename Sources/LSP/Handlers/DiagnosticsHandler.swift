@@ -24,7 +24,7 @@ enum DiagnosticsHandler {
     static func catalogDiagnostics(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let base = adapters.baseModel(for: file)
-        let body = AdapterCards.promptWords(file)
+        let body = AdapterCards.PhraseLookup(AdapterCards.promptWords(file))
         for (tag, negative) in AdapterCards.loraTags(file) where !tag.name.isEmpty && tag.isClosed {
             guard let e = adapters.summary(alias: tag.name) else {
                 out.append(Diagnostic(range: tag.nameRange.lsp, severity: .warning, code: "unknown-lora",
@@ -42,7 +42,7 @@ enum DiagnosticsHandler {
                     data: ["alias": .string(e.alias)]))
             }
             let triggers = e.triggerWords
-            if !triggers.isEmpty, !triggers.contains(where: { AdapterCards.containsPhrase(body, $0) }) {
+            if !triggers.isEmpty, !triggers.contains(where: body.contains) {
                 out.append(Diagnostic(
                     range: tag.nameRange.lsp, severity: .information, code: "missing-trigger",
                     message: "'\(e.alias)' works best with its trigger word\(triggers.count > 1 ? "s" : "") "

@@ -225,7 +225,9 @@ public final class AdapterContext: Sendable {
     public func composerReady() async {
         if isComposerReady { return }
         await withCheckedContinuation { done in
-            DispatchQueue.global().async { [index] in
+            // A waiting thread of its own: blocking a Dispatch global queue thread could starve
+            // Swift concurrency, which runs on those threads on Linux.
+            Thread.detachNewThread { [index] in
                 _ = index.candidates.wait()
                 done.resume()
             }
@@ -244,9 +246,13 @@ public final class AdapterContext: Sendable {
         try compose(file, candidates: index.candidates.wait().get())
     }
 
+    /// Prompts longer than this are not composed for diagnostics and hovers (a prompt is a few
+    /// hundred bytes; composing a megabyte of text would cost seconds per keystroke).
+    public static let maxComposedBytes = 16 << 10
+
     /// The composition if the composer is ready, else nil (for work that must not wait).
     public func composeIfReady(_ file: PromptFile) -> Composed? {
-        guard let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        guard file.positive.range.utf8.count <= Self.maxComposedBytes, let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
         return try? compose(file, candidates: candidates)
     }
 
@@ -255,7 +261,8 @@ public final class AdapterContext: Sendable {
     /// the topic composed on its own (its own candidates; no cross-topic limits or merges). Nil
     /// while the composer's index is being built.
     public func composeTopic(containing utf8Offset: Int, in file: PromptFile) -> ComposedTopic? {
-        guard let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        guard file.positive.range.utf8.count <= Self.maxComposedBytes,
+              let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
         func contains(_ r: SourceRange) -> Bool { r.utf8.contains(utf8Offset) || r.utf8.upperBound == utf8Offset }
         let base = baseModel(for: file)
         if let cached = index.lastComposition.withLock({ $0 }), cached.key == compositionKey(file, base) {
