@@ -73,7 +73,7 @@ public actor LanguageServer: MessageHandler {
 
     private static func diagnosticsCompute(_ options: Options, _ context: AdapterContext?) -> DiagnosticsScheduler.Compute {
         let linter = PromptLinter(tokenCounter: options.tokenCounter)
-        return { DiagnosticsHandler.diagnostics($0, linter: linter, adapters: context) }
+        return { DiagnosticsHandler.staged($0, linter: linter, adapters: context) }
     }
 
     /// Serves until `exit` or the end of input. Returns the process exit code: 0 after a
@@ -215,9 +215,9 @@ public actor LanguageServer: MessageHandler {
     private func executeCommand(_ p: ExecuteCommandParams) throws -> ReplyWork {
         let command: any ServerCommand
         switch p.command {
-        case StylusCommand.compose: command = ComposeCommand()
+        case StylusCommand.compose: command = ComposeAdaptersCommand()
         case StylusCommand.reindex:
-            command = ReindexCommand { [self] in await self.reloadAdapters() }
+            command = ReindexFoldersCommand { [self] in await self.reloadAdapters() }
         case StylusCommand.render:
             guard let render = options.renderCommand else {
                 throw ResponseError.invalidParams("command \(p.command) is not available in this build")
