@@ -84,8 +84,11 @@ def bench_catalog(binary, label, env, settings, doc):
     text, cases = doc
     c = Client([binary, "lsp"], env=env)
     c.request("initialize", {"processId": os.getpid(), "rootUri": None, "initializationOptions": {"stylus": settings},
+                             # Like VS Code: markdown, and adapter cards fetched on completionItem/resolve.
                              "capabilities": {"textDocument": {"hover": {"contentFormat": ["markdown"]},
-                                                               "completion": {"completionItem": {"documentationFormat": ["markdown"]}}}}})
+                                                               "completion": {"completionItem": {
+                                                                   "documentationFormat": ["markdown"],
+                                                                   "resolveSupport": {"properties": ["documentation"]}}}}}})
     c.notify("initialized", {})
     uri = "file:///bench.sdprompt"
     c.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "sdprompt", "version": 1, "text": text}})
@@ -95,10 +98,13 @@ def bench_catalog(binary, label, env, settings, doc):
     print(f"[{label}] cold start (spawn) to first completion: {(t - c.t0) * 1000:.0f} ms")
     # The composer's index is built in the background: keyword hovers answer once it is ready.
     name, method, pos, check = cases[-1]
+    deadline = time.perf_counter() + 120
     while True:
         t, r = c.request(method, {"textDocument": {"uri": uri}, "position": pos})
         if r.get("result") is not None:
             break
+        if t > deadline:
+            raise TimeoutError(f"[{label}] no hover on the keyword within 120 s")
         time.sleep(0.05)
     print(f"[{label}] cold start to composer ready (first keyword hover): {(t - c.t0) * 1000:.0f} ms")
     lines = text.split("\n")
@@ -124,7 +130,7 @@ def bench_catalog(binary, label, env, settings, doc):
     lines = text.split("\n")
     version += 1
     c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
-    lat = []
+    lat, hints = [], []
     for k in range(20):
         for i in range(5):
             version += 1
@@ -142,13 +148,21 @@ def bench_catalog(binary, label, env, settings, doc):
         t, m = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
                       and any(d["code"] == "syntax" for d in m["params"]["diagnostics"]))
         lat.append((t - t0) * 1000)
+        if not any(d["code"] == "adapter-available" for d in m["params"]["diagnostics"]):
+            # Large catalogs publish the composer's hints as a second stage.
+            t2, m = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
+                           and any(d["code"] == "adapter-available" for d in m["params"]["diagnostics"]))
+            hints.append((t2 - t0) * 1000)
+        else:
+            hints.append((t - t0) * 1000)
         version += 1
         c.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]})
         c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
                and not any(d["code"] == "syntax" for d in m["params"]["diagnostics"]))
     codes = sorted({d["code"] for d in m["params"]["diagnostics"]})
     print(f"[{label}] last keystroke to publishDiagnostics (150 ms debounce, catalog checks {codes}): "
-          f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms")
+          f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms; with the composer's hints: "
+          f"median {statistics.median(hints):.0f} ms, max {max(hints):.0f} ms")
     print(f"[{label}] server peak RSS: {c.rss_mb():.0f} MB")
     c.request("shutdown")
     c.notify("exit")
@@ -168,7 +182,7 @@ def catalog_documents(kind):
     lines = text.split("\n")
     body = lines[3]
     tag_at = body.index("<lora:") + 8
-    word = "lighthouse" if kind == "starter" else "castle"
+    word = "lighthouse" if kind == "starter" else "watercolor"
     word_at = body.index(word) + 3
     last = len(body)
     return text, [

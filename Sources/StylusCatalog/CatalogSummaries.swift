@@ -15,6 +15,9 @@ public struct AdapterSummary: Sendable, Hashable {
     public var weightSource: WeightSource
     /// Refined trigger words.
     public var triggerWords: [String]
+    /// Trigger words as the card states them.
+    public var cardTriggerWords: [String]
+    public var isCharacter: Bool
     public var tags: [String]
     public var refinedDescription: String
     public var nsfw: Bool
@@ -34,7 +37,8 @@ extension CatalogStore {
             var out: [AdapterSummary] = []
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words,
-                       tags, refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem
+                       tags, refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
+                       trigger_words, is_character
                 FROM adapters ORDER BY adapter_id
                 """)
             while let r = try rows.next() {
@@ -47,7 +51,7 @@ extension CatalogStore {
                     adapterId: r[0], alias: r[1], title: r[2], baseModel: base,
                     category: AdapterCategory(rawValue: r[4]) ?? .concept, weight: r[5],
                     weightSource: WeightSource(rawValue: r[6]) ?? .defaultValue,
-                    triggerWords: Self.stringArray(r[7]), tags: Self.stringArray(r[8]), refinedDescription: r[9],
+                    triggerWords: Self.stringArray(r[7]), cardTriggerWords: Self.stringArray(r[17]), isCharacter: r[18], tags: Self.stringArray(r[8]), refinedDescription: r[9],
                     nsfw: r[10], downloadCount: r[11] ?? 0, downloadURL: r[12], source: r[13], sourceRef: r[14],
                     filePath: r[15], fileStem: r[16]))
             }

@@ -48,10 +48,10 @@ struct LSPCommand: ParsableCommand {
         var options = LanguageServer.Options()
         let vocabulary = DataPaths(environment: ProcessInfo.processInfo.environment,
                                    homeDirectory: NSHomeDirectory()).clipVocabPath
-        do {
-            options.tokenCounter = try ClipTokenizer(vocabularyPath: vocabulary)
-        } catch {
-            logger.warning("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
+        if FileManager.default.fileExists(atPath: vocabulary) {
+            options.tokenCounter = BackgroundTokenCounter(vocabularyPath: vocabulary, logger: logger)
+        } else {
+            logger.warning("token-limit checks are off: no CLIP vocabulary at \(vocabulary); run scripts/setup")
         }
         var renderConfig = RenderSession.Configuration(vocabularyPath: vocabulary)
         renderConfig.hashCachePath = DataPaths(environment: ProcessInfo.processInfo.environment,
@@ -70,5 +70,36 @@ struct LSPCommand: ParsableCommand {
         }
         done.wait()
         Glibc.exit(code.current)
+    }
+}
+
+/// The CLIP tokenizer for `token-limit`, loaded on a thread of its own: reading the vocabulary
+/// takes a few hundred milliseconds, and the server should answer `initialize` at once. Counting
+/// waits for the load (the first diagnostics come after the 150 ms debounce anyway).
+final class BackgroundTokenCounter: PromptTokenCounter, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var done = false
+    private var tokenizer: ClipTokenizer?
+
+    init(vocabularyPath: String, logger: Logger) {
+        Thread.detachNewThread { [self] in
+            var loaded: ClipTokenizer?
+            do { loaded = try ClipTokenizer(vocabularyPath: vocabularyPath) } catch {
+                logger.warning("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
+            }
+            condition.lock()
+            tokenizer = loaded
+            done = true
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func tokenCount(of text: String) -> Int {
+        condition.lock()
+        while !done { condition.wait() }
+        let t = tokenizer
+        condition.unlock()
+        return t?.tokenCount(of: text) ?? 0
     }
 }

@@ -125,6 +125,22 @@ final class AdapterFeatureTests: XCTestCase {
         XCTAssertFalse(open.items.contains { $0.label.hasSuffix("XL") || $0.label.hasSuffix("_pony") })
     }
 
+    func testDocumentationOnResolveForClientsThatResolveIt() async throws {
+        try await start(capabilities: ["textDocument": ["completion": ["completionItem": [
+            "documentationFormat": ["markdown"], "resolveSupport": ["properties": ["documentation", "detail"]],
+        ]]]])
+        let p = client.openDocument("<lora:lino1️⃣", uri: uri)
+        let list = try await complete(p["1️⃣"]!)
+        let item = try XCTUnwrap(list.items.first)
+        XCTAssertNil(item.documentation, "sent lazily")
+        XCTAssertEqual(item.detail, "Linocut Print · style · 0.6")
+        let resolved = try await client.request("completionItem/resolve", item, as: CompletionItem.self)
+        guard case .markup(let doc) = resolved.documentation else { return XCTFail("no documentation on resolve") }
+        XCTAssertEqual(doc.kind, .markdown)
+        XCTAssertTrue(doc.value.contains("**Linocut Print**"), doc.value)
+        XCTAssertEqual(resolved.textEdit, item.textEdit)
+    }
+
     func testTriggerWordsAfterATag() async throws {
         try await start()
         let p = client.openDocument("a fox, <lora:gouachebook_v2:0.7>, 1️⃣gou2️⃣", uri: uri)

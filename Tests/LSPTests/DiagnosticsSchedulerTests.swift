@@ -41,6 +41,27 @@ final class DiagnosticsSchedulerTests: XCTestCase {
         }
     }
 
+    func testStagedResultsPublishTheQuickSetFirst() async throws {
+        let at: @Sendable (Int) -> LSPRange = { c in LSPRange(start: Position(line: 0, character: c), end: Position(line: 0, character: c + 1)) }
+        let s = DiagnosticsScheduler(
+            delay: .milliseconds(10),
+            compute: { snapshot in
+                let quick = [Diagnostic(range: at(5), severity: .warning, code: "quick", message: "q")]
+                guard snapshot.text.text.contains("hint") else { return .init(now: quick, later: { [] }) }
+                return .init(now: quick, later: { [Diagnostic(range: at(0), severity: .hint, code: "slow", message: "s")] })
+            },
+            publish: { [published] p in published.withLock { $0.append(p) } })
+        await s.update(snapshot("hint here", version: 1))
+        try await waitForPublishes(2)
+        XCTAssertEqual(published.current.map { $0.diagnostics.compactMap(\.code) }, [["quick"], ["slow", "quick"]])
+        // No slow addition: one publish (the quick set, already different from the last one).
+        await s.update(snapshot("plain", version: 2))
+        try await waitForPublishes(3)
+        try await Task.sleep(for: .milliseconds(100))
+        XCTAssertEqual(published.current.count, 3)
+        XCTAssertEqual(published.current[2].diagnostics.compactMap(\.code), ["quick"])
+    }
+
     func testBurstOfEditsPublishesOnceForTheLastVersion() async throws {
         let s = makeScheduler()
         await s.configure(includeVersion: true)

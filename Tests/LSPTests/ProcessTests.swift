@@ -23,6 +23,11 @@ final class ServerProcess: @unchecked Sendable {
     init() throws {
         process.executableURL = try Self.binary()
         process.arguments = ["lsp"]
+        // The server seeds a starter catalog in its data directory: a private one, not the user's.
+        var environment = ProcessInfo.processInfo.environment
+        environment["STYLUS_HOME"] = TestClient.sharedHome
+        environment.removeValue(forKey: "STYLUS_DB")
+        process.environment = environment
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr

@@ -53,6 +53,11 @@ async def test_completion_of_lora_aliases(client: LanguageClient):
     assert item.text_edit.range.end == types.Position(0, len(text))
     assert item.text_edit.new_text.startswith("gouachebook_v2:")
     assert "Gouache Storybook" in item.detail
+    # The card comes with the item, or on completionItem/resolve for clients that resolve it.
+    if item.documentation is None:
+        item = await client.completion_item_resolve_async(item)
+    card = item.documentation
+    assert "gouachebook" in (card.value if isinstance(card, types.MarkupContent) else card)
 
 
 async def test_completion_on_a_word_adds_the_tag(client: LanguageClient):

@@ -70,6 +70,21 @@ enum AdapterCards {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Answers "is this trigger word in the prompt?" once per distinct word, so a document with
+    /// thousands of tags costs one scan per trigger word, not one per tag.
+    final class PhraseLookup {
+        let text: String
+        private var known: [String: Bool] = [:]
+        init(_ text: String) { self.text = text }
+        func contains(_ phrase: String) -> Bool {
+            let key = phrase.lowercased()
+            if let k = known[key] { return k }
+            let found = AdapterCards.containsPhrase(text, key)
+            known[key] = found
+            return found
+        }
+    }
+
     /// Whether `phrase` appears in `text` as a whole word or phrase (case-insensitive).
     static func containsPhrase(_ text: String, _ phrase: String) -> Bool {
         let hay = Array(text.lowercased().utf8), needle = Array(phrase.lowercased().utf8)

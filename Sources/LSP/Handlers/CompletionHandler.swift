@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPC
 import StylusCatalog
 import StylusCore
 
@@ -8,7 +9,8 @@ import StylusCore
 /// - right after a LoRA tag: that adapter's trigger words;
 /// - on a prompt word (2+ characters): adapters named by that word; accepting keeps the word and
 ///   adds `<lora:alias:w>` at the end of the prompt and missing trigger words at its start.
-/// Lists are capped; `isIncomplete` makes the client ask again as the user types.
+/// Lists are capped; `isIncomplete` makes the client ask again as the user types. Adapter cards go
+/// into `documentation` at once, or on `completionItem/resolve` for clients that resolve it.
 enum CompletionHandler {
     static let limit = 50
 
@@ -42,8 +44,9 @@ enum CompletionHandler {
         guard !inNegative else { return CompletionList(isIncomplete: false, items: []) }
         guard prefix.utf8.count >= 2 else { return CompletionList(isIncomplete: true, items: []) }
         let (matches, truncated) = adapters.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
+        let body = AdapterCards.PhraseLookup(AdapterCards.promptWords(file))
         let items = matches.enumerated().map { i, m in
-            wordItem(m.word, m.adapter, rank: i, range: range, file: file, cursor: cursor, client: client)
+            wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client)
         }
         return CompletionList(isIncomplete: truncated || prefix.utf8.count < 4, items: items)
     }
@@ -75,19 +78,18 @@ enum CompletionHandler {
             return CompletionItem(label: e.alias, kind: CompletionItemKind.module, detail: AdapterCards.detail(e),
                                   documentation: documentation(e, client), sortText: String(format: "%04d", i),
                                   filterText: e.alias, insertTextFormat: format,
-                                  textEdit: TextEdit(range: range, newText: newText))
+                                  textEdit: TextEdit(range: range, newText: newText), data: resolveData(e, client))
         }
         return CompletionList(isIncomplete: truncated, items: items)
     }
 
     // MARK: Words
 
-    static func wordItem(_ word: String, _ e: AdapterSummary, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
+    static func wordItem(_ word: String, _ e: AdapterSummary, body: AdapterCards.PhraseLookup, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
                          client: ClientCapabilities) -> CompletionItem {
         let source = file.source
-        let body = AdapterCards.promptWords(file)
         let tag = "<lora:\(e.alias):\(AdapterCards.weightText(e))>"
-        let triggers = e.triggerWords.filter { !AdapterCards.containsPhrase(body, $0) && $0.lowercased() != word }
+        let triggers = e.triggerWords.filter { !body.contains($0) && $0.lowercased() != word }
         var main = word
         var extra: [TextEdit] = []
         // The tag goes at the end of the prompt; if that is where the cursor is, into the main edit.
@@ -112,7 +114,8 @@ enum CompletionHandler {
             label: e.alias, kind: CompletionItemKind.reference,
             detail: "\(word) → \(AdapterCards.detail(e))", documentation: documentation(e, client),
             sortText: String(format: "%04d", rank), filterText: word,
-            textEdit: TextEdit(range: range, newText: main), additionalTextEdits: extra.isEmpty ? nil : extra)
+            textEdit: TextEdit(range: range, newText: main), additionalTextEdits: extra.isEmpty ? nil : extra,
+            data: resolveData(e, client))
     }
 
     static func firstContentOffset(_ file: PromptFile) -> Int {
@@ -122,7 +125,24 @@ enum CompletionHandler {
         return i
     }
 
-    static func documentation(_ e: AdapterSummary, _ client: ClientCapabilities) -> Documentation {
+    /// `completionItem/resolve`: the adapter card of an item sent without it.
+    static func resolve(_ item: CompletionItem, adapters: AdapterContext?, client: ClientCapabilities) -> CompletionItem {
+        var item = item
+        if item.documentation == nil, let alias = item.data?["alias"]?.stringValue, let s = adapters?.summary(alias: alias) {
+            item.documentation = card(s, client)
+        }
+        return item
+    }
+
+    static func resolveData(_ e: AdapterSummary, _ client: ClientCapabilities) -> JSONValue? {
+        client.completionResolvesDocumentation ? ["alias": .string(e.alias)] : nil
+    }
+
+    static func documentation(_ e: AdapterSummary, _ client: ClientCapabilities) -> Documentation? {
+        client.completionResolvesDocumentation ? nil : card(e, client)
+    }
+
+    static func card(_ e: AdapterSummary, _ client: ClientCapabilities) -> Documentation {
         if client.completionMarkdown { return .markup(MarkupContent(kind: .markdown, value: AdapterCards.card(e, markdown: true))) }
         let text = AdapterCards.card(e, markdown: false)
         return client.completionPlaintext ? .markup(MarkupContent(kind: .plaintext, value: text)) : .plain(text)

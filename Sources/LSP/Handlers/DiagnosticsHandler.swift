@@ -6,6 +6,21 @@ import StylusCore
 /// plus the catalog checks when an adapter context is loaded: `unknown-lora`,
 /// `base-model-mismatch`, `missing-trigger` and hints `adapter-available`.
 enum DiagnosticsHandler {
+    /// Catalogs from this size on publish the composer's hints as a second stage.
+    static let stagedCatalogSize = 5_000
+
+    /// All diagnostics at once; on a large catalog, where composing costs tens of milliseconds, the
+    /// prompt and catalog checks first and the composer's `adapter-available` hints after them
+    /// (keeps the 200 ms budget after the last keystroke; small catalogs avoid the hint flicker).
+    static func staged(_ snapshot: DocumentSnapshot, linter: PromptLinter, adapters: AdapterContext?) -> DiagnosticsScheduler.Staged {
+        let now = diagnostics(snapshot, linter: linter, adapters: adapters)
+        guard let adapters, !snapshot.isTooLargeToAnalyze else { return .init(now: now) }
+        guard adapters.count >= stagedCatalogSize else {
+            return .init(now: (now + hints(snapshot.file, adapters)).sorted { $0.range.start < $1.range.start })
+        }
+        return .init(now: now, later: { hints(snapshot.file, adapters) })
+    }
+
     static func diagnostics(_ snapshot: DocumentSnapshot, linter: PromptLinter = PromptLinter(),
                             adapters: AdapterContext? = nil) -> [Diagnostic] {
         if snapshot.isTooLargeToAnalyze {
@@ -24,7 +39,7 @@ enum DiagnosticsHandler {
     static func catalogDiagnostics(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let base = adapters.baseModel(for: file)
-        let body = AdapterCards.promptWords(file)
+        let body = AdapterCards.PhraseLookup(AdapterCards.promptWords(file))
         for (tag, negative) in AdapterCards.loraTags(file) where !tag.name.isEmpty && tag.isClosed {
             guard let e = adapters.summary(alias: tag.name) else {
                 out.append(Diagnostic(range: tag.nameRange.lsp, severity: .warning, code: "unknown-lora",
@@ -42,7 +57,7 @@ enum DiagnosticsHandler {
                     data: ["alias": .string(e.alias)]))
             }
             let triggers = e.triggerWords
-            if !triggers.isEmpty, !triggers.contains(where: { AdapterCards.containsPhrase(body, $0) }) {
+            if !triggers.isEmpty, !triggers.contains(where: body.contains) {
                 out.append(Diagnostic(
                     range: tag.nameRange.lsp, severity: .information, code: "missing-trigger",
                     message: "'\(e.alias)' works best with its trigger word\(triggers.count > 1 ? "s" : "") "
@@ -50,17 +65,20 @@ enum DiagnosticsHandler {
                     data: ["alias": .string(e.alias), "trigger": .string(triggers[0])]))
             }
         }
-        if let composed = adapters.composeIfReady(file) {
-            for topic in composed.outcome.composition.topics where !topic.adapters.isEmpty {
-                let names = topic.adapters.map(\.alias)
-                out.append(Diagnostic(
-                    range: topic.range.lsp, severity: .hint, code: "adapter-available",
-                    message: "\(names.count == 1 ? "An adapter fits" : "\(names.count) adapters fit") '\(topic.keyword)': "
-                        + names.joined(separator: ", ") + " (code action: Compose adapters).",
-                    data: ["aliases": .array(names.map { .string($0) })]))
-            }
-        }
         return out
+    }
+
+    /// `adapter-available`: topics the composer finds adapters for.
+    static func hints(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
+        guard let composed = adapters.composeIfReady(file) else { return [] }
+        return composed.outcome.composition.topics.filter { !$0.adapters.isEmpty }.map { topic in
+            let names = topic.adapters.map(\.alias)
+            return Diagnostic(
+                range: topic.range.lsp, severity: .hint, code: "adapter-available",
+                message: "\(names.count == 1 ? "An adapter fits" : "\(names.count) adapters fit") '\(topic.keyword)': "
+                    + names.joined(separator: ", ") + " (code action: Compose adapters).",
+                data: ["aliases": .array(names.map { .string($0) })])
+        }
     }
 
     static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {

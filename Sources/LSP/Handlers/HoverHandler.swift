@@ -21,10 +21,7 @@ enum HoverHandler {
                          range: tag.range.lsp)
         }
         guard file.positive.range.utf8.contains(cursor) || file.positive.range.utf8.upperBound == cursor else { return nil }
-        guard let composed = adapters.composeIfReady(file) else { return nil }
-        guard let topic = composed.outcome.composition.topics.first(where: {
-            $0.range.utf8.contains(cursor) || $0.range.utf8.upperBound == cursor
-        }) else { return nil }
+        guard let topic = adapters.composeTopic(containing: cursor, in: file) else { return nil }
         let accepted = topic.decisions.filter(\.accepted)
         let rejected = topic.decisions.filter { !$0.accepted }
         guard !accepted.isEmpty || !rejected.isEmpty else { return nil }

@@ -120,7 +120,7 @@ public final class AdapterContext: Sendable {
     /// (or unknown base) when given. `truncated` says that more matched than `limit`.
     public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool) {
         let p = prefix.lowercased()
-        var i = index.lowerBound(index.aliasKeys, p)
+        var i = AdapterIndex.lowerBound(index.aliasKeys, p)
         var out: [AdapterSummary] = []
         while i < index.aliasKeys.count, index.aliasKeys[i].utf8.starts(with: p.utf8) {
             let s = index.summaries[Int(index.aliasOrder[i])]
@@ -139,19 +139,20 @@ public final class AdapterContext: Sendable {
         -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
         let p = wordPrefix.lowercased()
         guard p.count >= 2 else { return ([], true) }
+        let wordIndex = index.words.wait()
         var words: [Int] = []
-        var i = index.lowerBound(index.wordKeys, p)
-        while i < index.wordKeys.count, index.wordKeys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
-        words.sort { (index.wordKeys[$0].utf8.count, $0) < (index.wordKeys[$1].utf8.count, $1) }
+        var i = AdapterIndex.lowerBound(wordIndex.keys, p)
+        while i < wordIndex.keys.count, wordIndex.keys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
+        words.sort { (wordIndex.keys[$0].utf8.count, $0) < (wordIndex.keys[$1].utf8.count, $1) }
         var out: [(String, AdapterSummary)] = []
         var seen: Set<Int32> = []
         for k in words {
-            for d in index.wordPostings[k] where !seen.contains(d) {
+            for d in wordIndex.postings[k] where !seen.contains(d) {
                 let s = index.summaries[Int(d)]
                 guard fits(s, baseModel), !s.nsfw else { continue }
                 if out.count == limit { return (out, true) }
                 seen.insert(d)
-                out.append((index.wordKeys[k], s))
+                out.append((wordIndex.keys[k], s))
             }
         }
         return (out, false)
@@ -224,7 +225,9 @@ public final class AdapterContext: Sendable {
     public func composerReady() async {
         if isComposerReady { return }
         await withCheckedContinuation { done in
-            DispatchQueue.global().async { [index] in
+            // A waiting thread of its own: blocking a Dispatch global queue thread could starve
+            // Swift concurrency, which runs on those threads on Linux.
+            Thread.detachNewThread { [index] in
                 _ = index.candidates.wait()
                 done.resume()
             }
@@ -232,7 +235,8 @@ public final class AdapterContext: Sendable {
     }
 
     /// Runs the Stylus composer on a prompt file (its base model, its `nsfw` and `debias`
-    /// settings). Waits for the composer's index when it is still being built. The last result is
+    /// settings). Waits for the composer's index when it is still being built (from async code,
+    /// `await composerReady()` first so no concurrency thread blocks). The last result is
     /// kept, so diagnostics, hover and code actions on one version of a document share it.
     public func compose(_ text: String) throws -> Composed {
         try compose(PromptFile(text: text))
@@ -242,19 +246,48 @@ public final class AdapterContext: Sendable {
         try compose(file, candidates: index.candidates.wait().get())
     }
 
+    /// Prompts longer than this are not composed for diagnostics and hovers (a prompt is a few
+    /// hundred bytes; composing a megabyte of text would cost seconds per keystroke).
+    public static let maxComposedBytes = 16 << 10
+
     /// The composition if the composer is ready, else nil (for work that must not wait).
     public func composeIfReady(_ file: PromptFile) -> Composed? {
-        guard let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        guard file.positive.range.utf8.count <= Self.maxComposedBytes, let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
         return try? compose(file, candidates: candidates)
+    }
+
+    /// The composer's decisions for one topic of a file, for hovers: the file's whole composition
+    /// when it is already computed for this text (diagnostics compute it after each pause), else
+    /// the topic composed on its own (its own candidates; no cross-topic limits or merges). Nil
+    /// while the composer's index is being built.
+    public func composeTopic(containing utf8Offset: Int, in file: PromptFile) -> ComposedTopic? {
+        guard file.positive.range.utf8.count <= Self.maxComposedBytes,
+              let ready = index.candidates.peek(), let candidates = try? ready.get() else { return nil }
+        func contains(_ r: SourceRange) -> Bool { r.utf8.contains(utf8Offset) || r.utf8.upperBound == utf8Offset }
+        let base = baseModel(for: file)
+        if let cached = index.lastComposition.withLock({ $0 }), cached.key == compositionKey(file, base) {
+            return cached.value.outcome.composition.topics.first { contains($0.range) }
+        }
+        guard let topic = file.topics.first(where: { contains($0.range) }),
+              let pool = try? candidates.candidates(for: CandidateQuery(
+                  text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
+                  includeNSFW: true, limit: ComposePipeline.perTopicLimit)) else { return nil }
+        let composition = Composer.compose(topics: [topic], candidates: pool, promptText: file.positiveText,
+                                           options: ComposerOptions(baseModel: base, includeNSFW: file.settings.nsfw ?? false))
+        return composition.topics.first
+    }
+
+    private func compositionKey(_ file: PromptFile, _ base: BaseModel?) -> String {
+        "\(base?.name ?? "")\u{0}\(file.source.text)"
     }
 
     private func compose(_ file: PromptFile, candidates: LexicalCandidates) throws -> Composed {
         let base = baseModel(for: file)
-        let key = "\(base?.name ?? "")\u{0}\(file.source.text)"
+        let key = compositionKey(file, base)
         if let cached = index.lastComposition.withLock({ $0 }), cached.key == key { return cached.value }
         let outcome = try ComposePipeline.run(
             ComposeRequest(prompt: file.source.text, baseModel: base, includeNSFW: file.settings.nsfw ?? false,
-                           debias: file.settings.debias, restoreConcepts: false, retrieveLimit: 50),
+                           debias: file.settings.debias, restoreConcepts: false),
             source: candidates)
         var tags: [String] = []
         for topic in outcome.composition.topics {
@@ -299,9 +332,8 @@ final class AdapterIndex: Sendable {
     let aliasLengths: [UInt16]
     let aliasHistograms: [UInt8]
     static let bins = 32
-    /// Sorted distinct name words (title, tags, trigger words) with their adapters, most downloaded first.
-    let wordKeys: [String]
-    let wordPostings: [[Int32]]
+    /// Adapters by the words of their names (built in the background, right after the alias index).
+    let words = OnceValue<WordIndex>()
     /// The composer's candidate source, built on a background thread.
     let candidates = OnceValue<Result<LexicalCandidates, Error>>()
     let lastComposition = Locked<(key: String, value: AdapterContext.Composed)?>(nil)
@@ -332,19 +364,14 @@ final class AdapterIndex: Sendable {
         }
         aliasHistograms = histograms
 
-        var postings: [String: [Int32]] = [:]
-        for (i, s) in summaries.enumerated() {
-            for w in Set(Self.nameWords(s)) { postings[w, default: []].append(Int32(i)) }
-        }
-        let words = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        wordKeys = words
-        wordPostings = words.map { w in postings[w]!.sorted { summaries[Int($0)].downloadCount > summaries[Int($1)].downloadCount } }
-
-        // The composer's candidate index takes seconds for a large catalog: build it after the
-        // name indexes, on its own thread.
-        let candidates = self.candidates
+        // The word index and the composer's candidate index take longer: build them on their own
+        // thread, so alias completion is ready first.
+        let words = self.words, candidates = self.candidates
         Thread.detachNewThread {
-            candidates.set(Result { try LexicalCandidates(store: store) })
+            words.set(WordIndex(summaries))
+            // From the summaries: the fields retrieval and the composer read, without a second
+            // read of the catalog (raw descriptions, example prompts).
+            candidates.set(.success(LexicalCandidates(entries: summaries.map(\.candidateEntry))))
         }
     }
 
@@ -352,6 +379,36 @@ final class AdapterIndex: Sendable {
         var h = [UInt8](repeating: 0, count: bins)
         for b in bytes { h[Int(b) % bins] &+= 1 }
         return h
+    }
+
+    /// The first key not ordered before `p` (byte order).
+    static func lowerBound(_ keys: [String], _ p: String) -> Int {
+        var lo = 0, hi = keys.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// Sorted distinct name words (title, tags, trigger words) with their adapters, most downloaded first.
+struct WordIndex: Sendable {
+    let keys: [String]
+    let postings: [[Int32]]
+
+    init(_ summaries: [AdapterSummary]) {
+        var postings: [String: [Int32]] = [:]
+        for (i, s) in summaries.enumerated() {
+            for w in Self.nameWords(s) {
+                let doc = Int32(i)
+                postings[w, default: []].appendUnlessLast(doc)
+            }
+        }
+        keys = postings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        self.postings = keys.map { w in
+            postings[w]!.sorted { summaries[Int($0)].downloadCount > summaries[Int($1)].downloadCount }
+        }
     }
 
     /// The words an adapter is known by: title, tags and trigger words, lowercased, 3+ bytes, not
@@ -376,15 +433,22 @@ final class AdapterIndex: Sendable {
         return out.contains(where: { $0.utf8.contains { $0 >= 0x80 } }) ? out.map { $0.lowercased() } : out
     }
 
-    /// The first key not ordered before `p` (byte order).
-    func lowerBound(_ keys: [String], _ p: String) -> Int {
-        var lo = 0, hi = keys.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
+}
+
+extension AdapterSummary {
+    /// The card and refinement as retrieval and the composer see them (they read names, tags,
+    /// trigger words, base model, category, weight, NSFW, downloads and the refined description).
+    var candidateEntry: (AdapterCard, AdapterRefinement) {
+        (AdapterCard(adapterId: adapterId, alias: alias, title: title, baseModel: baseModel, tags: tags,
+                     triggerWords: cardTriggerWords, nsfw: nsfw, downloadCount: downloadCount, downloadURL: downloadURL),
+         AdapterRefinement(category: category, isCharacter: isCharacter, weight: weight, weightSource: weightSource,
+                           triggerWords: triggerWords, refinedDescription: refinedDescription, cleanDescription: ""))
     }
+}
+
+extension Array where Element == Int32 {
+    /// Appends unless the last element is already `x` (postings are built in document order).
+    mutating func appendUnlessLast(_ x: Int32) { if last != x { append(x) } }
 }
 
 /// A value set once by one thread and read by others, who may wait for it.

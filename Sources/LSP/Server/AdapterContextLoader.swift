@@ -33,10 +33,11 @@ package actor AdapterContextLoader {
         } else {
             let load = self.load
             task = Task {
-                // Opening SQLite and building indexes blocks: keep it off the cooperative pool,
-                // where it would stall message handling on a 2-core machine.
+                // Opening SQLite and building indexes blocks: run it on a thread of its own, never on
+                // the threads that serve Swift concurrency (on Linux those are Dispatch's global
+                // queues too), where it would stall message handling on a 2-core machine.
                 let result = await withCheckedContinuation { done in
-                    DispatchQueue.global(qos: .userInitiated).async { done.resume(returning: Result { try load(new) }) }
+                    Thread.detachNewThread { done.resume(returning: Result { try load(new) }) }
                 }
                 switch result {
                 case .success(let context): return context

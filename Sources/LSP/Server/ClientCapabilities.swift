@@ -8,6 +8,8 @@ public struct ClientCapabilities: Sendable, Hashable {
     /// The client lists `plaintext` for completion documentation (else send a plain string).
     public var completionPlaintext = false
     public var codeActionLiterals = false
+    /// The client resolves completion items for their documentation (sent lazily then).
+    public var completionResolvesDocumentation = false
     public var hoverMarkdown = false
     public var relatedInformation = false
     public var codeDescription = false
@@ -34,6 +36,8 @@ public struct ClientCapabilities: Sendable, Hashable {
         snippets = flag("textDocument.completion.completionItem.snippetSupport")
         completionMarkdown = markdownFirst("textDocument.completion.completionItem.documentationFormat")
         completionPlaintext = c.at("textDocument.completion.completionItem.documentationFormat")?.arrayValue?.contains(.string("plaintext")) ?? false
+        completionResolvesDocumentation = c.at("textDocument.completion.completionItem.resolveSupport.properties")?
+            .arrayValue?.contains(.string("documentation")) ?? false
         codeActionLiterals = c.at("textDocument.codeAction.codeActionLiteralSupport") != nil
         hoverMarkdown = markdownFirst("textDocument.hover.contentFormat")
         relatedInformation = flag("textDocument.publishDiagnostics.relatedInformation")

@@ -48,7 +48,7 @@ public enum StylusCommand {
 
 /// `stylus.compose [{"uri"}]`: inserts the composer's `<lora:…>` tags through `workspace/applyEdit`
 /// (when the client supports it) and returns what was composed.
-struct ComposeCommand: ServerCommand {
+struct ComposeAdaptersCommand: ServerCommand {
     func execute(arguments: [JSONValue], environment env: CommandEnvironment) async throws -> JSONValue? {
         let uri = try CommandEnvironment.uri(arguments, command: StylusCommand.compose)
         guard let snapshot = await env.document(uri) else { throw ResponseError.invalidParams("document is not open: \(uri)") }
@@ -74,7 +74,7 @@ struct ComposeCommand: ServerCommand {
 
 /// `stylus.reindex`: rescans the `loraDirs` folders into the catalog with work-done progress,
 /// then reloads the adapter context.
-struct ReindexCommand: ServerCommand {
+struct ReindexFoldersCommand: ServerCommand {
     let reload: @Sendable () async -> AdapterContext?
 
     func execute(arguments: [JSONValue], environment env: CommandEnvironment) async throws -> JSONValue? {

@@ -1,7 +1,16 @@
 /// Publishes diagnostics with a trailing debounce, drops results computed for a version that
 /// is no longer current, skips publishing an unchanged set, and clears on close.
+///
+/// Results may come in two stages: `Compute` returns the quick diagnostics and, optionally, a
+/// slower addition (composer hints). The quick set is published at once, so the budget after the
+/// last keystroke holds on large catalogs; the full set follows when it differs.
 package actor DiagnosticsScheduler {
-    package typealias Compute = @Sendable (DocumentSnapshot) -> [Diagnostic]
+    package struct Staged: Sendable {
+        package var now: [Diagnostic]
+        package var later: (@Sendable () -> [Diagnostic])?
+        package init(now: [Diagnostic], later: (@Sendable () -> [Diagnostic])? = nil) { self.now = now; self.later = later }
+    }
+    package typealias Compute = @Sendable (DocumentSnapshot) -> Staged
     package typealias Publish = @Sendable (PublishDiagnosticsParams) -> Void
 
     private let delay: Duration
@@ -16,6 +25,11 @@ package actor DiagnosticsScheduler {
         self.delay = delay
         self.compute = compute
         self.publish = publish
+    }
+
+    /// A single-stage computation.
+    package init(delay: Duration, compute: @escaping @Sendable (DocumentSnapshot) -> [Diagnostic], publish: @escaping Publish) {
+        self.init(delay: delay, compute: { Staged(now: compute($0)) }, publish: publish)
     }
 
     package func configure(includeVersion: Bool) { self.includeVersion = includeVersion }
@@ -50,16 +64,30 @@ package actor DiagnosticsScheduler {
         let delay = delay, compute = compute
         pending[snapshot.uri] = Task.detached { [weak self] in
             do { try await Task.sleep(for: delay) } catch { return }
-            let diagnostics = compute(snapshot)
+            let staged = compute(snapshot)
             guard !Task.isCancelled else { return }
-            await self?.deliver(snapshot, diagnostics)
+            guard let later = staged.later else {
+                await self?.deliver(snapshot, staged.now, done: true)
+                return
+            }
+            await self?.deliver(snapshot, staged.now, done: false)
+            let more = later()
+            guard !Task.isCancelled, !more.isEmpty else {
+                await self?.finish(snapshot)
+                return
+            }
+            await self?.deliver(snapshot, (staged.now + more).sorted { $0.range.start < $1.range.start }, done: true)
         }
     }
 
-    private func deliver(_ snapshot: DocumentSnapshot, _ diagnostics: [Diagnostic]) {
+    private func finish(_ snapshot: DocumentSnapshot) {
+        if latest[snapshot.uri]?.revision == snapshot.revision { pending.removeValue(forKey: snapshot.uri) }
+    }
+
+    private func deliver(_ snapshot: DocumentSnapshot, _ diagnostics: [Diagnostic], done: Bool) {
         // Stale: the document changed (or closed) while we computed.
         guard latest[snapshot.uri]?.revision == snapshot.revision else { return }
-        pending.removeValue(forKey: snapshot.uri)
+        if done { pending.removeValue(forKey: snapshot.uri) }
         if published[snapshot.uri] == diagnostics { return }
         published[snapshot.uri] = diagnostics
         publish(PublishDiagnosticsParams(uri: snapshot.uri, version: includeVersion ? snapshot.version : nil,

@@ -73,7 +73,7 @@ public actor LanguageServer: MessageHandler {
 
     private static func diagnosticsCompute(_ options: Options, _ context: AdapterContext?) -> DiagnosticsScheduler.Compute {
         let linter = PromptLinter(tokenCounter: options.tokenCounter)
-        return { DiagnosticsHandler.diagnostics($0, linter: linter, adapters: context) }
+        return { DiagnosticsHandler.staged($0, linter: linter, adapters: context) }
     }
 
     /// Serves until `exit` or the end of input. Returns the process exit code: 0 after a
@@ -157,6 +157,9 @@ public actor LanguageServer: MessageHandler {
             case "textDocument/completion":
                 let p: CompletionParams = try params.decode()
                 return try adapterRequest(p.textDocument.uri) { [client] s, a in CompletionHandler.complete(s, at: p.position, adapters: a, client: client) }
+            case "completionItem/resolve":
+                let item: CompletionItem = try params.decode()
+                return { [client, adapterLoader] in CompletionHandler.resolve(item, adapters: await adapterLoader.current(), client: client) }
             case "textDocument/hover":
                 let p: HoverParams = try params.decode()
                 return try adapterRequest(p.textDocument.uri) { [client] s, a in try HoverHandler.hover(s, at: p.position, adapters: a, client: client) }
@@ -215,9 +218,9 @@ public actor LanguageServer: MessageHandler {
     private func executeCommand(_ p: ExecuteCommandParams) throws -> ReplyWork {
         let command: any ServerCommand
         switch p.command {
-        case StylusCommand.compose: command = ComposeCommand()
+        case StylusCommand.compose: command = ComposeAdaptersCommand()
         case StylusCommand.reindex:
-            command = ReindexCommand { [self] in await self.reloadAdapters() }
+            command = ReindexFoldersCommand { [self] in await self.reloadAdapters() }
         case StylusCommand.render:
             guard let render = options.renderCommand else {
                 throw ResponseError.invalidParams("command \(p.command) is not available in this build")
@@ -282,7 +285,7 @@ public actor LanguageServer: MessageHandler {
         c.inlayHintProvider = true
         c.documentSymbolProvider = true
         c.documentFormattingProvider = true
-        c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: false)
+        c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: true)
         c.hoverProvider = true
         c.codeActionProvider = true
         c.executeCommandProvider = ExecuteCommandOptions(commands: commands(options))

@@ -90,13 +90,15 @@ public struct CompletionItem: Codable, Sendable, Hashable {
     public var insertTextFormat: Int?
     public var textEdit: TextEdit?
     public var additionalTextEdits: [TextEdit]?
+    /// Carried to `completionItem/resolve` (the adapter's alias).
+    public var data: JSONValue?
 
     public init(label: String, kind: Int? = nil, detail: String? = nil, documentation: Documentation? = nil,
                 sortText: String? = nil, filterText: String? = nil, insertTextFormat: Int? = nil,
-                textEdit: TextEdit? = nil, additionalTextEdits: [TextEdit]? = nil) {
+                textEdit: TextEdit? = nil, additionalTextEdits: [TextEdit]? = nil, data: JSONValue? = nil) {
         self.label = label; self.kind = kind; self.detail = detail; self.documentation = documentation
         self.sortText = sortText; self.filterText = filterText; self.insertTextFormat = insertTextFormat
-        self.textEdit = textEdit; self.additionalTextEdits = additionalTextEdits
+        self.textEdit = textEdit; self.additionalTextEdits = additionalTextEdits; self.data = data
     }
 }
 

@@ -49,6 +49,13 @@ function M.attach(bufnr)
   return id
 end
 
+-- Completion through the server with <C-x><C-o> (aliases after `<lora:`, adapters for words).
+local function set_omnifunc(bufnr)
+  vim.api.nvim_buf_set_option(bufnr, 'omnifunc', 'v:lua.vim.lsp.omnifunc')
+end
+
+M.set_omnifunc = set_omnifunc
+
 --- setup{ cmd = {...}, settings = { stylus = { baseModel = 'SD 1.5', loraDirs = {...} } } }
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
@@ -57,6 +64,7 @@ function M.setup(opts)
       autocmd!
       autocmd BufRead,BufNewFile *.sdprompt setfiletype sdprompt
       autocmd FileType sdprompt lua require('stylus').attach(tonumber(vim.fn.expand('<abuf>')))
+      autocmd FileType sdprompt lua require('stylus').set_omnifunc(tonumber(vim.fn.expand('<abuf>')))
     augroup END
   ]])
 end
