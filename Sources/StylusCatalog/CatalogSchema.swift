@@ -111,6 +111,17 @@ package enum CatalogSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        // The hash of the text each vector was computed from, so a re-import that leaves the embedded
+        // text alone keeps its vector (the model id is already in embedding_model).
+        m.registerMigration("v4_embedding_text_hash") { db in
+            try db.execute(sql: "ALTER TABLE adapters ADD COLUMN embedding_text_hash TEXT")
+            // Stored vectors so far always belonged to the current text (any card change dropped them).
+            let rows = try Row.fetchAll(db, sql: "SELECT id, refined_description FROM adapters WHERE embedding IS NOT NULL")
+            for row in rows {
+                try db.execute(sql: "UPDATE adapters SET embedding_text_hash = ? WHERE id = ?",
+                               arguments: [CatalogStore.embeddingTextHash(row["refined_description"]), row["id"] as Int64])
+            }
+        }
         return m
     }
 }

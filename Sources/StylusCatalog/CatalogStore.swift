@@ -127,13 +127,15 @@ public final class CatalogStore: Sendable {
         let outcome: UpsertOutcome
         if let existing {
             rowID = existing["id"]
-            // The embedding belongs to the old text: drop it unless a fresh one came along.
-            args.append(("embedding", nil))
-            args.append(("embedding_model", nil))
-            args.append(("embedding_dim", nil))
-            let sets = args.map { "\($0.0) = ?" }.joined(separator: ", ")
+            // The vector stays only while the embedded text is unchanged (a new download count or
+            // rating does not need a new vector); otherwise it is dropped unless a fresh one came along.
+            let textHash = Self.embeddingTextHash(refinement.refinedDescription)
+            let keep = ["embedding", "embedding_model", "embedding_dim", "embedding_text_hash"]
+                .map { "\($0) = CASE WHEN embedding_text_hash = ? THEN \($0) END" }
+            let sets = (args.map { "\($0.0) = ?" } + keep).joined(separator: ", ")
+            // SQLite evaluates every SET expression against the old row, so the CASEs see the old hash.
             try db.cachedStatement(sql: "UPDATE adapters SET \(sets) WHERE id = ?")
-                .execute(arguments: Self.arguments(args.map { $0.1 } + [rowID]))
+                .execute(arguments: Self.arguments(args.map { $0.1 } + Array(repeating: textHash, count: keep.count) + [rowID]))
             try db.cachedStatement(sql: "DELETE FROM example_prompts WHERE adapter = ?").execute(arguments: [rowID])
             outcome = .updated
         } else {
@@ -188,8 +190,26 @@ public final class CatalogStore: Sendable {
             var le = v.bitPattern.littleEndian
             withUnsafeBytes(of: &le) { data.append(contentsOf: $0) }
         }
-        try db.cachedStatement(sql: "UPDATE adapters SET embedding = ?, embedding_model = ?, embedding_dim = ? WHERE id = ?")
-            .execute(arguments: [data, model, vector.count, rowID])
+        // Stamped with the hash of the text the vector is for: the adapter's current refined description.
+        let text = try String.fetchOne(db.cachedStatement(sql: "SELECT refined_description FROM adapters WHERE id = ?"),
+                                       arguments: [rowID]) ?? ""
+        try db.cachedStatement(sql: """
+            UPDATE adapters SET embedding = ?, embedding_model = ?, embedding_dim = ?, embedding_text_hash = ? WHERE id = ?
+            """).execute(arguments: [data, model, vector.count, Self.embeddingTextHash(text), rowID])
+    }
+
+    /// The model and text hash stamped on an adapter's stored vector (nils when it has none).
+    package func embeddingStamp(adapterID: String) throws -> (model: String?, textHash: String?) {
+        try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT embedding_model, embedding_text_hash FROM adapters WHERE adapter_id = ?",
+                                       arguments: [adapterID])
+            return (row?["embedding_model"], row?["embedding_text_hash"])
+        }
+    }
+
+    /// Fingerprint of the text embedded for an adapter with this refined description.
+    package static func embeddingTextHash(_ refinedDescription: String) -> String {
+        fingerprint(Array(CatalogEmbedder.embeddedText(refinedDescription).utf8))
     }
 
     /// All stored vectors of one model, row-aligned with their adapter ids.

@@ -131,9 +131,10 @@ public struct LLMRefiner {
                 UPDATE adapters SET refined_description = ?, weight = ?, weight_source = ?, refined_by = ?,
                     embedding = CASE WHEN refined_description = ? THEN embedding END,
                     embedding_model = CASE WHEN refined_description = ? THEN embedding_model END,
-                    embedding_dim = CASE WHEN refined_description = ? THEN embedding_dim END
+                    embedding_dim = CASE WHEN refined_description = ? THEN embedding_dim END,
+                    embedding_text_hash = CASE WHEN refined_description = ? THEN embedding_text_hash END
                 WHERE id = ?
-                """, arguments: [refined, weight, source.rawValue, "llm:" + configuration.model, refined, refined, refined, entry.rowID])
+                """, arguments: [refined, weight, source.rawValue, "llm:" + configuration.model, refined, refined, refined, refined, entry.rowID])
         }
     }
 

@@ -1,32 +1,31 @@
 import Foundation
 import StylusCore
 
-/// A small lexical retriever: BM25 over each adapter's title, alias, tags, trigger words and refined
-/// description, held in memory (catalog loaded once). It stands in until the hybrid retriever
-/// (dense + FTS5) lands, and can be fused with it later.
-public final class LexicalCandidates: CandidateSource, Sendable {
+/// BM25 over each adapter's title, alias, tags, trigger words and refined description, held in
+/// memory: postings lists with precomputed weights, so a query only touches the documents that
+/// share a term with it. One index type serves both the composer's lexical candidates and the
+/// hybrid retriever's keyword list.
+public struct BM25Index: Sendable {
     struct Posting {
         var doc: Int32
         /// The term's BM25 weight in this document (idf × saturated tf), precomputed.
         var weight: Float
     }
 
-    let adapters: [CandidateAdapter]
     let postings: [String: [Posting]]
+    public let documentCount: Int
 
-    public convenience init(store: CatalogStore) throws {
-        self.init(entries: try store.allEntries().map { ($0.card, $0.refinement) })
-    }
-
+    /// One document per entry, in order (document i is entries[i]).
     public init(entries: [(AdapterCard, AdapterRefinement)]) {
         var termCounts: [[String: Int]] = []
+        termCounts.reserveCapacity(entries.count)
         var documentFrequency: [String: Int] = [:]
         for (card, refinement) in entries {
             var terms: [String: Int] = [:]
             // Names count more than the description.
             let named = [card.title, card.alias.replacingOccurrences(of: "_", with: " ")] + card.tags + card.triggerWords
-            for w in named.flatMap({ LexicalCandidates.tokens($0) }) { terms[w, default: 0] += 3 }
-            for w in LexicalCandidates.tokens(refinement.refinedDescription) { terms[w, default: 0] += 1 }
+            for w in named.flatMap({ BM25Index.tokens($0) }) { terms[w, default: 0] += 3 }
+            for w in BM25Index.tokens(refinement.refinedDescription) { terms[w, default: 0] += 1 }
             for t in terms.keys { documentFrequency[t, default: 0] += 1 }
             termCounts.append(terms)
         }
@@ -45,44 +44,76 @@ public final class LexicalCandidates: CandidateSource, Sendable {
             }
         }
         self.postings = postings
-        self.adapters = entries.map { CandidateAdapter(card: $0.0, refinement: $0.1, score: 0) }
+        documentCount = entries.count
     }
 
-    static func tokens(_ text: String) -> [String] {
+    /// Lower-case letter/digit words in singular form: the index's terms.
+    public static func tokens(_ text: String) -> [String] {
         text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { ComposerWords.singular(String($0)) }
     }
 
-    public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {
-        guard query.limit > 0 else { return [] }
-        var scores = [Float](repeating: 0, count: adapters.count)
+    /// The `limit` best documents for the distinct `terms` among those `allowed`, best first, as
+    /// (document, score); equal scores keep `tieBreak` order (true: a before b).
+    public func search(terms: Set<String>, limit: Int, allowed: (Int) -> Bool,
+                       tieBreak: (Int, Int) -> Bool = { $0 < $1 }) -> [(doc: Int, score: Float)] {
+        guard limit > 0, documentCount > 0 else { return [] }
+        var scores = [Float](repeating: 0, count: documentCount)
         var touched: [Int32] = []
-        for term in Set(LexicalCandidates.tokens(query.text)) {
+        for term in terms {
             guard let list = postings[term] else { continue }
-            for p in list {
-                if scores[Int(p.doc)] == 0 { touched.append(p.doc) }
-                scores[Int(p.doc)] += p.weight
+            scores.withUnsafeMutableBufferPointer { s in
+                for p in list {
+                    let d = Int(p.doc)
+                    if s[d] == 0 { touched.append(p.doc) }
+                    s[d] += p.weight
+                }
             }
         }
-        // Keep the best `limit` of the admissible documents (a bounded insertion list, no full sort).
-        var best: [(Float, Int32)] = []
-        best.reserveCapacity(query.limit + 1)
-        for d in touched {
-            let s = scores[Int(d)]
-            if best.count == query.limit, let last = best.last, s <= last.0 { continue }
-            let a = adapters[Int(d)]
-            if let base = query.baseModel, a.card.baseModel != base { continue }
-            if !query.includeNSFW, a.card.nsfw { continue }
+        // A bounded sorted list of the best `limit` (limit ≪ touched): no full sort.
+        var best: [(doc: Int, score: Float)] = []
+        best.reserveCapacity(limit + 1)
+        for d32 in touched {
+            let d = Int(d32)
+            let s = scores[d]
+            if best.count == limit, let last = best.last, s < last.score || (s == last.score && !tieBreak(d, last.doc)) { continue }
+            guard allowed(d) else { continue }
             var lo = 0, hi = best.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 let m = best[mid]
-                if m.0 > s || (m.0 == s && adapters[Int(m.1)].card.adapterId < a.card.adapterId) { lo = mid + 1 } else { hi = mid }
+                if m.score > s || (m.score == s && tieBreak(m.doc, d)) { lo = mid + 1 } else { hi = mid }
             }
-            best.insert((s, d), at: lo)
-            if best.count > query.limit { best.removeLast() }
+            best.insert((d, s), at: lo)
+            if best.count > limit { best.removeLast() }
         }
-        return best.map { s, d in
-            var c = adapters[Int(d)]
+        return best
+    }
+}
+
+/// The composer's lexical retriever: BM25 (`BM25Index`) over the catalog, loaded once.
+public final class LexicalCandidates: CandidateSource, Sendable {
+    let adapters: [CandidateAdapter]
+    public let index: BM25Index
+
+    public convenience init(store: CatalogStore) throws {
+        self.init(entries: try store.allEntries().map { ($0.card, $0.refinement) })
+    }
+
+    public init(entries: [(AdapterCard, AdapterRefinement)]) {
+        index = BM25Index(entries: entries)
+        adapters = entries.map { CandidateAdapter(card: $0.0, refinement: $0.1, score: 0) }
+    }
+
+    static func tokens(_ text: String) -> [String] { BM25Index.tokens(text) }
+
+    public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {
+        let hits = index.search(terms: Set(BM25Index.tokens(query.text)), limit: query.limit, allowed: { [adapters] d in
+            let a = adapters[d]
+            if let base = query.baseModel, a.card.baseModel != base { return false }
+            return query.includeNSFW || !a.card.nsfw
+        }, tieBreak: { [adapters] a, b in adapters[a].card.adapterId < adapters[b].card.adapterId })
+        return hits.map { d, s in
+            var c = adapters[d]
             c.score = Double(s)
             return c
         }

@@ -59,6 +59,42 @@ final class RetrieverTests: XCTestCase {
         XCTAssertEqual(try ids(r, "watercolor", k: 0), [])
     }
 
+    /// One BM25 index type serves the composer's lexical source and the retriever's keyword list:
+    /// without embeddings both rank the same adapters in the same order.
+    func testLexicalSourceAndRetrieverShareTheBM25Ranking() throws {
+        let store = try makeStore()
+        let lexical = try LexicalCandidates(store: store)
+        let r = try Retriever(store: store, modelDirectory: nil)
+        for text in ["watercolor dogs", "castle cars", "realistic watercolor painting"] {
+            let q = CandidateQuery(text: text, baseModel: nil, includeNSFW: true, limit: 4)
+            XCTAssertEqual(try lexical.candidates(for: q).map(\.card.adapterId), try r.candidates(for: q).map(\.card.adapterId), text)
+        }
+    }
+
+    /// The index itself: postings only for shared terms, names weigh more than descriptions,
+    /// the bound holds, filters apply, plural and singular forms meet, ties keep document order.
+    func testBM25IndexRanksBoundsAndFilters() throws {
+        func card(_ id: String, _ title: String, tags: [String] = [], description: String = "") -> (AdapterCard, AdapterRefinement) {
+            (AdapterCard(adapterId: id, alias: id, title: title, baseModel: .sd15, tags: tags, description: description),
+             AdapterRefinement(category: .concept, isCharacter: false, weight: 0.8, weightSource: .defaultValue,
+                               triggerWords: [], refinedDescription: description, cleanDescription: description))
+        }
+        let index = BM25Index(entries: [
+            card("d0", "Foxes", description: "red foxes in snow"),
+            card("d1", "Snow Village", description: "a village; a fox appears once"),
+            card("d2", "Castle", tags: ["medieval"]),
+            card("d3", "Castle", tags: ["medieval"]),
+        ])
+        XCTAssertEqual(index.search(terms: ["fox"], limit: 10, allowed: { _ in true }).map(\.doc), [0, 1])
+        XCTAssertEqual(index.search(terms: Set(BM25Index.tokens("Fox")), limit: 1, allowed: { _ in true }).map(\.doc), [0])
+        XCTAssertEqual(index.search(terms: ["fox"], limit: 10, allowed: { $0 != 0 }).map(\.doc), [1])
+        XCTAssertEqual(index.search(terms: ["castle"], limit: 10, allowed: { _ in true }).map(\.doc), [2, 3])
+        XCTAssertEqual(index.search(terms: ["castle"], limit: 10, allowed: { _ in true }, tieBreak: { $0 > $1 }).map(\.doc), [3, 2])
+        XCTAssertEqual(index.search(terms: ["unicorn"], limit: 10, allowed: { _ in true }).count, 0)
+        XCTAssertEqual(index.search(terms: ["fox"], limit: 0, allowed: { _ in true }).count, 0)
+        XCTAssertEqual(BM25Index(entries: []).search(terms: ["fox"], limit: 5, allowed: { _ in true }).count, 0)
+    }
+
     func testScoresDescendAndLimitHolds() throws {
         let r = try Retriever(store: try makeStore(), modelDirectory: nil)
         let hits = try r.candidates(for: CandidateQuery(text: "watercolor dogs castle cars", baseModel: nil, includeNSFW: true, limit: 3))

@@ -20,7 +20,7 @@ final class StoreTests: XCTestCase {
     func testOpenCreatesWALDatabaseWithAllMigrations() throws {
         let path = try Support.tempDir() + "/sub/dir/catalog.sqlite"
         let store = try CatalogStore(path: path)
-        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache"])
+        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache", "v4_embedding_text_hash"])
         let db = try DatabaseQueue(path: path)
         XCTAssertEqual(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }, "wal")
     }
@@ -41,7 +41,7 @@ final class StoreTests: XCTestCase {
             XCTAssertFalse(try queue.read { try $0.tableExists("adapters_fts") })
         }
         let store = try CatalogStore(path: path)
-        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache"])
+        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache", "v4_embedding_text_hash"])
         XCTAssertEqual(try store.lookup("oldalias").first?.card.title, "Old Title")
         // The FTS index was built over the rows that were already there.
         XCTAssertEqual(try store.fullTextSearch("ancient"), ["old-1"])
@@ -108,6 +108,61 @@ final class StoreTests: XCTestCase {
         try store.upsert([input("a", alias: "alpha", description: "changed")])
         XCTAssertEqual(try store.embeddings(model: EmbeddingVector.modelID).count, 0)
         XCTAssertEqual(try store.adaptersMissingEmbedding(model: EmbeddingVector.modelID).map(\.adapterID), ["a"])
+    }
+
+    /// Vectors carry the model id and the hash of the text they were computed from: a card change
+    /// that leaves the embedded text alone keeps the vector; a change of the text drops it.
+    func testEmbeddingIsKeptUntilItsTextChanges() throws {
+        let store = try CatalogStore(path: try Support.tempDir() + "/hash.sqlite")
+        var card = input("a", alias: "alpha", description: "ink wash mountains")
+        try store.upsert([card])
+        let v: [Float] = (0..<384).map { Float($0 % 7) / 7 }
+        try store.setEmbedding(adapterID: "a", vector: v, model: EmbeddingVector.modelID)
+        let refined = try XCTUnwrap(store.lookup("a").first).refinement.refinedDescription
+        let stamp = try store.embeddingStamp(adapterID: "a")
+        XCTAssertEqual(stamp.model, EmbeddingVector.modelID)
+        XCTAssertEqual(stamp.textHash, CatalogStore.embeddingTextHash(refined))
+
+        // Popularity is not part of the embedded text: the card is updated, the vector stays.
+        card.card.downloadCount = 1234
+        card.card.rating = 4.5
+        XCTAssertEqual(try store.upsert([card]), [.updated])
+        XCTAssertEqual(try store.embeddings(model: EmbeddingVector.modelID).map(\.vector), [v])
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: EmbeddingVector.modelID).count, 0)
+
+        // New description text: the vector and its stamp go, the adapter is pending again.
+        card.card.description = "neon city at night"
+        XCTAssertEqual(try store.upsert([card]), [.updated])
+        XCTAssertEqual(try store.embeddings(model: EmbeddingVector.modelID).count, 0)
+        XCTAssertNil(try store.embeddingStamp(adapterID: "a").textHash)
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: EmbeddingVector.modelID).map(\.adapterID), ["a"])
+
+        // A vector of another model does not count as ours.
+        try store.setEmbedding(adapterID: "a", vector: v, model: "other/model")
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: EmbeddingVector.modelID).map(\.adapterID), ["a"])
+    }
+
+    /// A catalog from before the text-hash migration keeps its vectors, stamped with their text's hash.
+    func testTextHashMigrationStampsExistingVectors() throws {
+        let path = try Support.tempDir() + "/v3.sqlite"
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try CatalogSchema.migrator.migrate(queue, upTo: "v3_llm_cache")
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO adapters (adapter_id, alias, title, source, card_hash, category, weight, weight_source,
+                                          refined_description, embedding, embedding_model, embedding_dim, created_at, updated_at)
+                    VALUES ('old-1', 'oldalias', 'Old Title', 'jsonl', 'h', 'style', 0.7, 'field', 'ancient ink wash',
+                            zeroblob(1536), ?, 384, 0, 0),
+                           ('old-2', 'plain', 'Plain', 'jsonl', 'h2', 'style', 0.7, 'field', 'no vector', NULL, NULL, NULL, 0, 0)
+                    """, arguments: [EmbeddingVector.modelID])
+            }
+        }
+        let store = try CatalogStore(path: path)
+        XCTAssertEqual(try store.appliedMigrations.last, "v4_embedding_text_hash")
+        XCTAssertEqual(try store.embeddingStamp(adapterID: "old-1").textHash, CatalogStore.embeddingTextHash("ancient ink wash"))
+        XCTAssertNil(try store.embeddingStamp(adapterID: "old-2").textHash)
+        XCTAssertEqual(try store.embeddings(model: EmbeddingVector.modelID).count, 1)
     }
 
     /// Another connection (a second CatalogStore) and another process (python3's sqlite3) write
