@@ -351,11 +351,8 @@ public final class RenderSession: @unchecked Sendable {
             } else {
                 try model.merger.apply(zip(adapters, files).map { LoRAApplication(file: $1, textEncoder: $0.textEncoder, unet: $0.unet) })
             }
-            // Models that copied their weights need a rebuild to see the merge; models sharing the
-            // checkpoint's live weight buffers get the same (already patched) buffers back, cheaply,
-            // as long as the old pipeline holds them meanwhile.
-            model.merged = []
-            model.pipeline = try Pipeline(checkpoint: model.checkpoint, tokenizer: try loadTokenizer(), vae: model.pipeline?.vae)
+            // The pipeline's layers share the checkpoint's live weight buffers, which the merger
+            // patched in place: no rebuild is needed to see the merge.
             model.merged = adapters
             timings["merge"] = Date().timeIntervalSince(t)
         }
