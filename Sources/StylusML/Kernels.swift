@@ -368,37 +368,7 @@ public enum Kernels {
         let stride = stride ?? columns
         for r in 0..<rows {
             let row = x + r * stride
-            var m = -Float.infinity
-            var i = 0
-            if columns >= 8 {
-                var mv = load8(row)
-                i = 8
-                while i + 8 <= columns {
-                    let v = load8(row + i)
-                    // Lane-wise max as a bit select (pointwiseMax does not vectorise).
-                    let greater = unsafeBitCast(v .> mv, to: SIMD8<UInt32>.self)
-                    mv = unsafeBitCast((unsafeBitCast(v, to: SIMD8<UInt32>.self) & greater)
-                                       | (unsafeBitCast(mv, to: SIMD8<UInt32>.self) & ~greater), to: Lane.self)
-                    i += 8
-                }
-                for j in 0..<8 { m = Swift.max(m, mv[j]) }
-            }
-            while i < columns { m = Swift.max(m, row[i]); i += 1 }
-            // exp(x − max) and its sum in one pass.
-            var acc = Lane()
-            i = 0
-            while i + 8 <= columns {
-                let e = exp(load8(row + i) - m)
-                store8(e, row + i)
-                acc += e
-                i += 8
-            }
-            var total = acc.sum()
-            if i < columns {
-                let e = exp(loadTail(row + i, columns - i) - m)
-                storeTail(e, row + i, columns - i)
-                for j in 0..<(columns - i) { total += e[j] }
-            }
+            let total = softmaxNumerators(row, count: columns)
             scale(row, count: columns, by: 1 / total)
         }
     }

@@ -172,11 +172,6 @@ extension RenderCommand {
         let env = ProcessInfo.processInfo.environment
         let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
         var cpu: [String: [Double]] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
-        func cpuSeconds() -> Double {
-            var u = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &u)
-            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
-        }
         func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
             let t = Date(), c = cpuSeconds()
             try body()
@@ -213,11 +208,6 @@ extension RenderCommand {
     /// same set again, switches to the set without the first file, reverts; prints the times as JSON.
     func runLoRABenchmark(_ checkpointPath: String) throws {
         var cpu: [String: Double] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
-        func cpuSeconds() -> Double {
-            var u = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &u)
-            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
-        }
         func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
             let t = Date(), c = cpuSeconds()
             try body()
@@ -258,4 +248,11 @@ extension RenderCommand {
             throw CLIExit.runtimeFailure
         }
     }
+}
+
+/// CPU seconds (user + system) this process has used: robust to shared cores, unlike wall time.
+private func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
 }
