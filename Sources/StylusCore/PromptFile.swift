@@ -379,24 +379,8 @@ enum Frontmatter {
     }
 
     static func closestKey(to key: String) -> String? {
-        let scored = PromptSettings.knownKeys.map { ($0, editDistance(Array(key.lowercased()), Array($0))) }
+        let scored = PromptSettings.knownKeys.map { ($0, editDistance(Array(key.lowercased()), Array($0)) ?? .max) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, key.count / 3) else { return nil }
         return best.0
     }
-}
-
-/// Levenshtein distance, for "did you mean" suggestions.
-func editDistance<T: Equatable>(_ a: [T], _ b: [T]) -> Int {
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var current = Array(repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        current[0] = i
-        for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        swap(&previous, &current)
-    }
-    return previous[b.count]
 }

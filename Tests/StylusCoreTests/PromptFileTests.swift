@@ -163,3 +163,14 @@ final class PromptLinterTests: XCTestCase {
         XCTAssertTrue(PromptLinter().diagnostics(for: file).isEmpty)
     }
 }
+
+final class EditDistanceTests: XCTestCase {
+    func testDistanceAndLimit() {
+        XCTAssertEqual(editDistance(Array("kitten"), Array("sitting")), 3)
+        XCTAssertEqual(editDistance(Array("kitten"), Array("sitting"), max: 3), 3)
+        XCTAssertNil(editDistance(Array("kitten"), Array("sitting"), max: 2))
+        XCTAssertEqual(editDistance(Array(""), Array("abc")), 3)
+        XCTAssertEqual(editDistance(Array("abc"), Array("")), 3)
+        XCTAssertNil(editDistance(Array("abc"), Array(""), max: 1))
+    }
+}

@@ -174,28 +174,11 @@ public final class AdapterContext: Sendable {
             guard l1 <= 2 * budget else { continue }
             let s = index.summaries[Int(index.aliasOrder[k])]
             guard fits(s, baseModel),
-                  let d = Self.editDistance(target, Array(index.aliasKeys[k].utf8), max: budget) else { continue }
+                  let d = editDistance(target, Array(index.aliasKeys[k].utf8), max: budget) else { continue }
             best.append((d, s.alias))
         }
         best.sort { $0 < $1 }
         return best.prefix(limit).map(\.1)
-    }
-
-    /// Levenshtein distance, or nil when it exceeds `max` (rows stop early).
-    static func editDistance(_ a: [UInt8], _ b: [UInt8], max limit: Int) -> Int? {
-        if a.isEmpty { return b.count <= limit ? b.count : nil }
-        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            cur[0] = i
-            var rowMin = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                rowMin = Swift.min(rowMin, cur[j])
-            }
-            if rowMin > limit { return nil }
-            swap(&prev, &cur)
-        }
-        return prev[b.count] <= limit ? prev[b.count] : nil
     }
 
     /// Whether an adapter can be offered for a file of `baseModel`: same base, or either unknown.
