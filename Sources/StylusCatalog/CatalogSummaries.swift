@@ -5,6 +5,8 @@ import StylusCore
 /// description and example prompts, so all of a 75,000-adapter catalog reads in a fraction of a
 /// second (the language server's completion index; full cards come from `lookup`).
 public struct AdapterSummary: Sendable, Hashable {
+    /// The adapter's row in the catalog (joins this summary with other reads of the same catalog).
+    public var rowID: Int64
     public var adapterId: String
     public var alias: String
     public var title: String
@@ -29,34 +31,104 @@ public struct AdapterSummary: Sendable, Hashable {
     public var fileStem: String?
 }
 
+/// One adapter's alias as alias completion needs it before the summaries are read: its catalog
+/// row (for `summaries(rowIDs:)`) and its base model.
+public struct AliasEntry: Sendable, Hashable {
+    public var rowID: Int64
+    public var alias: String
+    public var baseModel: BaseModel?
+}
+
 extension CatalogStore {
+    private static let summaryColumns = """
+        id, adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words,
+        tags, refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
+        trigger_words, is_character
+        """
+
     /// Every adapter's summary, ordered by adapter id.
     public func summaries() throws -> [AdapterSummary] {
         try read { db in
-            var bases: [String: BaseModel?] = [:]
+            var bases = BaseModelCache()
             var out: [AdapterSummary] = []
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words,
-                       tags, refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
-                       trigger_words, is_character
-                FROM adapters ORDER BY adapter_id
-                """)
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.summaryColumns) FROM adapters ORDER BY adapter_id")
+            while let r = try rows.next() { out.append(Self.summary(r, &bases)) }
+            return out
+        }
+    }
+
+    /// The summaries of the given catalog rows, in the order given; rows that no longer exist are
+    /// left out. For reading a handful of adapters (a completion list) without loading them all.
+    public func summaries(rowIDs: [Int64]) throws -> [AdapterSummary] {
+        guard !rowIDs.isEmpty else { return [] }
+        let byRow = try read { db in
+            var bases = BaseModelCache()
+            var byRow: [Int64: AdapterSummary] = [:]
+            let marks = Array(repeating: "?", count: rowIDs.count).joined(separator: ",")
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.summaryColumns) FROM adapters WHERE id IN (\(marks))",
+                                           arguments: StatementArguments(rowIDs))
+            while let r = try rows.next() { byRow[r[0]] = Self.summary(r, &bases) }
+            return byRow
+        }
+        return rowIDs.compactMap { byRow[$0] }
+    }
+
+    /// Every adapter's alias, row and base model, in the catalog's alias order (ASCII
+    /// case-insensitive, ties by row). Read from the alias and base-model indexes alone, never
+    /// the adapter rows: tens of milliseconds for 75,000 adapters.
+    public func aliasDirectory() throws -> [AliasEntry] {
+        try read { db in
+            // Rows by base model, one query per distinct value (a catalog has a handful).
+            var bases: [BaseModel?] = []
+            var baseOfRow: [Int64: UInt8] = [:]
+            for name in try String.fetchAll(db, sql: "SELECT DISTINCT base_model FROM adapters WHERE base_model IS NOT NULL") {
+                guard let base = BaseModel(name), bases.count < Int(UInt8.max) else { continue }
+                bases.append(base)
+                let rows = try Int64.fetchCursor(db, sql: "SELECT id FROM adapters WHERE base_model = ?", arguments: [name])
+                while let row = try rows.next() { baseOfRow[row] = UInt8(bases.count - 1) }
+            }
+            var out: [AliasEntry] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, alias FROM adapters ORDER BY alias COLLATE NOCASE, id")
             while let r = try rows.next() {
-                let baseName: String? = r[3]
-                var base: BaseModel?
-                if let baseName {
-                    if let known = bases[baseName] { base = known } else { base = BaseModel(baseName); bases[baseName] = base }
-                }
-                out.append(AdapterSummary(
-                    adapterId: r[0], alias: r[1], title: r[2], baseModel: base,
-                    category: AdapterCategory(rawValue: r[4]) ?? .concept, weight: r[5],
-                    weightSource: WeightSource(rawValue: r[6]) ?? .defaultValue,
-                    triggerWords: Self.stringArray(r[7]), cardTriggerWords: Self.stringArray(r[17]), isCharacter: r[18], tags: Self.stringArray(r[8]), refinedDescription: r[9],
-                    nsfw: r[10], downloadCount: r[11] ?? 0, downloadURL: r[12], source: r[13], sourceRef: r[14],
-                    filePath: r[15], fileStem: r[16]))
+                let row: Int64 = r[0]
+                out.append(AliasEntry(rowID: row, alias: r[1], baseModel: baseOfRow[row].map { bases[Int($0)] } ?? nil))
             }
             return out
         }
+    }
+
+    /// Adapters in the catalog's alias order (ASCII case-insensitive, ties by row), starting at the
+    /// first alias not ordered before `lowerBound`, handed to `body` one at a time until it returns
+    /// false. Walks the alias index: a prefix lookup costs the rows it visits, whatever the catalog size.
+    public func aliases(from lowerBound: String, _ body: (AliasEntry) -> Bool) throws {
+        try read { db in
+            var bases = BaseModelCache()
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT id, alias, base_model FROM adapters WHERE alias >= ? COLLATE NOCASE ORDER BY alias COLLATE NOCASE, id
+                """, arguments: [lowerBound])
+            while let r = try rows.next(), body(AliasEntry(rowID: r[0], alias: r[1], baseModel: bases[r[2]])) {}
+        }
+    }
+
+    /// Whether an alias has a letter the catalog's ASCII case-insensitive order cannot place like
+    /// Swift's `lowercased()`: İ (U+0130) and the Kelvin sign (U+212A), the only non-ASCII letters
+    /// whose lowercase starts with an ASCII letter. Scans the alias index (milliseconds).
+    public func hasAliasesLoweringToASCII() throws -> Bool {
+        try read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM adapters WHERE instr(alias, ?) > 0 OR instr(alias, ?) > 0)",
+                              arguments: ["\u{130}", "\u{212A}"]) ?? true
+        }
+    }
+
+    /// A summary from a row of `summaryColumns`.
+    private static func summary(_ r: Row, _ bases: inout BaseModelCache) -> AdapterSummary {
+        AdapterSummary(
+            rowID: r[0], adapterId: r[1], alias: r[2], title: r[3], baseModel: bases[r[4]],
+            category: AdapterCategory(rawValue: r[5]) ?? .concept, weight: r[6],
+            weightSource: WeightSource(rawValue: r[7]) ?? .defaultValue,
+            triggerWords: stringArray(r[8]), cardTriggerWords: stringArray(r[18]), isCharacter: r[19], tags: stringArray(r[9]),
+            refinedDescription: r[10], nsfw: r[11], downloadCount: r[12] ?? 0, downloadURL: r[13], source: r[14],
+            sourceRef: r[15], filePath: r[16], fileStem: r[17])
     }
 
     /// A JSON array of strings as the catalog stores it; plain strings are split without a JSON
@@ -78,3 +150,19 @@ extension CatalogStore {
         return out
     }
 }
+
+/// Base models parsed once per distinct catalog value (a catalog has a handful of them).
+struct BaseModelCache {
+    private var parsed: [String: BaseModel?] = [:]
+
+    subscript(name: String?) -> BaseModel? {
+        mutating get {
+            guard let name else { return nil }
+            if let known = parsed[name] { return known }
+            let base = BaseModel(name)
+            parsed[name] = base
+            return base
+        }
+    }
+}
+

@@ -16,13 +16,12 @@ enum CompletionHandler {
 
     static func complete(_ s: DocumentSnapshot, at position: Position, adapters: AdapterContext?,
                          client: ClientCapabilities) -> CompletionList {
-        guard let adapters, !s.isTooLargeToAnalyze else { return CompletionList(isIncomplete: false, items: []) }
+        guard let adapters, !s.isTooLargeToAnalyze, let line = lineBefore(s, position) else {
+            return CompletionList(isIncomplete: false, items: [])
+        }
+        let (cursor, lineStart, before) = line
         let source = s.text
-        let cursor = source.utf8Offset(of: position)
         let file = s.file
-        if let front = file.frontmatterRange, front.utf8.contains(cursor) { return CompletionList(isIncomplete: false, items: []) }
-        let lineStart = source.lineStarts[source.line(ofUTF8: cursor)]
-        let before = Array(source.bytes[lineStart..<cursor])
         let base = adapters.baseModel(for: file)
 
         if let nameStart = openTagName(before) {
@@ -49,6 +48,22 @@ enum CompletionHandler {
             wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client)
         }
         return CompletionList(isIncomplete: truncated || prefix.utf8.count < 4, items: items)
+    }
+
+    /// The cursor's UTF-8 offset, its line's start and the line's bytes before it; nil in the frontmatter.
+    static func lineBefore(_ s: DocumentSnapshot, _ position: Position) -> (cursor: Int, lineStart: Int, before: [UInt8])? {
+        let source = s.text
+        let cursor = source.utf8Offset(of: position)
+        if let front = s.file.frontmatterRange, front.utf8.contains(cursor) { return nil }
+        let lineStart = source.lineStarts[source.line(ofUTF8: cursor)]
+        return (cursor, lineStart, Array(source.bytes[lineStart..<cursor]))
+    }
+
+    /// Whether the cursor is in the name of an open `<lora:` tag: alias completion, which only
+    /// needs `AdapterContext.aliases(prefix:…)` (ready before the rest of the catalog).
+    static func isInTagName(_ s: DocumentSnapshot, at position: Position) -> Bool {
+        guard !s.isTooLargeToAnalyze, let line = lineBefore(s, position) else { return false }
+        return openTagName(line.before) != nil
     }
 
     // MARK: `<lora:` aliases

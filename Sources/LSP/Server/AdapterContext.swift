@@ -8,9 +8,13 @@ import StylusCore
 /// the store, and the composer with its candidate index. Built once per settings, off the message
 /// loop (`load`), then immutable and read concurrently.
 ///
-/// Loading has two phases so a large catalog is usable at once: the summaries and name indexes
-/// (a fraction of a second for 75,000 adapters) are ready when `load` returns; the composer's
-/// candidate index is built in the background (`isComposerReady`, `composerReady()`).
+/// Loading has three phases so a large catalog is usable at once:
+/// 1. `load` returns once the catalog is open. `aliases(prefix:…)` works from then on: until the
+///    summaries are loaded it walks the catalog's alias index (`aliasesFromStore`).
+/// 2. The summaries and the name indexes follow on a thread of their own (`isLoaded`, `loaded()`,
+///    about a second for 75,000 adapters); every other lookup needs them (the server hands out
+///    contexts after `loaded()`).
+/// 3. Then the word index and the composer's candidate index (`isComposerReady`, `composerReady()`).
 ///
 /// API in one place:
 /// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
@@ -40,9 +44,18 @@ public final class AdapterContext: Sendable {
 
     /// Where the catalog was loaded from.
     public var catalogPath: String { index.store.path }
-    public var count: Int { index.summaries.count }
+    public var count: Int { index.catalog.summaries.count }
     /// Every adapter, ordered by adapter id.
-    public var summaries: [AdapterSummary] { index.summaries }
+    public var summaries: [AdapterSummary] { index.catalog.summaries }
+
+    /// Whether the summaries are loaded (phase 2); before, only `aliases(prefix:…)` answers at once.
+    public var isLoaded: Bool { index.loaded.peek() != nil }
+
+    /// Waits (without blocking a Swift concurrency thread) for the summaries; throws when they
+    /// cannot be read.
+    public func loaded() async throws {
+        _ = try await index.loaded.value().get()
+    }
 
     // MARK: Loading
 
@@ -60,16 +73,18 @@ public final class AdapterContext: Sendable {
     }
 
     /// Opens the catalog the settings name (`db`, else `$STYLUS_DB`, else the data directory's
-    /// catalog, seeded with the starter catalog when new), scans `loraDirs` into it, and builds the
-    /// name indexes; the composer's index follows in the background. Blocks: call it off the
-    /// message loop.
+    /// catalog, seeded with the starter catalog when new) and scans `loraDirs` into it; the
+    /// summaries and the composer's index follow in the background (see the type's comment).
+    /// Blocks: call it off the message loop. `beforeSummaries` runs on the background thread before
+    /// it reads the catalog (tests hold it there to see the first phase).
     public static func load(settings: Settings, scanFolders: Bool = true,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AdapterContext {
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            beforeSummaries: (@Sendable () -> Void)? = nil) throws -> AdapterContext {
         let store = try openStore(settings: settings, environment: environment)
         let warnings = scanFolders ? settings.loraDirs.flatMap { scan($0, into: store) } : []
-        let summaries: [AdapterSummary]
-        do { summaries = try store.summaries() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
-        return AdapterContext(index: AdapterIndex(summaries: summaries, store: store),
+        let storeOrderIsExact: Bool
+        do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        return AdapterContext(index: AdapterIndex(store: store, storeOrderIsExact: storeOrderIsExact, beforeSummaries: beforeSummaries),
                               defaultBaseModel: settings.baseModel.flatMap { BaseModel($0) }, warnings: warnings)
     }
 
@@ -102,7 +117,8 @@ public final class AdapterContext: Sendable {
 
     /// The adapter a `<lora:name:…>` tag names: by alias, else by file stem (case-insensitive).
     public func summary(alias: String) -> AdapterSummary? {
-        index.byName[alias.lowercased()].map { index.summaries[Int($0)] }
+        let catalog = index.catalog
+        return catalog.byName[alias.lowercased()].map { catalog.summaries[Int($0)] }
     }
 
     /// The full catalog entry (raw description, example prompts, file hashes) for a tag's name.
@@ -117,19 +133,44 @@ public final class AdapterContext: Sendable {
     }
 
     /// Adapters whose alias starts with `prefix` (case-insensitive), in alias order, of `baseModel`
-    /// (or unknown base) when given. `truncated` says that more matched than `limit`.
+    /// (or unknown base) when given. `truncated` says that more matched than `limit`. Answers at
+    /// once after `load`: until the summaries are loaded, from the catalog file (`aliasesFromStore`),
+    /// or, in the rare cases that cannot answer, by waiting for them.
     public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool) {
+        if !isLoaded, let early = aliasesFromStore(prefix: prefix, baseModel: baseModel, limit: limit) { return early }
+        let catalog = index.catalog
+        let (positions, truncated) = catalog.aliases.matches(prefix: prefix, baseModel: baseModel, limit: limit)
+        return (positions.compactMap { catalog.summary(atAlias: $0) }, truncated)
+    }
+
+    /// `aliases(prefix:…)` straight from the catalog's alias index, for the time before the
+    /// summaries are loaded. That index orders aliases ASCII case-insensitively: the in-memory order
+    /// (lowercased UTF-8, ties by row) for ASCII aliases; an ASCII and a non-ASCII alias are in the
+    /// same order in both; and the aliases starting with an ASCII prefix are one run in both. Only
+    /// two non-ASCII aliases may swap. So while the aliases it lists are ASCII, the answer is the
+    /// one memory gives. Nil (ask memory) when it would list a non-ASCII alias, for a non-ASCII
+    /// prefix, when the catalog has aliases with İ or the Kelvin sign (see
+    /// `CatalogStore.hasAliasesLoweringToASCII`), or when the catalog cannot be read.
+    package func aliasesFromStore(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool)? {
         let p = prefix.lowercased()
-        var i = AdapterIndex.lowerBound(index.aliasKeys, p)
-        var out: [AdapterSummary] = []
-        while i < index.aliasKeys.count, index.aliasKeys[i].utf8.starts(with: p.utf8) {
-            let s = index.summaries[Int(index.aliasOrder[i])]
-            i += 1
-            guard fits(s, baseModel) else { continue }
-            if out.count == limit { return (out, true) }
-            out.append(s)
+        guard index.storeOrderIsExact, p.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var rows: [Int64] = []
+        var truncated = false, exact = true
+        do {
+            try index.store.aliases(from: p) { e in
+                guard AliasIndex.key(e.alias).utf8.starts(with: p.utf8) else { return false }  // past the prefix
+                guard Self.fits(e.baseModel, baseModel) else { return true }
+                if rows.count == limit { truncated = true; return false }
+                guard e.alias.utf8.allSatisfy({ $0 < 0x80 }) else { exact = false; return false }
+                rows.append(e.rowID)
+                return true
+            }
+            guard exact else { return nil }
+            let adapters = try index.store.summaries(rowIDs: rows)
+            return adapters.count == rows.count ? (adapters, truncated) : nil
+        } catch {
+            return nil
         }
-        return (out, false)
     }
 
     /// Adapters named (title, tags, trigger words) by a word starting with `wordPrefix` (2+
@@ -140,16 +181,17 @@ public final class AdapterContext: Sendable {
         let p = wordPrefix.lowercased()
         guard p.count >= 2 else { return ([], true) }
         let wordIndex = index.words.wait()
+        let summaries = index.catalog.summaries
         var words: [Int] = []
-        var i = AdapterIndex.lowerBound(wordIndex.keys, p)
+        var i = AliasIndex.lowerBound(wordIndex.keys, p)
         while i < wordIndex.keys.count, wordIndex.keys[i].utf8.starts(with: p.utf8) { words.append(i); i += 1 }
         words.sort { (wordIndex.keys[$0].utf8.count, $0) < (wordIndex.keys[$1].utf8.count, $1) }
         var out: [(String, AdapterSummary)] = []
         var seen: Set<Int32> = []
         for k in words {
             for d in wordIndex.postings[k] where !seen.contains(d) {
-                let s = index.summaries[Int(d)]
-                guard fits(s, baseModel), !s.nsfw else { continue }
+                let s = summaries[Int(d)]
+                guard Self.fits(s.baseModel, baseModel), !s.nsfw else { continue }
                 if out.count == limit { return (out, true) }
                 seen.insert(d)
                 out.append((wordIndex.keys[k], s))
@@ -162,28 +204,28 @@ public final class AdapterContext: Sendable {
     public func closestAliases(to name: String, baseModel: BaseModel?, limit: Int = 3) -> [String] {
         let target = Array(name.lowercased().utf8)
         let budget = max(2, target.count / 3)
-        let histogram = AdapterIndex.histogram(target)
+        let histogram = LoadedCatalog.histogram(target)
+        let catalog = index.catalog, aliases = catalog.aliases
         var best: [(Int, String)] = []
-        for k in index.aliasKeys.indices {
-            let length = Int(index.aliasLengths[k])
+        for k in catalog.aliasOrder.indices {
+            let length = Int(catalog.aliasLengths[k])
             guard abs(length - target.count) <= budget else { continue }
             // Each edit changes the letter histogram by at most 2: a cheap lower bound first.
             var l1 = 0
-            let base = k * AdapterIndex.bins
-            for b in 0..<AdapterIndex.bins { l1 += abs(Int(index.aliasHistograms[base + b]) - Int(histogram[b])) }
-            guard l1 <= 2 * budget else { continue }
-            let s = index.summaries[Int(index.aliasOrder[k])]
-            guard fits(s, baseModel),
-                  let d = editDistance(target, Array(index.aliasKeys[k].utf8), max: budget) else { continue }
+            let base = k * LoadedCatalog.bins
+            for b in 0..<LoadedCatalog.bins { l1 += abs(Int(catalog.aliasHistograms[base + b]) - Int(histogram[b])) }
+            guard l1 <= 2 * budget, Self.fits(aliases.baseModels[k], baseModel), let s = catalog.summary(atAlias: k),
+                  let d = editDistance(target, Array(aliases.keys[k].utf8), max: budget) else { continue }
             best.append((d, s.alias))
         }
         best.sort { $0 < $1 }
         return best.prefix(limit).map(\.1)
     }
 
-    /// Whether an adapter can be offered for a file of `baseModel`: same base, or either unknown.
-    func fits(_ s: AdapterSummary, _ baseModel: BaseModel?) -> Bool {
-        guard let baseModel, let own = s.baseModel else { return true }
+    /// Whether an adapter of base `own` can be offered for a file of `baseModel`: same base, or
+    /// either unknown.
+    static func fits(_ own: BaseModel?, _ baseModel: BaseModel?) -> Bool {
+        guard let baseModel, let own else { return true }
         return own == baseModel
     }
 
@@ -206,15 +248,7 @@ public final class AdapterContext: Sendable {
 
     /// Waits (without blocking a Swift concurrency thread) until the composer can run.
     public func composerReady() async {
-        if isComposerReady { return }
-        await withCheckedContinuation { done in
-            // A waiting thread of its own: blocking a Dispatch global queue thread could starve
-            // Swift concurrency, which runs on those threads on Linux.
-            Thread.detachNewThread { [index] in
-                _ = index.candidates.wait()
-                done.resume()
-            }
-        }
+        _ = await index.candidates.value()
     }
 
     /// Runs the Stylus composer on a prompt file (its base model, its `nsfw` and `debias`
@@ -301,67 +335,90 @@ public final class AdapterContext: Sendable {
     }
 }
 
-/// The catalog's indexes, built once and shared by contexts that differ only in the base model.
+/// The catalog's indexes, built once on a thread of their own (summaries and aliases, then words,
+/// then the composer's candidates) and shared by contexts that differ only in the base model.
 final class AdapterIndex: Sendable {
     let store: CatalogStore
-    let summaries: [AdapterSummary]
-    /// Lowercased alias and file stem → summary index (first by adapter id).
-    let byName: [String: Int32]
-    /// Summary indices sorted by lowercased alias, with the keys alongside for binary search.
-    let aliasKeys: [String]
-    let aliasOrder: [Int32]
-    /// Per sorted alias: its UTF-8 length and a folded byte histogram (`bins` counts each), so
-    /// the closest-alias search skips most aliases without an edit distance.
-    let aliasLengths: [UInt16]
-    let aliasHistograms: [UInt8]
-    static let bins = 32
-    /// Adapters by the words of their names (built in the background, right after the alias index).
+    /// Whether `aliasesFromStore` may answer (no alias the catalog's order cannot place).
+    let storeOrderIsExact: Bool
+    /// The summaries and the indexes built from them (phase 2).
+    let loaded = OnceValue<Result<LoadedCatalog, Error>>()
+    /// Adapters by the words of their names.
     let words = OnceValue<WordIndex>()
-    /// The composer's candidate source, built on a background thread.
+    /// The composer's candidate source.
     let candidates = OnceValue<Result<LexicalCandidates, Error>>()
     let lastComposition = Locked<(key: String, value: AdapterContext.Composed)?>(nil)
 
-    init(summaries: [AdapterSummary], store: CatalogStore) {
+    init(store: CatalogStore, storeOrderIsExact: Bool, beforeSummaries: (@Sendable () -> Void)?) {
         self.store = store
-        self.summaries = summaries
-        var byName: [String: Int32] = [:]
-        byName.reserveCapacity(summaries.count * 2)
-        for (i, s) in summaries.enumerated() {
-            let alias = s.alias.lowercased()
-            if byName[alias] == nil { byName[alias] = Int32(i) }
-        }
-        for (i, s) in summaries.enumerated() {
-            if let stem = s.fileStem?.lowercased(), byName[stem] == nil { byName[stem] = Int32(i) }
-        }
-        self.byName = byName
-
-        // Byte order (not String's Unicode order): cheaper, and what `lowerBound` searches with.
-        let sorted = summaries.indices.map { (summaries[$0].alias.lowercased(), Int32($0)) }
-            .sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        aliasKeys = sorted.map(\.0)
-        aliasOrder = sorted.map(\.1)
-        aliasLengths = aliasKeys.map { UInt16(min($0.utf8.count, Int(UInt16.max))) }
-        var histograms = [UInt8](repeating: 0, count: aliasKeys.count * Self.bins)
-        for (k, key) in aliasKeys.enumerated() {
-            for b in key.utf8 { histograms[k * Self.bins + Int(b) % Self.bins] &+= 1 }
-        }
-        aliasHistograms = histograms
-
-        // The word index and the composer's candidate index take longer: build them on their own
-        // thread, so alias completion is ready first.
-        let words = self.words, candidates = self.candidates
+        self.storeOrderIsExact = storeOrderIsExact
+        let loaded = self.loaded, words = self.words, candidates = self.candidates
         Thread.detachNewThread {
+            beforeSummaries?()
+            let result = Result {
+                // The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
+                do { return LoadedCatalog(summaries: try store.summaries(), aliases: AliasIndex(try store.aliasDirectory())) }
+                catch { throw AdapterContext.LoadError.catalogUnreadable(store.path, "\(error)") }
+            }
+            loaded.set(result)
+            let summaries = (try? result.get())?.summaries ?? []
             words.set(WordIndex(summaries))
             // From the summaries: the fields retrieval and the composer read, without a second
             // read of the catalog (raw descriptions, example prompts).
-            candidates.set(.success(LexicalCandidates(entries: summaries.map(\.candidateEntry))))
+            candidates.set(result.map { LexicalCandidates(entries: $0.summaries.map(\.candidateEntry)) })
         }
     }
 
-    static func histogram(_ bytes: [UInt8]) -> [UInt8] {
-        var h = [UInt8](repeating: 0, count: bins)
-        for b in bytes { h[Int(b) % bins] &+= 1 }
-        return h
+    /// The loaded catalog, waiting (blocking) while it loads; empty when it could not be read.
+    var catalog: LoadedCatalog { (try? loaded.wait().get()) ?? LoadedCatalog.empty }
+}
+
+/// Every alias, lowercased and sorted (UTF-8 byte order, ties by catalog row), with its catalog
+/// row and base model: all that `<lora:` completion needs to pick its adapters.
+final class AliasIndex: Sendable {
+    let keys: [String]
+    let rowIDs: [Int64]
+    let baseModels: [BaseModel?]
+
+    /// `entries` as the catalog lists them (`aliasDirectory`): for ASCII aliases that is already the
+    /// final order, so the sort has little to do.
+    init(_ entries: [AliasEntry]) {
+        let sorted = entries.map { (Self.key($0.alias), $0) }.sorted { Self.precedes($0.0, $0.1.rowID, $1.0, $1.1.rowID) }
+        keys = sorted.map(\.0)
+        rowIDs = sorted.map(\.1.rowID)
+        baseModels = sorted.map(\.1.baseModel)
+    }
+
+    /// The lowercased alias (the alias itself when it has no uppercase or non-ASCII letters: most do).
+    static func key(_ alias: String) -> String {
+        alias.utf8.contains { $0 >= 0x80 || ($0 >= 0x41 && $0 <= 0x5A) } ? alias.lowercased() : alias
+    }
+
+    static func precedes(_ a: String, _ rowA: Int64, _ b: String, _ rowB: Int64) -> Bool {
+        var i = a.utf8.makeIterator(), j = b.utf8.makeIterator()
+        while true {
+            switch (i.next(), j.next()) {
+            case let (x?, y?): if x != y { return x < y }
+            case (nil, nil): return rowA < rowB
+            case (nil, _?): return true
+            case (_?, nil): return false
+            }
+        }
+    }
+
+    /// Positions of the aliases starting with `prefix` (case-insensitive) whose adapters fit
+    /// `baseModel`, in order, at most `limit`; `truncated` says that more matched.
+    func matches(prefix: String, baseModel: BaseModel?, limit: Int) -> (positions: [Int], truncated: Bool) {
+        let p = prefix.lowercased()
+        var out: [Int] = []
+        var i = Self.lowerBound(keys, p)
+        while i < keys.count, keys[i].utf8.starts(with: p.utf8) {
+            defer { i += 1 }
+            guard AdapterContext.fits(baseModels[i], baseModel) else { continue }
+            if out.count == limit { return (out, true) }
+            out.append(i)
+        }
+        return (out, false)
     }
 
     /// The first key not ordered before `p` (byte order).
@@ -372,6 +429,60 @@ final class AdapterIndex: Sendable {
             if keys[mid].utf8.lexicographicallyPrecedes(p.utf8) { lo = mid + 1 } else { hi = mid }
         }
         return lo
+    }
+}
+
+/// The summaries (ordered by adapter id) and the indexes built from them.
+struct LoadedCatalog: Sendable {
+    let summaries: [AdapterSummary]
+    let aliases: AliasIndex
+    /// Lowercased alias and file stem → summary index (first by adapter id).
+    let byName: [String: Int32]
+    /// Per `AliasIndex` position: the summary index (-1 when the row was deleted between the
+    /// two reads), its UTF-8 length and a folded byte histogram (`bins` counts each), so the
+    /// closest-alias search skips most aliases without an edit distance.
+    let aliasOrder: [Int32]
+    let aliasLengths: [UInt16]
+    let aliasHistograms: [UInt8]
+    static let bins = 32
+
+    static let empty = LoadedCatalog(summaries: [], aliases: AliasIndex([]))
+
+    init(summaries: [AdapterSummary], aliases: AliasIndex) {
+        self.summaries = summaries
+        self.aliases = aliases
+        var byName: [String: Int32] = [:]
+        byName.reserveCapacity(summaries.count * 2)
+        var byRow: [Int64: Int32] = [:]
+        byRow.reserveCapacity(summaries.count)
+        for (i, s) in summaries.enumerated() {
+            byRow[s.rowID] = Int32(i)
+            let alias = s.alias.lowercased()
+            if byName[alias] == nil { byName[alias] = Int32(i) }
+        }
+        for (i, s) in summaries.enumerated() {
+            if let stem = s.fileStem?.lowercased(), byName[stem] == nil { byName[stem] = Int32(i) }
+        }
+        self.byName = byName
+        aliasOrder = aliases.rowIDs.map { byRow[$0] ?? -1 }
+        aliasLengths = aliases.keys.map { UInt16(min($0.utf8.count, Int(UInt16.max))) }
+        var histograms = [UInt8](repeating: 0, count: aliases.keys.count * Self.bins)
+        for (k, key) in aliases.keys.enumerated() {
+            for b in key.utf8 { histograms[k * Self.bins + Int(b) % Self.bins] &+= 1 }
+        }
+        aliasHistograms = histograms
+    }
+
+    /// The summary at an `AliasIndex` position.
+    func summary(atAlias position: Int) -> AdapterSummary? {
+        guard aliasOrder.indices.contains(position), aliasOrder[position] >= 0 else { return nil }
+        return summaries[Int(aliasOrder[position])]
+    }
+
+    static func histogram(_ bytes: [UInt8]) -> [UInt8] {
+        var h = [UInt8](repeating: 0, count: bins)
+        for b in bytes { h[Int(b) % bins] &+= 1 }
+        return h
     }
 }
 
@@ -458,4 +569,14 @@ final class OnceValue<Value: Sendable>: @unchecked Sendable {
         while value == nil { condition.wait() }
         return value!
     }
+
+    /// Waits for the value without blocking a Swift concurrency thread: those are Dispatch's
+    /// global queue threads on Linux, and blocking them could starve message handling.
+    func value() async -> Value {
+        if let v = peek() { return v }
+        return await withCheckedContinuation { done in
+            Thread.detachNewThread { done.resume(returning: self.wait()) }
+        }
+    }
 }
+

@@ -4,7 +4,8 @@ import StylusCore
 /// Keeps the server's `AdapterContext` in step with the settings: loads it in the background
 /// (never on the message loop), reloads when `db` or `loraDirs` change, re-bases it cheaply when
 /// only `baseModel` changes. Readers `await current()`, which waits for a load in progress, so a
-/// request that arrives during start-up gets the catalog instead of an empty answer.
+/// request that arrives during start-up gets the catalog instead of an empty answer; `<lora:`
+/// completion awaits only the first phase (`currentForAliases()`).
 package actor AdapterContextLoader {
     package typealias Loaded = @Sendable (_ context: AdapterContext?, _ problems: [String]) async -> Void
     package typealias Load = @Sendable (Settings) throws -> AdapterContext
@@ -50,6 +51,10 @@ package actor AdapterContextLoader {
         let current = task!
         Task { [weak self] in
             guard let context = await current.value else { return }
+            do { try await context.loaded() } catch {
+                await self?.report(gen, nil, ["adapter catalog unavailable: \(error)"], loaded)
+                return
+            }
             await self?.report(gen, context, context.warnings, loaded)
             // Once the composer's index is built, composition-based results (hints) can appear.
             guard !context.isComposerReady else { return }
@@ -66,7 +71,13 @@ package actor AdapterContextLoader {
     /// The current context, waiting for a load in progress; nil before any settings or when the
     /// catalog cannot be opened.
     package func current() async -> AdapterContext? {
-        guard let task else { return nil }
-        return await task.value
+        guard let context = await task?.value, (try? await context.loaded()) != nil else { return nil }
+        return context
+    }
+
+    /// The current context as soon as its catalog is open, maybe before its summaries are
+    /// loaded: only for `AdapterContext.aliases(prefix:…)`, which answers in either state.
+    package func currentForAliases() async -> AdapterContext? {
+        await task?.value
     }
 }

@@ -20,6 +20,9 @@ public actor LanguageServer: MessageHandler {
         /// The `stylus.render` command (issue #9). Nil: no "Render image" code action, and the
         /// command answers InvalidParams.
         public var renderCommand: (any ServerCommand)?
+        /// Runs on the catalog's loading thread before the summaries are read (tests hold the
+        /// load there to exercise the first phase).
+        package var beforeCatalogSummaries: (@Sendable () -> Void)?
         public init() {}
     }
 
@@ -49,8 +52,8 @@ public actor LanguageServer: MessageHandler {
             delay: options.diagnosticsDelay,
             compute: Self.diagnosticsCompute(options, nil),
             publish: { [connection] in connection.sendNotification("textDocument/publishDiagnostics", $0) })
-        adapterLoader = AdapterContextLoader { [environment = options.environment] in
-            try AdapterContext.load(settings: $0, environment: environment)
+        adapterLoader = AdapterContextLoader { [environment = options.environment, gate = options.beforeCatalogSummaries] in
+            try AdapterContext.load(settings: $0, environment: environment, beforeSummaries: gate)
         }
     }
 
@@ -156,7 +159,9 @@ public actor LanguageServer: MessageHandler {
                 return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : FormattingHandler.edits($0) }
             case "textDocument/completion":
                 let p: CompletionParams = try params.decode()
-                return try adapterRequest(p.textDocument.uri) { [client] s, a in CompletionHandler.complete(s, at: p.position, adapters: a, client: client) }
+                return try adapterRequest(p.textDocument.uri, aliasesSuffice: { CompletionHandler.isInTagName($0, at: p.position) }) {
+                    [client] s, a in CompletionHandler.complete(s, at: p.position, adapters: a, client: client)
+                }
             case "completionItem/resolve":
                 let item: CompletionItem = try params.decode()
                 return { [client, adapterLoader] in CompletionHandler.resolve(item, adapters: await adapterLoader.current(), client: client) }
@@ -198,13 +203,18 @@ public actor LanguageServer: MessageHandler {
         }
     }
 
-    /// A document request that also needs the adapter context (waits while it loads).
+    /// A document request that also needs the adapter context (waits while it loads). When
+    /// `aliasesSuffice` says so for the snapshot, it waits only for the aliases (the first phase).
     private func adapterRequest<R: Encodable & Sendable>(
-        _ uri: DocumentURI, _ compute: @escaping @Sendable (DocumentSnapshot, AdapterContext?) throws -> R
+        _ uri: DocumentURI, aliasesSuffice: (@Sendable (DocumentSnapshot) -> Bool)? = nil,
+        _ compute: @escaping @Sendable (DocumentSnapshot, AdapterContext?) throws -> R
     ) throws -> ReplyWork {
         let s = try snapshot(uri)
         return { [self, adapterLoader] in
-            let adapters = s.isTooLargeToAnalyze ? nil : await adapterLoader.current()
+            let adapters: AdapterContext?
+            if s.isTooLargeToAnalyze { adapters = nil }
+            else if aliasesSuffice?(s) == true { adapters = await adapterLoader.currentForAliases() }
+            else { adapters = await adapterLoader.current() }
             let result = try compute(s, adapters)
             try Task.checkCancellation()
             guard await isCurrent(s) else { throw ResponseError.contentModified }
