@@ -214,7 +214,7 @@ public final class AdapterContext: Sendable {
             var l1 = 0
             let base = k * LoadedCatalog.bins
             for b in 0..<LoadedCatalog.bins { l1 += abs(Int(catalog.aliasHistograms[base + b]) - Int(histogram[b])) }
-            guard l1 <= 2 * budget, Self.fits(aliases.baseModels[k], baseModel), let s = catalog.summary(atAlias: k),
+            guard l1 <= 2 * budget, Self.fits(aliases.baseModel(at: k), baseModel), let s = catalog.summary(atAlias: k),
                   let d = editDistance(target, Array(aliases.keys[k].utf8), max: budget) else { continue }
             best.append((d, s.alias))
         }
@@ -378,7 +378,9 @@ final class AdapterIndex: Sendable {
 final class AliasIndex: Sendable {
     let keys: [String]
     let rowIDs: [Int64]
-    let baseModels: [BaseModel?]
+    /// Per alias, its base model as an index into `bases` (a catalog has a handful of them).
+    private let baseIDs: [UInt32]
+    private let bases: [BaseModel?]
 
     /// `entries` as the catalog lists them (`aliasDirectory`): for ASCII aliases that is already the
     /// final order, so the sort has little to do.
@@ -386,8 +388,18 @@ final class AliasIndex: Sendable {
         let sorted = entries.map { (Self.key($0.alias), $0) }.sorted { Self.precedes($0.0, $0.1.rowID, $1.0, $1.1.rowID) }
         keys = sorted.map(\.0)
         rowIDs = sorted.map(\.1.rowID)
-        baseModels = sorted.map(\.1.baseModel)
+        var bases: [BaseModel?] = []
+        var ids: [BaseModel?: UInt32] = [:]
+        baseIDs = sorted.map { _, e in
+            if let id = ids[e.baseModel] { return id }
+            bases.append(e.baseModel)
+            ids[e.baseModel] = UInt32(bases.count - 1)
+            return UInt32(bases.count - 1)
+        }
+        self.bases = bases
     }
+
+    func baseModel(at position: Int) -> BaseModel? { bases[Int(baseIDs[position])] }
 
     /// The lowercased alias (the alias itself when it has no uppercase or non-ASCII letters: most do).
     static func key(_ alias: String) -> String {
@@ -414,7 +426,7 @@ final class AliasIndex: Sendable {
         var i = Self.lowerBound(keys, p)
         while i < keys.count, keys[i].utf8.starts(with: p.utf8) {
             defer { i += 1 }
-            guard AdapterContext.fits(baseModels[i], baseModel) else { continue }
+            guard AdapterContext.fits(self.baseModel(at: i), baseModel) else { continue }
             if out.count == limit { return (out, true) }
             out.append(i)
         }
