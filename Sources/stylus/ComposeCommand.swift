@@ -41,6 +41,18 @@ struct ComposeCommand: ParsableCommand {
     @Option(name: .long, help: "JSONL file of {\"id\", \"prompt\", \"base_model\"} lines; writes one result line each.")
     var batch: String?
 
+    @Flag(name: .long, help: "Let an OpenAI-compatible LLM choose the adapters ($STYLUS_LLM_URL, $STYLUS_LLM_MODEL, $STYLUS_LLM_API_KEY); on any failure the built-in composer is used.")
+    var llm = false
+
+    @Option(name: .customLong("llm-url"), help: "With --llm: the endpoint's base URL, e.g. http://127.0.0.1:8080/v1 (overrides $STYLUS_LLM_URL).")
+    var llmURL: String?
+
+    @Option(name: .customLong("llm-model"), help: "With --llm: the model name (overrides $STYLUS_LLM_MODEL).")
+    var llmModel: String?
+
+    @Option(name: .customLong("llm-timeout"), help: "With --llm: seconds per LLM request (default: $STYLUS_LLM_TIMEOUT, else \(Int(ComposeCommand.defaultLLMTimeout))).")
+    var llmTimeout: Double?
+
     @Argument(help: "A prompt, or a prompt file (.sdprompt / '-' for stdin).")
     var input: String?
 
@@ -53,6 +65,7 @@ struct ComposeCommand: ParsableCommand {
             problem = "unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts"
         }
         if samples < 1 { problem = "--samples must be at least 1" }
+        if let llmProblem = validateLLMOptions() { problem = llmProblem }
         if let problem {
             printError("stylus compose: \(problem)")
             throw CLIExit.badInput
@@ -68,6 +81,7 @@ struct ComposeCommand: ParsableCommand {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
         }
+        let session = try llmSession()
         var base: BaseModel?
         if let baseModel {
             guard let b = BaseModel(baseModel) else {
@@ -77,7 +91,7 @@ struct ComposeCommand: ParsableCommand {
             base = b
         }
         if let batch {
-            try runBatch(batch, source: source, base: base)
+            try runBatch(batch, source: source, base: base, llm: session)
             return
         }
         let text: String
@@ -90,21 +104,21 @@ struct ComposeCommand: ParsableCommand {
         } else {
             text = input ?? ""
         }
-        let outcome: ComposeOutcome
+        let outcome: ComposeOutcome, composer: String?
         do {
-            outcome = try ComposePipeline.run(request(text, base: base), source: source)
+            (outcome, composer) = try compose(request(text, base: base), source: source, llm: session)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
         }
-        emit(outcome, id: nil)
+        emit(outcome, id: nil, composer: composer)
     }
 
     func request(_ text: String, base: BaseModel?) -> ComposeRequest {
         ComposeRequest(prompt: text, baseModel: base, includeNSFW: nsfw, debias: debias, restoreConcepts: restoreConcepts)
     }
 
-    func runBatch(_ path: String, source: LexicalCandidates, base: BaseModel?) throws {
+    func runBatch(_ path: String, source: LexicalCandidates, base: BaseModel?, llm session: LLMComposerSession?) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             printError("stylus compose: \(path): cannot be read")
             throw CLIExit.badInput
@@ -123,7 +137,8 @@ struct ComposeCommand: ParsableCommand {
             if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
             let id: Any = obj["id"] ?? (n + 1)
             do {
-                emit(try ComposePipeline.run(request(prompt, base: lineBase), source: source), id: id)
+                let (outcome, composer) = try compose(request(prompt, base: lineBase), source: source, llm: session)
+                emit(outcome, id: id, composer: composer)
             } catch {
                 printError("stylus compose: \(path):\(n + 1): \(error)")
                 failures += 1
@@ -132,7 +147,8 @@ struct ComposeCommand: ParsableCommand {
         if failures > 0 { throw CLIExit.badInput }
     }
 
-    func emit(_ o: ComposeOutcome, id: Any?) {
+    /// `composer` ("llm" or "built-in", with the LLM's failure) is reported only under --llm.
+    func emit(_ o: ComposeOutcome, id: Any?, composer: String? = nil) {
         let samplesOut: [String]
         if let masks, let strategy = MaskStrategy(name: masks) {
             let sampled = Masks.sample(strategy, adapterCounts: o.composition.topics.map(\.adapters.count), samples: samples, seed: seed)
@@ -167,6 +183,7 @@ struct ComposeCommand: ParsableCommand {
             }
             obj["prompt_with_adapters"] = o.promptWithAdapters
             if !samplesOut.isEmpty { obj["samples"] = samplesOut }
+            if let composer { obj["composer"] = composer }
             obj["timings_ms"] = Dictionary(uniqueKeysWithValues: o.timingsMs.map { ($0.0, $0.1) })
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 printOut(String(decoding: data, as: UTF8.self))
