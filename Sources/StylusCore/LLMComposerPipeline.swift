@@ -1,6 +1,6 @@
-/// `ComposePipeline` with the optional LLM composer: the built-in composition is always made
-/// first (it is the fallback and costs milliseconds), then the model is asked in two turns; any
-/// failure keeps the built-in result and says why.
+/// The optional LLM composer after `ComposePipeline`: the built-in outcome is always made first
+/// (it is the fallback and costs milliseconds; the caller makes it, with whatever retriever it
+/// uses), then the model is asked in two turns; any failure keeps the built-in result and says why.
 public struct LLMComposeResult: Sendable {
     public var outcome: ComposeOutcome
     /// True when the composition in `outcome` is the LLM's.
@@ -14,8 +14,9 @@ public enum LLMComposePipeline {
     public static let perTopicShown = 8
     public static let wholeShown = 30
 
-    public static func run(_ request: ComposeRequest, source: any CandidateSource, chat: any ChatCompleting) throws -> LLMComposeResult {
-        let builtIn = try ComposePipeline.run(request, source: source)
+    /// `builtIn` is `ComposePipeline.run`'s outcome for `request`; `source` gives the candidates shown.
+    public static func run(_ request: ComposeRequest, builtIn: ComposeOutcome, source: any CandidateSource,
+                           chat: any ChatCompleting) throws -> LLMComposeResult {
         let file = PromptFile(text: request.prompt)
         let topics = file.topics
         // Nothing to choose for: no need to ask.
@@ -82,12 +83,12 @@ public final class LLMComposerSession {
 
     public init(chat: any ChatCompleting) { self.chat = chat }
 
-    public func compose(_ request: ComposeRequest, source: any CandidateSource) throws -> LLMComposeResult {
+    public func compose(_ request: ComposeRequest, builtIn: ComposeOutcome, source: any CandidateSource) throws -> LLMComposeResult {
         let result: LLMComposeResult
         if let down {
-            result = LLMComposeResult(outcome: try ComposePipeline.run(request, source: source), usedLLM: false, failure: down)
+            result = LLMComposeResult(outcome: builtIn, usedLLM: false, failure: down)
         } else {
-            result = try LLMComposePipeline.run(request, source: source, chat: chat)
+            result = try LLMComposePipeline.run(request, builtIn: builtIn, source: source, chat: chat)
         }
         if let failure = result.failure {
             failures += 1

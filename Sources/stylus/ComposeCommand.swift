@@ -81,7 +81,6 @@ struct ComposeCommand: ParsableCommand {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
         }
-        let session = try llmSession()
         var base: BaseModel?
         if let baseModel {
             guard let b = BaseModel(baseModel) else {
@@ -91,7 +90,7 @@ struct ComposeCommand: ParsableCommand {
             base = b
         }
         if let batch {
-            try runBatch(batch, source: source, base: base, llm: session)
+            try runBatch(batch, source: source, base: base)
             return
         }
         let text: String
@@ -104,9 +103,11 @@ struct ComposeCommand: ParsableCommand {
         } else {
             text = input ?? ""
         }
-        let outcome: ComposeOutcome, composer: String?
+        let session = try llmSession()
+        var outcome: ComposeOutcome, composer: String?
         do {
-            (outcome, composer) = try compose(request(text, base: base), source: source, llm: session)
+            outcome = try ComposePipeline.run(request(text, base: base), source: source)
+            (outcome, composer) = try withLLM(session, outcome, request(text, base: base), source: source)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
@@ -118,11 +119,12 @@ struct ComposeCommand: ParsableCommand {
         ComposeRequest(prompt: text, baseModel: base, includeNSFW: nsfw, debias: debias, restoreConcepts: restoreConcepts)
     }
 
-    func runBatch(_ path: String, source: LexicalCandidates, base: BaseModel?, llm session: LLMComposerSession?) throws {
+    func runBatch(_ path: String, source: LexicalCandidates, base: BaseModel?) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             printError("stylus compose: \(path): cannot be read")
             throw CLIExit.badInput
         }
+        let session = try llmSession()
         var failures = 0
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -137,8 +139,9 @@ struct ComposeCommand: ParsableCommand {
             if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
             let id: Any = obj["id"] ?? (n + 1)
             do {
-                let (outcome, composer) = try compose(request(prompt, base: lineBase), source: source, llm: session)
-                emit(outcome, id: id, composer: composer)
+                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source)
+                let (final, composer) = try withLLM(session, outcome, request(prompt, base: lineBase), source: source)
+                emit(final, id: id, composer: composer)
             } catch {
                 printError("stylus compose: \(path):\(n + 1): \(error)")
                 failures += 1
@@ -147,7 +150,7 @@ struct ComposeCommand: ParsableCommand {
         if failures > 0 { throw CLIExit.badInput }
     }
 
-    /// `composer` ("llm" or "built-in", with the LLM's failure) is reported only under --llm.
+    /// `composer` ("llm" or "built-in") is reported only under --llm.
     func emit(_ o: ComposeOutcome, id: Any?, composer: String? = nil) {
         let samplesOut: [String]
         if let masks, let strategy = MaskStrategy(name: masks) {

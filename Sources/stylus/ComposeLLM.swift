@@ -33,11 +33,13 @@ extension ComposeCommand {
         return LLMComposerSession(chat: ChatClient(endpoint: endpoint))
     }
 
-    /// Composes one prompt; with an LLM session, also says which composer decided. The first LLM
-    /// failure of the run is reported once on stderr; the output is produced either way.
-    func compose(_ request: ComposeRequest, source: any CandidateSource, llm session: LLMComposerSession?) throws -> (ComposeOutcome, String?) {
-        guard let session else { return (try ComposePipeline.run(request, source: source), nil) }
-        let result = try session.compose(request, source: source)
+    /// With an LLM session, lets the LLM redo the built-in outcome's composition and says which
+    /// composer decided. The first LLM failure of the run is reported once on stderr; the output is
+    /// produced either way.
+    func withLLM(_ session: LLMComposerSession?, _ builtIn: ComposeOutcome, _ request: ComposeRequest,
+                 source: any CandidateSource) throws -> (ComposeOutcome, String?) {
+        guard let session else { return (builtIn, nil) }
+        let result = try session.compose(request, builtIn: builtIn, source: source)
         if let failure = result.failure, session.failures == 1 {
             let scope = failure.isEndpointFailure ? "for the rest of this run" : "where the LLM fails (warned once per run)"
             printError("stylus compose: warning: LLM composer (\(session.chat.modelName)): \(failure); using the built-in composer \(scope)")

@@ -51,7 +51,7 @@ final class LLMComposerHTTPTests: XCTestCase {
     }
 
     func run(_ endpoint: ChatEndpoint) throws -> LLMComposeResult {
-        try LLMComposePipeline.run(request, source: source, chat: ChatClient(endpoint: endpoint))
+        try LLMComposePipeline.run(request, builtIn: try builtIn(), source: source, chat: ChatClient(endpoint: endpoint))
     }
 
     func ids(_ o: ComposeOutcome) -> [String] { o.composition.topics.flatMap(\.adapters).map(\.adapterID) }
@@ -150,7 +150,7 @@ final class LLMComposerHTTPTests: XCTestCase {
         let down = try ScriptedHTTPServer(replies: [.raw(500, "{}")])
         defer { down.stop() }
         let s1 = LLMComposerSession(chat: ChatClient(endpoint: endpoint(down)))
-        for _ in 0..<3 { XCTAssertFalse(try s1.compose(request, source: source).usedLLM) }
+        for _ in 0..<3 { XCTAssertFalse(try s1.compose(request, builtIn: try builtIn(), source: source).usedLLM) }
         XCTAssertEqual(down.requests.count, 1, "one failed request, then the built-in composer only")
         XCTAssertEqual(s1.failures, 3)
         XCTAssertTrue(s1.firstFailure?.isEndpointFailure == true)
@@ -160,7 +160,7 @@ final class LLMComposerHTTPTests: XCTestCase {
         }
         defer { badAnswers.stop() }
         let s2 = LLMComposerSession(chat: ChatClient(endpoint: endpoint(badAnswers)))
-        for _ in 0..<2 { XCTAssertFalse(try s2.compose(request, source: source).usedLLM) }
+        for _ in 0..<2 { XCTAssertFalse(try s2.compose(request, builtIn: try builtIn(), source: source).usedLLM) }
         XCTAssertEqual(badAnswers.requests.count, 4, "a bad answer does not stop the next prompt from asking")
         XCTAssertEqual(s2.failures, 2)
     }
