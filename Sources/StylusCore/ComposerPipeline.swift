@@ -36,7 +36,12 @@ public enum ComposePipeline {
     /// Candidates asked per topic (any base model, so rejections can say why and compounds are known).
     public static let perTopicLimit = 40
 
-    public static func run(_ request: ComposeRequest, source: any CandidateSource) throws -> ComposeOutcome {
+    /// `source` feeds the composer (whole prompt and each topic). `retriever`, when given, is the
+    /// paper's whole-prompt retriever (the hybrid dense + BM25 one): its ranking is what `retrieved`
+    /// reports; the composer's own pool stays the `source`'s, so its decisions do not depend on
+    /// whether embeddings are available.
+    public static func run(_ request: ComposeRequest, source: any CandidateSource,
+                           retriever: (any CandidateSource)? = nil) throws -> ComposeOutcome {
         let clock = ContinuousClock()
         let t0 = clock.now
         let file = PromptFile(text: request.prompt)
@@ -44,8 +49,9 @@ public enum ComposePipeline {
         let body = file.positiveText
         let topics = file.topics
         let t1 = clock.now
-        let whole = try source.candidates(for: CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW,
-                                                              limit: request.retrieveLimit))
+        let wholeQuery = CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW, limit: request.retrieveLimit)
+        let whole = try source.candidates(for: wholeQuery)
+        let retrieved = try retriever.map { try $0.candidates(for: wholeQuery) } ?? whole
         var pool = whole
         for topic in topics {
             pool += try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
@@ -62,7 +68,7 @@ public enum ComposePipeline {
             let c = d.components
             return (Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15).rounded(toPlaces: 3)
         }
-        return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: whole.map(\.card.adapterId),
+        return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: retrieved.map(\.card.adapterId),
                               composition: composition,
                               topicRanges: topics.map { [file.source.utf16Offset(ofUTF8: $0.range.utf8.lowerBound), file.source.utf16Offset(ofUTF8: $0.range.utf8.upperBound)] },
                               promptWithAdapters: built,
