@@ -49,15 +49,19 @@ extension Kernels {
     }
 
     /// True when the CPU runs the AVX2 kernels (checked once from /proc/cpuinfo; false elsewhere).
-    /// `STYLUS_NO_AVX2` forces the portable loops (for tests of both paths).
-    public static let hasAVX2: Bool = {
+    /// `STYLUS_PORTABLE_KERNELS` forces the portable paths (to compare or test them).
+    public static let hasAVX2: Bool = cpuHas("avx2")
+    /// True when the CPU runs the AVX-512 kernels (the encoder's small-batch linear layers).
+    public static let hasAVX512: Bool = cpuHas("avx512f")
+
+    private static func cpuHas(_ flag: String) -> Bool {
         #if arch(x86_64) && os(Linux)
-        if getenv("STYLUS_NO_AVX2") != nil { return false }
-        return BLASRuntime.readCPUFlags()?.contains("avx2") ?? false
+        if getenv("STYLUS_PORTABLE_KERNELS") != nil { return false }
+        return BLASRuntime.readCPUFlags()?.contains(flag) ?? false
         #else
         return false
         #endif
-    }()
+    }
 
     /// out[r] = Σ_j q[j] · codes[r·dim + j] exactly, for `rows` rows (dim a multiple of 32).
     public static func dotInt8Rows(_ q: UnsafePointer<Int16>, _ codes: UnsafePointer<Int8>, rows: Int, dim: Int,
@@ -74,7 +78,7 @@ extension Kernels {
 
     /// The portable form: int16 products of two 16-lane blocks summed in int16 (|a·b| ≤ 127·127, so a
     /// pair cannot overflow), then widened, which keeps baseline SSE2 code on 8-lane int16 operations.
-    static func dotInt8RowsPortable(_ q: UnsafePointer<Int16>, _ codes: UnsafePointer<Int8>, rows: Int, dim: Int,
+    package static func dotInt8RowsPortable(_ q: UnsafePointer<Int16>, _ codes: UnsafePointer<Int8>, rows: Int, dim: Int,
                                     into out: UnsafeMutablePointer<Int32>) {
         let blocks = dim / 16
         for r in 0..<rows {
