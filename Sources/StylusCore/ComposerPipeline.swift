@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The whole Stylus selection for one prompt: topics → retrieval → composer → prompt builder.
 public struct ComposeRequest: Sendable {
     public var prompt: String
@@ -28,7 +30,8 @@ public struct ComposeOutcome: Sendable {
     /// UTF-16 offsets of each topic in the prompt text.
     public var topicRanges: [[Int]]
     public var promptWithAdapters: String
-    /// Milliseconds per stage: topics, retrieve, compose, total.
+    /// Milliseconds per stage: topics, retrieve, compose, hybrid_wait (what was left of the hybrid
+    /// whole-prompt retrieval, which runs beside the others), total.
     public var timingsMs: [(String, Double)]
 }
 
@@ -50,8 +53,10 @@ public enum ComposePipeline {
         let topics = file.topics
         let t1 = clock.now
         let wholeQuery = CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW, limit: request.retrieveLimit)
+        // The hybrid retriever (mostly the query embedding) runs beside the composer's own work:
+        // neither needs the other's result.
+        let hybrid = retriever.map { r in Background { try r.candidates(for: wholeQuery) } }
         let whole = try source.candidates(for: wholeQuery)
-        let retrieved = try retriever.map { try $0.candidates(for: wholeQuery) } ?? whole
         var pool = whole
         for topic in topics {
             pool += try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
@@ -64,6 +69,8 @@ public enum ComposePipeline {
                                         restoreConcepts: request.restoreConcepts,
                                         rangeOffset: file.positive.range.utf8.lowerBound)
         let t3 = clock.now
+        let retrieved = try hybrid?.value() ?? whole
+        let t4 = clock.now
         func ms(_ d: Duration) -> Double {
             let c = d.components
             return (Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15).rounded(toPlaces: 3)
@@ -73,7 +80,26 @@ public enum ComposePipeline {
                               topicRanges: topics.map { [file.source.utf16Offset(ofUTF8: $0.range.utf8.lowerBound), file.source.utf16Offset(ofUTF8: $0.range.utf8.upperBound)] },
                               promptWithAdapters: built,
                               timingsMs: [("topics", ms(t1 - t0)), ("retrieve", ms(t2 - t1)), ("compose", ms(t3 - t2)),
-                                          ("total", ms(t3 - t0))])
+                                          ("hybrid_wait", ms(t4 - t3)), ("total", ms(t4 - t0))])
+    }
+}
+
+/// A computation started on another thread at once; `value()` waits for it.
+final class Background<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, Error>?  // written once before `done` is signalled
+
+    init(_ body: @escaping @Sendable () throws -> T) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = Result { try body() }
+            self.done.signal()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()  // later calls return at once
+        return try result!.get()
     }
 }
 

@@ -69,6 +69,20 @@ final class RetrievalRankingTests: XCTestCase {
         XCTAssertEqual(r.denseTopRows(q, depth: 50).map { $0.0 }, r.exactTopRows(q, depth: 50).map { $0.0 })
     }
 
+    func testLongQueriesAreCutToTheTokenLimit() throws {
+        let dir = try Self.requireModels()
+        let store = try CatalogStore(path: try Support.tempDir() + "/empty.sqlite")
+        let r = try Retriever(store: store, modelDirectory: dir)
+        let encoder = try XCTUnwrap(r.encoder)
+        let long = Array(repeating: "castle", count: 100).joined(separator: " ")
+        let ids = r.queryTokens(long, encoder)
+        XCTAssertEqual(ids.count, 32)
+        XCTAssertEqual(ids.first, encoder.tokenizer.encode("")[0])  // [CLS]
+        XCTAssertEqual(ids.last, encoder.tokenizer.encode("").last)  // [SEP]
+        XCTAssertEqual(r.queryTokens("a castle", encoder), encoder.tokenizer.encode("a castle"))
+        XCTAssertEqual(try r.search(CandidateQuery(text: long, baseModel: nil, limit: 5)).count, 0)
+    }
+
     static func requireModels() throws -> String {
         let dir = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()).miniLMDirectory
         if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
