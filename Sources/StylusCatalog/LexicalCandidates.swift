@@ -47,9 +47,37 @@ public struct BM25Index: Sendable {
         documentCount = entries.count
     }
 
-    /// Lower-case letter/digit words in singular form: the index's terms.
+    /// Lower-case letter/digit words, singular and stemmed (`stem`): the index's terms.
     public static func tokens(_ text: String) -> [String] {
-        text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { ComposerWords.singular(String($0)) }
+        text.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).map { stem(String($0)) }
+    }
+
+    /// Light English suffix folding so inflections meet: the singular (`ComposerWords.singular`), then
+    /// "-ness", "-ing" or "-ed" off when a stem with a vowel and at least three letters remains
+    /// ("darkness"/"dark", "detailed"/"detail", "glowing"/"glow"), a doubled final consonant undone
+    /// ("running"/"run"), and a final "e" off words of five letters or more ("carved"/"carve" both
+    /// give "carv"). Documents and queries go through the same rules, so an imperfect stem only
+    /// matters when two different words collide.
+    public static func stem(_ word: String) -> String {
+        var w = Array(ComposerWords.singular(word).unicodeScalars)
+        func isVowel(_ c: Unicode.Scalar) -> Bool { "aeiouy".unicodeScalars.contains(c) }
+        for suffix in ["ness", "ing", "ed"] {
+            let s = Array(suffix.unicodeScalars)
+            guard w.count > s.count, Array(w.suffix(s.count)) == s else { continue }
+            var base = Array(w.dropLast(s.count))
+            // "-eed" is a root ("steed", "tweed"), not a past tense.
+            guard base.count >= 3, base.contains(where: isVowel), !(suffix == "ed" && base.last == "e") else { break }
+            if suffix != "ness", let last = base.last, base.count >= 4, base[base.count - 2] == last,
+               !isVowel(last), !"lsz".unicodeScalars.contains(last) {
+                base.removeLast()
+            }
+            w = base
+            break
+        }
+        if w.count >= 5, w.last == "e" { w.removeLast() }
+        var out = ""
+        out.unicodeScalars.append(contentsOf: w)
+        return out
     }
 
     /// The `limit` best documents for the distinct `terms` among those `allowed`, best first, as
@@ -99,8 +127,14 @@ public final class LexicalCandidates: CandidateSource, Sendable {
         self.init(entries: try store.allEntries().map { ($0.card, $0.refinement) })
     }
 
-    public init(entries: [(AdapterCard, AdapterRefinement)]) {
-        index = BM25Index(entries: entries)
+    public convenience init(entries: [(AdapterCard, AdapterRefinement)]) {
+        self.init(entries: entries, index: BM25Index(entries: entries))
+    }
+
+    /// Over an index already built from the same entries (the hybrid retriever shares its own).
+    init(entries: [(AdapterCard, AdapterRefinement)], index: BM25Index) {
+        precondition(index.documentCount == entries.count)
+        self.index = index
         adapters = entries.map { CandidateAdapter(card: $0.0, refinement: $0.1, score: 0) }
     }
 

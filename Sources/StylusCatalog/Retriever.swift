@@ -29,6 +29,10 @@ public final class Retriever: CandidateSource, Sendable {
         /// How deep each list is read before fusing (at least the requested K).
         public var depth = 100
         public var bm25Weight: Float = 0.3
+        /// Word pieces of the query the dense side embeds ([CLS] and [SEP] included). Prompts put
+        /// their subject first and BM25 still reads every word; on the dev set recall@K was the
+        /// same at 32 as at 256, and the cap bounds the encoder's cost for long prompts.
+        public var queryTokenLimit = 32
         public init() {}
     }
     let options: Options
@@ -40,6 +44,8 @@ public final class Retriever: CandidateSource, Sendable {
     /// Row-major [count × 384] unit vectors; `matrixEntry[r]` is the entry of row r.
     let matrix: [Float]
     let matrixEntry: [Int32]
+    /// The same vectors as int8 codes, for the scan (rows as in `matrix`).
+    let quantized: Kernels.Int8Codes
     let baseModels: [String?]
     let nsfw: [Bool]
 
@@ -99,8 +105,16 @@ public final class Retriever: CandidateSource, Sendable {
                 matrixEntry.append(Int32(i))
             }
         }
+        var quantized = Kernels.Int8Codes(dimension: MiniLMEncoder.dimension)
+        quantized.reserveCapacity(matrixEntry.count)
+        matrix.withUnsafeBufferPointer { m in
+            for r in 0..<matrixEntry.count {
+                quantized.append(UnsafeBufferPointer(rebasing: m[(r * MiniLMEncoder.dimension)..<((r + 1) * MiniLMEncoder.dimension)]))
+            }
+        }
         self.matrix = matrix
         self.matrixEntry = matrixEntry
+        self.quantized = quantized
     }
 
     public var adapterCount: Int { entries.count }
@@ -145,13 +159,17 @@ public final class Retriever: CandidateSource, Sendable {
         var dense: [(Int, Float)] = []
         if let encoder, !matrixEntry.isEmpty, !cleaned.isEmpty {
             var start = DispatchTime.now().uptimeNanoseconds
-            var q = encoder.embed(cleaned)
+            var q: [Float]
             if let topic, !topic.isEmpty {
-                // The topic itself weighs more than the prompt around it.
-                let t = encoder.embed(topic)
+                // The topic itself weighs more than the prompt around it (both in one encoder pass).
+                let both = encoder.embed(tokenIDs: [queryTokens(cleaned, encoder), queryTokens(topic, encoder)])
+                q = both[0]
+                let t = both[1]
                 for j in q.indices { q[j] = 2 * t[j] + q[j] }
                 let n = (q.reduce(0) { $0 + $1 * $1 }).squareRoot()
                 if n > 0 { for j in q.indices { q[j] /= n } }
+            } else {
+                q = encoder.embed(tokenIDs: [queryTokens(cleaned, encoder)])[0]
             }
             timings.embed += ms(since: start)
             start = DispatchTime.now().uptimeNanoseconds
@@ -178,61 +196,137 @@ public final class Retriever: CandidateSource, Sendable {
             .prefix(k).map { Hit(index: $0.key, score: $0.value, adapterID: entries[$0.key].card.adapterId) }
     }
 
+    /// The query's word pieces, cut to `queryTokenLimit` as sentence-transformers cuts to its
+    /// max_seq_length (the first pieces, then [SEP]).
+    package func queryTokens(_ text: String, _ encoder: MiniLMEncoder) -> [Int32] {
+        let ids = encoder.tokenizer.encode(text)
+        let limit = max(2, options.queryTokenLimit)
+        guard ids.count > limit, let last = ids.last else { return ids }
+        return Array(ids.prefix(limit - 1)) + [last]
+    }
+
     /// The `depth` allowed entries with the highest cosine to `q` (both unit length), best first.
+    ///
+    /// Two stages: an exact integer scan over the int8 codes (a quarter of the fp32 bytes; the
+    /// scan is memory-bound) keeps the best `rescoreDepth(depth)` rows by approximate cosine, then
+    /// those are rescored with the fp32 vectors. The approximation errs by a few thousandths in cosine,
+    /// much less than the score gap between rank `depth` and rank `rescoreDepth` in practice, so the
+    /// result is the exact ranking (a test compares it with a full fp32 scan).
     func topRows(_ q: [Float], depth: Int, allowed: (Int) -> Bool) -> [(Int, Float)] {
         let d = MiniLMEncoder.dimension
         let rows = matrixEntry.count
-        var scores = [Float](repeating: 0, count: rows)
-        q.withUnsafeBufferPointer { qp in
-            matrix.withUnsafeBufferPointer { mp in
-                scores.withUnsafeMutableBufferPointer { sp in
-                    // Memory-bound: at 75K rows (115 MB) two cores read it about twice as fast as one.
-                    let (q, m, out) = (UncheckedPointers(qp.baseAddress!), UncheckedPointers(mp.baseAddress!), UncheckedPointers(sp.baseAddress!))
-                    Kernels.parallelFor(rows, minimumChunk: 8192) { range in
-                        Self.dotRows(q.p, m.p + range.lowerBound * d, rows: range.count, dim: d, into: out.mutable + range.lowerBound)
+        guard rows > 0, depth > 0 else { return [] }
+        let (q16, qScale) = Kernels.int16QueryCodes(q)
+        var raw = [Int32](repeating: 0, count: rows)
+        q16.withUnsafeBufferPointer { qp in
+            quantized.codes.withUnsafeBufferPointer { cp in
+                raw.withUnsafeMutableBufferPointer { rp in
+                    let (q, c, out) = (UncheckedPointers(qp.baseAddress!), UncheckedPointers(cp.baseAddress!), UncheckedPointers(rp.baseAddress!))
+                    Kernels.parallelFor(rows, minimumChunk: 16384) { range in
+                        Kernels.dotInt8Rows(q.p, c.p + range.lowerBound * d, rows: range.count, dim: d, into: out.mutable + range.lowerBound)
                     }
                 }
             }
         }
-        // Keep the best `depth` with a small sorted buffer (depth ≪ rows).
-        var best: [(Int, Float)] = []
-        best.reserveCapacity(depth + 1)
-        var floor = -Float.infinity
-        for r in 0..<rows {
-            let s = scores[r]
-            if best.count == depth && s <= floor { continue }
-            let i = Int(matrixEntry[r])
-            guard allowed(i) else { continue }
-            var pos = best.count
-            while pos > 0 && best[pos - 1].1 < s { pos -= 1 }
-            best.insert((i, s), at: pos)
-            if best.count > depth { best.removeLast() }
-            if best.count == depth { floor = best[depth - 1].1 }
+        // Best approximate rows (allowed ones only) in a bounded min-heap, then exact fp32 scores.
+        var heap = BoundedMinHeap(capacity: Self.rescoreDepth(depth))
+        quantized.scales.withUnsafeBufferPointer { scales in
+            for r in 0..<rows {
+                let s = Float(raw[r]) * scales[r]
+                if heap.isFull && s <= heap.minimum { continue }
+                guard allowed(Int(matrixEntry[r])) else { continue }
+                heap.insert(s, Int32(r))
+            }
         }
-        return best
+        _ = qScale  // a common factor: it does not change the approximate order
+        var exact: [(Int, Float)] = []
+        exact.reserveCapacity(heap.count)
+        q.withUnsafeBufferPointer { qp in
+            matrix.withUnsafeBufferPointer { mp in
+                for r in heap.items {
+                    let row = Int(r)
+                    exact.append((Int(matrixEntry[row]), Kernels.dot(qp.baseAddress!, mp.baseAddress! + row * d, count: d)))
+                }
+            }
+        }
+        exact.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        return Array(exact.prefix(depth))
     }
 
-    /// scores[r] = Σ_j q[j] · m[r·dim + j], 16 lanes at a time (dim is a multiple of 16).
-    static func dotRows(_ q: UnsafePointer<Float>, _ m: UnsafePointer<Float>, rows: Int, dim: Int, into out: UnsafeMutablePointer<Float>) {
-        let chunks = dim / 16
-        var qv = [SIMD16<Float>]()
-        qv.reserveCapacity(chunks)
-        for c in 0..<chunks { qv.append(UnsafeRawPointer(q + c * 16).loadUnaligned(as: SIMD16<Float>.self)) }
-        qv.withUnsafeBufferPointer { qvp in
-            for r in 0..<rows {
-                let row = UnsafeRawPointer(m + r * dim)
-                var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-                var c = 0
-                while c + 1 < chunks {
-                    acc0 += qvp[c] * row.loadUnaligned(fromByteOffset: c * 64, as: SIMD16<Float>.self)
-                    acc1 += qvp[c + 1] * row.loadUnaligned(fromByteOffset: (c + 1) * 64, as: SIMD16<Float>.self)
-                    c += 2
+    /// How many rows the int8 scan keeps for fp32 rescoring when `depth` are wanted.
+    static func rescoreDepth(_ depth: Int) -> Int { 2 * depth + 100 }
+
+    /// The exact fp32 ranking by a full scan (reference for tests of `topRows`).
+    package func exactTopRows(_ q: [Float], depth: Int) -> [(Int, Float)] {
+        let d = MiniLMEncoder.dimension
+        var all: [(Int, Float)] = []
+        q.withUnsafeBufferPointer { qp in
+            matrix.withUnsafeBufferPointer { mp in
+                for r in 0..<matrixEntry.count {
+                    all.append((Int(matrixEntry[r]), Kernels.dot(qp.baseAddress!, mp.baseAddress! + r * d, count: d)))
                 }
-                if c < chunks { acc0 += qvp[c] * row.loadUnaligned(fromByteOffset: c * 64, as: SIMD16<Float>.self) }
-                var tail: Float = 0
-                for j in (chunks * 16)..<dim { tail += q[j] * m[r * dim + j] }
-                out[r] = (acc0 + acc1).sum() + tail
             }
+        }
+        all.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+        return Array(all.prefix(depth))
+    }
+
+    /// The query's embedding as the dense search uses it (nil without the model).
+    package func queryVector(_ text: String) -> [Float]? {
+        guard let encoder else { return nil }
+        let cleaned = QueryText.clean(text)
+        return cleaned.isEmpty ? nil : encoder.embed(tokenIDs: [queryTokens(cleaned, encoder)])[0]
+    }
+
+    /// Dense top rows for a query vector with the production (int8 + rescore) path.
+    package func denseTopRows(_ q: [Float], depth: Int) -> [(Int, Float)] {
+        topRows(q, depth: depth, allowed: { _ in true })
+    }
+}
+
+/// The `capacity` largest scores seen, as a binary min-heap (the smallest kept is at the root).
+struct BoundedMinHeap {
+    let capacity: Int
+    private(set) var scores: [Float] = []
+    private(set) var items: [Int32] = []
+    init(capacity: Int) {
+        self.capacity = capacity
+        scores.reserveCapacity(capacity)
+        items.reserveCapacity(capacity)
+    }
+    var count: Int { scores.count }
+    var isFull: Bool { scores.count >= capacity }
+    var minimum: Float { scores.first ?? -.infinity }
+
+    mutating func insert(_ score: Float, _ item: Int32) {
+        guard capacity > 0 else { return }
+        if !isFull {
+            scores.append(score)
+            items.append(item)
+            var i = scores.count - 1
+            while i > 0 {
+                let parent = (i - 1) / 2
+                guard scores[parent] > scores[i] else { break }
+                scores.swapAt(parent, i)
+                items.swapAt(parent, i)
+                i = parent
+            }
+            return
+        }
+        guard score > scores[0] else { return }
+        scores[0] = score
+        items[0] = item
+        var i = 0
+        let n = scores.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < n && scores[l] < scores[smallest] { smallest = l }
+            if r < n && scores[r] < scores[smallest] { smallest = r }
+            if smallest == i { break }
+            scores.swapAt(smallest, i)
+            items.swapAt(smallest, i)
+            i = smallest
         }
     }
 }
@@ -307,4 +401,9 @@ enum QueryText {
 extension Retriever {
     /// The catalog entry behind a hit's index.
     public func entry(_ index: Int) -> CatalogEntry { entries[index] }
+
+    /// The composer's lexical candidate source over this snapshot, sharing the BM25 index.
+    public var lexicalCandidates: LexicalCandidates {
+        LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }, index: lexical)
+    }
 }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The whole Stylus selection for one prompt: topics → retrieval → composer → prompt builder.
 public struct ComposeRequest: Sendable {
     public var prompt: String
@@ -28,7 +30,8 @@ public struct ComposeOutcome: Sendable {
     /// UTF-16 offsets of each topic in the prompt text.
     public var topicRanges: [[Int]]
     public var promptWithAdapters: String
-    /// Milliseconds per stage: topics, retrieve, compose, total.
+    /// Milliseconds per stage: topics, retrieve, compose, hybrid_wait (what was left of the hybrid
+    /// whole-prompt retrieval, which runs beside the others), total.
     public var timingsMs: [(String, Double)]
 }
 
@@ -36,7 +39,12 @@ public enum ComposePipeline {
     /// Candidates asked per topic (any base model, so rejections can say why and compounds are known).
     public static let perTopicLimit = 40
 
-    public static func run(_ request: ComposeRequest, source: any CandidateSource) throws -> ComposeOutcome {
+    /// `source` feeds the composer (whole prompt and each topic). `retriever`, when given, is the
+    /// paper's whole-prompt retriever (the hybrid dense + BM25 one): its ranking is what `retrieved`
+    /// reports; the composer's own pool stays the `source`'s, so its decisions do not depend on
+    /// whether embeddings are available.
+    public static func run(_ request: ComposeRequest, source: any CandidateSource,
+                           retriever: (any CandidateSource)? = nil) throws -> ComposeOutcome {
         let clock = ContinuousClock()
         let t0 = clock.now
         let file = PromptFile(text: request.prompt)
@@ -44,8 +52,11 @@ public enum ComposePipeline {
         let body = file.positiveText
         let topics = file.topics
         let t1 = clock.now
-        let whole = try source.candidates(for: CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW,
-                                                              limit: request.retrieveLimit))
+        let wholeQuery = CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW, limit: request.retrieveLimit)
+        // The hybrid retriever (mostly the query embedding) runs beside the composer's own work:
+        // neither needs the other's result.
+        let hybrid = retriever.map { r in Background { try r.candidates(for: wholeQuery) } }
+        let whole = try source.candidates(for: wholeQuery)
         var pool = whole
         for topic in topics {
             pool += try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
@@ -58,16 +69,37 @@ public enum ComposePipeline {
                                         restoreConcepts: request.restoreConcepts,
                                         rangeOffset: file.positive.range.utf8.lowerBound)
         let t3 = clock.now
+        let retrieved = try hybrid?.value() ?? whole
+        let t4 = clock.now
         func ms(_ d: Duration) -> Double {
             let c = d.components
             return (Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15).rounded(toPlaces: 3)
         }
-        return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: whole.map(\.card.adapterId),
+        return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: retrieved.map(\.card.adapterId),
                               composition: composition,
                               topicRanges: topics.map { [file.source.utf16Offset(ofUTF8: $0.range.utf8.lowerBound), file.source.utf16Offset(ofUTF8: $0.range.utf8.upperBound)] },
                               promptWithAdapters: built,
                               timingsMs: [("topics", ms(t1 - t0)), ("retrieve", ms(t2 - t1)), ("compose", ms(t3 - t2)),
-                                          ("total", ms(t3 - t0))])
+                                          ("hybrid_wait", ms(t4 - t3)), ("total", ms(t4 - t0))])
+    }
+}
+
+/// A computation started on another thread at once; `value()` waits for it.
+final class Background<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, Error>?  // written once before `done` is signalled
+
+    init(_ body: @escaping @Sendable () throws -> T) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = Result { try body() }
+            self.done.signal()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()  // later calls return at once
+        return try result!.get()
     }
 }
 

@@ -54,11 +54,11 @@ public final class MiniLMEncoder: Sendable {
     private let layers: [Layer]
 
     private struct Layer: Sendable {
-        let qkv: Linear          // query, key and value stacked: [1152, 384]
-        let attentionOutput: Linear
+        let qkv: PackedLinear          // query, key and value stacked: [1152, 384]
+        let attentionOutput: PackedLinear
         let attentionNorm: (gamma: Tensor, beta: Tensor)
-        let intermediate: Linear
-        let output: Linear
+        let intermediate: PackedLinear
+        let output: PackedLinear
         let outputNorm: (gamma: Tensor, beta: Tensor)
     }
 
@@ -119,11 +119,11 @@ public final class MiniLMEncoder: Sendable {
             let qkv = Linear(weight: Tensor(shape: [3 * d, d], data: q.weight.data + k.weight.data + v.weight.data),
                              bias: Tensor(shape: [3 * d], data: q.bias!.data + k.bias!.data + v.bias!.data))
             layers.append(Layer(
-                qkv: qkv,
-                attentionOutput: try linear(p + "attention.output.dense", out: d, in: d),
+                qkv: PackedLinear(qkv),
+                attentionOutput: PackedLinear(try linear(p + "attention.output.dense", out: d, in: d)),
                 attentionNorm: try norm(p + "attention.output.LayerNorm"),
-                intermediate: try linear(p + "intermediate.dense", out: Self.intermediateSize, in: d),
-                output: try linear(p + "output.dense", out: d, in: Self.intermediateSize),
+                intermediate: PackedLinear(try linear(p + "intermediate.dense", out: Self.intermediateSize, in: d)),
+                output: PackedLinear(try linear(p + "output.dense", out: d, in: Self.intermediateSize)),
                 outputNorm: try norm(p + "output.LayerNorm")))
         }
         self.layers = layers

@@ -73,10 +73,10 @@ struct ComposeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let source: LexicalCandidates
+        let source: CandidateSources
         do {
             let (store, _) = try StarterCatalog.open(explicit: db)
-            source = try LexicalCandidates(store: store)
+            source = try CandidateSources(store: store)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
@@ -106,8 +106,8 @@ struct ComposeCommand: ParsableCommand {
         let session = try llmSession()
         var outcome: ComposeOutcome, composer: String?
         do {
-            outcome = try ComposePipeline.run(request(text, base: base), source: source)
-            (outcome, composer) = try withLLM(session, outcome, request(text, base: base), source: source)
+            outcome = try ComposePipeline.run(request(text, base: base), source: source.lexical, retriever: source.hybrid)
+            (outcome, composer) = try withLLM(session, outcome, request(text, base: base), source: source.lexical)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
@@ -115,11 +115,29 @@ struct ComposeCommand: ParsableCommand {
         emit(outcome, id: nil, composer: composer)
     }
 
+    /// The composer's lexical candidates, and the hybrid whole-prompt retriever (dense + BM25) for
+    /// `retrieved` when the embedding model is installed; without it, one warning and lexical only.
+    struct CandidateSources {
+        let lexical: LexicalCandidates
+        let hybrid: Retriever?
+
+        init(store: CatalogStore) throws {
+            let retriever = try Retriever(store: store, modelDirectory: modelPaths().miniLMDirectory)
+            if let warning = retriever.warning {
+                printError("stylus: warning: \(warning)")
+                hybrid = nil
+            } else {
+                hybrid = retriever
+            }
+            lexical = retriever.lexicalCandidates
+        }
+    }
+
     func request(_ text: String, base: BaseModel?) -> ComposeRequest {
         ComposeRequest(prompt: text, baseModel: base, includeNSFW: nsfw, debias: debias, restoreConcepts: restoreConcepts)
     }
 
-    func runBatch(_ path: String, source: LexicalCandidates, base: BaseModel?) throws {
+    func runBatch(_ path: String, source: CandidateSources, base: BaseModel?) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             printError("stylus compose: \(path): cannot be read")
             throw CLIExit.badInput
@@ -139,8 +157,8 @@ struct ComposeCommand: ParsableCommand {
             if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
             let id: Any = obj["id"] ?? (n + 1)
             do {
-                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source)
-                let (final, composer) = try withLLM(session, outcome, request(prompt, base: lineBase), source: source)
+                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source.lexical, retriever: source.hybrid)
+                let (final, composer) = try withLLM(session, outcome, request(prompt, base: lineBase), source: source.lexical)
                 emit(final, id: id, composer: composer)
             } catch {
                 printError("stylus compose: \(path):\(n + 1): \(error)")

@@ -86,6 +86,7 @@ struct SearchCommand: ParsableCommand {
         }
         var times: [Double] = []
         var parts = Retriever.Timings()
+        let cpuStart = processCPUSeconds()
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -109,9 +110,16 @@ struct SearchCommand: ParsableCommand {
                           times.count, retriever.adapterCount, retriever.vectorCount, retriever.fusion.rawValue,
                           mean, pct(0.5), pct(0.95), sorted.last ?? 0))
         let n = Double(max(1, times.count))
-        printError(String(format: "stylus search: mean per query: embed %.2f ms, dense %.2f ms, bm25 %.2f ms",
-                          parts.embed / n, parts.dense / n, parts.bm25 / n))
+        printError(String(format: "stylus search: mean per query: embed %.2f ms, dense %.2f ms, bm25 %.2f ms; CPU time %.2f ms (all threads)",
+                          parts.embed / n, parts.dense / n, parts.bm25 / n, (processCPUSeconds() - cpuStart) * 1000 / n))
     }
+}
+
+/// CPU seconds used by this process so far, all threads (the shared machine makes wall time noisy).
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 func modelPaths() -> DataPaths {

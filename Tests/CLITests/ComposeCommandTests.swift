@@ -74,3 +74,55 @@ final class ComposeCommandTests: XCTestCase {
         XCTAssertEqual(try CLI.run(["compose", "--db", db, "--base-model", "", "a dog"]).status, 2)
     }
 }
+
+/// The whole-prompt `retrieved` list comes from the hybrid retriever when the embedding model is
+/// installed (dense finds what shares no word), and from BM25 with one warning without it.
+final class ComposeRetrievalTests: XCTestCase {
+    func modelDirectory() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        let data = env["STYLUS_HOME"] ?? env["XDG_DATA_HOME"].map { $0 + "/stylus" } ?? NSHomeDirectory() + "/.local/share/stylus"
+        let dir = data + "/models/all-MiniLM-L6-v2"
+        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
+            if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1") }
+            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")
+        }
+        return dir
+    }
+
+    func catalog() throws -> String {
+        let jsonl = try CLI.temporaryFile("compose-retrieval-cards.jsonl", Data(ComposeCommandTests.cards.utf8))
+        let db = jsonl.deletingLastPathComponent().appendingPathComponent("compose-\(UUID().uuidString).sqlite").path
+        let imported = try CLI.run(["catalog", "import", "--db", db, jsonl.path])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        return db
+    }
+
+    func retrieved(_ r: CLIResult) throws -> [String] {
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        return try XCTUnwrap(obj["retrieved"] as? [String])
+    }
+
+    func testRetrievedUsesDenseRetrievalWhenTheModelIsInstalled() throws {
+        _ = try modelDirectory()
+        let db = try catalog()
+        // No word in common with any card: only the dense side can rank the dog adapters.
+        let r = try CLI.run(["compose", "--json", "--db", db, "--base-model", "SD 1.5", "a fluffy canine"])
+        let ids = try retrieved(r)
+        XCTAssertEqual(ids.first, "a1", r.stdout)
+        XCTAssertFalse(ids.contains("a2"), "another base model must be filtered out")
+        XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
+    }
+
+    func testRetrievedFallsBackToBM25WithOneWarningWithoutTheModel() throws {
+        let db = try catalog()
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("stylus-nomodel-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let env = ["STYLUS_HOME": home]
+        XCTAssertEqual(try retrieved(try CLI.run(["compose", "--json", "--db", db, "--base-model", "SD 1.5", "a fluffy canine"], environment: env)), [])
+        let r = try CLI.run(["compose", "--json", "--db", db, "--base-model", "SD 1.5", "a watercolor painting of a dog"], environment: env)
+        XCTAssertEqual(Set(try retrieved(r)), ["a1", "a3", "a4"])
+        XCTAssertEqual(r.stderr.components(separatedBy: "warning").count - 1, 1, r.stderr)
+    }
+}

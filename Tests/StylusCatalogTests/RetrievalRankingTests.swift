@@ -1,0 +1,110 @@
+import Foundation
+import StylusCatalog
+import StylusCore
+import StylusML
+import XCTest
+
+/// Ranking details of the retriever: BM25's stemming, and the int8 dense scan with fp32 rescoring
+/// giving exactly the ranking of a full fp32 scan.
+final class RetrievalRankingTests: XCTestCase {
+    func testStemmingFoldsCommonInflections() {
+        let pairs: [(String, String)] = [
+            ("detailed", "detail"), ("details", "detail"), ("darkness", "dark"), ("glowing", "glow"),
+            ("running", "run"), ("painted", "paint"), ("painting", "paint"), ("carved", "carv"), ("carve", "carv"),
+            ("foxes", "fox"), ("puppies", "puppy"),
+        ]
+        for (word, stem) in pairs { XCTAssertEqual(BM25Index.stem(word), stem, word) }
+        // Too short, no vowel in the stem, or a root ending in "-eed": left alone.
+        for word in ["red", "king", "string", "steed", "ring", "fire", "rose", "dress", "glass"] {
+            XCTAssertEqual(BM25Index.stem(word), ComposerWords.singular(word), word)
+        }
+        XCTAssertEqual(BM25Index.tokens("Extremely DETAILED, glowing eyes"), ["extremely", "detail", "glow", "eye"])
+    }
+
+    func testStemmedQueriesMeetInflectedCards() throws {
+        let card = AdapterCard(adapterId: "t1", alias: "add_detail", title: "Detail Tweaker", baseModel: .sd15,
+                               tags: ["tool", "detail"], triggerWords: [])
+        let other = AdapterCard(adapterId: "t2", alias: "darker", title: "Dark Mood", baseModel: .sd15,
+                                tags: ["tool", "dark"], triggerWords: [])
+        let lexical = LexicalCandidates(entries: [card, other].map { ($0, OfflineRefiner.refine($0)) })
+        func top(_ text: String) throws -> String? {
+            try lexical.candidates(for: CandidateQuery(text: text, baseModel: nil, limit: 5)).first?.card.adapterId
+        }
+        XCTAssertEqual(try top("extremely detailed"), "t1")
+        XCTAssertEqual(try top("darkness everywhere"), "t2")
+    }
+
+    /// 600 adapters with precomputed vectors in clusters (many near ties), so the int8 stage must
+    /// cut close to the true order; its result must equal a full fp32 scan for many queries.
+    func testQuantizedScanGivesTheExactRanking() throws {
+        let dir = try Self.requireModels()
+        var g = QuantizedKernelTestsGenerator(state: 5)
+        let centres = (0..<6).map { _ in Self.unit((0..<384).map { _ in g.float() }) }
+        var lines: [String] = []
+        for n in 0..<600 {
+            let v = Self.unit(zip(centres[n % 6], (0..<384).map { _ in g.float() * 0.15 }).map { $0 + $1 })
+            let card: [String: Any] = [
+                "adapter_id": "v\(n)", "alias": "v\(n)", "title": "Vector \(n)", "base_model": n % 3 == 0 ? "SDXL 1.0" : "SD 1.5",
+                "tags": [], "trigger_words": [], "description": "card \(n)",
+                "embedding": v.map(Double.init), "embedding_model": MiniLMEncoder.modelID,
+            ]
+            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: card), as: UTF8.self))
+        }
+        let tmp = try Support.tempDir()
+        try lines.joined(separator: "\n").write(toFile: tmp + "/vectors.jsonl", atomically: true, encoding: .utf8)
+        let store = try CatalogStore(path: tmp + "/catalog.sqlite")
+        XCTAssertEqual(try CatalogImporter(store: store).importJSONL(tmp + "/vectors.jsonl").added, 600)
+        let r = try Retriever(store: store, modelDirectory: dir)
+        XCTAssertEqual(r.vectorCount, 600)
+        for trial in 0..<20 {
+            let q = Self.unit(zip(centres[trial % 6], (0..<384).map { _ in g.float() * 0.2 }).map { $0 + $1 })
+            for depth in [1, 10, 150] {
+                let fast = r.denseTopRows(q, depth: depth), exact = r.exactTopRows(q, depth: depth)
+                XCTAssertEqual(fast.map { $0.0 }, exact.map { $0.0 }, "trial \(trial) depth \(depth)")
+                for (a, b) in zip(fast, exact) { XCTAssertEqual(a.1, b.1, accuracy: 1e-6) }
+            }
+        }
+        // Real query text through the encoder: same agreement.
+        let q = try XCTUnwrap(r.queryVector("a castle in the mountains"))
+        XCTAssertEqual(r.denseTopRows(q, depth: 50).map { $0.0 }, r.exactTopRows(q, depth: 50).map { $0.0 })
+    }
+
+    func testLongQueriesAreCutToTheTokenLimit() throws {
+        let dir = try Self.requireModels()
+        let store = try CatalogStore(path: try Support.tempDir() + "/empty.sqlite")
+        let r = try Retriever(store: store, modelDirectory: dir)
+        let encoder = try XCTUnwrap(r.encoder)
+        let long = Array(repeating: "castle", count: 100).joined(separator: " ")
+        let ids = r.queryTokens(long, encoder)
+        XCTAssertEqual(ids.count, 32)
+        XCTAssertEqual(ids.first, encoder.tokenizer.encode("")[0])  // [CLS]
+        XCTAssertEqual(ids.last, encoder.tokenizer.encode("").last)  // [SEP]
+        XCTAssertEqual(r.queryTokens("a castle", encoder), encoder.tokenizer.encode("a castle"))
+        XCTAssertEqual(try r.search(CandidateQuery(text: long, baseModel: nil, limit: 5)).count, 0)
+    }
+
+    static func requireModels() throws -> String {
+        let dir = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()).miniLMDirectory
+        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
+            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
+                XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1; run scripts/setup")
+            }
+            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")
+        }
+        return dir
+    }
+
+    static func unit(_ v: [Float]) -> [Float] {
+        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return v.map { $0 / n }
+    }
+}
+
+struct QuantizedKernelTestsGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return state >> 33
+    }
+    mutating func float() -> Float { Float(next() % 20001) / 10000 - 1 }
+}
