@@ -71,10 +71,7 @@ public enum ComposePipeline {
         let t3 = clock.now
         let retrieved = try hybrid?.value() ?? whole
         let t4 = clock.now
-        func ms(_ d: Duration) -> Double {
-            let c = d.components
-            return (Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15).rounded(toPlaces: 3)
-        }
+        func ms(_ d: Duration) -> Double { d.milliseconds.rounded(toPlaces: 3) }
         return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: retrieved.map(\.card.adapterId),
                               composition: composition,
                               topicRanges: topics.map { [file.source.utf16Offset(ofUTF8: $0.range.utf8.lowerBound), file.source.utf16Offset(ofUTF8: $0.range.utf8.upperBound)] },

@@ -45,8 +45,7 @@ public enum LLMComposePipeline {
         outcome.promptWithAdapters = PromptBuilder.build(prompt: body, composition: composition, debias: request.debias,
                                                          restoreConcepts: request.restoreConcepts,
                                                          rangeOffset: file.positive.range.utf8.lowerBound)
-        let c = (clock.now - start).components
-        let llmMs = (Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15).rounded(toPlaces: 3)
+        let llmMs = (clock.now - start).milliseconds.rounded(toPlaces: 3)
         outcome.timingsMs = outcome.timingsMs.map { $0.0 == "total" ? ($0.0, ($0.1 + llmMs).rounded(toPlaces: 3)) : $0 }
         outcome.timingsMs.insert(("llm", llmMs), at: max(0, outcome.timingsMs.count - 1))
         return LLMComposeResult(outcome: outcome, usedLLM: true, failure: nil)

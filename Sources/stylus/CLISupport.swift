@@ -16,3 +16,11 @@ func printError(_ message: String) {
 func printOut(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
+
+/// CPU seconds (all threads) this process has used: benchmarks quote it beside wall time because
+/// it holds up on shared cores.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}

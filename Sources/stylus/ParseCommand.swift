@@ -34,9 +34,9 @@ struct ParseCommand: ParsableCommand {
         let topics = prompt.topics
         let t3 = clock.now
         if timing {
-            func ms(_ d: Duration) -> String { formatNumber(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3) }
+            func ms(_ d: Duration) -> String { formatNumber(d.milliseconds) }
             let mb = Double(text.utf8.count) / 1_000_000
-            let parseSeconds = Double((t1 - t0).components.attoseconds) / 1e18 + Double((t1 - t0).components.seconds)
+            let parseSeconds = (t1 - t0).milliseconds / 1000
             printError("timing: \(text.utf8.count) bytes; parse \(ms(t1 - t0)) ms (\(formatNumber(mb / max(parseSeconds, 1e-9), maxDecimals: 1)) MB/s), lint \(ms(t2 - t1)) ms, topics \(ms(t3 - t2)) ms")
         }
         if json {

@@ -173,9 +173,9 @@ extension RenderCommand {
         let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
         var cpu: [String: [Double]] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
         func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
-            let t = Date(), c = cpuSeconds()
+            let t = Date(), c = processCPUSeconds()
             try body()
-            cpu[phase, default: []].append(cpuSeconds() - c)
+            cpu[phase, default: []].append(processCPUSeconds() - c)
             return Date().timeIntervalSince(t)
         }
         do {
@@ -209,9 +209,9 @@ extension RenderCommand {
     func runLoRABenchmark(_ checkpointPath: String) throws {
         var cpu: [String: Double] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
         func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
-            let t = Date(), c = cpuSeconds()
+            let t = Date(), c = processCPUSeconds()
             try body()
-            cpu[phase + "_cpu_s"] = cpuSeconds() - c
+            cpu[phase + "_cpu_s"] = processCPUSeconds() - c
             return Date().timeIntervalSince(t)
         }
         do {
@@ -248,11 +248,4 @@ extension RenderCommand {
             throw CLIExit.runtimeFailure
         }
     }
-}
-
-/// CPU seconds (user + system) this process has used: robust to shared cores, unlike wall time.
-private func cpuSeconds() -> Double {
-    var u = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &u)
-    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
 }

@@ -115,13 +115,6 @@ struct SearchCommand: ParsableCommand {
     }
 }
 
-/// CPU seconds used by this process so far, all threads (the shared machine makes wall time noisy).
-func processCPUSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
-
 func modelPaths() -> DataPaths {
     DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory())
 }
