@@ -30,7 +30,9 @@ let package = Package(
             "StylusCore", "StylusML", .product(name: "GRDB", package: "GRDB.swift"),
         ], resources: [.copy("Resources")]),
         // CPU tensors over BLAS, safetensors, tokenizers, MiniLM.
-        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS"]),
+        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS", "CStylusKernels"]),
+        // Vectorised C kernels (attention, GEGLU) compiled per instruction set, used by StylusML.
+        .target(name: "CStylusKernels"),
         // SD 1.x pipeline, LoRA merging, PNG.
         .target(name: "StylusRender", dependencies: ["StylusCore", "StylusML", "CZlib"]),
         // JSON-RPC framing and connection; LSP types and server.

@@ -3,6 +3,7 @@
 // so they take raw pointers and never allocate.
 
 import CBLAS
+import CStylusKernels
 import Dispatch
 
 #if canImport(Glibc)
@@ -118,6 +119,38 @@ public enum Kernels {
                 call(m, columns.count, pa.value, bStart, pc.value + columns.lowerBound)
             }
         }
+    }
+
+    // MARK: attention and GEGLU (C kernels in CStylusKernels)
+
+    /// Attention of `rows` query rows of one head against `keys` keys: for each row r,
+    /// `out[r] = softmax_j(scale · q[r]·k[j]) · v[j]`, computed in cache-sized register blocks
+    /// without a full score matrix. `q` rows are `ldq` apart; `keyPanels` holds the head's keys in
+    /// panels of 32 (key j, component c at `(j / 32)·32·width + c·32 + j % 32`, zero past `keys` up to
+    /// `attentionPaddedKeys(keys)`); `paddedValues` its values as `[keys, attentionPaddedWidth(width)]`
+    /// (columns past `width` zero); `scratch` holds `attentionScratch(rows:keys:width:)` floats;
+    /// `out` rows are `ldo` apart. Call it on blocks of about 64 rows (scores stay in cache).
+    public static func attentionRows(q: UnsafePointer<Float>, ldq: Int, keyPanels: UnsafePointer<Float>,
+                                     paddedValues: UnsafePointer<Float>, rows: Int, keys: Int, width: Int, scale: Float,
+                                     scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, ldo: Int) {
+        guard rows > 0, width > 0 else { return }
+        stylus_attention_rows(q, ldq, keyPanels, paddedValues, rows, keys, width, scale, scratch, out, ldo)
+    }
+
+    /// Row length of the padded value matrix `attentionRows` reads for heads `width` wide.
+    public static func attentionPaddedWidth(_ width: Int) -> Int { stylus_attention_padded_width(width) }
+
+    /// Keys rounded up to whole 32-key panels.
+    public static func attentionPaddedKeys(_ keys: Int) -> Int { stylus_attention_padded_keys(keys) }
+
+    /// Scratch floats `attentionRows` needs for `rows` query rows, `keys` keys, heads `width` wide.
+    public static func attentionScratch(rows: Int, keys: Int, width: Int) -> Int { stylus_attention_scratch(rows, keys, width) }
+
+    /// GEGLU of `rows` rows of x (`2·inner` wide): `out[r, i] = x[r, i] · gelu(x[r, inner + i])`,
+    /// erf GELU as in `gelu`.
+    public static func geglu(_ x: UnsafePointer<Float>, rows: Int, inner: Int, into out: UnsafeMutablePointer<Float>) {
+        guard rows > 0, inner > 0 else { return }
+        stylus_geglu(x, rows, inner, out)
     }
 
     // MARK: conversion
