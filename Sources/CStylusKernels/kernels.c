@@ -179,3 +179,90 @@ void stylus_geglu(const float *x, long rows, long inner, float *out) {
         }
     }
 }
+
+// MARK: Winograd F(2×2, 3×3)
+
+void stylus_winograd_weights(const float *w, long K, long C, long k0, long k1, float *u) {
+    const long plane = K * C;
+    for (long k = k0; k < k1; k++) {
+        for (long c = 0; c < C; c++) {
+            const float *g = w + (k * C + c) * 9;
+            float t[4][3];  // G g: rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            float *o = u + k * C + c;
+            for (int i = 0; i < 4; i++) {  // (G g) G^T, the same on columns
+                o[(4 * i + 0) * plane] = t[i][0];
+                o[(4 * i + 1) * plane] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+                o[(4 * i + 2) * plane] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+                o[(4 * i + 3) * plane] = t[i][2];
+            }
+        }
+    }
+}
+
+void stylus_winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *v) {
+    const long tilesX = (W + 1) / 2, perItem = (H + 1) / 2 * tilesX, plane = C * tb;
+    for (long c = c0; c < c1; c++) {
+        float *vc = v + c * tb;
+        for (long t = t0; t < t0 + tb; t++) {
+            const long item = t / perItem, ty = t % perItem / tilesX, tx = t % perItem % tilesX;
+            const float *src = x + (item * C + c) * H * W;
+            const long y0 = 2 * ty - 1, x0 = 2 * tx - 1;
+            float d[4][4];
+            if (y0 >= 0 && x0 >= 0 && y0 + 4 <= H && x0 + 4 <= W) {
+                for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) d[i][j] = src[(y0 + i) * W + x0 + j];
+            } else {
+                for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) {
+                    long yy = y0 + i, xx = x0 + j;
+                    d[i][j] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? src[yy * W + xx] : 0;
+                }
+            }
+            float r[4][4];  // B^T d: rows d0−d2, d1+d2, d2−d1, d1−d3
+            for (int j = 0; j < 4; j++) {
+                r[0][j] = d[0][j] - d[2][j];
+                r[1][j] = d[1][j] + d[2][j];
+                r[2][j] = d[2][j] - d[1][j];
+                r[3][j] = d[1][j] - d[3][j];
+            }
+            float *o = vc + (t - t0);
+            for (int i = 0; i < 4; i++) {  // (B^T d) B, the same on columns
+                o[(4 * i + 0) * plane] = r[i][0] - r[i][2];
+                o[(4 * i + 1) * plane] = r[i][1] + r[i][2];
+                o[(4 * i + 2) * plane] = r[i][2] - r[i][1];
+                o[(4 * i + 3) * plane] = r[i][1] - r[i][3];
+            }
+        }
+    }
+}
+
+void stylus_winograd_output(const float *m, long K, long H, long W, long t0, long tb, const float *bias, long k0, long k1,
+                            float *y) {
+    const long tilesX = (W + 1) / 2, perItem = (H + 1) / 2 * tilesX, plane = K * tb;
+    for (long k = k0; k < k1; k++) {
+        const float b = bias ? bias[k] : 0;
+        const float *mk = m + k * tb;
+        for (long t = t0; t < t0 + tb; t++) {
+            const long item = t / perItem, ty = t % perItem / tilesX, tx = t % perItem % tilesX;
+            const float *e = mk + (t - t0);
+            float r[2][4];  // A^T M: rows m0+m1+m2, m1−m2−m3
+            for (int j = 0; j < 4; j++) {
+                float m0 = e[j * plane], m1 = e[(4 + j) * plane], m2 = e[(8 + j) * plane], m3 = e[(12 + j) * plane];
+                r[0][j] = m0 + m1 + m2;
+                r[1][j] = m1 - m2 - m3;
+            }
+            float *dst = y + (item * K + k) * H * W;
+            for (int i = 0; i < 2; i++) {
+                long yy = 2 * ty + i;
+                if (yy >= H) break;
+                float o0 = r[i][0] + r[i][1] + r[i][2] + b, o1 = r[i][1] - r[i][2] - r[i][3] + b;
+                dst[yy * W + 2 * tx] = o0;
+                if (2 * tx + 1 < W) dst[yy * W + 2 * tx + 1] = o1;
+            }
+        }
+    }
+}

@@ -4,9 +4,10 @@ import StylusML
 // Renderer layers over StylusML's Tensor and gemm. Activations are NCHW ([batch, channels,
 // height, width]) for convolutions and token-major ([tokens, channels]) inside attention.
 
-/// 2-D convolution as tiled im2col + sgemm: the column buffer covers a band of output rows at a
-/// time (≤ `Conv2d.columnBudget` floats per worker), so a 3×3 conv at 512² never needs gigabytes; 1×1
-/// stride-1 convs are a single gemm on the input.
+/// 2-D convolution. 3×3 stride-1 convs on images with enough output tiles use Winograd F(2×2, 3×3)
+/// (`Kernels.winogradConv3x3`, 2.25× fewer multiplies); the others tiled im2col + sgemm: the column
+/// buffer covers a band of output rows at a time (≤ `Conv2d.columnBudget` floats per worker), so a
+/// 3×3 conv at 512² never needs gigabytes; 1×1 stride-1 convs are a single gemm on the input.
 struct Conv2d: Sendable {
     static let columnBudget = 4 << 20  // floats (16 MB)
     let weight: WeightBuffer  // [out, in·kh·kw]
@@ -42,9 +43,18 @@ struct Conv2d: Sendable {
         let (b, c, h, w) = try dims(x, channels: inChannels)
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         let kk = inChannels * kernel * kernel, planeOut = oh * ow
+        let wp = UnsafePointer(weight.pointer)
+        if kernel == 3 && stride == 1 && padding == 1
+            && Kernels.winogradPaysOff(tiles: b * ((oh + 1) / 2) * ((ow + 1) / 2), inChannels: c, outChannels: outChannels) {
+            var out = Tensor(uninitialized: [b, outChannels, oh, ow])
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                Kernels.winogradConv3x3(xp.baseAddress!, batch: b, inChannels: c, height: h, width: w, weights: wp,
+                                        outChannels: outChannels, bias: bias.map { UnsafePointer($0.pointer) }, out: op.baseAddress!)
+            } }
+            return out
+        }
         // The bias fills every output plane; without one the gemms accumulate onto zeros.
         var out = bias == nil ? Tensor(zeros: [b, outChannels, oh, ow]) : Tensor(uninitialized: [b, outChannels, oh, ow])
-        let wp = UnsafePointer(weight.pointer)
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
             let input = UncheckedBox(xp.baseAddress!), output = UncheckedBox(op.baseAddress!)
             if let bias {

@@ -41,7 +41,8 @@ final class AttentionKernelTests: XCTestCase {
                     worst = max(worst, abs(want - Double(out[r * width + h * d + c])))
                 }
             } }
-            XCTAssertLessThanOrEqual(worst, 2e-6, "rows \(rows) keys \(keys) width \(d) heads \(heads)")
+            // fp32 sums of up to 600 products of values up to 9: a few 1e-6 absolute.
+            XCTAssertLessThanOrEqual(worst, 1e-5, "rows \(rows) keys \(keys) width \(d) heads \(heads)")
         }
     }
 
@@ -80,4 +81,35 @@ final class AttentionKernelTests: XCTestCase {
 private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
+}
+
+/// Winograd F(2×2, 3×3) against a direct double-precision 3×3 convolution (stride 1, padding 1).
+final class WinogradTests: XCTestCase {
+    func testWinogradConvMatchesDirectConvolution() {
+        // (batch, in, out, height, width, tiles per band): odd sizes leave half tiles at the edges;
+        // small bands split the batch and rows mid-way.
+        for (b, c, k, h, w, band) in [(1, 1, 1, 1, 1, nil), (2, 5, 3, 7, 6, 3), (1, 16, 8, 8, 8, nil), (2, 3, 4, 5, 9, 7), (1, 32, 40, 12, 10, 11)] as [(Int, Int, Int, Int, Int, Int?)] {
+            let x = AttentionKernelTests().values(b * c * h * w, seed: 21), weights = AttentionKernelTests().values(k * c * 9, seed: 22, scale: 0.5)
+            let bias = AttentionKernelTests().values(k, seed: 23)
+            var out = [Float](repeating: .nan, count: b * k * h * w)
+            Kernels.winogradConv3x3(x, batch: b, inChannels: c, height: h, width: w, weights: weights, outChannels: k, bias: bias,
+                                    out: &out, tilesPerBand: band)
+            var worst: Double = 0
+            for n in 0..<b { for o in 0..<k { for y in 0..<h { for xx in 0..<w {
+                var sum = Double(bias[o])
+                for i in 0..<c { for dy in 0..<3 { for dx in 0..<3 {
+                    let yy = y + dy - 1, xc = xx + dx - 1
+                    guard yy >= 0, yy < h, xc >= 0, xc < w else { continue }
+                    sum += Double(weights[(o * c + i) * 9 + dy * 3 + dx]) * Double(x[((n * c + i) * h + yy) * w + xc])
+                } } }
+                worst = max(worst, abs(sum - Double(out[((n * k + o) * h + y) * w + xx])))
+            } } } }
+            XCTAssertLessThanOrEqual(worst, 1e-5, "batch \(b) in \(c) out \(k) \(h)x\(w) band \(band.map(String.init) ?? "auto")")
+        }
+        // Without a bias the outputs are the bare convolution.
+        var out = [Float](repeating: .nan, count: 4)
+        Kernels.winogradConv3x3([1, 2, 3, 4], batch: 1, inChannels: 1, height: 2, width: 2, weights: [0, 0, 0, 0, 1, 0, 0, 0, 0],
+                                outChannels: 1, bias: nil, out: &out)
+        XCTAssertEqual(out, [1, 2, 3, 4])
+    }
 }

@@ -31,4 +31,20 @@ long stylus_attention_scratch(long rows, long m, long d);
 /// wide, out rows inner wide.
 void stylus_geglu(const float *x, long rows, long inner, float *out);
 
+// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions with padding 1 (NCHW). A transform
+// position ξ = 4·row + column of the 4×4 tile domain. Tiles are numbered over the whole batch:
+// t = item · tilesPerItem + ty · tilesX + tx, covering output rows 2ty, 2ty+1 and columns 2tx, 2tx+1.
+
+/// u[ξ][k][c] = (G g G^T)[ξ] for output channels k0..<k1, g = w[k][c] (3×3), u has K·C per ξ.
+void stylus_winograd_weights(const float *w, long K, long C, long k0, long k1, float *u);
+
+/// v[ξ][c][t − t0] = (B^T d B)[ξ] for channels c0..<c1 and tiles t0..<t0+tb, d the tile's 4×4
+/// input patch (zero outside the image). x: the batch, C × H × W per item; v has C·tb per ξ.
+void stylus_winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *v);
+
+/// y[item][k][2ty+i][2tx+j] = (A^T m A)[i][j] + bias[k] for channels k0..<k1 and tiles t0..<t0+tb
+/// (outputs past H × W dropped); m[ξ][k][t − t0] has K·tb per ξ; bias may be NULL.
+void stylus_winograd_output(const float *m, long K, long H, long W, long t0, long tb, const float *bias, long k0, long k1,
+                            float *y);
+
 #endif
