@@ -6,14 +6,6 @@ import XCTest
 /// inputs, over shapes that exercise every blocking remainder (rows not a multiple of 8, keys not
 /// a multiple of 32 or spanning several key blocks, head widths not a multiple of 48, strided rows).
 final class AttentionKernelTests: XCTestCase {
-    func values(_ count: Int, seed: UInt64, scale: Float = 2) -> [Float] {
-        var state = seed &* 6364136223846793005 &+ 1442695040888963407
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
-        }
-    }
-
     func testAttentionRowsMatchesDirectSoftmaxAttention() {
         // (query rows, keys, head width, heads side by side in the rows)
         for (rows, keys, d, heads) in [(1, 1, 1, 1), (9, 5, 3, 2), (17, 77, 40, 3), (8, 32, 48, 1), (23, 100, 80, 2), (5, 64, 50, 1), (11, 300, 600, 1)] {
@@ -78,6 +70,15 @@ final class AttentionKernelTests: XCTestCase {
     }
 }
 
+/// Deterministic pseudo-random values in [-scale, scale).
+private func values(_ count: Int, seed: UInt64, scale: Float = 2) -> [Float] {
+    var state = seed &* 6364136223846793005 &+ 1442695040888963407
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+    }
+}
+
 private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }
@@ -89,8 +90,7 @@ final class WinogradTests: XCTestCase {
         // (batch, in, out, height, width, tiles per band): odd sizes leave half tiles at the edges;
         // small bands split the batch and rows mid-way.
         for (b, c, k, h, w, band) in [(1, 1, 1, 1, 1, nil), (2, 5, 3, 7, 6, 3), (1, 16, 8, 8, 8, nil), (2, 3, 4, 5, 9, 7), (1, 32, 40, 12, 10, 11)] as [(Int, Int, Int, Int, Int, Int?)] {
-            let x = AttentionKernelTests().values(b * c * h * w, seed: 21), weights = AttentionKernelTests().values(k * c * 9, seed: 22, scale: 0.5)
-            let bias = AttentionKernelTests().values(k, seed: 23)
+            let x = values(b * c * h * w, seed: 21), weights = values(k * c * 9, seed: 22, scale: 0.5), bias = values(k, seed: 23)
             var out = [Float](repeating: .nan, count: b * k * h * w)
             Kernels.winogradConv3x3(x, batch: b, inChannels: c, height: h, width: w, weights: weights, outChannels: k, bias: bias,
                                     out: &out, tilesPerBand: band)
@@ -100,9 +100,12 @@ final class WinogradTests: XCTestCase {
                 for i in 0..<c { for dy in 0..<3 { for dx in 0..<3 {
                     let yy = y + dy - 1, xc = xx + dx - 1
                     guard yy >= 0, yy < h, xc >= 0, xc < w else { continue }
-                    sum += Double(weights[(o * c + i) * 9 + dy * 3 + dx]) * Double(x[((n * c + i) * h + yy) * w + xc])
+                    let weight: Float = weights[(o * c + i) * 9 + dy * 3 + dx]
+                    let input: Float = x[((n * c + i) * h + yy) * w + xc]
+                    sum += Double(weight) * Double(input)
                 } } }
-                worst = max(worst, abs(sum - Double(out[((n * k + o) * h + y) * w + xx])))
+                let got: Float = out[((n * k + o) * h + y) * w + xx]
+                worst = max(worst, abs(sum - Double(got)))
             } } } }
             XCTAssertLessThanOrEqual(worst, 1e-5, "batch \(b) in \(c) out \(k) \(h)x\(w) band \(band.map(String.init) ?? "auto")")
         }
