@@ -3,6 +3,14 @@ import XCTest
 
 /// `stylus search` as a real process on a real catalog (DESIGN §5.3).
 final class SearchCommandTests: XCTestCase {
+    /// Temp paths this test made, removed in tearDown.
+    private var made: [String] = []
+
+    override func tearDown() {
+        for path in made { try? FileManager.default.removeItem(atPath: path) }
+        made = []
+    }
+
     let cards = """
         {"adapter_id": "s-water", "alias": "wtrcolor", "title": "Watercolor Dream", "base_model": "SD 1.5", "tags": ["style", "watercolor"], "description": "Soft watercolor painting style."}
         {"adapter_id": "s-water-xl", "alias": "wtrcolor_xl", "title": "Watercolor XL", "base_model": "SDXL 1.0", "tags": ["style", "watercolor"], "description": "Watercolor for SDXL."}
@@ -13,6 +21,7 @@ final class SearchCommandTests: XCTestCase {
     func setUp(models: Bool = false) throws -> (db: String, env: [String: String]) {
         let dir = NSTemporaryDirectory() + "stylus-search-tests-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        made.append(dir)
         try cards.write(toFile: dir + "/cards.jsonl", atomically: true, encoding: .utf8)
         let env = models ? [:] : ["STYLUS_HOME": dir + "/home"]
         let db = dir + "/catalog.sqlite"

@@ -6,9 +6,11 @@ a temporary folder. Needs the CLIP vocabulary from scripts/setup (skipped withou
 
 import ast
 import asyncio
+import atexit
 import json
 import os
 import pathlib
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -25,6 +27,7 @@ from conftest import ROOT, SERVER
 CHECKPOINT = ROOT / "Tests" / "Fixtures" / "TinySD" / "tiny-sd15.safetensors"
 LORAS = ROOT / "Tests" / "Fixtures" / "LoRA"
 WORK = pathlib.Path(tempfile.mkdtemp(prefix="stylus-e2e-render-"))
+atexit.register(shutil.rmtree, WORK, ignore_errors=True)
 CATALOG = WORK / "catalog.sqlite"
 DATA = pathlib.Path(os.environ.get("STYLUS_HOME") or
                     pathlib.Path(os.environ.get("XDG_DATA_HOME") or pathlib.Path.home() / ".local/share") / "stylus")
