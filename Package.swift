@@ -50,14 +50,16 @@ let package = Package(
         // Timing driver for benchmarks/embed_bench.py.
         .executableTarget(name: "StylusBench", dependencies: ["StylusML", "StylusCore"]),
 
+        // A scripted local HTTP server for the tests of the project's HTTP clients.
+        .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
         .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
-        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML"]),
+        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML", "HTTPTestSupport"]),
         .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),
-        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog"]),
+        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog", "HTTPTestSupport"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
         .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
-        .testTarget(name: "CLITests", dependencies: ["stylus"]),
+        .testTarget(name: "CLITests", dependencies: ["stylus", "HTTPTestSupport"]),
     ]
 )

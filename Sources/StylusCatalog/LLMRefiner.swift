@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import GRDB
 import StylusCore
 
@@ -10,32 +7,8 @@ import StylusCore
 /// recommended weight). Never required: any failure leaves the offline refinement in place.
 /// Answers are cached per adapter, model and input text.
 public struct LLMRefiner {
-    public struct Configuration: Sendable {
-        /// Base URL (".../v1") or the full ".../chat/completions" URL.
-        public var url: URL
-        public var model: String
-        public var apiKey: String?
-        public var timeout: TimeInterval
-
-        public init(url: URL, model: String, apiKey: String? = nil, timeout: TimeInterval = 120) {
-            self.url = url
-            self.model = model
-            self.apiKey = apiKey
-            self.timeout = timeout
-        }
-
-        /// `STYLUS_LLM_URL`, `STYLUS_LLM_MODEL` (both required), `STYLUS_LLM_API_KEY`, `STYLUS_LLM_TIMEOUT` (seconds).
-        public init?(environment env: [String: String]) {
-            guard let raw = env["STYLUS_LLM_URL"], !raw.isEmpty, let url = URL(string: raw),
-                  let model = env["STYLUS_LLM_MODEL"], !model.isEmpty else { return nil }
-            self.init(url: url, model: model, apiKey: env["STYLUS_LLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 },
-                      timeout: env["STYLUS_LLM_TIMEOUT"].flatMap(Double.init) ?? 120)
-        }
-
-        var endpoint: URL {
-            url.path.hasSuffix("/chat/completions") ? url : url.appendingPathComponent("chat/completions")
-        }
-    }
+    /// The endpoint, shared with the LLM composer (`ChatEndpoint`, configured from `STYLUS_LLM_*`).
+    public typealias Configuration = ChatEndpoint
 
     public struct Result: Sendable, Equatable {
         public var refined = 0
@@ -49,15 +22,12 @@ public struct LLMRefiner {
         }
     }
 
+    /// The answer came back but is not in the asked-for form (endpoint failures are `ChatError`s).
     public enum LLMError: Error, CustomStringConvertible {
-        case transport(String)
-        case http(Int, String)
         case badAnswer(String)
 
         public var description: String {
             switch self {
-            case let .transport(m): return "LLM endpoint unreachable: \(m)"
-            case let .http(code, body): return "LLM endpoint answered HTTP \(code): \(body.prefix(200))"
             case let .badAnswer(m): return "LLM answer not in the expected two-bullet form: \(m)"
             }
         }
@@ -187,53 +157,9 @@ public struct LLMRefiner {
     }
 
     func complete(_ userPrompt: String) throws -> String {
-        var request = URLRequest(url: configuration.endpoint, timeoutInterval: configuration.timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let key = configuration.apiKey { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
-        let body: [String: Any] = [
-            "model": configuration.model,
-            "temperature": 0,
-            "messages": [
-                ["role": "system", "content": Self.instructions],
-                ["role": "user", "content": userPrompt],
-            ],
-        ]
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        let (data, status) = try Self.send(request, timeout: configuration.timeout)
-        guard (200..<300).contains(status) else { throw LLMError.http(status, String(decoding: data, as: UTF8.self)) }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let choice = JSONText.objects(object["choices"]).first,
-              let message = choice["message"] as? [String: Any],
-              let content = JSONText.string(message["content"]) else {
-            throw LLMError.badAnswer("no choices[0].message.content in the response")
-        }
-        return content
-    }
-
-    /// A blocking request (the CLI is synchronous); the semaphore waits a little longer than the timeout.
-    static func send(_ request: URLRequest, timeout: TimeInterval) throws -> (Data, Int) {
-        final class Box: @unchecked Sendable {
-            var data: Data?
-            var status = 0
-            var error: Error?
-        }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let session = URLSession(configuration: .ephemeral)
-        let task = session.dataTask(with: request) { data, response, error in
-            box.data = data
-            box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            box.error = error
-            done.signal()
-        }
-        task.resume()
-        if done.wait(timeout: .now() + timeout + 5) == .timedOut {
-            task.cancel()
-            throw LLMError.transport("no answer within \(Int(timeout)) s")
-        }
-        session.finishTasksAndInvalidate()
-        if let error = box.error { throw LLMError.transport(error.localizedDescription) }
-        return (box.data ?? Data(), box.status)
+        try ChatClient(endpoint: configuration).complete([
+            ChatMessage(role: "system", content: Self.instructions),
+            ChatMessage(role: "user", content: userPrompt),
+        ])
     }
 }

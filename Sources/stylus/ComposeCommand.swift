@@ -41,6 +41,18 @@ struct ComposeCommand: ParsableCommand {
     @Option(name: .long, help: "JSONL file of {\"id\", \"prompt\", \"base_model\"} lines; writes one result line each.")
     var batch: String?
 
+    @Flag(name: .long, help: "Let an OpenAI-compatible LLM choose the adapters ($STYLUS_LLM_URL, $STYLUS_LLM_MODEL, $STYLUS_LLM_API_KEY); on any failure the built-in composer is used.")
+    var llm = false
+
+    @Option(name: .customLong("llm-url"), help: "With --llm: the endpoint's base URL, e.g. http://127.0.0.1:8080/v1 (overrides $STYLUS_LLM_URL).")
+    var llmURL: String?
+
+    @Option(name: .customLong("llm-model"), help: "With --llm: the model name (overrides $STYLUS_LLM_MODEL).")
+    var llmModel: String?
+
+    @Option(name: .customLong("llm-timeout"), help: "With --llm: seconds per LLM request (default: $STYLUS_LLM_TIMEOUT, else \(Int(ComposeCommand.defaultLLMTimeout))).")
+    var llmTimeout: Double?
+
     @Argument(help: "A prompt, or a prompt file (.sdprompt / '-' for stdin).")
     var input: String?
 
@@ -53,6 +65,7 @@ struct ComposeCommand: ParsableCommand {
             problem = "unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts"
         }
         if samples < 1 { problem = "--samples must be at least 1" }
+        if let llmProblem = validateLLMOptions() { problem = llmProblem }
         if let problem {
             printError("stylus compose: \(problem)")
             throw CLIExit.badInput
@@ -90,14 +103,16 @@ struct ComposeCommand: ParsableCommand {
         } else {
             text = input ?? ""
         }
-        let outcome: ComposeOutcome
+        let session = try llmSession()
+        var outcome: ComposeOutcome, composer: String?
         do {
             outcome = try ComposePipeline.run(request(text, base: base), source: source)
+            (outcome, composer) = try withLLM(session, outcome, request(text, base: base), source: source)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
         }
-        emit(outcome, id: nil)
+        emit(outcome, id: nil, composer: composer)
     }
 
     func request(_ text: String, base: BaseModel?) -> ComposeRequest {
@@ -109,6 +124,7 @@ struct ComposeCommand: ParsableCommand {
             printError("stylus compose: \(path): cannot be read")
             throw CLIExit.badInput
         }
+        let session = try llmSession()
         var failures = 0
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -123,7 +139,9 @@ struct ComposeCommand: ParsableCommand {
             if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
             let id: Any = obj["id"] ?? (n + 1)
             do {
-                emit(try ComposePipeline.run(request(prompt, base: lineBase), source: source), id: id)
+                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source)
+                let (final, composer) = try withLLM(session, outcome, request(prompt, base: lineBase), source: source)
+                emit(final, id: id, composer: composer)
             } catch {
                 printError("stylus compose: \(path):\(n + 1): \(error)")
                 failures += 1
@@ -132,7 +150,8 @@ struct ComposeCommand: ParsableCommand {
         if failures > 0 { throw CLIExit.badInput }
     }
 
-    func emit(_ o: ComposeOutcome, id: Any?) {
+    /// `composer` ("llm" or "built-in") is reported only under --llm.
+    func emit(_ o: ComposeOutcome, id: Any?, composer: String? = nil) {
         let samplesOut: [String]
         if let masks, let strategy = MaskStrategy(name: masks) {
             let sampled = Masks.sample(strategy, adapterCounts: o.composition.topics.map(\.adapters.count), samples: samples, seed: seed)
@@ -167,6 +186,7 @@ struct ComposeCommand: ParsableCommand {
             }
             obj["prompt_with_adapters"] = o.promptWithAdapters
             if !samplesOut.isEmpty { obj["samples"] = samplesOut }
+            if let composer { obj["composer"] = composer }
             obj["timings_ms"] = Dictionary(uniqueKeysWithValues: o.timingsMs.map { ($0.0, $0.1) })
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 printOut(String(decoding: data, as: UTF8.self))

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTestSupport
 import StylusCore
 import StylusRender
 import XCTest

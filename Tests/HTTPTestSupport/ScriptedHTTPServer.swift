@@ -4,17 +4,29 @@ import Glibc
 #endif
 
 /// A real HTTP/1.1 server on 127.0.0.1 (a socket listener on its own thread) that answers each
-/// request with whatever the test scripts, and records what it received.
-final class ScriptedHTTPServer: @unchecked Sendable {
-    struct Request { var method: String; var path: String; var body: Data }
-    enum Reply: @unchecked Sendable {
+/// request with whatever the test scripts, and records what it received. Shared by the tests of
+/// every HTTP client in the project (A1111 backend, LLM refiner, LLM composer, CLI).
+public final class ScriptedHTTPServer: @unchecked Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        /// Header names lowercased.
+        public var headers: [String: String]
+        public var body: Data
+
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+        /// The body as a JSON object (empty when it is not one).
+        public var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+    }
+
+    public enum Reply: @unchecked Sendable {
         case json(Int, Any)
         case raw(Int, String)
         /// Read the request, then keep the connection open without answering.
         case hang
     }
 
-    let port: UInt16
+    public let port: UInt16
     private let fd: Int32
     private let lock = NSLock()
     private var received: [Request] = []
@@ -22,7 +34,7 @@ final class ScriptedHTTPServer: @unchecked Sendable {
     private var stopped = false
     private let script: @Sendable (Request) -> Reply
 
-    init(script: @escaping @Sendable (Request) -> Reply) throws {
+    public init(script: @escaping @Sendable (Request) -> Reply) throws {
         self.script = script
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
@@ -43,11 +55,17 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
-    var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    /// Answers requests with `replies` in order, then HTTP 500.
+    public convenience init(replies: [Reply]) throws {
+        let queue = ReplyQueue(replies)
+        try self.init(script: { _ in queue.next() })
+    }
 
-    var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-    func stop() {
+    public var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
+
+    public func stop() {
         lock.lock()
         stopped = true
         let conns = open
@@ -92,8 +110,13 @@ final class ScriptedHTTPServer: @unchecked Sendable {
             return kv.count == 2 && kv[0].lowercased() == "content-length" ? Int(kv[1].trimmingCharacters(in: .whitespaces)) : nil
         }.first ?? 0
         while buffer.count < headerEnd! + 4 + length { if !fill() { return } }
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            let kv = line.split(separator: ":", maxSplits: 1)
+            if kv.count == 2 { headers[kv[0].lowercased()] = kv[1].trimmingCharacters(in: .whitespaces) }
+        }
         let request = Request(method: parts.count > 0 ? String(parts[0]) : "", path: parts.count > 1 ? String(parts[1]) : "",
-                              body: Data(buffer[(headerEnd! + 4)..<(headerEnd! + 4 + length)]))
+                              headers: headers, body: Data(buffer[(headerEnd! + 4)..<(headerEnd! + 4 + length)]))
         lock.lock(); received.append(request); lock.unlock()
         let status: Int, body: Data
         switch script(request) {
@@ -111,5 +134,16 @@ final class ScriptedHTTPServer: @unchecked Sendable {
         }
         lock.lock(); open.removeAll { $0 == c }; lock.unlock()
         close(c)
+    }
+}
+
+
+private final class ReplyQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var replies: [ScriptedHTTPServer.Reply]
+    init(_ replies: [ScriptedHTTPServer.Reply]) { self.replies = replies }
+    func next() -> ScriptedHTTPServer.Reply {
+        lock.lock(); defer { lock.unlock() }
+        return replies.isEmpty ? .raw(500, "{}") : replies.removeFirst()
     }
 }
