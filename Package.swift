@@ -21,8 +21,6 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
-        // Header-only C kernels with per-function AVX2 targets (the dense retrieval scan).
-        .systemLibrary(name: "CSIMD", path: "Sources/CSIMD"),
 
         // Pure logic: prompt grammar, prompt files, keywords, adapter model, composer. No I/O.
         .target(name: "StylusCore", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -32,7 +30,10 @@ let package = Package(
             "StylusCore", "StylusML", .product(name: "GRDB", package: "GRDB.swift"),
         ], resources: [.copy("Resources")]),
         // CPU tensors over BLAS, safetensors, tokenizers, MiniLM.
-        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS", "CSIMD"]),
+        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS", "CStylusKernels"]),
+        // Vectorised C kernels compiled per instruction set, used by StylusML: attention, GEGLU and
+        // Winograd for the renderer; the int8 scan and small-batch linear layers for retrieval.
+        .target(name: "CStylusKernels"),
         // SD 1.x pipeline, LoRA merging, PNG.
         .target(name: "StylusRender", dependencies: ["StylusCore", "StylusML", "CZlib"]),
         // JSON-RPC framing and connection; LSP types and server.

@@ -11,6 +11,9 @@ Not run by CI. Needs /work/venv (torch CPU, diffusers, transformers) and a relea
 (fp32 diffusers folder); nothing is committed. `run` measures, each side in its own process so peak
 RSS is comparable: one UNet evaluation at a 64x64 latent with batch 2 (CFG), one VAE decode at
 512x512, and the process's peak RSS; then prints the ratios as one JSON object.
+
+Per-op breakdown of the Swift side (wall and CPU seconds by op kind and shape, on stderr):
+    STYLUS_PROFILE=1 OPENBLAS_CORETYPE=SkylakeX .build/release/stylus render --benchmark --checkpoint DIR/sd15-random.safetensors --steps 1
 """
 import argparse
 import json

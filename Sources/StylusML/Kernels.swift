@@ -3,6 +3,7 @@
 // so they take raw pointers and never allocate.
 
 import CBLAS
+import CStylusKernels
 import Dispatch
 
 #if canImport(Glibc)
@@ -117,6 +118,85 @@ public enum Kernels {
                 let bStart = transposeB ? pb.value + columns.lowerBound * ldb : pb.value + columns.lowerBound
                 call(m, columns.count, pa.value, bStart, pc.value + columns.lowerBound)
             }
+        }
+    }
+
+    // MARK: attention and GEGLU (C kernels in CStylusKernels)
+
+    /// Attention of `rows` query rows of one head against `keys` keys: for each row r,
+    /// `out[r] = softmax_j(scale · q[r]·k[j]) · v[j]`, computed in cache-sized register blocks
+    /// without a full score matrix. `q` rows are `ldq` apart; `keyPanels` holds the head's keys in
+    /// panels of 32 (key j, component c at `(j / 32)·32·width + c·32 + j % 32`, zero past `keys` up to
+    /// `attentionPaddedKeys(keys)`); `paddedValues` its values as `[keys, attentionPaddedWidth(width)]`
+    /// (columns past `width` zero); `scratch` holds `attentionScratch(rows:keys:width:)` floats;
+    /// `out` rows are `ldo` apart. Call it on blocks of about 64 rows (scores stay in cache).
+    public static func attentionRows(q: UnsafePointer<Float>, ldq: Int, keyPanels: UnsafePointer<Float>,
+                                     paddedValues: UnsafePointer<Float>, rows: Int, keys: Int, width: Int, scale: Float,
+                                     scratch: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, ldo: Int) {
+        guard rows > 0, width > 0 else { return }
+        stylus_attention_rows(q, ldq, keyPanels, paddedValues, rows, keys, width, scale, scratch, out, ldo)
+    }
+
+    /// Row length of the padded value matrix `attentionRows` reads for heads `width` wide.
+    public static func attentionPaddedWidth(_ width: Int) -> Int { stylus_attention_padded_width(width) }
+
+    /// Keys rounded up to whole 32-key panels.
+    public static func attentionPaddedKeys(_ keys: Int) -> Int { stylus_attention_padded_keys(keys) }
+
+    /// Scratch floats `attentionRows` needs for `rows` query rows, `keys` keys, heads `width` wide.
+    public static func attentionScratch(rows: Int, keys: Int, width: Int) -> Int { stylus_attention_scratch(rows, keys, width) }
+
+    /// GEGLU of `rows` rows of x (`2·inner` wide): `out[r, i] = x[r, i] · gelu(x[r, inner + i])`,
+    /// erf GELU as in `gelu`.
+    public static func geglu(_ x: UnsafePointer<Float>, rows: Int, inner: Int, into out: UnsafeMutablePointer<Float>) {
+        guard rows > 0, inner > 0 else { return }
+        stylus_geglu(x, rows, inner, out)
+    }
+
+    // MARK: Winograd convolution
+
+    /// Whether `winogradConv3x3` pays off for these sizes (measured against im2col + sgemm with
+    /// SkylakeX OpenBLAS: 1.2–1.7× faster from 32×32 with ≥ 256 channels, slower at 16×16 or 128
+    /// channels): enough 2×2 output tiles (`tiles`, over the whole batch) for its 16 gemms to be
+    /// wide, enough channels for the gemms to outweigh the transforms, and transformed weights
+    /// (16·out·in floats, made on each call) of at most 128 MB.
+    public static func winogradPaysOff(tiles: Int, inChannels: Int, outChannels: Int) -> Bool {
+        tiles >= 256 && min(inChannels, outChannels) >= 256 && 16 * inChannels * outChannels <= 1 << 25
+    }
+
+    /// 3×3 convolution, stride 1, padding 1, by Winograd F(2×2, 3×3): 16 gemms of the transformed
+    /// weights and input tiles replace 36 multiplies per 2×2 outputs with 16. x [batch, C, H, W],
+    /// weights [K, C, 3, 3], optional bias [K]; writes out [batch, K, H, W]. The input is
+    /// transformed in bands of tiles (the transform holds 4× the input), so memory stays bounded;
+    /// `tilesPerBand` overrides the band size (tests).
+    public static func winogradConv3x3(_ x: UnsafePointer<Float>, batch: Int, inChannels C: Int, height H: Int, width W: Int,
+                                       weights: UnsafePointer<Float>, outChannels K: Int, bias: UnsafePointer<Float>?,
+                                       out: UnsafeMutablePointer<Float>, tilesPerBand: Int? = nil) {
+        _ = blasConfigured
+        let total = batch * ((H + 1) / 2) * ((W + 1) / 2)
+        guard total > 0, K > 0 else { return }
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * K * C)
+        defer { u.deallocate() }
+        // Bands of tiles whose transformed input and output take ≤ 16 M floats (64 MB).
+        let band = min(total, max(1, tilesPerBand ?? max(64, (16 << 20) / (16 * (C + K)))))
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * C * band), m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * K * band)
+        defer { v.deallocate(); m.deallocate() }
+        let px = UncheckedSendable(x), pu = UncheckedSendable(u), pv = UncheckedSendable(v), pm = UncheckedSendable(m)
+        let pw = UncheckedSendable(weights), pb = UncheckedSendable(bias), po = UncheckedSendable(out)
+        parallelFor(K, minimumChunk: 8) { ks in stylus_winograd_weights(pw.value, K, C, ks.lowerBound, ks.upperBound, pu.value) }
+        var t0 = 0
+        while t0 < total {
+            let tb = min(band, total - t0), start = t0
+            parallelFor(C, minimumChunk: 8) { cs in stylus_winograd_input(px.value, C, H, W, start, tb, cs.lowerBound, cs.upperBound, pv.value) }
+            // The 16 products are independent: the cores take them in turn (uneven finishing is fine).
+            DispatchQueue.concurrentPerform(iterations: 16) { xi in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(K), Int32(tb), Int32(C), 1,
+                            pu.value + xi * K * C, Int32(C), pv.value + xi * C * tb, Int32(tb), 0, pm.value + xi * K * tb, Int32(tb))
+            }
+            parallelFor(K, minimumChunk: 8) { ks in
+                stylus_winograd_output(pm.value, K, H, W, start, tb, pb.value, ks.lowerBound, ks.upperBound, po.value)
+            }
+            t0 += tb
         }
     }
 

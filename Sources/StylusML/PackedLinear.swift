@@ -1,9 +1,9 @@
 // The encoder's linear layers for short inputs. For one short prompt (a few dozen tokens) OpenBLAS
 // repacks each weight matrix on every call, which costs about as much as the product itself; here
-// the weights are packed once at load time for an AVX-512 register-blocked kernel (CSIMD). Longer
+// the weights are packed once at load time for an AVX-512 register-blocked kernel (CStylusKernels). Longer
 // inputs, and CPUs without AVX-512, use `Linear.apply` (OpenBLAS) unchanged.
 
-import CSIMD
+import CStylusKernels
 
 package struct PackedLinear: Sendable {
     let linear: Linear

@@ -2,7 +2,7 @@
 // brute-force pass over 75,000 adapters reads 29 MB instead of 115 MB (the scan is memory-bound).
 // Scores from the codes are approximate; the retriever rescores its best few hundred in fp32.
 
-import CSIMD
+import CStylusKernels
 
 extension Kernels {
     /// Vectors quantized to int8 with one scale per vector: v[j] ≈ codes[j] · scale.

@@ -4,9 +4,10 @@ import StylusML
 // Renderer layers over StylusML's Tensor and gemm. Activations are NCHW ([batch, channels,
 // height, width]) for convolutions and token-major ([tokens, channels]) inside attention.
 
-/// 2-D convolution as tiled im2col + sgemm: the column buffer covers a band of output rows at a
-/// time (≤ `Conv2d.columnBudget` floats per worker), so a 3×3 conv at 512² never needs gigabytes; 1×1
-/// stride-1 convs are a single gemm on the input.
+/// 2-D convolution. 3×3 stride-1 convs on images with enough output tiles use Winograd F(2×2, 3×3)
+/// (`Kernels.winogradConv3x3`, 2.25× fewer multiplies); the others tiled im2col + sgemm: the column
+/// buffer covers a band of output rows at a time (≤ `Conv2d.columnBudget` floats per worker), so a
+/// 3×3 conv at 512² never needs gigabytes; 1×1 stride-1 convs are a single gemm on the input.
 struct Conv2d: Sendable {
     static let columnBudget = 4 << 20  // floats (16 MB)
     let weight: WeightBuffer  // [out, in·kh·kw]
@@ -34,11 +35,26 @@ struct Conv2d: Sendable {
     }
 
     func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try Profile.measure(kernel == 1 ? "conv1x1" : "conv\(kernel)x\(kernel)" + (stride > 1 ? " s\(stride)" : ""),
+                            "\(inChannels)→\(outChannels) \(x.shape.dropFirst(2).map(String.init).joined(separator: "x"))") { try run(x) }
+    }
+
+    private func run(_ x: Tensor) throws -> Tensor {
         let (b, c, h, w) = try dims(x, channels: inChannels)
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         let kk = inChannels * kernel * kernel, planeOut = oh * ow
-        var out = Tensor(zeros: [b, outChannels, oh, ow])
         let wp = UnsafePointer(weight.pointer)
+        if kernel == 3 && stride == 1 && padding == 1
+            && Kernels.winogradPaysOff(tiles: b * ((oh + 1) / 2) * ((ow + 1) / 2), inChannels: c, outChannels: outChannels) {
+            var out = Tensor(uninitialized: [b, outChannels, oh, ow])
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                Kernels.winogradConv3x3(xp.baseAddress!, batch: b, inChannels: c, height: h, width: w, weights: wp,
+                                        outChannels: outChannels, bias: bias.map { UnsafePointer($0.pointer) }, out: op.baseAddress!)
+            } }
+            return out
+        }
+        // The bias fills every output plane; without one the gemms accumulate onto zeros.
+        var out = bias == nil ? Tensor(zeros: [b, outChannels, oh, ow]) : Tensor(uninitialized: [b, outChannels, oh, ow])
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
             let input = UncheckedBox(xp.baseAddress!), output = UncheckedBox(op.baseAddress!)
             if let bias {
@@ -134,6 +150,10 @@ struct GroupNorm: Sendable {
     }
 
     func callAsFunction(_ x: Tensor, silu: Bool = false) throws -> Tensor {
+        try Profile.measure("groupnorm", "\(x.shape)") { try run(x, silu: silu) }
+    }
+
+    private func run(_ x: Tensor, silu: Bool) throws -> Tensor {
         let (b, c, h, w) = try dims(x, channels: gamma.count)
         var out = Tensor(uninitialized: x.shape)
         let per = c / groups, plane = h * w
@@ -172,6 +192,10 @@ struct UncheckedBox<Value>: @unchecked Sendable {
 
 /// Nearest-neighbour 2× upsampling of NCHW, planes spread over the cores.
 func upsample2x(_ x: Tensor) throws -> Tensor {
+    try Profile.measure("resample", "up2x \(x.shape)") { try upsample2xRun(x) }
+}
+
+private func upsample2xRun(_ x: Tensor) throws -> Tensor {
     let (b, c, h, w) = try dims(x)
     var out = Tensor(uninitialized: [b, c, 2 * h, 2 * w])
     x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
@@ -192,6 +216,10 @@ func upsample2x(_ x: Tensor) throws -> Tensor {
 
 /// `x += y` for same-shaped tensors (residual connections), over the cores.
 func addInPlace(_ x: inout Tensor, _ y: Tensor) {
+    Profile.measure("elementwise", "residual add") { addInPlaceRun(&x, y) }
+}
+
+private func addInPlaceRun(_ x: inout Tensor, _ y: Tensor) {
     precondition(x.shape == y.shape, "residual \(y.shape) does not match \(x.shape)")
     x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in
         let target = UncheckedBox(xp.baseAddress!), source = UncheckedBox(yp.baseAddress!)
@@ -203,41 +231,106 @@ func addInPlace(_ x: inout Tensor, _ y: Tensor) {
     } }
 }
 
-/// One batch item's [C, HW] plane ↔ token-major [HW, C].
-func transposed(_ x: UnsafePointer<Float>, rows: Int, columns: Int) -> Tensor {
-    var out = Tensor(zeros: [columns, rows])
-    out.withUnsafeMutableBufferPointer { op in
-        for r in 0..<rows { for c in 0..<columns { op[c * rows + r] = x[r * columns + c] } }
+/// NCHW [B, C, H, W] → token-major [B·H·W, C] (item after item), in cache-sized blocks of tokens
+/// over the cores.
+func tokens(_ x: Tensor) throws -> Tensor {
+    let (b, c, h, w) = try dims(x)
+    return Profile.measure("layout", "to tokens") {
+        var out = Tensor(uninitialized: [b * h * w, c])
+        x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+            let source = UncheckedBox(xp.baseAddress!), target = UncheckedBox(op.baseAddress!)
+            forEachTokenBlock(batch: b, plane: h * w) { item, range in
+                let src = source.value + item * c * h * w, dst = target.value + item * h * w * c
+                for ch in 0..<c {
+                    let row = src + ch * h * w
+                    for i in range { dst[i * c + ch] = row[i] }
+                }
+            }
+        } }
+        return out
     }
-    return out
 }
 
-/// Scaled dot-product attention, heads side by side in the columns of q [n, heads·d],
-/// k and v [m, heads·d]. Work goes in (head, block of query rows) tasks spread over the cores,
-/// each with its own `blockRows × m` scores (8 heads × 4096² scores at 64² would be 512 MB); the
-/// softmax normalisation is applied to the d outputs instead of the m probabilities.
-func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
-    let n = q.rows, m = k.rows, width = q.columns, d = width / heads
-    let blockRows = max(1, min(n, (1 << 18) / max(1, m)))
-    let blocks = (n + blockRows - 1) / blockRows
-    var out = Tensor(zeros: [n, width])
+/// `x += t` with t token-major [B·H·W, C] and x NCHW (the inverse layout of `tokens`).
+func addTokens(_ t: Tensor, into x: inout Tensor) throws {
+    let (b, c, h, w) = try dims(x)
+    precondition(t.shape == [b * h * w, c], "tokens \(t.shape) do not match \(x.shape)")
+    Profile.measure("layout", "add from tokens") {
+        x.withUnsafeMutableBufferPointer { xp in t.withUnsafeBufferPointer { tp in
+            let target = UncheckedBox(xp.baseAddress!), source = UncheckedBox(tp.baseAddress!)
+            forEachTokenBlock(batch: b, plane: h * w) { item, range in
+                let dst = target.value + item * c * h * w, src = source.value + item * h * w * c
+                for ch in 0..<c {
+                    let row = dst + ch * h * w
+                    for i in range { row[i] += src[i * c + ch] }
+                }
+            }
+        } }
+    }
+}
+
+/// Runs `body(item, tokens)` over blocks of 64 tokens of each batch item, on all cores.
+private func forEachTokenBlock(batch: Int, plane: Int, _ body: (Int, Range<Int>) -> Void) {
+    let block = 64, perItem = (plane + block - 1) / block
+    Kernels.parallelFor(batch * perItem, minimumChunk: 4) { tasks in
+        for task in tasks {
+            let item = task / perItem, start = (task % perItem) * block
+            body(item, start..<min(plane, start + block))
+        }
+    }
+}
+
+/// Scaled dot-product attention, heads side by side in the columns: q [items·n, heads·d], k and
+/// v [Σ m_i, heads·d]; the n queries of item i attend to its `keyCounts[i]` keys (one item with all
+/// keys when nil). Each (item, head) gets its keys and values packed once, then tasks of
+/// 64 query rows run the C kernel (`Kernels.attentionRows`), which never forms the 4096² score
+/// matrix of a 64² latent in memory.
+func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyCounts: [Int]? = nil) -> Tensor {
+    let counts = keyCounts ?? [k.rows]
+    precondition(counts.reduce(0, +) == k.rows && k.shape == v.shape && q.columns == k.columns, "attention \(q.shape) \(k.shape) \(counts)")
+    let items = counts.count, n = q.rows / items, width = q.columns, d = width / heads
+    let dp = Kernels.attentionPaddedWidth(d)
+    // One packed head: key panels [padded keys · d], then values [m, dp].
+    func headFloats(_ m: Int) -> Int { Kernels.attentionPaddedKeys(m) * d + m * dp }
+    // Where item i's keys start (rows) and where its packed heads start (floats).
+    var keyStart = [0], packStart = [0]
+    for m in counts {
+        keyStart.append(keyStart.last! + m)
+        packStart.append(packStart.last! + heads * headFloats(m))
+    }
+    let blockRows = 64, blocks = (n + blockRows - 1) / blockRows
     let scale = 1 / Float(d).squareRoot()
+    var out = Tensor(uninitialized: [items * n, width])
+    let packed = UnsafeMutablePointer<Float>.allocate(capacity: max(1, packStart.last!))
+    defer { packed.deallocate() }
     q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
         out.withUnsafeMutableBufferPointer { op in
-            let q = UncheckedBox(UnsafeMutablePointer(mutating: qp.baseAddress!))
-            let k = UncheckedBox(UnsafeMutablePointer(mutating: kp.baseAddress!))
-            let v = UncheckedBox(UnsafeMutablePointer(mutating: vp.baseAddress!))
-            let o = UncheckedBox(op.baseAddress!)
-            forEachTask(heads * blocks, scratch: blockRows * (m + 1)) { task, scores in
-                let h = task / blocks, r0 = (task % blocks) * blockRows, rows = min(blockRows, n - r0)
-                let sums = scores + blockRows * m
-                Kernels.gemm(m: rows, n: m, k: d, a: q.value + r0 * width + h * d, lda: width,
-                             b: k.value + h * d, ldb: width, transposeB: true, c: scores, ldc: m, alpha: scale, parallel: false)
-                softmaxRows(scores, rows: rows, columns: m, sums: sums)
-                let output = o.value + r0 * width + h * d
-                Kernels.gemm(m: rows, n: d, k: m, a: scores, lda: m, b: v.value + h * d, ldb: width,
-                             c: output, ldc: width, parallel: false)
-                for r in 0..<rows { Kernels.scale(output + r * width, count: d, by: 1 / sums[r]) }
+            let q = UncheckedBox(qp.baseAddress!), k = UncheckedBox(kp.baseAddress!), v = UncheckedBox(vp.baseAddress!)
+            let o = UncheckedBox(op.baseAddress!), pack = UncheckedBox(packed)
+            // Per (item, head): key panels (zero keys past m), then values with zero columns past d.
+            Kernels.parallelFor(items * heads) { range in
+                for ih in range {
+                    let item = ih / heads, h = ih % heads, m = counts[item], mp = Kernels.attentionPaddedKeys(m)
+                    let panels = pack.value + packStart[item] + h * headFloats(m), vpad = panels + mp * d
+                    let keys = k.value + keyStart[item] * width + h * d, values = v.value + keyStart[item] * width + h * d
+                    for j in 0..<mp {
+                        let panel = panels + (j / 32) * 32 * d + j % 32
+                        for c in 0..<d { panel[c * 32] = j < m ? keys[j * width + c] : 0 }
+                    }
+                    for j in 0..<m {
+                        (vpad + j * dp).update(from: values + j * width, count: d)
+                        (vpad + j * dp + d).update(repeating: 0, count: dp - d)
+                    }
+                }
+            }
+            let scratch = Kernels.attentionScratch(rows: blockRows, keys: counts.max() ?? 0, width: d)
+            forEachTask(items * heads * blocks, scratch: scratch) { task, scratch in
+                let ih = task / blocks, item = ih / heads, h = ih % heads, m = counts[item]
+                let r0 = (task % blocks) * blockRows, rows = min(blockRows, n - r0)
+                let panels = pack.value + packStart[item] + h * headFloats(m)
+                let offset = (item * n + r0) * width + h * d
+                Kernels.attentionRows(q: q.value + offset, ldq: width, keyPanels: panels, paddedValues: panels + Kernels.attentionPaddedKeys(m) * d,
+                                      rows: rows, keys: m, width: d, scale: scale, scratch: scratch, out: o.value + offset, ldo: width)
             }
         }
     } } }
@@ -270,12 +363,6 @@ func forEachTask(_ count: Int, scratch: Int, workers: Int = Kernels.threadCount,
     }
 }
 
-/// Row softmax for attention scores without the final division: rows become exp(x − max) and
-/// `sums[r]` their total.
-func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, sums: UnsafeMutablePointer<Float>) {
-    for r in 0..<rows { sums[r] = Kernels.softmaxNumerators(x + r * columns, count: columns) }
-}
-
 /// Keeps freed activation buffers in the process for reuse (glibc returns blocks above 128 KB to
 /// the kernel at once, and every layer's fresh tensors then cost page faults and zeroing: ~6% of
 /// a UNet step). Set once, when the first model is built.
@@ -299,7 +386,22 @@ struct Dense: Sendable {
 
     /// `x · Wᵀ + b` for x of shape `[..., in]`.
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var out = Tensor(zeros: Array(x.shape.dropLast()) + [outputSize])
+        Profile.measure("linear", "\(x.rows)x\(inputSize)→\(outputSize)") { run(x) }
+    }
+
+    /// `t += x · Wᵀ + b` (a residual branch's output projection) in the gemm's own pass.
+    func add(_ x: Tensor, into t: inout Tensor) {
+        precondition(t.rows == x.rows && t.columns == outputSize, "\(x.shape) → \(t.shape)")
+        Profile.measure("linear", "\(x.rows)x\(inputSize)→\(outputSize) (+=)") {
+            x.withUnsafeBufferPointer { input in
+                t.withUnsafeMutableBufferPointer { output in apply(input.baseAddress!, rows: x.rows, into: output.baseAddress!, accumulate: true) }
+            }
+        }
+    }
+
+    private func run(_ x: Tensor) -> Tensor {
+        // Fully written: the bias rows, or the gemm with beta 0 (which never reads C).
+        var out = Tensor(uninitialized: Array(x.shape.dropLast()) + [outputSize])
         x.withUnsafeBufferPointer { input in
             out.withUnsafeMutableBufferPointer { output in apply(input.baseAddress!, rows: x.rows, into: output.baseAddress!) }
         }
@@ -345,6 +447,10 @@ struct LayerNorm: Sendable {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
+        Profile.measure("layernorm", "\(x.shape)") { run(x) }
+    }
+
+    private func run(_ x: Tensor) -> Tensor {
         var out = x
         let rows = x.rows, columns = x.columns
         precondition(columns == gamma.count, "LayerNorm of width \(gamma.count) on \(x.shape)")
@@ -352,5 +458,63 @@ struct LayerNorm: Sendable {
             Kernels.layerNorm(p.baseAddress!, rows: rows, columns: columns, gamma: gamma.pointer, beta: beta.pointer, epsilon: epsilon)
         }
         return out
+    }
+}
+
+/// Opt-in per-op timing for performance work: with env `STYLUS_PROFILE=1`, wall and process CPU
+/// seconds accumulate by op kind (and by kind + shape) and a table goes to stderr after each UNet
+/// evaluation or VAE decode. Off, it costs one branch per op. Ops run on the model's calling thread
+/// (their parallel work happens inside), so the tables need no locking; nested ops count in the
+/// outermost one.
+enum Profile {
+    static let enabled = getenv("STYLUS_PROFILE").map { String(cString: $0) != "0" } ?? false
+    private struct Entry { var calls = 0, wall = 0.0, cpu = 0.0 }
+    nonisolated(unsafe) private static var kinds: [String: Entry] = [:]
+    nonisolated(unsafe) private static var details: [String: Entry] = [:]
+    nonisolated(unsafe) private static var depth = 0
+
+    @inline(__always)
+    static func measure<R>(_ kind: String, _ detail: @autoclosure () -> String = "", _ body: () throws -> R) rethrows -> R {
+        guard enabled, depth == 0 else { return try body() }
+        depth += 1
+        defer { depth -= 1 }
+        let w0 = clock(CLOCK_MONOTONIC), c0 = clock(CLOCK_PROCESS_CPUTIME_ID)
+        let result = try body()
+        let wall = clock(CLOCK_MONOTONIC) - w0, cpu = clock(CLOCK_PROCESS_CPUTIME_ID) - c0
+        for (table, key) in [(0, kind), (1, kind + " " + detail())] {
+            var e = (table == 0 ? kinds[key] : details[key]) ?? Entry()
+            e.calls += 1; e.wall += wall; e.cpu += cpu
+            if table == 0 { kinds[key] = e } else { details[key] = e }
+        }
+        return result
+    }
+
+    /// Writes the tables accumulated since the last report to stderr and clears them.
+    static func report(_ title: String) {
+        guard enabled else { return }
+        func lines(_ table: [String: Entry], limit: Int) -> String {
+            let total = table.values.reduce(0) { $0 + $1.wall }
+            return table.sorted { $0.value.wall > $1.value.wall }.prefix(limit).map { key, e in
+                key.padding(toLength: 44, withPad: " ", startingAt: 0)
+                    + String(format: "%6d %9.3f %9.3f %6.2f %5.1f%%", e.calls, e.wall, e.cpu, e.cpu / max(e.wall, 1e-9), 100 * e.wall / max(total, 1e-9))
+            }.joined(separator: "\n")
+        }
+        let header = "op".padding(toLength: 44, withPad: " ", startingAt: 0) + " calls    wall_s     cpu_s  cores  share"
+        let wall = kinds.values.reduce(0) { $0 + $1.wall }, cpu = kinds.values.reduce(0) { $0 + $1.cpu }
+        FileHandle.standardError.write(Data("""
+            == profile: \(title) (measured ops: wall \(String(format: "%.3f", wall)) s, cpu \(String(format: "%.3f", cpu)) s)
+            \(header)
+            \(lines(kinds, limit: 40))
+            -- by shape
+            \(lines(details, limit: 40))\n
+            """.utf8))
+        kinds = [:]
+        details = [:]
+    }
+
+    private static func clock(_ id: clockid_t) -> Double {
+        var t = timespec()
+        clock_gettime(id, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }

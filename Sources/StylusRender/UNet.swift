@@ -23,11 +23,13 @@ public struct UNet: Sendable {
             var h = try conv1(try norm1(x, silu: true))
             let e = emb(silu(temb))  // [batch, out]
             let (b, ch, hh, ww) = try dims(h)
-            h.withUnsafeMutableBufferPointer { p in
-                for n in 0..<b { for c in 0..<ch {
-                    let v = e.data[n * ch + c], base = (n * ch + c) * hh * ww
-                    for i in 0..<(hh * ww) { p[base + i] += v }
-                } }
+            Profile.measure("elementwise", "temb add") {
+                h.withUnsafeMutableBufferPointer { p in
+                    for n in 0..<b { for c in 0..<ch {
+                        let v = e.data[n * ch + c], base = (n * ch + c) * hh * ww
+                        for i in 0..<(hh * ww) { p[base + i] += v }
+                    } }
+                }
             }
             var out = try conv2(try norm2(h, silu: true))
             addInPlace(&out, try skip?(x) ?? x)
@@ -69,27 +71,29 @@ public struct UNet: Sendable {
             self.heads = heads
         }
 
-        func callAsFunction(_ x: Tensor, context: [Tensor]) throws -> Tensor {
-            let (b, ch, hh, ww) = try dims(x)
-            let normed = try norm(x)
-            var out = x
-            for n in 0..<b {
-                var t = normed.withUnsafeBufferPointer { projIn(transposed($0.baseAddress! + n * ch * hh * ww, rows: ch, columns: hh * ww)) }
-                for blk in blocks {
-                    let a = blk.norm1(t)
-                    t.add(blk.o1(attention(q: blk.q1(a), k: blk.k1(a), v: blk.v1(a), heads: heads)))
-                    let c2 = blk.norm2(t)
-                    t.add(blk.o2(attention(q: blk.q2(c2), k: blk.k2(context[n]), v: blk.v2(context[n]), heads: heads)))
-                    t.add(blk.ff2(geglu(blk.ff1(blk.norm3(t)))))
+        /// The batch's tokens go through the linears together ([B·HW, C] rows); attention keeps
+        /// each item to its own tokens and its own context (`context` stacks the items' contexts,
+        /// `contextCounts` their token counts).
+        func callAsFunction(_ x: Tensor, context: Tensor, contextCounts: [Int]) throws -> Tensor {
+            let b = try dims(x).0
+            var t = projIn(try tokens(try norm(x)))
+            for blk in blocks {
+                let a = blk.norm1(t)
+                let (q1, k1, v1) = (blk.q1(a), blk.k1(a), blk.v1(a))
+                let a1 = Profile.measure("attn self", "\(q1.shape)") {
+                    attention(q: q1, k: k1, v: v1, heads: heads, keyCounts: Array(repeating: k1.rows / b, count: b))
                 }
-                let back = projOut(t)  // [HW, C]
-                out.withUnsafeMutableBufferPointer { op in
-                    back.withUnsafeBufferPointer { bp in
-                        let base = op.baseAddress! + n * ch * hh * ww
-                        for i in 0..<(hh * ww) { for c in 0..<ch { base[c * hh * ww + i] += bp[i * ch + c] } }
-                    }
-                }
+                blk.o1.add(a1, into: &t)
+                let c2 = blk.norm2(t)
+                let (q2, k2, v2) = (blk.q2(c2), blk.k2(context), blk.v2(context))
+                let a2 = Profile.measure("attn cross", "\(q2.shape)") { attention(q: q2, k: k2, v: v2, heads: heads, keyCounts: contextCounts) }
+                blk.o2.add(a2, into: &t)
+                let f1 = blk.ff1(blk.norm3(t))
+                let g = Profile.measure("geglu", "\(f1.shape)") { geglu(f1) }
+                blk.ff2.add(g, into: &t)
             }
+            var out = x
+            try addTokens(projOut(t), into: &out)
             return out
         }
     }
@@ -171,6 +175,9 @@ public struct UNet: Sendable {
             throw RenderError.invalidArgument("latent size \(w)x\(h) must be a multiple of \(1 << levels)")
         }
         let temb = timeDense2(silu(timeDense1(timestepEmbedding(timesteps))))
+        // All items' contexts as one matrix: the cross-attention keys and values are one gemm each.
+        let contextCounts = context.map(\.rows)
+        let stacked = Tensor(shape: [contextCounts.reduce(0, +), context[0].columns], data: context.flatMap(\.data))
         var hidden = try convIn(x)
         var skips = [hidden]
         func run(_ blocks: [Block], _ x: Tensor) throws -> Tensor {
@@ -178,7 +185,7 @@ public struct UNet: Sendable {
             for block in blocks {
                 switch block {
                 case let .res(r): x = try r(x, temb)
-                case let .attn(a): x = try a(x, context: context)
+                case let .attn(a): x = try a(x, context: stacked, contextCounts: contextCounts)
                 case let .down(conv): x = try conv(x)
                 case let .up(conv): x = try conv(try upsample2x(x))
                 }
@@ -191,29 +198,27 @@ public struct UNet: Sendable {
         }
         hidden = try run(middle, hidden)
         for blocks in output {
-            hidden = try concatChannels(hidden, skips.removeLast())
+            let skip = skips.removeLast()
+            hidden = try Profile.measure("elementwise", "concat") { try concatChannels(hidden, skip) }
             hidden = try run(blocks, hidden)
         }
-        return try convOut(try normOut(hidden, silu: true))
+        let result = try convOut(try normOut(hidden, silu: true))
+        Profile.report("UNet \(x.shape)")
+        return result
     }
 }
 
-/// GEGLU: the projection's first half times GELU of its second half.
+/// GEGLU: the projection's first half times GELU of its second half (rows over the cores).
 func geglu(_ x: Tensor) -> Tensor {
     let rows = x.rows, inner = x.columns / 2
-    var gate = [Float](repeating: 0, count: rows * inner)
-    var value = [Float](repeating: 0, count: rows * inner)
-    x.withUnsafeBufferPointer { xp in
-        for r in 0..<rows {
-            for i in 0..<inner {
-                value[r * inner + i] = xp[r * 2 * inner + i]
-                gate[r * inner + i] = xp[r * 2 * inner + inner + i]
-            }
+    var out = Tensor(uninitialized: [rows, inner])
+    x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+        let source = UncheckedBox(xp.baseAddress!), target = UncheckedBox(op.baseAddress!)
+        Kernels.parallelFor(rows, minimumChunk: 8) { r in
+            Kernels.geglu(source.value + r.lowerBound * 2 * inner, rows: r.count, inner: inner, into: target.value + r.lowerBound * inner)
         }
-    }
-    let g = Tensor(shape: [rows, inner], data: gate).gelu()
-    g.withUnsafeBufferPointer { gp in for i in 0..<value.count { value[i] *= gp[i] } }
-    return Tensor(shape: [rows, inner], data: value)
+    } }
+    return out
 }
 
 /// torch.cat([a, b], dim=1) for NCHW.

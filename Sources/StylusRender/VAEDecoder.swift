@@ -38,17 +38,14 @@ public struct VAEDecoder: Sendable {
         }
 
         func callAsFunction(_ x: Tensor) throws -> Tensor {
-            let (b, ch, h, w) = try dims(x)
-            let normed = try norm(x)
-            var out = x
-            for n in 0..<b {
-                let t = normed.withUnsafeBufferPointer { transposed($0.baseAddress! + n * ch * h * w, rows: ch, columns: h * w) }
-                let a = proj(attention(q: q(t), k: k(t), v: v(t), heads: 1))
-                out.withUnsafeMutableBufferPointer { op in
-                    let base = op.baseAddress! + n * ch * h * w
-                    for i in 0..<(h * w) { for c in 0..<ch { base[c * h * w + i] += a.data[i * ch + c] } }
-                }
+            let b = try dims(x).0
+            let t = try tokens(try norm(x))
+            let (qt, kt, vt) = (q(t), k(t), v(t))
+            let a = Profile.measure("attn vae", "\(qt.shape)") {
+                attention(q: qt, k: kt, v: vt, heads: 1, keyCounts: Array(repeating: kt.rows / b, count: b))
             }
+            var out = x
+            try addTokens(proj(a), into: &out)
             return out
         }
     }
@@ -90,7 +87,9 @@ public struct VAEDecoder: Sendable {
             for block in level.blocks { x = try block(x) }
             if let up = level.upsample { x = try up(try upsample2x(x)) }
         }
-        return try convOut(try normOut(x, silu: true))
+        let result = try convOut(try normOut(x, silu: true))
+        Profile.report("VAE decoder \(latents.shape)")
+        return result
     }
 
     /// The first image of a decoded batch as 8-bit RGB: (x + 1) / 2, clamped, rounded.

@@ -1,9 +1,9 @@
-// Header-only C kernels compiled for specific instruction sets with per-function target attributes,
-// so the Swift package stays baseline x86-64 while hot loops use AVX2 where the CPU has it. Swift
-// (StylusML's Kernels) checks the CPU before calling any of these; every kernel has a portable
-// Swift fallback there.
-#ifndef STYLUS_SIMD_KERNELS_H
-#define STYLUS_SIMD_KERNELS_H
+// Retrieval's kernels (the int8 dense scan, the encoder's small-batch linear layers), written with
+// AVX2/AVX-512 intrinsics under per-function target attributes. Unlike kernels.c (target_clones,
+// picked by the loader) these have no baseline clone: Swift (StylusML's Kernels) checks the CPU
+// before calling them and has a portable fallback for each.
+#ifndef STYLUS_RETRIEVAL_KERNELS_H
+#define STYLUS_RETRIEVAL_KERNELS_H
 
 #include <stdint.h>
 
