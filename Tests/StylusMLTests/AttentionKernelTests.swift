@@ -70,15 +70,6 @@ final class AttentionKernelTests: XCTestCase {
     }
 }
 
-/// Deterministic pseudo-random values in [-scale, scale).
-private func values(_ count: Int, seed: UInt64, scale: Float = 2) -> [Float] {
-    var state = seed &* 6364136223846793005 &+ 1442695040888963407
-    return (0..<count).map { _ in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
-    }
-}
-
 private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, file: file, line: line) }

@@ -3,15 +3,6 @@ import StylusML
 import XCTest
 
 final class TensorTests: XCTestCase {
-    /// Deterministic pseudo-random values in [-2, 2).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed &* 6364136223846793005 &+ 1442695040888963407
-        return (0..<count).map { _ in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(state >> 40) / Float(1 << 24) * 4 - 2
-        }
-    }
-
     func assertClose(_ a: [Float], _ b: [Float], tolerance: Float, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.count, b.count, file: file, line: line)
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
