@@ -38,7 +38,7 @@ final class RetrievalRankingTests: XCTestCase {
     /// cut close to the true order; its result must equal a full fp32 scan for many queries.
     func testQuantizedScanGivesTheExactRanking() throws {
         let dir = try Self.requireModels()
-        var g = QuantizedKernelTestsGenerator(state: 5)
+        var g = SeededFloats(state: 5)
         let centres = (0..<6).map { _ in Self.unit((0..<384).map { _ in g.float() }) }
         var lines: [String] = []
         for n in 0..<600 {
@@ -100,11 +100,11 @@ final class RetrievalRankingTests: XCTestCase {
     }
 }
 
-struct QuantizedKernelTestsGenerator {
+/// Seeded values in [-1, 1] for the clustered test vectors (a 64-bit LCG).
+private struct SeededFloats {
     var state: UInt64
-    mutating func next() -> UInt64 {
+    mutating func float() -> Float {
         state = state &* 6364136223846793005 &+ 1442695040888963407
-        return state >> 33
+        return Float((state >> 33) % 20001) / 10000 - 1
     }
-    mutating func float() -> Float { Float(next() % 20001) / 10000 - 1 }
 }
