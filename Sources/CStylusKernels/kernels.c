@@ -1,6 +1,10 @@
 #include "stylus_kernels.h"
 
 #include <string.h>
+#include <stdint.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 // One source, three instruction sets: the loops are written on 16-lane vectors (one AVX-512
 // register, two AVX2 ones, four SSE ones) and the loader picks the best clone for the CPU.
@@ -12,6 +16,7 @@
 
 typedef float v16 __attribute__((ext_vector_type(16)));
 typedef int i16 __attribute__((ext_vector_type(16)));
+typedef _Float16 h16 __attribute__((ext_vector_type(16)));
 
 #define ALWAYS static inline __attribute__((always_inline))
 
@@ -20,11 +25,13 @@ typedef int i16 __attribute__((ext_vector_type(16)));
 #define load(p) ({ v16 v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define store(p, v) ({ v16 s_ = (v); memcpy((p), &s_, sizeof s_); })
 #define splat(x) ((v16)(float)(x))
+/// 16 IEEE halves at p (any alignment) widened to floats.
+#define load_half(p) ({ h16 h_; memcpy(&h_, (p), sizeof h_); __builtin_convertvector(h_, v16); })
 
 /// exp for x ≤ 88: 2^n · p(r), x = n·ln2 + r, |r| ≤ ln2/2, p degree 7 (relative error ≈ 1e-7).
-/// Inputs below −87.3 give ≈ 0 (they are clamped).
+/// Inputs below −87.3 give 0 (the true value is subnormal or less).
 #define vexp(xin) ({                                                                                 \
-    v16 x_ = (xin);                                                                                  \
+    v16 xi_ = (xin), x_ = xi_;                                                                       \
     x_ = x_ < -87.3f ? splat(-87.3f) : x_;                                                           \
     x_ = x_ > 88.0f ? splat(88.0f) : x_;                                                             \
     const v16 magic_ = splat(12582912.0f); /* 1.5·2^23: adding it rounds to an integer */            \
@@ -40,7 +47,8 @@ typedef int i16 __attribute__((ext_vector_type(16)));
     p_ = p_ * r_ + 1;                                                                                \
     p_ = p_ * r_ + 1;                                                                                \
     i16 ni_ = (i16)shifted_ - (i16)magic_;                                                           \
-    p_ * (v16)((ni_ + 127) << 23);                                                                   \
+    v16 e_ = p_ * (v16)((ni_ + 127) << 23);                                                          \
+    xi_ < -87.3f ? splat(0) : e_;                                                                    \
 })
 
 /// erf (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7).
@@ -56,6 +64,11 @@ typedef int i16 __attribute__((ext_vector_type(16)));
     v16 y_ = 1 - q_ * t_ * vexp(-(a_ * a_));                                                         \
     xe_ < 0 ? -y_ : y_;                                                                              \
 })
+
+/// Subnormal lanes → 0. Products with subnormal inputs take a microcode assist on Intel CPUs
+/// (~100× slower), and GELU's far negative tail (and small probabilities) land there; values
+/// below 1.2e-38 change no result we keep.
+#define flush(vin) ({ v16 f_ = (vin); (f_ < 1.17549435e-38f && f_ > -1.17549435e-38f) ? splat(0) : f_; })
 
 long stylus_attention_padded_width(long d) { return (d + 47) / 48 * 48; }
 long stylus_attention_padded_keys(long m) { return (m + 31) / 32 * 32; }
@@ -105,8 +118,7 @@ long stylus_attention_scratch(long rows, long m, long d) {
         }                                                                                            \
     }
 
-/// Softmax numerators of one row in place (exp(x − max)); returns their sum. The row has 16
-/// spare floats past m.
+/// Softmax numerators of one row in place (exp(x − max)); returns their sum.
 ALWAYS float softmax_numerators(float *row, long m) {
     v16 mv = splat(-__builtin_inff());
     long j = 0;
@@ -123,9 +135,10 @@ ALWAYS float softmax_numerators(float *row, long m) {
     float total = 0;
     for (int l = 0; l < 16; l++) total += acc[l];
     if (j < m) {  // the tail as one full vector, padded with −inf (exp gives ≈ 0 there, unused)
-        for (long t = m; t < j + 16; t++) row[t] = -__builtin_inff();
-        v16 e = vexp(load(row + j) - mx);
-        for (long t = j; t < m; t++) { row[t] = e[t - j]; total += e[t - j]; }
+        float t[16];
+        for (int l = 0; l < 16; l++) t[l] = j + l < m ? row[j + l] : -__builtin_inff();
+        v16 e = vexp(load(t) - mx);
+        for (long l = 0; l < m - j; l++) { row[j + l] = e[l]; total += e[l]; }
     }
     return total;
 }
@@ -167,15 +180,104 @@ void stylus_geglu(const float *x, long rows, long inner, float *out) {
         long i = 0;
         for (; i + 16 <= inner; i += 16) {
             v16 g = load(gate + i);
-            store(o + i, load(value + i) * (g * 0.5f * (1 + verf(g * 0.70710678118654752f))));
+            store(o + i, flush(load(value + i) * (g * 0.5f * (1 + verf(g * 0.70710678118654752f)))));
         }
         if (i < inner) {
             float gt[16] = {0}, vt[16] = {0}, ot[16];
             memcpy(gt, gate + i, (size_t)(inner - i) * sizeof(float));
             memcpy(vt, value + i, (size_t)(inner - i) * sizeof(float));
             v16 g = load(gt);
-            store(ot, load(vt) * (g * 0.5f * (1 + verf(g * 0.70710678118654752f))));
+            store(ot, flush(load(vt) * (g * 0.5f * (1 + verf(g * 0.70710678118654752f)))));
             memcpy(o + i, ot, (size_t)(inner - i) * sizeof(float));
+        }
+    }
+}
+
+CLONES
+void stylus_gelu(float *x, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        v16 v = load(x + i);
+        store(x + i, flush(v * 0.5f * (1 + verf(v * 0.70710678118654752f))));
+    }
+    if (i < count) {
+        float t[16] = {0};
+        memcpy(t, x + i, (size_t)(count - i) * sizeof(float));
+        v16 v = load(t);
+        store(t, flush(v * 0.5f * (1 + verf(v * 0.70710678118654752f))));
+        memcpy(x + i, t, (size_t)(count - i) * sizeof(float));
+    }
+}
+
+CLONES
+void stylus_softmax_rows(float *x, long rows, long columns, long stride) {
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * stride;
+        v16 inv = splat(1.0f / softmax_numerators(row, columns));
+        long j = 0;
+        for (; j + 16 <= columns; j += 16) store(row + j, flush(load(row + j) * inv));
+        for (; j < columns; j++) { float p = row[j] * inv[0]; row[j] = p < 1.17549435e-38f ? 0 : p; }
+    }
+}
+
+// y rows r0..<r0+R for panels p0..p0+2 (w0..w2; missing panels alias w0 and are not stored):
+// R × 48 outputs in registers, summed over k.
+#define LINEAR_BLOCK(R)                                                                             \
+    do {                                                                                             \
+        v16 c0[R], c1[R], c2[R];                                                                     \
+        for (int i = 0; i < R; i++) { c0[i] = 0; c1[i] = 0; c2[i] = 0; }                             \
+        const float *xr = x + r0 * k;                                                                \
+        for (long kk = 0; kk < k; kk++) {                                                            \
+            v16 b0 = load_half(w0 + kk * 16), b1 = load_half(w1 + kk * 16), b2 = load_half(w2 + kk * 16); \
+            for (int i = 0; i < R; i++) {                                                            \
+                v16 a = splat(xr[i * k + kk]);                                                       \
+                c0[i] += a * b0;                                                                     \
+                c1[i] += a * b1;                                                                     \
+                c2[i] += a * b2;                                                                     \
+            }                                                                                        \
+        }                                                                                            \
+        for (int i = 0; i < R; i++) {                                                                \
+            float *out = y + (r0 + i) * n + p0 * 16;                                                 \
+            v16 v[3] = {c0[i], c1[i], c2[i]};                                                        \
+            for (int q = 0; q < np; q++) {                                                           \
+                if (bias) v[q] += load(bias + (p0 + q) * 16);                                        \
+                if (accumulate) v[q] += load(out + q * 16);                                          \
+                store(out + q * 16, v[q]);                                                           \
+            }                                                                                        \
+        }                                                                                            \
+    } while (0)
+
+CLONES
+void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp) {
+    for (long p = 0; p < n / 16; p++) {
+        for (long kk = 0; kk < k; kk++) {
+            v16 column;
+            for (int j = 0; j < 16; j++) column[j] = w[(p * 16 + j) * k + kk];
+            h16 h = __builtin_convertvector(column, h16);  // round to nearest even
+            memcpy(wp + p * 16 * k + kk * 16, &h, sizeof h);
+        }
+    }
+}
+
+CLONES
+void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
+                          int accumulate, long panel_begin, long panel_end) {
+    for (long p0 = panel_begin; p0 < panel_end; p0 += 3) {
+        const int np = panel_end - p0 < 3 ? (int)(panel_end - p0) : 3;
+        const uint16_t *w0 = wp + p0 * 16 * k;
+        const uint16_t *w1 = np > 1 ? w0 + 16 * k : w0;
+        const uint16_t *w2 = np > 2 ? w0 + 32 * k : w0;
+        long r0 = 0;
+        for (; r0 + 8 <= m; r0 += 8) LINEAR_BLOCK(8);
+        switch (m - r0) {  // the last rows with a block of their size (constant R: fully unrolled)
+        case 7: LINEAR_BLOCK(7); break;
+        case 6: LINEAR_BLOCK(6); break;
+        case 5: LINEAR_BLOCK(5); break;
+        case 4: LINEAR_BLOCK(4); break;
+        case 3: LINEAR_BLOCK(3); break;
+        case 2: LINEAR_BLOCK(2); break;
+        case 1: LINEAR_BLOCK(1); break;
+        default: break;
         }
     }
 }
@@ -265,4 +367,93 @@ void stylus_winograd_output(const float *m, long K, long H, long W, long t0, lon
             }
         }
     }
+}
+
+// MARK: int8 scan (retrieval)
+
+// scores[r] = scales[r] · Σ_j q[j]·codes[r·dim + j], the dot product exact in int32 (|Σ| ≤ dim·127²).
+
+static void scan_i8_portable(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
+    for (long r = 0; r < rows; r++) {
+        const int8_t *row = codes + r * dim;
+        int32_t sum = 0;
+        for (long j = 0; j < dim; j++) sum += (int32_t)q[j] * row[j];
+        scores[r] = (float)sum * scales[r];
+    }
+}
+
+#if defined(__x86_64__) && defined(__clang__)
+// AVX2: codes widened to int16, pairs multiplied and summed by madd. dim % 32 == 0, dim ≤ 4096.
+__attribute__((target("avx2")))
+static void scan_i8_avx2(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
+    int16_t qw[4096];
+    for (long j = 0; j < dim; j++) qw[j] = q[j];
+    for (long r = 0; r < rows; r++) {
+        const int8_t *row = codes + r * dim;
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        for (long c = 0; c < dim; c += 32) {
+            __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row + c)));
+            __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(row + c + 16)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(a0, _mm256_loadu_si256((const __m256i *)(qw + c))));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(a1, _mm256_loadu_si256((const __m256i *)(qw + c + 16))));
+        }
+        __m256i s = _mm256_add_epi32(acc0, acc1);
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+        scores[r] = (float)_mm_cvtsi128_si32(t) * scales[r];
+    }
+}
+
+// AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, 4 per int32 lane, so the codes are
+// read as c + 128 (flip the sign bit) and 128 · Σq is taken off again. dim % 64 == 0.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static void scan_i8_vnni(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
+    int32_t qsum = 0;
+    for (long j = 0; j < dim; j++) qsum += q[j];
+    const int32_t offset = 128 * qsum;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    long r = 0;
+    for (; r + 4 <= rows; r += 4) {  // 4 rows at a time: 4 independent accumulation chains
+        const int8_t *p = codes + r * dim;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        for (long c = 0; c < dim; c += 64) {
+            __m512i qv = _mm512_loadu_si512(q + c);
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(p + c), flip), qv);
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_loadu_si512(p + dim + c), flip), qv);
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_xor_si512(_mm512_loadu_si512(p + 2 * dim + c), flip), qv);
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_xor_si512(_mm512_loadu_si512(p + 3 * dim + c), flip), qv);
+        }
+        scores[r] = (float)(_mm512_reduce_add_epi32(a0) - offset) * scales[r];
+        scores[r + 1] = (float)(_mm512_reduce_add_epi32(a1) - offset) * scales[r + 1];
+        scores[r + 2] = (float)(_mm512_reduce_add_epi32(a2) - offset) * scales[r + 2];
+        scores[r + 3] = (float)(_mm512_reduce_add_epi32(a3) - offset) * scales[r + 3];
+    }
+    for (; r < rows; r++) {
+        const int8_t *p = codes + r * dim;
+        __m512i a0 = _mm512_setzero_si512();
+        for (long c = 0; c < dim; c += 64)
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(p + c), flip), _mm512_loadu_si512(q + c));
+        scores[r] = (float)(_mm512_reduce_add_epi32(a0) - offset) * scales[r];
+    }
+}
+#endif
+
+int stylus_scan_i8_best_level(long dim) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    if (dim % 64 == 0 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) return 2;
+    if (dim % 32 == 0 && dim <= 4096 && __builtin_cpu_supports("avx2")) return 1;
+#endif
+    (void)dim;
+    return 0;
+}
+
+void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores, int level) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (level >= 2 && dim % 64 == 0) { scan_i8_vnni(q, codes, scales, rows, dim, scores); return; }
+    if (level >= 1 && dim % 32 == 0 && dim <= 4096) { scan_i8_avx2(q, codes, scales, rows, dim, scores); return; }
+#endif
+    (void)level;
+    scan_i8_portable(q, codes, scales, rows, dim, scores);
 }

@@ -46,7 +46,9 @@ public final class Retriever: CandidateSource, Sendable {
     let matrixEntry: [Int32]
     /// The same vectors as int8 codes, for the scan (rows as in `matrix`).
     let quantized: Kernels.Int8Codes
-    let baseModels: [String?]
+    /// Each entry's base model as an index into `baseModelNames` (-1: none), for fast filtering.
+    let baseModelOfEntry: [Int32]
+    let baseModelNames: [String: Int32]
     let nsfw: [Bool]
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog.
@@ -83,7 +85,14 @@ public final class Retriever: CandidateSource, Sendable {
         }
         self.indexOfRow = indexOfRow
         lexical = BM25Index(entries: entries.map { ($0.card, $0.refinement) })
-        baseModels = entries.map { $0.card.baseModel?.name }
+        var baseModelNames: [String: Int32] = [:]
+        baseModelOfEntry = entries.map { entry in
+            guard let name = entry.card.baseModel?.name else { return -1 }
+            if let known = baseModelNames[name] { return known }
+            baseModelNames[name] = Int32(baseModelNames.count)
+            return Int32(baseModelNames.count - 1)
+        }
+        self.baseModelNames = baseModelNames
         nsfw = entries.map(\.card.nsfw)
 
         var matrix: [Float] = []
@@ -152,8 +161,10 @@ public final class Retriever: CandidateSource, Sendable {
         let cleaned = QueryText.clean(query.text)
         let topic = query.topic.map(QueryText.clean)
         let depth = max(options.depth, k)
-        let allowed: (Int) -> Bool = { [baseModels, nsfw] i in
-            (query.baseModel == nil || baseModels[i] == query.baseModel?.name) && (query.includeNSFW || !nsfw[i])
+        // -2 matches no entry (a base model no adapter has).
+        let wanted: Int32? = query.baseModel.map { baseModelNames[$0.name] ?? -2 }
+        let allowed: (Int) -> Bool = { [baseModelOfEntry, nsfw, includeNSFW = query.includeNSFW] i in
+            (wanted == nil || baseModelOfEntry[i] == wanted) && (includeNSFW || !nsfw[i])
         }
 
         var dense: [(Int, Float)] = []
@@ -216,29 +227,34 @@ public final class Retriever: CandidateSource, Sendable {
         let d = MiniLMEncoder.dimension
         let rows = matrixEntry.count
         guard rows > 0, depth > 0 else { return [] }
-        let (q16, qScale) = Kernels.int16QueryCodes(q)
-        var raw = [Int32](repeating: 0, count: rows)
-        q16.withUnsafeBufferPointer { qp in
+        let (q8, _) = Kernels.int8QueryCodes(q)  // the query's scale is common to all rows: order only
+        var approximate = [Float](repeating: 0, count: rows)
+        q8.withUnsafeBufferPointer { qp in
             quantized.codes.withUnsafeBufferPointer { cp in
-                raw.withUnsafeMutableBufferPointer { rp in
-                    let (q, c, out) = (UncheckedPointers(qp.baseAddress!), UncheckedPointers(cp.baseAddress!), UncheckedPointers(rp.baseAddress!))
-                    Kernels.parallelFor(rows, minimumChunk: 16384) { range in
-                        Kernels.dotInt8Rows(q.p, c.p + range.lowerBound * d, rows: range.count, dim: d, into: out.mutable + range.lowerBound)
+                quantized.scales.withUnsafeBufferPointer { sp in
+                    approximate.withUnsafeMutableBufferPointer { out in
+                        let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(cp.baseAddress!),
+                                            UncheckedSendable(sp.baseAddress!), UncheckedSendable(out.baseAddress!))
+                        Kernels.parallelFor(rows, minimumChunk: 16384) { range in
+                            Kernels.scanInt8(q.value, c.value + range.lowerBound * d, scales: s.value + range.lowerBound,
+                                             rows: range.count, dim: d, into: o.value + range.lowerBound)
+                        }
                     }
                 }
             }
         }
         // Best approximate rows (allowed ones only) in a bounded min-heap, then exact fp32 scores.
         var heap = BoundedMinHeap(capacity: Self.rescoreDepth(depth))
-        quantized.scales.withUnsafeBufferPointer { scales in
-            for r in 0..<rows {
-                let s = Float(raw[r]) * scales[r]
-                if heap.isFull && s <= heap.minimum { continue }
-                guard allowed(Int(matrixEntry[r])) else { continue }
-                heap.insert(s, Int32(r))
+        var threshold = -Float.infinity  // the heap's minimum once it is full
+        approximate.withUnsafeBufferPointer { scores in
+            matrixEntry.withUnsafeBufferPointer { entryOfRow in
+                for r in 0..<rows where scores[r] > threshold {
+                    guard allowed(Int(entryOfRow[r])) else { continue }
+                    heap.insert(scores[r], Int32(r))
+                    if heap.isFull { threshold = heap.minimum }
+                }
             }
         }
-        _ = qScale  // a common factor: it does not change the approximate order
         var exact: [(Int, Float)] = []
         exact.reserveCapacity(heap.count)
         q.withUnsafeBufferPointer { qp in
@@ -329,15 +345,6 @@ struct BoundedMinHeap {
             i = smallest
         }
     }
-}
-
-/// Pointers handed to the parallel dense scan (disjoint output ranges, read-only inputs).
-struct UncheckedPointers<T>: @unchecked Sendable {
-    let raw: UnsafeMutablePointer<T>
-    init(_ p: UnsafePointer<T>) { raw = UnsafeMutablePointer(mutating: p) }
-    init(_ p: UnsafeMutablePointer<T>) { raw = p }
-    var p: UnsafePointer<T> { UnsafePointer(raw) }
-    var mutable: UnsafeMutablePointer<T> { raw }
 }
 
 /// Turning prompt text into retrieval queries.

@@ -43,7 +43,8 @@ public enum Kernels {
     static let parallelThreshold = 1 << 20
 
     /// Runs `body` over `0..<count` split into at most `threadCount` contiguous ranges of at least
-    /// `minimumChunk` items, in parallel; returns when all are done.
+    /// `minimumChunk` items, in parallel (on the kernels' own thread pool, `stylus_parallel_run`);
+    /// returns when all are done. A call made while the pool is busy runs on the calling thread.
     public static func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         let parts = min(threadCount, count / max(1, minimumChunk))
         if parts <= 1 {
@@ -51,12 +52,21 @@ public enum Kernels {
             return
         }
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                let start = count * part / parts, end = count * (part + 1) / parts
-                box.value(start..<end)
+            var job = ParallelJob(count: count, parts: parts, body: body)
+            withUnsafeMutablePointer(to: &job) { pointer in
+                stylus_parallel_run(threadCount, parts, { context, part in
+                    let job = context!.assumingMemoryBound(to: ParallelJob.self).pointee
+                    job.body(job.count * part / job.parts..<job.count * (part + 1) / job.parts)
+                }, pointer)
             }
         }
+    }
+
+    /// What the pool's threads need to run one part of a `parallelFor`.
+    private struct ParallelJob {
+        let count: Int
+        let parts: Int
+        let body: (Range<Int>) -> Void
     }
 
     // MARK: GEMM
@@ -334,18 +344,10 @@ public enum Kernels {
         for r in 0..<rows { (x + r * columns).update(from: vector, count: columns) }
     }
 
-    /// GELU, erf form (BERT's `gelu`): `x · ½(1 + erf(x/√2))`, in place.
+    /// GELU, erf form (BERT's `gelu`): `x · ½(1 + erf(x/√2))`, in place (C kernel: erf to 1.5e-7).
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 8 <= count {
-            let v = load8(x + i)
-            store8(v * 0.5 * (1 + erf(v * 0.70710678118654752)), x + i)
-            i += 8
-        }
-        if i < count {
-            let v = loadTail(x + i, count - i)
-            storeTail(v * 0.5 * (1 + erf(v * 0.70710678118654752)), x + i, count - i)
-        }
+        guard count > 0 else { return }
+        stylus_gelu(x, count)
     }
 
     /// `exp` in place.
@@ -444,43 +446,8 @@ public enum Kernels {
 
     /// Softmax of each row in place (rows of length `columns`, consecutive rows `stride` apart).
     public static func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int? = nil) {
-        guard columns > 0 else { return }
-        let stride = stride ?? columns
-        for r in 0..<rows {
-            let row = x + r * stride
-            let total = softmaxNumerators(row, count: columns)
-            scale(row, count: columns, by: 1 / total)
-        }
-    }
-
-    /// Softmax numerators of one row in place, `x = exp(x − max x)`; returns their sum (callers
-    /// divide whatever is cheaper: attention divides its outputs, not the 4,096 probabilities).
-    public static func softmaxNumerators(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        guard count > 0 else { return 0 }
-        var mv = Lane(repeating: -.infinity)
-        var i = 0
-        while i + 8 <= count {
-            let v = load8(x + i)
-            mv = mv.replacing(with: v, where: v .> mv)
-            i += 8
-        }
-        var m = mv.max()
-        while i < count { m = Swift.max(m, x[i]); i += 1 }
-        var acc = Lane()
-        i = 0
-        while i + 8 <= count {
-            let e = exp(load8(x + i) - m)
-            store8(e, x + i)
-            acc += e
-            i += 8
-        }
-        var total = acc.sum()
-        if i < count {
-            let e = exp(loadTail(x + i, count - i) - m)
-            storeTail(e, x + i, count - i)
-            for j in 0..<(count - i) { total += e[j] }
-        }
-        return total
+        guard rows > 0, columns > 0 else { return }
+        stylus_softmax_rows(x, rows, columns, stride ?? columns)
     }
 
     /// Sum of `count` elements.
@@ -595,7 +562,7 @@ public enum Kernels {
 
 /// Carries a value into a concurrently executed closure. Used only for pointers to disjoint regions
 /// and for closures run to completion inside `parallelFor`.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+package struct UncheckedSendable<Value>: @unchecked Sendable {
+    package let value: Value
+    package init(_ value: Value) { self.value = value }
 }

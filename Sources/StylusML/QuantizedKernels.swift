@@ -1,6 +1,7 @@
 // Int8 vectors for the retrieval scan: a copy of the unit vectors at a quarter of the bytes, so a
 // brute-force pass over 75,000 adapters reads 29 MB instead of 115 MB (the scan is memory-bound).
 // Scores from the codes are approximate; the retriever rescores its best few hundred in fp32.
+// The scan itself is C (CStylusKernels): AVX-512 VNNI, AVX2 or portable, picked by CPU.
 
 import CStylusKernels
 
@@ -40,62 +41,40 @@ extension Kernels {
         return (largest / 127, 127 / largest)
     }
 
-    /// Query codes widened to int16 (the layout the scan kernel multiplies) and their scale.
-    public static func int16QueryCodes(_ q: [Float]) -> (codes: [Int16], scale: Float) {
+    /// The query's int8 codes (the scan's other operand) and their scale.
+    public static func int8QueryCodes(_ q: [Float]) -> (codes: [Int8], scale: Float) {
         q.withUnsafeBufferPointer { v in
             let (scale, inverse) = int8Scale(v)
-            return (v.map { Int16(($0 * inverse).rounded()) }, scale)
+            return (v.map { Int8(($0 * inverse).rounded()) }, scale)
         }
     }
 
-    /// True when the CPU runs the AVX2 kernels (checked once from /proc/cpuinfo; false elsewhere).
-    /// `STYLUS_PORTABLE_KERNELS` forces the portable paths (to compare or test them).
-    public static let hasAVX2: Bool = cpuHas("avx2")
-    /// True when the CPU runs the AVX-512 kernels (the encoder's small-batch linear layers).
-    public static let hasAVX512: Bool = cpuHas("avx512f")
+    /// `STYLUS_PORTABLE_KERNELS` turns off the CPU-specific retrieval kernels (to compare or test
+    /// the portable paths).
+    static let portableKernels = getenv("STYLUS_PORTABLE_KERNELS") != nil
 
-    private static func cpuHas(_ flag: String) -> Bool {
+    /// True when the CPU runs the AVX-512 kernels (the encoder's small-batch linear layers).
+    public static let hasAVX512: Bool = {
         #if arch(x86_64) && os(Linux)
-        if getenv("STYLUS_PORTABLE_KERNELS") != nil { return false }
-        return BLASRuntime.readCPUFlags()?.contains(flag) ?? false
+        return !portableKernels && (BLASRuntime.readCPUFlags()?.contains("avx512f") ?? false)
         #else
         return false
         #endif
+    }()
+
+    /// The fastest scan path for vectors of `dim` codes on this CPU (2 AVX-512 VNNI, 1 AVX2,
+    /// 0 portable C; 0 with `STYLUS_PORTABLE_KERNELS`).
+    public static func int8ScanLevel(dim: Int) -> Int32 {
+        portableKernels ? 0 : stylus_scan_i8_best_level(dim)
     }
 
-    /// out[r] = Σ_j q[j] · codes[r·dim + j] exactly, for `rows` rows (dim a multiple of 32).
-    public static func dotInt8Rows(_ q: UnsafePointer<Int16>, _ codes: UnsafePointer<Int8>, rows: Int, dim: Int,
-                                   into out: UnsafeMutablePointer<Int32>) {
-        precondition(dim % 32 == 0)
-        #if arch(x86_64)
-        if hasAVX2 {
-            stylus_dot_rows_i8_avx2(q, codes, out, rows, dim)
-            return
-        }
-        #endif
-        dotInt8RowsPortable(q, codes, rows: rows, dim: dim, into: out)
-    }
-
-    /// The portable form: int16 products of two 16-lane blocks summed in int16 (|a·b| ≤ 127·127, so a
-    /// pair cannot overflow), then widened, which keeps baseline SSE2 code on 8-lane int16 operations.
-    package static func dotInt8RowsPortable(_ q: UnsafePointer<Int16>, _ codes: UnsafePointer<Int8>, rows: Int, dim: Int,
-                                    into out: UnsafeMutablePointer<Int32>) {
-        let blocks = dim / 16
-        for r in 0..<rows {
-            let row = UnsafeRawPointer(codes + r * dim)
-            let query = UnsafeRawPointer(q)
-            var acc = SIMD16<Int32>()
-            var c = 0
-            while c < blocks {
-                let a = SIMD16<Int16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: c * 16, as: SIMD16<Int8>.self))
-                let b = SIMD16<Int16>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: c * 16 + 16, as: SIMD16<Int8>.self))
-                let qa = query.loadUnaligned(fromByteOffset: c * 32, as: SIMD16<Int16>.self)
-                let qb = query.loadUnaligned(fromByteOffset: c * 32 + 32, as: SIMD16<Int16>.self)
-                acc &+= SIMD16<Int32>(truncatingIfNeeded: a &* qa &+ b &* qb)
-                c += 2
-            }
-            out[r] = acc.wrappedSum()
-        }
+    /// scores[r] = scales[r] · Σ_j q[j] · codes[r·dim + j] for `rows` rows (the sum exact in int32).
+    /// `level` (at most `int8ScanLevel(dim:)`) picks the code path; tests pass each in turn.
+    public static func scanInt8(_ q: UnsafePointer<Int8>, _ codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>,
+                                rows: Int, dim: Int, into scores: UnsafeMutablePointer<Float>, level: Int32? = nil) {
+        guard rows > 0, dim > 0 else { return }
+        let best = int8ScanLevel(dim: dim)
+        stylus_scan_i8(q, codes, scales, rows, dim, scores, min(level ?? best, best))
     }
 }
 

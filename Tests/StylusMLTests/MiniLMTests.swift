@@ -54,11 +54,14 @@ final class MiniLMTests: XCTestCase {
             let norm = embedding.reduce(0) { $0 + Double($1 * $1) }.squareRoot()
             XCTAssertEqual(norm, 1, accuracy: 1e-4)
         }
-        // One text at a time gives the same vectors as a packed batch.
-        for item in reference.cases.prefix(40) {
-            XCTAssertGreaterThanOrEqual(cosine(encoder.embed(item.text), item.embedding), 0.9999, "text: \(item.text.debugDescription)")
+        // One text at a time (short texts take the half-precision packed layers) within the same bound.
+        var worstAlone = 1.0
+        for item in reference.cases {
+            let c = cosine(encoder.embed(item.text), item.embedding)
+            worstAlone = min(worstAlone, c)
+            XCTAssertGreaterThanOrEqual(c, 0.9999, "text: \(item.text.debugDescription)")
         }
-        print("MiniLM parity: worst cosine \(worst) over \(reference.cases.count) texts")
+        print("MiniLM parity: worst cosine \(worst) batched, \(worstAlone) one text at a time, over \(reference.cases.count) texts")
     }
 
     func testBadInputsGiveEmbeddingsNotCrashes() throws {

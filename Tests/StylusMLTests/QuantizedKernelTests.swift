@@ -13,20 +13,28 @@ final class QuantizedKernelTests: XCTestCase {
         mutating func float() -> Float { Float(next() % 20001) / 10000 - 1 }
     }
 
-    func testInt8DotKernelsAreExact() {
+    func testInt8ScanPathsAreExact() {
         var g = Generator(state: 7)
-        let rows = 37, dim = 384
-        let codes = (0..<(rows * dim)).map { _ in Int8(Int(g.next() % 255) - 127) }
-        let query = (0..<dim).map { _ in Int16(Int(g.next() % 255) - 127) }
-        var expected = [Int32](repeating: 0, count: rows)
-        for r in 0..<rows {
-            for j in 0..<dim { expected[r] += Int32(query[j]) * Int32(codes[r * dim + j]) }
+        for (rows, dim) in [(37, 384), (5, 64), (3, 32), (6, 40)] {  // VNNI needs dim % 64, AVX2 dim % 32
+            let codes = (0..<(rows * dim)).map { _ in Int8(Int(g.next() % 255) - 127) }
+            let query = (0..<dim).map { _ in Int8(Int(g.next() % 255) - 127) }
+            let scales = (0..<rows).map { _ in Float(g.next() % 1000 + 1) / 1e5 }
+            let expected = (0..<rows).map { r in
+                Float((0..<dim).reduce(Int32(0)) { $0 + Int32(query[$1]) * Int32(codes[r * dim + $1]) }) * scales[r]
+            }
+            for level in 0...Kernels.int8ScanLevel(dim: dim) {
+                var scores = [Float](repeating: .nan, count: rows)
+                Kernels.scanInt8(query, codes, scales: scales, rows: rows, dim: dim, into: &scores, level: level)
+                XCTAssertEqual(scores, expected, "level \(level), dim \(dim)")
+            }
         }
-        var fast = [Int32](repeating: 0, count: rows), portable = fast
-        Kernels.dotInt8Rows(query, codes, rows: rows, dim: dim, into: &fast)
-        Kernels.dotInt8RowsPortable(query, codes, rows: rows, dim: dim, into: &portable)
-        XCTAssertEqual(fast, expected)
-        XCTAssertEqual(portable, expected)
+        // The extremes of the code range: −127 · −127 over 384 lanes is exact too.
+        let worst = [Int8](repeating: -127, count: 384)
+        var score: Float = 0
+        for level in 0...Kernels.int8ScanLevel(dim: 384) {
+            Kernels.scanInt8(worst, worst, scales: [1], rows: 1, dim: 384, into: &score, level: level)
+            XCTAssertEqual(score, Float(384 * 127 * 127), "level \(level)")
+        }
     }
 
     func testInt8CodesStayWithinHalfAStepOfTheVector() {
@@ -48,14 +56,18 @@ final class QuantizedKernelTests: XCTestCase {
             }
         }
         XCTAssertEqual(codes.scales[3], 0)
-        XCTAssertEqual(Kernels.int16QueryCodes([0.5, -1, 0.25]).codes, [64, -127, 32])
+        XCTAssertEqual(Kernels.int8QueryCodes([0.5, -1, 0.25]).codes, [64, -127, 32])
     }
 
-    func testPackedLinearMatchesBLAS() {
+    func testPackedLinearMatchesBLASAndRoundsWeightsToHalf() {
         var g = Generator(state: 3)
-        for (n, k, rows, accumulate, withBias) in [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false),
-                                                   (160, 64, 97, true, true)] {
-            let weight = Tensor(shape: [n, k], data: (0..<(n * k)).map { _ in g.float() })
+        // Every row remainder of the 8-row blocks (1–7), panels not a multiple of 3, and a BLAS-sized batch.
+        var cases = [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false), (160, 64, 97, true, true)]
+        cases += (2...8).map { rows in (16 * (rows % 4 + 1), 24, rows, rows % 2 == 0, rows % 3 != 0) }
+        for (n, k, rows, accumulate, withBias) in cases {
+            // Weights already at half precision (the packed layout stores halves): both sides then
+            // multiply the same numbers.
+            let weight = Tensor(shape: [n, k], data: (0..<(n * k)).map { _ in Float(Float16(g.float())) })
             let bias = withBias ? Tensor(shape: [n], data: (0..<n).map { _ in g.float() }) : nil
             let linear = Linear(weight: weight, bias: bias)
             let packed = PackedLinear(linear)
@@ -70,6 +82,14 @@ final class QuantizedKernelTests: XCTestCase {
                 XCTAssertEqual(viaPacked[i], viaBLAS[i], accuracy: 1e-4, "n \(n) k \(k) rows \(rows) at \(i)")
             }
         }
-        if Kernels.hasAVX512 { XCTAssertNotNil(PackedLinear(Linear(weight: Tensor(shape: [16, 8], data: .init(repeating: 1, count: 128)), bias: nil)).panels) }
+        guard Kernels.hasAVX512 else { return }
+        // Packing rounds each weight to the nearest half: 1 + 2⁻¹² is halfway (ties to even, 1),
+        // 1 + 3·2⁻¹² rounds up to 1 + 2⁻¹⁰.
+        var weights = [Float](repeating: 1, count: 16 * 2)
+        weights[1] = 1 + 0x1p-12
+        weights[3] = 1 + 3 * 0x1p-12
+        let panels = PackedLinear(Linear(weight: Tensor(shape: [16, 2], data: weights), bias: nil)).panels
+        XCTAssertEqual(panels?.count, 32)
+        XCTAssertEqual(panels.map { [$0[16], $0[17]].map { Float(Float16(bitPattern: $0)) } }, [1, 1 + 0x1p-10])
     }
 }

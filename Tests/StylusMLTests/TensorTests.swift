@@ -108,6 +108,11 @@ final class TensorTests: XCTestCase {
         let expected = x.map { v in Float(Double(v) * 0.5 * (1 + Foundation.erf(Double(v) / 2.0.squareRoot()))) }
         assertClose(y, expected, tolerance: 2e-6)
         XCTAssertEqual(Tensor(shape: [2], data: [0, -0.0]).gelu().data, [0, 0])
+        // No subnormal outputs (products with subnormal inputs take a microcode assist on Intel CPUs,
+        // ~100× slower, in the next layer): the far negative tail and tiny inputs give 0.
+        let tail = Tensor(shape: [5], data: [-13.5, -20, -1e30, 1e-38, -2e-38]).gelu().data
+        XCTAssertEqual(tail, [0, 0, 0, 0, 0])
+        XCTAssertFalse(y.contains { $0.isSubnormal })
     }
 
     func testExpIsAccurateOverItsRange() {
@@ -136,6 +141,9 @@ final class TensorTests: XCTestCase {
         var strided: [Float] = [0, 0, 5, 1, 1, 5]
         strided.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, rows: 2, columns: 2, stride: 3) }
         XCTAssertEqual(strided, [0.5, 0.5, 5, 0.5, 0.5, 5])
+        // Probabilities below the smallest normal float are 0, not subnormal.
+        XCTAssertEqual(Tensor(shape: [1, 3], data: [0, -100, -87]).softmax().data.map { $0.isSubnormal }, [false, false, false])
+        XCTAssertEqual(Tensor(shape: [1, 2], data: [0, -100]).softmax().data, [1, 0])
     }
 
     func testTensorFromSafetensorsAndLinearLoading() throws {

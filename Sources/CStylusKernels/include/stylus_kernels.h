@@ -1,12 +1,14 @@
-// Hand-vectorised fp32 kernels for the renderer's attention and GEGLU, where sgemm calls on
-// 40-wide heads spend more time packing operands than multiplying, and where Swift's baseline
-// x86-64 (SSE2) code makes exp the bottleneck. Each function is compiled for AVX-512, AVX2+FMA
-// and baseline x86-64 and picked at load time (target_clones). Row-major; all pointers are
-// non-overlapping unless stated.
+// Hand-vectorised kernels: the renderer's attention and GEGLU, where sgemm calls on 40-wide
+// heads spend more time packing operands than multiplying; GELU and softmax, where Swift's
+// baseline x86-64 (SSE2) code calls libm's erf and exp lane by lane; the encoder's linear layers
+// for short prompts; and retrieval's scan over int8 vectors. The fp32 functions are compiled for
+// AVX-512, AVX2+FMA and baseline x86-64 and picked at load time (target_clones); the scan picks
+// its path by a level the caller passes. Row-major; all pointers are non-overlapping unless stated.
 #ifndef STYLUS_KERNELS_H
 #define STYLUS_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Attention for `rows` query rows of one head:
 ///   out[r, 0..<d] = softmax_j(scale · q[r]·k[j]) · v[j]   for j < m.
@@ -30,6 +32,34 @@ long stylus_attention_scratch(long rows, long m, long d);
 /// GEGLU of `rows` rows: out[r, i] = x[r, i] · gelu(x[r, inner + i]) (erf GELU), x rows are 2·inner
 /// wide, out rows inner wide.
 void stylus_geglu(const float *x, long rows, long inner, float *out);
+
+/// erf GELU in place: x · ½(1 + erf(x/√2)), erf to within 1.5e-7.
+void stylus_gelu(float *x, long count);
+
+/// Softmax of each of `rows` rows of `columns` floats in place; rows start `stride` floats apart.
+void stylus_softmax_rows(float *x, long rows, long columns, long stride);
+
+/// Linear layer for a few dozen rows, y = x · Wᵀ + bias (or y += that when `accumulate`), where
+/// BLAS spends most of its time packing W on every call. W (n × k) is packed once, as IEEE half
+/// bits (half the bytes to stream from memory per call), into panels of 16 output columns: panel
+/// p holds W[16p + j][kk] at wp[p·16·k + kk·16 + j]. Sums are in fp32. Computes the outputs of
+/// panels [panel_begin, panel_end) for all m rows, 8 rows × 3 panels per register block; bias may
+/// be NULL. Fast with AVX-512 (32 vector registers, vcvtph2ps); correct on any x86-64.
+void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
+                          int accumulate, long panel_begin, long panel_end);
+
+/// Packs W (n × k, row-major fp32, n a multiple of 16) for `stylus_linear_packed`: n·k halves,
+/// rounded to nearest.
+void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp);
+
+/// Retrieval's dense scan over int8 vectors: scores[r] = scales[r] · Σ_j q[j]·codes[r·dim + j]
+/// for `rows` rows of `dim` codes (the sum exact in int32). `level` picks the code path: 2 AVX-512
+/// VNNI, 1 AVX2, 0 portable C; a level the CPU or dim does not allow must not be passed (use
+/// `stylus_scan_i8_best_level`).
+void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores, int level);
+
+/// The fastest `stylus_scan_i8` level this CPU runs for vectors of `dim` codes.
+int stylus_scan_i8_best_level(long dim);
 
 // Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions with padding 1 (NCHW). A transform
 // position ξ = 4·row + column of the 4×4 tile domain. Tiles are numbered over the whole batch:
