@@ -45,8 +45,10 @@ public enum Kernels {
     /// Runs `body` over `0..<count` split into at most `threadCount` contiguous ranges of at least
     /// `minimumChunk` items, in parallel (on the kernels' own thread pool, `stylus_parallel_run`);
     /// returns when all are done. A call made while the pool is busy runs on the calling thread.
-    public static func parallelFor(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = min(threadCount, count / max(1, minimumChunk))
+    /// `uneven`: items differ in cost, so cut up to 16 ranges per thread, which threads take as they
+    /// finish (put the costly items first).
+    public static func parallelFor(_ count: Int, minimumChunk: Int = 1, uneven: Bool = false, _ body: (Range<Int>) -> Void) {
+        let parts = min(uneven ? 16 * threadCount : threadCount, count / max(1, minimumChunk))
         if parts <= 1 {
             if count > 0 { body(0..<count) }
             return
@@ -336,12 +338,22 @@ public enum Kernels {
 
     /// Adds `vector` (length `columns`) to each of `rows` rows of `x`.
     public static func addRowVector(_ vector: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        for r in 0..<rows { add(vector, into: x + r * columns, count: columns) }
+        let (pv, px) = (UncheckedSendable(vector), UncheckedSendable(x))
+        parallelFor(rows, minimumChunk: max(1, rowVectorChunk / max(1, columns))) { range in
+            for r in range { add(pv.value, into: px.value + r * columns, count: columns) }
+        }
     }
+
+    /// Floats each thread writes at least when a row vector is spread over a batch (smaller jobs
+    /// stay on the calling thread).
+    private static let rowVectorChunk = 1 << 17
 
     /// Writes `vector` (length `columns`) into each of `rows` rows of `x`.
     public static func broadcastRow(_ vector: UnsafePointer<Float>, to x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        for r in 0..<rows { (x + r * columns).update(from: vector, count: columns) }
+        let (pv, px) = (UncheckedSendable(vector), UncheckedSendable(x))
+        parallelFor(rows, minimumChunk: max(1, rowVectorChunk / max(1, columns))) { range in
+            for r in range { (px.value + r * columns).update(from: pv.value, count: columns) }
+        }
     }
 
     /// GELU, erf form (BERT's `gelu`): `x · ½(1 + erf(x/√2))`, in place (C kernel: erf to 1.5e-7).

@@ -198,8 +198,10 @@ public final class MiniLMEncoder: Sendable {
             }
             Self.normalize(x, rows: total, embeddingNorm)
 
-            // (text, head) attention tasks; run in parallel when there is enough work to share.
-            let tasks = lengths.indices.filter { lengths[$0] > 0 }.flatMap { s in (0..<Self.heads).map { (s, $0) } }
+            // (text, head) attention tasks, longest texts first (cost grows with length², and the
+            // threads take tasks as they finish); run in parallel when there is enough work to share.
+            let tasks = lengths.indices.filter { lengths[$0] > 0 }.sorted { lengths[$0] > lengths[$1] }
+                .flatMap { s in (0..<Self.heads).map { (s, $0) } }
             let attentionWork = lengths.reduce(0) { $0 + $1 * $1 } * Self.heads * Self.headSize
             let tasksPerPart = attentionWork >= Kernels.parallelThreshold ? 1 : tasks.count
             let scale = 1 / Float(Self.headSize).squareRoot()
@@ -210,7 +212,7 @@ public final class MiniLMEncoder: Sendable {
                 // projection; the context goes to the (now free) residual buffer y, head h in columns h·32.
                 layer.qkv.apply(x, rows: total, into: qkv)
                 let (pq, py) = (UncheckedSendable(qkv), UncheckedSendable(y))
-                Kernels.parallelFor(tasks.count, minimumChunk: tasksPerPart) { range in
+                Kernels.parallelFor(tasks.count, minimumChunk: tasksPerPart, uneven: true) { range in
                     var scratch = [Float](repeating: 0, count: longest * longest)
                     scratch.withUnsafeMutableBufferPointer { buffer in
                         let scores = buffer.baseAddress!
