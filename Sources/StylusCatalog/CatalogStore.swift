@@ -30,7 +30,7 @@ public final class CatalogStore: Sendable {
         config.busyMode = .timeout(Self.busyTimeout)
         config.label = "stylus.catalog"
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            pool = try Self.openPool(path: path, configuration: config)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw CatalogError.notADatabase(path: path)
         } catch {
@@ -42,13 +42,37 @@ public final class CatalogStore: Sendable {
             let known = Set(migrator.migrations)
             let unknown = applied.subtracting(known).sorted()
             if !unknown.isEmpty { throw CatalogError.newerSchema(path: path, unknownMigrations: unknown) }
-            try migrator.migrate(pool)
+            // Another process opening the same new catalog can apply a migration between GRDB's read
+            // of the applied list and its own attempt ("table already exists"). Each such failure means
+            // the other side made progress, so try again (at most once per migration) until complete.
+            for attempt in 0... {
+                do {
+                    try migrator.migrate(pool)
+                    break
+                } catch let error as DatabaseError {
+                    if try pool.read(migrator.hasCompletedMigrations) { break }
+                    if attempt >= migrator.migrations.count { throw error }
+                }
+            }
         } catch let error as CatalogError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
             throw CatalogError.notADatabase(path: path)
         } catch {
             throw CatalogError.database(path: path, message: Self.message(error))
+        }
+    }
+
+    /// Opens the pool, waiting up to `busyTimeout` while another connection holds the lock that
+    /// switching a new file to WAL needs (SQLite reports that at once, without the busy handler).
+    private static func openPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode) && Date() < deadline {
+                usleep(5_000)
+            }
         }
     }
 

@@ -47,6 +47,27 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.fullTextSearch("ancient"), ["old-1"])
     }
 
+    /// Several openers of one new catalog at the same moment (as when an editor starts the server
+    /// while a CLI command runs) all succeed: one applies each migration, the others find it done.
+    func testConcurrentOpenersOfANewCatalogAllSucceed() throws {
+        let dir = try Support.tempDir()
+        for round in 0..<8 {
+            let path = dir + "/race-\(round).sqlite"
+            let failures = Failures()
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do { _ = try CatalogStore(path: path) } catch { failures.add("\(error)") }
+            }
+            XCTAssertEqual(failures.all, [], "round \(round)")
+        }
+    }
+
+    final class Failures: @unchecked Sendable {
+        private let lock = NSLock()
+        private var messages: [String] = []
+        func add(_ message: String) { lock.lock(); messages.append(message); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return messages }
+    }
+
     func testNewerDatabaseIsRefused() throws {
         let path = try Support.tempDir() + "/newer.sqlite"
         _ = try CatalogStore(path: path)
