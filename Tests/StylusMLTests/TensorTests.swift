@@ -186,6 +186,34 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(covered, [Int](repeating: 1, count: 1000))
     }
 
+    /// The kernels' thread pool: every index exactly once, also with callers on several threads at
+    /// once, calls from inside a part, many uneven parts, and thousands of jobs in a row.
+    func testParallelForCoversEveryIndexOnceUnderConcurrencyAndNesting() {
+        let n = 4096
+        var counts = [Int32](repeating: 0, count: 4 * n)
+        counts.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: 4) { caller in
+                let mine = base + caller * n
+                for job in 0..<500 {
+                    if job % 50 == 0 {
+                        // Nested: each part asks for parallelism again (it runs on its own thread then).
+                        Kernels.parallelFor(n, minimumChunk: 256) { outer in
+                            Kernels.parallelFor(outer.count, minimumChunk: 1) { inner in
+                                for i in inner { mine[outer.lowerBound + i] += 1 }
+                            }
+                        }
+                    } else {
+                        Kernels.parallelFor(n, minimumChunk: 1, uneven: job % 2 == 0) { range in
+                            for i in range { mine[i] += 1 }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(Set(counts), [500])
+    }
+
     func testRecommendedOpenBLASCoreType() {
         let avx512: Set<String> = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"]
         XCTAssertEqual(BLASRuntime.recommendedCoreType(currentCore: "Prescott", cpuFlags: avx512), "SkylakeX")
