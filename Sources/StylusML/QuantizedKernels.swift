@@ -23,7 +23,7 @@ extension Kernels {
         public mutating func append(_ v: UnsafeBufferPointer<Float>) {
             precondition(v.count == dimension)
             let (scale, inverse) = Kernels.int8Scale(v)
-            for x in v { codes.append(Int8((x * inverse).rounded())) }
+            for x in v { codes.append(Kernels.int8Code(x, inverse)) }
             scales.append(scale)
         }
 
@@ -41,11 +41,17 @@ extension Kernels {
         return (largest / 127, 127 / largest)
     }
 
+    /// x · inverse rounded to an int8 code in -127...127; 0 for a value that is not finite.
+    static func int8Code(_ x: Float, _ inverse: Float) -> Int8 {
+        let code = (x * inverse).rounded()
+        return code.isFinite ? Int8(Swift.max(-127, Swift.min(127, code))) : 0
+    }
+
     /// The query's int8 codes (the scan's other operand) and their scale.
     public static func int8QueryCodes(_ q: [Float]) -> (codes: [Int8], scale: Float) {
         q.withUnsafeBufferPointer { v in
             let (scale, inverse) = int8Scale(v)
-            return (v.map { Int8(($0 * inverse).rounded()) }, scale)
+            return (v.map { int8Code($0, inverse) }, scale)
         }
     }
 

@@ -57,6 +57,7 @@ final class RetrieverTests: XCTestCase {
         XCTAssertEqual(Set(try ids(r, "watercolor", nsfw: true)), ["a-water", "a-nsfw-water"])
         XCTAssertEqual(Set(try ids(r, "watercolor", base: nil)), ["a-water", "a-water-xl"])
         XCTAssertEqual(try ids(r, "watercolor", k: 0), [])
+        XCTAssertEqual(try ids(r, "watercolor", base: .flux1D), [])  // a base model no adapter has
     }
 
     /// One BM25 index type serves the composer's lexical source and the retriever's keyword list:

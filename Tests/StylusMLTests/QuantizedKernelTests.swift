@@ -57,6 +57,9 @@ final class QuantizedKernelTests: XCTestCase {
         }
         XCTAssertEqual(codes.scales[3], 0)
         XCTAssertEqual(Kernels.int8QueryCodes([0.5, -1, 0.25]).codes, [64, -127, 32])
+        // A value that is not finite (a broken model's output) becomes 0 instead of trapping.
+        XCTAssertEqual(Kernels.int8QueryCodes([.nan, 1]).codes, [0, 127])
+        XCTAssertEqual(Kernels.int8QueryCodes([1, -.infinity]).codes, [0, 0])  // no finite scale: all 0
     }
 
     func testPackedLinearMatchesBLASAndRoundsWeightsToHalf() {
