@@ -352,7 +352,8 @@ enum QueryText {
     /// At most this many characters are embedded or matched: the tokenizer keeps 256 word pieces anyway.
     static let maxCharacters = 4096
 
-    /// The prompt without A1111 syntax noise: `<lora:…>`/`<lyco:…>` tags, `:1.2` weights and brackets.
+    /// The prompt without A1111 syntax noise (`<lora:…>`/`<lyco:…>` tags, `:1.2` weights, brackets)
+    /// and without quality boilerplate tags (`masterpiece`, `best quality`, …).
     static func clean(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(min(text.utf8.count, maxCharacters))
@@ -382,7 +383,7 @@ enum QueryText {
             }
             count += 1
         }
-        return out.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return Lexicon.withoutBoilerplateTags(out.split(whereSeparator: { $0.isWhitespace }).joined(separator: " "))
     }
 
     static let stopWords: Set<String> = [

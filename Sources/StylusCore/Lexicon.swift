@@ -1,6 +1,6 @@
 /// Word classes for keyword extraction. General English and prompt-writing knowledge only:
 /// nothing here names an adapter or a benchmark prompt.
-enum Lexicon {
+package enum Lexicon {
     static let determiners: Set<String> = [
         "a", "an", "the", "this", "that", "these", "those", "his", "her", "its", "their", "my", "your", "our",
         "some", "any", "each", "every", "another", "such", "both", "either", "whose", "one", "two", "three",
@@ -122,6 +122,17 @@ enum Lexicon {
         "newest", "masterwork", "masterpieces", "best_quality", "high_quality", "8k wallpaper",
         "4k wallpaper", "wallpaper", "raw photo", "photorealistic quality", "very awa", "lowres",
     ]
+
+    /// The text's comma-separated tags without quality boilerplate (`masterpiece`, `best quality`,
+    /// `score_9`, …), for retrieval queries: such tags open most prompts and say nothing about which
+    /// adapter fits, and each costs the encoder a few word pieces.
+    package static func withoutBoilerplateTags(_ text: String) -> String {
+        guard text.contains(",") || isBoilerplate(text.lowercased()) else { return text }
+        return text.split(separator: ",")
+            .map { $0.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ") }
+            .filter { !$0.isEmpty && !isBoilerplate($0.lowercased()) }
+            .joined(separator: ", ")
+    }
 
     /// Boilerplate phrases, including the Pony/Illustrious score, source and rating tags.
     static func isBoilerplate(_ phrase: String) -> Bool {

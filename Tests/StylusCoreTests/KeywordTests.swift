@@ -43,6 +43,15 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("long_hair, cat_ears"), ["long hair", "cat ears"])
     }
 
+    /// Retrieval queries drop whole quality tags (any case, underscores, Pony scores) and keep the rest.
+    func testBoilerplateTagsLeaveRetrievalQueries() {
+        XCTAssertEqual(Lexicon.withoutBoilerplateTags("masterpiece, best quality, a knight in armor, score_9_up, 8K"), "a knight in armor")
+        XCTAssertEqual(Lexicon.withoutBoilerplateTags("Masterpiece ,  BEST_QUALITY,watercolor  fox,,"), "watercolor fox")
+        XCTAssertEqual(Lexicon.withoutBoilerplateTags("masterpiece"), "")
+        XCTAssertEqual(Lexicon.withoutBoilerplateTags("a masterpiece of a castle"), "a masterpiece of a castle")
+        XCTAssertEqual(Lexicon.withoutBoilerplateTags("high quality photo of a cat, bokeh"), "high quality photo of a cat, bokeh")
+    }
+
     func testLoRATagsWildcardsAndCommentsAreNotTopics() {
         XCTAssertEqual(topics("<lora:add_detail:0.5>, a castle # a comment about dragons\n__colors__ dress, knight"),
                        ["castle", "dress", "knight"])
