@@ -11,8 +11,11 @@ final class ComposeCommandTests: XCTestCase {
 
     """
 
-    func catalog() throws -> String {
-        let jsonl = try CLI.temporaryFile("compose-cards.jsonl", Data(Self.cards.utf8))
+    func catalog() throws -> String { try Self.importedCatalog() }
+
+    /// A new catalog database with `cards` imported by the CLI; its path.
+    static func importedCatalog() throws -> String {
+        let jsonl = try CLI.temporaryFile("compose-cards-\(UUID().uuidString).jsonl", Data(cards.utf8))
         let db = jsonl.deletingLastPathComponent().appendingPathComponent("compose-\(UUID().uuidString).sqlite").path
         let imported = try CLI.run(["catalog", "import", "--db", db, jsonl.path])
         XCTAssertEqual(imported.status, 0, imported.stderr)
@@ -89,13 +92,7 @@ final class ComposeRetrievalTests: XCTestCase {
         return dir
     }
 
-    func catalog() throws -> String {
-        let jsonl = try CLI.temporaryFile("compose-retrieval-cards.jsonl", Data(ComposeCommandTests.cards.utf8))
-        let db = jsonl.deletingLastPathComponent().appendingPathComponent("compose-\(UUID().uuidString).sqlite").path
-        let imported = try CLI.run(["catalog", "import", "--db", db, jsonl.path])
-        XCTAssertEqual(imported.status, 0, imported.stderr)
-        return db
-    }
+    func catalog() throws -> String { try ComposeCommandTests.importedCatalog() }
 
     func retrieved(_ r: CLIResult) throws -> [String] {
         XCTAssertEqual(r.status, 0, r.stderr)
