@@ -122,6 +122,9 @@ public struct BM25Index: Sendable {
 public final class LexicalCandidates: CandidateSource, Sendable {
     let adapters: [CandidateAdapter]
     public let index: BM25Index
+    /// WordNet for the composer, when installed.
+    public let wordNet: WordNet?
+    public var wordKnowledge: (any WordKnowledge)? { wordNet }
 
     public convenience init(store: CatalogStore) throws {
         self.init(entries: try store.allEntries().map { ($0.card, $0.refinement) })
@@ -135,6 +138,7 @@ public final class LexicalCandidates: CandidateSource, Sendable {
     init(entries: [(AdapterCard, AdapterRefinement)], index: BM25Index) {
         precondition(index.documentCount == entries.count)
         self.index = index
+        wordNet = try? WordNet(directory: ProcessInfo.processInfo.environment["STYLUS_WORDNET"] ?? WordNet.defaultDirectory)
         adapters = entries.map { CandidateAdapter(card: $0.0, refinement: $0.1, score: 0) }
     }
 

@@ -39,6 +39,7 @@ public final class Retriever: CandidateSource, Sendable {
 
     let entries: [CatalogEntry]
     let indexOfRow: [Int64: Int]
+    let entryOfAdapterID: [String: Int]
     /// BM25 over the snapshot; document i is entries[i].
     let lexical: BM25Index
     /// Row-major [count × 384] unit vectors; `matrixEntry[r]` is the entry of row r.
@@ -50,6 +51,12 @@ public final class Retriever: CandidateSource, Sendable {
     let baseModelOfEntry: [Int32]
     let baseModelNames: [String: Int32]
     let nsfw: [Bool]
+    /// The matrix row of each entry's vector (-1: none).
+    let rowOfEntry: [Int32]
+    /// WordNet for the composer (nil when not installed; the composer then has no knowledge features).
+    public let wordNet: WordNet?
+    /// Embeddings of short texts already seen (titles, topics, category descriptions), bounded.
+    let textVectors = TextVectorCache(capacity: 50_000)
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog.
     /// Adapters still without a vector get one now (and it is stored when the catalog is writable).
@@ -84,6 +91,7 @@ public final class Retriever: CandidateSource, Sendable {
             indexOfID[e.card.adapterId] = i
         }
         self.indexOfRow = indexOfRow
+        entryOfAdapterID = indexOfID
         lexical = BM25Index(entries: entries.map { ($0.card, $0.refinement) })
         var baseModelNames: [String: Int32] = [:]
         baseModelOfEntry = entries.map { entry in
@@ -124,6 +132,10 @@ public final class Retriever: CandidateSource, Sendable {
         self.matrix = matrix
         self.matrixEntry = matrixEntry
         self.quantized = quantized
+        var rowOfEntry = [Int32](repeating: -1, count: entries.count)
+        for (r, e) in matrixEntry.enumerated() { rowOfEntry[Int(e)] = Int32(r) }
+        self.rowOfEntry = rowOfEntry
+        wordNet = try? WordNet(directory: ProcessInfo.processInfo.environment["STYLUS_WORDNET"] ?? WordNet.defaultDirectory)
     }
 
     public var adapterCount: Int { entries.count }
@@ -134,6 +146,44 @@ public final class Retriever: CandidateSource, Sendable {
     /// Ranks adapters for `query`, best first, at most `query.limit`.
     public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {
         try search(query).map { CandidateAdapter(card: entries[$0.index].card, refinement: entries[$0.index].refinement, score: $0.score) }
+    }
+
+    public var wordKnowledge: (any WordKnowledge)? { wordNet }
+
+    /// Unit embeddings of short texts, cached (topics and titles repeat across prompts and keystrokes).
+    public func embed(_ texts: [String]) -> [[Float]]? {
+        guard let encoder else { return nil }
+        var out = [[Float]?](repeating: nil, count: texts.count)
+        var missing: [Int] = []
+        for (i, t) in texts.enumerated() {
+            if let v = textVectors.get(t) { out[i] = v } else { missing.append(i) }
+        }
+        if !missing.isEmpty {
+            let unique = Array(Set(missing.map { texts[$0] }))
+            let vectors = encoder.embed(tokenIDs: unique.map { queryTokens(QueryText.clean($0).isEmpty ? $0 : QueryText.clean($0), encoder) })
+            var fresh: [String: [Float]] = [:]
+            for (t, v) in zip(unique, vectors) { fresh[t] = v }
+            textVectors.put(fresh)
+            for i in missing { out[i] = fresh[texts[i]] }
+        }
+        return out.map { $0 ?? [] }
+    }
+
+    /// Card vectors from the matrix and title vectors (embedded on first use, then cached).
+    public func attachVectors(_ candidates: inout [CandidateAdapter]) {
+        guard encoder != nil else { return }
+        let titles = candidates.map { ComposerWords.titleText($0.card.title) }
+        let distinct = Array(Set(titles))
+        guard let titleVectors = embed(distinct) else { return }
+        var byTitle: [String: [Float]] = [:]
+        for (t, v) in zip(distinct, titleVectors) { byTitle[t] = v }
+        let d = MiniLMEncoder.dimension
+        for i in candidates.indices {
+            guard candidates[i].vectors == nil, let entry = entryOfAdapterID[candidates[i].card.adapterId], rowOfEntry[entry] >= 0,
+                  let title = byTitle[titles[i]] else { continue }
+            let r = Int(rowOfEntry[entry])
+            candidates[i].vectors = AdapterVectors(card: Array(matrix[(r * d)..<((r + 1) * d)]), title: title)
+        }
     }
 
     public struct Hit: Sendable, Equatable {
@@ -155,6 +205,17 @@ public final class Retriever: CandidateSource, Sendable {
     }
 
     public func search(_ query: CandidateQuery, timings: inout Timings) throws -> [Hit] {
+        try search(query, denseVector: nil, timings: &timings)
+    }
+
+    /// Ranks with a query vector the caller already has (the composer embeds all its topics in one pass).
+    public func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter] {
+        var t = Timings()
+        return try search(query, denseVector: denseVector, timings: &t)
+            .map { CandidateAdapter(card: entries[$0.index].card, refinement: entries[$0.index].refinement, score: $0.score) }
+    }
+
+    func search(_ query: CandidateQuery, denseVector: [Float]?, timings: inout Timings) throws -> [Hit] {
         func ms(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
         let k = max(0, query.limit)
         guard k > 0 else { return [] }
@@ -171,7 +232,9 @@ public final class Retriever: CandidateSource, Sendable {
         if let encoder, !matrixEntry.isEmpty, !cleaned.isEmpty {
             var start = DispatchTime.now().uptimeNanoseconds
             var q: [Float]
-            if let topic, !topic.isEmpty {
+            if let denseVector, denseVector.count == MiniLMEncoder.dimension {
+                q = denseVector
+            } else if let topic, !topic.isEmpty {
                 // The topic itself weighs more than the prompt around it (both in one encoder pass).
                 let both = encoder.embed(tokenIDs: [queryTokens(cleaned, encoder), queryTokens(topic, encoder)])
                 q = both[0]
@@ -297,6 +360,26 @@ public final class Retriever: CandidateSource, Sendable {
     /// Dense top rows for a query vector with the production (int8 + rescore) path.
     package func denseTopRows(_ q: [Float], depth: Int) -> [(Int, Float)] {
         topRows(q, depth: depth, allowed: { _ in true })
+    }
+}
+
+/// A bounded, thread-safe map from text to its embedding (cleared when full: the working set of
+/// titles and topics is small next to the capacity).
+final class TextVectorCache: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var vectors: [String: [Float]] = [:]
+    let capacity: Int
+    init(capacity: Int) { self.capacity = capacity }
+
+    func get(_ text: String) -> [Float]? {
+        lock.lock(); defer { lock.unlock() }
+        return vectors[text]
+    }
+
+    func put(_ fresh: [String: [Float]]) {
+        lock.lock(); defer { lock.unlock() }
+        if vectors.count + fresh.count > capacity { vectors.removeAll(keepingCapacity: true) }
+        vectors.merge(fresh) { _, new in new }
     }
 }
 

@@ -11,11 +11,14 @@ public struct CandidateAdapter: Sendable, Hashable {
     public var refinement: AdapterRefinement
     /// Higher is better; comparable only within one retrieval call.
     public var score: Double
+    /// Embeddings of the card and its title, when the source has them (the composer's semantic evidence).
+    public var vectors: AdapterVectors?
 
-    public init(card: AdapterCard, refinement: AdapterRefinement, score: Double) {
+    public init(card: AdapterCard, refinement: AdapterRefinement, score: Double, vectors: AdapterVectors? = nil) {
         self.card = card
         self.refinement = refinement
         self.score = score
+        self.vectors = vectors
     }
 }
 
@@ -41,4 +44,21 @@ public struct CandidateQuery: Sendable, Hashable {
 /// Ranks adapters for a query, best first.
 public protocol CandidateSource: Sendable {
     func candidates(for query: CandidateQuery) throws -> [CandidateAdapter]
+    /// Unit sentence embeddings of `texts`, or nil when the source has no encoder.
+    func embed(_ texts: [String]) -> [[Float]]?
+    /// The lexical resource the composer consults (WordNet), when installed.
+    var wordKnowledge: (any WordKnowledge)? { get }
+    /// Fills in `vectors` of candidates this source knows (no-op without embeddings).
+    func attachVectors(_ candidates: inout [CandidateAdapter])
+    /// Ranks with a dense query vector already computed (sources without embeddings ignore it).
+    func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter]
+}
+
+extension CandidateSource {
+    public func attachVectors(_ candidates: inout [CandidateAdapter]) {}
+    public func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter] {
+        try candidates(for: query)
+    }
+    public func embed(_ texts: [String]) -> [[Float]]? { nil }
+    public var wordKnowledge: (any WordKnowledge)? { nil }
 }

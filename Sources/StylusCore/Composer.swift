@@ -1,11 +1,11 @@
-/// The built-in composer (reference/stylus-paper.md §1.3): for every topic, decide per candidate
-/// adapter with explicit rules, each decision carrying a short reason. Pure: no I/O.
-///
-/// An adapter fits a topic when one of its names (title, tags, trigger words) appears in the topic
-/// and covers the topic's head, it is of the prompt's base model, not NSFW (unless enabled), not a
-/// character/celebrity the topic does not name, not an anthropomorphic variant of a plain animal,
-/// not only part of a compound the topic names ("dog" in "hot dog"), and not narrower than the
-/// topic (a modifier the topic does not ask for on the same head: "Japanese temples" for "temple").
+import Foundation
+
+/// The built-in composer (the paper's composer step): for every topic, score each candidate adapter
+/// with the learned `ComposerModel` over `ComposerFeatures` (semantic, lexical and WordNet evidence),
+/// after the rules that are rules by nature (base model, NSFW, characters only when named, adapters
+/// already in the prompt). Accepted adapters are capped per topic and style adapters per prompt; each
+/// adapter serves the topic it fits best. Every decision carries its score and strongest evidence.
+/// Pure: no I/O (embeddings and WordNet arrive in `ComposeEvidence`).
 public struct ComposerOptions: Sendable, Hashable {
     public var baseModel: BaseModel?
     public var includeNSFW: Bool
@@ -14,7 +14,12 @@ public struct ComposerOptions: Sendable, Hashable {
     /// The paper's "at most two style LoRAs in the whole output".
     public var maxStyles: Int
 
-    public init(baseModel: BaseModel?, includeNSFW: Bool = false, maxPerTopic: Int = 3, maxStyles: Int = 2) {
+    /// The learned scorer (the shipped one unless a caller evaluates another fit).
+    public var model: ComposerModel
+
+    public init(baseModel: BaseModel?, includeNSFW: Bool = false, maxPerTopic: Int = 3, maxStyles: Int = 2,
+                model: ComposerModel = .shipped) {
+        self.model = model
         self.baseModel = baseModel
         self.includeNSFW = includeNSFW
         self.maxPerTopic = maxPerTopic
@@ -28,6 +33,23 @@ public struct AdapterDecision: Sendable, Hashable {
     public var alias: String
     public var accepted: Bool
     public var reason: String
+    /// The scorer's probability that the adapter fits the topic (nil for rule-only decisions).
+    public var score: Double?
+
+    public init(adapterID: String, alias: String, accepted: Bool, reason: String, score: Double? = nil) {
+        self.adapterID = adapterID
+        self.alias = alias
+        self.accepted = accepted
+        self.reason = reason
+        self.score = score
+    }
+}
+
+/// A candidate the hard rules let through, with its features and probability (for the fitting dump).
+public struct ScoredCandidate: Sendable, Hashable {
+    public var adapterID: String
+    public var features: [Double]
+    public var probability: Double
 }
 
 /// An adapter chosen for a topic, with its recommended (refined) weight.
@@ -42,8 +64,10 @@ public struct ComposedTopic: Sendable, Hashable {
     public var keyword: String
     public var range: SourceRange
     public var adapters: [ComposedAdapter]
-    /// Decisions about the candidates that matched the topic by name (accepted and rejected).
+    /// Decisions about the plausible candidates (accepted and rejected), most probable first.
     public var decisions: [AdapterDecision]
+    /// Every candidate the hard rules let through, scored.
+    public var scored: [ScoredCandidate] = []
 }
 
 public struct Composition: Sendable, Hashable {
@@ -55,167 +79,156 @@ public struct Composition: Sendable, Hashable {
 public enum Composer {
     /// Composes adapters for `topics` from the candidate pool (any base model; filtered here so the
     /// reason can be reported). `promptText` is used to find `<lora:…>` tags already present.
+    /// `evidence` carries embeddings and WordNet; without embeddings the lexical model decides.
     public static func compose(topics: [Topic], candidates: [CandidateAdapter], promptText: String,
-                               options: ComposerOptions) -> Composition {
+                               options: ComposerOptions, evidence: ComposeEvidence = .none) -> Composition {
         let present = presentLoraAliases(in: promptText)
         let presentSet = Set(present.map { $0.lowercased() })
         var seen: Set<String> = []
         let profiles = candidates.compactMap { c -> AdapterProfile? in
             seen.insert(c.card.adapterId).inserted ? AdapterProfile(c) : nil
         }
-        // Multi-word names of any adapter form the compound vocabulary ("hot dog", "red panda").
-        var compounds = ComposerLexicon.compounds
-        for p in profiles {
-            for name in p.titleNames + p.tagNames where name.count >= 2 { compounds.insert(name) }
+        let variant = evidence.isSemantic ? options.model.semantic : options.model.lexical
+        let terms = topics.map { TopicTerms($0.keyword, knowledge: evidence.knowledge) }
+        let queries = topics.map { TopicWords(keyword: $0.keyword, compounds: []) }
+        let promptWords = Set(ComposerLexicon.words(promptText).map(AdapterProfile.fold))
+        // Hard rules first: they are not the scorer's to weigh.
+        var rejections = [[String?]](repeating: [], count: topics.count)
+        for t in topics.indices {
+            rejections[t] = profiles.map { hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
+                                                         promptWords: promptWords, knowledge: evidence.knowledge) }
         }
-        var used: Set<String> = []
-        var styles = 0
+        let features = ComposerFeatures.compute(topics: terms, profiles: profiles,
+                                                allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
+        // Only each topic's closest allowed candidates are weighed; the rest score 0.
+        var probability = [[Double]](repeating: [], count: topics.count)
+        var weighed = [[Bool]](repeating: [], count: topics.count)
+        for t in topics.indices {
+            let closest = profiles.indices.filter { rejections[t][$0] == nil }
+                .sorted { a, b in
+                    let (x, y) = (ComposerFeatures.prerank(features[t][a], semantic: evidence.isSemantic),
+                                  ComposerFeatures.prerank(features[t][b], semantic: evidence.isSemantic))
+                    return x != y ? x > y : a < b
+                }
+                .prefix(ComposerFeatures.scoredPerTopic)
+            weighed[t] = [Bool](repeating: false, count: profiles.count)
+            for j in closest { weighed[t][j] = true }
+            probability[t] = profiles.indices.map { weighed[t][$0] ? variant.probability(features[t][$0]) : 0 }
+        }
+
+        // Each adapter serves the one topic it fits best; per topic the most probable first.
+        var owner: [Int: Int] = [:]  // profile → topic
+        for j in profiles.indices {
+            var best: Int?
+            for t in topics.indices where rejections[t][j] == nil && probability[t][j] >= variant.threshold {
+                if best == nil || probability[t][j] > probability[best!][j] { best = t }
+            }
+            if let best { owner[j] = best }
+        }
+        // Style adapters are capped per prompt: the most probable ones win wherever they are.
+        var allowedStyles: Set<Int> = []
+        let styleOrder = owner.keys.filter { profiles[$0].category == .style }
+            .sorted { probability[owner[$0]!][$0] > probability[owner[$1]!][$1] }
+        allowedStyles = Set(styleOrder.prefix(options.maxStyles))
+
         var out: [ComposedTopic] = []
-        // Pose and action adapters show people: not for a scene whose only subjects are animals.
-        let topicWordSets = topics.map { Set(ComposerLexicon.words($0.keyword)) }
-        let hasAnimal = topicWordSets.contains { !$0.isDisjoint(with: ComposerLexicon.animals) }
-        let hasPerson = topicWordSets.contains { !$0.isDisjoint(with: ComposerLexicon.people) }
-        let animalScene = hasAnimal && !hasPerson
-        for (index, topic) in topics.enumerated() {
-            var query = TopicWords(keyword: topic.keyword, compounds: compounds)
-            query.leadsPrompt = index == 0
-            query.animalScene = animalScene
+        for (t, topic) in topics.enumerated() {
             var decisions: [AdapterDecision] = []
-            var accepted: [(AdapterProfile, Int)] = []
-            var weak: [AdapterProfile] = []
-            let queryWords = query.allWords
-            for p in profiles {
-                // Cheap pre-check: an adapter sharing no word with the topic cannot match it.
-                guard !p.nameWords.isDisjoint(with: queryWords), let match = p.match(query) else { continue }
-                if let reason = rejection(p, match: match, query: query, options: options, presentSet: presentSet, used: used) {
-                    decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: reason))
-                } else if !p.isCharacterLike, p.scope(query).weak {
-                    weak.append(p)
-                    accepted.append((p, 0))
-                } else {
-                    accepted.append((p, match.strength))
-                }
-            }
-            // An adapter the topic names only by a feature is dropped when another one names it fully.
-            if accepted.count > weak.count, !weak.isEmpty {
-                let weakIDs = Set(weak.map(\.id))
-                for p in weak {
-                    decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false,
-                                                     reason: "weaker than adapters that name the topic itself"))
-                }
-                accepted.removeAll { weakIDs.contains($0.0.id) }
-            }
-            accepted.sort { a, b in
-                if a.1 != b.1 { return a.1 > b.1 }
-                if a.0.score != b.0.score { return a.0.score > b.0.score }
-                return a.0.downloads > b.0.downloads
-            }
+            let order = profiles.indices.sorted { probability[t][$0] != probability[t][$1] ? probability[t][$0] > probability[t][$1] : $0 < $1 }
             var chosen: [ComposedAdapter] = []
-            for (p, _) in accepted {
-                if chosen.count >= options.maxPerTopic {
-                    decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false,
-                                                     reason: "topic already has \(options.maxPerTopic) adapters"))
+            var scored: [ScoredCandidate] = []
+            for j in order {
+                let p = profiles[j], prob = probability[t][j]
+                if weighed[t][j] {
+                    scored.append(ScoredCandidate(adapterID: p.id, features: features[t][j], probability: prob))
+                }
+                // Explanations cover every plausible candidate, not the long tail.
+                let worthExplaining = prob >= variant.threshold / 2 || decisions.count < 3
+                func decide(_ accepted: Bool, _ reason: String) {
+                    if accepted || worthExplaining {
+                        decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: accepted, reason: reason, score: prob))
+                    }
+                }
+                if let hard = rejections[t][j] {
+                    if prob >= variant.threshold { decide(false, hard) }
                     continue
                 }
-                if p.category == .style {
-                    if styles >= options.maxStyles {
-                        decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false,
-                                                         reason: "at most \(options.maxStyles) style adapters per prompt"))
-                        continue
-                    }
-                    styles += 1
+                let because = evidenceText(variant, features[t][j], prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold)
+                guard prob >= variant.threshold else { decide(false, because); continue }
+                if let other = owner[j], other != t {
+                    decide(false, "fits \"\(topics[other].keyword)\" better (\(format(probability[other][j])) there)")
+                    continue
                 }
-                used.insert(p.id)
+                if p.category == .style, !allowedStyles.contains(j) {
+                    decide(false, "at most \(options.maxStyles) style adapters per prompt")
+                    continue
+                }
+                if chosen.count >= options.maxPerTopic {
+                    decide(false, "topic already has \(options.maxPerTopic) adapters")
+                    continue
+                }
                 chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category))
-                decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: true,
-                                                 reason: "\(p.matchReason(query)); \(p.category.rawValue) adapter of \(p.baseModel?.name ?? "unknown base")"))
+                decide(true, "\(because); \(p.category.rawValue) adapter of \(p.baseModel?.name ?? "unknown base")")
             }
-            out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions))
+            out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions, scored: scored))
         }
-        mergeCharacterDescriptions(&out, profiles: profiles)
-        mergeSpannedTopics(&out, profiles: profiles)
         return Composition(topics: out, presentAliases: present)
     }
 
-    /// A topic whose head an adapter chosen for another topic already names is merged into that
-    /// topic ("samurai" + "red lacquered armor" are both served by "Samurai Armor"): its own adapters
-    /// are dropped so one subject does not get two competing adapters.
-    static func mergeSpannedTopics(_ topics: inout [ComposedTopic], profiles: [AdapterProfile]) {
-        let byID = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        for i in topics.indices where !topics[i].adapters.isEmpty {
-            let q = TopicWords(keyword: topics[i].keyword, compounds: [])
-            guard let head = q.head else { continue }
-            for j in topics.indices where j != i {
-                guard let spanning = topics[j].adapters.compactMap({ byID[$0.adapterID] }).first(where: { a in
-                    !a.isCharacterLike && a.titleNames.contains { $0.count >= 2 && $0.contains(head) }
-                        && !topics[i].adapters.contains { $0.adapterID == a.id }
-                }) else { continue }
-                for a in topics[i].adapters {
-                    topics[i].decisions.append(AdapterDecision(adapterID: a.adapterID, alias: a.alias, accepted: false,
-                                                               reason: "\(spanning.alias) (for \"\(topics[j].keyword)\") already spans this topic"))
-                }
-                topics[i].adapters = []
-                break
-            }
-        }
-    }
-
-    /// Topics that only describe a chosen character ("big red dog" beside "Clifford", from
-    /// "Clifford the Big Red Dog") are merged into it: their own adapters are dropped.
-    static func mergeCharacterDescriptions(_ topics: inout [ComposedTopic], profiles: [AdapterProfile]) {
-        let byID = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let characters = topics.flatMap(\.adapters).compactMap { byID[$0.adapterID] }.filter(\.isCharacterLike)
-        guard !characters.isEmpty else { return }
-        for i in topics.indices where !topics[i].adapters.isEmpty {
-            let words = ComposerLexicon.words(topics[i].keyword)
-            guard let owner = characters.first(where: { c in
-                !topics[i].adapters.contains { $0.adapterID == c.id } && c.fullTitleWords.count > words.count
-                    && TopicWords.isSubsequence(words, of: c.fullTitleWords)
-            }) else { continue }
-            for a in topics[i].adapters {
-                topics[i].decisions.append(AdapterDecision(adapterID: a.adapterID, alias: a.alias, accepted: false,
-                                                           reason: "the topic describes \(owner.alias), merged into it"))
-            }
-            topics[i].adapters = []
-        }
-    }
-
-    /// Why a name-matched adapter must not be used, or nil when it fits.
-    static func rejection(_ p: AdapterProfile, match: AdapterProfile.Match, query: TopicWords, options: ComposerOptions,
-                          presentSet: Set<String>, used: Set<String>) -> String? {
+    /// The rules that hold whatever the scorer says, or nil.
+    static func hardRejection(_ p: AdapterProfile, query: TopicWords, options: ComposerOptions, presentSet: Set<String>,
+                              promptWords: Set<String>, knowledge: (any WordKnowledge)?) -> String? {
         if let base = options.baseModel, p.baseModel != base {
             return "base model \(p.baseModel?.name ?? "unknown") differs from the prompt's \(base.name)"
         }
         if p.nsfw && !options.includeNSFW { return "NSFW adapter (NSFW not enabled)" }
         if presentSet.contains(p.alias.lowercased()) { return "already in the prompt" }
-        if used.contains(p.id) { return "already used for an earlier topic" }
-        if p.isCharacterLike && !match.viaName {
+        if p.isCharacterLike, !p.isNamed(topic: query.words, prompt: promptWords, knowledge: knowledge) {
             return "\(p.category.rawValue) adapter, but the topic does not name that \(p.category == .celebrity ? "person" : "character")"
         }
-        if p.isAnthropomorphic && !query.asksAnthropomorphic {
-            return "anthropomorphic variant; the topic asks for the plain animal or creature"
-        }
-        if (p.category == .pose || p.category == .action) && query.animalScene {
-            return "\(p.category.rawValue) adapters show people; the prompt's subjects are animals"
-        }
-        if p.category == .style, !query.leadsPrompt, let head = query.head, !match.name.contains(head),
-           !query.expansions.contains(where: { $0.contains(head) }) {
-            // "light streaming through stained glass windows": the style word describes an object
-            // here; only a leading phrase ("stained glass window depicting a fox") sets the image style.
-            return "style words describe the \(head) here, not the image"
-        }
-        if let compound = match.brokenCompound {
-            return "matches only part of \"\(compound.joined(separator: " "))\""
-        }
-        if !match.viaName, match.kind == .tag, p.tagNames.first.map({ !$0.allSatisfy(query.allWords.contains) }) ?? true,
-           !p.titleNames.contains(where: { $0.contains(where: query.allWords.contains) }) {
-            // Only a secondary tag matches and the title does not mention the topic.
-            return "the topic matches only a secondary tag (\(match.name.joined(separator: " ")))"
-        }
-        if !p.isCharacterLike, let extra = p.scope(query).problem {
-            return "narrower than the topic (\(extra.joined(separator: " ")))"
-        }
         return nil
+    }
+
+    /// "p 0.83 ≥ 0.50: cosine 0.71 with the title, the topic is a kind of its subject".
+    static func evidenceText(_ v: ComposerModel.Variant, _ x: [Double], prob: Double, threshold: Double, positive: Bool) -> String {
+        let strongest = v.contributions(x).filter { positive ? $0.1 > 0 : $0.1 < 0 }.prefix(2)
+        let said = strongest.map { describe($0.0, x[ComposerFeatures.index[$0.0]!]) }
+        return "score \(format(prob)) \(positive ? "≥" : "<") \(format(threshold))" + (said.isEmpty ? "" : ": " + said.joined(separator: "; "))
+    }
+
+    static func describe(_ feature: String, _ value: Double) -> String {
+        switch feature {
+        case "cos_card": return "cosine \(format(value)) with the card"
+        case "cos_title": return "cosine \(format(value)) with the title"
+        case "cos_prompt_card": return "cosine \(format(value)) of the whole prompt with the card"
+        case "cos_card_gap": return value > 0 ? "\(format(value)) below the best card cosine" : "best card cosine"
+        case "cos_title_gap": return value > 0 ? "\(format(value)) below the best title cosine" : "best title cosine"
+        case "cos_title_top": return value > 0 ? "closest title" : "not the closest title"
+        case "category_fit": return value < 0 ? "the topic reads less as its category (\(format(value)))" : "the topic reads as its category"
+        case "retrieval_rank": return value > 0 ? "retrieved at rank \(Int((1 / value).rounded()))" : "not retrieved for this topic"
+        case "lex_head_named": return value > 0 ? "its names hold the topic's head" : "its names lack the topic's head"
+        case "lex_topic_coverage": return "its names cover \(Int((value * 100).rounded()))% of the topic"
+        case "lex_title_coverage": return "\(Int((value * 100).rounded()))% of its title is in the topic"
+        case "lex_title_extra": return value > 0 ? "its title adds words the topic does not ask for" : "its title adds nothing"
+        case "adapter_head_in_topic": return value > 0 ? "the topic names what it is about" : "it is about something the topic does not name"
+        case "adapter_head_related": return value > 0 ? "its subject is the topic's or a broader class (WordNet)" : "its subject is not the topic's"
+        case "wn_same": return value > 0 ? "a synonym of the topic (WordNet)" : "not a synonym"
+        case "wn_topic_narrower": return value > 0 ? "the topic is a kind of its subject (WordNet)" : "no is-a link"
+        case "wn_adapter_narrower": return value > 0 ? "narrower than the topic (WordNet)" : "not narrower"
+        case "wn_kind_agrees": return value > 0 ? "the topic is the kind of thing its category draws" : "kind unknown"
+        case "wn_kind_disagrees": return value > 0 ? "the topic is another kind of thing than its category" : "kind agrees"
+        case "person_extra": return value > 0 ? "adds a person the topic does not ask for" : "adds no person"
+        case "lead_topic": return value > 0 ? "the prompt's leading phrase" : "not the leading phrase"
+        case "topic_length": return "topic length"
+        default:
+            if feature.hasPrefix("cat_") { return "category \(feature.dropFirst(4))" }
+            return feature
+        }
+    }
+
+    static func format(_ x: Double) -> String {
+        let r = (x * 100).rounded() / 100
+        return r.isFinite ? String(format: "%.2f", r) : "n/a"
     }
 
     /// Aliases of `<lora:alias:…>` / `<lyco:alias:…>` tags in the prompt text.
@@ -240,15 +253,8 @@ struct TopicWords {
     var words: [String]
     /// The head: the last meaningful word before a preposition ("samurai on horseback" → samurai).
     var head: String?
-    /// Other names for the topic (ComposerLexicon.expansions).
-    var expansions: [[String]]
     /// Compound names (from the catalog) that occur in the topic, as word positions.
     var compounds: [([String], Range<Int>)]
-    var asksAnthropomorphic: Bool
-    /// The prompt's subjects are animals and no person.
-    var animalScene = false
-    /// The first topic of the prompt, where a medium or style word describes the whole image.
-    var leadsPrompt = false
     /// Words written capitalised or with digits ("Sailor Moon", "EVA-01"): names, not common nouns.
     var properNames: Set<String> = []
 
@@ -275,11 +281,6 @@ struct TopicWords {
             h = meaningful[meaningful.count - 2]
         }
         head = h
-        var ex: [[String]] = []
-        for (key, names) in ComposerLexicon.expansions where TopicWords.contiguous(key, in: words) != nil {
-            ex += names.map { ComposerLexicon.words($0) }
-        }
-        expansions = ex
         // Compounds, also with one word between ("glowing red eyes" holds "glowing eyes").
         var found: [([String], Range<Int>)] = []
         if words.count >= 2 {
@@ -295,7 +296,6 @@ struct TopicWords {
             }
         }
         compounds = found
-        asksAnthropomorphic = words.contains { ComposerLexicon.anthropomorphicTopicWords.contains($0) }
     }
 
     static func contiguous(_ p: [String], in t: [String]) -> Range<Int>? {
@@ -323,7 +323,7 @@ struct TopicWords {
         return positions
     }
 
-    var allWords: Set<String> { Set(words).union(expansions.joined()) }
+    var allWords: Set<String> { Set(words) }
 }
 
 /// What the composer knows about one candidate, normalised once.
@@ -341,9 +341,9 @@ struct AdapterProfile {
     var titleNames: [[String]]
     var tagNames: [[String]]
     var triggerNames: [[String]]
-    var isAnthropomorphic: Bool
     /// Every word of the title ("clifford the big red dog").
     var fullTitleWords: [String]
+    var vectors: AdapterVectors?
     /// Every word of every name (title alternatives, tags, trigger words).
     var nameWords: Set<String> = []
     /// The head word of each title alternative ("Japanese Castle" → castle).
@@ -378,9 +378,22 @@ struct AdapterProfile {
         triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         nameWords = Set((titleNames + tagNames + triggerNames).joined())
         titleHeads = AdapterProfile.heads(titleNames)
-        let cueText = " " + (c.card.tags + [c.card.title]).map { ComposerLexicon.words($0).joined(separator: " ") }.joined(separator: " ") + " "
-        isAnthropomorphic = ComposerLexicon.anthropomorphicCues.contains { cueText.contains(" \($0) ") }
-            && !isCharacterLike
+        qualifierWords = AdapterProfile.bracketed(c.card.title)
+        vectors = c.vectors
+    }
+
+    /// Content words inside the title's brackets, without packaging ("[XL]", "(v2)").
+    static func bracketed(_ title: String) -> Set<String> {
+        var out: Set<String> = []
+        var depth = 0
+        var inner = ""
+        for ch in title {
+            if ch == "(" || ch == "[" { depth += 1; inner.append(" "); continue }
+            if ch == ")" || ch == "]" { depth = max(0, depth - 1); inner.append(" "); continue }
+            if depth > 0 { inner.append(ch) }
+        }
+        for w in ComposerLexicon.words(inner) where !ComposerLexicon.titleNoise.contains(w) && w.count >= 3 { out.insert(fold(w)) }
+        return out
     }
 
     static func titleAlternatives(_ title: String) -> [[String]] {
@@ -396,7 +409,7 @@ struct AdapterProfile {
         let chars = Array(t)
         for (i, ch) in chars.enumerated() {
             let spaced = i > 0 && i + 1 < chars.count && chars[i - 1] == " " && chars[i + 1] == " "
-            if ch == "|" || ch == ":" || ch == "&" || ((ch == "/" || ch == "-" || ch == "–") && spaced) {
+            if ch == "|" || ch == ":" || ch == "&" || ((ch == "/" || ch == "-" || ch == "–" || ch == "—") && spaced) {
                 parts.append(current)
                 current = ""
             } else {
@@ -412,130 +425,35 @@ struct AdapterProfile {
         }.filter { !$0.isEmpty }
     }
 
-    enum NameKind { case title, primaryTag, tag, trigger }
+    /// Words of the title's bracketed qualifiers ("Power (Chainsaw Man)" → chainsaw, man), which
+    /// confirm a character whose name is a common word.
+    var qualifierWords: Set<String> = []
 
-    struct Match {
-        var name: [String]
-        var strength: Int
-        var kind: NameKind
-        var brokenCompound: [String]?
-        /// Through the adapter's own name (title or trigger), as characters need.
-        var viaName: Bool { kind == .title || kind == .trigger }
+    /// Whether the topic (or, for confirmation, the prompt) names this character or person. A
+    /// character adapter is only for prompts that ask for that character: by its full name, its
+    /// trigger word, the surname of a multi-word name, or a one-word name. A name that is also a
+    /// common noun ("Power", "Fern", "Lightning") needs a confirming word from the title's qualifier
+    /// or the adapter's tags in the prompt, so "ferns" or "power lines" do not call it up.
+    func isNamed(topic: [String], prompt: Set<String>, knowledge: (any WordKnowledge)?) -> Bool {
+        let topicWords = Set(topic.map(AdapterProfile.fold))
+        for trigger in triggerNames where trigger.map(AdapterProfile.fold).allSatisfy(topicWords.contains) { return true }
+        func isCommon(_ w: String) -> Bool { knowledge?.isCommonNoun(w) ?? true }
+        let confirming = qualifierWords.union(tagNames.joined().map(AdapterProfile.fold))
+        for (k, name) in titleNames.enumerated() {
+            let words = name.map(AdapterProfile.fold).filter { !ComposerLexicon.headStops.contains($0) }
+            guard let first = words.first, let last = words.last else { continue }
+            if words.count >= 2, words.allSatisfy(topicWords.contains) { return true }
+            if words.count >= 2, last.count >= 4, topicWords.contains(last), !isCommon(last) { return true }
+            // A one-word name, or the lead word of the main title ("Jinx ✦ Arcane S2").
+            if words.count == 1 || k == 0, topicWords.contains(first) {
+                if !isCommon(first) { return true }
+                if !confirming.subtracting([first]).isDisjoint(with: prompt) { return true }
+            }
+        }
+        return false
     }
 
-    /// The best name of this adapter found in the topic, or nil. Names are the title alternatives,
-    /// the primary (first) tag, multi-word tags and multi-word trigger words; a single-word secondary
-    /// tag ("cute", "anime", "color") describes the adapter but does not name it.
-    func match(_ q: TopicWords) -> Match? {
-        var best: Match?
-        func consider(_ name: [String], _ kind: NameKind) {
-            guard let pos = q.subsequence(name) else { return }
-            // A name must cover the topic's head, unless it is a multi-word name ("pixel art"), a
-            // style named as a modifier ("steampunk inventor", "manga panel"), or exactly what the
-            // adapter is about (its primary tag and title head: "bonsai" in "bonsai tree").
-            guard name.count >= 2 || (q.head.map { name.contains($0) } ?? false)
-                || (category == .style && (kind == .title || kind == .primaryTag))
-                || (kind == .primaryTag && titleHeads.contains(name[0])
-                    && (q.head.map { ComposerLexicon.classNouns.contains($0) } ?? false)) else { return }
-            var broken: [String]?
-            let covered = Set(pos)
-            for (compound, range) in q.compounds where compound != name {
-                let inRange = Set(range.filter { compound.contains(q.words[$0]) })
-                if !inRange.isDisjoint(with: covered), !inRange.isSubset(of: covered) { broken = compound }
-            }
-            let m = Match(name: name, strength: name.count * 2 + (broken == nil ? 1 : 0), kind: kind, brokenCompound: broken)
-            if best == nil || (best!.brokenCompound != nil && broken == nil)
-                || (m.strength > best!.strength && (broken == nil) == (best!.brokenCompound == nil)) {
-                best = m
-            }
-        }
-        if isCharacterLike {
-            // A character or person is named by the lead of its title ("Geralt of Rivia" → geralt),
-            // its full title name, a multi-word trigger ("dragon warrior po"), or a tag the topic
-            // writes as a proper name ("EVA-01").
-            for name in titleNames.prefix(1) {
-                consider(name, .title)
-                var lead: [String] = []
-                for w in name {
-                    if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
-                    lead.append(w)
-                }
-                if lead != name { consider(lead, .title) }
-            }
-            for name in triggerNames where name.count >= 2 { consider(name, .trigger) }
-            for tag in tagNames where tag.allSatisfy({ q.properNames.contains($0) }) { consider(tag, .trigger) }
-            return best
-        }
-        for name in titleNames { consider(name, .title) }
-        if let primary = tagNames.first { consider(primary, .primaryTag) }
-        for name in tagNames.dropFirst() where name.count >= 2 { consider(name, .tag) }
-        for name in triggerNames where name.count >= 2 { consider(name, .trigger) }
-        // A title that holds the whole (multi-word) topic: "sailor uniform" in "Sailor School Uniform".
-        let core = q.words.filter { !ComposerLexicon.topicNoise.contains($0) }
-        if best == nil, core.count >= 2 {
-            for name in titleNames where TopicWords.isSubsequence(core, of: name) {
-                best = Match(name: name, strength: core.count * 2, kind: .title, brokenCompound: nil)
-            }
-        }
-        if best == nil {
-            // Other names of the topic: synonyms and the class of a species or type.
-            let all = q.allWords
-            let altHeads = Set(q.expansions.filter { $0.count == 1 }.map { $0[0] })
-            for alt in q.expansions {
-                if titleNames.contains(alt) { best = Match(name: alt, strength: 1, kind: .title, brokenCompound: nil) }
-                if tagNames.first == alt { best = Match(name: alt, strength: 1, kind: .primaryTag, brokenCompound: nil) }
-            }
-            // A title in the topic's words once an expansion names its head ("mansion" → house).
-            for name in titleNames where best == nil && name.allSatisfy(all.contains) && name.contains(where: altHeads.contains) {
-                best = Match(name: name, strength: name.count, kind: .title, brokenCompound: nil)
-            }
-        }
-        return best
-    }
-
-    func matchReason(_ q: TopicWords) -> String {
-        guard let m = match(q) else { return "matched" }
-        return "\"\(m.name.joined(separator: " "))\" names the topic"
-    }
-
-    /// Why the adapter is narrower than the topic, or about something else; nil when it fits.
-    /// A title that shares the topic's head must not add a modifier the topic does not ask for
-    /// ("japanese" in "Japanese Temples" for "temple"); a title about another head fits only when
-    /// the topic names the adapter's primary tag ("synthwave" for "Synthwave Sunset Grid").
-    func scope(_ q: TopicWords) -> (problem: [String]?, weak: Bool) {
-        let topicWords = q.allWords
-        let primaryMatched = tagNames.first.map { $0.allSatisfy(topicWords.contains) } ?? false
-        var problem: [String]?
-        var weakFit = false
-        var anyOverlap = false
-        for name in titleNames where name.contains(where: topicWords.contains) {
-            anyOverlap = true
-            // The head is the last word before a preposition: "City at Night" is a city.
-            var lead: [String] = []
-            for w in name {
-                if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
-                lead.append(w)
-            }
-            guard let head = lead.last(where: { !ComposerLexicon.defaultModifiers.contains($0) }) ?? lead.last else { continue }
-            if !topicWords.contains(head) {
-                // The topic names the adapter's distinguishing feature: the title starts with it
-                // and it is the adapter's primary tag ("Synthwave Sunset Grid" for "synthwave").
-                if primaryMatched, let first = name.first, topicWords.contains(first) { weakFit = true; continue }
-                problem = problem ?? ["about \(lead.joined(separator: " "))"]
-                continue
-            }
-            let content = name.filter { !ComposerLexicon.headStops.contains($0) }
-            let extras = content.filter { !topicWords.contains($0) && !ComposerLexicon.defaultModifiers.contains($0) }
-            let covered = content.filter { topicWords.contains($0) }.count
-            if extras.isEmpty || covered >= 2 { return (nil, false) }
-            problem = problem ?? extras
-        }
-        if weakFit { return (nil, true) }
-        if anyOverlap { return (problem, false) }
-        // The title does not mention the topic: only a coined one-word name ("LowRA", not a word
-        // the adapter is also tagged with) may stand for its primary tag.
-        if titleNames.isEmpty { return (nil, false) }
-        if titleNames.count == 1, titleNames[0].count == 1, !tagNames.contains(titleNames[0]) { return (nil, true) }
-        return (["named \(titleNames[0].joined(separator: " "))"], false)
+    static func fold(_ w: String) -> String {
+        w.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
     }
 }

@@ -84,22 +84,6 @@ enum ComposerLexicon {
         "woman", "person", "people", "car", "vehicle", "building", "house", "food", "dish", "bike", "robot",
     ]
 
-    /// Animal words (singular), for telling an animal scene from one with people.
-    static let animals: Set<String> = [
-        "dog", "cat", "corgi", "puppy", "kitten", "fox", "wolf", "horse", "pony", "bird", "owl", "parrot", "panda",
-        "bear", "rabbit", "bunny", "deer", "hedgehog", "squirrel", "lion", "tiger", "elephant", "cow", "sheep",
-        "pig", "duck", "goose", "crane", "retriever", "husky", "shiba", "beagle", "poodle", "labrador", "hamster",
-        "mouse", "turtle", "frog", "fish", "whale", "dolphin", "shark", "monkey", "giraffe", "zebra", "goat",
-    ]
-
-    /// Person words (singular), including booru counts and common roles.
-    static let people: Set<String> = [
-        "1girl", "1boy", "2girl", "2boy", "girl", "boy", "man", "woman", "men", "women", "person", "people",
-        "couple", "lady", "guy", "child", "kid", "knight", "samurai", "warrior", "soldier", "wizard", "witch",
-        "mage", "sorceress", "ninja", "pilot", "astronaut", "chef", "maid", "friend", "crowd", "student",
-        "princess", "prince", "king", "queen", "character", "human", "humans", "elf", "archer", "boxer",
-    ]
-
     /// "-ing" words that are nouns at the end of a phrase ("oil painting", "tall building"); any other
     /// final "-ing" word is a verb form and not the head ("cat waiting").
     static let ingHeadNouns: Set<String> = [
@@ -113,54 +97,16 @@ enum ComposerLexicon {
     /// Prepositions that end the head of a title or topic ("City at Night" is a city).
     static let headStops: Set<String> = ["of", "at", "on", "in", "with", "for", "over", "from", "the", "and", "by", "under"]
 
-    /// Cues that an adapter is an anthropomorphic or monster-girl variant of an animal or creature.
-    static let anthropomorphicCues: Set<String> = [
-        "anthro", "furry", "kemonomimi", "catgirl", "foxgirl", "dog girl", "doggirl", "wolfgirl", "bunny girl",
-        "monster girl", "musume", "nekomimi", "kitsune", "dragon girl", "animal ear", "girl", "boy",
-    ]
-
-    /// Words in a topic that ask for an anthropomorphic form.
-    static let anthropomorphicTopicWords: Set<String> = [
-        "anthro", "furry", "ear", "tail", "catgirl", "foxgirl", "girl", "musume", "kemonomimi", "nekomimi", "kitsune",
-    ]
-
-    /// Other names for a topic phrase: synonyms, the medium a phrase implies, and the class of a
-    /// species or type ("corgi" → "dog"), so a species keyword accepts the generic class adapter.
-    static let expansions: [[String]: [String]] = [
-        ["cat", "ear"]: ["catgirl", "nekomimi"], ["cat", "tail"]: ["catgirl", "nekomimi"],
-        ["fox", "ear"]: ["foxgirl", "kitsune"], ["fox", "tail"]: ["foxgirl", "kitsune"],
-        ["elf", "ear"]: ["elf"], ["pointy", "ear"]: ["elf"], ["elven"]: ["elf"],
-        ["depth", "of", "field"]: ["bokeh"], ["film", "grain"]: ["film photography"], ["35mm"]: ["film photography"],
-        ["intricate"]: ["detail"], ["detailed"]: ["detail"], ["thunderstorm"]: ["storm", "lightning"],
-        ["golden", "afternoon", "light"]: ["golden hour"], ["vibrant", "color"]: ["saturation"],
-        ["dim", "light"]: ["dark"], ["low", "light"]: ["dark"], ["darkness"]: ["dark"], ["deep", "shadow"]: ["dark"],
-        ["1980"]: ["80s"], ["1980s"]: ["80s"], ["1990s"]: ["90s"], ["1990"]: ["90s"],
-        ["bedroom"]: ["room"], ["living", "room"]: ["room"],
-        ["corgi"]: ["dog"], ["retriever"]: ["dog"], ["husky"]: ["dog"], ["labrador"]: ["dog"], ["poodle"]: ["dog"],
-        ["beagle"]: ["dog"], ["puppy"]: ["dog"], ["maine", "coon"]: ["cat"], ["tabby"]: ["cat"], ["kitten"]: ["cat"],
-        ["siamese"]: ["cat"], ["stallion"]: ["horse"], ["pony"]: ["horse"], ["parrot"]: ["bird"], ["owl"]: ["bird"],
-        ["elderly"]: ["old"], ["hugging"]: ["hug"], ["crackling", "electricity"]: ["lightning"],
-        ["casting", "a", "spell"]: ["spellcasting"], ["spell"]: ["spellcasting"],
-        ["clashing", "sword"]: ["sword fight"], ["motorbike"]: ["motorcycle"], ["backroom"]: ["liminal"],
-        ["brutalist"]: ["brutalism"], ["gear"]: ["clockwork"], ["ember"]: ["fire"], ["rose"]: ["flower"],
-        ["pickup", "truck"]: ["car"], ["kodak"]: ["film photography"], ["studio", "ghibli"]: ["ghibli"],
-        ["neon", "city"]: ["neon"], ["mansion"]: ["house"], ["cottage"]: ["house"], ["villa"]: ["house"],
-        ["cabin"]: ["house"], ["thunder"]: ["storm", "lightning"], ["anthro"]: ["furry"], ["kemonomimi"]: ["catgirl"], ["ink", "painting"]: ["ink wash"],
-    ]
 }
 
 /// Word normalisation shared with retrievers so both sides compare the same forms.
 public enum ComposerWords {
-    /// A topic with the other names the composer knows for it, as retrieval query text.
-    public static func queryText(forTopic keyword: String) -> String {
-        let words = ComposerLexicon.words(keyword)
-        var text = keyword
-        for (key, names) in ComposerLexicon.expansions where TopicWords.contiguous(key, in: words) != nil {
-            text += " " + names.joined(separator: " ")
-        }
-        return text
-    }
-
     public static func singular(_ word: String) -> String { ComposerLexicon.singular(word) }
+    /// An adapter title without packaging ("[XL] Watercolor Style v2 | 水彩" → "watercolor"), the text
+    /// whose embedding stands for the adapter's name; the raw title when nothing is left.
+    public static func titleText(_ title: String) -> String {
+        let names = AdapterProfile.titleAlternatives(title).map { $0.joined(separator: " ") }
+        return names.isEmpty ? title : names.joined(separator: " / ")
+    }
     public static func words(_ text: String) -> [String] { ComposerLexicon.words(text) }
 }

@@ -38,13 +38,42 @@ public struct ComposeOutcome: Sendable {
 public enum ComposePipeline {
     /// Candidates asked per topic (any base model, so rejections can say why and compounds are known).
     public static let perTopicLimit = 40
+    /// Whole-prompt candidates the composer weighs (the per-topic lists bring the rest).
+    public static let wholePromptPoolLimit = 40
+    /// Hybrid (dense + BM25) candidates asked per topic.
+    public static let perTopicHybridLimit = 20
 
-    /// `source` feeds the composer (whole prompt and each topic). `retriever`, when given, is the
-    /// paper's whole-prompt retriever (the hybrid dense + BM25 one): its ranking is what `retrieved`
-    /// reports; the composer's own pool stays the `source`'s, so its decisions do not depend on
-    /// whether embeddings are available.
+    /// Embeddings (topics, prompt, category descriptions) and WordNet for the composer. Without an
+    /// encoder the evidence is lexical only and the composer uses its lexical model.
+    static func composeEvidence(topics: [Topic], body: String, source: any CandidateSource,
+                                retriever: (any CandidateSource)?) -> ComposeEvidence {
+        let knowledge = retriever?.wordKnowledge ?? source.wordKnowledge
+        guard let retriever, !topics.isEmpty else { return ComposeEvidence(knowledge: knowledge) }
+        let categories = ComposerFeatures.categoryDescriptions
+        let texts = topics.map(\.keyword) + [body] + categories.map(\.1)
+        guard let vectors = retriever.embed(texts), vectors.count == texts.count, vectors.allSatisfy({ !$0.isEmpty }) else {
+            return ComposeEvidence(knowledge: knowledge)
+        }
+        var categoryVectors: [AdapterCategory: [Float]] = [:]
+        for (k, (c, _)) in categories.enumerated() { categoryVectors[c] = vectors[topics.count + 1 + k] }
+        return ComposeEvidence(topicVectors: Array(vectors[0..<topics.count]), promptVector: vectors[topics.count],
+                               categoryVectors: categoryVectors, knowledge: knowledge)
+    }
+
+    /// The dense query for a topic in its prompt: 2 × topic + prompt, normalised.
+    static func topicQueryVector(_ topic: [Float], _ prompt: [Float]) -> [Float] {
+        var q = prompt
+        for j in q.indices where j < topic.count { q[j] += 2 * topic[j] }
+        let n = q.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return n > 0 ? q.map { $0 / n } : q
+    }
+
+    /// `source` (BM25) feeds the composer lexical candidates for the whole prompt and each topic.
+    /// `retriever`, when given, is the hybrid dense + BM25 retriever: its whole-prompt ranking is what
+    /// `retrieved` reports, its per-topic rankings add semantic candidates, and its encoder gives the
+    /// composer's semantic evidence. Without it the composer runs on its lexical model (degraded mode).
     public static func run(_ request: ComposeRequest, source: any CandidateSource,
-                           retriever: (any CandidateSource)? = nil) throws -> ComposeOutcome {
+                           retriever: (any CandidateSource)? = nil, model: ComposerModel = .shipped) throws -> ComposeOutcome {
         let clock = ContinuousClock()
         let t0 = clock.now
         let file = PromptFile(text: request.prompt)
@@ -57,14 +86,32 @@ public enum ComposePipeline {
         // neither needs the other's result.
         let hybrid = retriever.map { r in Background { try r.candidates(for: wholeQuery) } }
         let whole = try source.candidates(for: wholeQuery)
-        var pool = whole
-        for topic in topics {
-            pool += try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
-                                                              includeNSFW: true, limit: perTopicLimit))
+        var pool = Array(whole.prefix(wholePromptPoolLimit))
+        // Topics, the prompt and the category descriptions are embedded in one encoder pass.
+        var evidence = composeEvidence(topics: topics, body: body, source: source, retriever: retriever)
+        var rankings: [[String]] = []
+        for (t, topic) in topics.enumerated() {
+            let lexical = try source.candidates(for: CandidateQuery(text: topic.keyword, topic: topic.keyword, baseModel: nil,
+                                                                    includeNSFW: true, limit: perTopicLimit))
+            pool += lexical
+            if let retriever, evidence.isSemantic, let prompt = evidence.promptVector {
+                // The hybrid ranking for the topic in its prompt (the topic counts twice): semantic
+                // neighbours its names miss.
+                let query = CandidateQuery(text: body, topic: topic.keyword, baseModel: base, includeNSFW: request.includeNSFW,
+                                           limit: perTopicHybridLimit)
+                let hybrid = try retriever.candidates(for: query, denseVector: topicQueryVector(evidence.topicVectors[t], prompt))
+                pool += hybrid
+                rankings.append(hybrid.map(\.card.adapterId))
+            } else {
+                rankings.append(lexical.map(\.card.adapterId))
+            }
         }
+        evidence.topicRankings = rankings
+        retriever?.attachVectors(&pool)
         let t2 = clock.now
         let composition = Composer.compose(topics: topics, candidates: pool, promptText: body,
-                                           options: ComposerOptions(baseModel: base, includeNSFW: request.includeNSFW))
+                                           options: ComposerOptions(baseModel: base, includeNSFW: request.includeNSFW, model: model),
+                                           evidence: evidence)
         let built = PromptBuilder.build(prompt: body, composition: composition, debias: request.debias,
                                         restoreConcepts: request.restoreConcepts,
                                         rangeOffset: file.positive.range.utf8.lowerBound)

@@ -90,6 +90,8 @@ struct Word {
     var possessive = false
     /// Starts with an uppercase letter (proper names: "Geralt of Rivia").
     var capitalized = false
+    /// Opens an escaped bracket: a booru name qualifier ("jinx \(league of legends\)").
+    var opensQualifier = false
 }
 
 /// Flattens the tree into segments of words separated by hard boundaries (commas, BREAK, tags…).
@@ -97,6 +99,7 @@ struct AtomCollector {
     let source: SourceText
     var segments: [[Word]] = []
     var current: [Word] = []
+    var pendingQualifier = false
 
     init(source: SourceText) {
         self.source = source
@@ -174,7 +177,8 @@ struct AtomCollector {
             let text = String(decoding: word, as: UTF8.self)
             let capitalized = word[0] < 0x80 ? (word[0] >= 0x41 && word[0] <= 0x5A) : (text.first?.isUppercase ?? false)
             collector.current.append(Word(lower: text.lowercased(), range: s..<(s + word.count), weight: weight,
-                                          possessive: possessive, capitalized: capitalized))
+                                          possessive: possessive, capitalized: capitalized, opensQualifier: collector.pendingQualifier))
+            collector.pendingQualifier = false
         }
 
         while p < r.upperBound {
@@ -210,7 +214,9 @@ struct AtomCollector {
                 case 0x2C, 0x3B, 0x3A, 0x21, 0x3F, 0x22, 0x0A, 0x0D, 0x2E, 0x7C, 0x7B, 0x7D:
                     boundary()  // , ; : ! ? " newline . | { }
                 case 0x5C:
-                    p += 1  // an escaped bracket is a soft break: "miku \(vocaloid\)" stays one phrase
+                    // An escaped bracket is a soft break: "miku \(vocaloid\)" stays one phrase.
+                    if p + 1 < r.upperBound, bytes[p + 1] == 0x28 { pendingQualifier = true }
+                    p += 1
                 default:
                     break
                 }
@@ -258,7 +264,8 @@ enum Chunker {
         let words = segment.map(\.lower)
         let joined = words.joined(separator: " ")
         if Lexicon.isBoilerplate(joined) { return [] }
-        if isTagLike(words) {
+        // A tag with a booru qualifier names one thing: "jinx \(league of legends\)".
+        if isTagLike(words) || (segment.count <= 8 && segment.dropFirst().contains(where: \.opensQualifier)) {
             return finish([Chunk(words: segment)])
         }
         // A short tag that starts with a verb is one action: "sitting on a chair", "looking at viewer".
@@ -336,6 +343,8 @@ enum Chunker {
         for (i, w) in words.enumerated() {
             switch role(w) {
             case .content, .filler: continue
+            case .determiner where w == "the" && i > 0 && i + 1 < words.count:
+                continue  // a name: "sonic the hedgehog", "winnie the pooh"
             case .conjunction where w == "and" || w == "&":
                 if i + 1 < words.count, role(words[i + 1]) == .determiner { return false }
             case .preposition where w == "of":

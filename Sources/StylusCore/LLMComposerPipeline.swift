@@ -28,7 +28,7 @@ public enum LLMComposePipeline {
         let whole = try source.candidates(for: CandidateQuery(text: body, baseModel: options.baseModel,
                                                               includeNSFW: options.includeNSFW, limit: wholeShown))
         let perTopic = try topics.map { t in
-            try source.candidates(for: CandidateQuery(text: ComposerWords.queryText(forTopic: t.keyword), topic: t.keyword,
+            try source.candidates(for: CandidateQuery(text: t.keyword, topic: t.keyword,
                                                       baseModel: options.baseModel, includeNSFW: options.includeNSFW,
                                                       limit: perTopicShown))
         }

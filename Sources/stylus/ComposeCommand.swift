@@ -53,6 +53,12 @@ struct ComposeCommand: ParsableCommand {
     @Option(name: .customLong("llm-timeout"), help: "With --llm: seconds per LLM request (default: $STYLUS_LLM_TIMEOUT, else \(Int(ComposeCommand.defaultLLMTimeout))).")
     var llmTimeout: Double?
 
+    @Option(name: .customLong("composer-model"), help: "A composer model JSON written by scripts/fit_composer.py (default: the shipped one).")
+    var composerModel: String?
+
+    @Option(name: .customLong("dump-features"), help: "Write every scored (topic, adapter) pair's features as JSONL to this file (for scripts/fit_composer.py).")
+    var dumpFeatures: String?
+
     @Argument(help: "A prompt, or a prompt file (.sdprompt / '-' for stdin).")
     var input: String?
 
@@ -72,7 +78,19 @@ struct ComposeCommand: ParsableCommand {
         }
     }
 
+    /// The scorer: `--composer-model` when given, else the shipped one.
+    func loadModel() throws -> ComposerModel {
+        guard let composerModel else { return .shipped }
+        do {
+            return try ComposerModel.decode(try Data(contentsOf: URL(fileURLWithPath: composerModel)))
+        } catch {
+            printError("stylus compose: --composer-model \(composerModel): \(error)")
+            throw CLIExit.badInput
+        }
+    }
+
     func run() throws {
+        let model = try loadModel()
         let source: CandidateSources
         do {
             let (store, _) = try StarterCatalog.open(explicit: db)
@@ -90,7 +108,7 @@ struct ComposeCommand: ParsableCommand {
             base = b
         }
         if let batch {
-            try runBatch(batch, source: source, base: base)
+            try runBatch(batch, source: source, base: base, model: model)
             return
         }
         let text: String
@@ -106,7 +124,7 @@ struct ComposeCommand: ParsableCommand {
         let session = try llmSession()
         var outcome: ComposeOutcome, composer: String?
         do {
-            outcome = try ComposePipeline.run(request(text, base: base), source: source.lexical, retriever: source.hybrid)
+            outcome = try ComposePipeline.run(request(text, base: base), source: source.lexical, retriever: source.hybrid, model: model)
             (outcome, composer) = try withLLM(session, outcome, request(text, base: base), source: source.lexical)
         } catch {
             printError("stylus compose: \(error)")
@@ -137,13 +155,23 @@ struct ComposeCommand: ParsableCommand {
         ComposeRequest(prompt: text, baseModel: base, includeNSFW: nsfw, debias: debias, restoreConcepts: restoreConcepts)
     }
 
-    func runBatch(_ path: String, source: CandidateSources, base: BaseModel?) throws {
+    func runBatch(_ path: String, source: CandidateSources, base: BaseModel?, model: ComposerModel) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             printError("stylus compose: \(path): cannot be read")
             throw CLIExit.badInput
         }
         let session = try llmSession()
         var failures = 0
+        var dump: FileHandle?
+        if let dumpFeatures {
+            guard FileManager.default.createFile(atPath: dumpFeatures, contents: nil), let handle = FileHandle(forWritingAtPath: dumpFeatures) else {
+                printError("stylus compose: --dump-features \(dumpFeatures): cannot be created")
+                throw CLIExit.badInput
+            }
+            handle.write(Data((jsonLine(["feature_names": ComposerFeatures.names]) + "\n").utf8))
+            dump = handle
+        }
+        defer { try? dump?.close() }
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
@@ -157,7 +185,15 @@ struct ComposeCommand: ParsableCommand {
             if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
             let id: Any = obj["id"] ?? (n + 1)
             do {
-                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source.lexical, retriever: source.hybrid)
+                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source.lexical, retriever: source.hybrid, model: model)
+                if let dump {
+                    for (t, topic) in outcome.composition.topics.enumerated() {
+                        for c in topic.scored {
+                            dump.write(Data((jsonLine(["id": id, "topic": t, "keyword": topic.keyword, "adapter_id": c.adapterID,
+                                                       "x": c.features, "p": c.probability]) + "\n").utf8))
+                        }
+                    }
+                }
                 let (final, composer) = try withLLM(session, outcome, request(prompt, base: lineBase), source: source.lexical)
                 emit(final, id: id, composer: composer)
             } catch {
@@ -166,6 +202,10 @@ struct ComposeCommand: ParsableCommand {
             }
         }
         if failures > 0 { throw CLIExit.badInput }
+    }
+
+    func jsonLine(_ obj: [String: Any]) -> String {
+        (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     /// `composer` ("llm" or "built-in") is reported only under --llm.

@@ -287,10 +287,11 @@ public final class AdapterContext: Sendable {
         }
         guard let topic = file.topics.first(where: { contains($0.range) }),
               let pool = try? candidates.candidates(for: CandidateQuery(
-                  text: ComposerWords.queryText(forTopic: topic.keyword), topic: topic.keyword, baseModel: nil,
+                  text: topic.keyword, topic: topic.keyword, baseModel: nil,
                   includeNSFW: true, limit: ComposePipeline.perTopicLimit)) else { return nil }
         let composition = Composer.compose(topics: [topic], candidates: pool, promptText: file.positiveText,
-                                           options: ComposerOptions(baseModel: base, includeNSFW: file.settings.nsfw ?? false))
+                                           options: ComposerOptions(baseModel: base, includeNSFW: file.settings.nsfw ?? false),
+                                           evidence: ComposeEvidence(knowledge: candidates.wordKnowledge))
         return composition.topics.first
     }
 

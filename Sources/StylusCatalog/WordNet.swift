@@ -1,0 +1,214 @@
+import Foundation
+import StylusCore
+
+/// Princeton WordNet 3.0's noun database (Debian's `wordnet-base`), read in place.
+///
+/// WordNet's files are built for lookups without loading: `index.noun` is sorted by lemma (binary
+/// search), and a synset's id is the byte offset of its line in `data.noun`. Both files are mapped,
+/// so opening costs nothing and a lookup touches a few pages. Used by the composer as general
+/// knowledge: synonyms ("couch"/"sofa"), is-a chains ("harpy eagle" → … → "bird of prey") and the
+/// lexicographer file that says what kind of thing a noun names (animal, artifact, person, act, …).
+public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable after init
+    public static let defaultDirectory = "/usr/share/wordnet"
+
+    let index: Data
+    let data: Data
+    /// Irregular plurals (`noun.exc`: "mice" → "mouse").
+    let exceptions: [String: String]
+    /// Index lines start after the licence header (lines that begin with two spaces).
+    let firstEntry: Int
+    /// Lookups already made: the composer asks about the same few words for many candidates.
+    private let lock = NSLock()
+    private var sensesCache: [String: [Int]] = [:]
+    private var lineCache: [Int: DataLine] = [:]
+
+    public init(directory: String = WordNet.defaultDirectory) throws {
+        func open(_ name: String) throws -> Data {
+            let path = directory + "/" + name
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw WordNetError.missing(path)
+            }
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        }
+        index = try open("index.noun")
+        data = try open("data.noun")
+        var exceptions: [String: String] = [:]
+        if let exc = try? open("noun.exc") {
+            for line in String(decoding: exc, as: UTF8.self).split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                if parts.count >= 2 { exceptions[String(parts[0])] = String(parts[1]) }
+            }
+        }
+        self.exceptions = exceptions
+        var p = 0
+        index.withUnsafeBytes { raw in
+            let b = raw.bindMemory(to: UInt8.self)
+            while p + 1 < b.count, b[p] == 0x20, b[p + 1] == 0x20 {
+                while p < b.count, b[p] != 0x0A { p += 1 }
+                p += 1
+            }
+        }
+        firstEntry = p
+        guard index.count > firstEntry + 10, data.count > 1000 else { throw WordNetError.damaged(directory) }
+    }
+
+    // MARK: - WordKnowledge
+
+    public func senses(of phrase: String) -> [Int] {
+        lock.lock()
+        if let known = sensesCache[phrase] { lock.unlock(); return known }
+        lock.unlock()
+        let found = lookUpSenses(phrase)
+        lock.lock()
+        if sensesCache.count > 100_000 { sensesCache.removeAll() }
+        sensesCache[phrase] = found
+        lock.unlock()
+        return found
+    }
+
+    func lookUpSenses(_ phrase: String) -> [Int] {
+        let key = phrase.lowercased().split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }).joined(separator: "_")
+        guard !key.isEmpty, key.utf8.count < 80 else { return [] }
+        for form in Self.baseForms(key, exceptions: exceptions) {
+            let found = offsets(ofLemma: form)
+            if !found.isEmpty { return found }
+        }
+        return []
+    }
+
+    public func hypernyms(of synset: Int) -> [Int] {
+        guard let line = cachedLine(synset) else { return [] }
+        return line.pointers.filter { $0.symbol == "@" || $0.symbol == "@i" }.map(\.offset)
+    }
+
+    public func lexicographerFile(of synset: Int) -> Int {
+        cachedLine(synset)?.lexFile ?? -1
+    }
+
+    public func lemmas(of synset: Int) -> [String] {
+        cachedLine(synset)?.words.map { $0.lowercased() } ?? []
+    }
+
+    public func isCommonNoun(_ word: String) -> Bool {
+        let key = word.lowercased().split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }).joined(separator: " ")
+        let forms = Set(Self.baseForms(key.replacingOccurrences(of: " ", with: "_"), exceptions: exceptions)
+            .map { $0.replacingOccurrences(of: "_", with: " ") })
+        // data.noun keeps each lemma's case: proper names are written capitalised ("Einstein").
+        return senses(of: key).contains { s in
+            cachedLine(s)?.words.contains(where: { forms.contains($0) }) ?? false
+        }
+    }
+
+    // MARK: - Files
+
+    /// Candidate dictionary forms of a noun: itself, its irregular base form, then regular plural rules.
+    static func baseForms(_ word: String, exceptions: [String: String]) -> [String] {
+        var out = [word]
+        if let base = exceptions[word] { out.append(base) }
+        for (suffix, replacement) in [("ies", "y"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"),
+                                      ("shes", "sh"), ("men", "man"), ("s", "")] where word.hasSuffix(suffix) && word.count > suffix.count + 1 {
+            out.append(String(word.dropLast(suffix.count)) + replacement)
+        }
+        return out
+    }
+
+    /// The synset offsets listed for `lemma` in index.noun (binary search over the sorted lines).
+    func offsets(ofLemma lemma: String) -> [Int] {
+        let target = Array(lemma.utf8)
+        return index.withUnsafeBytes { raw -> [Int] in
+            let b = raw.bindMemory(to: UInt8.self)
+            var lo = firstEntry, hi = b.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                var start = mid
+                while start > firstEntry, b[start - 1] != 0x0A { start -= 1 }
+                // Compare the lemma field of the line starting at `start`.
+                var i = start, j = 0
+                var order = 0
+                while true {
+                    let c: UInt8 = i < b.count && b[i] != 0x20 ? b[i] : 0
+                    let t: UInt8 = j < target.count ? target[j] : 0
+                    if c != t { order = c < t ? -1 : 1; break }
+                    if c == 0 { break }
+                    i += 1; j += 1
+                }
+                if order == 0 { return Self.offsets(inIndexLine: b, from: start) }
+                var end = start
+                while end < b.count, b[end] != 0x0A { end += 1 }
+                if order < 0 { lo = end + 1 } else { hi = start }
+            }
+            return []
+        }
+    }
+
+    /// index.noun line: lemma pos synset_cnt p_cnt [ptr_symbol]{p_cnt} sense_cnt tagsense_cnt offset{synset_cnt}.
+    static func offsets(inIndexLine b: UnsafeBufferPointer<UInt8>, from start: Int) -> [Int] {
+        var end = start
+        while end < b.count, b[end] != 0x0A { end += 1 }
+        let fields = String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self).split(separator: " ")
+        guard fields.count >= 4, let synsetCount = Int(fields[2]), let pointerCount = Int(fields[3]) else { return [] }
+        let first = 4 + pointerCount + 2
+        guard synsetCount > 0, fields.count >= first + synsetCount else { return [] }
+        return fields[first..<(first + synsetCount)].compactMap { Int($0) }
+    }
+
+    func cachedLine(_ offset: Int) -> DataLine? {
+        lock.lock()
+        if let known = lineCache[offset] { lock.unlock(); return known }
+        lock.unlock()
+        guard let line = dataLine(offset) else { return nil }
+        lock.lock()
+        if lineCache.count > 100_000 { lineCache.removeAll() }
+        lineCache[offset] = line
+        lock.unlock()
+        return line
+    }
+
+    struct DataLine {
+        var lexFile: Int
+        var words: [String]
+        var pointers: [(symbol: String, offset: Int)]
+    }
+
+    /// data.noun line: offset lex_filenum ss_type w_cnt(hex) [word lex_id]{w_cnt} p_cnt [symbol offset pos st]{p_cnt} | gloss.
+    func dataLine(_ offset: Int) -> DataLine? {
+        guard offset >= 0, offset < data.count else { return nil }
+        return data.withUnsafeBytes { raw -> DataLine? in
+            let b = raw.bindMemory(to: UInt8.self)
+            var end = offset
+            while end < b.count, b[end] != 0x0A, b[end] != 0x7C { end += 1 }  // stop at the gloss
+            let fields = String(decoding: UnsafeBufferPointer(rebasing: b[offset..<end]), as: UTF8.self).split(separator: " ")
+            guard fields.count >= 4, Int(fields[0]) == offset, let lexFile = Int(fields[1]),
+                  let wordCount = Int(fields[3], radix: 16) else { return nil }
+            var i = 4
+            var words: [String] = []
+            for _ in 0..<wordCount where i + 1 < fields.count {
+                // Adjective markers like "(a)" only occur in data.adj; strip any to be safe.
+                let w = fields[i].split(separator: "(").first.map(String.init) ?? String(fields[i])
+                words.append(w.replacingOccurrences(of: "_", with: " "))
+                i += 2
+            }
+            guard i < fields.count, let pointerCount = Int(fields[i]) else { return DataLine(lexFile: lexFile, words: words, pointers: []) }
+            i += 1
+            var pointers: [(String, Int)] = []
+            for _ in 0..<pointerCount where i + 3 < fields.count {
+                if fields[i + 2] == "n", let target = Int(fields[i + 1]) { pointers.append((String(fields[i]), target)) }
+                i += 4
+            }
+            return DataLine(lexFile: lexFile, words: words, pointers: pointers)
+        }
+    }
+}
+
+public enum WordNetError: Error, CustomStringConvertible {
+    case missing(String)
+    case damaged(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path): return "WordNet file missing: \(path) (install Debian's wordnet-base: scripts/setup does)"
+        case .damaged(let dir): return "WordNet files in \(dir) are not WordNet 3.0 noun databases"
+        }
+    }
+}

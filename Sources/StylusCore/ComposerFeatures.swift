@@ -1,0 +1,296 @@
+/// Evidence that an adapter fits a topic, as numbers the learned scorer (`ComposerModel`) weighs.
+///
+/// Semantic evidence comes from sentence embeddings (the topic against the adapter's card text and
+/// its title, the whole prompt against the card, the topic against a one-line description of each
+/// adapter category); lexical evidence from the adapter's names (title, tags, trigger words) in the
+/// topic and vice versa; knowledge from WordNet (synonyms, is-a, what kind of thing the topic is).
+/// Features relative to the other candidates (gaps to the best, rank) let one threshold work for
+/// topics whose cosines sit at different levels.
+
+/// Unit vectors the composer compares (nil parts: that evidence is missing).
+public struct AdapterVectors: Sendable, Hashable {
+    /// The embedding of the card's refined description (what retrieval uses).
+    public var card: [Float]
+    /// The embedding of the cleaned title.
+    public var title: [Float]
+
+    public init(card: [Float], title: [Float]) {
+        self.card = card
+        self.title = title
+    }
+}
+
+/// What one compose call knows beyond the candidates.
+public struct ComposeEvidence: Sendable {
+    /// One unit vector per topic (empty: no embeddings, the lexical model is used).
+    public var topicVectors: [[Float]]
+    public var promptVector: [Float]?
+    /// A unit vector per adapter category, from `ComposerFeatures.categoryDescriptions`.
+    public var categoryVectors: [AdapterCategory: [Float]]
+    public var knowledge: (any WordKnowledge)?
+    /// Per topic, adapter ids in the order the hybrid retriever ranked them for that topic.
+    public var topicRankings: [[String]]
+
+    public init(topicVectors: [[Float]] = [], promptVector: [Float]? = nil, categoryVectors: [AdapterCategory: [Float]] = [:],
+                knowledge: (any WordKnowledge)? = nil, topicRankings: [[String]] = []) {
+        self.topicVectors = topicVectors
+        self.promptVector = promptVector
+        self.categoryVectors = categoryVectors
+        self.knowledge = knowledge
+        self.topicRankings = topicRankings
+    }
+
+    public static let none = ComposeEvidence()
+    public var isSemantic: Bool { !topicVectors.isEmpty }
+}
+
+public enum ComposerFeatures {
+    public static let names: [String] = [
+        "cos_card", "cos_title", "cos_prompt_card", "cos_card_gap", "cos_title_gap", "cos_title_top", "category_fit",
+        "retrieval_rank",
+        "lex_head_named", "lex_topic_coverage", "lex_title_coverage", "lex_title_extra", "adapter_head_in_topic",
+        "adapter_head_related", "wn_same", "wn_topic_narrower", "wn_adapter_narrower", "wn_kind_agrees", "wn_kind_disagrees", "person_extra",
+        "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
+        "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length",
+    ]
+    public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+
+    /// One-line descriptions of what each category's adapters draw, embedded once per process: the
+    /// topic's cosine with its adapter's category, relative to the best category, says whether the
+    /// topic is that kind of thing ("tintype portrait" reads as a style, "sofa" as an object).
+    public static let categoryDescriptions: [(AdapterCategory, String)] = [
+        (.style, "an art style, medium or visual aesthetic of the whole image"),
+        (.character, "a named fictional character"),
+        (.celebrity, "a famous real person"),
+        (.concept, "a visual effect or concept"),
+        (.clothing, "clothing, an outfit or accessory worn by a person"),
+        (.background, "a place, setting or background scenery"),
+        (.building, "a building or architecture"),
+        (.vehicle, "a vehicle"),
+        (.animal, "an animal or creature"),
+        (.pose, "a body pose"),
+        (.action, "an action or activity"),
+        (.object, "an object or item"),
+        (.tool, "a tool or weapon"),
+    ]
+
+    /// WordNet kinds that agree with an adapter category (a topic naming a person fits a character
+    /// adapter, an artifact fits clothing, …). Categories absent here (concept) take any kind.
+    static let agreeingKinds: [AdapterCategory: Set<Int>] = [
+        .style: [LexicographerFile.communication, LexicographerFile.act, LexicographerFile.attribute, 9, 11],
+        .character: [LexicographerFile.person], .celebrity: [LexicographerFile.person],
+        .clothing: [LexicographerFile.artifact, 8], .building: [LexicographerFile.artifact, LexicographerFile.location],
+        .vehicle: [LexicographerFile.artifact], .animal: [LexicographerFile.animal],
+        .background: [LexicographerFile.location, LexicographerFile.object, LexicographerFile.phenomenon, LexicographerFile.artifact,
+                      LexicographerFile.plant, 28],
+        .pose: [LexicographerFile.act, 8], .action: [LexicographerFile.act],
+        .object: [LexicographerFile.artifact, LexicographerFile.food, LexicographerFile.plant, LexicographerFile.object, 27],
+        .tool: [LexicographerFile.artifact],
+    ]
+
+    /// Candidates scored per topic: the closest by `prerank`; the rest are not plausible enough to weigh.
+    public static let scoredPerTopic = 12
+
+    /// Orders a topic's candidates before scoring: embedding closeness when there are embeddings,
+    /// else how much of the topic the adapter's names cover.
+    static func prerank(_ x: [Double], semantic: Bool) -> Double {
+        semantic ? x[index["cos_title"]!] + x[index["cos_card"]!] : x[index["lex_topic_coverage"]!] + x[index["retrieval_rank"]!]
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Double {
+        guard a.count == b.count, !a.isEmpty else { return 0 }
+        var s: Float = 0
+        for i in a.indices { s += a[i] * b[i] }
+        return Double(s)
+    }
+
+    static let functionWords: Set<String> = Lexicon.functionWords.union(ComposerLexicon.headStops)
+}
+
+/// The words of a topic the lexical and knowledge features use.
+struct TopicTerms {
+    var keyword: String
+    var words: [String]
+    /// Words that carry content (no articles or prepositions).
+    var content: Set<String>
+    var head: String?
+    /// The phrase looked up in WordNet: the whole topic when it is an entry ("harpy eagle"), else the head.
+    var lookup: String?
+    var kind: Int
+    var namesPerson: Bool
+
+    init(_ keyword: String, knowledge: (any WordKnowledge)?) {
+        self.keyword = keyword
+        words = ComposerLexicon.words(keyword)
+        content = Set(words.filter { !ComposerFeatures.functionWords.contains($0) })
+        head = TopicWords(keyword: keyword, compounds: []).head
+        let core = words.filter { !ComposerFeatures.functionWords.contains($0) }
+        var lookup = head
+        var kind = -1
+        var person = false
+        if let knowledge {
+            // The longest run of words ending at the head that WordNet knows ("oil painting", "harpy eagle").
+            if let head, let end = core.lastIndex(of: head) {
+                for start in 0...end where knowledge.senses(of: core[start...end].joined(separator: " ")).first != nil {
+                    lookup = core[start...end].joined(separator: " ")
+                    break
+                }
+            }
+            kind = lookup.map { knowledge.kind(of: $0) } ?? -1
+            person = core.contains { knowledge.kind(of: $0) == LexicographerFile.person }
+        }
+        self.lookup = lookup
+        self.kind = kind
+        namesPerson = person
+    }
+}
+
+extension AdapterProfile {
+    /// Title words that carry content.
+    var titleContent: Set<String> {
+        Set(titleNames.joined().filter { !ComposerFeatures.functionWords.contains($0) && !ComposerLexicon.tagNoise.contains($0) })
+    }
+
+    /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
+    var knowledgeNames: [String] {
+        var out: [String] = []
+        for name in titleNames.prefix(2) {
+            out.append(name.joined(separator: " "))
+            if let h = AdapterProfile.heads([name]).first, name.count > 1 { out.append(h) }
+        }
+        if let tag = tagNames.first { out.append(tag.joined(separator: " ")) }
+        var seen: Set<String> = []
+        return out.filter { seen.insert($0).inserted }
+    }
+}
+
+extension ComposerFeatures {
+    /// Features of every (topic, candidate) pair; `allowed[j]` marks candidates the hard rules let
+    /// through (gaps and ranks are relative to those only).
+    static func compute(topics: [TopicTerms], profiles: [AdapterProfile], allowed: [[Bool]],
+                        evidence: ComposeEvidence) -> [[[Double]]] {
+        let n = names.count
+        let semantic = evidence.isSemantic && evidence.topicVectors.count == topics.count
+        // Cosines first: gaps need the best per topic.
+        var cosCard = [[Double]](repeating: [Double](repeating: 0, count: profiles.count), count: topics.count)
+        var cosTitle = cosCard
+        if semantic {
+            for t in topics.indices {
+                for (j, p) in profiles.enumerated() {
+                    guard let v = p.vectors else { continue }
+                    cosCard[t][j] = dot(evidence.topicVectors[t], v.card)
+                    cosTitle[t][j] = dot(evidence.topicVectors[t], v.title)
+                }
+            }
+        }
+        var categoryFit: [[AdapterCategory: Double]] = Array(repeating: [:], count: topics.count)
+        if semantic, !evidence.categoryVectors.isEmpty {
+            for t in topics.indices {
+                var fits: [AdapterCategory: Double] = [:]
+                for (c, v) in evidence.categoryVectors { fits[c] = dot(evidence.topicVectors[t], v) }
+                let best = fits.values.max() ?? 0
+                categoryFit[t] = fits.mapValues { $0 - best }
+            }
+        }
+        let rankings: [[String: Int]] = evidence.topicRankings.map { ids in
+            var r: [String: Int] = [:]
+            for (i, id) in ids.enumerated() where r[id] == nil { r[id] = i }
+            return r
+        }
+        var memo = WordRelationMemo()
+        var personWords: [String: Bool] = [:]
+        let lexicalFits: [[Double]] = topics.map { t in profiles.map { p in Self.topicCoverage(t, p) } }
+        var out = [[[Double]]](repeating: [], count: topics.count)
+        for (t, topic) in topics.enumerated() {
+            let okIdx = profiles.indices.filter { allowed[t][$0] }
+            let bestCard = okIdx.map { cosCard[t][$0] }.max() ?? 0
+            let bestTitle = okIdx.map { cosTitle[t][$0] }.max() ?? 0
+            var rows: [[Double]] = []
+            rows.reserveCapacity(profiles.count)
+            for (j, p) in profiles.enumerated() {
+                var x = [Double](repeating: 0, count: n)
+                func set(_ name: String, _ v: Double) { x[index[name]!] = v }
+                if semantic {
+                    set("cos_card", cosCard[t][j])
+                    set("cos_title", cosTitle[t][j])
+                    if let pv = evidence.promptVector, let v = p.vectors { set("cos_prompt_card", dot(pv, v.card)) }
+                    set("cos_card_gap", bestCard - cosCard[t][j])
+                    set("cos_title_gap", bestTitle - cosTitle[t][j])
+                    set("cos_title_top", cosTitle[t][j] >= bestTitle && allowed[t][j] ? 1 : 0)
+                    set("category_fit", categoryFit[t][p.category] ?? 0)
+                }
+                if t < rankings.count, let r = rankings[t][p.id] { set("retrieval_rank", 1 / (1 + Double(r))) }
+                // Lexical: names in the topic, and the topic in the names.
+                let names = p.nameWords
+                set("lex_head_named", topic.head.map { names.contains($0) ? 1 : 0 } ?? 0)
+                set("lex_topic_coverage", lexicalFits[t][j])
+                let title = p.titleContent
+                if !title.isEmpty {
+                    let inTopic = title.filter { topic.content.contains($0) }.count
+                    set("lex_title_coverage", Double(inTopic) / Double(title.count))
+                    set("lex_title_extra", Double(min(3, title.count - inTopic)) / 3)
+                }
+                // Scope: what the adapter is about (its title's head) must be what the topic asks for.
+                let heads = p.titleHeads
+                set("adapter_head_in_topic", heads.contains(where: topic.content.contains) ? 1 : 0)
+                if let knowledge = evidence.knowledge, let lookup = topic.lookup {
+                    var same = false, topicNarrower = 99, adapterNarrower = 99
+                    for name in p.knowledgeNames {
+                        switch memo.relation(lookup, name, knowledge) {
+                        case .same: same = true
+                        case .narrower(let d): topicNarrower = min(topicNarrower, d)
+                        case .broader(let d): adapterNarrower = min(adapterNarrower, d)
+                        case .unrelated: break
+                        }
+                    }
+                    set("wn_same", same ? 1 : 0)
+                    if let th = topic.head, heads.contains(where: { h in
+                        switch memo.relation(th, h, knowledge) {
+                        case .same, .narrower: return true
+                        default: return false
+                        }
+                    }) {
+                        set("adapter_head_related", 1)
+                    }
+                    if topicNarrower < 99 { set("wn_topic_narrower", 1 / Double(topicNarrower)) }
+                    if adapterNarrower < 99 { set("wn_adapter_narrower", 1 / Double(adapterNarrower)) }
+                    if topic.kind >= 0, let kinds = agreeingKinds[p.category] {
+                        set(kinds.contains(topic.kind) ? "wn_kind_agrees" : "wn_kind_disagrees", 1)
+                    }
+                    if !topic.namesPerson, !p.isCharacterLike, p.titleContent.contains(where: { w in
+                        if topic.content.contains(w) { return false }
+                        if let known = personWords[w] { return known }
+                        let isPerson = knowledge.kind(of: w) == LexicographerFile.person
+                        personWords[w] = isPerson
+                        return isPerson
+                    }) {
+                        set("person_extra", 1)
+                    }
+                }
+                switch p.category {
+                case .style: set("cat_style", 1)
+                case .character, .celebrity: set("cat_character", 1)
+                case .concept: set("cat_concept", 1)
+                case .clothing: set("cat_clothing", 1)
+                case .background: set("cat_background", 1)
+                case .building: set("cat_building", 1)
+                case .vehicle: set("cat_vehicle", 1)
+                case .animal: set("cat_animal", 1)
+                case .pose, .action: set("cat_pose", 1)
+                case .object, .tool: set("cat_object", 1)
+                }
+                set("lead_topic", t == 0 ? 1 : 0)
+                set("topic_length", Double(min(6, topic.content.count)) / 6)
+                rows.append(x)
+            }
+            out[t] = rows
+        }
+        return out
+    }
+
+    /// The share of the topic's content words that the adapter's names contain.
+    static func topicCoverage(_ t: TopicTerms, _ p: AdapterProfile) -> Double {
+        guard !t.content.isEmpty else { return 0 }
+        return Double(t.content.filter { p.nameWords.contains($0) }.count) / Double(t.content.count)
+    }
+}

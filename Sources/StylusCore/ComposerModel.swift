@@ -1,0 +1,82 @@
+import Foundation
+
+/// The composer's learned scorer: a logistic regression over `ComposerFeatures`, fit by
+/// `scripts/fit_composer.py` on labelled benchmarks and shipped as `Resources/composer_model.json`.
+/// Swift only evaluates it. Two variants are fit: `semantic` (sentence embeddings available) and
+/// `lexical` (the degraded BM25-only mode, without the embedding features).
+public struct ComposerModel: Sendable, Codable, Hashable {
+    public struct Variant: Sendable, Codable, Hashable {
+        /// Feature names in the order of `weights`; evaluation looks each up by name.
+        public var features: [String]
+        /// Standardisation applied before the weights: (x - mean) / scale.
+        public var mean: [Double]
+        public var scale: [Double]
+        public var weights: [Double]
+        public var bias: Double
+        /// Accept an adapter for a topic when its probability reaches this.
+        public var threshold: Double
+
+        /// P(adapter fits topic) for a feature vector laid out as `ComposerFeatures.names`.
+        public func probability(_ x: [Double]) -> Double {
+            var z = bias
+            for (k, name) in features.enumerated() {
+                guard let i = ComposerFeatures.index[name] else { continue }
+                let s = scale[k] == 0 ? 1 : scale[k]
+                z += weights[k] * (x[i] - mean[k]) / s
+            }
+            return 1 / (1 + Foundation.exp(-z))
+        }
+
+        /// The features that pushed this decision most, strongest first, as (name, contribution).
+        public func contributions(_ x: [Double]) -> [(String, Double)] {
+            features.enumerated().compactMap { k, name -> (String, Double)? in
+                guard let i = ComposerFeatures.index[name] else { return nil }
+                let s = scale[k] == 0 ? 1 : scale[k]
+                return (name, weights[k] * (x[i] - mean[k]) / s)
+            }.sorted { abs($0.1) > abs($1.1) }
+        }
+    }
+
+    public var semantic: Variant
+    public var lexical: Variant
+    /// Where the parameters came from (training sets, date), for `--explain` and the docs.
+    public var trainedOn: String
+
+    /// Checks that every feature the file names exists here (a model from another version fails loudly).
+    public func validated() throws -> ComposerModel {
+        for v in [semantic, lexical] {
+            guard v.features.count == v.weights.count, v.mean.count == v.weights.count, v.scale.count == v.weights.count else {
+                throw ComposerModelError.invalid("feature, weight, mean and scale lists differ in length")
+            }
+            if let unknown = v.features.first(where: { ComposerFeatures.index[$0] == nil }) {
+                throw ComposerModelError.invalid("unknown feature '\(unknown)'")
+            }
+            guard v.threshold > 0, v.threshold < 1 else { throw ComposerModelError.invalid("threshold must be in (0, 1)") }
+        }
+        return self
+    }
+
+    public static func decode(_ data: Data) throws -> ComposerModel {
+        do { return try JSONDecoder().decode(ComposerModel.self, from: data).validated() } catch let e as ComposerModelError {
+            throw e
+        } catch {
+            throw ComposerModelError.invalid("\(error)")
+        }
+    }
+
+    /// The model shipped with this build.
+    public static let shipped: ComposerModel = {
+        guard let url = Bundle.module.url(forResource: "composer_model", withExtension: "json"),
+              let data = try? Data(contentsOf: url), let model = try? decode(data) else {
+            fatalError("the composer model resource is missing or invalid: the build is broken")
+        }
+        return model
+    }()
+}
+
+public enum ComposerModelError: Error, CustomStringConvertible {
+    case invalid(String)
+    public var description: String {
+        switch self { case .invalid(let why): return "composer model file is invalid: \(why)" }
+    }
+}
