@@ -113,14 +113,17 @@ public enum Composer {
                 .prefix(ComposerFeatures.scoredPerTopic)
             weighed[t] = [Bool](repeating: false, count: profiles.count)
             for j in closest { weighed[t][j] = true }
-            probability[t] = profiles.indices.map { weighed[t][$0] ? variant.probability(features[t][$0]) : 0 }
+            // Hard-rejected candidates get a probability too, so explanations can say what the rule overrode.
+            probability[t] = profiles.indices.map { j in
+                weighed[t][j] || rejections[t][j] != nil ? variant.probability(features[t][j]) : 0
+            }
         }
 
         // Each adapter serves the one topic it fits best; per topic the most probable first.
         var owner: [Int: Int] = [:]  // profile → topic
         for j in profiles.indices {
             var best: Int?
-            for t in topics.indices where rejections[t][j] == nil && probability[t][j] >= variant.threshold {
+            for t in topics.indices where weighed[t][j] && probability[t][j] >= variant.threshold {
                 if best == nil || probability[t][j] > probability[best!][j] { best = t }
             }
             if let best { owner[j] = best }
@@ -150,7 +153,10 @@ public enum Composer {
                     }
                 }
                 if let hard = rejections[t][j] {
-                    if prob >= variant.threshold { decide(false, hard) }
+                    // Said when the scorer liked it or its names cover the topic: what a user would ask about.
+                    if prob >= variant.threshold / 2 || features[t][j][ComposerFeatures.index["lex_topic_coverage"]!] >= 0.5 {
+                        decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: hard, score: prob))
+                    }
                     continue
                 }
                 let because = evidenceText(variant, features[t][j], prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold)
@@ -172,7 +178,28 @@ public enum Composer {
             }
             out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions, scored: scored))
         }
+        mergeCharacterDescriptions(&out, profiles: profiles)
         return Composition(topics: out, presentAliases: present)
+    }
+
+    /// Topics that only describe a chosen character ("big red dog" beside "Clifford", from
+    /// "Clifford the Big Red Dog") are merged into it: their own adapters are dropped.
+    static func mergeCharacterDescriptions(_ topics: inout [ComposedTopic], profiles: [AdapterProfile]) {
+        let byID = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let characters = topics.flatMap(\.adapters).compactMap { byID[$0.adapterID] }.filter(\.isCharacterLike)
+        guard !characters.isEmpty else { return }
+        for i in topics.indices where !topics[i].adapters.isEmpty {
+            let words = ComposerLexicon.words(topics[i].keyword)
+            guard let owner = characters.first(where: { c in
+                !topics[i].adapters.contains { $0.adapterID == c.id } && c.fullTitleWords.count > words.count
+                    && TopicWords.isSubsequence(words, of: c.fullTitleWords)
+            }) else { continue }
+            for a in topics[i].adapters {
+                topics[i].decisions.append(AdapterDecision(adapterID: a.adapterID, alias: a.alias, accepted: false,
+                                                           reason: "the topic describes \(owner.alias), merged into it"))
+            }
+            topics[i].adapters = []
+        }
     }
 
     /// The rules that hold whatever the scorer says, or nil.
@@ -444,9 +471,10 @@ struct AdapterProfile {
             guard let first = words.first, let last = words.last else { continue }
             if words.count >= 2, words.allSatisfy(topicWords.contains) { return true }
             if words.count >= 2, last.count >= 4, topicWords.contains(last), !isCommon(last) { return true }
-            // A one-word name, or the lead word of the main title ("Jinx ✦ Arcane S2").
+            // A one-word name that is no common word; else a one-word name or the lead word of the
+            // main title ("Jinx ✦ Arcane S2") with a confirming qualifier or tag in the prompt.
             if words.count == 1 || k == 0, topicWords.contains(first) {
-                if !isCommon(first) { return true }
+                if words.count == 1, !isCommon(first) { return true }
                 if !confirming.subtracting([first]).isDisjoint(with: prompt) { return true }
             }
         }

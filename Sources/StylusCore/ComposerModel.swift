@@ -16,6 +16,15 @@ public struct ComposerModel: Sendable, Codable, Hashable {
         /// Accept an adapter for a topic when its probability reaches this.
         public var threshold: Double
 
+        public init(features: [String], mean: [Double], scale: [Double], weights: [Double], bias: Double, threshold: Double) {
+            self.features = features
+            self.mean = mean
+            self.scale = scale
+            self.weights = weights
+            self.bias = bias
+            self.threshold = threshold
+        }
+
         /// P(adapter fits topic) for a feature vector laid out as `ComposerFeatures.names`.
         public func probability(_ x: [Double]) -> Double {
             var z = bias
@@ -41,6 +50,12 @@ public struct ComposerModel: Sendable, Codable, Hashable {
     public var lexical: Variant
     /// Where the parameters came from (training sets, date), for `--explain` and the docs.
     public var trainedOn: String
+
+    public init(semantic: Variant, lexical: Variant, trainedOn: String) {
+        self.semantic = semantic
+        self.lexical = lexical
+        self.trainedOn = trainedOn
+    }
 
     /// Checks that every feature the file names exists here (a model from another version fails loudly).
     public func validated() throws -> ComposerModel {

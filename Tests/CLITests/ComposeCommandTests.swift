@@ -76,6 +76,42 @@ final class ComposeCommandTests: XCTestCase {
         XCTAssertEqual(try CLI.run(["compose", "--db", db]).status, 2)
         XCTAssertEqual(try CLI.run(["compose", "--db", db, "--base-model", "", "a dog"]).status, 2)
     }
+
+    func testExplanationsGiveTheScoreThresholdAndEvidence() throws {
+        let db = try catalog()
+        let r = try CLI.run(["compose", "--explain", "--db", db, "--base-model", "SD 1.5", "a dog on a porch"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let accepted = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("+ dogs_v1") }, r.stdout)
+        // "+ dogs_v1 [a1]: score 0.93 ≥ 0.66: cosine 0.74 with the title; …; animal adapter of SD 1.5"
+        XCTAssertNotNil(accepted.range(of: #"score \d\.\d\d ≥ \d\.\d\d: "#, options: .regularExpression), String(accepted))
+        XCTAssertTrue(accepted.contains("animal adapter of SD 1.5"), String(accepted))
+    }
+
+    func testComposerModelFileAndFeatureDump() throws {
+        let db = try catalog()
+        let queries = try CLI.temporaryFile("dump-queries-\(UUID().uuidString).jsonl", Data(#"{"id": "q1", "prompt": "a dog on a porch", "base_model": "SD 1.5"}"#.utf8))
+        let dump = queries.deletingLastPathComponent().appendingPathComponent("dump-\(UUID().uuidString).jsonl")
+        let r = try CLI.run(["compose", "--batch", queries.path, "--json", "--db", db, "--dump-features", dump.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = try String(contentsOf: dump, encoding: .utf8).split(separator: "\n")
+            .map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let names = try XCTUnwrap(lines.first?["feature_names"] as? [String])
+        XCTAssertTrue(names.contains("cos_title") && names.contains("wn_topic_narrower"), "\(names)")
+        let rows = lines.dropFirst()
+        XCTAssertFalse(rows.isEmpty)
+        for row in rows {
+            XCTAssertEqual((row["x"] as? [Double])?.count, names.count)
+            XCTAssertEqual(row["id"] as? String, "q1")
+            XCTAssertNotNil(row["adapter_id"] as? String)
+        }
+        XCTAssertTrue(rows.contains { $0["adapter_id"] as? String == "a1" && $0["keyword"] as? String == "dog" })
+
+        let bad = try CLI.temporaryFile("bad-model-\(UUID().uuidString).json", Data(#"{"semantic": 1}"#.utf8))
+        let rejected = try CLI.run(["compose", "--db", db, "--composer-model", bad.path, "a dog"])
+        XCTAssertEqual(rejected.status, 2)
+        XCTAssertTrue(rejected.stderr.contains("--composer-model") && rejected.stderr.contains("invalid"), rejected.stderr)
+        XCTAssertEqual(try CLI.run(["compose", "--db", db, "--composer-model", "/nonexistent/model.json", "a dog"]).status, 2)
+    }
 }
 
 /// The whole-prompt `retrieved` list comes from the hybrid retriever when the embedding model is

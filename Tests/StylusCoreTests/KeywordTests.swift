@@ -32,6 +32,14 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("portrait of a wolf, depth of field"), ["wolf", "depth of field"])
     }
 
+    func testBooruQualifiersAndNamesWithTheStayWhole() {
+        XCTAssertEqual(topics("1girl, jinx \\(league of legends\\), arcane, power \\(chainsaw man\\)"),
+                       ["1girl", "jinx (league of legends)", "arcane", "power (chainsaw man)"])
+        XCTAssertEqual(topics("sonic the hedgehog, running, winnie the pooh"), ["sonic the hedgehog", "running", "winnie the pooh"])
+        // Running text still splits at "the": it is a determiner there.
+        XCTAssertEqual(topics("a cat on the roof"), ["cat", "roof"])
+    }
+
     func testTagListsStayWholeAndBoilerplateGoes() {
         XCTAssertEqual(topics("masterpiece, best quality, 1girl, silver armor, castle background, (glowing eyes:1.2), night"),
                        ["1girl", "silver armor", "castle background", "glowing eyes", "night"])

@@ -5,6 +5,9 @@ import XCTest
 /// The pure parts of the LLM composer: the two turns, strict parsing and mechanical validation.
 /// (The conversation over real HTTP is tested in StylusCatalogTests and CLITests.)
 final class LLMComposerTests: XCTestCase {
+    /// The composer tests' cards plus a compound trap the LLM's answers name.
+    static let catalog = ComposerTests.catalog + [ComposerTests.adapter("hotdog", "Hot Dog", tags: ["hot dog", "food"], category: .object)]
+
     let prompt = "a watercolor painting of a dog and a cat, <lora:cats:0.5>"
     var file: PromptFile { PromptFile(text: prompt) }
     var topics: [Topic] { file.topics }
@@ -20,7 +23,7 @@ final class LLMComposerTests: XCTestCase {
     }
 
     func validate(_ picks: [String: [String]], options: ComposerOptions? = nil) throws -> Composition {
-        try LLMComposer.validate(try selection(picks), topics: topics, candidates: ComposerTests.catalog, promptText: file.positiveText,
+        try LLMComposer.validate(try selection(picks), topics: topics, candidates: Self.catalog, promptText: file.positiveText,
                                  options: options ?? self.options, model: "m1")
     }
 
@@ -110,7 +113,7 @@ final class LLMComposerTests: XCTestCase {
     }
 
     func testShownCandidatesSkipWhatTheRulesWouldDrop() {
-        let shown = LLMComposer.shownCandidates(whole: ComposerTests.catalog, perTopic: [[ComposerTests.catalog[5], ComposerTests.catalog[1]]],
+        let shown = LLMComposer.shownCandidates(whole: Self.catalog, perTopic: [[Self.catalog.first { $0.card.adapterId == "food" }!, Self.catalog[1]]],
                                                 options: options, promptText: file.positiveText, limit: 10)
         let ids = shown.map(\.card.adapterId)
         XCTAssertEqual(ids.first, "food", "each topic's own candidates come first")
