@@ -146,7 +146,7 @@ public enum Composer {
                     scored.append(ScoredCandidate(adapterID: p.id, features: features[t][j], probability: prob))
                 }
                 // Explanations cover every plausible candidate, not the long tail.
-                let worthExplaining = prob >= variant.threshold / 2 || decisions.count < 3
+                let worthExplaining = prob >= variant.threshold / 2 || decisions.filter({ $0.reason.hasPrefix("score") }).count < 3
                 func decide(_ accepted: Bool, _ reason: String) {
                     if accepted || worthExplaining {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: accepted, reason: reason, score: prob))
