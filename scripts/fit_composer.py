@@ -52,23 +52,31 @@ def words(text):
     return out
 
 
-def dump(bench_dir, work, refresh, model=None):
-    """Runs the composer over the benchmark; returns (feature names, rows, predictions path)."""
+def dump(bench_dir, work, refresh, model=None, lexical=False):
+    """Runs the composer over the benchmark; returns (feature names, rows, predictions path).
+    lexical: as in the degraded mode (no embedding model installed), for the lexical variant."""
     name = os.path.basename(os.path.normpath(bench_dir))
     os.makedirs(work, exist_ok=True)
     db = os.path.join(work, f"{name}.sqlite")
-    feats = os.path.join(work, f"{name}.features.jsonl")
-    preds = os.path.join(work, f"{name}.pred.jsonl")
+    mode = ".lexical" if lexical else ""
+    feats = os.path.join(work, f"{name}{mode}.features.jsonl")
+    preds = os.path.join(work, f"{name}{mode}.pred.jsonl")
+    env = dict(os.environ)
+    if lexical:
+        env["STYLUS_HOME"] = os.path.join(work, "no-model")  # a data directory without the encoder
+        os.makedirs(env["STYLUS_HOME"], exist_ok=True)
     if refresh or model or not os.path.exists(feats):
         if not os.path.exists(db):
             subprocess.run([BIN, "catalog", "import", "--db", db, os.path.join(bench_dir, "catalog.jsonl")],
                            check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([BIN, "search", "--db", db, "embed the catalog"], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
         cmd = [BIN, "compose", "--db", db, "--batch", os.path.join(bench_dir, "queries.jsonl"), "--json",
                "--dump-features", feats]
         if model:
             cmd += ["--composer-model", model]
         with open(preds, "w") as out:
-            subprocess.run(cmd, check=True, stdout=out)
+            subprocess.run(cmd, check=True, stdout=out, stderr=subprocess.DEVNULL if lexical else None, env=env)
     lines = load_jsonl(feats)
     return lines[0]["feature_names"], lines[1:], preds
 
@@ -219,10 +227,12 @@ def fit_variant(datas, features):
     return variant
 
 
-def fit_model(datas, label):
+def fit_model(datas, label, lexical_datas=None):
+    """Both variants; the lexical one on dumps made without embeddings when given (its candidates and
+    rankings differ), else on the semantic dumps."""
     names = datas[0].names
     semantic = fit_variant(datas, list(names))
-    lexical = fit_variant(datas, [f for f in names if f not in SEMANTIC_ONLY])
+    lexical = fit_variant(lexical_datas or datas, [f for f in names if f not in SEMANTIC_ONLY])
     return dict(semantic=semantic, lexical=lexical, trainedOn=label)
 
 
@@ -246,15 +256,17 @@ def main():
     ap.add_argument("--refresh", action="store_true", help="recompute the feature dumps")
     args = ap.parse_args()
 
-    sets = {}
+    sets, lexical_sets = {}, {}
     for name in sorted(set(args.train) | ({"dev", "dev-b"} if args.report else set())):
         bench = os.path.join(args.bench_root, name)
         names, rows, _ = dump(bench, args.work, args.refresh)
         sets[name] = Data(bench, names, rows)
+        names, rows, _ = dump(bench, args.work, args.refresh, lexical=True)
+        lexical_sets[name] = Data(bench, names, rows)
         print(f"{name}: {len(rows)} scored pairs, {int(sets[name].y.sum())} positive", file=sys.stderr)
 
     if args.out:
-        model = fit_model([sets[n] for n in args.train], "+".join(args.train))
+        model = fit_model([sets[n] for n in args.train], "+".join(args.train), [lexical_sets[n] for n in args.train])
         with open(args.out, "w") as f:
             json.dump(model, f, indent=1)
             f.write("\n")
@@ -267,9 +279,8 @@ def main():
 
     if args.report:
         for train, test in (("dev", "dev-b"), ("dev-b", "dev")):
-            model = fit_model([sets[train]], train)
-            d = sets[test]
-            for v in ("semantic", "lexical"):
+            model = fit_model([sets[train]], train, [lexical_sets[train]])
+            for v, d in (("semantic", sets[test]), ("lexical", lexical_sets[test])):
                 m = simulate(d, probability(model[v], d.names, d.X), model[v]["threshold"])
                 print(f"fit on {train}, {v}, on {test}: {m}")
         for name in ("dev", "dev-b"):

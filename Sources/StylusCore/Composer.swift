@@ -146,7 +146,9 @@ public enum Composer {
                     scored.append(ScoredCandidate(adapterID: p.id, features: features[t][j], probability: prob))
                 }
                 // Explanations cover every plausible candidate, not the long tail.
-                let worthExplaining = prob >= variant.threshold / 2 || decisions.filter({ $0.reason.hasPrefix("score") }).count < 3
+                // Explanations cover what a user would ask about: what the scorer liked, or what is named like the topic.
+                let namedLikeTopic = features[t][j][ComposerFeatures.index["lex_topic_coverage"]!] >= 0.5
+                let worthExplaining = prob >= variant.threshold / 2 || (namedLikeTopic && prob >= variant.threshold / 20)
                 func decide(_ accepted: Bool, _ reason: String) {
                     if accepted || worthExplaining {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: accepted, reason: reason, score: prob))
@@ -154,7 +156,7 @@ public enum Composer {
                 }
                 if let hard = rejections[t][j] {
                     // Said when the scorer liked it or its names cover the topic: what a user would ask about.
-                    if prob >= variant.threshold / 2 || features[t][j][ComposerFeatures.index["lex_topic_coverage"]!] >= 0.5 {
+                    if worthExplaining || (namedLikeTopic && prob >= variant.threshold / 20) {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: hard, score: prob))
                     }
                     continue

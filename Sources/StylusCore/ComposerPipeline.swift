@@ -82,13 +82,15 @@ public enum ComposePipeline {
         let topics = file.topics
         let t1 = clock.now
         let wholeQuery = CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW, limit: request.retrieveLimit)
-        // The hybrid retriever (mostly the query embedding) runs beside the composer's own work:
-        // neither needs the other's result.
-        let hybrid = retriever.map { r in Background { try r.candidates(for: wholeQuery) } }
-        let whole = try source.candidates(for: wholeQuery)
-        var pool = Array(whole.prefix(wholePromptPoolLimit))
         // Topics, the prompt and the category descriptions are embedded in one encoder pass.
         var evidence = composeEvidence(topics: topics, body: body, source: source, retriever: retriever)
+        // The hybrid whole-prompt ranking runs beside the composer's own work: neither needs the other's result.
+        let promptVector = evidence.promptVector
+        let hybrid = retriever.map { r in
+            Background { try promptVector.map { try r.candidates(for: wholeQuery, denseVector: $0) } ?? r.candidates(for: wholeQuery) }
+        }
+        let whole = try source.candidates(for: wholeQuery)
+        var pool = Array(whole.prefix(wholePromptPoolLimit))
         var rankings: [[String]] = []
         for (t, topic) in topics.enumerated() {
             let lexical = try source.candidates(for: CandidateQuery(text: topic.keyword, topic: topic.keyword, baseModel: nil,

@@ -176,13 +176,13 @@ final class RenderSessionTests: XCTestCase {
     }
 
     func testComposedTagsAreRenderedAndRecorded() throws {
-        var job = try promptFile("a castle under moonlight, watercolor", name: "composed")
+        var job = try promptFile("a medieval castle under moonlight, watercolor", name: "composed")
         job.compose = true
         let outcome = try session().render(job, composer: try composer())
         let image = try XCTUnwrap(outcome.images.first)
         XCTAssertEqual(Set(image.adapters.map(\.name)), ["locon_ldm", "kohya"])
         let params = try parameters(image.path)
-        XCTAssertTrue(params.hasPrefix("a castle under moonlight, watercolor, <lora:"), params)
+        XCTAssertTrue(params.hasPrefix("a medieval castle under moonlight, watercolor, <lora:"), params)
         XCTAssertTrue(params.contains("<lora:locon_ldm:0.56>") && params.contains("<lora:kohya:0.64>"), params)
         let hashes = try ["kohya", "locon_ldm"].map { ($0, try LoRAFile(path: "\(Self.loraDir)/\($0).safetensors").addnetShortHash()) }
         for (name, hash) in hashes { XCTAssertTrue(params.contains("\(name): \(hash)"), params) }
