@@ -159,7 +159,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         // Events leave the render thread through a stream, so reports keep their order.
         let (events, sink) = AsyncStream.makeStream(of: RenderEvent.self, bufferingPolicy: .bufferingNewest(64))
         let reporter = Task {
-            for await e in events { await progress.report(e.message, percentage: Int(e.fraction * 100)) }
+            for await e in events { await progress.report(e.message, percentage: wholeNumber(min(max(e.fraction, 0), 1) * 100)) }
         }
         let outcome: Result<RenderOutcome, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { done in
