@@ -61,6 +61,6 @@ let package = Package(
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
         .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
-        .testTarget(name: "CLITests", dependencies: ["stylus", "HTTPTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["stylus", "StylusCore", "HTTPTestSupport"]),
     ]
 )

@@ -21,11 +21,16 @@ enum CLI {
 
     @discardableResult
     static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        return try run(arguments, stdin: stdin, replacingEnvironment: env)
+    }
+
+    /// Runs with exactly `replacingEnvironment` (to leave variables unset).
+    static func run(_ arguments: [String], stdin: Data? = nil, replacingEnvironment env: [String: String]) throws -> CLIResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out

@@ -1,4 +1,5 @@
 import Foundation
+import StylusCore
 import XCTest
 
 /// `stylus compose` as a real process over a real imported catalog.
@@ -83,8 +84,7 @@ final class ComposeCommandTests: XCTestCase {
 final class ComposeRetrievalTests: XCTestCase {
     func modelDirectory() throws -> String {
         let env = ProcessInfo.processInfo.environment
-        let data = env["STYLUS_HOME"] ?? env["XDG_DATA_HOME"].map { $0 + "/stylus" } ?? NSHomeDirectory() + "/.local/share/stylus"
-        let dir = data + "/models/all-MiniLM-L6-v2"
+        let dir = DataPaths(environment: env).miniLMDirectory
         if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
             if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1") }
             throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")

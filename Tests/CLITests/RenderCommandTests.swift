@@ -1,4 +1,5 @@
 import Foundation
+import StylusCore
 import XCTest
 
 /// `stylus render` as a real process on the tiny fixture: composing, variations, usage errors.
@@ -9,8 +10,7 @@ final class RenderCommandTests: XCTestCase {
 
     override func setUpWithError() throws {
         let env = ProcessInfo.processInfo.environment
-        let home = env["STYLUS_HOME"] ?? ((env["XDG_DATA_HOME"] ?? NSHomeDirectory() + "/.local/share") + "/stylus")
-        let vocab = home + "/models/clip/bpe_simple_vocab_16e6.txt.gz"
+        let vocab = DataPaths(environment: env).clipVocabPath
         if !FileManager.default.fileExists(atPath: vocab) {
             if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("missing \(vocab): run scripts/setup") }
             throw XCTSkip("missing \(vocab): run scripts/setup")

@@ -1,4 +1,5 @@
 import Foundation
+import StylusCore
 import XCTest
 
 /// `stylus search` as a real process on a real catalog (DESIGN §5.3).
@@ -110,10 +111,6 @@ final class SearchCommandTests: XCTestCase {
 /// The MiniLM folder the CLI will use (DESIGN §5.1 data directory resolution).
 enum DataDir {
     static var miniLM: String {
-        let env = ProcessInfo.processInfo.environment
-        let data = env["STYLUS_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 + "/stylus" }
-            ?? NSHomeDirectory() + "/.local/share/stylus"
-        return data + "/models/all-MiniLM-L6-v2"
+        DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
     }
 }

@@ -7,7 +7,7 @@ import XCTest
 /// The `token-limit` diagnostic with the real CLIP BPE vocabulary installed by scripts/setup.
 final class TokenLimitTests: XCTestCase {
     func testLongChunkGetsTokenLimitAndShortOneDoesNot() async throws {
-        let path = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()).clipVocabPath
+        let path = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
         guard FileManager.default.fileExists(atPath: path) else {
             if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
                 return XCTFail("CLIP vocabulary missing at \(path); run scripts/setup")

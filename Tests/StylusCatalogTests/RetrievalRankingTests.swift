@@ -84,7 +84,7 @@ final class RetrievalRankingTests: XCTestCase {
     }
 
     static func requireModels() throws -> String {
-        let dir = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()).miniLMDirectory
+        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
         if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
             if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
                 XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1; run scripts/setup")

@@ -131,7 +131,7 @@ final class RetrieverTests: XCTestCase {
     // MARK: - With the real MiniLM weights
 
     func requireModels() throws -> String {
-        let paths = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory())
+        let paths = DataPaths(environment: ProcessInfo.processInfo.environment)
         let dir = paths.miniLMDirectory
         if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
             if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {

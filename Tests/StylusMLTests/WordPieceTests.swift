@@ -7,7 +7,7 @@ import XCTest
 /// With STYLUS_REQUIRE_MODELS=1 a missing model fails instead.
 func miniLMDirectoryOrSkip(file: StaticString = #filePath, line: UInt = #line) throws -> String {
     let environment = ProcessInfo.processInfo.environment
-    let directory = DataPaths(environment: environment, homeDirectory: NSHomeDirectory()).miniLMDirectory
+    let directory = DataPaths(environment: environment).miniLMDirectory
     let present = ["model.safetensors", "vocab.txt"].allSatisfy {
         FileManager.default.fileExists(atPath: directory + "/" + $0)
     }

@@ -51,7 +51,7 @@ enum TinySD {
 /// The CLIP vocab installed by scripts/setup; tests skip without it unless STYLUS_REQUIRE_MODELS=1.
 func clipVocabPath() throws -> String {
     let env = ProcessInfo.processInfo.environment
-    let path = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+    let path = DataPaths(environment: env).clipVocabPath
     if !FileManager.default.fileExists(atPath: path) {
         if env["STYLUS_REQUIRE_MODELS"] == "1" {
             XCTFail("missing \(path): run scripts/setup")
