@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import StylusCore
+import enum StylusML.RegularFile
 import StylusRender
 
 /// A command that runs under work-done progress the user may cancel (`window/workDoneProgress/cancel`).
@@ -115,6 +116,9 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         if let snapshot = await env.document(args.uri) {
             text = snapshot.text.text
         } else {
+            if let problem = RegularFile.problem(at: path) {
+                throw ResponseError.invalidParams("stylus.render: \(path): \(problem)")
+            }
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
                 throw ResponseError.invalidParams("stylus.render: \(path) is neither open nor readable")
             }
