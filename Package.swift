@@ -55,13 +55,13 @@ let package = Package(
         .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
         // Deadlines (a hang fails), FIFOs and the model-file guard, shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
+        .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore", "TestSupport"]),
         .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML", "HTTPTestSupport", "TestSupport"]),
         .testTarget(name: "StylusMLTests", dependencies: ["StylusML", "TestSupport"]),
         .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog", "HTTPTestSupport", "TestSupport"]),
-        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
-        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),
+        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus", "TestSupport"]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
         .testTarget(name: "CLITests", dependencies: ["stylus", "StylusCore", "HTTPTestSupport", "TestSupport"]),
     ]

@@ -1,6 +1,7 @@
 import Foundation
 import StylusCore
 import XCTest
+import TestSupport
 
 /// `stylus render` as a real process on the tiny fixture: composing, variations, usage errors.
 final class RenderCommandTests: XCTestCase {
@@ -9,12 +10,7 @@ final class RenderCommandTests: XCTestCase {
     var dir = ""
 
     override func setUpWithError() throws {
-        let env = ProcessInfo.processInfo.environment
-        let vocab = DataPaths(environment: env).clipVocabPath
-        if !FileManager.default.fileExists(atPath: vocab) {
-            if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("missing \(vocab): run scripts/setup") }
-            throw XCTSkip("missing \(vocab): run scripts/setup")
-        }
+        try RequiredFiles.require(DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath, "the CLIP vocabulary")
         dir = NSTemporaryDirectory() + "stylus-render-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }

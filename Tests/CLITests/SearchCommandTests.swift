@@ -1,6 +1,7 @@
 import Foundation
 import StylusCore
 import XCTest
+import TestSupport
 
 /// `stylus search` as a real process on a real catalog (DESIGN §5.3).
 final class SearchCommandTests: XCTestCase {
@@ -95,10 +96,7 @@ final class SearchCommandTests: XCTestCase {
 
     func testDenseSearchWithInstalledModel() throws {
         let home = DataDir.miniLM
-        guard FileManager.default.fileExists(atPath: home + "/model.safetensors") else {
-            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("\(home) missing; run scripts/setup") }
-            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(home); run scripts/setup")
-        }
+        try RequiredFiles.require(home + "/model.safetensors", "all-MiniLM-L6-v2")
         let (db, env) = try setUp(models: true)
         let r = try CLI.run(["search", "--json", "--db", db, "--base-model", "SD 1.5", "a fortress on a hill"], environment: env)
         XCTAssertEqual(r.status, 0, r.stderr)

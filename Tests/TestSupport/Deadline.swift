@@ -6,6 +6,7 @@ import Glibc
 /// A test step that did not finish in time: a hang is a failure, never a skip.
 public struct TimedOut: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 public enum Deadline {
