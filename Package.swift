@@ -54,14 +54,16 @@ let package = Package(
 
         // A scripted local HTTP server for the tests of the project's HTTP clients.
         .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
-        .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore"]),
-        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML", "HTTPTestSupport"]),
-        .testTarget(name: "StylusMLTests", dependencies: ["StylusML"]),
-        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog", "HTTPTestSupport"]),
-        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        // Deadlines (a hang fails), FIFOs and the model-file guard, shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore", "TestSupport"]),
+        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML", "HTTPTestSupport", "TestSupport"]),
+        .testTarget(name: "StylusMLTests", dependencies: ["StylusML", "TestSupport"]),
+        .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog", "HTTPTestSupport", "TestSupport"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
-        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus"]),
+        .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus", "TestSupport"]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
-        .testTarget(name: "CLITests", dependencies: ["stylus", "HTTPTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["stylus", "StylusCore", "HTTPTestSupport", "TestSupport"]),
     ]
 )

@@ -50,7 +50,7 @@ let texts = content.split(separator: "\n", omittingEmptySubsequences: false).dro
 let loadStart = now()
 let encoder: MiniLMEncoder
 do {
-    encoder = try MiniLMEncoder(paths: DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()))
+    encoder = try MiniLMEncoder(paths: DataPaths(environment: ProcessInfo.processInfo.environment))
 } catch {
     fail("\(error)")
 }

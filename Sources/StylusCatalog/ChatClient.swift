@@ -44,7 +44,7 @@ public enum ChatError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .transport(m): return "LLM endpoint unreachable: \(m)"
-        case let .timeout(s): return "LLM endpoint gave no answer within \(Int(s.rounded(.up))) s"
+        case let .timeout(s): return "LLM endpoint gave no answer within \(formatNumber(s.rounded(.up), maxDecimals: 0)) s"
         case let .http(code, body): return "LLM endpoint answered HTTP \(code): \(body.prefix(200))"
         case let .badResponse(m): return "LLM endpoint's response is not a chat completion: \(m)"
         }

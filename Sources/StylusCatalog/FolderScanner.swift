@@ -188,6 +188,9 @@ public struct FolderScanner {
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
                 if isDir.boolValue {
                     stack.append(path)
+                } else if let problem = RegularFile.problem(at: path) {
+                    // Reading a FIFO or device would hang the scan; only models are worth a report.
+                    if name.lowercased().hasSuffix(".safetensors") { report.skip(path, problem + "; skipped") }
                 } else {
                     files.insert(path)
                     if name.lowercased().hasSuffix(".safetensors") { models.append(path) }

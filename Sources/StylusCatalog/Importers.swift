@@ -121,6 +121,7 @@ public struct CatalogImporter {
         var alias = JSONText.string(d["alias"])?.trimmingCharacters(in: .whitespaces) ?? ""
         if alias.isEmpty, let file { alias = ((file as NSString).lastPathComponent as NSString).deletingPathExtension }
         guard !alias.isEmpty else { return .failure(Problem(reason: "adapter \(id): missing alias")) }
+        if let problem = controlCharacterProblem(id: id, alias: alias) { return .failure(Problem(reason: problem)) }
         guard !alias.contains(":"), !alias.contains(">") else {
             return .failure(Problem(reason: "adapter \(id): alias \"\(alias)\" cannot be used in <lora:…> (contains ':' or '>')"))
         }
@@ -153,6 +154,17 @@ public struct CatalogImporter {
             statedCategory: JSONText.string(d["category"]).flatMap { AdapterCategory(tag: $0) },
             extra: unknown.isEmpty ? nil : JSONText.serialize(unknown), source: source, sourceRef: ref,
             embedding: embedding))
+    }
+
+    /// Ids and aliases name cards in SQLite, where text ends at a NUL: `"victim\u0000evil"` would
+    /// be stored as `victim` and replace that card. No control character belongs in either.
+    static func controlCharacterProblem(id: String, alias: String) -> String? {
+        for (field, value) in [("adapter_id", id), ("alias", alias)] {
+            guard let c = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) else { continue }
+            let code = String(c.value, radix: 16, uppercase: true)
+            return "\(field) \(jsonStringLiteral(value)) contains the control character U+\(String(repeating: "0", count: max(0, 4 - code.count)) + code); use printable text"
+        }
+        return nil
     }
 
     static func jsonErrorSummary(_ error: Error) -> String {
@@ -298,6 +310,10 @@ enum CivitaiMapping {
         var alias = primary.flatMap { JSONText.string($0["name"]) }.map { ($0 as NSString).deletingPathExtension } ?? ""
         if alias.isEmpty { alias = slug(title) }
         alias = alias.replacingOccurrences(of: ":", with: "_").replacingOccurrences(of: ">", with: "_")
+        if let problem = CatalogImporter.controlCharacterProblem(id: id, alias: alias) {
+            report.skip(location, problem)
+            return nil
+        }
         let descriptions = [JSONText.string(m["description"]), JSONText.string(v["description"])].compactMap { $0 }
         let images = JSONText.objects(v["images"])
         var prompts: [String] = []

@@ -12,9 +12,7 @@ public enum JSONText {
 
     /// Shortest round-tripping form; integers keep a ".0"-free look ("1" not "1.0").
     public static func number(_ d: Double) -> String {
-        guard d.isFinite else { return "null" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        return String(d)
+        d.isFinite ? shortestNumberText(d) : "null"
     }
 
     /// An object with fields in the given order; values are already JSON text.

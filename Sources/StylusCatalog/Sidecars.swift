@@ -1,5 +1,6 @@
 import Foundation
 import StylusCore
+import StylusML
 
 /// What the files around a LoRA say about it (ecosystem reference §2–4). Each source fills a
 /// partial record; `merged` applies the precedence users expect: their own A1111 edits first,
@@ -53,6 +54,7 @@ enum Sidecars {
     struct Problem: Error { var reason: String }
 
     static func readJSONObject(_ path: String) -> Result<[String: Any], Problem> {
+        if let problem = RegularFile.problem(at: path) { return .failure(Problem(reason: problem + ", ignored")) }
         guard let data = FileManager.default.contents(atPath: path) else {
             return .failure(Problem(reason: "cannot read"))
         }

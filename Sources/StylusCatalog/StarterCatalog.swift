@@ -13,7 +13,7 @@ public enum StarterCatalog {
     /// Where the catalog lives and whether it is the default one (`--db` > `$STYLUS_DB` > data dir).
     public static func location(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
         -> (path: String, isDefault: Bool) {
-        let paths = DataPaths(environment: environment, homeDirectory: NSHomeDirectory())
+        let paths = DataPaths(environment: environment)
         let path = paths.catalogPath(explicit: explicit)
         return (path, path == paths.dataDirectory + "/catalog.sqlite" && (explicit ?? "").isEmpty
                     && (environment["STYLUS_DB"] ?? "").isEmpty)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where Stylus keeps its data (DESIGN §5.1), resolved from an environment dictionary so it stays pure.
 ///
 /// Data directory: `$STYLUS_HOME`, else `$XDG_DATA_HOME/stylus`, else `~/.local/share/stylus`.
@@ -30,4 +32,27 @@ public struct DataPaths: Sendable, Equatable {
     public var miniLMDirectory: String { modelsDirectory + "/all-MiniLM-L6-v2" }
     /// CLIP BPE merges (`bpe_simple_vocab_16e6.txt.gz`), installed by `scripts/setup`.
     public var clipVocabPath: String { modelsDirectory + "/clip/bpe_simple_vocab_16e6.txt.gz" }
+}
+
+extension DataPaths {
+    /// Paths for this environment, with `~` as `userHome(environment:)`.
+    public init(environment: [String: String]) {
+        self.init(environment: environment, homeDirectory: Self.userHome(environment: environment))
+    }
+
+    /// The user's home: `$HOME` when set and not empty, else the account's home. Foundation's
+    /// `NSHomeDirectory()` on Linux reads only the account entry, while containers, CI and
+    /// `sudo -E` (and `scripts/setup`) go by `$HOME`.
+    public static func userHome(environment: [String: String]) -> String {
+        if let home = environment["HOME"], !home.isEmpty { return home }
+        return NSHomeDirectory()
+    }
+
+    /// `~` or `~/…` with the home of `userHome(environment:)`; any other path unchanged.
+    public static func expandingTilde(_ path: String, environment: [String: String]) -> String {
+        guard path == "~" || path.hasPrefix("~/") else { return path }
+        var home = userHome(environment: environment)
+        while home.count > 1, home.hasSuffix("/") { home.removeLast() }
+        return home + path.dropFirst()
+    }
 }

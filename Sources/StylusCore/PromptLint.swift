@@ -14,6 +14,9 @@ public struct PromptLinter: Sendable {
     public static let loraWeightRange: ClosedRange<Double> = -2...2
     /// Explicit emphasis weights outside this range distort images badly.
     public static let emphasisWeightRange: ClosedRange<Double> = 0...2
+    /// Past this magnitude (or not finite) no weight can be meant: the conditioning turns to noise
+    /// or NaN, so it is an error rather than a warning.
+    public static let usableWeightLimit = 100.0
 
     public var tokenCounter: (any PromptTokenCounter)?
 
@@ -66,6 +69,10 @@ public struct PromptLinter: Sendable {
                     let weights = [("text-encoder", tag.textEncoderWeight), ("UNet", tag.unetWeight)]
                     for (what, weight) in weights {
                         guard let w = weight, !Self.loraWeightRange.contains(w) else { continue }
+                        if let d = Self.outOfRange("LoRA \(what) weight", w, usual: Self.loraWeightRange, range: tag.range) {
+                            out.append(d)
+                            break
+                        }
                         out.append(PromptDiagnostic(
                             code: "weight-range", severity: .warning,
                             message: "LoRA \(what) weight \(formatNumber(w)) is outside \(formatNumber(Self.loraWeightRange.lowerBound))…\(formatNumber(Self.loraWeightRange.upperBound)); most adapters break images above about 1.2.",
@@ -73,7 +80,10 @@ public struct PromptLinter: Sendable {
                         break
                     }
                 case .emphasis(let e):
-                    if let w = e.explicitWeight, !Self.emphasisWeightRange.contains(w), let r = e.weightRange {
+                    if let w = e.explicitWeight, let r = e.weightRange,
+                       let d = Self.outOfRange("Emphasis weight", w, usual: Self.emphasisWeightRange, range: r) {
+                        out.append(d)
+                    } else if let w = e.explicitWeight, !Self.emphasisWeightRange.contains(w), let r = e.weightRange {
                         out.append(PromptDiagnostic(
                             code: "weight-range", severity: .warning,
                             message: "Emphasis weight \(formatNumber(w)) is outside \(formatNumber(Self.emphasisWeightRange.lowerBound))…\(formatNumber(Self.emphasisWeightRange.upperBound)); values above about 1.5 usually distort the image.",
@@ -85,6 +95,15 @@ public struct PromptLinter: Sendable {
             }
         }
         return out
+    }
+
+    /// An error for a weight that is not finite or beyond `usableWeightLimit`; nil for any other.
+    static func outOfRange(_ what: String, _ w: Double, usual: ClosedRange<Double>, range: SourceRange) -> PromptDiagnostic? {
+        guard !w.isFinite || w.magnitude > usableWeightLimit else { return nil }
+        return PromptDiagnostic(
+            code: "weight-range", severity: .error,
+            message: "\(what) \(formatNumber(w)) is out of range; write a number in \(formatNumber(usual.lowerBound))…\(formatNumber(usual.upperBound)).",
+            range: range)
     }
 
     /// One diagnostic per BREAK chunk that spills past 75 CLIP tokens.

@@ -242,7 +242,7 @@ private struct Parser {
                 if third == nil {
                     if when < 1 {
                         diagnose(.hint,
-                                 "[x:\(formatNumber(when))] is prompt editing (x is added after \(Int((when * 100).rounded()))% of the steps), not a weight; for a weight write (x:\(formatNumber(when))).",
+                                 "[x:\(formatNumber(when))] is prompt editing (x is added after \(formatNumber(when * 100, maxDecimals: 0))% of the steps), not a weight; for a weight write (x:\(formatNumber(when))).",
                                  start..<pos)
                     }
                     return .schedule(Schedule(from: nil, to: first, when: when, whenRange: whenRange, range: range))
@@ -525,17 +525,4 @@ private struct Parser {
             }
         }
     }
-}
-
-/// Formats a weight the way people write it: `1.2`, `0.75`, `1`.
-public func formatNumber(_ x: Double, maxDecimals: Int = 2) -> String {
-    var scale = 1.0
-    for _ in 0..<maxDecimals { scale *= 10 }
-    let rounded = (x * scale).rounded() / scale
-    if rounded == rounded.rounded() { return String(Int(rounded)) }
-    var s = String(rounded)
-    if let dot = s.firstIndex(of: "."), s.distance(from: dot, to: s.endIndex) > maxDecimals + 1 {
-        s = String(s[..<s.index(dot, offsetBy: maxDecimals + 1)])
-    }
-    return s
 }

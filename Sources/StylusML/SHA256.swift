@@ -80,9 +80,12 @@ public struct SHA256: Sendable {
 
     /// SHA-256 of a file's bytes from `offset` to the end, read in 4 MB pieces.
     public static func file(_ path: String, from offset: UInt64 = 0) throws(FileHashError) -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw FileHashError(path: path, reason: "cannot open it to hash")
+        let fd: Int32
+        switch RegularFile.openForReading(path) {
+        case let .success(opened): fd = opened
+        case let .failure(error): throw FileHashError(path: path, reason: error.reason + " (while hashing)")
         }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         defer { try? handle.close() }
         var hasher = SHA256()
         do {

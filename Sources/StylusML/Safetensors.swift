@@ -122,6 +122,8 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
         case unsupportedDType(tensor: String, dtype: String)
         /// The file could not be opened, read or mapped.
         case io(operation: String, errno: Int32)
+        /// A FIFO, folder, socket or device where a file was expected.
+        case notRegularFile(kind: String)
     }
 
     public let reason: Reason
@@ -166,6 +168,8 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
             what = "tensor \"\(tensor)\" has dtype \(dtype), which cannot be read as floats"
         case let .io(operation, code):
             what = "cannot \(operation): \(String(cString: strerror(code)))"
+        case let .notRegularFile(kind):
+            what = "\(kind), not a regular file; name a .safetensors file"
         }
         if let path { return "\(path): \(what)" }
         return what
@@ -323,8 +327,7 @@ public struct SafetensorsHeader: Equatable, Sendable {
     /// Reads and validates only the header of a file (8 + N bytes), never its tensor data.
     /// Cheap enough to run over thousands of LoRA files.
     public static func read(at path: String) throws(SafetensorsError) -> SafetensorsHeader {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SafetensorsError(.io(operation: "open the file", errno: errno), path: path) }
+        let fd = try openForReading(path)
         defer { close(fd) }
         do throws(SafetensorsError) {
             let size = try fileSize(fd)
@@ -340,10 +343,27 @@ public struct SafetensorsHeader: Equatable, Sendable {
         }
     }
 
+    /// Opens without blocking (a FIFO would wait for a writer) and only a regular file.
+    static func openForReading(_ path: String) throws(SafetensorsError) -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw SafetensorsError(.io(operation: "open the file", errno: errno), path: path) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw SafetensorsError(.io(operation: "stat the file", errno: code), path: path)
+        }
+        if let kind = RegularFile.kind(ofMode: info.st_mode) {
+            close(fd)
+            throw SafetensorsError(.notRegularFile(kind: kind), path: path)
+        }
+        return fd
+    }
+
     static func fileSize(_ fd: Int32) throws(SafetensorsError) -> Int {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw SafetensorsError(.io(operation: "stat the file", errno: errno)) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SafetensorsError(.io(operation: "read a non-regular file", errno: EINVAL)) }
+        if let kind = RegularFile.kind(ofMode: info.st_mode) { throw SafetensorsError(.notRegularFile(kind: kind)) }
         return Int(info.st_size)
     }
 

@@ -17,8 +17,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     public init(path: String) throws(SafetensorsError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SafetensorsError(.io(operation: "open the file", errno: errno), path: path) }
+        let fd = try SafetensorsHeader.openForReading(path)
         defer { close(fd) }
         let size: Int
         do throws(SafetensorsError) { size = try SafetensorsHeader.fileSize(fd) } catch { throw error.at(path) }

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import StylusCore
 
 /// Errors talking to an A1111/Forge server; each says what failed, where, and what to do.
 public enum A1111Error: Error, Equatable, CustomStringConvertible {
@@ -15,7 +16,7 @@ public enum A1111Error: Error, Equatable, CustomStringConvertible {
         case let .connection(url, reason):
             return "cannot reach the A1111 server at \(url) (\(reason)); start it with --api or fix the renderer URL"
         case let .timeout(url, seconds):
-            return "the A1111 server at \(url) did not answer within \(Int(seconds)) s; check that it is not stuck or raise the timeout"
+            return "the A1111 server at \(url) did not answer within \(formatNumber(seconds, maxDecimals: 0)) s; check that it is not stuck or raise the timeout"
         case let .http(url, status, detail):
             return "the A1111 server answered \(url) with HTTP \(status)\(detail.isEmpty ? "" : ": \(detail)")"
         case let .badResponse(url, reason):

@@ -66,9 +66,7 @@ public struct RenderParameters: Equatable, Sendable {
     }
 
     /// 7 → "7", 7.5 → "7.5" (how A1111's infotexts read).
-    static func number(_ v: Double) -> String {
-        v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
-    }
+    static func number(_ v: Double) -> String { shortestNumberText(v) }
 }
 
 extension SHA256 {

@@ -175,14 +175,16 @@ struct RenderPlan {
     init(_ job: RenderJob, _ file: PromptFile) throws {
         let s = file.settings, o = job.overrides
         let dir = URL(fileURLWithPath: job.promptPath).deletingLastPathComponent().path
+        let environment = ProcessInfo.processInfo.environment
+        func expand(_ p: String) -> String { DataPaths.expandingTilde(p, environment: environment) }
         func resolve(_ p: String) -> String {
-            let expanded = (p as NSString).expandingTildeInPath
+            let expanded = expand(p)
             return expanded.hasPrefix("/") ? expanded : dir + "/" + expanded
         }
         func bad(_ message: String) -> RenderError { .invalidArgument("\(job.promptPath): \(message)") }
-        if let c = o.checkpoint { checkpoint = (c as NSString).expandingTildeInPath }
+        if let c = o.checkpoint { checkpoint = expand(c) }
         else if let c = s.checkpoint { checkpoint = resolve(c) }
-        else { checkpoint = job.defaultCheckpoint.map { ($0 as NSString).expandingTildeInPath } }
+        else { checkpoint = job.defaultCheckpoint.map(expand) }
         let samplerName = o.sampler ?? s.sampler ?? "Euler a"
         guard let parsed = SamplerKind.parse(samplerName) else {
             throw bad("unknown sampler '\(samplerName)'; use Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM")
@@ -204,6 +206,6 @@ struct RenderPlan {
         r.negative = PromptParser.parse(negativeText, isNegative: true).fragments(steps: r.steps)
         template = r
         samplerLabel = kind.label(spacing)
-        loraDirs = job.loraDirs.map { ($0 as NSString).expandingTildeInPath } + (s.loraDirs ?? []).map(resolve)
+        loraDirs = job.loraDirs.map(expand) + (s.loraDirs ?? []).map(resolve)
     }
 }

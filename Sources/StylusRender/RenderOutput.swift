@@ -18,23 +18,35 @@ public enum RenderOutput {
                                stem: url.deletingPathExtension().lastPathComponent)
     }
 
-    /// The n of the next `<stem>-<n>.png` in `directory` (1 + the highest present).
-    public static func nextNumber(directory: String, stem: String) -> Int {
+    /// The n of the next `<stem>-<n>.png` in `directory` (1 + the highest present). Throws when the
+    /// highest is `Int.max`, so no later number exists.
+    public static func nextNumber(directory: String, stem: String) throws -> Int {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let prefix = stem + "-"
-        let numbers = names.compactMap { name -> Int? in
-            guard name.hasPrefix(prefix), name.lowercased().hasSuffix(".png") else { return nil }
-            return Int(name.dropFirst(prefix.count).dropLast(4))
+        var highest = 0, highestName = ""
+        for name in names where name.hasPrefix(prefix) && name.lowercased().hasSuffix(".png") {
+            let digits = name.dropFirst(prefix.count).dropLast(4)
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(digits), n > highest else { continue }
+            (highest, highestName) = (n, name)
         }
-        return (numbers.max() ?? 0) + 1
+        let (next, overflow) = highest.addingReportingOverflow(1)
+        guard !overflow else { throw seriesFull(directory: directory, stem: stem, highestName: highestName) }
+        return next
+    }
+
+    private static func seriesFull(directory: String, stem: String, highestName: String) -> RenderError {
+        .unreadableFile(path: directory + "/" + highestName,
+                        reason: "no \(stem)-<n>.png number is left after this one; rename or move it, or render with --out")
     }
 
     private static func writeSeries(_ bytes: [UInt8], directory: String, stem: String) throws -> String {
-        var n = nextNumber(directory: directory, stem: stem)
+        var n = try nextNumber(directory: directory, stem: stem)
         for _ in 0..<10_000 {  // another writer may take a number between the scan and the create
             let path = directory + "/" + stem + "-\(n).png"
             if try create(path, bytes) { return path }
-            n += 1
+            let (next, overflow) = n.addingReportingOverflow(1)
+            guard !overflow else { throw seriesFull(directory: directory, stem: stem, highestName: stem + "-\(n).png") }
+            n = next
         }
         throw RenderError.unreadableFile(path: directory, reason: "no free \(stem)-<n>.png name")
     }

@@ -173,7 +173,7 @@ public final class RenderSession: @unchecked Sendable {
             guard let te = tag.textEncoderWeight, let unet = tag.unetWeight, te.isFinite, unet.isFinite else {
                 throw RenderError.invalidArgument("<lora:\(tag.name):…> has a multiplier that is not a number")
             }
-            let fromCatalog = composer?.adapterFile(tag.name).map { ($0 as NSString).expandingTildeInPath }
+            let fromCatalog = composer?.adapterFile(tag.name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
             let path = fromCatalog.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? library.resolve(tag.name)
             if path == nil && needFiles {
                 let folders = library.directories.isEmpty ? "no LoRA folder is configured" : "not in \(library.directories.joined(separator: ", "))"

@@ -46,16 +46,14 @@ struct LSPCommand: ParsableCommand {
             }
         })
         var options = LanguageServer.Options()
-        let vocabulary = DataPaths(environment: ProcessInfo.processInfo.environment,
-                                   homeDirectory: NSHomeDirectory()).clipVocabPath
+        let vocabulary = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
         if FileManager.default.fileExists(atPath: vocabulary) {
             options.tokenCounter = BackgroundTokenCounter(vocabularyPath: vocabulary, logger: logger)
         } else {
             logger.warning("token-limit checks are off: no CLIP vocabulary at \(vocabulary); run scripts/setup")
         }
         var renderConfig = RenderSession.Configuration(vocabularyPath: vocabulary)
-        renderConfig.hashCachePath = DataPaths(environment: ProcessInfo.processInfo.environment,
-                                               homeDirectory: NSHomeDirectory()).dataDirectory + "/cache/model-hashes.json"
+        renderConfig.hashCachePath = DataPaths(environment: ProcessInfo.processInfo.environment).dataDirectory + "/cache/model-hashes.json"
         options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: renderConfig))
         let server = LanguageServer(connection: connection, options: options, logger: logger)
         transport.startReading(into: connection)

@@ -45,6 +45,8 @@ struct ParseCommand: ParsableCommand {
                                      negativeText: prompt.negativeText, topics: topics, diagnostics: diagnostics)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            // JSON has no inf or nan, and a prompt may hold them (`<lora:x:inf>`); their diagnostics say so.
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             printOut(String(decoding: try encoder.encode(output), as: UTF8.self))
         } else {
             printOut(TreePrinter.describe(prompt, topics: topics, diagnostics: diagnostics, file: file))

@@ -81,7 +81,7 @@ struct RenderCommand: ParsableCommand {
         }
 
         let env = ProcessInfo.processInfo.environment
-        let paths = DataPaths(environment: env, homeDirectory: NSHomeDirectory())
+        let paths = DataPaths(environment: env)
         var config = RenderSession.Configuration(vocabularyPath: paths.clipVocabPath)
         config.hashCachePath = paths.dataDirectory + "/cache/model-hashes.json"
         let session = RenderSession(configuration: config)
@@ -170,7 +170,7 @@ extension RenderCommand {
         if !loraDir.isEmpty { return try runLoRABenchmark(checkpoint) }
         let dims = size.flatMap(ImageSize.init(parsing:)) ?? ImageSize(width: 512, height: 512)
         let env = ProcessInfo.processInfo.environment
-        let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+        let vocab = DataPaths(environment: env).clipVocabPath
         var cpu: [String: [Double]] = [:]  // CPU seconds (user + system) per phase: robust to shared cores
         func seconds(_ phase: String = "", _ body: () throws -> Void) rethrows -> Double {
             let t = Date(), c = processCPUSeconds()
@@ -218,7 +218,7 @@ extension RenderCommand {
             var ckpt: Checkpoint!
             let open = try seconds { ckpt = try Checkpoint(path: checkpointPath) }
             let env = ProcessInfo.processInfo.environment
-            let vocab = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
+            let vocab = DataPaths(environment: env).clipVocabPath
             var pipeline: Pipeline?
             let build = try seconds { pipeline = try Pipeline(checkpoint: ckpt, tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
             let library = LoRALibrary(directories: loraDir)

@@ -116,7 +116,7 @@ struct SearchCommand: ParsableCommand {
 }
 
 func modelPaths() -> DataPaths {
-    DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory())
+    DataPaths(environment: ProcessInfo.processInfo.environment)
 }
 
 /// Like `runCatalog`, returning the body's value.

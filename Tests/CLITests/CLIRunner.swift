@@ -6,6 +6,8 @@ struct CLIResult {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// The run was stopped at its deadline (a hang): tests fail on it.
+    var timedOut = false
 }
 
 enum CLI {
@@ -20,12 +22,20 @@ enum CLI {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
+                    timeout: Double? = nil) throws -> CLIResult {
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        return try run(arguments, stdin: stdin, replacingEnvironment: env, timeout: timeout)
+    }
+
+    /// Runs with exactly `replacingEnvironment` (to leave variables unset). With `timeout`, a run
+    /// still going then is killed and marked `timedOut`.
+    static func run(_ arguments: [String], stdin: Data? = nil, replacingEnvironment env: [String: String],
+                    timeout: Double? = nil) throws -> CLIResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
@@ -41,10 +51,19 @@ enum CLI {
         DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
+        nonisolated(unsafe) var timedOut = false
+        if let timeout {
+            let exited = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async { process.waitUntilExit(); exited.signal() }
+            if exited.wait(timeout: .now() + timeout) == .timedOut {
+                timedOut = true
+                kill(process.processIdentifier, SIGKILL)
+            }
+        }
         process.waitUntilExit()
         group.wait()
         return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+                         stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut)
     }
 
     static func temporaryFile(_ name: String, _ contents: Data) throws -> URL {

@@ -1,5 +1,7 @@
 import Foundation
+import StylusCore
 import XCTest
+import TestSupport
 
 /// `stylus compose` as a real process over a real imported catalog.
 final class ComposeCommandTests: XCTestCase {
@@ -118,13 +120,8 @@ final class ComposeCommandTests: XCTestCase {
 /// installed (dense finds what shares no word), and from BM25 with one warning without it.
 final class ComposeRetrievalTests: XCTestCase {
     func modelDirectory() throws -> String {
-        let env = ProcessInfo.processInfo.environment
-        let data = env["STYLUS_HOME"] ?? env["XDG_DATA_HOME"].map { $0 + "/stylus" } ?? NSHomeDirectory() + "/.local/share/stylus"
-        let dir = data + "/models/all-MiniLM-L6-v2"
-        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
-            if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1") }
-            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")
-        }
+        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
+        try RequiredFiles.require(dir + "/model.safetensors", "all-MiniLM-L6-v2")
         return dir
     }
 

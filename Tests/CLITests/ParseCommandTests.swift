@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 final class ParseCommandTests: XCTestCase {
     func testJSONOutputHasTreeTopicsAndDiagnostics() throws {
@@ -76,9 +77,7 @@ final class ParseCommandTests: XCTestCase {
 
     /// `stylus parse --json` succeeds on every prompt of the development benchmark.
     func testEveryDevBenchmarkPromptParses() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/bench/dev/queries.jsonl").standardized
-        guard let data = try? Data(contentsOf: url) else { throw XCTSkip("no development benchmark at \(url.path)") }
+        let data = try Data(contentsOf: try RequiredFiles.benchmarkFile("dev/queries.jsonl"))
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let prompt = try XCTUnwrap(object["prompt"] as? String)

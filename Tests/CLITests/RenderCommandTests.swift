@@ -1,5 +1,7 @@
 import Foundation
+import StylusCore
 import XCTest
+import TestSupport
 
 /// `stylus render` as a real process on the tiny fixture: composing, variations, usage errors.
 final class RenderCommandTests: XCTestCase {
@@ -8,13 +10,7 @@ final class RenderCommandTests: XCTestCase {
     var dir = ""
 
     override func setUpWithError() throws {
-        let env = ProcessInfo.processInfo.environment
-        let home = env["STYLUS_HOME"] ?? ((env["XDG_DATA_HOME"] ?? NSHomeDirectory() + "/.local/share") + "/stylus")
-        let vocab = home + "/models/clip/bpe_simple_vocab_16e6.txt.gz"
-        if !FileManager.default.fileExists(atPath: vocab) {
-            if env["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("missing \(vocab): run scripts/setup") }
-            throw XCTSkip("missing \(vocab): run scripts/setup")
-        }
+        try RequiredFiles.require(DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath, "the CLIP vocabulary")
         dir = NSTemporaryDirectory() + "stylus-render-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
@@ -75,5 +71,13 @@ final class RenderCommandTests: XCTestCase {
         let r = try CLI.run(["render", "--backend", "a1111", "--a1111-url", "http://127.0.0.1:9", try prompt("a castle")])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("cannot reach the A1111 server at http://127.0.0.1:9"), r.stderr)
+    }
+
+    func testFullOutputNumberingIsAnErrorNotACrash() throws {
+        let file = try prompt("a cat")
+        FileManager.default.createFile(atPath: dir + "/scene-9223372036854775807.png", contents: Data())
+        let r = try CLI.run(["render", file])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("scene-9223372036854775807.png: no scene-<n>.png number is left after this one"), r.stderr)
     }
 }

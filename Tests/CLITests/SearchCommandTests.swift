@@ -1,5 +1,7 @@
 import Foundation
+import StylusCore
 import XCTest
+import TestSupport
 
 /// `stylus search` as a real process on a real catalog (DESIGN §5.3).
 final class SearchCommandTests: XCTestCase {
@@ -94,10 +96,7 @@ final class SearchCommandTests: XCTestCase {
 
     func testDenseSearchWithInstalledModel() throws {
         let home = DataDir.miniLM
-        guard FileManager.default.fileExists(atPath: home + "/model.safetensors") else {
-            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" { XCTFail("\(home) missing; run scripts/setup") }
-            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(home); run scripts/setup")
-        }
+        try RequiredFiles.require(home + "/model.safetensors", "all-MiniLM-L6-v2")
         let (db, env) = try setUp(models: true)
         let r = try CLI.run(["search", "--json", "--db", db, "--base-model", "SD 1.5", "a fortress on a hill"], environment: env)
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -110,10 +109,6 @@ final class SearchCommandTests: XCTestCase {
 /// The MiniLM folder the CLI will use (DESIGN §5.1 data directory resolution).
 enum DataDir {
     static var miniLM: String {
-        let env = ProcessInfo.processInfo.environment
-        let data = env["STYLUS_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 + "/stylus" }
-            ?? NSHomeDirectory() + "/.local/share/stylus"
-        return data + "/models/all-MiniLM-L6-v2"
+        DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
     }
 }

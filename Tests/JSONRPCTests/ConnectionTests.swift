@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import XCTest
+import TestSupport
 
 /// Collects what a connection writes, decoded back into JSON objects.
 final class CollectingTransport: Transport {
@@ -25,7 +26,7 @@ final class CollectingTransport: Transport {
     func wait(timeout: TimeInterval = 5, _ predicate: ([JSONValue]) -> Bool) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while !predicate(messages) {
-            if Date() > deadline { throw XCTSkip("timed out; got \(messages)") }
+            if Date() > deadline { throw TimedOut(description: "no expected message within \(timeout) s; got \(messages)") }
             try await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -240,5 +241,31 @@ final class ConnectionTests: XCTestCase {
         try await out.wait { $0.count == 2 }
         XCTAssertEqual(out.messages[1]["method"], "$/cancelRequest")
         XCTAssertEqual(out.messages[1].at("params.id"), out.messages[0]["id"])
+    }
+}
+
+/// The test helpers themselves: a wait that times out fails its test instead of skipping it, and
+/// so does a missing model file when STYLUS_REQUIRE_MODELS=1.
+final class TestHelperFailureTests: XCTestCase {
+    func testWaitTimeoutIsAFailureNotASkip() async throws {
+        do {
+            try await CollectingTransport().wait(timeout: 0.05) { _ in false }
+            XCTFail("the wait should have timed out")
+        } catch is XCTSkip {
+            XCTFail("a timeout must not skip")
+        } catch {
+            XCTAssertTrue(error is TimedOut, "\(error)")
+        }
+    }
+
+    func testMissingRequiredFileFailsOnlyWhenRequired() {
+        XCTAssertThrowsError(try RequiredFiles.require("/nonexistent/model.safetensors", "a model", environment: [:])) { e in
+            XCTAssertTrue(e is XCTSkip, "\(e)")
+        }
+        XCTAssertThrowsError(try RequiredFiles.require("/nonexistent/model.safetensors", "a model", environment: ["STYLUS_REQUIRE_MODELS": "1"])) { e in
+            XCTAssertTrue(e is MissingRequiredFile, "\(e)")
+            XCTAssertEqual("\(e)", "a model missing at /nonexistent/model.safetensors; run scripts/setup (STYLUS_REQUIRE_MODELS=1)")
+        }
+        XCTAssertNoThrow(try RequiredFiles.require("/", "the root", environment: ["STYLUS_REQUIRE_MODELS": "1"]))
     }
 }

@@ -3,17 +3,13 @@ import LSP
 import StylusCore
 import StylusRender
 import XCTest
+import TestSupport
 
 /// The `token-limit` diagnostic with the real CLIP BPE vocabulary installed by scripts/setup.
 final class TokenLimitTests: XCTestCase {
     func testLongChunkGetsTokenLimitAndShortOneDoesNot() async throws {
-        let path = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()).clipVocabPath
-        guard FileManager.default.fileExists(atPath: path) else {
-            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
-                return XCTFail("CLIP vocabulary missing at \(path); run scripts/setup")
-            }
-            throw XCTSkip("CLIP vocabulary missing at \(path); run scripts/setup")
-        }
+        let path = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
+        try RequiredFiles.require(path, "the CLIP vocabulary")
         var options = LanguageServer.Options()
         options.diagnosticsDelay = .milliseconds(10)
         options.tokenCounter = try ClipTokenizer(vocabularyPath: path)

@@ -3,6 +3,7 @@ import StylusCatalog
 import StylusCore
 import StylusML
 import XCTest
+import TestSupport
 
 /// Ranking details of the retriever: BM25's stemming, and the int8 dense scan with fp32 rescoring
 /// giving exactly the ranking of a full fp32 scan.
@@ -84,13 +85,8 @@ final class RetrievalRankingTests: XCTestCase {
     }
 
     static func requireModels() throws -> String {
-        let dir = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory()).miniLMDirectory
-        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
-            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
-                XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1; run scripts/setup")
-            }
-            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")
-        }
+        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
+        try RequiredFiles.require(dir + "/model.safetensors", "all-MiniLM-L6-v2")
         return dir
     }
 

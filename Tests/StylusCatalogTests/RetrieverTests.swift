@@ -2,6 +2,7 @@ import Foundation
 import StylusCatalog
 import StylusCore
 import XCTest
+import TestSupport
 
 /// The hybrid retriever on a real SQLite catalog: BM25 fallback, filters, hostile queries, and
 /// (with the MiniLM files installed) dense retrieval with stored, reused embeddings.
@@ -131,14 +132,8 @@ final class RetrieverTests: XCTestCase {
     // MARK: - With the real MiniLM weights
 
     func requireModels() throws -> String {
-        let paths = DataPaths(environment: ProcessInfo.processInfo.environment, homeDirectory: NSHomeDirectory())
-        let dir = paths.miniLMDirectory
-        if !FileManager.default.fileExists(atPath: dir + "/model.safetensors") {
-            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
-                XCTFail("\(dir)/model.safetensors missing and STYLUS_REQUIRE_MODELS=1; run scripts/setup")
-            }
-            throw XCTSkip("all-MiniLM-L6-v2 not installed in \(dir); run scripts/setup")
-        }
+        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
+        try RequiredFiles.require(dir + "/model.safetensors", "all-MiniLM-L6-v2")
         return dir
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import StylusCore
 import XCTest
+import TestSupport
 
 final class KeywordTests: XCTestCase {
     func topics(_ prompt: String) -> [String] {
@@ -96,11 +97,7 @@ final class KeywordTests: XCTestCase {
     /// Every labelled prompt of the development benchmark parses without syntax errors, gives topics,
     /// and each topic's range covers text that normalises to its keyword.
     func testDevBenchmarkPrompts() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/bench/dev/queries.jsonl").standardized
-        guard let data = try? Data(contentsOf: url) else {
-            throw XCTSkip("no development benchmark at \(url.path)")
-        }
+        let data = try Data(contentsOf: try RequiredFiles.benchmarkFile("dev/queries.jsonl"))
         var count = 0
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]

@@ -2,23 +2,13 @@ import Foundation
 import StylusCore
 import StylusML
 import XCTest
+import TestSupport
 
-/// Where the real all-MiniLM-L6-v2 files are, or nil (with the test skipped) when they are not installed.
-/// With STYLUS_REQUIRE_MODELS=1 a missing model fails instead.
-func miniLMDirectoryOrSkip(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    let environment = ProcessInfo.processInfo.environment
-    let directory = DataPaths(environment: environment, homeDirectory: NSHomeDirectory()).miniLMDirectory
-    let present = ["model.safetensors", "vocab.txt"].allSatisfy {
-        FileManager.default.fileExists(atPath: directory + "/" + $0)
-    }
-    if !present {
-        let message = "all-MiniLM-L6-v2 not installed in \(directory); run scripts/setup"
-        if environment["STYLUS_REQUIRE_MODELS"] == "1" {
-            XCTFail(message, file: file, line: line)
-            throw XCTSkip(message)
-        }
-        throw XCTSkip(message)
-    }
+/// Where the real all-MiniLM-L6-v2 files are; the test skips when they are not installed (fails
+/// with STYLUS_REQUIRE_MODELS=1).
+func miniLMDirectoryOrSkip() throws -> String {
+    let directory = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
+    for name in ["model.safetensors", "vocab.txt"] { try RequiredFiles.require(directory + "/" + name, "all-MiniLM-L6-v2") }
     return directory
 }
 

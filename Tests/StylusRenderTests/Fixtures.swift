@@ -1,6 +1,7 @@
 import Foundation
 import StylusCore
 import XCTest
+import TestSupport
 
 /// The tiny SD 1.x fixture written by scripts/gen_tiny_sd_fixture.py.
 enum TinySD {
@@ -50,14 +51,8 @@ enum TinySD {
 
 /// The CLIP vocab installed by scripts/setup; tests skip without it unless STYLUS_REQUIRE_MODELS=1.
 func clipVocabPath() throws -> String {
-    let env = ProcessInfo.processInfo.environment
-    let path = DataPaths(environment: env, homeDirectory: NSHomeDirectory()).clipVocabPath
-    if !FileManager.default.fileExists(atPath: path) {
-        if env["STYLUS_REQUIRE_MODELS"] == "1" {
-            XCTFail("missing \(path): run scripts/setup")
-        }
-        throw XCTSkip("missing \(path): run scripts/setup to install the CLIP vocab")
-    }
+    let path = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
+    try RequiredFiles.require(path, "the CLIP vocabulary")
     return path
 }
 

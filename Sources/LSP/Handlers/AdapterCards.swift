@@ -10,13 +10,13 @@ enum AdapterCards {
         func code(_ s: String) -> String { markdown ? "`\(s)`" : s }
         var head: [String] = []
         head.append(markdown ? "**\(escape(a.title))** \(code(a.alias))" : "\(a.title) (\(a.alias))")
-        head.append("\(a.category.rawValue) · \(a.baseModel?.name ?? "unknown base model") · weight \(PromptBuilder.format(a.weight))"
+        head.append("\(a.category.rawValue) · \(a.baseModel?.name ?? "unknown base model") · weight \(formatNumber(a.weight))"
                     + (a.weightSource == .defaultValue ? " (default)" : " (from \(a.weightSource.rawValue.replacingOccurrences(of: "_", with: " ")))")
                     + (a.nsfw ? " · NSFW" : ""))
         var facts: [String] = []
         if !a.triggerWords.isEmpty { facts.append("Trigger words: " + a.triggerWords.map(code).joined(separator: ", ")) }
         if !a.tags.isEmpty { facts.append("Tags: " + a.tags.joined(separator: ", ")) }
-        facts.append("Use: " + code("<lora:\(a.alias):\(PromptBuilder.format(a.weight))>"))
+        facts.append("Use: " + code("<lora:\(a.alias):\(formatNumber(a.weight))>"))
         if let link = sourceLink(a) { facts.append(markdown ? "[Source](\(link))" : "Source: \(link)") }
         if let file = a.filePath { facts.append("File: " + code(file)) }
         let lineBreak = markdown ? "  \n" : "\n"
@@ -28,7 +28,7 @@ enum AdapterCards {
 
     /// One line for completion `detail`: title · category · weight.
     static func detail(_ a: AdapterSummary) -> String {
-        "\(a.title) · \(a.category.rawValue) · \(PromptBuilder.format(a.weight))"
+        "\(a.title) · \(a.category.rawValue) · \(formatNumber(a.weight))"
     }
 
     static func sourceLink(_ a: AdapterSummary) -> String? {
@@ -50,7 +50,7 @@ enum AdapterCards {
     }
 
     /// The recommended weight of an adapter as the tag would show it.
-    static func weightText(_ a: AdapterSummary) -> String { PromptBuilder.format(a.weight) }
+    static func weightText(_ a: AdapterSummary) -> String { formatNumber(a.weight) }
 
     /// LoRA tags of both prompts, with whether each is in the negative prompt.
     static func loraTags(_ file: PromptFile) -> [(tag: ExtraNetworkTag, negative: Bool)] {

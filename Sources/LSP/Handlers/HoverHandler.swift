@@ -33,7 +33,7 @@ enum HoverHandler {
             lines.append("Adapters for \(md ? "**\(AdapterCards.escape(topic.keyword))**" : "\"\(topic.keyword)\""):")
             for d in accepted {
                 let w = topic.adapters.first { $0.adapterID == d.adapterID }.map {
-                    PromptBuilder.format(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: topic.adapters.count))
+                    formatNumber(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: topic.adapters.count))
                 } ?? "?"
                 let title = adapters.summary(alias: d.alias)?.title ?? d.alias
                 lines.append("\(md ? "- " : "• ")\(name("<lora:\(d.alias):\(w)>")) \(title): \(d.reason)")

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import StylusCore
+import enum StylusML.RegularFile
 import StylusRender
 
 /// A command that runs under work-done progress the user may cancel (`window/workDoneProgress/cancel`).
@@ -115,6 +116,9 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         if let snapshot = await env.document(args.uri) {
             text = snapshot.text.text
         } else {
+            if let problem = RegularFile.problem(at: path) {
+                throw ResponseError.invalidParams("stylus.render: \(path): \(problem)")
+            }
             do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
                 throw ResponseError.invalidParams("stylus.render: \(path) is neither open nor readable")
             }
@@ -159,7 +163,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         // Events leave the render thread through a stream, so reports keep their order.
         let (events, sink) = AsyncStream.makeStream(of: RenderEvent.self, bufferingPolicy: .bufferingNewest(64))
         let reporter = Task {
-            for await e in events { await progress.report(e.message, percentage: Int(e.fraction * 100)) }
+            for await e in events { await progress.report(e.message, percentage: wholeNumber(min(max(e.fraction, 0), 1) * 100)) }
         }
         let outcome: Result<RenderOutcome, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { done in

@@ -110,7 +110,7 @@ public final class AdapterContext: Sendable {
     }
 
     static func expandTilde(_ path: String) -> String {
-        path.hasPrefix("~/") ? NSHomeDirectory() + path.dropFirst() : path
+        DataPaths.expandingTilde(path, environment: ProcessInfo.processInfo.environment)
     }
 
     // MARK: Lookups
