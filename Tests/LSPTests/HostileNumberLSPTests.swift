@@ -2,23 +2,12 @@ import Foundation
 import JSONRPC
 import LSP
 import StylusCore
+import TestSupport
 import XCTest
 
 /// The server survives documents whose numbers are huge or not finite, and keeps answering.
 final class HostileNumberLSPTests: XCTestCase {
-    static let prompts = [
-        "a cat, <lora:x:1e30>",
-        "<lora:x:inf>",
-        "<lora:x:-1e308>",
-        "<lora:x:1:1e30>",
-        "<lora:x:te=1e300:unet=nan>",
-        "(knight:99999999999999999999)",
-        "[x:1e19]",
-        String(repeating: "(", count: 20) + "x" + String(repeating: ":9.9)", count: 20),
-        "(x:" + String(repeating: "9", count: 400) + ")",
-        "---\ncfg: 1e300\n---\na cat",
-        "---\ncfg: .inf\n---\na cat",
-    ]
+    static let prompts = HostilePrompts.numbers
 
     func testEveryFeatureAnswersOnHostileNumbers() async throws {
         var options = LanguageServer.Options()

@@ -1,16 +1,13 @@
 import StylusCatalog
 import StylusCore
+import TestSupport
 import XCTest
 
 /// The WordNet reader on Debian's wordnet-base (installed by scripts/setup).
 final class WordNetTests: XCTestCase {
     func wordNet() throws -> WordNet {
-        do { return try WordNet() } catch {
-            if ProcessInfo.processInfo.environment["STYLUS_REQUIRE_MODELS"] == "1" {
-                XCTFail("\(error); run scripts/setup")
-            }
-            throw XCTSkip("\(error)")
-        }
+        try RequiredFiles.require(WordNet.defaultDirectory + "/data.noun", "WordNet 3.0 (Debian wordnet-base)")
+        return try WordNet()
     }
 
     func testSynonymsAndIsAChains() throws {

@@ -1,22 +1,10 @@
 import StylusCore
+import TestSupport
 import XCTest
 
 /// Numbers a prompt file may carry (huge, tiny, not finite) never trap and are reported.
 final class HostileNumberTests: XCTestCase {
-    /// Prompts whose numbers once crashed the CLI and the language server (the CLI and LSP tests use the same list).
-    static let prompts = [
-        "a cat, <lora:x:1e30>",
-        "<lora:x:inf>",
-        "<lora:x:-1e308>",
-        "<lora:x:1:1e30>",
-        "<lora:x:te=1e300:unet=nan>",
-        "(knight:99999999999999999999)",
-        "[x:1e19]",
-        String(repeating: "(", count: 20) + "x" + String(repeating: ":9.9)", count: 20),
-        "(x:" + String(repeating: "9", count: 400) + ")",
-        "---\ncfg: 1e300\n---\na cat",
-        "---\ncfg: .inf\n---\na cat",
-    ]
+    static let prompts = HostilePrompts.numbers
 
     func testFormatNumberHandlesEveryDouble() {
         XCTAssertEqual(formatNumber(1.2), "1.2")

@@ -117,7 +117,7 @@ async def test_compose_code_action(client: LanguageClient):
     if isinstance(compose, types.CodeAction):
         edit = compose.edit
         edits = edit.changes[URI] if edit.changes else edit.document_changes[0].edits
-        assert apply(text, edits) == text + ", <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>"
+        assert apply(text, edits) == text + ", <lora:linoprint_v1:0.48>"
     else:
         assert compose.command == "stylus.compose"
     assert not any(a.title == "Render image" for a in actions) or "stylus.render" in \
@@ -137,7 +137,7 @@ async def test_compose_command(client: LanguageClient):
     await wait_for_composer(client, text, types.Position(0, 3))
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="stylus.compose", arguments=[{"uri": URI}]))
-    assert result["tags"] == ["<lora:linoprint_v1:0.48>", "<lora:lighthse_v3:0.64>"]
+    assert result["tags"] == ["<lora:linoprint_v1:0.48>"]
     supports = bool(client.capabilities.workspace and client.capabilities.workspace.apply_edit)
     assert result["applied"] == supports
     assert len(applied) == (1 if supports else 0)

@@ -143,7 +143,7 @@ async def wait_for(predicate, timeout=60.0):
 
 
 async def test_render_action_composes_renders_and_shows(client: LanguageClient):
-    path, text = prompt_file("castle", "a castle on a hill, watercolor")
+    path, text = prompt_file("castle", "a medieval castle on a hill, watercolor")
     open_doc(client, path, text)
     actions = await render_actions(client, path, "Render image with composed adapters")
     assert "Render image" in actions and any(t.startswith("Render variations") for t in actions)
@@ -155,7 +155,7 @@ async def test_render_action_composes_renders_and_shows(client: LanguageClient):
     assert result["paths"] == [str(image)]
     params = png_text(image)["parameters"]
     first = params.splitlines()[0]
-    assert first.startswith("a castle on a hill, watercolor, <lora:"), params
+    assert first.startswith("a medieval castle on a hill, watercolor, <lora:"), params
     assert "<lora:locon_ldm:0.56>" in first and "<lora:kohya:0.64>" in first, params
     for alias in ("kohya", "locon_ldm"):
         assert f"{alias}: {addnet_hash(LORAS / (alias + '.safetensors'))}" in params, params
@@ -181,11 +181,11 @@ async def test_render_action_composes_renders_and_shows(client: LanguageClient):
         types.ExecuteCommandParams(command="stylus.render", arguments=[{"uri": path.as_uri()}]))
     assert result["paths"] == [str(path.parent / "castle-2.png")]
     assert result["images"][0]["checkpointWasWarm"] is True
-    assert png_text(path.parent / "castle-2.png")["parameters"].splitlines()[0] == "a castle on a hill, watercolor"
+    assert png_text(path.parent / "castle-2.png")["parameters"].splitlines()[0] == "a medieval castle on a hill, watercolor"
 
 
 async def test_variations_record_their_own_adapters(client: LanguageClient):
-    path, text = prompt_file("vary", "a castle on a hill, watercolor")
+    path, text = prompt_file("vary", "a medieval castle on a hill, watercolor")
     open_doc(client, path, text)
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command="stylus.render", arguments=[{"uri": path.as_uri(), "compose": True, "variations": 3, "maskSeed": 4}]))
