@@ -161,8 +161,12 @@ public enum Composer {
                     }
                     continue
                 }
-                let because = evidenceText(variant, features[t][j], prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold)
-                guard prob >= variant.threshold else { decide(false, because); continue }
+                // Built only when said: most candidates are never explained.
+                var because: String { evidenceText(variant, features[t][j], prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold) }
+                guard prob >= variant.threshold else {
+                    if worthExplaining { decide(false, because) }
+                    continue
+                }
                 if let other = owner[j], other != t {
                     decide(false, "fits \"\(topics[other].keyword)\" better (\(format(probability[other][j])) there)")
                     continue
@@ -255,9 +259,12 @@ public enum Composer {
         }
     }
 
+    /// Two decimals ("0.85", "-0.03") without Foundation's formatter, which is slow in this loop.
     static func format(_ x: Double) -> String {
-        let r = (x * 100).rounded() / 100
-        return r.isFinite ? String(format: "%.2f", r) : "n/a"
+        guard x.isFinite, abs(x) < 1e9 else { return x.isNaN ? "n/a" : (x > 0 ? "inf" : "-inf") }
+        let cents = Int((abs(x) * 100).rounded())
+        let text = "\(cents / 100)." + (cents % 100 < 10 ? "0" : "") + "\(cents % 100)"
+        return x < 0 && cents > 0 ? "-" + text : text
     }
 
     /// Aliases of `<lora:alias:…>` / `<lyco:alias:…>` tags in the prompt text.
