@@ -6,7 +6,7 @@ package enum CatalogSchema {
     package static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
 
-        // Adapters (DESIGN §5.2 fields + refined fields + local file + embedding) and example prompts.
+        // Adapters (docs/CONTRACTS.md, Adapter cards fields + refined fields + local file + embedding) and example prompts.
         m.registerMigration("v1_adapters") { db in
             try db.execute(sql: """
                 CREATE TABLE adapters (

@@ -331,7 +331,7 @@ public final class CatalogStore: Sendable {
         }
     }
 
-    /// `stylus catalog export --jsonl`: one line per adapter with exactly the DESIGN §5.3 fields.
+    /// `stylus catalog export --jsonl`: one line per adapter with exactly the docs/CONTRACTS.md, CLI fields.
     public func exportJSONL(to sink: (String) -> Void) throws {
         try read { db in
             let rows = try Row.fetchCursor(db, sql: """

@@ -66,7 +66,7 @@ public struct EmbeddingVector: Sendable, Hashable, Codable {
         self.values = values
     }
 
-    /// Our sentence encoder (DESIGN §5.2): vectors from any other model are ignored and recomputed.
+    /// Our sentence encoder (docs/CONTRACTS.md, Adapter cards): vectors from any other model are ignored and recomputed.
     public static let modelID = "sentence-transformers/all-MiniLM-L6-v2"
     public static let dimension = 384
 

@@ -1,7 +1,7 @@
 import Foundation
 import StylusCore
 
-/// Imports adapter cards from files into a catalog: StylusDocs-style JSONL (DESIGN §5.2) and
+/// Imports adapter cards from files into a catalog: StylusDocs-style JSONL (docs/CONTRACTS.md, Adapter cards) and
 /// Civitai API JSON (a `/models` page, an array of models, a model, or model-version objects).
 /// Streaming for JSONL; bad items are skipped with their location and reason; everything read
 /// before a failure stays stored (writes are committed in batches).
@@ -112,7 +112,7 @@ public struct CatalogImporter {
         "download_url", "file", "embedding", "embedding_model", "category",
     ]
 
-    /// One DESIGN §5.2 record. Required: `adapter_id`; `alias` (or a `file` to take the stem from).
+    /// One docs/CONTRACTS.md, Adapter cards record. Required: `adapter_id`; `alias` (or a `file` to take the stem from).
     static func stylusDocsInput(_ d: [String: Any], source: String, ref: String) -> Result<AdapterInput, Problem> {
         guard let id = JSONText.string(d["adapter_id"])?.trimmingCharacters(in: .whitespaces), !id.isEmpty else {
             return .failure(Problem(reason: "missing adapter_id"))

@@ -3,7 +3,7 @@ import GRDB
 import StylusCore
 import StylusML
 
-/// Hybrid retrieval over the catalog (DESIGN §2, issue 4): dense cosine between the query's
+/// Hybrid retrieval over the catalog (docs/ARCHITECTURE.md): dense cosine between the query's
 /// MiniLM embedding and every adapter vector (one contiguous matrix, brute force with SIMD, split
 /// over the cores), plus in-memory BM25 (`BM25Index`, the composer's index type) over title, alias,
 /// tags, trigger words and refined description, fused by rank.

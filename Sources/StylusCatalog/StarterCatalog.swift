@@ -1,7 +1,7 @@
 import Foundation
 import StylusCore
 
-/// The starter catalog shipped inside the package (DESIGN §5.1): adapter cards of the project's
+/// The starter catalog shipped inside the package (docs/CONTRACTS.md, Files): adapter cards of the project's
 /// own writing, so composition works on a fresh install with no LoRA folder.
 public enum StarterCatalog {
     /// The bundled JSONL, or nil if the resource bundle is missing (a broken install).

@@ -109,7 +109,7 @@ public enum WeightSource: String, Sendable, Hashable, Codable {
     case defaultValue = "default"  // nothing said: 0.8, the paper's default
 }
 
-/// One adapter as a card describes it (DESIGN §5.2), before refinement.
+/// One adapter as a card describes it (docs/CONTRACTS.md, Adapter cards), before refinement.
 public struct AdapterCard: Sendable, Hashable, Codable {
     public var adapterId: String
     public var alias: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The paper's prompt builder (reference/stylus-paper.md §1.5) and masks (§1.4).
+/// The paper's prompt builder (docs/COMPOSER.md, step 7) and its masks: which chosen adapters each sampled prompt keeps.
 public enum PromptBuilder {
     /// Weight of one adapter: recommended weight × 0.8 ÷ adapters active in its topic, two decimals.
     public static func weight(recommended: Double, activeInTopic: Int) -> Double {

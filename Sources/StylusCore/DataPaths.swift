@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where Stylus keeps its data (DESIGN §5.1), resolved from an environment dictionary so it stays pure.
+/// Where Stylus keeps its data (docs/CONTRACTS.md, Files), resolved from an environment dictionary so it stays pure.
 ///
 /// Data directory: `$STYLUS_HOME`, else `$XDG_DATA_HOME/stylus`, else `~/.local/share/stylus`.
 /// Catalog: `--db PATH`, else `$STYLUS_DB`, else `<data>/catalog.sqlite`. Models: `<data>/models/`.

@@ -1,4 +1,4 @@
-/// A topic of the prompt: what one group of adapters could serve (reference/stylus-paper.md §1.3).
+/// A topic of the prompt: what one group of adapters could serve (docs/COMPOSER.md).
 public struct Topic: Sendable, Equatable, Codable {
     /// The words as written (escapes resolved, underscores as spaces, white space collapsed).
     public var keyword: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The optional LLM composer (reference/stylus-paper.md §1.3), pure parts: the two-turn
+/// The optional LLM composer (docs/COMPOSER.md), pure parts: the two-turn
 /// conversation, strict parsing of the final answer and its mechanical validation against the
 /// candidates. The transport lives in StylusCatalog (`ChatClient`); the orchestration and the
 /// fallback to the built-in composer in `LLMComposePipeline`.

@@ -1,6 +1,6 @@
 import Yams
 
-/// Render and composition settings from a prompt file's YAML frontmatter (DESIGN §5.1).
+/// Render and composition settings from a prompt file's YAML frontmatter (docs/CONTRACTS.md, Files).
 public struct PromptSettings: Sendable, Equatable, Codable {
     public var baseModel: String?
     public var checkpoint: String?

@@ -5,7 +5,7 @@ public protocol PromptTokenCounter: Sendable {
 }
 
 /// Checks on a prompt file that need no adapter catalog: `duplicate-lora`, `lora-in-negative`,
-/// `weight-range` and `token-limit` (DESIGN §5.4). Syntax and frontmatter diagnostics come from the
+/// `weight-range` and `token-limit` (docs/CONTRACTS.md, Language server). Syntax and frontmatter diagnostics come from the
 /// parse itself (`PromptFile.diagnostics`); catalog checks live with the catalog.
 public struct PromptLinter: Sendable {
     /// CLIP reads prompts in chunks of this many tokens (plus BOS and EOS).

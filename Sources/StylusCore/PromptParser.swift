@@ -1,4 +1,4 @@
-/// Parser for the A1111 prompt grammar (reference/ecosystem.md §5).
+/// Parser for the A1111 prompt grammar (README, "Prompt files").
 ///
 /// One pass over UTF-8 bytes, recursive descent with a nesting cap, error recovery everywhere:
 /// it always returns a tree. Where A1111 would treat malformed syntax as literal text, so do we,

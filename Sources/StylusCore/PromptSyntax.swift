@@ -1,10 +1,10 @@
-/// The syntax tree of an A1111-style prompt (reference/ecosystem.md §5).
+/// The syntax tree of an A1111-style prompt (README, "Prompt files").
 ///
 /// Every node keeps its source range in the document, so editors can point at it. The tree is
 /// what the parser recovered: unbalanced brackets still give groups (marked `isClosed == false`)
 /// and a diagnostic, never a failure.
 
-/// A message about the prompt with a stable `code` (DESIGN §5.4), e.g. `syntax` or `duplicate-lora`.
+/// A message about the prompt with a stable `code` (docs/CONTRACTS.md, Language server), e.g. `syntax` or `duplicate-lora`.
 public struct PromptDiagnostic: Sendable, Equatable, Codable {
     public enum Severity: String, Sendable, Codable, Comparable {
         case error, warning, information, hint

@@ -1,4 +1,4 @@
-// StylusML: CPU numerics for Stylus (DESIGN §3).
+// StylusML: CPU numerics for Stylus (docs/ARCHITECTURE.md).
 //
 // - Safetensors.swift / SafetensorsFile.swift: header parsing (hostile-input safe), header-only reads,
 //   memory-mapped tensor access with f16/bf16/f64 → Float conversion.

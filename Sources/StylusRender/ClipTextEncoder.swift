@@ -1,7 +1,7 @@
 import Foundation
 import StylusML
 
-/// The CLIP ViT-L/14 text transformer of SD 1.x (renderer.md §4.1): token + position embeddings,
+/// The CLIP ViT-L/14 text transformer of SD 1.x: token + position embeddings,
 /// pre-LayerNorm blocks with causal self-attention and a quick-GELU MLP, final LayerNorm.
 public struct ClipTextEncoder: Sendable {
     struct Layer: Sendable {

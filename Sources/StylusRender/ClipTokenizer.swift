@@ -1,6 +1,6 @@
 import Foundation
 
-/// The CLIP BPE tokenizer of SD 1.x (renderer.md §6), with the preprocessing of the HF
+/// The CLIP BPE tokenizer of SD 1.x, with the preprocessing of the HF
 /// `CLIPTokenizer` that A1111 and diffusers run: NFC, whitespace collapsed, lowercase.
 ///
 /// Vocabulary ids: 0–255 the byte characters, 256–511 the same with `</w>`, 512–49405 the first

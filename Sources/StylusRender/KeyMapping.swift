@@ -1,4 +1,4 @@
-/// Names of SD 1.x weights in the two layouts people have (renderer.md §2.3): the single-file LDM
+/// Names of SD 1.x weights in the two layouts people have: the single-file LDM
 /// layout (`model.diffusion_model.*`, `first_stage_model.*`, `cond_stage_model.transformer.*`),
 /// which is our canonical namespace, and diffusers folders (`unet/`, `vae/`, `text_encoder/`).
 /// Both directions are pure functions of the name; LoRA loading registers both spellings.

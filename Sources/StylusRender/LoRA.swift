@@ -22,7 +22,7 @@ public enum LoRAError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// What a LoRA tensor is, from its name's suffix (renderer.md §1.2).
+/// What a LoRA tensor is, from its name's suffix.
 enum LoRARole: String, CaseIterable {
     case down, up, mid, alpha, scale, diff, diffBias
     case hadaW1a, hadaW1b, hadaW2a, hadaW2b, hadaT1, hadaT2
@@ -133,7 +133,7 @@ struct LoRADelta {
 
 extension LoRAFile {
     /// Computes the scaled ΔW of `module` for a target weight of `shape` (PyTorch order), and the
-    /// bias difference for a bias of `biasCount` elements (renderer.md §1.3).
+    /// bias difference for a bias of `biasCount` elements.
     func delta(module: String, parts: [LoRARole: String], shape: [Int], biasCount: Int?) throws -> LoRADelta {
         func t(_ role: LoRARole) throws -> Tensor? { try parts[role].map { try floats($0) } }
         func fail(_ role: LoRARole, _ reason: String) -> LoRAError {

@@ -43,7 +43,7 @@ public final class LoRAMerger: @unchecked Sendable {
     }
 
     /// Every module name a LoRA may use for each UNet/text-encoder weight of the checkpoint, from the
-    /// checkpoint's own names in both namings (renderer.md §3, "don't parse the names").
+    /// checkpoint's own names in both namings.
     static func buildLookup(_ names: [String]) -> [String: String] {
         var table: [String: String] = [:]
         for name in names where name.hasSuffix(".weight") {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The SD 1.x training schedule: 1000 scaled-linear betas from 0.00085 to 0.012 and the
-/// k-diffusion view of it, σ_t = √((1−ᾱ_t)/ᾱ_t) (renderer.md §4.3).
+/// k-diffusion view of it, σ_t = √((1−ᾱ_t)/ᾱ_t).
 ///
 /// Computed the way diffusers does (float32 betas from a float32 linspace, cumulative product
 /// accumulated in double and stored as float32) so sigmas agree with it to the last bit.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The samplers of DESIGN §5.5, as plain math over Float arrays (renderer.md §4.3).
+/// The samplers of docs/CONTRACTS.md, Renderer, as plain math over Float arrays.
 ///
 /// Everything runs in k-diffusion's variance-exploding coordinates: the latent x at noise level σ
 /// is `x0 + σ·ε`, the UNet sees `x/√(σ²+1)` and predicts ε, and `D = x − σ·ε` is the denoised

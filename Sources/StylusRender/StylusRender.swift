@@ -1,1 +1,1 @@
-// StylusRender: see DESIGN.md §3. Filled by its issue.
+// StylusRender: the SD 1.x pipeline (docs/ARCHITECTURE.md; formats in docs/CONTRACTS.md, Renderer).

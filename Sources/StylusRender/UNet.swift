@@ -1,7 +1,7 @@
 import Foundation
 import StylusML
 
-/// The SD 1.x UNet (renderer.md §4.1), built from whatever blocks the checkpoint holds under the
+/// The SD 1.x UNet, built from whatever blocks the checkpoint holds under the
 /// LDM names: `input_blocks.N` (resnet [+ spatial transformer] or a stride-2 conv),
 /// `middle_block`, `output_blocks.N` (resnet [+ transformer] [+ upsample]).
 public struct UNet: Sendable {

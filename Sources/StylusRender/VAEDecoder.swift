@@ -1,7 +1,7 @@
 import Foundation
 import StylusML
 
-/// The SD VAE decoder (renderer.md §4.1): latent / 0.18215 → post_quant_conv → conv_in → mid
+/// The SD VAE decoder: latent / 0.18215 → post_quant_conv → conv_in → mid
 /// (resnet, single-head attention, resnet) → up levels (resnets, nearest 2× + conv) → GN, SiLU,
 /// conv_out. Levels and resnets per level are read from the checkpoint.
 public struct VAEDecoder: Sendable {

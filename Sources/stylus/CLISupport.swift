@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// Exit codes of DESIGN §5.3: 0 success, 1 runtime failure, 2 usage or bad input.
+/// Exit codes of docs/CONTRACTS.md, CLI: 0 success, 1 runtime failure, 2 usage or bad input.
 enum CLIExit {
     static let runtimeFailure = ExitCode(1)
     static let badInput = ExitCode(2)

@@ -71,7 +71,7 @@ func finish(_ report: ImportReport, json: Bool, verb: String, fileFailures: Int,
 extension CatalogCommand {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import adapter cards: StylusDocs JSONL (DESIGN §5.2) or Civitai API JSON (models page, model array, model-versions).")
+            abstract: "Import adapter cards: StylusDocs JSONL (docs/CONTRACTS.md, Adapter cards) or Civitai API JSON (models page, model array, model-versions).")
 
         @OptionGroup var options: CatalogDBOption
         @Option(help: "Input format: auto, jsonl or civitai.") var format: String = "auto"
@@ -210,7 +210,7 @@ extension CatalogCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export every adapter with its refined fields as JSONL (DESIGN §5.3).")
+            abstract: "Export every adapter with its refined fields as JSONL (docs/CONTRACTS.md, CLI).")
 
         @OptionGroup var options: CatalogDBOption
         @Flag(help: "JSON Lines output (the only format).") var jsonl = false

@@ -3,7 +3,7 @@ import Foundation
 import StylusCatalog
 import StylusCore
 
-/// `stylus compose`: keywords → adapters per keyword → final prompt (DESIGN §5.3).
+/// `stylus compose`: keywords → adapters per keyword → final prompt (docs/CONTRACTS.md, CLI).
 struct ComposeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compose", abstract: "The full Stylus pipeline: keywords, adapters per keyword, weights, final prompt.")
@@ -62,7 +62,7 @@ struct ComposeCommand: ParsableCommand {
     @Argument(help: "A prompt, or a prompt file (.sdprompt / '-' for stdin).")
     var input: String?
 
-    /// Usage problems exit 2 (DESIGN §5.3) with one line on stderr.
+    /// Usage problems exit 2 (docs/CONTRACTS.md, CLI) with one line on stderr.
     func validate() throws {
         var problem: String?
         if batch == nil && input == nil { problem = "give a PROMPT, a prompt FILE, or --batch FILE.jsonl" }

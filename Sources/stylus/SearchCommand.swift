@@ -3,7 +3,7 @@ import Foundation
 import StylusCatalog
 import StylusCore
 
-/// `stylus search`: the retriever alone (DESIGN §5.3). `--batch` loads everything once and times
+/// `stylus search`: the retriever alone (docs/CONTRACTS.md, CLI). `--batch` loads everything once and times
 /// many queries (the latency benchmark).
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +20,7 @@ struct SearchCommand: ParsableCommand {
     var batch: String?
     @Argument(help: "The prompt.") var prompt: String?
 
-    /// Usage problems exit 2 (DESIGN §5.3), not argument-parser's 64.
+    /// Usage problems exit 2 (docs/CONTRACTS.md, CLI), not argument-parser's 64.
     func usage(_ message: String) -> ExitCode {
         printError("stylus search: \(message)")
         return CLIExit.badInput

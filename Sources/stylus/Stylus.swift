@@ -17,7 +17,7 @@ struct Stylus: ParsableCommand {
         ]
     )
 
-    /// Exit codes of DESIGN §5.3: usage errors exit 2 (argument-parser's default is 64).
+    /// Exit codes of docs/CONTRACTS.md, CLI: usage errors exit 2 (argument-parser's default is 64).
     static func main() {
         // OpenBLAS picks its kernels when it loads; on CPUs it does not recognise, restart once
         // with the right core type (see BLASRuntime). Happens before any I/O.

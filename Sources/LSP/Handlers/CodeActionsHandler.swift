@@ -2,7 +2,7 @@ import JSONRPC
 import StylusCatalog
 import StylusCore
 
-/// Code actions (DESIGN §5.4): quick fixes for the catalog and LoRA diagnostics, "Compose
+/// Code actions (docs/CONTRACTS.md, Language server): quick fixes for the catalog and LoRA diagnostics, "Compose
 /// adapters" (a workspace edit inserting the composer's tags) and, when a renderer is wired,
 /// "Render image" (command `stylus.render`). Clients without code action literals get commands.
 enum CodeActionsHandler {

@@ -3,7 +3,7 @@ import JSONRPC
 import StylusCatalog
 import StylusCore
 
-/// Completion from the adapter catalog (DESIGN §5.4):
+/// Completion from the adapter catalog (docs/CONTRACTS.md, Language server):
 /// - inside `<lora:` / `<lyco:`: aliases of the file's base model; the edit replaces the whole
 ///   name under the cursor and closes the tag with the recommended weight when it is open;
 /// - right after a LoRA tag: that adapter's trigger words;

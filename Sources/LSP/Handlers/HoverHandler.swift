@@ -1,7 +1,7 @@
 import StylusCatalog
 import StylusCore
 
-/// Hover (DESIGN §5.4): the adapter card on a `<lora:…>` tag; on a keyword of the prompt, the
+/// Hover (docs/CONTRACTS.md, Language server): the adapter card on a `<lora:…>` tag; on a keyword of the prompt, the
 /// adapters the composer picks for it and why (and the closest ones it turned down).
 enum HoverHandler {
     static func hover(_ s: DocumentSnapshot, at position: Position, adapters: AdapterContext?,

@@ -9,7 +9,7 @@ public protocol ProgressCancellable: Sendable {
     func cancelProgress(_ token: ProgressToken)
 }
 
-/// `stylus.render [{"uri", "compose"?, "variations"?, "overrides"?}]` (DESIGN §5.4, issue #9):
+/// `stylus.render [{"uri", "compose"?, "variations"?, "overrides"?}]` (docs/CONTRACTS.md, Language server):
 /// composes when asked, renders with the local renderer or an A1111 server, writes
 /// `<stem>-<n>.png` beside the prompt file, then shows it (`window/showDocument`, else a message).
 ///

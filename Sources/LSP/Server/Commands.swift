@@ -3,7 +3,7 @@ import JSONRPC
 import StylusCatalog
 
 /// A `workspace/executeCommand` command implemented in its own file and handed to the server
-/// through `LanguageServer.Options` (e.g. `stylus.render`, issue #9).
+/// through `LanguageServer.Options` (e.g. `stylus.render`).
 public protocol ServerCommand: Sendable {
     /// The result goes back to the client as the request's result (nil → `null`). Throw a
     /// `ResponseError` for a clear error reply.

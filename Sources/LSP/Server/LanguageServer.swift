@@ -17,7 +17,7 @@ public actor LanguageServer: MessageHandler {
         public var tokenCounter: (any PromptTokenCounter)?
         /// Environment for locating the catalog (`$STYLUS_DB`, `$STYLUS_HOME`, …; tests use their own).
         public var environment: [String: String] = ProcessInfo.processInfo.environment
-        /// The `stylus.render` command (issue #9). Nil: no "Render image" code action, and the
+        /// The `stylus.render` command. Nil: no "Render image" code action, and the
         /// command answers InvalidParams.
         public var renderCommand: (any ServerCommand)?
         /// Runs on the catalog's loading thread before the summaries are read (tests hold the

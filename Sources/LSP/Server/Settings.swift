@@ -1,6 +1,6 @@
 import JSONRPC
 
-/// User settings (DESIGN §5.4), from `initializationOptions` and the `workspace/configuration`
+/// User settings (docs/CONTRACTS.md, Language server), from `initializationOptions` and the `workspace/configuration`
 /// section `stylus`. Unknown keys are ignored; a value of the wrong type is ignored and reported.
 public struct Settings: Sendable, Hashable {
     public var db: String?

@@ -19,7 +19,7 @@ public struct DiagnosticRelatedInformation: Codable, Sendable, Hashable {
 public struct Diagnostic: Codable, Sendable, Hashable {
     public var range: LSPRange
     public var severity: DiagnosticSeverity?
-    /// Stable string codes (`syntax`, `duplicate-lora`, …; DESIGN §5.4).
+    /// Stable string codes (`syntax`, `duplicate-lora`, …; docs/CONTRACTS.md, Language server).
     public var code: String?
     public var codeDescription: CodeDescription?
     public var source: String?
