@@ -23,8 +23,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         // Pure logic: prompt grammar, prompt files, keywords, adapter model, composer. No I/O.
-        .target(name: "StylusCore", dependencies: [.product(name: "Yams", package: "Yams")],
-                resources: [.copy("Resources/composer_model.json")]),
+        .target(name: "StylusCore", dependencies: [.product(name: "Yams", package: "Yams")]),
         // SQLite catalog, importers, folder scanner, refiner, retriever (uses StylusML's
         // safetensors header reader and sentence encoder).
         .target(name: "StylusCatalog", dependencies: [

@@ -13,8 +13,10 @@ work="${STYLUS_FIT_WORK:-/tmp/stylus-fit}"
 mkdir -p "$work"
 python3 scripts/fit_composer.py --refresh --work "$work" --train dev --out "$work/fit-dev.json" 2>/dev/null
 python3 scripts/fit_composer.py --work "$work" --train dev-b --out "$work/fit-dev-b.json" 2>/dev/null
-score() {  # model bench label
-  "$bin" compose --db "$work/$2.sqlite" --batch "../shared/bench/$2/queries.jsonl" --json --composer-model "$1" > "$work/$2.eval.jsonl"
+score() {  # model (or "shipped") bench label
+  model=(--composer-model "$1")
+  [ "$1" = shipped ] && model=()
+  "$bin" compose --db "$work/$2.sqlite" --batch "../shared/bench/$2/queries.jsonl" --json "${model[@]}" > "$work/$2.eval.jsonl"
   python3 ../shared/bench/score.py "../shared/bench/$2" "$work/$2.eval.jsonl" --json | python3 -c "
 import json, sys
 d = json.load(sys.stdin)
@@ -23,6 +25,6 @@ print(f\"$3 | {d['precision']} | {d['topic_recall']} | {d['violation_rate']} | {
 echo "measured on | precision | topic recall | violations | empty-ok | F1 | retrieved recall@20 | compose ms p50 / p95"
 score "$work/fit-dev.json" dev-b "dev-b, fit on dev only"
 score "$work/fit-dev-b.json" dev "dev, fit on dev-b only"
-score Sources/StylusCore/Resources/composer_model.json dev "dev, shipped model (fit on both)"
-score Sources/StylusCore/Resources/composer_model.json dev-b "dev-b, shipped model (fit on both)"
+score shipped dev "dev, shipped model (fit on both)"
+score shipped dev-b "dev-b, shipped model (fit on both)"
 python3 scripts/fit_composer.py --work "$work" --report 2>/dev/null | grep "5-fold"

@@ -131,14 +131,14 @@ public final class LexicalCandidates: CandidateSource, Sendable {
     }
 
     public convenience init(entries: [(AdapterCard, AdapterRefinement)]) {
-        self.init(entries: entries, index: BM25Index(entries: entries))
+        self.init(entries: entries, index: BM25Index(entries: entries), wordNet: WordNet.installed())
     }
 
     /// Over an index already built from the same entries (the hybrid retriever shares its own).
-    init(entries: [(AdapterCard, AdapterRefinement)], index: BM25Index) {
+    init(entries: [(AdapterCard, AdapterRefinement)], index: BM25Index, wordNet: WordNet?) {
         precondition(index.documentCount == entries.count)
         self.index = index
-        wordNet = try? WordNet(directory: ProcessInfo.processInfo.environment["STYLUS_WORDNET"] ?? WordNet.defaultDirectory)
+        self.wordNet = wordNet
         adapters = entries.map { CandidateAdapter(card: $0.0, refinement: $0.1, score: 0) }
     }
 

@@ -135,7 +135,7 @@ public final class Retriever: CandidateSource, Sendable {
         var rowOfEntry = [Int32](repeating: -1, count: entries.count)
         for (r, e) in matrixEntry.enumerated() { rowOfEntry[Int(e)] = Int32(r) }
         self.rowOfEntry = rowOfEntry
-        wordNet = try? WordNet(directory: ProcessInfo.processInfo.environment["STYLUS_WORDNET"] ?? WordNet.defaultDirectory)
+        wordNet = WordNet.installed()
     }
 
     public var adapterCount: Int { entries.count }
@@ -495,6 +495,6 @@ extension Retriever {
 
     /// The composer's lexical candidate source over this snapshot, sharing the BM25 index.
     public var lexicalCandidates: LexicalCandidates {
-        LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }, index: lexical)
+        LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }, index: lexical, wordNet: wordNet)
     }
 }

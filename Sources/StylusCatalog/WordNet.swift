@@ -11,6 +11,11 @@ import StylusCore
 public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable after init
     public static let defaultDirectory = "/usr/share/wordnet"
 
+    /// The installed WordNet (`$STYLUS_WORDNET`, else Debian's folder), or nil when it is not there.
+    public static func installed(environment: [String: String] = ProcessInfo.processInfo.environment) -> WordNet? {
+        try? WordNet(directory: environment["STYLUS_WORDNET"] ?? defaultDirectory)
+    }
+
     let index: Data
     let data: Data
     /// Irregular plurals (`noun.exc`: "mice" → "mouse").

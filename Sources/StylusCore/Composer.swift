@@ -90,7 +90,7 @@ public enum Composer {
         }
         let variant = evidence.isSemantic ? options.model.semantic : options.model.lexical
         let terms = topics.map { TopicTerms($0.keyword, knowledge: evidence.knowledge) }
-        let queries = topics.map { TopicWords(keyword: $0.keyword, compounds: []) }
+        let queries = topics.map { TopicWords(keyword: $0.keyword) }
         let promptWords = Set(ComposerLexicon.words(promptText).map(AdapterProfile.fold))
         // Hard rules first: they are not the scorer's to weigh.
         var rejections = [[String?]](repeating: [], count: topics.count)
@@ -156,7 +156,7 @@ public enum Composer {
                 }
                 if let hard = rejections[t][j] {
                     // Said when the scorer liked it or its names cover the topic: what a user would ask about.
-                    if worthExplaining || (namedLikeTopic && prob >= variant.threshold / 20) {
+                    if worthExplaining {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: hard, score: prob))
                     }
                     continue
@@ -284,24 +284,15 @@ public enum Composer {
     }
 }
 
-/// The words of a topic with what the rules need precomputed.
+/// The words of a topic and its head.
 struct TopicWords {
     var words: [String]
     /// The head: the last meaningful word before a preposition ("samurai on horseback" → samurai).
     var head: String?
-    /// Compound names (from the catalog) that occur in the topic, as word positions.
-    var compounds: [([String], Range<Int>)]
-    /// Words written capitalised or with digits ("Sailor Moon", "EVA-01"): names, not common nouns.
-    var properNames: Set<String> = []
 
-    init(keyword: String, compounds vocabulary: Set<[String]>) {
+    init(keyword: String) {
         let words = ComposerLexicon.words(keyword)
         self.words = words
-        for raw in keyword.split(whereSeparator: { $0 == " " || $0 == "_" }) {
-            if let f = raw.first, f.isUppercase || raw.contains(where: \.isNumber) {
-                properNames.formUnion(ComposerLexicon.words(String(raw)))
-            }
-        }
         var lead: [String] = []
         for w in words {
             if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
@@ -317,27 +308,6 @@ struct TopicWords {
             h = meaningful[meaningful.count - 2]
         }
         head = h
-        // Compounds, also with one word between ("glowing red eyes" holds "glowing eyes").
-        var found: [([String], Range<Int>)] = []
-        if words.count >= 2 {
-            for n in 2...min(4, words.count) {
-                for i in 0...(words.count - n) {
-                    let slice = Array(words[i..<(i + n)])
-                    if vocabulary.contains(slice) { found.append((slice, i..<(i + n))) }
-                }
-            }
-            for i in 0..<max(0, words.count - 2) {
-                let pair = [words[i], words[i + 2]]
-                if vocabulary.contains(pair) { found.append((pair, i..<(i + 3))) }
-            }
-        }
-        compounds = found
-    }
-
-    static func contiguous(_ p: [String], in t: [String]) -> Range<Int>? {
-        guard !p.isEmpty, p.count <= t.count else { return nil }
-        for i in 0...(t.count - p.count) where Array(t[i..<(i + p.count)]) == p { return i..<(i + p.count) }
-        return nil
     }
 
     static func isSubsequence(_ p: [String], of t: [String]) -> Bool {
@@ -345,21 +315,6 @@ struct TopicWords {
         for w in t where i < p.count && p[i] == w { i += 1 }
         return i == p.count
     }
-
-    /// Positions of `p` as an ordered subsequence of the topic ("glowing eyes" in "glowing red eyes").
-    func subsequence(_ p: [String]) -> [Int]? {
-        var positions: [Int] = []
-        var i = 0
-        for w in p {
-            while i < words.count, words[i] != w { i += 1 }
-            if i == words.count { return nil }
-            positions.append(i)
-            i += 1
-        }
-        return positions
-    }
-
-    var allWords: Set<String> { Set(words) }
 }
 
 /// What the composer knows about one candidate, normalised once.
@@ -371,8 +326,6 @@ struct AdapterProfile {
     var isCharacterLike: Bool
     var nsfw: Bool
     var weight: Double
-    var score: Double
-    var downloads: Int
     /// Title alternatives ("Phoenix / Firebird" → two), parentheses and packaging words removed.
     var titleNames: [[String]]
     var tagNames: [[String]]
@@ -406,8 +359,6 @@ struct AdapterProfile {
             || c.card.tags.contains { AdapterCategory(tag: $0)?.isCharacterLike == true }
         nsfw = c.card.nsfw
         weight = c.refinement.weight
-        score = c.score
-        downloads = c.card.downloadCount ?? 0
         titleNames = AdapterProfile.titleAlternatives(c.card.title)
         tagNames = c.card.tags.filter { !ComposerLexicon.tagNoise.contains($0.lowercased()) }
             .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }

@@ -123,7 +123,7 @@ struct TopicTerms {
         self.keyword = keyword
         words = ComposerLexicon.words(keyword)
         content = Set(words.filter { !ComposerFeatures.functionWords.contains($0) })
-        head = TopicWords(keyword: keyword, compounds: []).head
+        head = TopicWords(keyword: keyword).head
         let core = words.filter { !ComposerFeatures.functionWords.contains($0) }
         var lookup = head
         var kind = -1

@@ -71,19 +71,6 @@ enum ComposerLexicon {
         "wear", "8-bit", "8bit", "16-bit", "basic", "casual", "natural", "better",
     ]
 
-    /// Fixed phrases whose words must not be read alone ("empty space" is composition, not outer space).
-    static let compounds: Set<[String]> = [
-        ["negative", "space"], ["empty", "space"], ["copy", "space"], ["hot", "dog"], ["mushroom", "cloud"],
-        ["red", "panda"], ["sea", "horse"], ["dragon", "fruit"], ["catfish"], ["star", "fish"],
-    ]
-
-    /// Broad class nouns: a topic "bonsai tree" or "corgi dog" is about its specific modifier, while
-    /// "ramen shop" or "cat ears" is about the head.
-    static let classNouns: Set<String> = [
-        "tree", "plant", "flower", "animal", "creature", "bird", "fish", "dog", "cat", "girl", "boy", "man",
-        "woman", "person", "people", "car", "vehicle", "building", "house", "food", "dish", "bike", "robot",
-    ]
-
     /// "-ing" words that are nouns at the end of a phrase ("oil painting", "tall building"); any other
     /// final "-ing" word is a verb form and not the head ("cat waiting").
     static let ingHeadNouns: Set<String> = [

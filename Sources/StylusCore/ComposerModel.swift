@@ -1,7 +1,8 @@
 import Foundation
 
 /// The composer's learned scorer: a logistic regression over `ComposerFeatures`, fit by
-/// `scripts/fit_composer.py` on labelled benchmarks and shipped as `Resources/composer_model.json`.
+/// `scripts/fit_composer.py` on labelled benchmarks and shipped as JSON in the generated
+/// `ComposerModelShipped.swift` (compiled in, so StylusCore reads no file).
 /// Swift only evaluates it. Two variants are fit: `semantic` (sentence embeddings available) and
 /// `lexical` (the degraded BM25-only mode, without the embedding features).
 public struct ComposerModel: Sendable, Codable, Hashable {
@@ -81,9 +82,8 @@ public struct ComposerModel: Sendable, Codable, Hashable {
 
     /// The model shipped with this build.
     public static let shipped: ComposerModel = {
-        guard let url = Bundle.module.url(forResource: "composer_model", withExtension: "json"),
-              let data = try? Data(contentsOf: url), let model = try? decode(data) else {
-            fatalError("the composer model resource is missing or invalid: the build is broken")
+        guard let model = try? decode(Data(shippedJSON.utf8)) else {
+            fatalError("ComposerModelShipped.swift does not hold a valid model: regenerate it with scripts/fit_composer.py")
         }
         return model
     }()
