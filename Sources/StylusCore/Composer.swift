@@ -98,26 +98,14 @@ public enum Composer {
             rejections[t] = profiles.map { hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
                                                          promptWords: promptWords, knowledge: evidence.knowledge) }
         }
-        let features = ComposerFeatures.compute(topics: terms, profiles: profiles,
-                                                allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
-        // Only each topic's closest allowed candidates are weighed; the rest score 0.
-        var probability = [[Double]](repeating: [], count: topics.count)
-        var weighed = [[Bool]](repeating: [], count: topics.count)
-        for t in topics.indices {
-            let closest = profiles.indices.filter { rejections[t][$0] == nil }
-                .sorted { a, b in
-                    let (x, y) = (ComposerFeatures.prerank(features[t][a], semantic: evidence.isSemantic),
-                                  ComposerFeatures.prerank(features[t][b], semantic: evidence.isSemantic))
-                    return x != y ? x > y : a < b
-                }
-                .prefix(ComposerFeatures.scoredPerTopic)
-            weighed[t] = [Bool](repeating: false, count: profiles.count)
-            for j in closest { weighed[t][j] = true }
-            // Hard-rejected candidates get a probability too, so explanations can say what the rule overrode.
-            probability[t] = profiles.indices.map { j in
-                weighed[t][j] || rejections[t][j] != nil ? variant.probability(features[t][j]) : 0
-            }
-        }
+        let selection = ComposerFeatures.compute(topics: terms, profiles: profiles,
+                                                 allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
+        let weighed = selection.weighed
+        // Only each topic's closest allowed candidates are weighed; the rest score 0. Hard-rejected
+        // candidates near the topic get a probability too, so explanations can say what the rule overrode.
+        let probability: [[Double]] = selection.rows.map { row in row.map { x in x.map(variant.probability) ?? 0 } }
+        let noFeatures = [Double](repeating: 0, count: ComposerFeatures.names.count)
+        func features(_ t: Int, _ j: Int) -> [Double] { selection.rows[t][j] ?? noFeatures }
 
         // Each adapter serves the one topic it fits best; per topic the most probable first.
         var owner: [Int: Int] = [:]  // profile → topic
@@ -143,11 +131,11 @@ public enum Composer {
             for j in order {
                 let p = profiles[j], prob = probability[t][j]
                 if weighed[t][j] {
-                    scored.append(ScoredCandidate(adapterID: p.id, features: features[t][j], probability: prob))
+                    scored.append(ScoredCandidate(adapterID: p.id, features: features(t, j), probability: prob))
                 }
                 // Explanations cover every plausible candidate, not the long tail.
                 // Explanations cover what a user would ask about: what the scorer liked, or what is named like the topic.
-                let namedLikeTopic = features[t][j][ComposerFeatures.index["lex_topic_coverage"]!] >= 0.5
+                let namedLikeTopic = features(t, j)[ComposerFeatures.iLexTopicCoverage] >= 0.5
                 let worthExplaining = prob >= variant.threshold / 2 || (namedLikeTopic && prob >= variant.threshold / 20)
                 func decide(_ accepted: Bool, _ reason: String) {
                     if accepted || worthExplaining {
@@ -162,7 +150,7 @@ public enum Composer {
                     continue
                 }
                 // Built only when said: most candidates are never explained.
-                var because: String { evidenceText(variant, features[t][j], prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold) }
+                var because: String { evidenceText(variant, features(t, j), prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold) }
                 guard prob >= variant.threshold else {
                     if worthExplaining { decide(false, because) }
                     continue
