@@ -57,6 +57,8 @@ public final class Retriever: CandidateSource, Sendable {
     public let wordNet: WordNet?
     /// Embeddings of short texts already seen (titles, topics, category descriptions), bounded.
     let textVectors = TextVectorCache(capacity: 50_000)
+    /// Each candidate's cleaned title and subject tags, derived once per adapter.
+    let nameTexts = NameTextCache()
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog.
     /// Adapters still without a vector get one now (and it is stored when the catalog is writable).
@@ -180,8 +182,8 @@ public final class Retriever: CandidateSource, Sendable {
     /// Card vectors from the matrix; title and subject-tag vectors embedded on first use, then cached.
     public func attachVectors(_ candidates: inout [CandidateAdapter]) {
         guard encoder != nil else { return }
-        let titles = candidates.map { ComposerWords.titleText($0.card.title) }
-        let tags = candidates.map { ComposerWords.subjectTags($0.card.tags) }
+        let names = candidates.map { nameTexts.get($0.card) }
+        let titles = names.map(\.title), tags = names.map(\.tags)
         let distinct = Array(Set(titles + tags.joined()))
         guard let vectors = embed(distinct) else { return }
         var byText: [String: [Float]] = [:]
@@ -393,6 +395,25 @@ final class TextVectorCache: @unchecked Sendable {  // state behind `lock`
         lock.lock(); defer { lock.unlock() }
         if vectors.count + fresh.count > capacity { vectors.removeAll(keepingCapacity: true) }
         vectors.merge(fresh) { _, new in new }
+    }
+}
+
+/// The texts that name an adapter for the composer's embeddings (cleaned title, subject tags), kept
+/// per adapter id: cleaning titles is string work the pool would otherwise repeat on every compose.
+final class NameTextCache: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var names: [String: (title: String, tags: [String])] = [:]
+
+    func get(_ card: AdapterCard) -> (title: String, tags: [String]) {
+        lock.lock()
+        let known = names[card.adapterId]
+        lock.unlock()
+        if let known { return known }
+        let fresh = (title: ComposerWords.titleText(card.title), tags: ComposerWords.subjectTags(card.tags))
+        lock.lock()
+        names[card.adapterId] = fresh
+        lock.unlock()
+        return fresh
     }
 }
 
