@@ -92,11 +92,18 @@ public enum Composer {
         let terms = topics.map { TopicTerms($0.keyword, knowledge: evidence.knowledge) }
         let queries = topics.map { TopicWords(keyword: $0.keyword) }
         let promptWords = Set(ComposerLexicon.words(promptText).map(AdapterProfile.fold))
+        let promptSequence = ComposerLexicon.words(promptText)
+        let styleReferences = topics.map { StyleReference.asksForStyle(keywordWords: ComposerLexicon.words($0.keyword), promptWords: promptSequence) }
         // Hard rules first: they are not the scorer's to weigh.
         var rejections = [[String?]](repeating: [], count: topics.count)
         for t in topics.indices {
-            rejections[t] = profiles.map { hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
-                                                         promptWords: promptWords, knowledge: evidence.knowledge) }
+            rejections[t] = profiles.map {
+                if $0.isCharacterLike, styleReferences[t] {
+                    return "\($0.category.rawValue) adapter, but the topic asks for a style after the \($0.category == .celebrity ? "person" : "character"), not a likeness"
+                }
+                return hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
+                                     promptWords: promptWords, knowledge: evidence.knowledge)
+            }
         }
         let selection = ComposerFeatures.compute(topics: terms, profiles: profiles,
                                                  allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
@@ -241,6 +248,8 @@ public enum Composer {
         case "person_extra": return value > 0 ? "adds a person the topic does not ask for" : "adds no person"
         case "lead_topic": return value > 0 ? "the prompt's leading phrase" : "not the leading phrase"
         case "topic_length": return "topic length"
+        case "cos_tag": return "cosine \(format(value)) with its closest tag"
+        case "cos_lead": return value > 0 ? "\(format(value)) closer than the next candidate" : "\(format(-value)) less close than the best candidate"
         default:
             if feature.hasPrefix("cat_") { return "category \(feature.dropFirst(4))" }
             return feature
@@ -273,6 +282,26 @@ public enum Composer {
 }
 
 /// The words of a topic and its head.
+/// "in the style of Frida Kahlo", "in the manner of Dalí", "Kahlo-esque", "Ghibli-style": the name
+/// is there to say how the image looks, so a likeness adapter of that person does not fit.
+enum StyleReference {
+    static let markers: Set<String> = ["style", "styled", "esque", "inspired", "manner"]
+
+    /// True when the topic carries a style marker, or the prompt says "style of" / "manner of" right
+    /// before the topic's words.
+    static func asksForStyle(keywordWords: [String], promptWords: [String]) -> Bool {
+        guard !keywordWords.isEmpty else { return false }
+        if keywordWords.contains(where: { $0.split(separator: "-").contains { markers.contains(String($0)) } }) { return true }
+        let n = keywordWords.count
+        guard promptWords.count > n else { return false }
+        for start in 1...(promptWords.count - n) where Array(promptWords[start..<(start + n)]) == keywordWords {
+            let before = promptWords[max(0, start - 2)..<start]
+            if before.last == "of", before.dropLast().contains(where: { $0 == "style" || $0 == "manner" }) { return true }
+        }
+        return false
+    }
+}
+
 struct TopicWords {
     var words: [String]
     /// The head: the last meaningful word before a preposition ("samurai on horseback" → samurai).

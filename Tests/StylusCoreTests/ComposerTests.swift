@@ -165,6 +165,19 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(dog?.probability ?? 0, Self.testModel.lexical.probability(dog?.features ?? []), accuracy: 1e-12)
     }
 
+    /// A name used to say how the image looks asks for a style, not the person's likeness.
+    func testAPersonNamedAsAStyleIsNotALikeness() {
+        for prompt in ["a city painted in the style of Albert Einstein", "melting clocks, in the manner of Albert Einstein",
+                       "a portrait, Einstein-esque", "Albert Einstein style poster"] {
+            let c = compose(prompt)
+            XCTAssertFalse(all(c).contains("einstein"), prompt)
+            let topic = c.topics.first { $0.keyword.lowercased().contains("einstein") }
+            let why = topic?.decisions.first { $0.adapterID == "einstein" }?.reason
+            XCTAssertTrue(why?.contains("asks for a style") ?? false, "\(prompt): \(String(describing: topic?.keyword)) \(String(describing: why))")
+        }
+        XCTAssertEqual(all(compose("Albert Einstein writing on a blackboard, oil painting style")).filter { $0 == "einstein" }, ["einstein"])
+    }
+
     func testSubjectTagsDropCategoryAndBaseModelNames() {
         XCTAssertEqual(ComposerWords.subjectTags(["style", "Watercolor", "SDXL", "flux", "Pony", "watercolor", "ink wash", "animals"]),
                        ["watercolor", "ink wash"])
