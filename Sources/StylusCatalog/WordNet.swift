@@ -1,7 +1,8 @@
 import Foundation
 import StylusCore
 
-/// Princeton WordNet 3.0's noun database (Debian's `wordnet-base`), read in place.
+/// Princeton WordNet 3.0's noun database (Debian's `wordnet-base`), read in place, and its
+/// adjective, verb and adverb indexes for telling common words from names.
 ///
 /// WordNet's files are built for lookups without loading: `index.noun` is sorted by lemma (binary
 /// search), and a synset's id is the byte offset of its line in `data.noun`. Both files are mapped,
@@ -22,6 +23,8 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
     let exceptions: [String: String]
     /// Index lines start after the licence header (lines that begin with two spaces).
     let firstEntry: Int
+    /// The adjective, verb and adverb indexes, with their first entries.
+    let otherIndexes: [(Data, Int)]
     /// Lookups already made: the composer asks about the same few words for many candidates.
     private let lock = NSLock()
     private var sensesCache: [String: [Int]] = [:]
@@ -46,15 +49,11 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
             }
         }
         self.exceptions = exceptions
-        var p = 0
-        index.withUnsafeBytes { raw in
-            let b = raw.bindMemory(to: UInt8.self)
-            while p + 1 < b.count, b[p] == 0x20, b[p + 1] == 0x20 {
-                while p < b.count, b[p] != 0x0A { p += 1 }
-                p += 1
-            }
+        firstEntry = Self.firstEntry(of: index)
+        // Adjectives, verbs and adverbs only answer "is this a common word" (optional files).
+        otherIndexes = ["index.adj", "index.verb", "index.adv"].compactMap { name in
+            (try? open(name)).map { ($0, Self.firstEntry(of: $0)) }
         }
-        firstEntry = p
         guard index.count > firstEntry + 10, data.count > 1000 else { throw WordNetError.damaged(directory) }
     }
 
@@ -95,13 +94,21 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
         cachedLine(synset)?.words.map { $0.lowercased() } ?? []
     }
 
-    public func isCommonNoun(_ word: String) -> Bool {
+    public func isCommonWord(_ word: String) -> Bool {
         let key = word.lowercased().split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }).joined(separator: " ")
         let forms = Set(Self.baseForms(key.replacingOccurrences(of: " ", with: "_"), exceptions: exceptions)
             .map { $0.replacingOccurrences(of: "_", with: " ") })
         // data.noun keeps each lemma's case: proper names are written capitalised ("Einstein").
-        return senses(of: key).contains { s in
-            cachedLine(s)?.words.contains(where: { forms.contains($0) }) ?? false
+        if senses(of: key).contains(where: { s in cachedLine(s)?.words.contains(where: { forms.contains($0) }) ?? false }) {
+            return true
+        }
+        // An adjective, verb or adverb ("arcane", "swirling" as "swirl") is a common word too.
+        let lemma = key.replacingOccurrences(of: " ", with: "_")
+        let verbForms = [lemma] + [("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("s", "")].compactMap { suffix, add in
+            lemma.hasSuffix(suffix) && lemma.count > suffix.count + 2 ? String(lemma.dropLast(suffix.count)) + add : nil
+        }
+        return otherIndexes.contains { index, first in
+            verbForms.contains { Self.indexLine(of: $0, in: index, firstEntry: first) { _, _ in true } ?? false }
         }
     }
 
@@ -118,10 +125,16 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
         return out
     }
 
-    /// The synset offsets listed for `lemma` in index.noun (binary search over the sorted lines).
+    /// The synset offsets listed for `lemma` in index.noun.
     func offsets(ofLemma lemma: String) -> [Int] {
+        Self.indexLine(of: lemma, in: index, firstEntry: firstEntry) { b, start in Self.offsets(inIndexLine: b, from: start) } ?? []
+    }
+
+    /// Binary search over the sorted lines of a WordNet index file; `read` gets the matching line.
+    static func indexLine<T>(of lemma: String, in index: Data, firstEntry: Int,
+                             _ read: (UnsafeBufferPointer<UInt8>, Int) -> T) -> T? {
         let target = Array(lemma.utf8)
-        return index.withUnsafeBytes { raw -> [Int] in
+        return index.withUnsafeBytes { raw -> T? in
             let b = raw.bindMemory(to: UInt8.self)
             var lo = firstEntry, hi = b.count
             while lo < hi {
@@ -138,13 +151,26 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
                     if c == 0 { break }
                     i += 1; j += 1
                 }
-                if order == 0 { return Self.offsets(inIndexLine: b, from: start) }
+                if order == 0 { return read(b, start) }
                 var end = start
                 while end < b.count, b[end] != 0x0A { end += 1 }
                 if order < 0 { lo = end + 1 } else { hi = start }
             }
-            return []
+            return nil
         }
+    }
+
+    /// Index lines start after the licence header (lines that begin with two spaces).
+    static func firstEntry(of index: Data) -> Int {
+        var p = 0
+        index.withUnsafeBytes { raw in
+            let b = raw.bindMemory(to: UInt8.self)
+            while p + 1 < b.count, b[p] == 0x20, b[p + 1] == 0x20 {
+                while p < b.count, b[p] != 0x0A { p += 1 }
+                p += 1
+            }
+        }
+        return p
     }
 
     /// index.noun line: lemma pos synset_cnt p_cnt [ptr_symbol]{p_cnt} sense_cnt tagsense_cnt offset{synset_cnt}.

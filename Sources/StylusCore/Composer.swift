@@ -436,12 +436,12 @@ struct AdapterProfile {
     /// Whether the topic (or, for confirmation, the prompt) names this character or person. A
     /// character adapter is only for prompts that ask for that character: by its full name, its
     /// trigger word, the surname of a multi-word name, or a one-word name. A name that is also a
-    /// common noun ("Power", "Fern", "Lightning") needs a confirming word from the title's qualifier
+    /// common word ("Power", "Fern", "Lightning", "Arcane") needs a confirming word from the title's qualifier
     /// or the adapter's tags in the prompt, so "ferns" or "power lines" do not call it up.
     func isNamed(topic: [String], prompt: Set<String>, knowledge: (any WordKnowledge)?) -> Bool {
         let topicWords = Set(topic.map(AdapterProfile.fold))
         for trigger in triggerNames where trigger.map(AdapterProfile.fold).allSatisfy(topicWords.contains) { return true }
-        func isCommon(_ w: String) -> Bool { knowledge?.isCommonNoun(w) ?? true }
+        func isCommon(_ w: String) -> Bool { knowledge?.isCommonWord(w) ?? true }
         let confirming = qualifierWords.union(tagNames.joined().map(AdapterProfile.fold))
         for (k, name) in titleNames.enumerated() {
             let words = name.map(AdapterProfile.fold).filter { !ComposerLexicon.headStops.contains($0) }

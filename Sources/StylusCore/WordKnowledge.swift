@@ -8,9 +8,10 @@ public protocol WordKnowledge: Sendable {
     func hypernyms(of synset: Int) -> [Int]
     /// WordNet's lexicographer file number (5 noun.animal, 6 noun.artifact, 18 noun.person, …), -1 unknown.
     func lexicographerFile(of synset: Int) -> Int
-    /// True when the word is an ordinary noun ("fern", "power"), false for names only ("Einstein",
-    /// WordNet writes those capitalised) and for words the resource does not know.
-    func isCommonNoun(_ word: String) -> Bool
+    /// True when the word is an ordinary noun ("fern", "power"), adjective ("arcane") or verb,
+    /// false for names only ("Einstein": WordNet writes those capitalised) and for words the
+    /// resource does not know.
+    func isCommonWord(_ word: String) -> Bool
 }
 
 /// How two noun phrases relate through the resource.

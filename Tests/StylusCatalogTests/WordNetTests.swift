@@ -34,11 +34,14 @@ final class WordNetTests: XCTestCase {
 
     func testCommonNounsAndNames() throws {
         let wn = try wordNet()
-        XCTAssertTrue(wn.isCommonNoun("fern"))
-        XCTAssertTrue(wn.isCommonNoun("ferns"))
-        XCTAssertTrue(wn.isCommonNoun("power"))
-        XCTAssertFalse(wn.isCommonNoun("einstein"), "WordNet writes the physicist capitalised")
-        XCTAssertFalse(wn.isCommonNoun("zelda"), "unknown words are names")
+        XCTAssertTrue(wn.isCommonWord("fern"))
+        XCTAssertTrue(wn.isCommonWord("ferns"))
+        XCTAssertTrue(wn.isCommonWord("power"))
+        XCTAssertFalse(wn.isCommonWord("einstein"), "WordNet writes the physicist capitalised")
+        XCTAssertFalse(wn.isCommonWord("zelda"), "unknown words are names")
+        XCTAssertTrue(wn.isCommonWord("arcane"), "an adjective")
+        XCTAssertTrue(wn.isCommonWord("swirling"), "a verb form")
+        XCTAssertTrue(wn.isCommonWord("quickly"), "an adverb")
     }
 
     func testAMissingOrForeignFolderIsAClearError() throws {

@@ -256,5 +256,5 @@ struct TinyWordNet: WordKnowledge {
     }
     func hypernyms(of synset: Int) -> [Int] { Self.parents[synset] ?? [] }
     func lexicographerFile(of synset: Int) -> Int { Self.kinds[synset] ?? -1 }
-    func isCommonNoun(_ word: String) -> Bool { !senses(of: word).isEmpty && !Self.properNames.contains(word.lowercased()) }
+    func isCommonWord(_ word: String) -> Bool { !senses(of: word).isEmpty && !Self.properNames.contains(word.lowercased()) }
 }
