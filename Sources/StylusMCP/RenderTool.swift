@@ -109,9 +109,9 @@ extension StylusTools {
                                                                 "hash": $0.hash.map(Value.string) ?? .null]) }),
                 "timings_s": .object(timings.mapValues { .double($0) }),
             ]))
-            content.append(.text("Wrote \(image.path)"))
+            content.append(.text(text: "Wrote \(image.path)", annotations: nil, _meta: nil))
             if thumbnail == nil, let small = try? Self.thumbnail(of: image.path) {
-                content.append(.image(data: small.png.base64EncodedString(), mimeType: "image/png"))
+                content.append(.image(data: small.png.base64EncodedString(), mimeType: "image/png", annotations: nil, _meta: nil))
                 thumbnail = .object(["width": .int(small.width), "height": .int(small.height)])
             }
         }

@@ -93,35 +93,57 @@ public final class StylusMCPServer: Sendable {
             case "show_adapter": structured = try tools.showAdapter(args)
             default:
                 let job = try tools.renderJob(args)
-                (structured, content) = try await tools.render(job, progress: progressSender(params._meta?.progressToken))
+                let progress = ProgressSender(server: server, token: params._meta?.progressToken)
+                do {
+                    (structured, content) = try await tools.render(job, progress: progress.event)
+                    await progress.finish(structured.objectValue?["images"]?.arrayValue.map { "Wrote \($0.count) image\($0.count == 1 ? "" : "s")" })
+                } catch {
+                    await progress.finish(nil)
+                    throw error
+                }
             }
-            return try .init(content: [.text(jsonText(structured))] + content, structuredContent: structured, isError: false)
+            return try .init(content: [.text(text: jsonText(structured), annotations: nil, _meta: nil)] + content, structuredContent: structured, isError: false)
         } catch is CancellationError {
             throw CancellationError()
         } catch let problem as ToolArguments.Problem {
-            return .init(content: [.text(problem.description)], isError: true)
+            return .init(content: [.text(text: problem.description, annotations: nil, _meta: nil)], isError: true)
         } catch {
-            return .init(content: [.text("\(params.name): \(error)")], isError: true)
+            return .init(content: [.text(text: "\(params.name): \(error)", annotations: nil, _meta: nil)], isError: true)
         }
     }
 
     /// Sends render events as `notifications/progress` (0–100, never decreasing) when the client
-    /// asked for progress; events leave the render thread through a stream so they keep their order.
-    func progressSender(_ token: ProgressToken?) -> @Sendable (RenderEvent) -> Void {
-        guard let token else { return { _ in } }
-        let (events, sink) = AsyncStream.makeStream(of: RenderEvent.self, bufferingPolicy: .bufferingNewest(64))
-        Task { [server] in
-            var last = -1.0
-            for await e in events {
-                let percent = (min(max(e.fraction, 0), 1) * 100).rounded()
-                guard percent > last else { continue }
-                last = percent
-                try? await server.notify(ProgressNotification.message(.init(progressToken: token, progress: percent, total: 100, message: e.message)))
+    /// asked for progress. Events leave the render thread through a stream so they keep their
+    /// order; `finish` sends what is left and a last 100 before the result goes out.
+    final class ProgressSender: Sendable {
+        private let sink: AsyncStream<(Double, String)>.Continuation?
+        private let sending: Task<Void, Never>?
+        private let token: ProgressToken?
+        private let server: Server
+
+        init(server: Server, token: ProgressToken?) {
+            self.server = server
+            self.token = token
+            guard let token else { (sink, sending) = (nil, nil); return }
+            let (events, sink) = AsyncStream.makeStream(of: (Double, String).self, bufferingPolicy: .bufferingNewest(64))
+            self.sink = sink
+            sending = Task {
+                var last = -1.0
+                for await (percent, message) in events where percent > last {
+                    last = percent
+                    try? await server.notify(ProgressNotification.message(.init(progressToken: token, progress: percent, total: 100, message: message)))
+                }
             }
         }
-        return { event in
-            sink.yield(event)
-            if event.stage == .write && event.fraction >= 1 { sink.finish() }
+
+        func event(_ e: RenderEvent) {
+            sink?.yield(((min(max(e.fraction, 0), 1) * 99).rounded(), e.message))
+        }
+
+        func finish(_ message: String?) async {
+            if let message { sink?.yield((100, message)) }
+            sink?.finish()
+            await sending?.value
         }
     }
 

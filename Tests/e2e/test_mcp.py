@@ -85,8 +85,8 @@ async def error(session, name, arguments):
     return result.content[0].text
 
 
-def cli(*args, catalog=STARTER_CATALOG):
-    out = subprocess.run([SERVER, *args, "--db", str(catalog)], check=True, capture_output=True, text=True).stdout
+def cli(*args, catalog=STARTER_CATALOG, stdin=None):
+    out = subprocess.run([SERVER, *args, "--db", str(catalog)], check=True, capture_output=True, text=True, input=stdin).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
@@ -185,7 +185,7 @@ async def test_search_filters_base_model_and_k():
 async def test_compose_prompt_is_the_cli_json(catalog, prompt):
     async with server(catalog=catalog) as s:
         got = await ok(s, "compose_prompt", {"prompt": prompt})
-    want = cli("compose", "--json", prompt, catalog=catalog)[0]
+    want = cli("compose", "--json", "-", catalog=catalog, stdin=prompt)[0]
     got.pop("timings_ms"), want.pop("timings_ms")
     assert got == want
     assert got["prompt_with_adapters"].startswith(prompt.split("---\n")[-1])
@@ -200,7 +200,10 @@ async def test_compose_explain_and_masks():
         got = await ok(s, "compose_prompt", {"prompt": "a medieval castle on a hill, watercolor", "base_model": "SD 1.5",
                                              "explain": True, "masks": "one_hot_loras", "samples": 3, "seed": 2})
     assert len(got["samples"]) == 3 and all(x.startswith("a medieval castle on a hill, watercolor") for x in got["samples"])
-    assert all(x.count("<lora:") == 1 for x in got["samples"]), got["samples"]  # one adapter kept per sample
+    assert all(x.count("<lora:") <= 1 for x in got["samples"]), got["samples"]  # at most one adapter kept per sample
+    want = cli("compose", "--json", "--base-model", "SD 1.5", "--masks", "one_hot_loras", "--samples", "3", "--seed", "2",
+               "a medieval castle on a hill, watercolor", catalog=FIXTURE_CATALOG)[0]
+    assert got["samples"] == want["samples"]
     decisions = {d["alias"]: d for t in got["explanation"] for d in t["decisions"]}
     assert decisions["kohya"]["accepted"] and decisions["kohya"]["reason"]
     assert [t["keyword"] for t in got["explanation"]] == [t["keyword"] for t in got["topics"]]
@@ -228,17 +231,29 @@ async def test_check_prompt_gives_the_editor_diagnostics():
 
 
 async def test_show_adapter_full_card_with_hashes():
-    async with server(catalog=FIXTURE_CATALOG) as s:
-        got = await ok(s, "show_adapter", {"alias_or_id": "kohya"})
+    folder = WORK / f"loras-{time.monotonic_ns()}"
+    folder.mkdir()
+    shutil.copy(LORAS / "kohya.safetensors", folder / "kohya.safetensors")
+    catalog = folder / "catalog.sqlite"
+    shutil.copy(FIXTURE_CATALOG, catalog)
+    async with server("--lora-dir", str(folder), catalog=catalog) as s:  # the folder is scanned into the catalog
+        got = await ok(s, "show_adapter", {"alias_or_id": "mcp-1"})
         card = got["adapter"]
-        assert card["adapter_id"] == "mcp-1" and card["title"] == "Watercolor Style" and card["trigger_words"] == ["wtrcolor"]
-        assert card["weight"] == 0.8 and card["refined_description"]
+        assert card["alias"] == "kohya" and card["title"] == "Watercolor Style" and card["trigger_words"] == ["wtrcolor"]
+        assert card["weight"] == 0.8 and card["refined_description"] and got["also_matches"] == []
+        scanned = (await ok(s, "show_adapter", {"alias_or_id": "kohya_alias"}))["adapter"]
         sha = hashlib.sha256((LORAS / "kohya.safetensors").read_bytes()).hexdigest()
-        assert card["file"]["sha256"] == sha and card["file"]["autov2"] == sha[:10]
-        assert card["file"]["path"] == str(LORAS / "kohya.safetensors")
+        assert scanned["file"]["sha256"] == sha and scanned["file"]["autov2"] == sha[:10]
+        assert scanned["file"]["path"] == str(folder / "kohya.safetensors") and scanned["file"]["autov3"]
+        assert cli("catalog", "show", "--json", "kohya_alias", catalog=catalog)[0] == scanned
+        # The alias of one adapter and the file stem of the other: the catalog's lookup order, as the CLI.
+        both = await ok(s, "show_adapter", {"alias_or_id": "kohya"})
+        shown = cli("catalog", "show", "--json", "kohya", catalog=catalog)
+        assert [both["adapter"]["adapter_id"], *both["also_matches"]] == [c["adapter_id"] for c in shown]
+    async with server(catalog=FIXTURE_CATALOG) as s:
         by_id = await ok(s, "show_adapter", {"alias_or_id": "mcp-2"})
         assert by_id["adapter"]["alias"] == "locon_ldm"
-        assert cli("catalog", "show", "--json", "mcp-1", catalog=FIXTURE_CATALOG)[0] == card
+        assert cli("catalog", "show", "--json", "mcp-2", catalog=FIXTURE_CATALOG)[0] == by_id["adapter"]
         message = await error(s, "show_adapter", {"alias_or_id": "kohyaa"})
         assert "kohyaa" in message and "kohya" in message.split("kohyaa", 1)[1], message  # names it, suggests the close one
     async with server() as s:  # the starter catalog
@@ -305,7 +320,7 @@ async def test_bad_arguments_are_clear_error_results():
             ("render_image", {"prompt": "a cat", "prompt_file_text": "a dog"}, ["not both"]),
             ("render_image", {"prompt_path": "relative.sdprompt"}, ["absolute path"]),
             ("render_image", {"prompt_path": str(WORK / "missing.sdprompt")}, ["missing.sdprompt", "existing prompt file"]),
-            ("render_image", {"prompt_path": str(WORK), "steps": 2}, ["directory"]),
+            ("render_image", {"prompt_path": str(WORK), "steps": 2}, ["a folder, not a regular file"]),
         ]
         for name, arguments, phrases in cases:
             message = await error(s, name, arguments)
@@ -350,7 +365,7 @@ async def test_render_beside_the_prompt_file_with_progress_and_thumbnail():
 
         values = [p[0] for p in progress]
         assert values == sorted(values) and len(set(values)) == len(values), progress  # strictly increasing
-        assert all(p[1] == 100 for p in progress) and values[-1] == 100, progress
+        assert all(p[1] == 100 for p in progress) and progress[-1] == (100, 100, "Wrote 1 image"), progress
         steps = [p[2] for p in progress if p[2].startswith("Sampling step")]
         assert "Sampling step 6/6" in steps, progress
 
