@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point one way: stylus → MCP → LSP → (Catalog, Render) → ML → Core.
+// Dependencies point one way: stylus → StylusMCP → LSP → (Catalog, Render) → ML → Core.
 // Tests use `package` access instead of @testable so they also build with -c release.
 let package = Package(
     name: "stylus",
@@ -15,7 +15,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         // System libraries
@@ -48,14 +47,11 @@ let package = Package(
         .target(name: "StylusMCP", dependencies: [
             "LSP", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
             .product(name: "MCP", package: "swift-sdk"),
-            .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "stylus", dependencies: [
             "LSP", "StylusMCP", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "MCP", package: "swift-sdk"),
-            .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

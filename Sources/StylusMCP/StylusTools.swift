@@ -91,10 +91,7 @@ final class StylusTools: Sendable {
         if let masks, let strategy = MaskStrategy(name: masks) {
             sampled = ComposeJSON.samples(outcome, strategy: strategy, count: samples, seed: UInt64(seed), debias: nil, restoreConcepts: false)
         }
-        guard let text = ComposeJSON.text(ComposeJSON.object(outcome, samples: sampled, explain: explain)) else {
-            throw ToolArguments.Problem(description: "compose_prompt: the result could not be written as JSON")
-        }
-        return try jsonValue(text)
+        return try jsonValue(object: ComposeJSON.object(outcome, samples: sampled, explain: explain))
     }
 
     func checkPrompt(_ a: ToolArguments) async throws -> Value {

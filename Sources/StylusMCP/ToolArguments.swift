@@ -82,14 +82,40 @@ struct ToolArguments {
     }
 }
 
-/// JSON text (written by the shared library code the CLI uses too) as an MCP value.
+/// JSON text (written by the shared library code the CLI uses too) as an MCP value. Parsed with
+/// JSONSerialization and converted, not decoded: `Value`'s `Decodable` tries each type in turn
+/// and costs milliseconds on a page of adapter cards.
 func jsonValue(_ text: String) throws -> Value {
-    try JSONDecoder().decode(Value.self, from: Data(text.utf8))
+    try jsonValue(object: JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]))
 }
 
-/// An `Encodable` as an MCP value.
+/// A JSONSerialization result, or the same shapes built in Swift ([String: Any], [Any], String,
+/// Bool, Int, Double, NSNull), as an MCP value.
+func jsonValue(object: Any) throws -> Value {
+    switch object {
+    case is NSNull: return .null
+    case let s as String: return .string(s)
+    case let d as [String: Any]: return .object(try d.mapValues { try jsonValue(object: $0) })
+    case let a as [Any]: return .array(try a.map { try jsonValue(object: $0) })
+    default: break
+    }
+    let type = Swift.type(of: object)
+    if type == Bool.self, let b = object as? Bool { return .bool(b) }
+    if type == Int.self, let i = object as? Int { return .int(i) }
+    if type == Double.self, let d = object as? Double { return d.isFinite ? .double(d) : .null }
+    if let n = object as? NSNumber {
+        switch String(cString: n.objCType) {
+        case "c", "B": return .bool(n.boolValue)
+        case "d", "f": return n.doubleValue.isFinite ? .double(n.doubleValue) : .null
+        default: return .int(n.intValue)
+        }
+    }
+    throw ToolArguments.Problem(description: "a result held a \(type), which JSON cannot carry")
+}
+
+/// An `Encodable` (LSP diagnostics) as an MCP value.
 func jsonValue<T: Encodable>(encoding value: T) throws -> Value {
-    try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(value))
+    try jsonValue(object: JSONSerialization.jsonObject(with: JSONEncoder().encode(value), options: [.fragmentsAllowed]))
 }
 
 /// Compact JSON text of a value, for the text content beside structured content.

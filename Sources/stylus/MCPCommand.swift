@@ -2,10 +2,8 @@ import ArgumentParser
 import Foundation
 import JSONRPC
 import Logging
-import MCP
 import StylusCore
 import StylusMCP
-import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,7 +69,7 @@ struct MCPCommand: ParsableCommand {
         }
         let logger = Logger(label: "stylus.mcp")
         let server = StylusMCPServer(configuration: config, logger: logger)
-        let transport = StdioTransport(input: .standardInput, output: FileDescriptor(rawValue: protocolOut), logger: logger)
+        let transport = PipeTransport(input: STDIN_FILENO, output: protocolOut, logger: logger)
 
         // ParsableCommand is synchronous: wait here for the async server to finish.
         let done = DispatchSemaphore(value: 0)
