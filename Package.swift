@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
         .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus", "TestSupport"]),
+        .testTarget(name: "StylusMCPTests", dependencies: ["StylusMCP", .product(name: "MCP", package: "swift-sdk")]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
         .testTarget(name: "CLITests", dependencies: ["stylus", "StylusCore", "HTTPTestSupport", "TestSupport"]),
     ]

@@ -3,15 +3,15 @@ import MCP
 
 /// A tool call's arguments, read with errors that name the argument, what is wrong and what to
 /// send instead (they become `isError` results the agent can act on).
-struct ToolArguments {
-    let tool: String
-    let values: [String: Value]
+package struct ToolArguments {
+    package let tool: String
+    package let values: [String: Value]
 
-    struct Problem: Error, CustomStringConvertible {
-        var description: String
+    package struct Problem: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    init(tool: String, _ values: [String: Value]?, allowed: Set<String>) throws {
+    package init(tool: String, _ values: [String: Value]?, allowed: Set<String>) throws {
         self.tool = tool
         self.values = values ?? [:]
         let unknown = self.values.keys.filter { !allowed.contains($0) }.sorted()
@@ -21,7 +21,7 @@ struct ToolArguments {
         }
     }
 
-    func problem(_ key: String, _ want: String) -> Problem {
+    package func problem(_ key: String, _ want: String) -> Problem {
         Problem(description: "\(tool): '\(key)' must be \(want)")
     }
 
@@ -30,14 +30,14 @@ struct ToolArguments {
         return v
     }
 
-    func string(_ key: String) throws -> String? {
+    package func string(_ key: String) throws -> String? {
         guard let v = present(key) else { return nil }
         guard let s = v.stringValue else { throw problem(key, "a string") }
         return s
     }
 
     /// A string that must be present and not blank.
-    func text(_ key: String, what: String) throws -> String {
+    package func text(_ key: String, what: String) throws -> String {
         guard let s = try string(key) else { throw Problem(description: "\(tool): '\(key)' is missing; pass \(what)") }
         guard !s.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw Problem(description: "\(tool): '\(key)' is empty; pass \(what)")
@@ -45,7 +45,7 @@ struct ToolArguments {
         return s
     }
 
-    func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+    package func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let v = present(key) else { return nil }
         let n: Int
         switch v {
@@ -57,7 +57,7 @@ struct ToolArguments {
         return n
     }
 
-    func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+    package func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
         guard let v = present(key) else { return nil }
         let d: Double
         switch v {
@@ -69,13 +69,13 @@ struct ToolArguments {
         return d
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    package func bool(_ key: String) throws -> Bool? {
         guard let v = present(key) else { return nil }
         guard let b = v.boolValue else { throw problem(key, "true or false") }
         return b
     }
 
-    func choice(_ key: String, _ options: [String]) throws -> String? {
+    package func choice(_ key: String, _ options: [String]) throws -> String? {
         guard let s = try string(key) else { return nil }
         guard options.contains(s) else { throw problem(key, "one of \(options.joined(separator: ", ")), got '\(s)'") }
         return s
@@ -85,13 +85,13 @@ struct ToolArguments {
 /// JSON text (written by the shared library code the CLI uses too) as an MCP value. Parsed with
 /// JSONSerialization and converted, not decoded: `Value`'s `Decodable` tries each type in turn
 /// and costs milliseconds on a page of adapter cards.
-func jsonValue(_ text: String) throws -> Value {
+package func jsonValue(_ text: String) throws -> Value {
     try jsonValue(object: JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]))
 }
 
 /// A JSONSerialization result, or the same shapes built in Swift ([String: Any], [Any], String,
 /// Bool, Int, Double, NSNull), as an MCP value.
-func jsonValue(object: Any) throws -> Value {
+package func jsonValue(object: Any) throws -> Value {
     switch object {
     case is NSNull: return .null
     case let s as String: return .string(s)
@@ -114,7 +114,7 @@ func jsonValue(object: Any) throws -> Value {
 }
 
 /// An `Encodable` (LSP diagnostics) as an MCP value.
-func jsonValue<T: Encodable>(encoding value: T) throws -> Value {
+package func jsonValue<T: Encodable>(encoding value: T) throws -> Value {
     try jsonValue(object: JSONSerialization.jsonObject(with: JSONEncoder().encode(value), options: [.fragmentsAllowed]))
 }
 
