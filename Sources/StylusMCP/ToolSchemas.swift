@@ -30,18 +30,24 @@ enum ToolSchemas {
         "nsfw": ["type": "boolean"],
     ], required: ["title", "base_model", "category", "weight", "trigger_words", "description", "nsfw"])
 
-    static let searchAdapters = Tool(
-        name: "search_adapters", title: "Search adapters",
-        description: "Rank the catalog's LoRA adapters for a prompt or a description (sentence embeddings + BM25, as `stylus search`). "
+    /// A tool whose input is an object of `input` (no other keys).
+    static func tool(_ name: String, _ title: String, _ description: String, input: [String: Value], required: [String] = [],
+                     annotations: Tool.Annotations = readOnly, output: Value) -> Tool {
+        Tool(name: name, title: title, description: description, inputSchema: object(input, required: required),
+             annotations: annotations, outputSchema: output)
+    }
+
+    static let searchAdapters = tool(
+        "search_adapters", "Search adapters",
+        "Rank the catalog's LoRA adapters for a prompt or a description (sentence embeddings + BM25, as `stylus search`). "
             + "Returns adapter ids, aliases (the name in <lora:alias:weight>), scores and short cards.",
-        inputSchema: object([
+        input: [
             "query": string("The prompt or a description of the wanted style, subject or concept."),
             "base_model": baseModel,
             "k": integer("How many adapters to return (default 10).", 1, 100),
             "nsfw": boolean("Also return NSFW adapters (default false)."),
-        ], required: ["query"]),
-        annotations: readOnly,
-        outputSchema: object([
+        ], required: ["query"],
+        output: object([
             "results": array(object([
                 "adapter_id": ["type": "string"], "alias": ["type": "string"], "score": ["type": "number"], "card": shortCard,
             ], required: ["adapter_id", "alias", "score", "card"])),
@@ -54,11 +60,11 @@ enum ToolSchemas {
                                  required: ["adapter_id", "alias", "weight"])),
     ], required: ["keyword", "range", "adapters"])
 
-    static let composePrompt = Tool(
-        name: "compose_prompt", title: "Compose adapters for a prompt",
-        description: "Run the Stylus composer (as `stylus compose --json`): split the prompt into topics (keywords), choose adapters per topic "
+    static let composePrompt = tool(
+        "compose_prompt", "Compose adapters for a prompt",
+        "Run the Stylus composer (as `stylus compose --json`): split the prompt into topics (keywords), choose adapters per topic "
             + "with weights, and return the prompt with <lora:alias:weight> tags appended. `explain` adds every accept/reject decision with its reason.",
-        inputSchema: object([
+        input: [
             "prompt": string("An A1111-style prompt, or the whole text of a .sdprompt file (YAML frontmatter allowed)."),
             "base_model": baseModel,
             "masks": choice("Also return masked variants of the composed prompt (the paper's masking): which adapters each sample keeps.", masks),
@@ -66,9 +72,8 @@ enum ToolSchemas {
             "seed": integer("Seed of mask sampling (default 0).", 0, Int(Int32.max)),
             "explain": boolean("Add each topic's accept/reject decisions with reasons (default false)."),
             "nsfw": boolean("Allow NSFW adapters (default false)."),
-        ], required: ["prompt"]),
-        annotations: readOnly,
-        outputSchema: object([
+        ], required: ["prompt"],
+        output: object([
             "prompt": ["type": "string"], "base_model": nullable("string"),
             "retrieved": array(["type": "string"]), "topics": array(composeTopic),
             "prompt_with_adapters": ["type": "string"], "timings_ms": ["type": "object", "additionalProperties": ["type": "number"]],
@@ -85,17 +90,16 @@ enum ToolSchemas {
     static let position = object(["line": ["type": "integer", "minimum": 0], "character": ["type": "integer", "minimum": 0]],
                                  required: ["line", "character"])
 
-    static let checkPrompt = Tool(
-        name: "check_prompt", title: "Check a prompt",
-        description: "The diagnostics an editor shows for a prompt or .sdprompt text: syntax, frontmatter, duplicate or unknown LoRAs, "
+    static let checkPrompt = tool(
+        "check_prompt", "Check a prompt",
+        "The diagnostics an editor shows for a prompt or .sdprompt text: syntax, frontmatter, duplicate or unknown LoRAs, "
             + "base-model mismatches, missing trigger words, weights out of range, the CLIP token limit, and adapters that would fit (hints). "
             + "Positions are 0-based lines and UTF-16 characters; severity 1 error, 2 warning, 3 information, 4 hint.",
-        inputSchema: object([
+        input: [
             "text": string("The prompt, or the whole text of a .sdprompt file."),
             "base_model": string("Base model to assume when the text has no base_model frontmatter (as the editor's baseModel setting)."),
-        ], required: ["text"]),
-        annotations: readOnly,
-        outputSchema: object([
+        ], required: ["text"],
+        output: object([
             "diagnostics": array(object([
                 "range": object(["start": position, "end": position], required: ["start", "end"]),
                 "severity": ["type": "integer", "minimum": 1, "maximum": 4],
@@ -116,21 +120,20 @@ enum ToolSchemas {
     ], required: ["adapter_id", "alias", "title", "base_model", "category", "weight", "trigger_words", "refined_description", "nsfw"],
        additional: true)
 
-    static let showAdapter = Tool(
-        name: "show_adapter", title: "Show an adapter's card",
-        description: "The full card of one adapter (as `stylus catalog show --json`): refined description, trigger words, recommended weight and "
+    static let showAdapter = tool(
+        "show_adapter", "Show an adapter's card",
+        "The full card of one adapter (as `stylus catalog show --json`): refined description, trigger words, recommended weight and "
             + "where it comes from, tags, the raw description, and the local file with its hashes (the SHA-256 is computed and cached in the catalog the first time).",
-        inputSchema: object(["alias_or_id": string("Adapter id, alias (the name in <lora:alias:…>) or file name stem.")], required: ["alias_or_id"]),
-        annotations: readOnly,
-        outputSchema: object(["adapter": fullCard, "also_matches": array(["type": "string"])], required: ["adapter", "also_matches"]))
+        input: ["alias_or_id": string("Adapter id, alias (the name in <lora:alias:…>) or file name stem.")], required: ["alias_or_id"],
+        output: object(["adapter": fullCard, "also_matches": array(["type": "string"])], required: ["adapter", "also_matches"]))
 
-    static let renderImage = Tool(
-        name: "render_image", title: "Render an image",
-        description: "Render a Stable Diffusion 1.x image on this machine (or an A1111/Forge server) and write it as a new PNG, never replacing a file: "
+    static let renderImage = tool(
+        "render_image", "Render an image",
+        "Render a Stable Diffusion 1.x image on this machine (or an A1111/Forge server) and write it as a new PNG, never replacing a file: "
             + "beside the prompt file given as prompt_path (<stem>-<n>.png), else in the server's --output-dir (stylus-<n>.png). "
             + "Give the .sdprompt text (prompt_file_text), a bare prompt with settings, or just prompt_path. Sends progress notifications while sampling "
             + "when the request has a progressToken, stops on notifications/cancelled. Returns the PNG path(s) and a small thumbnail.",
-        inputSchema: object([
+        input: [
             "prompt_file_text": string("The whole .sdprompt text (frontmatter with checkpoint, steps, cfg, sampler, seed, size, … and the prompt)."),
             "prompt": string("A bare A1111-style prompt (instead of prompt_file_text); settings below."),
             "prompt_path": string("An existing .sdprompt file: read when no text is given; images are written beside it."),
@@ -145,9 +148,9 @@ enum ToolSchemas {
             "base_model": baseModel,
             "backend": choice("local (this machine, the default) or a1111 (an A1111/Forge server started with --api).", ["local", "a1111"]),
             "a1111_url": string("The A1111/Forge server for backend a1111 (default http://127.0.0.1:7860)."),
-        ]),
+        ],
         annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false),
-        outputSchema: object([
+        output: object([
             "images": array(object([
                 "path": ["type": "string"], "prompt": ["type": "string"], "seed": ["type": "integer"],
                 "adapters": array(object(["name": ["type": "string"], "path": nullable("string"), "hash": nullable("string")],

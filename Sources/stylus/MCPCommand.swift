@@ -52,21 +52,7 @@ struct MCPCommand: ParsableCommand {
         config.checkpoint = checkpoint.map(path)
         config.baseModel = baseModel
 
-        // stdout belongs to the protocol: keep the real stdout for messages and point fd 1 at
-        // stderr, so a stray print anywhere cannot corrupt the stream.
-        let protocolOut = dup(STDOUT_FILENO)
-        guard protocolOut >= 0, dup2(STDERR_FILENO, STDOUT_FILENO) >= 0 else {
-            printError("stylus mcp: cannot set up stdout (\(String(cString: strerror(errno))))")
-            throw CLIExit.runtimeFailure
-        }
-        signal(SIGPIPE, SIG_IGN)  // a vanished client shows up as a write error, not a kill
-
-        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .warning
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let protocolOut = try protocolStdout(command: "mcp", logLevel: logLevel, default: .warning)
         let logger = Logger(label: "stylus.mcp")
         let server = StylusMCPServer(configuration: config, logger: logger)
         let transport = PipeTransport(input: STDIN_FILENO, output: protocolOut, logger: logger)

@@ -27,15 +27,28 @@ final class PNGReaderTests: XCTestCase {
         }
     }
 
+    /// All five row filters on hand-computed rows: Sub then Up; None, Average, Paeth.
+    func testEveryRowFilter() throws {
+        let subUp = try PNGReader.decode(zlibPNG(width: 2, height: 2, colour: 2, rows: [
+            1, 10, 20, 30, 5, 5, 5,
+            2, 1, 1, 1, 2, 2, 2,
+        ]))
+        XCTAssertEqual(subUp.pixels, [10, 20, 30, 15, 25, 35, 11, 21, 31, 17, 27, 37])
+        let averagePaeth = try PNGReader.decode(zlibPNG(width: 2, height: 3, colour: 2, rows: [
+            0, 100, 100, 100, 50, 50, 50,
+            3, 0, 0, 0, 0, 0, 0,          // (left + up) / 2: (0 + 100) / 2, then (50 + 50) / 2
+            4, 1, 1, 1, 1, 1, 1,          // Paeth picks up (50) first, then left (51)
+        ]))
+        XCTAssertEqual(averagePaeth.pixels, [100, 100, 100, 50, 50, 50, 50, 50, 50, 50, 50, 50, 51, 51, 51, 52, 52, 52])
+        XCTAssertThrowsError(try PNGReader.decode(zlibPNG(width: 1, height: 1, colour: 2, rows: [5, 1, 2, 3])))  // no filter 5
+    }
+
     func testRGBADropsAlpha() throws {
         // 2x2 RGBA, filter 0 (None) on both rows.
-        let raw: [UInt8] = [0, 1, 2, 3, 255, 4, 5, 6, 128,
-                            0, 7, 8, 9, 0, 10, 11, 12, 9]
-        var size = compressBound(uLong(raw.count))
-        var zdata = [UInt8](repeating: 0, count: Int(size))
-        XCTAssertEqual(compress2(&zdata, &size, raw, uLong(raw.count), 6), Z_OK)
-        let png = chunkedPNG(header: [0, 0, 0, 2, 0, 0, 0, 2, 8, 6, 0, 0, 0], idat: Array(zdata.prefix(Int(size))))
-        let image = try PNGReader.decode(png)
+        let image = try PNGReader.decode(zlibPNG(width: 2, height: 2, colour: 6, rows: [
+            0, 1, 2, 3, 255, 4, 5, 6, 128,
+            0, 7, 8, 9, 0, 10, 11, 12, 9,
+        ]))
         XCTAssertEqual(image.pixels, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
     }
 
@@ -63,6 +76,14 @@ final class PNGReaderTests: XCTestCase {
         // Never enlarged.
         let tiny = try RGBImage(width: 3, height: 2, pixels: [UInt8](repeating: 1, count: 18))
         XCTAssertEqual(try tiny.thumbnail(maxSide: 128), tiny)
+    }
+
+    /// An 8-bit PNG of already filtered rows (each row's filter byte first).
+    func zlibPNG(width: UInt8, height: UInt8, colour: UInt8, rows: [UInt8]) throws -> [UInt8] {
+        var size = compressBound(uLong(rows.count))
+        var zdata = [UInt8](repeating: 0, count: Int(size))
+        XCTAssertEqual(compress2(&zdata, &size, rows, uLong(rows.count), 6), Z_OK)
+        return chunkedPNG(header: [0, 0, 0, width, 0, 0, 0, height, 8, colour, 0, 0, 0], idat: Array(zdata.prefix(Int(size))))
     }
 
     /// A PNG of the given IHDR data and IDAT bytes (CRCs computed).

@@ -26,7 +26,7 @@ from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import McpError
 
-from conftest import CATALOG as STARTER_CATALOG, ROOT, SERVER
+from conftest import CATALOG as STARTER_CATALOG, ROOT, SERVER, write_prompt_file
 
 CHECKPOINT = ROOT / "Tests" / "Fixtures" / "TinySD" / "tiny-sd15.safetensors"
 LORAS = ROOT / "Tests" / "Fixtures" / "LoRA"
@@ -119,12 +119,7 @@ def png_size(data: bytes):
 
 
 def prompt_file(name, body, size="64x64", steps=8):
-    folder = WORK / f"{name}-{time.monotonic_ns()}"
-    folder.mkdir()
-    text = f"---\ncheckpoint: {CHECKPOINT}\nsteps: {steps}\nsize: {size}\nseed: 5\nsampler: Euler\ncfg: 7\n---\n{body}\n"
-    path = folder / f"{name}.sdprompt"
-    path.write_text(text)
-    return path, text
+    return write_prompt_file(WORK, name, body, size, steps, checkpoint=CHECKPOINT)
 
 
 # --- protocol, schemas, annotations -----------------------------------------------------------
