@@ -5,6 +5,20 @@ import StylusCatalog
 import StylusCore
 import StylusRender
 
+/// The catalog, models and render session the tools use, loaded once on a thread of its own
+/// (opening the catalog and building its indexes blocks) and shared by every session.
+public final class MCPCatalog: Sendable {
+    let loading: Task<Result<StylusTools, Error>, Never>
+
+    public init(configuration: MCPConfiguration) {
+        loading = Task {
+            await withCheckedContinuation { done in
+                Thread.detachNewThread { done.resume(returning: Result { try StylusTools(configuration: configuration) }) }
+            }
+        }
+    }
+}
+
 /// `stylus mcp` (docs/CONTRACTS.md, MCP server): the Model Context Protocol server over the same
 /// catalog, composer, linter and renderer as the CLI and the language server. Tools
 /// (`ToolSchemas`), adapter cards as resources (`stylus://adapter/{id}`) and a prompt template.
@@ -20,8 +34,15 @@ public final class StylusMCPServer: Sendable {
     let tools: Task<Result<StylusTools, Error>, Never>
     let logger: Logger
 
-    public init(configuration: MCPConfiguration, logger: Logger) {
+    /// A server with its own catalog, loaded in the background.
+    public convenience init(configuration: MCPConfiguration, logger: Logger) {
+        self.init(catalog: MCPCatalog(configuration: configuration), logger: logger)
+    }
+
+    /// A server over a catalog other sessions may share (`--http`: one server per session).
+    public init(catalog: MCPCatalog, logger: Logger) {
         self.logger = logger
+        tools = catalog.loading
         server = Server(
             name: Self.name, version: Self.version, title: "Stylus",
             instructions: "Stylus picks LoRA adapters for Stable Diffusion prompts from the user's local catalog. "
@@ -29,17 +50,13 @@ public final class StylusMCPServer: Sendable {
                 + "check_prompt shows problems, show_adapter gives a card, render_image renders locally.",
             capabilities: .init(prompts: .init(listChanged: false), resources: .init(subscribe: false, listChanged: false),
                                 tools: .init(listChanged: false)))
-        tools = Task {
-            await withCheckedContinuation { done in
-                Thread.detachNewThread { done.resume(returning: Result { try StylusTools(configuration: configuration) }) }
-            }
-        }
     }
 
-    /// Serves on `transport` until the client goes away.
-    public func run(transport: any Transport) async throws {
+    /// Serves on `transport` until the client goes away; `started` runs once it listens.
+    public func run(transport: any Transport, started: @Sendable () -> Void = {}) async throws {
         await register()
         try await server.start(transport: transport)
+        started()
         Task { [tools, logger] in
             switch await tools.value {
             case .success(let t): for w in t.warnings { logger.warning("\(w)") }

@@ -26,6 +26,8 @@ struct MCPCommand: ParsableCommand {
     @Option(help: "SD 1.x checkpoint for renders whose prompt names none.") var checkpoint: String?
     @Option(name: .customLong("base-model"), help: "Base model check_prompt assumes when a prompt has no base_model frontmatter.")
     var baseModel: String?
+    @Option(help: "Serve MCP's Streamable HTTP on http://127.0.0.1:PORT/mcp instead of stdio (0: a free port, printed on stderr).")
+    var http: UInt16?
     @Option(name: .customLong("log-level"), help: "Log level on stderr: trace, debug, info, warning, error.") var logLevel: String = "warning"
 
     func run() throws {
@@ -54,6 +56,16 @@ struct MCPCommand: ParsableCommand {
 
         let protocolOut = try protocolStdout(command: "mcp", logLevel: logLevel, default: .warning)
         let logger = Logger(label: "stylus.mcp")
+        if let http {
+            let listener: LoopbackHTTPServer
+            do { listener = try LoopbackHTTPServer(port: http, catalog: MCPCatalog(configuration: config), logger: logger) } catch {
+                printError("stylus mcp: \(error)")
+                throw CLIExit.runtimeFailure
+            }
+            printError("stylus mcp: listening on http://127.0.0.1:\(listener.port)\(LoopbackHTTPServer.path)")
+            listener.serve()
+            throw CLIExit.runtimeFailure
+        }
         let server = StylusMCPServer(configuration: config, logger: logger)
         let transport = PipeTransport(input: STDIN_FILENO, output: protocolOut, logger: logger)
 

@@ -444,3 +444,39 @@ async def test_ten_thousand_calls_without_memory_growth():
         warm = samples[1]
         assert max(samples[2:]) - warm < 16 * 1024, samples  # less than 16 MB above the warmed-up size
         assert samples[-1] - samples[4] < 8 * 1024, samples  # and flat over the second half
+
+
+# --- Streamable HTTP on the loopback interface -------------------------------------------------
+
+
+async def test_streamable_http_sessions_on_loopback():
+    import re
+    import urllib.error
+    import urllib.request
+    from mcp.client.streamable_http import streamable_http_client
+
+    p = subprocess.Popen([SERVER, "mcp", "--http", "0", "--db", str(FIXTURE_CATALOG)], stderr=subprocess.PIPE, text=True)
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(p.stderr.readline), 60)
+        url = re.search(r"http://127\.0\.0\.1:\d+/mcp", line).group(0)
+        for _ in range(2):  # two sessions, one after the other, over the same catalog
+            async with streamable_http_client(url) as (read, write, _):
+                async with ClientSession(read, write, read_timeout_seconds=TIMEOUT) as s:
+                    assert (await s.initialize()).serverInfo.name == "stylus"
+                    got = await ok(s, "search_adapters", {"query": "stone castle", "k": 1})
+                    assert got["results"][0]["alias"] == "locon_ldm"
+                    assert "nosuch" in await error(s, "show_adapter", {"alias_or_id": "nosuch"})
+        init = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        for extra, status in [({"Origin": "http://evil.example"}, 403), ({"MCP-Session-Id": "nosuch"}, 404)]:
+            request = urllib.request.Request(url, data=init, headers={**headers, **extra}, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                await asyncio.to_thread(urllib.request.urlopen, request, None, 30)
+            assert refused.value.code == status, (extra, refused.value.code)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            await asyncio.to_thread(urllib.request.urlopen, url.replace("/mcp", "/other"), None, 30)
+        assert missing.value.code == 404
+    finally:
+        p.kill()
+        p.wait()
