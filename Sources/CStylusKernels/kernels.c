@@ -282,6 +282,45 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
     }
 }
 
+// y rows r0..<r0+R for one panel p (16 outputs): R × 16 outputs in registers. With AVX2's 16
+// vector registers a v16 takes two, so R ≤ 6 keeps 12 accumulators, the panel and a broadcast in
+// registers, and the panel (16·k halves) stays in L1 across the blocks of rows.
+#define NARROW_BLOCK(R)                                                                             \
+    do {                                                                                             \
+        v16 c[R];                                                                                    \
+        for (int i = 0; i < R; i++) c[i] = 0;                                                        \
+        const float *xr = x + r0 * k;                                                                \
+        for (long kk = 0; kk < k; kk++) {                                                            \
+            v16 b = load_half(w + kk * 16);                                                          \
+            for (int i = 0; i < R; i++) c[i] += splat(xr[i * k + kk]) * b;                           \
+        }                                                                                            \
+        for (int i = 0; i < R; i++) {                                                                \
+            float *out = y + (r0 + i) * n + p * 16;                                                  \
+            v16 v = c[i];                                                                            \
+            if (bias) v += load(bias + p * 16);                                                      \
+            if (accumulate) v += load(out);                                                          \
+            store(out, v);                                                                           \
+        }                                                                                            \
+    } while (0)
+
+CLONES
+void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
+                                 int accumulate, long panel_begin, long panel_end) {
+    for (long p = panel_begin; p < panel_end; p++) {
+        const uint16_t *w = wp + p * 16 * k;
+        long r0 = 0;
+        for (; r0 + 6 <= m; r0 += 6) NARROW_BLOCK(6);
+        switch (m - r0) {
+        case 5: NARROW_BLOCK(5); break;
+        case 4: NARROW_BLOCK(4); break;
+        case 3: NARROW_BLOCK(3); break;
+        case 2: NARROW_BLOCK(2); break;
+        case 1: NARROW_BLOCK(1); break;
+        default: break;
+        }
+    }
+}
+
 // MARK: Winograd F(2×2, 3×3)
 
 void stylus_winograd_weights(const float *w, long K, long C, long k0, long k1, float *u) {

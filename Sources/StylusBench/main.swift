@@ -2,6 +2,7 @@
 //
 //   StylusBench embed FILE [--batch N] [--repeat R]   one text per line (\n escaped as \\n); prints JSON
 //   StylusBench latency FILE [--repeat R]             each line embedded alone, R rounds; prints JSON
+//   StylusBench vectors FILE                          the unit embedding of each line, as JSON
 //
 // The model comes from the data directory (STYLUS_HOME etc.). Output is one JSON object on stdout.
 
@@ -92,10 +93,12 @@ case "latency":
     result["median_ms"] = percentile(ms, 0.5)
     result["p95_ms"] = percentile(ms, 0.95)
     result["max_ms"] = ms.max() ?? 0
+case "vectors":  // the embeddings themselves, for prototyping features in Python
+    result["vectors"] = encoder.embed(texts, batchSize: batch).map { $0.map(Double.init) }
 case "kernels":
     for (name, ns) in kernelTimings(rounds: rounds) { result[name] = ns }
 default:
-    fail("unknown mode \(mode); use embed or latency")
+    fail("unknown mode \(mode); use embed, latency, vectors or kernels")
 }
 let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
 print(String(decoding: json, as: UTF8.self))

@@ -122,6 +122,18 @@ package enum CatalogSchema {
                                arguments: [CatalogStore.embeddingTextHash(row["refined_description"]), row["id"] as Int64])
             }
         }
+        // Embeddings of short texts (adapter titles and subject tags), keyed by text: computed with the
+        // adapters' vectors so the composer does not embed a candidate's names while a user waits.
+        m.registerMigration("v5_text_vectors") { db in
+            try db.execute(sql: """
+                CREATE TABLE text_vectors (
+                    model TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    vector BLOB NOT NULL,                  -- little-endian Float32
+                    PRIMARY KEY (model, text)
+                ) WITHOUT ROWID;
+                """)
+        }
         return m
     }
 }

@@ -209,11 +209,7 @@ public final class CatalogStore: Sendable {
     }
 
     func storeEmbedding(rowID: Int64, vector: [Float], model: String, _ db: Database) throws {
-        var data = Data(capacity: vector.count * 4)
-        for v in vector {
-            var le = v.bitPattern.littleEndian
-            withUnsafeBytes(of: &le) { data.append(contentsOf: $0) }
-        }
+        let data = Self.blob(vector)
         // Stamped with the hash of the text the vector is for: the adapter's current refined description.
         let text = try String.fetchOne(db.cachedStatement(sql: "SELECT refined_description FROM adapters WHERE id = ?"),
                                        arguments: [rowID]) ?? ""
@@ -242,15 +238,71 @@ public final class CatalogStore: Sendable {
             let rows = try Row.fetchCursor(db, sql: "SELECT adapter_id, embedding, embedding_dim FROM adapters WHERE embedding_model = ? ORDER BY id", arguments: [model])
             var out: [(String, [Float])] = []
             while let row = try rows.next() {
-                let data: Data = row["embedding"]
-                let dim: Int = row["embedding_dim"]
-                var v = [Float](repeating: 0, count: dim)
-                data.withUnsafeBytes { raw in
-                    for i in 0..<min(dim, raw.count / 4) {
-                        v[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-                    }
+                out.append((row["adapter_id"], Self.floats(row["embedding"], count: row["embedding_dim"])))
+            }
+            return out
+        }
+    }
+
+    /// Little-endian Float32 bytes, as vectors are stored.
+    static func blob(_ vector: [Float]) -> Data {
+        var data = Data(capacity: vector.count * 4)
+        for v in vector {
+            var le = v.bitPattern.littleEndian
+            withUnsafeBytes(of: &le) { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    static func floats(_ data: Data, count: Int? = nil) -> [Float] {
+        let n = min(count ?? data.count / 4, data.count / 4)
+        return data.withUnsafeBytes { raw in
+            (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+
+    /// Stored embeddings of short texts (titles, tags) by `model`, for those of `texts` that have one.
+    public func textVectors(for texts: [String], model: String) throws -> [String: [Float]] {
+        guard !texts.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: [Float]] = [:]
+            let unique = Array(Set(texts))
+            for start in stride(from: 0, to: unique.count, by: 500) {
+                let chunk = Array(unique[start..<min(start + 500, unique.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: "SELECT text, vector FROM text_vectors WHERE model = ? AND text IN (\(marks))",
+                                               arguments: StatementArguments([model] + chunk))
+                while let row = try rows.next() { out[row["text"]] = Self.floats(row["vector"]) }
+            }
+            return out
+        }
+    }
+
+    public func setTextVectors(_ vectors: [(text: String, vector: [Float])], model: String) throws {
+        try write { db in
+            for (text, vector) in vectors {
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO text_vectors (model, text, vector) VALUES (?, ?, ?)")
+                    .execute(arguments: [model, text, Self.blob(vector)])
+            }
+        }
+    }
+
+    /// The short texts that name each adapter (cleaned title, subject tags), for `adapterIDs`.
+    public func nameTexts(adapterIDs: [String]) throws -> [String] {
+        guard !adapterIDs.isEmpty else { return [] }
+        return try read { db in
+            var out: [String] = []
+            for start in stride(from: 0, to: adapterIDs.count, by: 500) {
+                let chunk = Array(adapterIDs[start..<min(start + 500, adapterIDs.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try Row.fetchCursor(db, sql: "SELECT title, tags FROM adapters WHERE adapter_id IN (\(marks))",
+                                               arguments: StatementArguments(chunk))
+                while let row = try rows.next() {
+                    let tagsJSON: String = row["tags"]
+                    let tags = (try? JSONDecoder().decode([String].self, from: Data(tagsJSON.utf8))) ?? []
+                    out.append(ComposerWords.titleText(row["title"]))
+                    out += ComposerWords.subjectTags(tags)
                 }
-                out.append((row["adapter_id"], v))
             }
             return out
         }

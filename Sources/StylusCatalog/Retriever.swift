@@ -57,6 +57,8 @@ public final class Retriever: CandidateSource, Sendable {
     public let wordNet: WordNet?
     /// Embeddings of short texts already seen (titles, topics, category descriptions), bounded.
     let textVectors = TextVectorCache(capacity: 50_000)
+    /// Each candidate's cleaned title and subject tags, derived once per adapter.
+    let nameTexts = NameTextCache()
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog.
     /// Adapters still without a vector get one now (and it is stored when the catalog is writable).
@@ -159,9 +161,10 @@ public final class Retriever: CandidateSource, Sendable {
             if let v = textVectors.get(t) { out[i] = v } else { missing.append(i) }
         }
         if !missing.isEmpty {
-            let unique = Array(Set(missing.map { texts[$0] }))
-            let vectors = encoder.embed(tokenIDs: unique.map { queryTokens(QueryText.clean($0).isEmpty ? $0 : QueryText.clean($0), encoder) })
-            var fresh: [String: [Float]] = [:]
+            // Titles and tags were embedded with the catalog; only the rest is encoded now.
+            var fresh = (try? store.textVectors(for: missing.map { texts[$0] }, model: MiniLMEncoder.modelID)) ?? [:]
+            let unique = Array(Set(missing.map { texts[$0] }.filter { fresh[$0] == nil }))
+            let vectors = encoder.embed(tokenIDs: unique.map { Self.shortTextTokens($0, encoder: encoder, limit: options.queryTokenLimit) })
             for (t, v) in zip(unique, vectors) { fresh[t] = v }
             textVectors.put(fresh)
             for i in missing { out[i] = fresh[texts[i]] }
@@ -169,20 +172,29 @@ public final class Retriever: CandidateSource, Sendable {
         return out.map { $0 ?? [] }
     }
 
-    /// Card vectors from the matrix and title vectors (embedded on first use, then cached).
+    /// How a short text (a topic, a title, a tag) is tokenised for its embedding: cleaned of prompt
+    /// syntax, cut like a query.
+    package static func shortTextTokens(_ text: String, encoder: MiniLMEncoder, limit: Int = Options().queryTokenLimit) -> [Int32] {
+        let cleaned = QueryText.clean(text)
+        return cutTokens(encoder.tokenizer.encode(cleaned.isEmpty ? text : cleaned), limit: limit)
+    }
+
+    /// Card vectors from the matrix; title and subject-tag vectors embedded on first use, then cached.
     public func attachVectors(_ candidates: inout [CandidateAdapter]) {
         guard encoder != nil else { return }
-        let titles = candidates.map { ComposerWords.titleText($0.card.title) }
-        let distinct = Array(Set(titles))
-        guard let titleVectors = embed(distinct) else { return }
-        var byTitle: [String: [Float]] = [:]
-        for (t, v) in zip(distinct, titleVectors) { byTitle[t] = v }
+        let names = candidates.map { nameTexts.get($0.card) }
+        let titles = names.map(\.title), tags = names.map(\.tags)
+        let distinct = Array(Set(titles + tags.joined()))
+        guard let vectors = embed(distinct) else { return }
+        var byText: [String: [Float]] = [:]
+        for (t, v) in zip(distinct, vectors) { byText[t] = v }
         let d = MiniLMEncoder.dimension
         for i in candidates.indices {
             guard candidates[i].vectors == nil, let entry = entryOfAdapterID[candidates[i].card.adapterId], rowOfEntry[entry] >= 0,
-                  let title = byTitle[titles[i]] else { continue }
+                  let title = byText[titles[i]] else { continue }
             let r = Int(rowOfEntry[entry])
-            candidates[i].vectors = AdapterVectors(card: Array(matrix[(r * d)..<((r + 1) * d)]), title: title)
+            candidates[i].vectors = AdapterVectors(card: Array(matrix[(r * d)..<((r + 1) * d)]), title: title,
+                                                   tags: tags[i].compactMap { byText[$0] })
         }
     }
 
@@ -273,8 +285,11 @@ public final class Retriever: CandidateSource, Sendable {
     /// The query's word pieces, cut to `queryTokenLimit` as sentence-transformers cuts to its
     /// max_seq_length (the first pieces, then [SEP]).
     package func queryTokens(_ text: String, _ encoder: MiniLMEncoder) -> [Int32] {
-        let ids = encoder.tokenizer.encode(text)
-        let limit = max(2, options.queryTokenLimit)
+        Self.cutTokens(encoder.tokenizer.encode(text), limit: options.queryTokenLimit)
+    }
+
+    static func cutTokens(_ ids: [Int32], limit: Int) -> [Int32] {
+        let limit = max(2, limit)
         guard ids.count > limit, let last = ids.last else { return ids }
         return Array(ids.prefix(limit - 1)) + [last]
     }
@@ -380,6 +395,25 @@ final class TextVectorCache: @unchecked Sendable {  // state behind `lock`
         lock.lock(); defer { lock.unlock() }
         if vectors.count + fresh.count > capacity { vectors.removeAll(keepingCapacity: true) }
         vectors.merge(fresh) { _, new in new }
+    }
+}
+
+/// The texts that name an adapter for the composer's embeddings (cleaned title, subject tags), kept
+/// per adapter id: cleaning titles is string work the pool would otherwise repeat on every compose.
+final class NameTextCache: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var names: [String: (title: String, tags: [String])] = [:]
+
+    func get(_ card: AdapterCard) -> (title: String, tags: [String]) {
+        lock.lock()
+        let known = names[card.adapterId]
+        lock.unlock()
+        if let known { return known }
+        let fresh = (title: ComposerWords.titleText(card.title), tags: ComposerWords.subjectTags(card.tags))
+        lock.lock()
+        names[card.adapterId] = fresh
+        lock.unlock()
+        return fresh
     }
 }
 

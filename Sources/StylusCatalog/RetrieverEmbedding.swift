@@ -33,7 +33,20 @@ public struct CatalogEmbedder: Sendable {
             done += slice.count
             progress(done, pending.count)
         }
+        try embedMissingTexts(store.nameTexts(adapterIDs: pending.map(\.adapterID)), batch: batch)
         return done
+    }
+
+    /// Stores vectors for those of `texts` (adapter titles and tags) that have none yet, embedded as
+    /// the retriever embeds short texts at query time, so both give the same vector.
+    public func embedMissingTexts(_ texts: [String], batch: Int = 64) throws {
+        let have = try store.textVectors(for: texts, model: MiniLMEncoder.modelID)
+        let missing = Array(Set(texts.filter { have[$0] == nil })).sorted()
+        for start in stride(from: 0, to: missing.count, by: max(1, batch)) {
+            let slice = Array(missing[start..<min(start + max(1, batch), missing.count)])
+            let vectors = encoder.embed(tokenIDs: slice.map { Retriever.shortTextTokens($0, encoder: encoder) })
+            try store.setTextVectors(Array(zip(slice, vectors)), model: MiniLMEncoder.modelID)
+        }
     }
 
     /// The text embedded for an adapter: its refined description (title, category, summary, tags and

@@ -92,32 +92,27 @@ public enum Composer {
         let terms = topics.map { TopicTerms($0.keyword, knowledge: evidence.knowledge) }
         let queries = topics.map { TopicWords(keyword: $0.keyword) }
         let promptWords = Set(ComposerLexicon.words(promptText).map(AdapterProfile.fold))
+        let promptSequence = ComposerLexicon.words(promptText)
+        let styleReferences = topics.map { StyleReference.asksForStyle(keywordWords: ComposerLexicon.words($0.keyword), promptWords: promptSequence) }
         // Hard rules first: they are not the scorer's to weigh.
         var rejections = [[String?]](repeating: [], count: topics.count)
         for t in topics.indices {
-            rejections[t] = profiles.map { hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
-                                                         promptWords: promptWords, knowledge: evidence.knowledge) }
-        }
-        let features = ComposerFeatures.compute(topics: terms, profiles: profiles,
-                                                allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
-        // Only each topic's closest allowed candidates are weighed; the rest score 0.
-        var probability = [[Double]](repeating: [], count: topics.count)
-        var weighed = [[Bool]](repeating: [], count: topics.count)
-        for t in topics.indices {
-            let closest = profiles.indices.filter { rejections[t][$0] == nil }
-                .sorted { a, b in
-                    let (x, y) = (ComposerFeatures.prerank(features[t][a], semantic: evidence.isSemantic),
-                                  ComposerFeatures.prerank(features[t][b], semantic: evidence.isSemantic))
-                    return x != y ? x > y : a < b
+            rejections[t] = profiles.map {
+                if $0.isCharacterLike, styleReferences[t] {
+                    return "\($0.category.rawValue) adapter, but the topic asks for a style after the \($0.category == .celebrity ? "person" : "character"), not a likeness"
                 }
-                .prefix(ComposerFeatures.scoredPerTopic)
-            weighed[t] = [Bool](repeating: false, count: profiles.count)
-            for j in closest { weighed[t][j] = true }
-            // Hard-rejected candidates get a probability too, so explanations can say what the rule overrode.
-            probability[t] = profiles.indices.map { j in
-                weighed[t][j] || rejections[t][j] != nil ? variant.probability(features[t][j]) : 0
+                return hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
+                                     promptWords: promptWords, knowledge: evidence.knowledge)
             }
         }
+        let selection = ComposerFeatures.compute(topics: terms, profiles: profiles,
+                                                 allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
+        let weighed = selection.weighed
+        // Only each topic's closest allowed candidates are weighed; the rest score 0. Hard-rejected
+        // candidates near the topic get a probability too, so explanations can say what the rule overrode.
+        let probability: [[Double]] = selection.rows.map { row in row.map { x in x.map(variant.probability) ?? 0 } }
+        let noFeatures = [Double](repeating: 0, count: ComposerFeatures.names.count)
+        func features(_ t: Int, _ j: Int) -> [Double] { selection.rows[t][j] ?? noFeatures }
 
         // Each adapter serves the one topic it fits best; per topic the most probable first.
         var owner: [Int: Int] = [:]  // profile → topic
@@ -143,11 +138,11 @@ public enum Composer {
             for j in order {
                 let p = profiles[j], prob = probability[t][j]
                 if weighed[t][j] {
-                    scored.append(ScoredCandidate(adapterID: p.id, features: features[t][j], probability: prob))
+                    scored.append(ScoredCandidate(adapterID: p.id, features: features(t, j), probability: prob))
                 }
                 // Explanations cover every plausible candidate, not the long tail.
                 // Explanations cover what a user would ask about: what the scorer liked, or what is named like the topic.
-                let namedLikeTopic = features[t][j][ComposerFeatures.index["lex_topic_coverage"]!] >= 0.5
+                let namedLikeTopic = features(t, j)[ComposerFeatures.iLexTopicCoverage] >= 0.5
                 let worthExplaining = prob >= variant.threshold / 2 || (namedLikeTopic && prob >= variant.threshold / 20)
                 func decide(_ accepted: Bool, _ reason: String) {
                     if accepted || worthExplaining {
@@ -162,7 +157,7 @@ public enum Composer {
                     continue
                 }
                 // Built only when said: most candidates are never explained.
-                var because: String { evidenceText(variant, features[t][j], prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold) }
+                var because: String { evidenceText(variant, features(t, j), prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold) }
                 guard prob >= variant.threshold else {
                     if worthExplaining { decide(false, because) }
                     continue
@@ -253,6 +248,8 @@ public enum Composer {
         case "person_extra": return value > 0 ? "adds a person the topic does not ask for" : "adds no person"
         case "lead_topic": return value > 0 ? "the prompt's leading phrase" : "not the leading phrase"
         case "topic_length": return "topic length"
+        case "cos_tag": return "cosine \(format(value)) with its closest tag"
+        case "cos_lead": return value > 0 ? "\(format(value)) closer than the next candidate" : "\(format(-value)) less close than the best candidate"
         default:
             if feature.hasPrefix("cat_") { return "category \(feature.dropFirst(4))" }
             return feature
@@ -285,6 +282,26 @@ public enum Composer {
 }
 
 /// The words of a topic and its head.
+/// "in the style of Frida Kahlo", "in the manner of Dalí", "Kahlo-esque", "Ghibli-style": the name
+/// is there to say how the image looks, so a likeness adapter of that person does not fit.
+enum StyleReference {
+    static let markers: Set<String> = ["style", "styled", "esque", "inspired", "manner"]
+
+    /// True when the topic carries a style marker, or the prompt says "style of" / "manner of" right
+    /// before the topic's words.
+    static func asksForStyle(keywordWords: [String], promptWords: [String]) -> Bool {
+        guard !keywordWords.isEmpty else { return false }
+        if keywordWords.contains(where: { $0.split(separator: "-").contains { markers.contains(String($0)) } }) { return true }
+        let n = keywordWords.count
+        guard promptWords.count > n else { return false }
+        for start in 1...(promptWords.count - n) where Array(promptWords[start..<(start + n)]) == keywordWords {
+            let before = promptWords[max(0, start - 2)..<start]
+            if before.last == "of", before.dropLast().contains(where: { $0 == "style" || $0 == "manner" }) { return true }
+        }
+        return false
+    }
+}
+
 struct TopicWords {
     var words: [String]
     /// The head: the last meaningful word before a preposition ("samurai on horseback" → samurai).

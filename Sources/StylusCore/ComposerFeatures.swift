@@ -13,10 +13,13 @@ public struct AdapterVectors: Sendable, Hashable {
     public var card: [Float]
     /// The embedding of the cleaned title.
     public var title: [Float]
+    /// The embeddings of its subject tags (`ComposerWords.subjectTags`), one per tag.
+    public var tags: [[Float]]
 
-    public init(card: [Float], title: [Float]) {
+    public init(card: [Float], title: [Float], tags: [[Float]] = []) {
         self.card = card
         self.title = title
+        self.tags = tags
     }
 }
 
@@ -51,7 +54,7 @@ public enum ComposerFeatures {
         "lex_head_named", "lex_topic_coverage", "lex_title_coverage", "lex_title_extra", "adapter_head_in_topic",
         "adapter_head_related", "wn_same", "wn_topic_narrower", "wn_adapter_narrower", "wn_kind_agrees", "wn_kind_disagrees", "person_extra",
         "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
-        "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length",
+        "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead",
     ]
     public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
@@ -88,14 +91,8 @@ public enum ComposerFeatures {
         .tool: [LexicographerFile.artifact],
     ]
 
-    /// Candidates scored per topic: the closest by `prerank`; the rest are not plausible enough to weigh.
+    /// Candidates scored per topic: the closest by embedding (or name) closeness; the rest are not plausible enough to weigh.
     public static let scoredPerTopic = 12
-
-    /// Orders a topic's candidates before scoring: embedding closeness when there are embeddings,
-    /// else how much of the topic the adapter's names cover.
-    static func prerank(_ x: [Double], semantic: Bool) -> Double {
-        semantic ? x[index["cos_title"]!] + x[index["cos_card"]!] : x[index["lex_topic_coverage"]!] + x[index["retrieval_rank"]!]
-    }
 
     static func dot(_ a: [Float], _ b: [Float]) -> Double {
         guard a.count == b.count, !a.isEmpty else { return 0 }
@@ -165,21 +162,49 @@ extension AdapterProfile {
 }
 
 extension ComposerFeatures {
-    /// Features of every (topic, candidate) pair; `allowed[j]` marks candidates the hard rules let
-    /// through (gaps and ranks are relative to those only).
+    /// The pairs a compose call computes features for, per topic: the `scoredPerTopic` closest
+    /// candidates the hard rules let through (`weighed`, the ones the scorer decides), and, so that
+    /// explanations can say what a rule overrode, the closest rejected ones and those named like the
+    /// topic. Every other pair is too far from the topic to matter and costs nothing.
+    struct Selection {
+        /// rows[t][j]: the features of topic t and candidate j, nil when not computed.
+        var rows: [[[Double]?]]
+        var weighed: [[Bool]]
+    }
+
+    static let iCosCard = index["cos_card"]!, iCosTitle = index["cos_title"]!, iCosPromptCard = index["cos_prompt_card"]!
+    static let iCosCardGap = index["cos_card_gap"]!, iCosTitleGap = index["cos_title_gap"]!, iCosTitleTop = index["cos_title_top"]!
+    static let iCategoryFit = index["category_fit"]!, iRetrievalRank = index["retrieval_rank"]!
+    static let iLexHeadNamed = index["lex_head_named"]!, iLexTopicCoverage = index["lex_topic_coverage"]!
+    static let iLexTitleCoverage = index["lex_title_coverage"]!, iLexTitleExtra = index["lex_title_extra"]!
+    static let iAdapterHeadInTopic = index["adapter_head_in_topic"]!, iAdapterHeadRelated = index["adapter_head_related"]!
+    static let iWnSame = index["wn_same"]!, iWnTopicNarrower = index["wn_topic_narrower"]!, iWnAdapterNarrower = index["wn_adapter_narrower"]!
+    static let iWnKindAgrees = index["wn_kind_agrees"]!, iWnKindDisagrees = index["wn_kind_disagrees"]!, iPersonExtra = index["person_extra"]!
+    static let iLeadTopic = index["lead_topic"]!, iTopicLength = index["topic_length"]!, iCosTag = index["cos_tag"]!, iCosLead = index["cos_lead"]!
+    static let categoryIndex: [AdapterCategory: Int] = [
+        .style: index["cat_style"]!, .character: index["cat_character"]!, .celebrity: index["cat_character"]!,
+        .concept: index["cat_concept"]!, .clothing: index["cat_clothing"]!, .background: index["cat_background"]!,
+        .building: index["cat_building"]!, .vehicle: index["cat_vehicle"]!, .animal: index["cat_animal"]!,
+        .pose: index["cat_pose"]!, .action: index["cat_pose"]!, .object: index["cat_object"]!, .tool: index["cat_object"]!,
+    ]
+
+    /// Features of the (topic, candidate) pairs worth weighing; `allowed[t][j]` marks candidates the
+    /// hard rules let through (gaps and ranks are relative to those only).
     static func compute(topics: [TopicTerms], profiles: [AdapterProfile], allowed: [[Bool]],
-                        evidence: ComposeEvidence) -> [[[Double]]] {
+                        evidence: ComposeEvidence) -> Selection {
         let n = names.count
         let semantic = evidence.isSemantic && evidence.topicVectors.count == topics.count
-        // Cosines first: gaps need the best per topic.
+        // Cosines and name coverage first: pre-ranking and the gaps to the best need them for all.
         var cosCard = [[Double]](repeating: [Double](repeating: 0, count: profiles.count), count: topics.count)
         var cosTitle = cosCard
+        var cosTag = cosCard
         if semantic {
             for t in topics.indices {
                 for (j, p) in profiles.enumerated() {
                     guard let v = p.vectors else { continue }
                     cosCard[t][j] = dot(evidence.topicVectors[t], v.card)
                     cosTitle[t][j] = dot(evidence.topicVectors[t], v.title)
+                    cosTag[t][j] = v.tags.map { dot(evidence.topicVectors[t], $0) }.max() ?? 0
                 }
             }
         }
@@ -197,42 +222,69 @@ extension ComposerFeatures {
             for (i, id) in ids.enumerated() where r[id] == nil { r[id] = i }
             return r
         }
+        func rank(_ t: Int, _ j: Int) -> Double {
+            guard t < rankings.count, let r = rankings[t][profiles[j].id] else { return 0 }
+            return 1 / (1 + Double(r))
+        }
+        let coverage: [[Double]] = topics.map { t in profiles.map { p in Self.topicCoverage(t, p) } }
+        // Orders a topic's candidates before scoring: embedding closeness when there are embeddings,
+        // else how much of the topic the adapter's names cover.
+        func closeness(_ t: Int, _ j: Int) -> Double {
+            semantic ? cosTitle[t][j] + cosCard[t][j] : coverage[t][j] + rank(t, j)
+        }
+
         var memo = WordRelationMemo()
         var personWords: [String: Bool] = [:]
-        let lexicalFits: [[Double]] = topics.map { t in profiles.map { p in Self.topicCoverage(t, p) } }
-        var out = [[[Double]]](repeating: [], count: topics.count)
+        var selection = Selection(rows: Array(repeating: Array(repeating: nil, count: profiles.count), count: topics.count),
+                                  weighed: Array(repeating: Array(repeating: false, count: profiles.count), count: topics.count))
         for (t, topic) in topics.enumerated() {
-            let okIdx = profiles.indices.filter { allowed[t][$0] }
+            let order = profiles.indices.sorted { a, b in
+                let (x, y) = (closeness(t, a), closeness(t, b))
+                return x != y ? x > y : a < b
+            }
+            let okIdx = order.filter { allowed[t][$0] }
+            for j in okIdx.prefix(scoredPerTopic) { selection.weighed[t][j] = true }
+            var needed = Set(okIdx.prefix(scoredPerTopic))
+            needed.formUnion(order.lazy.filter { !allowed[t][$0] }.prefix(scoredPerTopic))
+            needed.formUnion(profiles.indices.lazy.filter { !allowed[t][$0] && coverage[t][$0] >= 0.5 })
+
             let bestCard = okIdx.map { cosCard[t][$0] }.max() ?? 0
             let bestTitle = okIdx.map { cosTitle[t][$0] }.max() ?? 0
-            var rows: [[Double]] = []
-            rows.reserveCapacity(profiles.count)
-            for (j, p) in profiles.enumerated() {
+            // How far each candidate's closeness (card or tag, whichever is higher) leads the best of
+            // the others: the obvious adapter of a topic stands out from its neighbours.
+            let close = profiles.indices.map { max(cosCard[t][$0], cosTag[t][$0]) }
+            var first = -Double.infinity, second = -Double.infinity, firstIndex = -1
+            for j in okIdx {
+                if close[j] > first { second = first; first = close[j]; firstIndex = j } else if close[j] > second { second = close[j] }
+            }
+            for j in needed.sorted() {
+                let p = profiles[j]
                 var x = [Double](repeating: 0, count: n)
-                func set(_ name: String, _ v: Double) { x[index[name]!] = v }
                 if semantic {
-                    set("cos_card", cosCard[t][j])
-                    set("cos_title", cosTitle[t][j])
-                    if let pv = evidence.promptVector, let v = p.vectors { set("cos_prompt_card", dot(pv, v.card)) }
-                    set("cos_card_gap", bestCard - cosCard[t][j])
-                    set("cos_title_gap", bestTitle - cosTitle[t][j])
-                    set("cos_title_top", cosTitle[t][j] >= bestTitle && allowed[t][j] ? 1 : 0)
-                    set("category_fit", categoryFit[t][p.category] ?? 0)
+                    x[iCosCard] = cosCard[t][j]
+                    x[iCosTitle] = cosTitle[t][j]
+                    if let pv = evidence.promptVector, let v = p.vectors { x[iCosPromptCard] = dot(pv, v.card) }
+                    x[iCosCardGap] = bestCard - cosCard[t][j]
+                    x[iCosTitleGap] = bestTitle - cosTitle[t][j]
+                    x[iCosTitleTop] = cosTitle[t][j] >= bestTitle && allowed[t][j] ? 1 : 0
+                    x[iCategoryFit] = categoryFit[t][p.category] ?? 0
+                    x[iCosTag] = cosTag[t][j]
+                    let runnerUp = j == firstIndex ? second : first
+                    x[iCosLead] = runnerUp.isFinite ? close[j] - runnerUp : close[j]
                 }
-                if t < rankings.count, let r = rankings[t][p.id] { set("retrieval_rank", 1 / (1 + Double(r))) }
+                x[iRetrievalRank] = rank(t, j)
                 // Lexical: names in the topic, and the topic in the names.
-                let names = p.nameWords
-                set("lex_head_named", topic.head.map { names.contains($0) ? 1 : 0 } ?? 0)
-                set("lex_topic_coverage", lexicalFits[t][j])
+                x[iLexHeadNamed] = topic.head.map { p.nameWords.contains($0) ? 1 : 0 } ?? 0
+                x[iLexTopicCoverage] = coverage[t][j]
                 let title = p.titleContent
                 if !title.isEmpty {
                     let inTopic = title.filter { topic.content.contains($0) }.count
-                    set("lex_title_coverage", Double(inTopic) / Double(title.count))
-                    set("lex_title_extra", Double(min(3, title.count - inTopic)) / 3)
+                    x[iLexTitleCoverage] = Double(inTopic) / Double(title.count)
+                    x[iLexTitleExtra] = Double(min(3, title.count - inTopic)) / 3
                 }
                 // Scope: what the adapter is about (its title's head) must be what the topic asks for.
                 let heads = p.titleHeads
-                set("adapter_head_in_topic", heads.contains(where: topic.content.contains) ? 1 : 0)
+                x[iAdapterHeadInTopic] = heads.contains(where: topic.content.contains) ? 1 : 0
                 if let knowledge = evidence.knowledge, let lookup = topic.lookup {
                     var same = false, topicNarrower = 99, adapterNarrower = 99
                     for name in p.knowledgeNames {
@@ -243,49 +295,37 @@ extension ComposerFeatures {
                         case .unrelated: break
                         }
                     }
-                    set("wn_same", same ? 1 : 0)
+                    x[iWnSame] = same ? 1 : 0
                     if let th = topic.head, heads.contains(where: { h in
                         switch memo.relation(th, h, knowledge) {
                         case .same, .narrower: return true
                         default: return false
                         }
                     }) {
-                        set("adapter_head_related", 1)
+                        x[iAdapterHeadRelated] = 1
                     }
-                    if topicNarrower < 99 { set("wn_topic_narrower", 1 / Double(topicNarrower)) }
-                    if adapterNarrower < 99 { set("wn_adapter_narrower", 1 / Double(adapterNarrower)) }
+                    if topicNarrower < 99 { x[iWnTopicNarrower] = 1 / Double(topicNarrower) }
+                    if adapterNarrower < 99 { x[iWnAdapterNarrower] = 1 / Double(adapterNarrower) }
                     if topic.kind >= 0, let kinds = agreeingKinds[p.category] {
-                        set(kinds.contains(topic.kind) ? "wn_kind_agrees" : "wn_kind_disagrees", 1)
+                        x[kinds.contains(topic.kind) ? iWnKindAgrees : iWnKindDisagrees] = 1
                     }
-                    if !topic.namesPerson, !p.isCharacterLike, p.titleContent.contains(where: { w in
+                    if !topic.namesPerson, !p.isCharacterLike, title.contains(where: { w in
                         if topic.content.contains(w) { return false }
                         if let known = personWords[w] { return known }
                         let isPerson = knowledge.kind(of: w) == LexicographerFile.person
                         personWords[w] = isPerson
                         return isPerson
                     }) {
-                        set("person_extra", 1)
+                        x[iPersonExtra] = 1
                     }
                 }
-                switch p.category {
-                case .style: set("cat_style", 1)
-                case .character, .celebrity: set("cat_character", 1)
-                case .concept: set("cat_concept", 1)
-                case .clothing: set("cat_clothing", 1)
-                case .background: set("cat_background", 1)
-                case .building: set("cat_building", 1)
-                case .vehicle: set("cat_vehicle", 1)
-                case .animal: set("cat_animal", 1)
-                case .pose, .action: set("cat_pose", 1)
-                case .object, .tool: set("cat_object", 1)
-                }
-                set("lead_topic", t == 0 ? 1 : 0)
-                set("topic_length", Double(min(6, topic.content.count)) / 6)
-                rows.append(x)
+                x[categoryIndex[p.category]!] = 1
+                x[iLeadTopic] = t == 0 ? 1 : 0
+                x[iTopicLength] = Double(min(6, topic.content.count)) / 6
+                selection.rows[t][j] = x
             }
-            out[t] = rows
         }
-        return out
+        return selection
     }
 
     /// The share of the topic's content words that the adapter's names contain.

@@ -96,4 +96,21 @@ public enum ComposerWords {
         return names.isEmpty ? title : names.joined(separator: " / ")
     }
     public static func words(_ text: String) -> [String] { ComposerLexicon.words(text) }
+
+    /// The tags whose embeddings stand for what an adapter draws: its subject tags, without category
+    /// names and base-model names (which say nothing about the subject), at most six.
+    public static func subjectTags(_ tags: [String]) -> [String] {
+        var out: [String] = []
+        for raw in tags where out.count < 6 {
+            let tag = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            if !tag.isEmpty, AdapterCategory(tag: tag) == nil, !isBaseModelName(tag), !out.contains(tag) { out.append(tag) }
+        }
+        return out
+    }
+
+    static func isBaseModelName(_ tag: String) -> Bool {
+        guard let base = BaseModel(tag) else { return false }
+        return base.name != tag.trimmingCharacters(in: .whitespacesAndNewlines)  // a known base (canonicalised)
+            || [BaseModel.sd14, .sd15, .sd21, .sdxl, .pony, .illustrious, .flux1D].contains(base)
+    }
 }

@@ -1,8 +1,8 @@
 // The encoder's linear layers for short inputs. For one short prompt (a few dozen tokens) OpenBLAS
 // repacks each weight matrix on every call, which costs about as much as the product itself; here
 // the weights are packed once at load time, in half precision, for a register-blocked C kernel
-// (CStylusKernels) that needs AVX-512's 32 vector registers to be fast. Longer inputs, and CPUs without AVX-512, use
-// `Linear.apply` (OpenBLAS) unchanged.
+// (CStylusKernels): 8 rows × 48 columns per block with AVX-512's 32 vector registers, 6 rows × 16
+// columns with AVX2's 16. Longer inputs, and CPUs with neither, use `Linear.apply` (OpenBLAS) unchanged.
 
 import CStylusKernels
 
@@ -17,10 +17,22 @@ package struct PackedLinear: Sendable {
     /// for all rows, where this kernel would stream W again for every block of rows.
     static let maxRows = 96
 
+    /// The register blocking: `wide` (8 rows × 3 panels) for AVX-512, `narrow` (6 rows × 1 panel) for AVX2.
+    package enum Blocking: Sendable { case wide, narrow }
+    let blocking: Blocking
+
+    /// Packs W when this CPU has a fast kernel for it.
     package init(_ linear: Linear) {
+        self.init(linear, blocking: Kernels.hasAVX512 ? .wide : Kernels.hasAVX2FMA ? .narrow : nil)
+    }
+
+    /// Packs W for the given kernel whatever the CPU (both are correct on any x86-64; tests use
+    /// this); nil: not packed, every product goes to BLAS.
+    package init(_ linear: Linear, blocking: Blocking?) {
         self.linear = linear
+        self.blocking = blocking ?? .narrow
         let n = linear.outputSize, k = linear.inputSize
-        guard Kernels.hasAVX512, n % 16 == 0, k > 0 else {
+        guard blocking != nil, n % 16 == 0, k > 0 else {
             panels = nil
             return
         }
@@ -48,9 +60,14 @@ package struct PackedLinear: Sendable {
                 // when the product is big enough to pay for waking one.
                 let groups = (panelCount + 2) / 3
                 let chunk = rows * n * k >= Kernels.parallelThreshold ? 1 : groups
+                let wide = blocking == .wide
                 Kernels.parallelFor(groups, minimumChunk: chunk) { range in
-                    stylus_linear_packed(px.value, rows, k, pw.value, n, pb.value, py.value, accumulate ? 1 : 0,
-                                         range.lowerBound * 3, min(panelCount, range.upperBound * 3))
+                    let (begin, end) = (range.lowerBound * 3, min(panelCount, range.upperBound * 3))
+                    if wide {
+                        stylus_linear_packed(px.value, rows, k, pw.value, n, pb.value, py.value, accumulate ? 1 : 0, begin, end)
+                    } else {
+                        stylus_linear_packed_narrow(px.value, rows, k, pw.value, n, pb.value, py.value, accumulate ? 1 : 0, begin, end)
+                    }
                 }
             }
         }

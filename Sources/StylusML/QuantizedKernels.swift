@@ -68,6 +68,17 @@ extension Kernels {
         #endif
     }()
 
+    /// True when the CPU runs the encoder's small-batch linear layers in AVX2 register blocks
+    /// (AVX2, FMA and F16C for the half-precision weights), used where AVX-512 is missing.
+    public static let hasAVX2FMA: Bool = {
+        #if arch(x86_64) && os(Linux)
+        guard !portableKernels, let flags = BLASRuntime.readCPUFlags() else { return false }
+        return flags.contains("avx2") && flags.contains("fma") && flags.contains("f16c")
+        #else
+        return false
+        #endif
+    }()
+
     /// The fastest scan path for vectors of `dim` codes on this CPU (2 AVX-512 VNNI, 1 AVX2,
     /// 0 portable C; 0 with `STYLUS_PORTABLE_KERNELS`).
     public static func int8ScanLevel(dim: Int) -> Int32 {

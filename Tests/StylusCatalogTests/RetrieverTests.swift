@@ -165,6 +165,26 @@ final class RetrieverTests: XCTestCase {
         XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").count, 0)
     }
 
+    /// Titles and subject tags are embedded with the catalog, the way the retriever embeds short
+    /// texts at query time, so a compose finds them stored instead of running the encoder.
+    func testCandidateNamesAreEmbeddedWithTheCatalog() throws {
+        let dir = try requireModels()
+        let store = try makeStore()
+        let r = try Retriever(store: store, modelDirectory: dir)
+        let title = ComposerWords.titleText("Watercolor Dream")
+        let stored = try store.textVectors(for: [title, "watercolor", "painting", "style", "sdxl 1.0"],
+                                           model: "sentence-transformers/all-MiniLM-L6-v2")
+        XCTAssertEqual(Set(stored.keys), [title, "watercolor", "painting"], "category and base-model tags are not subjects")
+        let fresh = try XCTUnwrap(r.encoder).embed(tokenIDs: [Retriever.shortTextTokens(title, encoder: XCTUnwrap(r.encoder))])[0]
+        let storedVector = try XCTUnwrap(stored[title])
+        XCTAssertEqual(storedVector.count, fresh.count)
+        XCTAssertLessThan(zip(storedVector, fresh).map { abs($0 - $1) }.max() ?? 1, 1e-5)
+        var candidates = try r.candidates(for: CandidateQuery(text: "watercolor", baseModel: nil, limit: 2))
+        r.attachVectors(&candidates)
+        let water = try XCTUnwrap(candidates.first { $0.card.adapterId == "a-water" }?.vectors)
+        XCTAssertEqual(water.tags.count, 2, "watercolor and painting")
+    }
+
     func testDenseRetrievalSurvivesHostileQueries() throws {
         let dir = try requireModels()
         let r = try Retriever(store: try makeStore(), modelDirectory: dir)

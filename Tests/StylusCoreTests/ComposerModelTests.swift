@@ -39,11 +39,11 @@ final class ComposerModelTests: XCTestCase {
         var exact = [Double](repeating: 0, count: ComposerFeatures.names.count)
         for (name, v) in [("cos_card", 0.6), ("cos_title", 0.9), ("cos_prompt_card", 0.45), ("cos_title_top", 1), ("retrieval_rank", 1),
                           ("lex_head_named", 1), ("lex_topic_coverage", 1), ("lex_title_coverage", 1), ("adapter_head_in_topic", 1),
-                          ("adapter_head_related", 1), ("wn_same", 1)] {
+                          ("adapter_head_related", 1), ("wn_same", 1), ("cos_tag", 1), ("cos_lead", 0.3)] {
             exact[ComposerFeatures.index[name]!] = v
         }
         var unrelated = [Double](repeating: 0, count: ComposerFeatures.names.count)
-        for (name, v) in [("cos_card", 0.1), ("cos_title", 0.1), ("cos_card_gap", 0.4), ("cos_title_gap", 0.6), ("lex_title_extra", 1)] {
+        for (name, v) in [("cos_card", 0.1), ("cos_title", 0.1), ("cos_card_gap", 0.4), ("cos_title_gap", 0.6), ("lex_title_extra", 1), ("cos_tag", 0.1), ("cos_lead", -0.4)] {
             unrelated[ComposerFeatures.index[name]!] = v
         }
         XCTAssertGreaterThan(m.probability(exact), m.threshold)

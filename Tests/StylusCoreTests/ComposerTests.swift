@@ -165,6 +165,43 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(dog?.probability ?? 0, Self.testModel.lexical.probability(dog?.features ?? []), accuracy: 1e-12)
     }
 
+    /// A name used to say how the image looks asks for a style, not the person's likeness.
+    func testAPersonNamedAsAStyleIsNotALikeness() {
+        for prompt in ["a city painted in the style of Albert Einstein", "melting clocks, in the manner of Albert Einstein",
+                       "a portrait, Einstein-esque", "Albert Einstein style poster"] {
+            let c = compose(prompt)
+            XCTAssertFalse(all(c).contains("einstein"), prompt)
+            let topic = c.topics.first { $0.keyword.lowercased().contains("einstein") }
+            let why = topic?.decisions.first { $0.adapterID == "einstein" }?.reason
+            XCTAssertTrue(why?.contains("asks for a style") ?? false, "\(prompt): \(String(describing: topic?.keyword)) \(String(describing: why))")
+        }
+        XCTAssertEqual(all(compose("Albert Einstein writing on a blackboard, oil painting style")).filter { $0 == "einstein" }, ["einstein"])
+    }
+
+    func testSubjectTagsDropCategoryAndBaseModelNames() {
+        XCTAssertEqual(ComposerWords.subjectTags(["style", "Watercolor", "SDXL", "flux", "Pony", "watercolor", "ink wash", "animals"]),
+                       ["watercolor", "ink wash"])
+    }
+
+    /// The closest tag counts even when the card as a whole is far from the topic, and the lead says
+    /// how far the closest candidate stands out from the next one.
+    func testTagCosineAndLeadOverTheRunnerUp() {
+        var rain = Self.adapter("rain", "Drizzle", tags: ["rain", "weather"], category: .concept)
+        rain.vectors = AdapterVectors(card: [0.6, 0.8, 0], title: [0, 1, 0], tags: [[1, 0, 0], [0, 0, 1]])
+        var street = Self.adapter("street", "Wet Street", tags: ["street"], category: .background)
+        street.vectors = AdapterVectors(card: [0.7, 0, 0.71], title: [0, 0, 1], tags: [[0, 0, 1]])
+        let file = PromptFile(text: "rain")
+        let evidence = ComposeEvidence(topicVectors: [[1, 0, 0]], promptVector: [1, 0, 0], knowledge: TinyWordNet())
+        let c = Composer.compose(topics: file.topics, candidates: [rain, street], promptText: file.positiveText,
+                                 options: ComposerOptions(baseModel: .sd15, model: Self.testModel), evidence: evidence)
+        let scored = Dictionary(uniqueKeysWithValues: (c.topics.first?.scored ?? []).map { ($0.adapterID, $0.features) })
+        let tag = ComposerFeatures.index["cos_tag"]!, lead = ComposerFeatures.index["cos_lead"]!
+        XCTAssertEqual(scored["rain"]?[tag] ?? 0, 1, accuracy: 1e-6)
+        XCTAssertEqual(scored["street"]?[tag] ?? 1, 0, accuracy: 1e-6)
+        XCTAssertEqual(scored["rain"]?[lead] ?? 0, 1 - 0.7, accuracy: 1e-6)
+        XCTAssertEqual(scored["street"]?[lead] ?? 0, 0.7 - 1, accuracy: 1e-6)
+    }
+
     func testPromptBuilderWeightsDebiasAndRestoreConcepts() {
         let c = compose("a dog in knight armor, snow")
         XCTAssertEqual(chosen(c, "dog"), ["dogs"])

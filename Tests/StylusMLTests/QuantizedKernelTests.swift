@@ -64,7 +64,7 @@ final class QuantizedKernelTests: XCTestCase {
 
     func testPackedLinearMatchesBLASAndRoundsWeightsToHalf() {
         var g = Generator(state: 3)
-        // Every row remainder of the 8-row blocks (1–7), panels not a multiple of 3, and a BLAS-sized batch.
+        // Every row remainder of the 8-row and 6-row blocks, panels not a multiple of 3, and a BLAS-sized batch.
         var cases = [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false), (160, 64, 97, true, true)]
         cases += (2...8).map { rows in (16 * (rows % 4 + 1), 24, rows, rows % 2 == 0, rows % 3 != 0) }
         for (n, k, rows, accumulate, withBias) in cases {
@@ -73,25 +73,30 @@ final class QuantizedKernelTests: XCTestCase {
             let weight = Tensor(shape: [n, k], data: (0..<(n * k)).map { _ in Float(Float16(g.float())) })
             let bias = withBias ? Tensor(shape: [n], data: (0..<n).map { _ in g.float() }) : nil
             let linear = Linear(weight: weight, bias: bias)
-            let packed = PackedLinear(linear)
             let x = (0..<(rows * k)).map { _ in g.float() }
             let start = (0..<(rows * n)).map { _ in g.float() }
-            var viaBLAS = start, viaPacked = start
+            var viaBLAS = start
             x.withUnsafeBufferPointer { xp in
                 viaBLAS.withUnsafeMutableBufferPointer { linear.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!, accumulate: accumulate) }
-                viaPacked.withUnsafeMutableBufferPointer { packed.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!, accumulate: accumulate) }
             }
-            for i in viaBLAS.indices {
-                XCTAssertEqual(viaPacked[i], viaBLAS[i], accuracy: 1e-4, "n \(n) k \(k) rows \(rows) at \(i)")
+            // Both register blockings, whichever this CPU would pick.
+            for blocking in [PackedLinear.Blocking.wide, .narrow] {
+                let packed = PackedLinear(linear, blocking: blocking)
+                var viaPacked = start
+                x.withUnsafeBufferPointer { xp in
+                    viaPacked.withUnsafeMutableBufferPointer { packed.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!, accumulate: accumulate) }
+                }
+                for i in viaBLAS.indices {
+                    XCTAssertEqual(viaPacked[i], viaBLAS[i], accuracy: 1e-4, "\(blocking) n \(n) k \(k) rows \(rows) at \(i)")
+                }
             }
         }
-        guard Kernels.hasAVX512 else { return }
         // Packing rounds each weight to the nearest half: 1 + 2⁻¹² is halfway (ties to even, 1),
         // 1 + 3·2⁻¹² rounds up to 1 + 2⁻¹⁰.
         var weights = [Float](repeating: 1, count: 16 * 2)
         weights[1] = 1 + 0x1p-12
         weights[3] = 1 + 3 * 0x1p-12
-        let panels = PackedLinear(Linear(weight: Tensor(shape: [16, 2], data: weights), bias: nil)).panels
+        let panels = PackedLinear(Linear(weight: Tensor(shape: [16, 2], data: weights), bias: nil), blocking: .narrow).panels
         XCTAssertEqual(panels?.count, 32)
         XCTAssertEqual(panels.map { [$0[16], $0[17]].map { Float(Float16(bitPattern: $0)) } }, [1, 1 + 0x1p-10])
     }

@@ -48,6 +48,11 @@ void stylus_softmax_rows(float *x, long rows, long columns, long stride);
 void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
                           int accumulate, long panel_begin, long panel_end);
 
+/// The same product in register blocks of up to 6 rows × 1 panel, for CPUs with 16 vector
+/// registers (AVX2 + F16C), where the 8 × 3 blocks above would spill.
+void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
+                                 int accumulate, long panel_begin, long panel_end);
+
 /// Packs W (n × k, row-major fp32, n a multiple of 16) for `stylus_linear_packed`: n·k halves,
 /// rounded to nearest.
 void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp);
