@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point one way: stylus → LSP → (Catalog, Render) → ML → Core.
+// Dependencies point one way: stylus → StylusMCP → LSP → (Catalog, Render) → ML → Core.
 // Tests use `package` access instead of @testable so they also build with -c release.
 let package = Package(
     name: "stylus",
@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // System libraries
@@ -42,8 +43,14 @@ let package = Package(
             "JSONRPC", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "stylus", dependencies: [
+        // The MCP server (`stylus mcp`): tools, resources and prompts over the same libraries.
+        .target(name: "StylusMCP", dependencies: [
             "LSP", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
+            .product(name: "MCP", package: "swift-sdk"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "stylus", dependencies: [
+            "LSP", "StylusMCP", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,6 +69,7 @@ let package = Package(
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
         .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus", "TestSupport"]),
+        .testTarget(name: "StylusMCPTests", dependencies: ["StylusMCP", .product(name: "MCP", package: "swift-sdk")]),
         // Spawns the built `stylus` executable: real processes, real exit codes.
         .testTarget(name: "CLITests", dependencies: ["stylus", "StylusCore", "HTTPTestSupport", "TestSupport"]),
     ]

@@ -141,7 +141,7 @@ extension CatalogCommand {
         func run() throws {
             let store = try options.open()
             try runCatalog {
-                var entries = try store.lookup(key)
+                let entries = try CatalogJSON.lookupWithHashes(key, in: store)
                 if entries.isEmpty {
                     printError("stylus: no adapter with id, alias or file name \"\(key)\" in \(store.path)")
                     throw CLIExit.badInput
@@ -149,43 +149,12 @@ extension CatalogCommand {
                 if entries.count > 1 {
                     printError("stylus: note: \"\(key)\" matches \(entries.count) adapters: \(entries.map(\.card.adapterId).joined(separator: ", "))")
                 }
-                // AutoV2/SHA-256 are computed lazily, the first time someone looks at a local file.
-                for i in entries.indices where entries[i].file != nil && entries[i].file?.sha256 == nil {
-                    if let updated = try? FolderScanner(store: store).computeFullHash(for: entries[i]) { entries[i] = updated }
-                }
                 if json {
-                    for e in entries { printOut(Self.json(e)) }
+                    for e in entries { printOut(CatalogJSON.card(e)) }
                 } else {
                     printOut(entries.map(Self.text).joined(separator: "\n\n"))
                 }
             }
-        }
-
-        static func json(_ e: CatalogEntry) -> String {
-            let c = e.card, r = e.refinement
-            var fields: [(String, String)] = [
-                ("adapter_id", JSONText.quote(c.adapterId)), ("alias", JSONText.quote(c.alias)),
-                ("title", JSONText.quote(c.title)), ("base_model", c.baseModel.map { JSONText.quote($0.name) } ?? "null"),
-                ("type", JSONText.quote(c.type)), ("category", JSONText.quote(r.category.rawValue)),
-                ("is_character", r.isCharacter ? "true" : "false"), ("weight", JSONText.number(r.weight)),
-                ("weight_source", JSONText.quote(r.weightSource.rawValue)),
-                ("trigger_words", JSONText.array(r.triggerWords)),
-                ("refined_description", JSONText.quote(r.refinedDescription)), ("refined_by", JSONText.quote(e.refinedBy)),
-                ("nsfw", c.nsfw ? "true" : "false"), ("tags", JSONText.array(c.tags)),
-                ("card_trigger_words", JSONText.array(c.triggerWords)), ("card_weight", c.weight.map(JSONText.number) ?? "null"),
-                ("description", JSONText.quote(c.description)), ("image_prompts", JSONText.array(c.imagePrompts)),
-                ("source", JSONText.quote(e.source)), ("source_ref", e.sourceRef.map(JSONText.quote) ?? "null"),
-                ("embedding_model", e.embeddingModel.map(JSONText.quote) ?? "null"),
-            ]
-            if let f = e.file {
-                fields.append(("file", JSONText.object([
-                    ("path", JSONText.quote(f.path)), ("stem", JSONText.quote(f.stem)), ("size", String(f.size)),
-                    ("preview", f.previewPath.map(JSONText.quote) ?? "null"), ("autov3", f.autov3.map(JSONText.quote) ?? "null"),
-                    ("autov2", f.autov2.map(JSONText.quote) ?? "null"), ("sha256", f.sha256.map(JSONText.quote) ?? "null"),
-                ])))
-            }
-            if let extra = e.extra { fields.append(("extra", extra)) }
-            return JSONText.object(fields)
         }
 
         static func text(_ e: CatalogEntry) -> String {

@@ -210,48 +210,19 @@ struct ComposeCommand: ParsableCommand {
 
     /// `composer` ("llm" or "built-in") is reported only under --llm.
     func emit(_ o: ComposeOutcome, id: Any?, composer: String? = nil) {
-        let samplesOut: [String]
+        var samplesOut: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {
-            let sampled = Masks.sample(strategy, adapterCounts: o.composition.topics.map(\.adapters.count), samples: samples, seed: seed)
-            let body = PromptFile(text: o.prompt)
-            samplesOut = sampled.map {
-                PromptBuilder.build(prompt: body.positiveText, composition: o.composition, mask: $0, debias: debias,
-                                    restoreConcepts: restoreConcepts, rangeOffset: body.positive.range.utf8.lowerBound)
-            }
-        } else {
-            samplesOut = []
+            samplesOut = ComposeJSON.samples(o, strategy: strategy, count: samples, seed: seed, debias: debias, restoreConcepts: restoreConcepts)
         }
         if explain {
-            var lines: [String] = []
-            for t in o.composition.topics {
-                lines.append("topic \"\(t.keyword)\":")
-                for d in t.decisions { lines.append("  \(d.accepted ? "+" : "-") \(d.alias) [\(d.adapterID)]: \(d.reason)") }
-            }
+            let lines = ComposeJSON.explanationLines(o)
             if json { lines.forEach(printError) } else { lines.forEach(printOut) }
         }
         if json {
-            var obj: [String: Any] = [:]
-            if let id { obj["id"] = id }
-            obj["prompt"] = o.prompt
-            obj["base_model"] = o.baseModel?.name ?? NSNull()
-            obj["retrieved"] = o.retrieved
-            obj["topics"] = zip(o.composition.topics, o.topicRanges).map { t, r in
-                ["keyword": t.keyword, "range": r,
-                 "adapters": t.adapters.map { a in
-                     ["adapter_id": a.adapterID, "alias": a.alias,
-                      "weight": PromptBuilder.weight(recommended: a.recommendedWeight, activeInTopic: t.adapters.count)] as [String: Any]
-                 }] as [String: Any]
-            }
-            obj["prompt_with_adapters"] = o.promptWithAdapters
-            if !samplesOut.isEmpty { obj["samples"] = samplesOut }
-            if let composer { obj["composer"] = composer }
-            obj["timings_ms"] = Dictionary(uniqueKeysWithValues: o.timingsMs.map { ($0.0, $0.1) })
-            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
-                printOut(String(decoding: data, as: UTF8.self))
-            }
+            if let line = ComposeJSON.text(ComposeJSON.object(o, id: id, samples: samplesOut, composer: composer)) { printOut(line) }
         } else {
             for t in o.composition.topics where !t.adapters.isEmpty {
-                printOut("\(t.keyword): " + t.adapters.map { "\($0.alias) (\(PromptBuilder.format(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: t.adapters.count))))" }.joined(separator: ", "))
+                printOut("\(t.keyword): " + t.adapters.map { "\($0.alias) (\(PromptBuilder.format(ComposeJSON.weight($0, in: t))))" }.joined(separator: ", "))
             }
             if samplesOut.isEmpty { printOut(o.promptWithAdapters) } else { samplesOut.forEach(printOut) }
         }

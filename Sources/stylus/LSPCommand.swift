@@ -20,21 +20,7 @@ struct LSPCommand: ParsableCommand {
     var logLevel: String = "info"
 
     func run() throws {
-        // stdout belongs to the protocol: keep the real stdout for messages and point fd 1 at
-        // stderr, so a stray print anywhere cannot corrupt the stream.
-        let protocolOut = dup(STDOUT_FILENO)
-        guard protocolOut >= 0, dup2(STDERR_FILENO, STDOUT_FILENO) >= 0 else {
-            printError("stylus lsp: cannot set up stdout (\(String(cString: strerror(errno))))")
-            throw CLIExit.runtimeFailure
-        }
-        signal(SIGPIPE, SIG_IGN)  // a vanished client shows up as a write error, not a kill
-
-        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let protocolOut = try protocolStdout(command: "lsp", logLevel: logLevel, default: .info)
         let logger = Logger(label: "stylus.lsp")
 
         let transport = FileDescriptorTransport(readFD: STDIN_FILENO, writeFD: protocolOut)

@@ -57,7 +57,7 @@ struct SearchCommand: ParsableCommand {
         if let batch { return try runBatch(batch, retriever, defaultBase: base) }
         let hits = try runCatalogValue { try retriever.search(query(prompt ?? "", base)) }
         if json {
-            printOut(JSONText.object([("results", resultsJSON(hits, retriever))]))
+            printOut(JSONText.object([("results", CatalogJSON.searchResults(hits, retriever))]))
         } else if hits.isEmpty {
             printOut("no matching adapters")
         } else {
@@ -70,13 +70,6 @@ struct SearchCommand: ParsableCommand {
 
     func query(_ text: String, _ base: BaseModel?) -> CandidateQuery {
         CandidateQuery(text: text, baseModel: base, includeNSFW: nsfw, limit: k)
-    }
-
-    func resultsJSON(_ hits: [Retriever.Hit], _ r: Retriever) -> String {
-        "[" + hits.map { h in
-            JSONText.object([("adapter_id", JSONText.quote(h.adapterID)), ("alias", JSONText.quote(r.entry(h.index).card.alias)),
-                             ("score", JSONText.number(h.score))])
-        }.joined(separator: ",") + "]"
     }
 
     func runBatch(_ path: String, _ retriever: Retriever, defaultBase: BaseModel?) throws {
@@ -100,7 +93,7 @@ struct SearchCommand: ParsableCommand {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             if json {
                 let id = (obj["id"] as? String).map(JSONText.quote) ?? "null"
-                printOut(JSONText.object([("id", id), ("results", resultsJSON(hits, retriever))]))
+                printOut(JSONText.object([("id", id), ("results", CatalogJSON.searchResults(hits, retriever))]))
             }
         }
         let sorted = times.sorted()

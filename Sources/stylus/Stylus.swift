@@ -14,6 +14,7 @@ struct Stylus: ParsableCommand {
             ComposeCommand.self,
             RenderCommand.self,
             LSPCommand.self,
+            MCPCommand.self,
         ]
     )
 

@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import tempfile
+import time
 
 import pytest
 import pytest_lsp
@@ -27,6 +28,17 @@ CLIENTS = ["neovim@v0.7.0", "neovim@v0.10.0", "visual-studio-code", "emacs"]
 # through the `db` setting, so no test touches the user's own catalog.
 CATALOG = pathlib.Path(tempfile.mkdtemp(prefix="stylus-e2e-")) / "catalog.sqlite"
 STARTER = ROOT / "Sources" / "StylusCatalog" / "Resources" / "starter_catalog.jsonl"
+
+
+def write_prompt_file(work: pathlib.Path, name: str, body: str, size="64x64", steps=8, checkpoint=None) -> tuple[pathlib.Path, str]:
+    """A render test's prompt file in a folder of its own under `work` (so its images are the only ones there)."""
+    folder = work / f"{name}-{time.monotonic_ns()}"
+    folder.mkdir()
+    header = f"checkpoint: {checkpoint}\n" if checkpoint else ""
+    text = f"---\n{header}steps: {steps}\nsize: {size}\nseed: 5\nsampler: Euler\ncfg: 7\n---\n{body}\n"
+    path = folder / f"{name}.sdprompt"
+    path.write_text(text)
+    return path, text
 
 
 def pytest_configure(config):

@@ -22,7 +22,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from conftest import ROOT, SERVER
+from conftest import ROOT, SERVER, write_prompt_file
 
 CHECKPOINT = ROOT / "Tests" / "Fixtures" / "TinySD" / "tiny-sd15.safetensors"
 LORAS = ROOT / "Tests" / "Fixtures" / "LoRA"
@@ -75,12 +75,7 @@ async def client(request, lsp_client: LanguageClient):
 
 
 def prompt_file(name: str, body: str, size="64x64", steps=8) -> tuple[pathlib.Path, str]:
-    folder = WORK / f"{name}-{time.monotonic_ns()}"
-    folder.mkdir()
-    text = f"---\nsteps: {steps}\nsize: {size}\nseed: 5\nsampler: Euler\ncfg: 7\n---\n{body}\n"
-    path = folder / f"{name}.sdprompt"
-    path.write_text(text)
-    return path, text
+    return write_prompt_file(WORK, name, body, size, steps)
 
 
 def open_doc(client: LanguageClient, path: pathlib.Path, text: str):

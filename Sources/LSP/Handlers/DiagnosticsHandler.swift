@@ -94,3 +94,16 @@ enum DiagnosticsHandler {
         }
     }
 }
+
+/// The diagnostics the editor shows for a prompt text, all at once: prompt checks, catalog checks
+/// and the composer's `adapter-available` hints (for `stylus mcp`'s `check_prompt`). Await
+/// `adapters.composerReady()` first, or the hints may be missing.
+public enum EditorDiagnostics {
+    public static func all(text: String, linter: PromptLinter, adapters: AdapterContext?) -> [Diagnostic] {
+        let snapshot = DocumentSnapshot(uri: "untitled:prompt.sdprompt", languageId: "sdprompt", version: 0,
+                                        text: SourceText(text), revision: 0)
+        let staged = DiagnosticsHandler.staged(snapshot, linter: linter, adapters: adapters)
+        guard let later = staged.later else { return staged.now }
+        return (staged.now + later()).sorted { $0.range.start < $1.range.start }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import LSP
+import MCP
+import StylusCatalog
+import StylusCore
+import StylusML
+import StylusRender
+
+/// Where `stylus mcp` finds the catalog and models and may write images (the command's options).
+public struct MCPConfiguration: Sendable {
+    /// The catalog (`--db`, else `$STYLUS_DB`, else the data directory's, seeded with the starter catalog).
+    public var db: String?
+    /// Rendered images of prompts given without a `prompt_path` go here (`--output-dir`); without it they are refused.
+    public var outputDirectory: String?
+    /// LoRA folders scanned into the catalog at start, and searched for `<lora:…>` files when rendering.
+    public var loraDirs: [String] = []
+    /// Checkpoint for renders whose prompt names none.
+    public var checkpoint: String?
+    /// Base model assumed by `check_prompt` when the text has no `base_model` frontmatter.
+    public var baseModel: String?
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+}
+
+/// What the tools work on, loaded once at start (off the message loop): the retriever and the
+/// composer's candidate sources (as `stylus search` / `stylus compose`), the editor's adapter
+/// context (as `stylus lsp`: catalog diagnostics and hints), the linter and the render session.
+final class StylusTools: Sendable {
+    let configuration: MCPConfiguration
+    let retriever: Retriever
+    /// The composer's lexical candidates, and the hybrid retriever when sentence embeddings are available.
+    let lexical: LexicalCandidates
+    let hybrid: Retriever?
+    let adapters: AdapterContext
+    let linter: PromptLinter
+    let session: RenderSession
+    let warnings: [String]
+
+    init(configuration: MCPConfiguration) throws {
+        self.configuration = configuration
+        let paths = DataPaths(environment: configuration.environment)
+        var settings = Settings()
+        settings.db = configuration.db
+        settings.loraDirs = configuration.loraDirs
+        settings.baseModel = configuration.baseModel
+        settings.checkpoint = configuration.checkpoint
+        adapters = try AdapterContext.load(settings: settings, environment: configuration.environment)
+        let store = try AdapterContext.openStore(settings: settings, environment: configuration.environment)
+        retriever = try Retriever(store: store, modelDirectory: paths.miniLMDirectory)
+        hybrid = retriever.warning == nil ? retriever : nil
+        lexical = retriever.lexicalCandidates
+        var tokenCounter: ClipTokenizer?
+        var problems: [String] = []
+        if FileManager.default.fileExists(atPath: paths.clipVocabPath) {
+            do { tokenCounter = try ClipTokenizer(vocabularyPath: paths.clipVocabPath) } catch {
+                problems.append("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
+            }
+        } else {
+            problems.append("token-limit checks are off: no CLIP vocabulary at \(paths.clipVocabPath); run scripts/setup")
+        }
+        linter = PromptLinter(tokenCounter: tokenCounter)
+        var render = RenderSession.Configuration(vocabularyPath: paths.clipVocabPath)
+        render.hashCachePath = paths.dataDirectory + "/cache/model-hashes.json"
+        session = RenderSession(configuration: render)
+        warnings = adapters.warnings + (retriever.warning.map { [$0] } ?? []) + problems
+    }
+
+    // MARK: Catalog tools
+
+    func searchAdapters(_ a: ToolArguments) throws -> Value {
+        let query = try a.text("query", what: "the prompt or a description of the adapters to find")
+        let k = try a.int("k", in: 1...100) ?? 10
+        let base = try baseModel(a)
+        let hits = try retriever.search(CandidateQuery(text: query, baseModel: base, includeNSFW: try a.bool("nsfw") ?? false, limit: k))
+        return .object(["results": try jsonValue(CatalogJSON.searchResults(hits, retriever, cards: true))])
+    }
+
+    func composePrompt(_ a: ToolArguments) throws -> Value {
+        let prompt = try a.text("prompt", what: "the prompt (or .sdprompt text) to compose adapters for")
+        let base = try baseModel(a)
+        let masks = try a.choice("masks", ToolSchemas.masks)
+        let samples = try a.int("samples", in: 1...16) ?? 1
+        let seed = try a.int("seed", in: 0...Int(Int32.max)) ?? 0
+        let explain = try a.bool("explain") ?? false
+        let request = ComposeRequest(prompt: prompt, baseModel: base, includeNSFW: try a.bool("nsfw") ?? false)
+        let outcome = try ComposePipeline.run(request, source: lexical, retriever: hybrid, model: .shipped)
+        var sampled: [String] = []
+        if let masks, let strategy = MaskStrategy(name: masks) {
+            sampled = ComposeJSON.samples(outcome, strategy: strategy, count: samples, seed: UInt64(seed), debias: nil, restoreConcepts: false)
+        }
+        return try jsonValue(object: ComposeJSON.object(outcome, samples: sampled, explain: explain))
+    }
+
+    func checkPrompt(_ a: ToolArguments) async throws -> Value {
+        guard let text = try a.string("text") else {
+            throw ToolArguments.Problem(description: "check_prompt: 'text' is missing; pass the prompt or .sdprompt text to check")
+        }
+        var context = adapters
+        if let base = try baseModel(a) { context = context.with(defaultBaseModel: base) }
+        await context.composerReady()
+        let diagnostics = EditorDiagnostics.all(text: text, linter: linter, adapters: context)
+        var counts: [String: Value] = ["error": 0, "warning": 0, "information": 0, "hint": 0]
+        for d in diagnostics {
+            let key = switch d.severity {
+            case .error?: "error"
+            case .warning?: "warning"
+            case .information?: "information"
+            default: "hint"
+            }
+            counts[key] = .int((counts[key]?.intValue ?? 0) + 1)
+        }
+        return .object(["diagnostics": try jsonValue(encoding: diagnostics), "counts": .object(counts)])
+    }
+
+    func showAdapter(_ a: ToolArguments) throws -> Value {
+        let key = try a.text("alias_or_id", what: "an adapter id, alias or file name (search_adapters lists them)")
+        let entries = try CatalogJSON.lookupWithHashes(key, in: retriever.store)
+        guard let first = entries.first else {
+            let close = adapters.closestAliases(to: key, baseModel: nil)
+            throw ToolArguments.Problem(description: "show_adapter: no adapter with id, alias or file name '\(key)' in the catalog"
+                                        + (close.isEmpty ? "; search_adapters finds adapters by description" : "; did you mean \(close.joined(separator: ", "))?"))
+        }
+        return .object(["adapter": try jsonValue(CatalogJSON.card(first)),
+                        "also_matches": .array(entries.dropFirst().map { .string($0.card.adapterId) })])
+    }
+
+    func baseModel(_ a: ToolArguments) throws -> BaseModel? {
+        guard let name = try a.string("base_model") else { return nil }
+        guard let base = BaseModel(name) else { throw a.problem("base_model", "a base model name such as \"SD 1.5\", \"SDXL 1.0\" or \"Pony\"") }
+        return base
+    }
+
+    // MARK: Resources
+
+    /// An adapter's full card for `stylus://adapter/{id}`.
+    func adapterCard(id: String) throws -> String? {
+        try CatalogJSON.lookupWithHashes(id, in: retriever.store).first.map(CatalogJSON.card)
+    }
+}
