@@ -25,37 +25,16 @@ public struct PromptDiagnostic: Sendable, Equatable, Codable {
     public var severity: Severity
     public var message: String
     public var range: SourceRange
-    /// What a quick fix needs (e.g. `alias`, `trigger`, `aliases`); empty for most diagnostics.
-    public var data: [String: DiagnosticValue]
+    /// What a quick fix needs (e.g. `alias`, `trigger`, `aliases`); nil for most diagnostics.
+    public var data: [String: DiagnosticValue]?
 
     public init(code: DiagnosticCode, severity: Severity, message: String, range: SourceRange,
-                data: [String: DiagnosticValue] = [:]) {
+                data: [String: DiagnosticValue]? = nil) {
         self.code = code
         self.severity = severity
         self.message = message
         self.range = range
         self.data = data
-    }
-
-    private enum CodingKeys: String, CodingKey { case code, severity, message, range, data }
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        code = try c.decode(DiagnosticCode.self, forKey: .code)
-        severity = try c.decode(Severity.self, forKey: .severity)
-        message = try c.decode(String.self, forKey: .message)
-        range = try c.decode(SourceRange.self, forKey: .range)
-        data = try c.decodeIfPresent([String: DiagnosticValue].self, forKey: .data) ?? [:]
-    }
-
-    /// `data` is written only when there is some, so the prompt checks' JSON stays as it was.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(code, forKey: .code)
-        try c.encode(severity, forKey: .severity)
-        try c.encode(message, forKey: .message)
-        try c.encode(range, forKey: .range)
-        if !data.isEmpty { try c.encode(data, forKey: .data) }
     }
 }
 

@@ -46,12 +46,12 @@ enum DiagnosticsHandler {
 
     static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {
         Diagnostic(range: d.range.lsp, severity: severity(d.severity), code: d.code.rawValue, message: d.message,
-                   data: d.data.isEmpty ? nil : .object(d.data.mapValues {
+                   data: d.data.map { data in .object(data.mapValues {
                        switch $0 {
                        case .string(let s): .string(s)
                        case .strings(let list): .array(list.map { .string($0) })
                        }
-                   }))
+                   }) })
     }
 
     static func severity(_ s: PromptDiagnostic.Severity) -> DiagnosticSeverity {
