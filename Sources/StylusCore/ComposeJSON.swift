@@ -3,20 +3,11 @@ import Foundation
 /// The output of a composition as `stylus compose` and the MCP tool `compose_prompt` give it
 /// (docs/CONTRACTS.md, CLI): the JSON object, the masked samples, the `--explain` lines.
 public enum ComposeJSON {
-    /// Masked variants of the composed prompt (`--masks`, `--samples`, `--seed`).
-    public static func samples(_ o: ComposeOutcome, strategy: MaskStrategy, count: Int, seed: UInt64,
-                               debias: String?, restoreConcepts: Bool) -> [String] {
+    /// Masked variants of the composed prompt (`--masks`, `--samples`, `--seed`), each read with the
+    /// request's settings (debias, restored concepts).
+    public static func samples(_ o: ComposeOutcome, request: PromptRequest, strategy: MaskStrategy, count: Int, seed: UInt64) -> [String] {
         let sampled = Masks.sample(strategy, adapterCounts: o.composition.topics.map(\.adapters.count), samples: count, seed: seed)
-        let body = PromptFile(text: o.prompt)
-        return sampled.map {
-            PromptBuilder.build(prompt: body.positiveText, composition: o.composition, mask: $0, debias: debias,
-                                restoreConcepts: restoreConcepts, rangeOffset: body.positive.range.utf8.lowerBound)
-        }
-    }
-
-    /// The weight a chosen adapter gets in its topic's `<lora:…>` tag.
-    public static func weight(_ a: ComposedAdapter, in topic: ComposedTopic) -> Double {
-        PromptBuilder.weight(recommended: a.recommendedWeight, activeInTopic: topic.adapters.count)
+        return sampled.map { request.composedPrompt(o.composition, mask: $0).text() }
     }
 
     /// `{"prompt", "base_model", "retrieved", "topics", "prompt_with_adapters", "timings_ms"}`, with
@@ -28,11 +19,12 @@ public enum ComposeJSON {
         obj["prompt"] = o.prompt
         obj["base_model"] = o.baseModel?.name ?? NSNull()
         obj["retrieved"] = o.retrieved
-        obj["topics"] = zip(o.composition.topics, o.topicRanges).map { t, r in
-            ["keyword": t.keyword, "range": r,
-             "adapters": t.adapters.map { a in
-                 ["adapter_id": a.adapterID, "alias": a.alias, "weight": weight(a, in: t)] as [String: Any]
-             }] as [String: Any]
+        obj["topics"] = zip(o.composition.topics.indices, o.topicRanges).map { i, r in
+            let t = o.composition.topics[i]
+            return ["keyword": t.keyword, "range": r,
+                    "adapters": t.weightedAdapters(topic: i).map { a in
+                        ["adapter_id": a.adapterID, "alias": a.alias, "weight": a.weight] as [String: Any]
+                    }] as [String: Any]
         }
         obj["prompt_with_adapters"] = o.promptWithAdapters
         if !samples.isEmpty { obj["samples"] = samples }

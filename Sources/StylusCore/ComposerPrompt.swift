@@ -16,23 +16,24 @@ public enum PromptBuilder {
         return s
     }
 
-    /// The final prompt: the prompt as written, the optional debias string, then one
-    /// `<lora:alias:w>` per active adapter. With `restoreConcepts`, topics left without an active
-    /// adapter are emphasised as `(topic:1.1)`. `mask[t]` lists the active adapter indices of topic t
-    /// (nil: all active).
+    /// The final prompt: `body`, then one `<lora:alias:w>` per active adapter
+    /// (`Composition.tags(mask:)`). `mask[t]` lists the active adapter indices of topic t (nil: all active).
     public static func build(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
                              debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0) -> String {
+        composition.tags(mask: mask).reduce(body(prompt: prompt, composition: composition, mask: mask, debias: debias,
+                                                 restoreConcepts: restoreConcepts, rangeOffset: rangeOffset)) { $0 + ", " + $1 }
+    }
+
+    /// The final prompt without the composed tags: the prompt as written and the optional debias
+    /// string. With `restoreConcepts`, topics left without an active adapter are emphasised as
+    /// `(topic:1.1)`.
+    public static func body(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
+                            debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0) -> String {
         var text = prompt.trimmingCharacters(in: .whitespacesAndNewlines)
-        var tags: [String] = []
-        var uncovered: [ComposedTopic] = []
-        for (t, topic) in composition.topics.enumerated() {
-            let active = topic.adapters.enumerated().filter { i, _ in mask?[t][i] ?? true }.map(\.element)
-            if active.isEmpty { uncovered.append(topic) }
-            for a in active {
-                tags.append("<lora:\(a.alias):\(format(weight(recommended: a.recommendedWeight, activeInTopic: active.count)))>")
-            }
-        }
         if restoreConcepts {
+            let uncovered = composition.topics.enumerated().filter { t, topic in
+                !topic.adapters.indices.contains { mask?[t][$0] ?? true }
+            }.map(\.element)
             // Replace from the end so earlier UTF-8 ranges stay valid.
             var bytes = Array(text.utf8)
             for topic in uncovered.sorted(by: { $0.range.utf8.lowerBound > $1.range.utf8.lowerBound }) {
@@ -44,7 +45,6 @@ public enum PromptBuilder {
             text = String(decoding: bytes, as: UTF8.self)
         }
         if let d = debias?.trimmingCharacters(in: .whitespaces), !d.isEmpty { text += ", " + d }
-        for tag in tags { text += ", " + tag }
         return text
     }
 }

@@ -32,6 +32,8 @@ public struct DataPaths: Sendable, Equatable {
     public var miniLMDirectory: String { modelsDirectory + "/all-MiniLM-L6-v2" }
     /// CLIP BPE merges (`bpe_simple_vocab_16e6.txt.gz`), installed by `scripts/setup`.
     public var clipVocabPath: String { modelsDirectory + "/clip/bpe_simple_vocab_16e6.txt.gz" }
+    /// Checkpoint hashes remembered by path, size and mtime (the renderer's `Model hash`).
+    public var modelHashCachePath: String { dataDirectory + "/cache/model-hashes.json" }
 }
 
 extension DataPaths {

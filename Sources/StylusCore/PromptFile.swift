@@ -120,7 +120,7 @@ public struct PromptFile: Sendable {
             diagnostics += syntax.diagnostics
             if let frontNegative {
                 diagnostics.append(PromptDiagnostic(
-                    code: "frontmatter", severity: .warning,
+                    code: .frontmatter, severity: .warning,
                     message: "The negative prompt is given twice; the body's 'Negative prompt:' is used and the frontmatter 'negative' is ignored.",
                     range: source.range(frontNegative.lineRange)))
             }
@@ -221,7 +221,7 @@ enum Frontmatter {
     static func parse(_ location: Location, in source: SourceText) -> Result {
         var result = Result()
         func report(_ severity: PromptDiagnostic.Severity, _ message: String, _ range: Range<Int>) {
-            result.diagnostics.append(PromptDiagnostic(code: "frontmatter", severity: severity, message: message, range: source.range(range)))
+            result.diagnostics.append(PromptDiagnostic(code: .frontmatter, severity: severity, message: message, range: source.range(range)))
         }
         if !location.closed {
             report(.error, "Frontmatter is not closed: add a line '---' after the settings.", 0..<source.lineContentEnd(0))

@@ -44,7 +44,7 @@ public struct PromptLinter: Sendable {
                 var sum = "?"
                 if let x = earlier.textEncoderWeight, let y = tag.textEncoderWeight { sum = formatNumber(x + y) }
                 out.append(PromptDiagnostic(
-                    code: "duplicate-lora", severity: .warning,
+                    code: .duplicateLoRA, severity: .warning,
                     message: "LoRA '\(tag.name)' is already in the prompt; A1111 adds the multipliers (\(a) + \(b) = \(sum)). Remove one tag.",
                     range: tag.range))
             } else {
@@ -53,7 +53,7 @@ public struct PromptLinter: Sendable {
         }
         for tag in file.negative?.tags ?? [] where tag.isLoRA {
             out.append(PromptDiagnostic(
-                code: "lora-in-negative", severity: .warning,
+                code: .loraInNegative, severity: .warning,
                 message: "LoRA tags in the negative prompt are not applied (A1111 reads networks from the positive prompt only). Move it to the prompt or remove it.",
                 range: tag.range))
         }
@@ -74,7 +74,7 @@ public struct PromptLinter: Sendable {
                             break
                         }
                         out.append(PromptDiagnostic(
-                            code: "weight-range", severity: .warning,
+                            code: .weightRange, severity: .warning,
                             message: "LoRA \(what) weight \(formatNumber(w)) is outside \(formatNumber(Self.loraWeightRange.lowerBound))…\(formatNumber(Self.loraWeightRange.upperBound)); most adapters break images above about 1.2.",
                             range: tag.range))
                         break
@@ -85,7 +85,7 @@ public struct PromptLinter: Sendable {
                         out.append(d)
                     } else if let w = e.explicitWeight, !Self.emphasisWeightRange.contains(w), let r = e.weightRange {
                         out.append(PromptDiagnostic(
-                            code: "weight-range", severity: .warning,
+                            code: .weightRange, severity: .warning,
                             message: "Emphasis weight \(formatNumber(w)) is outside \(formatNumber(Self.emphasisWeightRange.lowerBound))…\(formatNumber(Self.emphasisWeightRange.upperBound)); values above about 1.5 usually distort the image.",
                             range: r))
                     }
@@ -101,7 +101,7 @@ public struct PromptLinter: Sendable {
     static func outOfRange(_ what: String, _ w: Double, usual: ClosedRange<Double>, range: SourceRange) -> PromptDiagnostic? {
         guard !w.isFinite || w.magnitude > usableWeightLimit else { return nil }
         return PromptDiagnostic(
-            code: "weight-range", severity: .error,
+            code: .weightRange, severity: .error,
             message: "\(what) \(formatNumber(w)) is out of range; write a number in \(formatNumber(usual.lowerBound))…\(formatNumber(usual.upperBound)).",
             range: range)
     }
@@ -115,7 +115,7 @@ public struct PromptLinter: Sendable {
                 guard count > Self.chunkTokens, let range = chunk.range else { continue }
                 let chunks = (count + Self.chunkTokens - 1) / Self.chunkTokens
                 out.append(PromptDiagnostic(
-                    code: "token-limit", severity: .information,
+                    code: .tokenLimit, severity: .information,
                     message: "\(count) CLIP tokens: A1111 encodes prompts in 75-token chunks, so this part spans \(chunks) chunks and words near a boundary lose context. Put BREAK where you want the split.",
                     range: range))
             }

@@ -82,7 +82,7 @@ private struct Parser {
         self.end = end
     }
 
-    mutating func diagnose(_ severity: PromptDiagnostic.Severity, _ message: String, _ range: Range<Int>, code: String = "syntax") {
+    mutating func diagnose(_ severity: PromptDiagnostic.Severity, _ message: String, _ range: Range<Int>, code: DiagnosticCode = .syntax) {
         guard diagnostics.count < PromptParser.maxDiagnostics else {
             droppedDiagnostics += 1
             return
@@ -93,7 +93,7 @@ private struct Parser {
     mutating func finishDiagnostics() {
         if droppedDiagnostics > 0, let last = diagnostics.last {
             diagnostics.append(PromptDiagnostic(
-                code: "syntax", severity: .warning,
+                code: .syntax, severity: .warning,
                 message: "\(droppedDiagnostics) more syntax problems not listed", range: last.range))
         }
     }

@@ -21,16 +21,20 @@ public struct PromptDiagnostic: Sendable, Equatable, Codable {
         public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
     }
 
-    public var code: String
+    public var code: DiagnosticCode
     public var severity: Severity
     public var message: String
     public var range: SourceRange
+    /// What a quick fix needs (e.g. `alias`, `trigger`, `aliases`); nil for most diagnostics.
+    public var data: [String: DiagnosticValue]?
 
-    public init(code: String, severity: Severity, message: String, range: SourceRange) {
+    public init(code: DiagnosticCode, severity: Severity, message: String, range: SourceRange,
+                data: [String: DiagnosticValue]? = nil) {
         self.code = code
         self.severity = severity
         self.message = message
         self.range = range
+        self.data = data
     }
 }
 

@@ -63,7 +63,7 @@ extension StylusTools {
         job.defaultCheckpoint = configuration.checkpoint
         job.loraDirs = configuration.loraDirs
         job.compose = try a.bool("compose") ?? false
-        job.baseModel = try baseModel(a)
+        job.composeOverrides.baseModel = try baseModel(a)
         let backend = try a.choice("backend", ["local", "a1111"]) ?? PromptFile(text: text).settings.renderer
         switch RenderBackend.parse(backend, url: try a.string("a1111_url")) {
         case .success(let b): job.backend = b
@@ -78,9 +78,7 @@ extension StylusTools {
         var composer: RenderComposer?
         if job.compose {
             await adapters.composerReady()
-            let adapters = self.adapters
-            composer = RenderComposer(compose: { text, _ in try adapters.compose(text).outcome },
-                                      adapterFile: { adapters.summary(alias: $0)?.filePath })
+            composer = RenderComposer(catalog: adapters.catalog)
         }
         let cancellation = RenderCancellation()
         let session = self.session

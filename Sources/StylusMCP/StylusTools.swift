@@ -48,7 +48,7 @@ final class StylusTools: Sendable {
         settings.baseModel = configuration.baseModel
         settings.checkpoint = configuration.checkpoint
         adapters = try AdapterContext.load(settings: settings, environment: configuration.environment)
-        let store = try AdapterContext.openStore(settings: settings, environment: configuration.environment)
+        let store = try CatalogIndex.openStore(explicit: settings.db, environment: configuration.environment)
         retriever = try Retriever(store: store, modelDirectory: paths.miniLMDirectory)
         hybrid = retriever.warning == nil ? retriever : nil
         lexical = retriever.lexicalCandidates
@@ -85,11 +85,12 @@ final class StylusTools: Sendable {
         let samples = try a.int("samples", in: 1...16) ?? 1
         let seed = try a.int("seed", in: 0...Int(Int32.max)) ?? 0
         let explain = try a.bool("explain") ?? false
-        let request = ComposeRequest(prompt: prompt, baseModel: base, includeNSFW: try a.bool("nsfw") ?? false)
-        let outcome = try ComposePipeline.run(request, source: lexical, retriever: hybrid, model: .shipped)
+        // The same request a prompt file gives `stylus compose` (frontmatter read, arguments over it).
+        let request = PromptRequest(text: prompt, overrides: ComposeOverrides(baseModel: base, includeNSFW: try a.bool("nsfw")))
+        let outcome = try ComposePipeline.run(request.composeRequest, source: lexical, retriever: hybrid, model: .shipped)
         var sampled: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {
-            sampled = ComposeJSON.samples(outcome, strategy: strategy, count: samples, seed: UInt64(seed), debias: nil, restoreConcepts: false)
+            sampled = ComposeJSON.samples(outcome, request: request, strategy: strategy, count: samples, seed: UInt64(seed))
         }
         return try jsonValue(object: ComposeJSON.object(outcome, samples: sampled, explain: explain))
     }
@@ -119,7 +120,7 @@ final class StylusTools: Sendable {
         let key = try a.text("alias_or_id", what: "an adapter id, alias or file name (search_adapters lists them)")
         let entries = try CatalogJSON.lookupWithHashes(key, in: retriever.store)
         guard let first = entries.first else {
-            let close = adapters.closestAliases(to: key, baseModel: nil)
+            let close = adapters.catalog.closestAliases(to: key, baseModel: nil)
             throw ToolArguments.Problem(description: "show_adapter: no adapter with id, alias or file name '\(key)' in the catalog"
                                         + (close.isEmpty ? "; search_adapters finds adapters by description" : "; did you mean \(close.joined(separator: ", "))?"))
         }

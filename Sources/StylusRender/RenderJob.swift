@@ -26,12 +26,20 @@ public enum RenderBackend: Sendable, Equatable {
     /// A1111's own default address.
     public static let defaultA1111URL = "http://127.0.0.1:7860"
 
-    /// `local`, or `a1111` at `url` (default: A1111's own 127.0.0.1:7860); an error says what is wrong.
-    public static func parse(_ name: String?, url: String?) -> Result<RenderBackend, RenderError> {
+    /// A backend setting: `local`, `a1111` (also `forge`, `automatic1111`; at `url`, default
+    /// A1111's own 127.0.0.1:7860), `a1111 URL`, or a URL alone; an error says what is wrong.
+    public static func parse(_ setting: String?, url: String?) -> Result<RenderBackend, RenderError> {
+        var name = setting?.trimmingCharacters(in: .whitespaces)
+        var address = url
+        if let n = name, n.hasPrefix("http://") || n.hasPrefix("https://") { (name, address) = ("a1111", address ?? n) }
+        if let n = name, let space = n.firstIndex(of: " ") {
+            address = address ?? String(n[space...]).trimmingCharacters(in: .whitespaces)
+            name = String(n[..<space])
+        }
         switch name?.lowercased() ?? "local" {
         case "local", "": return .success(.local)
         case "a1111", "forge", "automatic1111":
-            let url = url ?? defaultA1111URL
+            let url = address ?? defaultA1111URL
             guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
                 return .failure(.invalidArgument("the a1111 backend needs the server's URL, e.g. http://127.0.0.1:7860 (got '\(url)')"))
             }
@@ -42,7 +50,8 @@ public enum RenderBackend: Sendable, Equatable {
     }
 }
 
-/// One request to render a prompt file.
+/// One request to render a prompt file. Front ends build it with `init(promptPath:text:options:defaults:)`,
+/// which validates what they were given.
 public struct RenderJob: Sendable {
     /// The prompt file; images go beside it.
     public var promptPath: String
@@ -59,38 +68,107 @@ public struct RenderJob: Sendable {
     public var maskSeed: UInt64?
     /// LoRA folders besides the frontmatter's `lora_dirs`.
     public var loraDirs: [String] = []
-    /// The base model for composing (overrides the frontmatter's `base_model`).
-    public var baseModel: BaseModel?
+    /// Composing settings over the frontmatter's (base model, NSFW, debias, restore concepts).
+    public var composeOverrides = ComposeOverrides()
+    /// The base model when neither `composeOverrides` nor the frontmatter name one.
+    public var defaultBaseModel: BaseModel?
     /// An explicit output path (CLI `--out`); still never overwritten.
     public var output: String?
     public var backend = RenderBackend.local
+
+    /// How many images one job may render.
+    public static let variationLimits = 1...64
 
     public init(promptPath: String, text: String) {
         self.promptPath = promptPath
         self.text = text
     }
+
+    /// A validated job from what a front end was given: `options` over the frontmatter over
+    /// `defaults`. Throws `RenderError.invalidArgument` naming the bad value.
+    public init(promptPath: String, text: String, options: RenderJobOptions, defaults: RenderDefaults = RenderDefaults()) throws {
+        self.init(promptPath: promptPath, text: text)
+        overrides = options.overrides
+        compose = options.compose || options.variations > 1
+        variations = options.variations
+        maskSeed = options.maskSeed
+        loraDirs = options.loraDirs + defaults.loraDirs
+        composeOverrides = options.composeOverrides
+        defaultBaseModel = defaults.baseModel
+        defaultCheckpoint = defaults.checkpoint
+        output = options.output
+        switch RenderBackend.parse(options.backend ?? PromptFile(text: text).settings.renderer ?? defaults.renderer, url: options.a1111URL) {
+        case .success(let b): backend = b
+        case .failure(let e): throw e
+        }
+        try validate()
+    }
+
+    /// The checks every job passes before it renders.
+    public func validate() throws {
+        guard Self.variationLimits.contains(variations) else {
+            throw RenderError.invalidArgument("variations must be between \(Self.variationLimits.lowerBound) and \(Self.variationLimits.upperBound), got \(variations)")
+        }
+        if let masks = overrides.masks, MaskStrategy(name: masks) == nil {
+            throw RenderError.invalidArgument("unknown masks '\(masks)'; use all, one_hot_loras or one_hot_concepts")
+        }
+    }
+
+    /// The prompt file with this job's composing settings.
+    public var prompt: PromptRequest {
+        PromptRequest(text: text, overrides: composeOverrides, defaultBaseModel: defaultBaseModel)
+    }
+}
+
+/// What a front end asks of a render (CLI options, `stylus.render` arguments), before validation.
+public struct RenderJobOptions: Sendable {
+    public var overrides = RenderOverrides()
+    public var compose = false
+    /// More than one implies `compose`.
+    public var variations = 1
+    public var maskSeed: UInt64?
+    public var composeOverrides = ComposeOverrides()
+    public var loraDirs: [String] = []
+    public var output: String?
+    /// A backend setting (`RenderBackend.parse`); nil: the frontmatter's `renderer`, else the default.
+    public var backend: String?
+    public var a1111URL: String?
+
+    public init() {}
+}
+
+/// A front end's own settings, below the frontmatter (the editor's `checkpoint`, `renderer`,
+/// `loraDirs` and `baseModel` settings; none on the command line).
+public struct RenderDefaults: Sendable {
+    public var checkpoint: String?
+    public var renderer: String?
+    public var loraDirs: [String] = []
+    public var baseModel: BaseModel?
+
+    public init(checkpoint: String? = nil, renderer: String? = nil, loraDirs: [String] = [], baseModel: BaseModel? = nil) {
+        self.checkpoint = checkpoint
+        self.renderer = renderer
+        self.loraDirs = loraDirs
+        self.baseModel = baseModel
+    }
 }
 
 /// What composing needs from the catalog: the composer, and local files of adapters by alias.
 public struct RenderComposer: Sendable {
-    /// Composes a prompt file's text (the base model argument overrides its `base_model`).
-    public var compose: @Sendable (_ text: String, _ baseModel: BaseModel?) throws -> ComposeOutcome
+    /// Composes a prompt file with its request's settings.
+    public var compose: @Sendable (PromptRequest) throws -> ComposeOutcome
     /// The catalog's `file` for an alias, nil when it has none.
     public var adapterFile: @Sendable (String) -> String?
 
-    public init(compose: @escaping @Sendable (String, BaseModel?) throws -> ComposeOutcome,
+    public init(compose: @escaping @Sendable (PromptRequest) throws -> ComposeOutcome,
                 adapterFile: @escaping @Sendable (String) -> String?) {
         self.compose = compose
         self.adapterFile = adapterFile
     }
 
-    /// The Stylus pipeline over `source` with the file's own settings (nsfw, debias, restore_concepts).
+    /// The Stylus pipeline over `source`.
     public init(source: any CandidateSource, adapterFile: @escaping @Sendable (String) -> String?) {
-        self.init(compose: { text, base in
-            let s = PromptFile(text: text).settings
-            return try ComposePipeline.run(ComposeRequest(prompt: text, baseModel: base, includeNSFW: s.nsfw ?? false, debias: s.debias,
-                                                          restoreConcepts: s.restoreConcepts ?? false), source: source)
-        }, adapterFile: adapterFile)
+        self.init(compose: { try ComposePipeline.run($0.composeRequest, source: source) }, adapterFile: adapterFile)
     }
 }
 

@@ -24,6 +24,16 @@ public final class RenderSession: @unchecked Sendable {
             self.cacheLimitBytes = cacheLimitBytes
         }
 
+        /// The installed vocabulary and the data directory's model-hash cache: what the CLI and
+        /// the language server render with.
+        public static func installed(environment: [String: String] = ProcessInfo.processInfo.environment) -> Configuration {
+            let paths = DataPaths(environment: environment)
+            var configuration = Configuration(vocabularyPath: paths.clipVocabPath,
+                                              cacheLimitBytes: defaultCacheLimit(environment: environment))
+            configuration.hashCachePath = paths.modelHashCachePath
+            return configuration
+        }
+
         /// `$STYLUS_RENDER_CACHE_MB`, else half the machine's memory.
         public static func defaultCacheLimit(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
             if let mb = environment["STYLUS_RENDER_CACHE_MB"].flatMap(Int.init), mb >= 0 { return mb << 20 }
@@ -55,12 +65,11 @@ public final class RenderSession: @unchecked Sendable {
 
     public func render(_ job: RenderJob, composer: RenderComposer? = nil, cancellation: RenderCancellation = RenderCancellation(),
                        events: @escaping (RenderEvent) -> Void = { _ in }) throws -> RenderOutcome {
-        guard job.variations >= 1, job.variations <= 64 else {
-            throw RenderError.invalidArgument("variations must be between 1 and 64, got \(job.variations)")
-        }
+        try job.validate()
         try acquire(cancellation)
         defer { release() }
-        let file = PromptFile(text: job.text)
+        let request = job.prompt
+        let file = request.file
         let plan = try RenderPlan(job, file)
         var outcome = RenderOutcome(images: [], composed: nil, composeSeconds: 0, warnings: [])
         if let negative = file.negative, negative.tags.contains(where: \.isLoRA) {
@@ -69,28 +78,24 @@ public final class RenderSession: @unchecked Sendable {
 
         // Prompts, one per image.
         let n = job.variations
-        var prompts = Array(repeating: file.positiveText.trimmingCharacters(in: .whitespacesAndNewlines), count: n)
+        var prompts = Array(repeating: request.writtenPrompt, count: n)
         if job.compose {
             guard let composer else {
                 throw RenderError.invalidArgument("composing needs the adapter catalog; none is open")
             }
             events(RenderEvent(stage: .compose, variations: n))
             let started = Date()
-            let s = file.settings
-            let composed = try composer.compose(job.text, job.baseModel)
+            let composed = try composer.compose(request)
             if n == 1 {
-                prompts = [composed.promptWithAdapters]
+                prompts = [request.composedPrompt(composed.composition)]
             } else {
-                let name = job.overrides.masks ?? s.masks ?? MaskStrategy.oneHotLoras.rawValue
+                let name = job.overrides.masks ?? file.settings.masks ?? MaskStrategy.oneHotLoras.rawValue
                 guard let strategy = MaskStrategy(name: name) else {
                     throw RenderError.invalidArgument("\(job.promptPath): unknown masks '\(name)'; use all, one_hot_loras or one_hot_concepts")
                 }
                 let masks = Masks.sample(strategy, adapterCounts: composed.composition.topics.map(\.adapters.count), samples: n,
                                          seed: job.maskSeed ?? plan.template.seed)
-                prompts = masks.map {
-                    PromptBuilder.build(prompt: file.positiveText, composition: composed.composition, mask: $0, debias: s.debias,
-                                        restoreConcepts: s.restoreConcepts ?? false, rangeOffset: file.positive.range.utf8.lowerBound)
-                }
+                prompts = masks.map { request.composedPrompt(composed.composition, mask: $0) }
             }
             outcome.composed = composed
             outcome.composeSeconds = Date().timeIntervalSince(started)
@@ -98,11 +103,11 @@ public final class RenderSession: @unchecked Sendable {
         try cancellation.check()
 
         let library = LoRALibrary(directories: plan.loraDirs)
-        let writtenTags = Set(file.positive.tags.filter(\.isLoRA).map(\.name))
-        for (i, text) in prompts.enumerated() {
+        let written = file.positive.tags.filter(\.isLoRA)
+        for (i, composedPrompt) in prompts.enumerated() {
             var request = plan.template
             request.seed = plan.template.seed &+ UInt64(i)  // A1111 batches: seed, seed+1, …
-            let (prompt, adapters, warnings) = try resolveLoRAs(text, library: library, composer: composer, written: writtenTags,
+            let (prompt, adapters, warnings) = try resolveLoRAs(composedPrompt, written: written, library: library, composer: composer,
                                                                  needFiles: job.backend == .local)
             outcome.warnings += warnings
             let progress = StageReporter(variation: i + 1, of: n, events: events)
@@ -160,49 +165,50 @@ public final class RenderSession: @unchecked Sendable {
         var unet: Float
     }
 
-    /// The prompt's `<lora:…>` tags → files (the catalog's `file` first, then the LoRA folders),
-    /// repeated files adding their multipliers. A composed tag without a local file is dropped from
-    /// the prompt (with a warning) for local renders; a tag the user wrote must resolve.
-    func resolveLoRAs(_ text: String, library: LoRALibrary, composer: RenderComposer?, written: Set<String>,
+    /// The LoRAs of one image → files (the catalog's `file` first, then the LoRA folders), repeated
+    /// files adding their multipliers: first the tags the user wrote (`written`, which must
+    /// resolve), then the composed adapters. For local renders a composed adapter without a local
+    /// file is left out of the prompt, with a warning. Returns the prompt text to render.
+    func resolveLoRAs(_ prompt: ComposedPrompt, written: [ExtraNetworkTag], library: LoRALibrary, composer: RenderComposer?,
                       needFiles: Bool) throws -> (String, [Adapter], [String]) {
-        var prompt = text
         var adapters: [Adapter] = []
         var warnings: [String] = []
-        var drop: [Range<Int>] = []
-        for tag in PromptParser.parse(text).tags where tag.isLoRA {
+        func file(_ name: String) -> String? {
+            let fromCatalog = composer?.adapterFile(name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
+            return fromCatalog.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? library.resolve(name)
+        }
+        func add(_ name: String, _ path: String?, textEncoder: Float, unet: Float) {
+            if let path, let i = adapters.firstIndex(where: { $0.path == path }) {
+                adapters[i].textEncoder += textEncoder
+                adapters[i].unet += unet
+            } else {
+                adapters.append(Adapter(name: name, path: path, textEncoder: textEncoder, unet: unet))
+            }
+        }
+        var folders: String {
+            library.directories.isEmpty ? "no LoRA folder is configured" : "not in \(library.directories.joined(separator: ", "))"
+        }
+        for tag in written {
             guard let te = tag.textEncoderWeight, let unet = tag.unetWeight, te.isFinite, unet.isFinite else {
                 throw RenderError.invalidArgument("<lora:\(tag.name):…> has a multiplier that is not a number")
             }
-            let fromCatalog = composer?.adapterFile(tag.name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
-            let path = fromCatalog.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? library.resolve(tag.name)
+            let path = file(tag.name)
             if path == nil && needFiles {
-                let folders = library.directories.isEmpty ? "no LoRA folder is configured" : "not in \(library.directories.joined(separator: ", "))"
-                guard !written.contains(tag.name) else {
-                    throw RenderError.invalidArgument("no LoRA file for '\(tag.name)' (file stem or ss_output_name): \(folders)")
-                }
-                warnings.append("composed adapter '\(tag.name)' has no local file (\(folders)); rendered without it")
-                drop.append(tag.range.utf8)
+                throw RenderError.invalidArgument("no LoRA file for '\(tag.name)' (file stem or ss_output_name): \(folders)")
+            }
+            add(tag.name, path, textEncoder: Float(te), unet: Float(unet))
+        }
+        var kept: [WeightedAdapter] = []
+        for a in prompt.adapters {
+            let path = file(a.alias)
+            if path == nil && needFiles {
+                warnings.append("composed adapter '\(a.alias)' has no local file (\(folders)); rendered without it")
                 continue
             }
-            if let path, let i = adapters.firstIndex(where: { $0.path == path }) {
-                adapters[i].textEncoder += Float(te)
-                adapters[i].unet += Float(unet)
-            } else {
-                adapters.append(Adapter(name: tag.name, path: path, textEncoder: Float(te), unet: Float(unet)))
-            }
+            kept.append(a)
+            add(a.alias, path, textEncoder: Float(a.weight), unet: Float(a.weight))
         }
-        if !drop.isEmpty {
-            var bytes = Array(prompt.utf8)
-            for r in drop.sorted(by: { $0.lowerBound > $1.lowerBound }) {
-                var lower = r.lowerBound
-                // Take the ", " the prompt builder put before the tag along with it.
-                while lower > 0, bytes[lower - 1] == UInt8(ascii: " ") { lower -= 1 }
-                if lower > 0, bytes[lower - 1] == UInt8(ascii: ",") { lower -= 1 }
-                bytes.removeSubrange(lower..<r.upperBound)
-            }
-            prompt = String(decoding: bytes, as: UTF8.self)
-        }
-        return (prompt, adapters, warnings)
+        return (prompt.text(keeping: kept), adapters, warnings)
     }
 
     /// A1111's short hash per LoRA file, cached by path and mtime.

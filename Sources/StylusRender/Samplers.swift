@@ -5,7 +5,8 @@ import Foundation
 /// Everything runs in k-diffusion's variance-exploding coordinates: the latent x at noise level σ
 /// is `x0 + σ·ε`, the UNet sees `x/√(σ²+1)` and predicts ε, and `D = x − σ·ε` is the denoised
 /// estimate. DDIM and LCM are the variance-preserving samplers of diffusers written in these
-/// coordinates (DDIM is an Euler step on the DDIM timestep grid), so all five share one loop.
+/// coordinates (DDIM is an Euler step on the DDIM timestep grid); each sampler is one function over
+/// a denoiser (`Samplers`).
 public enum SamplerKind: String, CaseIterable, Sendable {
     case euler
     case eulerAncestral = "euler_a"
@@ -114,75 +115,146 @@ public struct Sampler: Sendable {
     /// `noise` supplies fresh unit noise for Euler ancestral and LCM; `onStep(i, x)` sees x after step i.
     public func run(_ start: [Float], model: EpsilonModel, noise: () -> [Float],
                     onStep: (Int, [Float]) throws -> Void = { _, _ in }) throws -> [Float] {
-        var x = start
-        var previousDenoised: [Float]? = nil
-        let sigmas = plan.sigmas
-        for i in 0..<plan.timesteps.count {
-            let sigma = sigmas[i], next = sigmas[i + 1]
+        // The closures live only for this call; `SamplerRun` stores them for the sampler functions.
+        try withoutActuallyEscaping(model) { model in
+            try withoutActuallyEscaping(noise) { noise in
+                try withoutActuallyEscaping(onStep) { onStep in try sample(start, model: model, noise: noise, onStep: onStep) }
+            }
+        }
+    }
+
+    private func sample(_ start: [Float], model: @escaping EpsilonModel, noise: @escaping () -> [Float],
+                     onStep: @escaping (Int, [Float]) throws -> Void) throws -> [Float] {
+        let run = SamplerRun(plan: plan, denoise: { x, sigma, timestep in
             let cIn = Float(1 / (sigma * sigma + 1).squareRoot())
-            let eps = try model(x.map { $0 * cIn }, plan.timesteps[i])
+            let eps = try model(x.map { $0 * cIn }, timestep)
             guard eps.count == x.count else {
                 throw RenderError.invalidArgument("the model returned \(eps.count) values for a latent of \(x.count)")
             }
             let s = Float(sigma)
             var denoised = [Float](repeating: 0, count: x.count)
             for j in 0..<x.count { denoised[j] = x[j] - s * eps[j] }
-
-            switch kind {
-            case .euler, .ddim:
-                x = eulerStep(x, denoised, sigma, next)
-            case .eulerAncestral:
-                let up = min(next, (next * next * (sigma * sigma - next * next) / (sigma * sigma)).squareRoot())
-                let down = (next * next - up * up).squareRoot()
-                x = eulerStep(x, denoised, sigma, down)
-                if next > 0 { add(&x, noise(), scale: Float(up)) }
-            case .dpmpp2m:
-                x = dpmpp2mStep(x, denoised, previousDenoised, i)
-                previousDenoised = denoised
-            case .lcm:
-                // Consistency boundary condition (diffusers LCMScheduler): the model's x0 blended
-                // with the variance-preserving input; then re-noise to the next level.
-                let t = plan.timesteps[i] * 10, sd2 = 0.25
-                let cSkip = Float(sd2 / (t * t + sd2)), cOut = Float(t / (t * t + sd2).squareRoot())
-                for j in 0..<x.count { x[j] = cOut * denoised[j] + cSkip * (x[j] * cIn) }
-                if next > 0 { add(&x, noise(), scale: Float(next)) }
-            }
-            try onStep(i, x)
+            return denoised
+        }, noise: noise, onStep: onStep)
+        switch kind {
+        case .euler: return try Samplers.euler(start, run)
+        case .eulerAncestral: return try Samplers.eulerAncestral(start, run)
+        case .dpmpp2m: return try Samplers.dpmpp2m(start, run)
+        case .ddim: return try Samplers.ddim(start, run)
+        case .lcm: return try Samplers.lcm(start, run)
         }
-        if kind == .ddim {
-            // DDIM ends on ᾱ_0 in variance-preserving coordinates, which is what gets decoded.
-            let last = sigmas[sigmas.count - 1]
-            let scale = Float(1 / (last * last + 1).squareRoot())
-            x = x.map { $0 * scale }
+    }
+}
+
+/// What a sampler works with: the noise levels, the model as a denoiser, fresh noise and the
+/// per-step report. A sampler may evaluate the denoiser more than once per step (a Heun-like
+/// sampler evaluates it again at the next noise level, with `timestep(for:)`).
+struct SamplerRun {
+    let plan: SamplingPlan
+    /// The denoised estimate D = x − σ·ε of latent `x` at noise level σ and UNet timestep t.
+    let denoise: (_ x: [Float], _ sigma: Double, _ timestep: Double) throws -> [Float]
+    let noise: () -> [Float]
+    let onStep: (Int, [Float]) throws -> Void
+
+    var steps: Int { plan.timesteps.count }
+
+    /// D at step i's own noise level and timestep.
+    func denoised(_ x: [Float], step i: Int) throws -> [Float] {
+        try denoise(x, plan.sigmas[i], plan.timesteps[i])
+    }
+}
+
+/// One function per sampler, each the whole loop over a `SamplerRun`. To add one: write its
+/// function here, a `SamplerKind` case with its names and label, and its grid in `SamplingPlan`.
+enum Samplers {
+    /// k-diffusion's Euler: x moves along the derivative (x − D)/σ to the next σ.
+    static func euler(_ start: [Float], _ run: SamplerRun) throws -> [Float] {
+        var x = start
+        for i in 0..<run.steps {
+            x = eulerStep(x, try run.denoised(x, step: i), run.plan.sigmas[i], run.plan.sigmas[i + 1])
+            try run.onStep(i, x)
         }
         return x
     }
 
-    private func eulerStep(_ x: [Float], _ denoised: [Float], _ sigma: Double, _ to: Double) -> [Float] {
+    /// Euler ancestral: an Euler step down to σ_down, then fresh noise up to the next σ.
+    static func eulerAncestral(_ start: [Float], _ run: SamplerRun) throws -> [Float] {
+        var x = start
+        for i in 0..<run.steps {
+            let sigma = run.plan.sigmas[i], next = run.plan.sigmas[i + 1]
+            let denoised = try run.denoised(x, step: i)
+            let up = min(next, (next * next * (sigma * sigma - next * next) / (sigma * sigma)).squareRoot())
+            let down = (next * next - up * up).squareRoot()
+            x = eulerStep(x, denoised, sigma, down)
+            if next > 0 { add(&x, run.noise(), scale: Float(up)) }
+            try run.onStep(i, x)
+        }
+        return x
+    }
+
+    /// DPM++ 2M: second order from the previous step's D (first order on the first step and to σ = 0).
+    static func dpmpp2m(_ start: [Float], _ run: SamplerRun) throws -> [Float] {
+        var x = start
+        var previous: [Float]? = nil
+        let sigmas = run.plan.sigmas
+        for i in 0..<run.steps {
+            let denoised = try run.denoised(x, step: i)
+            let sigma = sigmas[i], next = sigmas[i + 1]
+            if next == 0 {
+                x = denoised  // first-order step to σ = 0 is D itself
+            } else {
+                let h = Foundation.log(sigma / next)
+                let a = Float(next / sigma), b = Float(Foundation.expm1(-h))
+                var out = x
+                if let previous, i > 0 {
+                    let r = Foundation.log(sigmas[i - 1] / sigma) / h
+                    let c1 = Float(1 + 1 / (2 * r)), c2 = Float(1 / (2 * r))
+                    for j in 0..<x.count { out[j] = a * x[j] - b * (c1 * denoised[j] - c2 * previous[j]) }
+                } else {
+                    for j in 0..<x.count { out[j] = a * x[j] - b * denoised[j] }
+                }
+                x = out
+            }
+            previous = denoised
+            try run.onStep(i, x)
+        }
+        return x
+    }
+
+    /// DDIM: Euler steps on the DDIM timestep grid, ending on ᾱ_0 in variance-preserving
+    /// coordinates, which is what gets decoded.
+    static func ddim(_ start: [Float], _ run: SamplerRun) throws -> [Float] {
+        let x = try euler(start, run)
+        let last = run.plan.sigmas[run.plan.sigmas.count - 1]
+        let scale = Float(1 / (last * last + 1).squareRoot())
+        return x.map { $0 * scale }
+    }
+
+    /// LCM: the consistency boundary condition (diffusers LCMScheduler) blends the model's x0 with
+    /// the variance-preserving input; then re-noise to the next level.
+    static func lcm(_ start: [Float], _ run: SamplerRun) throws -> [Float] {
+        var x = start
+        for i in 0..<run.steps {
+            let sigma = run.plan.sigmas[i], next = run.plan.sigmas[i + 1]
+            let denoised = try run.denoised(x, step: i)
+            let cIn = Float(1 / (sigma * sigma + 1).squareRoot())
+            let t = run.plan.timesteps[i] * 10, sd2 = 0.25
+            let cSkip = Float(sd2 / (t * t + sd2)), cOut = Float(t / (t * t + sd2).squareRoot())
+            for j in 0..<x.count { x[j] = cOut * denoised[j] + cSkip * (x[j] * cIn) }
+            if next > 0 { add(&x, run.noise(), scale: Float(next)) }
+            try run.onStep(i, x)
+        }
+        return x
+    }
+
+    static func eulerStep(_ x: [Float], _ denoised: [Float], _ sigma: Double, _ to: Double) -> [Float] {
         let dt = Float((to - sigma) / sigma)
         var out = x
         for j in 0..<x.count { out[j] = x[j] + (x[j] - denoised[j]) * dt }
         return out
     }
 
-    private func dpmpp2mStep(_ x: [Float], _ denoised: [Float], _ previous: [Float]?, _ i: Int) -> [Float] {
-        let sigmas = plan.sigmas
-        let sigma = sigmas[i], next = sigmas[i + 1]
-        if next == 0 { return denoised }  // first-order step to σ = 0 is D itself
-        let h = Foundation.log(sigma / next)
-        let a = Float(next / sigma), b = Float(Foundation.expm1(-h))
-        var out = x
-        if let previous, i > 0 {
-            let r = Foundation.log(sigmas[i - 1] / sigma) / h
-            let c1 = Float(1 + 1 / (2 * r)), c2 = Float(1 / (2 * r))
-            for j in 0..<x.count { out[j] = a * x[j] - b * (c1 * denoised[j] - c2 * previous[j]) }
-        } else {
-            for j in 0..<x.count { out[j] = a * x[j] - b * denoised[j] }
-        }
-        return out
-    }
-
-    private func add(_ x: inout [Float], _ n: [Float], scale: Float) {
+    static func add(_ x: inout [Float], _ n: [Float], scale: Float) {
         for j in 0..<min(x.count, n.count) { x[j] += n[j] * scale }
     }
 }

@@ -122,15 +122,16 @@ struct ComposeCommand: ParsableCommand {
             text = input ?? ""
         }
         let session = try llmSession()
+        let prompt = request(text, base: base)
         var outcome: ComposeOutcome, composer: String?
         do {
-            outcome = try ComposePipeline.run(request(text, base: base), source: source.lexical, retriever: source.hybrid, model: model)
-            (outcome, composer) = try withLLM(session, outcome, request(text, base: base), source: source.lexical)
+            outcome = try ComposePipeline.run(prompt.composeRequest, source: source.lexical, retriever: source.hybrid, model: model)
+            (outcome, composer) = try withLLM(session, outcome, prompt.composeRequest, source: source.lexical)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
         }
-        emit(outcome, id: nil, composer: composer)
+        emit(outcome, prompt, id: nil, composer: composer)
     }
 
     /// The composer's lexical candidates, and the hybrid whole-prompt retriever (dense + BM25) for
@@ -151,8 +152,10 @@ struct ComposeCommand: ParsableCommand {
         }
     }
 
-    func request(_ text: String, base: BaseModel?) -> ComposeRequest {
-        ComposeRequest(prompt: text, baseModel: base, includeNSFW: nsfw, debias: debias, restoreConcepts: restoreConcepts)
+    /// The prompt (file) with this command's flags over its frontmatter.
+    func request(_ text: String, base: BaseModel?) -> PromptRequest {
+        PromptRequest(text: text, overrides: ComposeOverrides(baseModel: base, includeNSFW: nsfw ? true : nil, debias: debias,
+                                                              restoreConcepts: restoreConcepts ? true : nil))
     }
 
     func runBatch(_ path: String, source: CandidateSources, base: BaseModel?, model: ComposerModel) throws {
@@ -184,8 +187,9 @@ struct ComposeCommand: ParsableCommand {
             var lineBase = base
             if lineBase == nil, let b = obj["base_model"] as? String { lineBase = BaseModel(b) }
             let id: Any = obj["id"] ?? (n + 1)
+            let lineRequest = request(prompt, base: lineBase)
             do {
-                let outcome = try ComposePipeline.run(request(prompt, base: lineBase), source: source.lexical, retriever: source.hybrid, model: model)
+                let outcome = try ComposePipeline.run(lineRequest.composeRequest, source: source.lexical, retriever: source.hybrid, model: model)
                 if let dump {
                     for (t, topic) in outcome.composition.topics.enumerated() {
                         for c in topic.scored {
@@ -194,8 +198,8 @@ struct ComposeCommand: ParsableCommand {
                         }
                     }
                 }
-                let (final, composer) = try withLLM(session, outcome, request(prompt, base: lineBase), source: source.lexical)
-                emit(final, id: id, composer: composer)
+                let (final, composer) = try withLLM(session, outcome, lineRequest.composeRequest, source: source.lexical)
+                emit(final, lineRequest, id: id, composer: composer)
             } catch {
                 printError("stylus compose: \(path):\(n + 1): \(error)")
                 failures += 1
@@ -209,10 +213,10 @@ struct ComposeCommand: ParsableCommand {
     }
 
     /// `composer` ("llm" or "built-in") is reported only under --llm.
-    func emit(_ o: ComposeOutcome, id: Any?, composer: String? = nil) {
+    func emit(_ o: ComposeOutcome, _ request: PromptRequest, id: Any?, composer: String? = nil) {
         var samplesOut: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {
-            samplesOut = ComposeJSON.samples(o, strategy: strategy, count: samples, seed: seed, debias: debias, restoreConcepts: restoreConcepts)
+            samplesOut = ComposeJSON.samples(o, request: request, strategy: strategy, count: samples, seed: seed)
         }
         if explain {
             let lines = ComposeJSON.explanationLines(o)
@@ -221,8 +225,8 @@ struct ComposeCommand: ParsableCommand {
         if json {
             if let line = ComposeJSON.text(ComposeJSON.object(o, id: id, samples: samplesOut, composer: composer)) { printOut(line) }
         } else {
-            for t in o.composition.topics where !t.adapters.isEmpty {
-                printOut("\(t.keyword): " + t.adapters.map { "\($0.alias) (\(PromptBuilder.format(ComposeJSON.weight($0, in: t))))" }.joined(separator: ", "))
+            for (i, t) in o.composition.topics.enumerated() where !t.adapters.isEmpty {
+                printOut("\(t.keyword): " + t.weightedAdapters(topic: i).map { "\($0.alias) (\(PromptBuilder.format($0.weight)))" }.joined(separator: ", "))
             }
             if samplesOut.isEmpty { printOut(o.promptWithAdapters) } else { samplesOut.forEach(printOut) }
         }

@@ -38,9 +38,7 @@ struct LSPCommand: ParsableCommand {
         } else {
             logger.warning("token-limit checks are off: no CLIP vocabulary at \(vocabulary); run scripts/setup")
         }
-        var renderConfig = RenderSession.Configuration(vocabularyPath: vocabulary)
-        renderConfig.hashCachePath = DataPaths(environment: ProcessInfo.processInfo.environment).dataDirectory + "/cache/model-hashes.json"
-        options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: renderConfig))
+        options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: .installed()))
         let server = LanguageServer(connection: connection, options: options, logger: logger)
         transport.startReading(into: connection)
 

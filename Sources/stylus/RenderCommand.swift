@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LSP
 import StylusCatalog
 import StylusCore
 import StylusML
@@ -44,47 +45,40 @@ struct RenderCommand: ParsableCommand {
         func bad(_ message: String) -> ExitCode { printError("stylus render: \(message)"); return CLIExit.badInput }
         let text: String
         do { text = try InputFiles.readPrompt(file) } catch { throw bad("\(error)") }
-        guard variations >= 1, variations <= 64 else { throw bad("--variations must be between 1 and 64") }
-
-        var job = RenderJob(promptPath: file, text: text)
-        job.overrides.checkpoint = checkpoint
-        job.overrides.steps = steps
-        job.overrides.cfg = cfg
-        job.overrides.seed = seed
-        job.overrides.sampler = sampler
-        job.overrides.clipSkip = clipSkip
-        job.overrides.masks = masks
+        var options = RenderJobOptions()
+        options.overrides.checkpoint = checkpoint
+        options.overrides.steps = steps
+        options.overrides.cfg = cfg
+        options.overrides.seed = seed
+        options.overrides.sampler = sampler
+        options.overrides.clipSkip = clipSkip
+        options.overrides.masks = masks
         if let size {
             guard let parsed = ImageSize(parsing: size) else { throw bad("bad --size '\(size)'; write WxH, e.g. 512x768") }
-            job.overrides.size = parsed
+            options.overrides.size = parsed
         }
-        if let masks, MaskStrategy(name: masks) == nil { throw bad("unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts") }
-        job.loraDirs = loraDir
-        job.compose = compose || variations > 1
-        job.variations = variations
-        job.maskSeed = maskSeed
-        job.output = out
+        options.loraDirs = loraDir
+        options.compose = compose
+        options.variations = variations
+        options.maskSeed = maskSeed
+        options.output = out
+        options.backend = backend
+        options.a1111URL = a1111URL
         if let baseModel {
             guard let b = BaseModel(baseModel) else { throw bad("--base-model '\(baseModel)' is not a base model name (e.g. \"SD 1.5\")") }
-            job.baseModel = b
+            options.composeOverrides.baseModel = b
         }
-        switch RenderBackend.parse(backend ?? PromptFile(text: text).settings.renderer, url: a1111URL) {
-        case .success(let b): job.backend = b
-        case .failure(let e): throw bad("\(e)")
-        }
+        let job: RenderJob
+        do { job = try RenderJob(promptPath: file, text: text, options: options) } catch { throw bad("\(error)") }
         var composer: RenderComposer?
         if job.compose {
-            do { composer = try Self.catalogComposer(db: db) } catch {
+            do { composer = RenderComposer(catalog: try CatalogIndex(store: CatalogIndex.openStore(explicit: db))) } catch {
                 printError("stylus render: \(error)")
                 throw CLIExit.runtimeFailure
             }
         }
 
-        let env = ProcessInfo.processInfo.environment
-        let paths = DataPaths(environment: env)
-        var config = RenderSession.Configuration(vocabularyPath: paths.clipVocabPath)
-        config.hashCachePath = paths.dataDirectory + "/cache/model-hashes.json"
-        let session = RenderSession(configuration: config)
+        let session = RenderSession(configuration: .installed())
         let bar = ProgressBar()
         let outcome: RenderOutcome
         do {
@@ -115,15 +109,6 @@ struct RenderCommand: ParsableCommand {
                 printOut(String(decoding: data, as: UTF8.self))
             }
         }
-    }
-
-    /// The composer over the catalog (`--db`, else the default catalog), with adapters' local files.
-    static func catalogComposer(db: String?) throws -> RenderComposer {
-        let (store, _) = try StarterCatalog.open(explicit: db)
-        let entries = try store.allEntries()
-        let files = CatalogAdapterFiles(entries: entries)
-        return RenderComposer(source: LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }),
-                              adapterFile: { files.path(for: $0) })
     }
 }
 

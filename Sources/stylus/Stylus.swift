@@ -12,6 +12,7 @@ struct Stylus: ParsableCommand {
             CatalogCommand.self,
             SearchCommand.self,
             ComposeCommand.self,
+            CheckCommand.self,
             RenderCommand.self,
             LSPCommand.self,
             MCPCommand.self,

@@ -54,7 +54,7 @@ final class AdapterLoadingTests: XCTestCase {
         var settings = Settings()
         settings.db = path
         let context = try AdapterContext.load(settings: settings, environment: [:], beforeSummaries: { gate.wait() })
-        XCTAssertFalse(context.isLoaded, "held before the second phase")
+        XCTAssertFalse(context.catalog.isLoaded, "held before the second phase")
         return context
     }
 
@@ -82,10 +82,10 @@ final class AdapterLoadingTests: XCTestCase {
         var early: [String: (adapters: [AdapterSummary], truncated: Bool)?] = [:]
         for p in prefixes {
             for b in bases {
-                for limit in [1, 5, 50, 1000] { early["\(p)|\(b?.name ?? "-")|\(limit)"] = context.aliasesFromStore(prefix: p, baseModel: b, limit: limit) }
+                for limit in [1, 5, 50, 1000] { early["\(p)|\(b?.name ?? "-")|\(limit)"] = context.catalog.aliasesFromStore(prefix: p, baseModel: b, limit: limit) }
             }
         }
-        XCTAssertFalse(context.isLoaded, "answered before the summaries were read")
+        XCTAssertFalse(context.catalog.isLoaded, "answered before the summaries were read")
         // Answered from the catalog where the walk stays on ASCII aliases; declined otherwise.
         XCTAssertNotNil(early["gen_fox|SD 1.5|50"] ?? nil)
         XCTAssertNotNil(early["|Pony|5"] ?? nil)
@@ -101,7 +101,7 @@ final class AdapterLoadingTests: XCTestCase {
         for p in prefixes {
             for b in bases {
                 for limit in [1, 5, 50, 1000] {
-                    let loaded = context.aliases(prefix: p, baseModel: b, limit: limit)
+                    let loaded = context.catalog.aliases(prefix: p, baseModel: b, limit: limit)
                     guard let first = early["\(p)|\(b?.name ?? "-")|\(limit)"] ?? nil else { continue }
                     XCTAssertEqual(first.adapters, loaded.adapters, "prefix \(p), base \(b?.name ?? "any"), limit \(limit)")
                     XCTAssertEqual(first.truncated, loaded.truncated, "prefix \(p), base \(b?.name ?? "any"), limit \(limit)")
@@ -111,7 +111,7 @@ final class AdapterLoadingTests: XCTestCase {
         }
         XCTAssertGreaterThan(compared, 150)
         // Aliases equal but for case come in catalog row order, all of them for any base.
-        let equal = context.aliases(prefix: "gen_fox_1", baseModel: nil, limit: 50).adapters.filter { $0.alias.lowercased() == "gen_fox_1" }
+        let equal = context.catalog.aliases(prefix: "gen_fox_1", baseModel: nil, limit: 50).adapters.filter { $0.alias.lowercased() == "gen_fox_1" }
         XCTAssertEqual(equal.map(\.rowID), equal.map(\.rowID).sorted())
         XCTAssertEqual(equal.count, Self.mixedAliases.filter { $0.alias.lowercased() == "gen_fox_1" }.count)
         XCTAssertGreaterThanOrEqual(equal.count, 3)
@@ -120,8 +120,8 @@ final class AdapterLoadingTests: XCTestCase {
     func testFirstPhaseAnswersThroughAliasesWhileLoading() throws {
         let gate = makeGate()
         let context = try load(try catalog("mixed", Self.mixedAliases), gate: gate)
-        let (adapters, truncated) = context.aliases(prefix: "GEN_FOX_", baseModel: .pony, limit: 3)
-        XCTAssertFalse(context.isLoaded)
+        let (adapters, truncated) = context.catalog.aliases(prefix: "GEN_FOX_", baseModel: .pony, limit: 3)
+        XCTAssertFalse(context.catalog.isLoaded)
         XCTAssertEqual(adapters.count, 3)
         XCTAssertTrue(truncated)
         XCTAssertTrue(adapters.allSatisfy { $0.alias.lowercased().hasPrefix("gen_fox_") && ($0.baseModel == nil || $0.baseModel == .pony) })
@@ -134,11 +134,11 @@ final class AdapterLoadingTests: XCTestCase {
     func testFirstPhaseDeclinesForAliasesLoweringToASCII() async throws {
         let gate = makeGate()
         let context = try load(try catalog("turkish", [("İstanbul_style", "SD 1.5"), ("ink_wash", "SD 1.5"), ("zebra", nil)]), gate: gate)
-        XCTAssertNil(context.aliasesFromStore(prefix: "i", baseModel: .sd15, limit: 50))
-        XCTAssertNil(context.aliasesFromStore(prefix: "z", baseModel: .sd15, limit: 50))
+        XCTAssertNil(context.catalog.aliasesFromStore(prefix: "i", baseModel: .sd15, limit: 50))
+        XCTAssertNil(context.catalog.aliasesFromStore(prefix: "z", baseModel: .sd15, limit: 50))
         gate.signal()
         try await context.loaded()
-        XCTAssertEqual(context.aliases(prefix: "i", baseModel: .sd15, limit: 50).adapters.map(\.alias), ["ink_wash", "İstanbul_style"])
+        XCTAssertEqual(context.catalog.aliases(prefix: "i", baseModel: .sd15, limit: 50).adapters.map(\.alias), ["ink_wash", "İstanbul_style"])
     }
 
     // MARK: Through the server

@@ -51,7 +51,7 @@ final class HostileNumberTests: XCTestCase {
     func testOutOfRangeWeightsAreErrors() {
         func rangeErrors(_ text: String) -> [String] {
             PromptLinter().diagnostics(for: PromptFile(text: text))
-                .filter { $0.code == "weight-range" && $0.severity == .error }.map(\.message)
+                .filter { $0.code == .weightRange && $0.severity == .error }.map(\.message)
         }
         XCTAssertEqual(rangeErrors("a cat, <lora:x:1e30>"), ["LoRA text-encoder weight 1e30 is out of range; write a number in -2…2."])
         XCTAssertEqual(rangeErrors("<lora:x:inf>"), ["LoRA text-encoder weight inf is out of range; write a number in -2…2."])

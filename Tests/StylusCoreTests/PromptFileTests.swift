@@ -36,7 +36,7 @@ final class PromptFileTests: XCTestCase {
     func testUnknownKeyAndWrongTypesReportTheirLines() {
         let file = PromptFile(text: "---\nbase_model: SD 1.5\nstpes: 20\ncfg: lots\nsteps: -3\nsize: huge\n---\ncat\n")
         let byLine = Dictionary(grouping: file.diagnostics, by: { $0.range.lsp.start.line })
-        XCTAssertEqual(byLine[2]?.first?.code, "frontmatter")
+        XCTAssertEqual(byLine[2]?.first?.code, .frontmatter)
         XCTAssertTrue(byLine[2]?.first?.message.contains("Did you mean 'steps'") ?? false, "\(file.diagnostics)")
         XCTAssertEqual(byLine[2]?.first?.severity, .warning)
         XCTAssertEqual(byLine[3]?.first?.message, "'cfg' must be a number.")
@@ -94,7 +94,7 @@ final class PromptFileTests: XCTestCase {
     func testNegativeGivenTwiceWarns() {
         let file = PromptFile(text: "---\nnegative: blurry\n---\ncat\nNegative prompt: lowres")
         XCTAssertEqual(file.negativeText, "lowres")
-        XCTAssertEqual(file.diagnostics.map(\.code), ["frontmatter"])
+        XCTAssertEqual(file.diagnostics.map(\.code), [.frontmatter])
         XCTAssertEqual(file.diagnostics[0].range.lsp.start.line, 1)
     }
 

@@ -16,4 +16,4 @@ func weightedTexts(_ syntax: PromptSyntax) -> [(String, Double)] {
     return out
 }
 
-func codes(_ diagnostics: [PromptDiagnostic]) -> [String] { diagnostics.map(\.code) }
+func codes(_ diagnostics: [PromptDiagnostic]) -> [String] { diagnostics.map(\.code.rawValue) }

@@ -52,55 +52,6 @@ enum AdapterCards {
     /// The recommended weight of an adapter as the tag would show it.
     static func weightText(_ a: AdapterSummary) -> String { formatNumber(a.weight) }
 
-    /// LoRA tags of both prompts, with whether each is in the negative prompt.
-    static func loraTags(_ file: PromptFile) -> [(tag: ExtraNetworkTag, negative: Bool)] {
-        file.positive.tags.filter(\.isLoRA).map { ($0, false) } + (file.negative?.tags ?? []).filter(\.isLoRA).map { ($0, true) }
-    }
-
-    /// The positive prompt with its `<…>` tags blanked out: where trigger words are looked for
-    /// (a tag's own alias must not count as its trigger word).
-    static func promptWords(_ file: PromptFile) -> String {
-        var bytes = Array(file.source.bytes[file.positive.range.utf8])
-        let offset = file.positive.range.utf8.lowerBound
-        for tag in file.positive.tags {
-            for i in (tag.range.utf8.lowerBound - offset)..<(tag.range.utf8.upperBound - offset) where bytes.indices.contains(i) {
-                bytes[i] = 0x20
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Answers "is this trigger word in the prompt?" once per distinct word, so a document with
-    /// thousands of tags costs one scan per trigger word, not one per tag.
-    final class PhraseLookup {
-        let text: String
-        private var known: [String: Bool] = [:]
-        init(_ text: String) { self.text = text }
-        func contains(_ phrase: String) -> Bool {
-            let key = phrase.lowercased()
-            if let k = known[key] { return k }
-            let found = AdapterCards.containsPhrase(text, key)
-            known[key] = found
-            return found
-        }
-    }
-
-    /// Whether `phrase` appears in `text` as a whole word or phrase (case-insensitive).
-    static func containsPhrase(_ text: String, _ phrase: String) -> Bool {
-        let hay = Array(text.lowercased().utf8), needle = Array(phrase.lowercased().utf8)
-        guard !needle.isEmpty, needle.count <= hay.count else { return false }
-        func isWord(_ b: UInt8) -> Bool { b >= 0x80 || (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7A) || b == 0x5F }
-        var i = 0
-        while i + needle.count <= hay.count {
-            if hay[i] == needle[0], Array(hay[i..<i + needle.count]) == needle,
-               i == 0 || !isWord(hay[i - 1]), i + needle.count == hay.count || !isWord(hay[i + needle.count]) {
-                return true
-            }
-            i += 1
-        }
-        return false
-    }
-
     /// A tag's removal: the tag plus one separating comma and spaces, so no ", ," is left.
     static func removalRange(_ tag: ExtraNetworkTag, in source: SourceText) -> Range<Int> {
         let b = source.bytes

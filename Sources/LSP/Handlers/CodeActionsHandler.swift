@@ -22,7 +22,7 @@ enum CodeActionsHandler {
         var out: [CodeAction] = []
         func edit(_ edits: [TextEdit]) -> WorkspaceEdit { WorkspaceEdit.single(uri: uri, version: s.version, edits: edits, client: client) }
         func replace(_ r: Range<Int>, _ text: String) -> TextEdit { TextEdit(range: source.range(r).lsp, newText: text) }
-        let tags = AdapterCards.loraTags(file)
+        let tags = file.loraTags
         func tag(at range: LSPRange) -> (tag: ExtraNetworkTag, negative: Bool)? {
             tags.first { $0.tag.range.lsp.start <= range.start && range.end <= $0.tag.range.lsp.end }
         }
@@ -30,30 +30,30 @@ enum CodeActionsHandler {
         for d in p.context.diagnostics where d.source == "stylus" {
             guard let code = d.code, let (t, negative) = tag(at: d.range) else { continue }
             switch code {
-            case "unknown-lora":
+            case DiagnosticCode.unknownLoRA.rawValue:
                 out.append(CodeAction(title: "Remove unknown LoRA <lora:\(t.name)>", kind: "quickfix", diagnostics: [d],
                                       edit: edit([replace(AdapterCards.removalRange(t, in: source), "")])))
                 if let adapters {
-                    for alias in adapters.closestAliases(to: t.name, baseModel: adapters.baseModel(for: file)) {
+                    for alias in adapters.catalog.closestAliases(to: t.name, baseModel: adapters.baseModel(for: file)) {
                         out.append(CodeAction(title: "Replace with '\(alias)'", kind: "quickfix", diagnostics: [d],
                                               isPreferred: out.count == 1 ? true : nil,
                                               edit: edit([replace(t.nameRange.utf8, alias)])))
                     }
                 }
-            case "missing-trigger":
+            case DiagnosticCode.missingTrigger.rawValue:
                 guard let trigger = d.data?["trigger"]?.stringValue else { continue }
                 let at = CompletionHandler.firstContentOffset(file)
                 out.append(CodeAction(title: "Insert trigger word '\(trigger)'", kind: "quickfix", diagnostics: [d], isPreferred: true,
                                       edit: edit([replace(at..<at, trigger + ", ")])))
-            case "lora-in-negative":
+            case DiagnosticCode.loraInNegative.rawValue:
                 guard negative else { continue }
                 let text = source.slice(t.range.utf8)
                 let append = AdapterContext.appendEdit(text, to: file)
                 out.append(CodeAction(title: "Move <lora:\(t.name)> to the prompt", kind: "quickfix", diagnostics: [d], isPreferred: true,
                                       edit: edit([append, replace(AdapterCards.removalRange(t, in: source), "")])))
-            case "base-model-mismatch":
-                guard let adapters, let base = adapters.baseModel(for: file), let e = adapters.summary(alias: t.name) else { continue }
-                for sibling in siblings(of: e, base: base, adapters: adapters) {
+            case DiagnosticCode.baseModelMismatch.rawValue:
+                guard let adapters, let base = adapters.baseModel(for: file), let e = adapters.catalog.summary(alias: t.name) else { continue }
+                for sibling in adapters.catalog.siblings(of: e, base: base) {
                     out.append(CodeAction(title: "Replace with '\(sibling.alias)' (\(base.name))", kind: "quickfix", diagnostics: [d],
                                           edit: edit([replace(t.nameRange.utf8, sibling.alias)])))
                 }
@@ -64,9 +64,9 @@ enum CodeActionsHandler {
 
         // The recommended weight of a known adapter under the cursor.
         if let adapters, let (t, negative) = tags.first(where: { overlaps($0.tag.range.lsp, p.range) }), !negative,
-           let e = adapters.summary(alias: t.name) {
+           let e = adapters.catalog.summary(alias: t.name) {
             let w = AdapterCards.weightText(e)
-            let fix = p.context.diagnostics.first { $0.code == "weight-range" && overlaps($0.range, t.range.lsp) }
+            let fix = p.context.diagnostics.first { $0.code == DiagnosticCode.weightRange.rawValue && overlaps($0.range, t.range.lsp) }
             if let first = t.positional.first, first.number.map(PromptBuilder.format) != w {
                 out.append(CodeAction(title: "Set weight to the recommended \(w)", kind: fix == nil ? "refactor.rewrite" : "quickfix",
                                       diagnostics: fix.map { [$0] }, edit: edit([replace(first.range.utf8, w)])))
@@ -90,16 +90,4 @@ enum CodeActionsHandler {
     }
 
     static func overlaps(_ a: LSPRange, _ b: LSPRange) -> Bool { a.start <= b.end && b.start <= a.end }
-
-    /// The same adapter for another base model: same trigger word or title, for `base`.
-    static func siblings(of e: AdapterSummary, base: BaseModel, adapters: AdapterContext) -> [AdapterSummary] {
-        var out: [AdapterSummary] = []
-        for word in e.triggerWords.prefix(2) {
-            for m in adapters.adapters(wordPrefix: word, baseModel: base, limit: 20).matches
-            where m.word == word.lowercased() && m.adapter.baseModel == base && m.adapter.triggerWords.contains(word) {
-                if !out.contains(where: { $0.adapterId == m.adapter.adapterId }) { out.append(m.adapter) }
-            }
-        }
-        return Array(out.prefix(2))
-    }
 }

@@ -30,7 +30,7 @@ enum CompletionHandler {
         let wordStart = trailingWordStart(before)
         let prefix = String(decoding: before[wordStart...], as: UTF8.self)
         let range = LSPRange(start: source.position(ofUTF8: lineStart + wordStart), end: position)
-        if let alias = tagBefore(Array(before[..<wordStart])), let e = adapters.summary(alias: alias),
+        if let alias = tagBefore(Array(before[..<wordStart])), let e = adapters.catalog.summary(alias: alias),
            !e.triggerWords.isEmpty {
             let items = e.triggerWords.enumerated().map { i, t in
                 CompletionItem(label: t, kind: CompletionItemKind.keyword, detail: "trigger word of \(e.alias)",
@@ -42,8 +42,8 @@ enum CompletionHandler {
         let inNegative = file.negative.map { $0.range.utf8.contains(cursor) || $0.range.utf8.upperBound == cursor } ?? false
         guard !inNegative else { return CompletionList(isIncomplete: false, items: []) }
         guard prefix.utf8.count >= 2 else { return CompletionList(isIncomplete: true, items: []) }
-        let (matches, truncated) = adapters.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
-        let body = AdapterCards.PhraseLookup(AdapterCards.promptWords(file))
+        let (matches, truncated) = adapters.catalog.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
+        let body = PhraseLookup(file.triggerSearchText)
         let items = matches.enumerated().map { i, m in
             wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client)
         }
@@ -77,7 +77,7 @@ enum CompletionHandler {
         let closed = nameEnd < b.count && (b[nameEnd] == UInt8(ascii: ":") || b[nameEnd] == UInt8(ascii: ">"))
         let prefix = String(decoding: b[nameStart..<cursor], as: UTF8.self)
         let range = LSPRange(start: source.position(ofUTF8: nameStart), end: source.position(ofUTF8: nameEnd))
-        let (entries, truncated) = adapters.aliases(prefix: prefix, baseModel: base, limit: limit)
+        let (entries, truncated) = adapters.catalog.aliases(prefix: prefix, baseModel: base, limit: limit)
         let items = entries.enumerated().map { i, e in
             let w = AdapterCards.weightText(e)
             var newText = e.alias
@@ -100,7 +100,7 @@ enum CompletionHandler {
 
     // MARK: Words
 
-    static func wordItem(_ word: String, _ e: AdapterSummary, body: AdapterCards.PhraseLookup, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
+    static func wordItem(_ word: String, _ e: AdapterSummary, body: PhraseLookup, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
                          client: ClientCapabilities) -> CompletionItem {
         let source = file.source
         let tag = "<lora:\(e.alias):\(AdapterCards.weightText(e))>"
@@ -143,7 +143,7 @@ enum CompletionHandler {
     /// `completionItem/resolve`: the adapter card of an item sent without it.
     static func resolve(_ item: CompletionItem, adapters: AdapterContext?, client: ClientCapabilities) -> CompletionItem {
         var item = item
-        if item.documentation == nil, let alias = item.data?["alias"]?.stringValue, let s = adapters?.summary(alias: alias) {
+        if item.documentation == nil, let alias = item.data?["alias"]?.stringValue, let s = adapters?.catalog.summary(alias: alias) {
             item.documentation = card(s, client)
         }
         return item

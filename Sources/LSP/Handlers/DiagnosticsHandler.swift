@@ -2,9 +2,8 @@ import JSONRPC
 import StylusCatalog
 import StylusCore
 
-/// StylusCore's findings for a document as LSP diagnostics (`source: "stylus"`, string codes),
-/// plus the catalog checks when an adapter context is loaded: `unknown-lora`,
-/// `base-model-mismatch`, `missing-trigger` and hints `adapter-available`.
+/// StylusCore's prompt checks and StylusCatalog's `CatalogLinter` checks (when a catalog is loaded)
+/// as LSP diagnostics (`source: "stylus"`, string codes).
 enum DiagnosticsHandler {
     /// Catalogs from this size on publish the composer's hints as a second stage.
     static let stagedCatalogSize = 5_000
@@ -25,7 +24,7 @@ enum DiagnosticsHandler {
                             adapters: AdapterContext? = nil) -> [Diagnostic] {
         if snapshot.isTooLargeToAnalyze {
             let start = Position(line: 0, character: 0)
-            return [Diagnostic(range: LSPRange(start: start, end: start), severity: .information, code: "document-too-large",
+            return [Diagnostic(range: LSPRange(start: start, end: start), severity: .information, code: DiagnosticCode.documentTooLarge.rawValue,
                                message: "This file has \(snapshot.text.utf8Count / 1024) KB; prompt checks, highlighting and formatting are off above \(DocumentSnapshot.maxAnalyzedBytes / 1024) KB.")]
         }
         var out = linter.diagnostics(for: snapshot.file).map(diagnostic)
@@ -37,52 +36,22 @@ enum DiagnosticsHandler {
     }
 
     static func catalogDiagnostics(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
-        var out: [Diagnostic] = []
-        let base = adapters.baseModel(for: file)
-        let body = AdapterCards.PhraseLookup(AdapterCards.promptWords(file))
-        for (tag, negative) in AdapterCards.loraTags(file) where !tag.name.isEmpty && tag.isClosed {
-            guard let e = adapters.summary(alias: tag.name) else {
-                out.append(Diagnostic(range: tag.nameRange.lsp, severity: .warning, code: "unknown-lora",
-                                      message: "Unknown LoRA '\(tag.name)': no adapter in the catalog has this alias or file name.",
-                                      data: ["alias": .string(tag.name)]))
-                continue
-            }
-            guard !negative else { continue }  // lora-in-negative already says it is not applied
-            if let base, let own = e.baseModel, own != base {
-                let incompatible = own.architecture != base.architecture
-                out.append(Diagnostic(
-                    range: tag.nameRange.lsp, severity: incompatible ? .warning : .information, code: "base-model-mismatch",
-                    message: "'\(e.alias)' is a \(own.name) adapter but this prompt is for \(base.name)"
-                        + (incompatible ? "; it will not load into a \(base.name) checkpoint." : "; results may be off."),
-                    data: ["alias": .string(e.alias)]))
-            }
-            let triggers = e.triggerWords
-            if !triggers.isEmpty, !triggers.contains(where: body.contains) {
-                out.append(Diagnostic(
-                    range: tag.nameRange.lsp, severity: .information, code: "missing-trigger",
-                    message: "'\(e.alias)' works best with its trigger word\(triggers.count > 1 ? "s" : "") "
-                        + triggers.map { "'\($0)'" }.joined(separator: ", ") + ", which the prompt does not contain.",
-                    data: ["alias": .string(e.alias), "trigger": .string(triggers[0])]))
-            }
-        }
-        return out
+        adapters.linter.diagnostics(adapters.request(file)).map(diagnostic)
     }
 
-    /// `adapter-available`: topics the composer finds adapters for.
+    /// `adapter-available`: topics the composer finds adapters for (never waits for the composer).
     static func hints(_ file: PromptFile, _ adapters: AdapterContext) -> [Diagnostic] {
-        guard let composed = adapters.composeIfReady(file) else { return [] }
-        return composed.outcome.composition.topics.filter { !$0.adapters.isEmpty }.map { topic in
-            let names = topic.adapters.map(\.alias)
-            return Diagnostic(
-                range: topic.range.lsp, severity: .hint, code: "adapter-available",
-                message: "\(names.count == 1 ? "An adapter fits" : "\(names.count) adapters fit") '\(topic.keyword)': "
-                    + names.joined(separator: ", ") + " (code action: Compose adapters).",
-                data: ["aliases": .array(names.map { .string($0) })])
-        }
+        adapters.linter.hints(adapters.request(file)).map(diagnostic)
     }
 
     static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {
-        Diagnostic(range: d.range.lsp, severity: severity(d.severity), code: d.code, message: d.message)
+        Diagnostic(range: d.range.lsp, severity: severity(d.severity), code: d.code.rawValue, message: d.message,
+                   data: d.data.map { data in .object(data.mapValues {
+                       switch $0 {
+                       case .string(let s): .string(s)
+                       case .strings(let list): .array(list.map { .string($0) })
+                       }
+                   }) })
     }
 
     static func severity(_ s: PromptDiagnostic.Severity) -> DiagnosticSeverity {

@@ -10,9 +10,9 @@ enum HoverHandler {
         let file = s.file
         let cursor = s.text.utf8Offset(of: position)
         let md = client.hoverMarkdown
-        if let (tag, _) = AdapterCards.loraTags(file).first(where: { $0.tag.range.utf8.contains(cursor) }) {
-            guard let e = adapters.summary(alias: tag.name) else {
-                let close = adapters.closestAliases(to: tag.name, baseModel: adapters.baseModel(for: file))
+        if let (tag, _) = file.loraTags.first(where: { $0.tag.range.utf8.contains(cursor) }) {
+            guard let e = adapters.catalog.summary(alias: tag.name) else {
+                let close = adapters.catalog.closestAliases(to: tag.name, baseModel: adapters.baseModel(for: file))
                 var text = "Unknown LoRA \(md ? "`\(tag.name)`" : "'\(tag.name)'"): not in the catalog (\(adapters.count) adapters)."
                 if !close.isEmpty { text += " Closest: " + close.map { md ? "`\($0)`" : $0 }.joined(separator: ", ") + "." }
                 return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: text), range: tag.range.lsp)
@@ -21,7 +21,7 @@ enum HoverHandler {
                          range: tag.range.lsp)
         }
         guard file.positive.range.utf8.contains(cursor) || file.positive.range.utf8.upperBound == cursor else { return nil }
-        guard let topic = adapters.composeTopic(containing: cursor, in: file) else { return nil }
+        guard let topic = adapters.catalog.composeTopic(containing: cursor, in: adapters.request(file)) else { return nil }
         let accepted = topic.decisions.filter(\.accepted)
         let rejected = topic.decisions.filter { !$0.accepted }
         guard !accepted.isEmpty || !rejected.isEmpty else { return nil }
@@ -31,11 +31,10 @@ enum HoverHandler {
             lines.append("No adapter fits \(md ? "**\(AdapterCards.escape(topic.keyword))**" : "\"\(topic.keyword)\"").")
         } else {
             lines.append("Adapters for \(md ? "**\(AdapterCards.escape(topic.keyword))**" : "\"\(topic.keyword)\""):")
+            let weights = topic.weightedAdapters(topic: 0)
             for d in accepted {
-                let w = topic.adapters.first { $0.adapterID == d.adapterID }.map {
-                    formatNumber(PromptBuilder.weight(recommended: $0.recommendedWeight, activeInTopic: topic.adapters.count))
-                } ?? "?"
-                let title = adapters.summary(alias: d.alias)?.title ?? d.alias
+                let w = weights.first { $0.adapterID == d.adapterID }.map { formatNumber($0.weight) } ?? "?"
+                let title = adapters.catalog.summary(alias: d.alias)?.title ?? d.alias
                 lines.append("\(md ? "- " : "• ")\(name("<lora:\(d.alias):\(w)>")) \(title): \(d.reason)")
             }
         }

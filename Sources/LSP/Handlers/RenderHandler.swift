@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import StylusCatalog
 import StylusCore
 import enum StylusML.RegularFile
 import StylusRender
@@ -34,12 +35,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
     /// Arguments of one `stylus.render` call.
     struct Arguments {
         var uri: String
-        var compose = false
-        var variations = 1
-        var maskSeed: UInt64?
-        var overrides = RenderOverrides()
-        var backend: String?
-        var a1111URL: String?
+        var options = RenderJobOptions()
 
         init(_ arguments: [JSONValue]) throws {
             uri = try CommandEnvironment.uri(arguments, command: StylusCommand.render)
@@ -63,11 +59,11 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             }
             if let v = o["compose"], v != .null {
                 guard let b = v.boolValue else { throw bad("compose", "true or false") }
-                compose = b
+                options.compose = b
             }
-            variations = try int("variations") ?? 1
-            guard (1...64).contains(variations) else { throw bad("variations", "between 1 and 64") }
-            maskSeed = try int("maskSeed").map { UInt64(truncatingIfNeeded: $0) }
+            options.variations = try int("variations") ?? 1
+            options.maskSeed = try int("maskSeed").map { UInt64(truncatingIfNeeded: $0) }
+            var overrides = RenderOverrides()
             overrides.steps = try int("steps")
             overrides.seed = try int("seed").map(Int64.init)
             overrides.clipSkip = try int("clipSkip")
@@ -86,23 +82,9 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
                 guard let s = ImageSize(parsing: size) else { throw bad("size", "WxH, e.g. \"512x768\"") }
                 overrides.size = s
             }
-            backend = try string("backend")
-            a1111URL = try string("a1111Url")
-        }
-    }
-
-    /// The `renderer` setting: `local`, `a1111` (at A1111's default http://127.0.0.1:7860), `a1111 URL`, or a URL.
-    static func backend(_ setting: String?, url: String?) throws -> RenderBackend {
-        var name = setting?.trimmingCharacters(in: .whitespaces)
-        var address = url
-        if let n = name, n.hasPrefix("http://") || n.hasPrefix("https://") { (name, address) = ("a1111", address ?? n) }
-        if let n = name, let space = n.firstIndex(of: " ") {
-            address = address ?? String(n[space...]).trimmingCharacters(in: .whitespaces)
-            name = String(n[..<space])
-        }
-        switch RenderBackend.parse(name, url: address) {
-        case .success(let b): return b
-        case .failure(let e): throw ResponseError.invalidParams("\(e)")
+            options.overrides = overrides
+            options.backend = try string("backend")
+            options.a1111URL = try string("a1111Url")
         }
     }
 
@@ -123,14 +105,14 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
                 throw ResponseError.invalidParams("stylus.render: \(path) is neither open nor readable")
             }
         }
-        var job = RenderJob(promptPath: path, text: text)
-        job.overrides = args.overrides
-        job.defaultCheckpoint = env.settings.checkpoint
-        job.compose = args.compose || args.variations > 1
-        job.variations = args.variations
-        job.maskSeed = args.maskSeed
-        job.loraDirs = env.settings.loraDirs
-        job.backend = try Self.backend(args.backend ?? PromptFile(text: text).settings.renderer ?? env.settings.renderer, url: args.a1111URL)
+        let job: RenderJob
+        do {
+            job = try RenderJob(promptPath: path, text: text, options: args.options, defaults: RenderDefaults(
+                checkpoint: env.settings.checkpoint, renderer: env.settings.renderer, loraDirs: env.settings.loraDirs,
+                baseModel: env.settings.baseModel.flatMap { BaseModel($0) }))
+        } catch {
+            throw ResponseError.invalidParams("stylus.render: \(error)")
+        }
 
         var composer: RenderComposer?
         if job.compose {
@@ -138,8 +120,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
                 throw ResponseError(code: ErrorCode.requestFailed, message: "stylus.render: composing needs the adapter catalog, and none is loaded (see the stylus.db setting)")
             }
             await adapters.composerReady()
-            composer = RenderComposer(compose: { text, _ in try adapters.compose(text).outcome },
-                                      adapterFile: { adapters.summary(alias: $0)?.filePath })
+            composer = RenderComposer(catalog: adapters.catalog)
         }
 
         let cancellation = RenderCancellation()
@@ -236,5 +217,13 @@ enum RenderActions {
 
     static func actions(uri: DocumentURI, composable: Bool) -> [CodeAction] {
         commands(uri: uri, composable: composable).map { CodeAction(title: $0.title, kind: "source.render", command: $0) }
+    }
+}
+
+extension RenderComposer {
+    /// The composer over a catalog index, with its adapters' local files: what every front end
+    /// renders composed prompts with.
+    public init(catalog: CatalogIndex) {
+        self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.summary(alias: $0)?.filePath })
     }
 }

@@ -82,10 +82,10 @@ struct ReindexFoldersCommand: ServerCommand {
         let dirs = env.settings.loraDirs
         var problems: [String] = []
         do {
-            let store = try AdapterContext.openStore(settings: env.settings, environment: env.environment)
+            let store = try CatalogIndex.openStore(explicit: env.settings.db, environment: env.environment)
             for (i, dir) in dirs.enumerated() {
                 await progress.report("Scanning \(dir)", percentage: i * 100 / max(1, dirs.count + 1))
-                problems += AdapterContext.scan(dir, into: store)
+                problems += CatalogIndex.scan(dir, into: store, environment: env.environment)
             }
         } catch {
             await progress.end("Reindex failed")

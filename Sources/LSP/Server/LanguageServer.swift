@@ -70,7 +70,7 @@ public actor LanguageServer: MessageHandler {
 
     private func adaptersLoaded(_ context: AdapterContext?, problems: [String]) async {
         for p in problems { warnUser(p) }
-        if let context { logger.info("adapter catalog \(context.catalogPath): \(context.count) adapters\(context.isComposerReady ? ", composer ready" : "")") }
+        if let context { logger.info("adapter catalog \(context.catalog.path): \(context.count) adapters\(context.isComposerReady ? ", composer ready" : "")") }
         await diagnostics.refreshAll(compute: Self.diagnosticsCompute(options, context))
     }
 

@@ -1,0 +1,315 @@
+import Foundation
+import StylusCore
+
+/// The adapter catalog as front ends use it (the language server, `stylus check`, `stylus render
+/// --compose`, an MCP server): adapter summaries with small in-memory indexes for completion,
+/// hover and diagnostics, full cards from the store, and the composer with its candidate pool.
+/// Built once per catalog, then immutable and read concurrently.
+///
+/// Loading has three phases so a large catalog is usable at once:
+/// 1. `init` returns once the catalog is open. `aliases(prefix:…)` works from then on: until the
+///    summaries are loaded it walks the catalog's alias index (`aliasesFromStore`).
+/// 2. The summaries and the name indexes follow on a thread of their own (`isLoaded`, `loaded()`,
+///    about a second for 75,000 adapters); every other lookup waits for them.
+/// 3. Then the word index and the composer's candidate pool (`isComposerReady`, `composerReady()`).
+///
+/// Lookups:
+/// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
+///   case-insensitive); the summary from memory, the full catalog entry from the store
+/// - `aliases(prefix:baseModel:limit:)`: aliases for `<lora:` completion
+/// - `adapters(wordPrefix:baseModel:limit:)`: adapters named by a word (completion on words)
+/// - `closestAliases(to:baseModel:)`: for misspelt tags
+/// - `compose(_:)`: the composer's outcome for a `PromptRequest` (the last one is kept)
+public final class CatalogIndex: Sendable {
+    public let store: CatalogStore
+    /// Whether `aliasesFromStore` may answer (no alias the catalog's order cannot place).
+    private let storeOrderIsExact: Bool
+    /// The summaries and the indexes built from them (phase 2).
+    private let loadedCatalog = OnceValue<Result<LoadedCatalog, Error>>()
+    /// Adapters by the words of their names.
+    private let words = OnceValue<WordIndex>()
+    /// The composer's candidate source.
+    private let candidates = OnceValue<Result<LexicalCandidates, Error>>()
+    private let lastComposition = LastValueCache<String, ComposeOutcome>()
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case catalogMissing(String)
+        case catalogUnreadable(String, String)
+        public var description: String {
+            switch self {
+            case .catalogMissing(let p):
+                return "catalog \(p) does not exist; check the stylus.db setting or create it with `stylus catalog import`"
+            case .catalogUnreadable(let p, let why):
+                return "catalog \(p) cannot be opened: \(why)"
+            }
+        }
+    }
+
+    /// Indexes `store`; the summaries and the composer's pool follow on a thread of their own.
+    /// `beforeSummaries` runs on that thread before it reads the catalog (tests hold it there to
+    /// see the first phase).
+    public init(store: CatalogStore, beforeSummaries: (@Sendable () -> Void)? = nil) throws {
+        self.store = store
+        do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        let loaded = loadedCatalog, words = self.words, candidates = self.candidates
+        Thread.detachNewThread {
+            beforeSummaries?()
+            let result = Result {
+                // The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
+                do { return LoadedCatalog(summaries: try store.summaries(), aliases: AliasIndex(try store.aliasDirectory())) }
+                catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+            }
+            loaded.set(result)
+            let summaries = (try? result.get())?.summaries ?? []
+            words.set(WordIndex(summaries))
+            // From the summaries: the fields retrieval and the composer read, without a second
+            // read of the catalog (raw descriptions, example prompts).
+            candidates.set(result.map { LexicalCandidates(entries: $0.summaries.map(\.candidateEntry)) })
+        }
+    }
+
+    /// Opens the catalog `explicit` names (else `$STYLUS_DB`, else the data directory's catalog,
+    /// seeded with the starter catalog when new). A catalog named explicitly must exist.
+    public static func openStore(explicit: String?,
+                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CatalogStore {
+        let explicit = explicit.flatMap { $0.isEmpty ? nil : DataPaths.expandingTilde($0, environment: environment) }
+        let (path, isDefault) = StarterCatalog.location(explicit: explicit, environment: environment)
+        if !isDefault, !FileManager.default.fileExists(atPath: path) { throw LoadError.catalogMissing(path) }
+        do { return try StarterCatalog.open(explicit: explicit, environment: environment).store }
+        catch { throw LoadError.catalogUnreadable(path, "\(error)") }
+    }
+
+    /// Scans one LoRA folder into the catalog (incremental: unchanged files are not read again).
+    /// Returns the problems, one line each.
+    public static func scan(_ folder: String, into store: CatalogStore,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        do {
+            let report = try FolderScanner(store: store).scan(DataPaths.expandingTilde(folder, environment: environment))
+            return report.skipped.map { "LoRA folder \(folder): \($0)" }
+        } catch {
+            return ["LoRA folder \(folder) was not scanned: \(error)"]
+        }
+    }
+
+    /// Where the catalog was loaded from.
+    public var path: String { store.path }
+    public var count: Int { catalog.summaries.count }
+    /// Every adapter, ordered by adapter id.
+    public var summaries: [AdapterSummary] { catalog.summaries }
+
+    /// Whether the summaries are loaded (phase 2); before, only `aliases(prefix:…)` answers at once.
+    public var isLoaded: Bool { loadedCatalog.peek() != nil }
+
+    /// Waits (blocking) for the summaries; throws when they cannot be read.
+    public func waitUntilLoaded() throws { _ = try loadedCatalog.wait().get() }
+
+    /// Waits (without blocking a Swift concurrency thread) for the summaries; throws when they
+    /// cannot be read.
+    public func loaded() async throws { _ = try await loadedCatalog.value().get() }
+
+    /// The loaded catalog, waiting (blocking) while it loads; empty when it could not be read.
+    private var catalog: LoadedCatalog { (try? loadedCatalog.wait().get()) ?? LoadedCatalog.empty }
+
+    // MARK: Lookups
+
+    /// The adapter a `<lora:name:…>` tag names: by alias, else by file stem (case-insensitive).
+    public func summary(alias: String) -> AdapterSummary? {
+        let catalog = self.catalog
+        return catalog.byName[alias.lowercased()].map { catalog.summaries[Int($0)] }
+    }
+
+    /// The full catalog entry (raw description, example prompts, file hashes) for a tag's name.
+    public func entry(alias: String) -> CatalogEntry? {
+        guard let s = summary(alias: alias) else { return nil }
+        return (try? store.lookup(s.adapterId))?.first
+    }
+
+    /// Adapters whose alias starts with `prefix` (case-insensitive), in alias order, of `baseModel`
+    /// (or unknown base) when given. `truncated` says that more matched than `limit`. Answers at
+    /// once: until the summaries are loaded, from the catalog file (`aliasesFromStore`), or, in the
+    /// rare cases that cannot answer, by waiting for them.
+    public func aliases(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool) {
+        if !isLoaded, let early = aliasesFromStore(prefix: prefix, baseModel: baseModel, limit: limit) { return early }
+        let catalog = self.catalog
+        let (positions, truncated) = catalog.aliases.matches(prefix: prefix, baseModel: baseModel, limit: limit)
+        return (positions.compactMap { catalog.summary(atAlias: $0) }, truncated)
+    }
+
+    /// `aliases(prefix:…)` straight from the catalog's alias index, for the time before the
+    /// summaries are loaded. That index orders aliases ASCII case-insensitively: the in-memory order
+    /// (lowercased UTF-8, ties by row) for ASCII aliases; an ASCII and a non-ASCII alias are in the
+    /// same order in both; and the aliases starting with an ASCII prefix are one run in both. Only
+    /// two non-ASCII aliases may swap. So while the aliases it lists are ASCII, the answer is the
+    /// one memory gives. Nil (ask memory) when it would list a non-ASCII alias, for a non-ASCII
+    /// prefix, when the catalog has aliases with İ or the Kelvin sign (see
+    /// `CatalogStore.hasAliasesLoweringToASCII`), or when the catalog cannot be read.
+    package func aliasesFromStore(prefix: String, baseModel: BaseModel?, limit: Int) -> (adapters: [AdapterSummary], truncated: Bool)? {
+        let p = prefix.lowercased()
+        guard storeOrderIsExact, p.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var rows: [Int64] = []
+        var truncated = false, exact = true
+        do {
+            try store.aliases(from: p) { e in
+                guard AliasIndex.key(e.alias).utf8.starts(with: p.utf8) else { return false }  // past the prefix
+                guard Self.fits(e.baseModel, baseModel) else { return true }
+                if rows.count == limit { truncated = true; return false }
+                guard e.alias.utf8.allSatisfy({ $0 < 0x80 }) else { exact = false; return false }
+                rows.append(e.rowID)
+                return true
+            }
+            guard exact else { return nil }
+            let adapters = try store.summaries(rowIDs: rows)
+            return adapters.count == rows.count ? (adapters, truncated) : nil
+        } catch {
+            return nil
+        }
+    }
+
+    /// Adapters named (title, tags, trigger words) by a word starting with `wordPrefix` (2+
+    /// characters): shorter words first, most downloaded first within a word; NSFW adapters left
+    /// out. Each result carries the word it matched.
+    public func adapters(wordPrefix: String, baseModel: BaseModel?, limit: Int)
+        -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
+        let p = wordPrefix.lowercased()
+        guard p.count >= 2 else { return ([], true) }
+        let wordIndex = words.wait()
+        let summaries = catalog.summaries
+        var found: [Int] = []
+        var i = AliasIndex.lowerBound(wordIndex.keys, p)
+        while i < wordIndex.keys.count, wordIndex.keys[i].utf8.starts(with: p.utf8) { found.append(i); i += 1 }
+        found.sort { (wordIndex.keys[$0].utf8.count, $0) < (wordIndex.keys[$1].utf8.count, $1) }
+        var out: [(String, AdapterSummary)] = []
+        var seen: Set<Int32> = []
+        for k in found {
+            for d in wordIndex.postings[k] where !seen.contains(d) {
+                let s = summaries[Int(d)]
+                guard Self.fits(s.baseModel, baseModel), !s.nsfw else { continue }
+                if out.count == limit { return (out, true) }
+                seen.insert(d)
+                out.append((wordIndex.keys[k], s))
+            }
+        }
+        return (out, false)
+    }
+
+    /// Aliases closest to a misspelt one (edit distance, case-insensitive), best first.
+    public func closestAliases(to name: String, baseModel: BaseModel?, limit: Int = 3) -> [String] {
+        let target = Array(name.lowercased().utf8)
+        let budget = max(2, target.count / 3)
+        let histogram = LoadedCatalog.histogram(target)
+        let catalog = self.catalog, aliases = catalog.aliases
+        var best: [(Int, String)] = []
+        for k in catalog.aliasOrder.indices {
+            let length = Int(catalog.aliasLengths[k])
+            guard abs(length - target.count) <= budget else { continue }
+            // Each edit changes the letter histogram by at most 2: a cheap lower bound first.
+            var l1 = 0
+            let base = k * LoadedCatalog.bins
+            for b in 0..<LoadedCatalog.bins { l1 += abs(Int(catalog.aliasHistograms[base + b]) - Int(histogram[b])) }
+            guard l1 <= 2 * budget, Self.fits(aliases.baseModel(at: k), baseModel), let s = catalog.summary(atAlias: k),
+                  let d = editDistance(target, Array(aliases.keys[k].utf8), max: budget) else { continue }
+            best.append((d, s.alias))
+        }
+        best.sort { $0 < $1 }
+        return best.prefix(limit).map(\.1)
+    }
+
+    /// The same adapter for another base model: same trigger word, for `base`, at most two.
+    public func siblings(of e: AdapterSummary, base: BaseModel) -> [AdapterSummary] {
+        var out: [AdapterSummary] = []
+        for word in e.triggerWords.prefix(2) {
+            for m in adapters(wordPrefix: word, baseModel: base, limit: 20).matches
+            where m.word == word.lowercased() && m.adapter.baseModel == base && m.adapter.triggerWords.contains(word) {
+                if !out.contains(where: { $0.adapterId == m.adapter.adapterId }) { out.append(m.adapter) }
+            }
+        }
+        return Array(out.prefix(2))
+    }
+
+    /// Whether an adapter of base `own` can be offered for a file of `baseModel`: same base, or
+    /// either unknown.
+    static func fits(_ own: BaseModel?, _ baseModel: BaseModel?) -> Bool {
+        guard let baseModel, let own else { return true }
+        return own == baseModel
+    }
+
+    // MARK: Composing
+
+    /// Whether the composer's candidate pool is built (phase 3).
+    public var isComposerReady: Bool { candidates.peek() != nil }
+
+    /// Waits (without blocking a Swift concurrency thread) until the composer can run.
+    public func composerReady() async { _ = await candidates.value() }
+
+    /// The composer's candidate pool (BM25 over names, tags, trigger words and descriptions),
+    /// waiting (blocking) while it is built.
+    public func candidatePool() throws -> LexicalCandidates { try candidates.wait().get() }
+
+    /// Prompts longer than this are not composed for diagnostics and hovers (a prompt is a few
+    /// hundred bytes; composing a megabyte of text would cost seconds per keystroke).
+    public static let maxComposedBytes = 16 << 10
+
+    /// Runs the Stylus composer on a request. Waits for the candidate pool when it is still being
+    /// built (from async code, `await composerReady()` first so no concurrency thread blocks). The
+    /// last result is kept, so diagnostics, hover and code actions on one text share it.
+    public func compose(_ request: PromptRequest) throws -> ComposeOutcome {
+        try compose(request, pool: candidatePool())
+    }
+
+    /// The composition if the composer is ready and the prompt is not too long, else nil (for
+    /// work that must not wait).
+    public func composeIfReady(_ request: PromptRequest) -> ComposeOutcome? {
+        guard request.file.positive.range.utf8.count <= Self.maxComposedBytes,
+              let ready = candidates.peek(), let pool = try? ready.get() else { return nil }
+        return try? compose(request, pool: pool)
+    }
+
+    /// The composer's decisions for the topic at `utf8Offset`, for hovers: from the request's whole
+    /// composition when it is already computed, else the topic composed on its own (its own
+    /// candidates; no cross-topic limits or merges). Nil while the pool is being built.
+    public func composeTopic(containing utf8Offset: Int, in request: PromptRequest) -> ComposedTopic? {
+        let file = request.file
+        guard file.positive.range.utf8.count <= Self.maxComposedBytes,
+              let ready = candidates.peek(), let pool = try? ready.get() else { return nil }
+        func contains(_ r: SourceRange) -> Bool { r.utf8.contains(utf8Offset) || r.utf8.upperBound == utf8Offset }
+        if let cached = lastComposition.value(for: Self.key(request)) {
+            return cached.composition.topics.first { contains($0.range) }
+        }
+        guard let topic = file.topics.first(where: { contains($0.range) }),
+              let found = try? pool.candidates(for: CandidateQuery(
+                  text: topic.keyword, topic: topic.keyword, baseModel: nil,
+                  includeNSFW: true, limit: ComposePipeline.perTopicLimit)) else { return nil }
+        let composition = Composer.compose(topics: [topic], candidates: found, promptText: file.positiveText,
+                                           options: ComposerOptions(baseModel: request.baseModel, includeNSFW: request.includeNSFW),
+                                           evidence: ComposeEvidence(knowledge: pool.wordKnowledge))
+        return composition.topics.first
+    }
+
+    private func compose(_ request: PromptRequest, pool: LexicalCandidates) throws -> ComposeOutcome {
+        let key = Self.key(request)
+        if let cached = lastComposition.value(for: key) { return cached }
+        let outcome = try ComposePipeline.run(request.composeRequest, source: pool)
+        lastComposition.set(outcome, for: key)
+        return outcome
+    }
+
+    /// Everything a composition depends on besides the catalog.
+    private static func key(_ r: PromptRequest) -> String {
+        "\(r.baseModel?.name ?? "")\u{0}\(r.includeNSFW)\u{0}\(r.debias ?? "")\u{0}\(r.restoreConcepts)\u{0}\(r.text)"
+    }
+}
+
+/// The last value computed for a key, shared between threads.
+final class LastValueCache<Key: Equatable & Sendable, Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: (key: Key, value: Value)?
+
+    func value(for key: Key) -> Value? {
+        lock.lock(); defer { lock.unlock() }
+        return last?.key == key ? last?.value : nil
+    }
+
+    func set(_ value: Value, for key: Key) {
+        lock.lock(); last = (key, value); lock.unlock()
+    }
+}
