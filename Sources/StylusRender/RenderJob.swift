@@ -203,7 +203,7 @@ struct RenderPlan {
         r.seed = seed < 0 ? UInt64(UInt32.random(in: 0...UInt32.max)) : UInt64(seed)
         do { try r.validate() } catch { throw bad("\(error)") }
         negativeText = o.negative ?? file.negativeText ?? ""
-        r.negative = PromptParser.parse(negativeText, isNegative: true).fragments(steps: r.steps)
+        r.negative = A1111Prompt(negativeText, isNegative: true, steps: r.steps).fragments()
         template = r
         samplerLabel = kind.label(spacing)
         loraDirs = job.loraDirs.map(expand) + (s.loraDirs ?? []).map(resolve)

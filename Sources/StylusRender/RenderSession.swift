@@ -360,7 +360,7 @@ public final class RenderSession: @unchecked Sendable {
         try cancellation.check()
 
         var r = request
-        r.prompt = PromptParser.parse(prompt).fragments(steps: r.steps)
+        r.prompt = A1111Prompt(prompt, steps: r.steps).fragments()
         progress(.encode)
         var t = Date()
         let conditioning = try pipeline.encode(r)

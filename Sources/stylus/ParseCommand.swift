@@ -42,7 +42,8 @@ struct ParseCommand: ParsableCommand {
         if json {
             let output = ParseOutput(file: file, settings: prompt.settings, frontmatter: prompt.frontmatterRange,
                                      positive: prompt.positive, negative: prompt.negative,
-                                     negativeText: prompt.negativeText, topics: topics, diagnostics: diagnostics)
+                                     negativeText: prompt.negativeText, topics: topics, diagnostics: diagnostics,
+                                     weights: ParseWeights(positive: prompt.a1111Positive, negative: prompt.a1111Negative))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             // JSON has no inf or nan, and a prompt may hold them (`<lora:x:inf>`); their diagnostics say so.
@@ -63,6 +64,13 @@ struct ParseOutput: Encodable {
     var negativeText: String?
     var topics: [Topic]
     var diagnostics: [PromptDiagnostic]
+    /// A1111's effective weights (`PromptAttention`), per AND part and prompt-editing step.
+    var weights: ParseWeights
+}
+
+struct ParseWeights: Encodable {
+    var positive: A1111Prompt
+    var negative: A1111Prompt?
 }
 
 /// The human-readable form of `stylus parse`.
