@@ -174,9 +174,12 @@ public final class RenderSession: @unchecked Sendable {
                 throw RenderError.invalidArgument("<lora:\(tag.name):…> has a multiplier that is not a number")
             }
             let fromCatalog = composer?.adapterFile(tag.name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
-            let path = fromCatalog.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? library.resolve(tag.name)
+            // A card's `file` counts only as a regular .safetensors file (a card may name anything).
+            let path = fromCatalog.flatMap { $0.lowercased().hasSuffix(".safetensors") && RegularFile.problem(at: $0) == nil ? $0 : nil }
+                ?? library.resolve(tag.name)
             if path == nil && needFiles {
-                let folders = library.directories.isEmpty ? "no LoRA folder is configured" : "not in \(library.directories.joined(separator: ", "))"
+                let folders = library.directories.isEmpty ? "no LoRA folder is configured"
+                    : "not in \(library.directories.joined(separator: ", "))" + library.notes.prefix(3).map { "; \($0)" }.joined()
                 guard !written.contains(tag.name) else {
                     throw RenderError.invalidArgument("no LoRA file for '\(tag.name)' (file stem or ss_output_name): \(folders)")
                 }
