@@ -191,17 +191,17 @@ public enum PromptAttention {
         }
     }
 
-    /// `:\s*([+-]?[.\d]+)\s*\)` at a colon: the number's bytes and the offset after `)`.
-    static func weightToken(_ bytes: [UInt8], colon: Int) -> (Range<Int>, Int)? {
-        let n = bytes.count
-        var p = PythonText.skipSpaces(bytes, from: colon + 1)
+    /// `:\s*([+-]?[.\d]+)\s*\)` at a colon (not past `limit`): the number's bytes and the offset after `)`.
+    static func weightToken(_ bytes: [UInt8], colon: Int, limit: Int? = nil) -> (Range<Int>, Int)? {
+        let n = limit ?? bytes.count
+        var p = PythonText.skipSpaces(bytes, from: colon + 1, limit: n)
         let numberStart = p
         if p < n, bytes[p] == ASCII.plus || bytes[p] == ASCII.minus { p += 1 }
         let digits = p
         while p < n, ASCII.isDigit(bytes[p]) || bytes[p] == ASCII.dot { p += 1 }
         guard p > digits else { return nil }
         let numberEnd = p
-        p = PythonText.skipSpaces(bytes, from: p)
+        p = PythonText.skipSpaces(bytes, from: p, limit: n)
         guard p < n, bytes[p] == ASCII.rparen else { return nil }
         return (numberStart..<numberEnd, p + 1)
     }

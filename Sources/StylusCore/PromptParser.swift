@@ -293,19 +293,9 @@ private struct Parser {
         return (value, t.range)
     }
 
-    /// Matches A1111's `:\s*([+-]?[.\d]+)\s*\)` at `at` (a colon): the number's range and the offset after `)`.
+    /// A1111's `:\s*([+-]?[.\d]+)\s*\)` at `colon` (`PromptAttention`): the number's range and the offset after `)`.
     func weightSuffix(at colon: Int) -> (Range<Int>, Int)? {
-        var p = colon + 1
-        while p < end, Byte.isSpace(bytes[p]) { p += 1 }
-        let numberStart = p
-        if p < end, bytes[p] == Byte.plus || bytes[p] == Byte.minus { p += 1 }
-        let digitsStart = p
-        while p < end, Byte.isDigit(bytes[p]) || bytes[p] == Byte.dot { p += 1 }
-        guard p > digitsStart else { return nil }
-        let numberEnd = p
-        while p < end, Byte.isSpace(bytes[p]) { p += 1 }
-        guard p < end, bytes[p] == Byte.rparen else { return nil }
-        return (numberStart..<numberEnd, p + 1)
+        PromptAttention.weightToken(bytes, colon: colon, limit: end)
     }
 
     // MARK: Extra-network tags

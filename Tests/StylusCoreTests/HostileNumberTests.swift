@@ -75,7 +75,7 @@ final class HostileNumberTests: XCTestCase {
 /// and A1111's weights: nothing traps, every diagnostic lies inside the text.
 final class RandomPromptFileTests: XCTestCase {
     func testRandomFilesWithNumbersInEveryNotation() {
-        var rng = FixedSeedGenerator(seed: 1234)
+        var rng = SeededGenerator(seed: 1234)
         var withFrontmatter = 0, withErrors = 0
         for _ in 0..<3000 {
             let text = RandomPrompts.file(&rng)
