@@ -59,6 +59,14 @@ final class ParseCommandTests: XCTestCase {
         XCTAssertNil(spans2[3]["break"], "a BREAK inside an unclosed group is multiplied too, so A1111 encodes it as text")
     }
 
+    func testTreeShowsA1111WeightsWhenBracketsCross() throws {
+        // `]` closes the `[` (÷1.1 over "a " and "cat"), the later `)` closes the `(` (×1.1 over "cat" and " dog").
+        let result = try CLI.run(["parse", "-"], stdin: Data("[a (cat] dog)".utf8))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("\" dog)\" ×1.1"), result.stdout)  // the tree keeps the `)` as text
+        XCTAssertTrue(result.stdout.contains("\"a \" ×0.91"), result.stdout)
+    }
+
     func testReadsStandardInputAndPrintsATree() throws {
         let result = try CLI.run(["parse", "-"], stdin: Data("((cat)), [dog:fox:0.5]".utf8))
         XCTAssertEqual(result.status, 0, result.stderr)
