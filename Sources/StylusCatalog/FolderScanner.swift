@@ -28,6 +28,9 @@ public struct FolderScanner {
         }
         guard isDir.boolValue else { throw CatalogError.unreadableInput(path: directory, reason: "not a folder") }
         let root = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+        if let refusal = DirectoryWalk.refusal(forRoot: root) {
+            throw CatalogError.unreadableInput(path: directory, reason: refusal)
+        }
         guard FileManager.default.isReadableFile(atPath: root),
               (try? FileManager.default.contentsOfDirectory(atPath: root)) != nil else {
             throw CatalogError.unreadableInput(path: directory, reason: "permission denied")
@@ -168,35 +171,16 @@ public struct FolderScanner {
         try store.read { db in try String.fetchOne(db, sql: "SELECT file_path FROM adapters WHERE adapter_id = ?", arguments: [id]) }
     }
 
-    /// Recursive walk; unreadable folders are reported and skipped, symlink loops avoided.
+    /// The walk (StylusML's `DirectoryWalk`): symlinks followed only inside the folder, loops
+    /// ended, every skipped model, odd name and unreadable folder reported by path.
     private func walk(_ root: String, into files: inout Set<String>, models: inout [String], report: inout ImportReport) {
-        var stack = [root]
-        var visited = Set<String>()
-        while let dir = stack.popLast() {
-            let real = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
-            guard visited.insert(real).inserted else { continue }
-            let names: [String]
-            do {
-                names = try FileManager.default.contentsOfDirectory(atPath: dir)
-            } catch {
-                report.skip(dir, "cannot read folder (permission denied or vanished); skipped")
-                continue
-            }
-            for name in names where !name.hasPrefix(".") {
-                let path = dir + "/" + name
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
-                if isDir.boolValue {
-                    stack.append(path)
-                } else if let problem = RegularFile.problem(at: path) {
-                    // Reading a FIFO or device would hang the scan; only models are worth a report.
-                    if name.lowercased().hasSuffix(".safetensors") { report.skip(path, problem + "; skipped") }
-                } else {
-                    files.insert(path)
-                    if name.lowercased().hasSuffix(".safetensors") { models.append(path) }
-                }
-            }
+        let walk = DirectoryWalk(root: root, matches: { _ in true },
+                                 reportable: { $0.lowercased().hasSuffix(".safetensors") })
+        for path in walk.files {
+            files.insert(path)
+            if path.lowercased().hasSuffix(".safetensors") { models.append(path) }
         }
+        for s in walk.skipped { report.skip(s.path, s.reason) }
     }
 
     static func stem(of path: String) -> String {

@@ -78,3 +78,36 @@ extension PromptSyntax: Encodable {
         try c.encode(sections, forKey: .sections)
     }
 }
+
+/// `stylus parse --json` → `weights`: per `AND` part its weight, and per change of prompt editing
+/// the step it lasts until, the text and A1111's `[text, weight]` spans (BREAK markers have
+/// `"break": true`).
+extension A1111Prompt: Encodable {
+    enum Keys: String, CodingKey { case steps, sections }
+    enum SectionKeys: String, CodingKey { case weight, schedule }
+    enum StepKeys: String, CodingKey { case until, text, spans }
+    enum SpanKeys: String, CodingKey { case text, weight, `break` }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(steps, forKey: .steps)
+        var list = c.nestedUnkeyedContainer(forKey: .sections)
+        for section in sections {
+            var s = list.nestedContainer(keyedBy: SectionKeys.self)
+            try s.encode(section.weight, forKey: .weight)
+            var steps = s.nestedUnkeyedContainer(forKey: .schedule)
+            for step in section.schedule {
+                var st = steps.nestedContainer(keyedBy: StepKeys.self)
+                try st.encode(step.endStep, forKey: .until)
+                try st.encode(step.text.string, forKey: .text)
+                var spans = st.nestedUnkeyedContainer(forKey: .spans)
+                for span in step.spans {
+                    var sp = spans.nestedContainer(keyedBy: SpanKeys.self)
+                    try sp.encode(span.text, forKey: .text)
+                    try sp.encode(span.weight, forKey: .weight)
+                    if span.isBreak { try sp.encode(true, forKey: .break) }
+                }
+            }
+        }
+    }
+}

@@ -212,21 +212,26 @@ private struct Parser {
 
         if pos < end, bytes[pos] == Byte.pipe {
             var options = [first]
+            var optionRanges = [source.range(start + 1..<pos)]
             while pos < end, bytes[pos] == Byte.pipe {
                 pos += 1
+                let optionStart = pos
                 options.append(parseSequence(depth: depth, stop: .option))
+                optionRanges.append(source.range(optionStart..<pos))
             }
             let closed = closes(self)
             if closed { pos += 1 } else {
                 diagnose(.error, "Alternation '[a|b]' is never closed; add ']'.", start..<start + 1)
             }
-            return .alternation(Alternation(options: options, range: source.range(start..<pos)))
+            return .alternation(Alternation(options: options, range: source.range(start..<pos),
+                                            optionRanges: optionRanges, isClosed: closed))
         }
 
         if pos < end, bytes[pos] == Byte.colon {
             let firstColon = pos
             pos += 1
             let second = parseSequence(depth: depth, stop: .schedulePart)
+            let secondStart = firstColon + 1, secondEnd = pos
             var secondColon: Int?
             var third: [PromptNode]?
             if pos < end, bytes[pos] == Byte.colon {
@@ -245,9 +250,11 @@ private struct Parser {
                                  "[x:\(formatNumber(when))] is prompt editing (x is added after \(formatNumber(when * 100, maxDecimals: 0))% of the steps), not a weight; for a weight write (x:\(formatNumber(when))).",
                                  start..<pos)
                     }
-                    return .schedule(Schedule(from: nil, to: first, when: when, whenRange: whenRange, range: range))
+                    return .schedule(Schedule(from: nil, to: first, when: when, whenRange: whenRange, range: range,
+                                              fromRange: nil, toRange: source.range(start + 1..<firstColon)))
                 }
-                return .schedule(Schedule(from: first, to: second, when: when, whenRange: whenRange, range: range))
+                return .schedule(Schedule(from: first, to: second, when: when, whenRange: whenRange, range: range,
+                                          fromRange: source.range(start + 1..<firstColon), toRange: source.range(secondStart..<secondEnd)))
             }
             // Not prompt editing: A1111 falls back to plain emphasis with literal colons.
             var children = first
@@ -286,19 +293,9 @@ private struct Parser {
         return (value, t.range)
     }
 
-    /// Matches A1111's `:\s*([+-]?[.\d]+)\s*\)` at `at` (a colon): the number's range and the offset after `)`.
+    /// A1111's `:\s*([+-]?[.\d]+)\s*\)` at `colon` (`PromptAttention`): the number's range and the offset after `)`.
     func weightSuffix(at colon: Int) -> (Range<Int>, Int)? {
-        var p = colon + 1
-        while p < end, Byte.isSpace(bytes[p]) { p += 1 }
-        let numberStart = p
-        if p < end, bytes[p] == Byte.plus || bytes[p] == Byte.minus { p += 1 }
-        let digitsStart = p
-        while p < end, Byte.isDigit(bytes[p]) || bytes[p] == Byte.dot { p += 1 }
-        guard p > digitsStart else { return nil }
-        let numberEnd = p
-        while p < end, Byte.isSpace(bytes[p]) { p += 1 }
-        guard p < end, bytes[p] == Byte.rparen else { return nil }
-        return (numberStart..<numberEnd, p + 1)
+        PromptAttention.weightToken(bytes, colon: colon, limit: end)
     }
 
     // MARK: Extra-network tags

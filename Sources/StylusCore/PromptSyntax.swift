@@ -75,12 +75,20 @@ public struct Schedule: Sendable, Equatable {
     public var when: Double
     public var whenRange: SourceRange
     public var range: SourceRange
+    /// The source of `from` (between `[` and the first `:`), nil for `[to:when]`.
+    public var fromRange: SourceRange?
+    /// The source of `to`.
+    public var toRange: SourceRange
 }
 
 /// Alternation `[a|b|c]`: a different option on each sampling step.
 public struct Alternation: Sendable, Equatable {
     public var options: [[PromptNode]]
     public var range: SourceRange
+    /// The source of each option (between `[`, `|` and `]`).
+    public var optionRanges: [SourceRange]
+    /// False when the closing `]` is missing.
+    public var isClosed: Bool
 }
 
 /// One argument of an extra-network tag: positional (`0.8`) or named (`te=0.8`).

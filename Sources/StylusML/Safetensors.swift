@@ -143,9 +143,12 @@ public struct SafetensorsError: Error, Equatable, Sendable, CustomStringConverti
         case let .truncatedLengthPrefix(size):
             what = "file is \(size) bytes, too short for the 8-byte header length; not a safetensors file"
         case let .headerTooLarge(claimed, limit):
-            what = "header claims \(claimed) bytes, more than the \(limit)-byte limit; the file is corrupt or not safetensors"
+            // The claimed length is the file's first 8 bytes; it is not echoed (for /etc/passwd it would show "root:x:0").
+            _ = claimed
+            what = "its first 8 bytes are not a header length within the \(limit)-byte limit; the file is corrupt or not safetensors"
         case let .headerPastEndOfFile(claimed, size):
-            what = "header claims \(claimed) bytes but the file has only \(size); the file is truncated or not safetensors"
+            _ = claimed
+            what = "its first 8 bytes are not a header length that fits the file's \(size) bytes; the file is truncated or not safetensors"
         case .headerNotUTF8:
             what = "header is not valid UTF-8; the file is corrupt"
         case let .invalidJSON(detail):

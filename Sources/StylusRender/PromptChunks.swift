@@ -79,34 +79,23 @@ extension ClipTokenizer {
 
 import StylusCore
 
-extension PromptSyntax {
-    /// The text CLIP encodes, as A1111 fragments: emphasis weights multiplied through, BREAKs,
-    /// LoRA tags, comments and wildcards removed, adjacent equal-weight text joined (as A1111's
-    /// `parse_prompt_attention` does). Without per-step conditioning, prompt editing
-    /// `[from:to:when]` takes the branch active for most of the `steps`, and alternation
-    /// `[a|b]` its first option. `AND` sections are joined in order.
-    public func fragments(steps: Int) -> [PromptFragment] {
+extension A1111Prompt {
+    /// The text CLIP encodes, as A1111 fragments: A1111's emphasis weights (`PromptAttention`),
+    /// its `BREAK` markers, extra-network tags and comments removed. Without per-step conditioning,
+    /// prompt editing and alternation take the text A1111 uses at the middle sampling step.
+    /// `AND` parts are joined in order.
+    public func fragments() -> [PromptFragment] {
+        let middle = (steps + 1) / 2
         var out: [PromptFragment] = []
-        func visit(_ nodes: [PromptNode], _ weight: Double) {
-            for node in nodes {
-                switch node {
-                case let .text(t):
-                    if case let .text(previous, w)? = out.last, w == Float(weight) {
-                        out[out.count - 1] = .text(previous + t.value, weight: w)
-                    } else {
-                        out.append(.text(t.value, weight: Float(weight)))
-                    }
-                case let .emphasis(e): visit(e.children, weight * e.multiplier)
-                case let .schedule(s):
-                    let switchStep = s.when < 1 ? s.when * Double(steps) : s.when
-                    visit(switchStep >= Double(steps) / 2 ? (s.from ?? []) : s.to, weight)
-                case let .alternation(a): visit(a.options.first ?? [], weight)
-                case .breakKeyword: out.append(.chunkBreak)
-                case .tag, .comment, .wildcard: break
+        for section in sections {
+            for span in section.step(at: middle).spans {
+                if span.isBreak {
+                    out.append(.chunkBreak)
+                } else if !span.text.isEmpty {
+                    out.append(.text(span.text, weight: Float(span.weight)))
                 }
             }
         }
-        for section in sections { visit(section.nodes, 1) }
         return out
     }
 }

@@ -206,8 +206,27 @@ public struct RenderEvent: Sendable, Equatable {
 public final class RenderCancellation: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
+    private var observers: [@Sendable () -> Void] = []
     public init() {}
-    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    public func cancel() {
+        lock.lock()
+        let run = cancelled ? [] : observers
+        cancelled = true
+        observers = []
+        lock.unlock()
+        for f in run { f() }
+    }
+    /// Runs `f` once when the render is cancelled (at once if it already is), on the cancelling thread.
+    public func onCancel(_ f: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if cancelled {
+            lock.unlock()
+            f()
+            return
+        }
+        observers.append(f)
+        lock.unlock()
+    }
     public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
     public func check() throws { if isCancelled { throw RenderCancelled() } }
 }
@@ -281,7 +300,7 @@ struct RenderPlan {
         r.seed = seed < 0 ? UInt64(UInt32.random(in: 0...UInt32.max)) : UInt64(seed)
         do { try r.validate() } catch { throw bad("\(error)") }
         negativeText = o.negative ?? file.negativeText ?? ""
-        r.negative = PromptParser.parse(negativeText, isNegative: true).fragments(steps: r.steps)
+        r.negative = A1111Prompt(negativeText, isNegative: true, steps: r.steps).fragments()
         template = r
         samplerLabel = kind.label(spacing)
         loraDirs = job.loraDirs.map(expand) + (s.loraDirs ?? []).map(resolve)

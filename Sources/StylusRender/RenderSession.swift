@@ -175,7 +175,9 @@ public final class RenderSession: @unchecked Sendable {
         var warnings: [String] = []
         func file(_ name: String) -> String? {
             let fromCatalog = composer?.adapterFile(name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
-            return fromCatalog.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } ?? library.resolve(name)
+            // A card's `file` counts only as a regular .safetensors file (a card may name anything).
+            return fromCatalog.flatMap { $0.lowercased().hasSuffix(".safetensors") && RegularFile.problem(at: $0) == nil ? $0 : nil }
+                ?? library.resolve(name)
         }
         func add(_ name: String, _ path: String?, textEncoder: Float, unet: Float) {
             if let path, let i = adapters.firstIndex(where: { $0.path == path }) {
@@ -186,7 +188,8 @@ public final class RenderSession: @unchecked Sendable {
             }
         }
         var folders: String {
-            library.directories.isEmpty ? "no LoRA folder is configured" : "not in \(library.directories.joined(separator: ", "))"
+            library.directories.isEmpty ? "no LoRA folder is configured"
+                : "not in \(library.directories.joined(separator: ", "))" + library.notes.prefix(3).map { "; \($0)" }.joined()
         }
         for tag in written {
             guard let te = tag.textEncoderWeight, let unet = tag.unetWeight, te.isFinite, unet.isFinite else {
@@ -366,7 +369,7 @@ public final class RenderSession: @unchecked Sendable {
         try cancellation.check()
 
         var r = request
-        r.prompt = PromptParser.parse(prompt).fragments(steps: r.steps)
+        r.prompt = A1111Prompt(prompt, steps: r.steps).fragments()
         progress(.encode)
         var t = Date()
         let conditioning = try pipeline.encode(r)

@@ -42,7 +42,8 @@ struct ParseCommand: ParsableCommand {
         if json {
             let output = ParseOutput(file: file, settings: prompt.settings, frontmatter: prompt.frontmatterRange,
                                      positive: prompt.positive, negative: prompt.negative,
-                                     negativeText: prompt.negativeText, topics: topics, diagnostics: diagnostics)
+                                     negativeText: prompt.negativeText, topics: topics, diagnostics: diagnostics,
+                                     weights: ParseWeights(positive: prompt.a1111Positive, negative: prompt.a1111Negative))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             // JSON has no inf or nan, and a prompt may hold them (`<lora:x:inf>`); their diagnostics say so.
@@ -63,6 +64,13 @@ struct ParseOutput: Encodable {
     var negativeText: String?
     var topics: [Topic]
     var diagnostics: [PromptDiagnostic]
+    /// A1111's effective weights (`PromptAttention`), per AND part and prompt-editing step.
+    var weights: ParseWeights
+}
+
+struct ParseWeights: Encodable {
+    var positive: A1111Prompt
+    var negative: A1111Prompt?
 }
 
 /// The human-readable form of `stylus parse`.
@@ -74,11 +82,11 @@ enum TreePrinter {
             if prompt.positive.sections.count > 1 || section.weight != nil {
                 lines.append("  section \(i + 1)" + (section.weight.map { " (weight \(formatNumber($0)))" } ?? ""))
             }
-            append(section.nodes, indent: 2, weight: 1, to: &lines)
+            append(section.nodes, indent: 2, weight: 1, a1111: prompt.a1111Positive, to: &lines)
         }
         if let negative = prompt.negative {
             lines.append("negative:")
-            for section in negative.sections { append(section.nodes, indent: 2, weight: 1, to: &lines) }
+            for section in negative.sections { append(section.nodes, indent: 2, weight: 1, a1111: prompt.a1111Negative, to: &lines) }
         } else if let text = prompt.negativeText {
             lines.append("negative: \(quote(text))")
         }
@@ -96,31 +104,34 @@ enum TreePrinter {
         return lines.joined(separator: "\n")
     }
 
-    static func append(_ nodes: [PromptNode], indent: Int, weight: Double, to lines: inout [String]) {
+    /// Text weights are A1111's (`a1111`, looked up at the text's first character); the tree's
+    /// product of group multipliers only where A1111 encodes nothing.
+    static func append(_ nodes: [PromptNode], indent: Int, weight: Double, a1111: A1111Prompt?, to lines: inout [String]) {
         let pad = String(repeating: "  ", count: indent)
         for node in nodes {
             let at = "\(node.range.lsp.start)"
             switch node {
             case .text(let t):
-                let w = weight == 1 ? "" : " ×\(formatNumber(weight))"
+                let effective = a1111?.weight(atSourceOffset: t.range.utf8.lowerBound) ?? weight
+                let w = effective == 1 ? "" : " ×\(formatNumber(effective))"
                 lines.append("\(pad)text \(at) \(quote(t.value))\(w)")
             case .emphasis(let e):
                 let open = e.bracket == .round ? "(" : "["
                 lines.append("\(pad)\(open) \(at) ×\(formatNumber(e.multiplier))\(e.isClosed ? "" : " (unclosed)")")
-                append(e.children, indent: indent + 1, weight: weight * e.multiplier, to: &lines)
+                append(e.children, indent: indent + 1, weight: weight * e.multiplier, a1111: a1111, to: &lines)
             case .schedule(let s):
                 lines.append("\(pad)schedule \(at) when \(formatNumber(s.when))")
                 if let from = s.from {
                     lines.append("\(pad)  from:")
-                    append(from, indent: indent + 2, weight: weight, to: &lines)
+                    append(from, indent: indent + 2, weight: weight, a1111: a1111, to: &lines)
                 }
                 lines.append("\(pad)  to:")
-                append(s.to, indent: indent + 2, weight: weight, to: &lines)
+                append(s.to, indent: indent + 2, weight: weight, a1111: a1111, to: &lines)
             case .alternation(let a):
                 lines.append("\(pad)alternation \(at)")
                 for option in a.options {
                     lines.append("\(pad)  option:")
-                    append(option, indent: indent + 2, weight: weight, to: &lines)
+                    append(option, indent: indent + 2, weight: weight, a1111: a1111, to: &lines)
                 }
             case .tag(let t):
                 let args = t.arguments.map { ($0.key.map { "\($0)=" } ?? "") + $0.value }.joined(separator: ":")

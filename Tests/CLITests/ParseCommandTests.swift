@@ -31,6 +31,42 @@ final class ParseCommandTests: XCTestCase {
         XCTAssertEqual(kinds, ["text", "emphasis", "text", "tag", "text", "break", "text", "alternation", "text"])
     }
 
+    func testJSONWeightsAreA1111sOnUnbalancedPrompts() throws {
+        // The issue's differential examples: `]` closes `[` across an open `(`; `:` without `)` is text.
+        let result = try CLI.run(["parse", "--json", "-"], stdin: Data(#"on[x\\(a[housea][(housered fox]])x"#.utf8))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let weights = try XCTUnwrap((json["weights"] as? [String: Any])?["positive"] as? [String: Any])
+        XCTAssertEqual(weights["steps"] as? Int, 20)
+        let section = try XCTUnwrap((weights["sections"] as? [[String: Any]])?.first)
+        let schedule = try XCTUnwrap(section["schedule"] as? [[String: Any]])
+        XCTAssertEqual(schedule.count, 1)
+        let spans = try XCTUnwrap(schedule[0]["spans"] as? [[String: Any]])
+        XCTAssertEqual(spans.last?["text"] as? String, "x")
+        XCTAssertEqual(spans.last?["weight"] as? Double, 1.1)
+        XCTAssertEqual(spans.first?["text"] as? String, "on")
+        XCTAssertEqual(spans.first?["weight"] as? Double, 1)
+
+        let other = try CLI.run(["parse", "--json", "-"], stdin: Data(#"\]([a:0.5), b BREAK c"#.utf8))
+        let json2 = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(other.stdout.utf8)) as? [String: Any])
+        let spans2 = try XCTUnwrap(((((json2["weights"] as? [String: Any])?["positive"] as? [String: Any])?["sections"] as? [[String: Any]])?
+            .first?["schedule"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])
+        XCTAssertEqual(spans2.compactMap { $0["text"] as? String }, ["]", "a", ", b", "BREAK", "c"])
+        let expected = [1, 0.5 * (1 / 1.1), 1 / 1.1, -1 / 1.1, 1 / 1.1]
+        for (span, weight) in zip(spans2, expected) { XCTAssertEqual(span["weight"] as? Double ?? .nan, weight, accuracy: 1e-15) }
+        // The output carries the exact doubles (JSONSerialization on Linux reads them back less precisely).
+        for weight in expected.dropFirst() { XCTAssertTrue(other.stdout.contains("\"weight\":\(weight)"), "\(weight) in \(other.stdout)") }
+        XCTAssertNil(spans2[3]["break"], "a BREAK inside an unclosed group is multiplied too, so A1111 encodes it as text")
+    }
+
+    func testTreeShowsA1111WeightsWhenBracketsCross() throws {
+        // `]` closes the `[` (÷1.1 over "a " and "cat"), the later `)` closes the `(` (×1.1 over "cat" and " dog").
+        let result = try CLI.run(["parse", "-"], stdin: Data("[a (cat] dog)".utf8))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("\" dog)\" ×1.1"), result.stdout)  // the tree keeps the `)` as text
+        XCTAssertTrue(result.stdout.contains("\"a \" ×0.91"), result.stdout)
+    }
+
     func testReadsStandardInputAndPrintsATree() throws {
         let result = try CLI.run(["parse", "-"], stdin: Data("((cat)), [dog:fox:0.5]".utf8))
         XCTAssertEqual(result.status, 0, result.stderr)

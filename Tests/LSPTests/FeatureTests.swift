@@ -113,6 +113,16 @@ final class FeatureTests: XCTestCase {
         XCTAssertEqual(some.map(\.label), ["×1.21"])
     }
 
+    func testInlayHintsShowA1111WeightsWhenBracketsCross() async throws {
+        // A1111: the `]` closes `[`, so the first `)` closes (cat) and the last `)` closes `(b`,
+        // which multiplies cat again: ×1.21 (the tree alone would say ×1.1).
+        let p = client.openDocument("[a (b] (cat)1️⃣ c)", uri: uri)
+        let all = LSPRange(start: Position(line: 0, character: 0), end: Position(line: 1, character: 0))
+        let hints = try await client.request("textDocument/inlayHint", InlayHintParams(textDocument: TextDocumentIdentifier(uri: uri), range: all), as: [InlayHint].self)
+        let labels = Dictionary(hints.map { ($0.position, $0.label) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(labels[p["1️⃣"]!], "×1.21", "\(hints)")
+    }
+
     func testDocumentSymbolsHierarchicalAndFlat() async throws {
         let text = "---\nbase_model: SD 1.5\n---\n1️⃣a knight, <lora:armor:0.7>2️⃣\nBREAK\n3️⃣castle at dusk4️⃣\nNegative prompt: 5️⃣blurry6️⃣\n"
         let p = client.openDocument(text, uri: uri)

@@ -70,3 +70,29 @@ final class HostileNumberTests: XCTestCase {
         }
     }
 }
+
+/// Random prompt files with numbers in every notation through the parser, the linter, keywords
+/// and A1111's weights: nothing traps, every diagnostic lies inside the text.
+final class RandomPromptFileTests: XCTestCase {
+    func testRandomFilesWithNumbersInEveryNotation() {
+        var rng = SeededGenerator(seed: 1234)
+        var withFrontmatter = 0, withErrors = 0
+        for _ in 0..<3000 {
+            let text = RandomPrompts.file(&rng)
+            let file = PromptFile(text: text)
+            let count = file.source.utf8Count
+            let diagnostics = PromptLinter().diagnostics(for: file)
+            for d in diagnostics { XCTAssertLessThanOrEqual(d.range.utf8.upperBound, count, text.debugDescription) }
+            if file.frontmatterRange != nil { withFrontmatter += 1 }
+            if diagnostics.contains(where: { $0.severity == .error }) { withErrors += 1 }
+            _ = file.topics
+            let weights = file.a1111Positive
+            XCTAssertFalse(weights.sections.isEmpty)
+            for offset in stride(from: 0, to: count, by: 5) { _ = weights.weight(atSourceOffset: offset) }
+            _ = file.a1111Negative?.sections.map { $0.schedule.count }
+            for d in diagnostics { _ = d.message }
+        }
+        XCTAssertGreaterThan(withFrontmatter, 1000)
+        XCTAssertGreaterThan(withErrors, 1000)
+    }
+}

@@ -216,3 +216,21 @@ final class RenderSessionTests: XCTestCase {
         XCTAssertGreaterThan(Set(outcome.images.map { Set($0.adapters.map(\.name)) }).count, 1, "masks all alike")
     }
 }
+
+/// A cancel is observed at once, whatever the render thread is doing (the language server
+/// answers the cancelled request from it).
+final class RenderCancellationTests: XCTestCase {
+    func testObserversRunOnceOnCancelOrAtOnceWhenAlreadyCancelled() {
+        let c = RenderCancellation()
+        let calls = NSLock()
+        nonisolated(unsafe) var count = 0
+        c.onCancel { calls.lock(); count += 1; calls.unlock() }
+        XCTAssertEqual(count, 0)
+        c.cancel()
+        c.cancel()
+        XCTAssertEqual(count, 1, "the observer runs once")
+        c.onCancel { calls.lock(); count += 10; calls.unlock() }
+        XCTAssertEqual(count, 11, "registered after the cancel: runs at once")
+        XCTAssertThrowsError(try c.check())
+    }
+}

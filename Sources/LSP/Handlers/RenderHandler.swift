@@ -146,10 +146,21 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         let reporter = Task {
             for await e in events { await progress.report(e.message, percentage: wholeNumber(min(max(e.fraction, 0), 1) * 100)) }
         }
+        // A cancel answers at once: the render thread stops at its next check and its result is dropped
+        // (the session lets the next render start only after that).
+        let answer = Locked<CheckedContinuation<Result<RenderOutcome, Error>, Never>?>(nil)
+        let finish: @Sendable (Result<RenderOutcome, Error>) -> Void = { result in
+            answer.withLock { c -> CheckedContinuation<Result<RenderOutcome, Error>, Never>? in
+                defer { c = nil }
+                return c
+            }?.resume(returning: result)
+        }
         let outcome: Result<RenderOutcome, Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { done in
+                answer.withLock { $0 = done }
+                cancellation.onCancel { finish(.failure(RenderCancelled())) }
                 Thread.detachNewThread { [session, composer, job] in
-                    done.resume(returning: Result { try session.render(job, composer: composer, cancellation: cancellation) { sink.yield($0) } })
+                    finish(Result { try session.render(job, composer: composer, cancellation: cancellation) { sink.yield($0) } })
                 }
             }
         } onCancel: { cancellation.cancel() }

@@ -12,8 +12,11 @@ package actor DiagnosticsScheduler {
     }
     package typealias Compute = @Sendable (DocumentSnapshot) -> Staged
     package typealias Publish = @Sendable (PublishDiagnosticsParams) -> Void
+    /// Waits out the quiet period; throws when the wait is cancelled. Tests inject a manual clock.
+    package typealias Sleep = @Sendable (Duration) async throws -> Void
 
     private let delay: Duration
+    private let sleep: Sleep
     private let publish: Publish
     private var compute: Compute
     private var includeVersion = false
@@ -21,16 +24,22 @@ package actor DiagnosticsScheduler {
     private var latest: [DocumentURI: DocumentSnapshot] = [:]
     private var published: [DocumentURI: [Diagnostic]] = [:]
 
-    package init(delay: Duration, compute: @escaping Compute, publish: @escaping Publish) {
+    package init(delay: Duration, compute: @escaping Compute, publish: @escaping Publish,
+                 sleep: @escaping Sleep = { try await Task.sleep(for: $0) }) {
         self.delay = delay
+        self.sleep = sleep
         self.compute = compute
         self.publish = publish
     }
 
     /// A single-stage computation.
-    package init(delay: Duration, compute: @escaping @Sendable (DocumentSnapshot) -> [Diagnostic], publish: @escaping Publish) {
-        self.init(delay: delay, compute: { Staged(now: compute($0)) }, publish: publish)
+    package init(delay: Duration, compute: @escaping @Sendable (DocumentSnapshot) -> [Diagnostic], publish: @escaping Publish,
+                 sleep: @escaping Sleep = { try await Task.sleep(for: $0) }) {
+        self.init(delay: delay, compute: { Staged(now: compute($0)) }, publish: publish, sleep: sleep)
     }
+
+    /// Documents whose diagnostics are still being waited for or computed.
+    package var pendingCount: Int { pending.count }
 
     package func configure(includeVersion: Bool) { self.includeVersion = includeVersion }
 
@@ -61,9 +70,9 @@ package actor DiagnosticsScheduler {
 
     private func schedule(_ snapshot: DocumentSnapshot) {
         pending[snapshot.uri]?.cancel()
-        let delay = delay, compute = compute
+        let delay = delay, compute = compute, sleep = sleep
         pending[snapshot.uri] = Task.detached { [weak self] in
-            do { try await Task.sleep(for: delay) } catch { return }
+            do { try await sleep(delay) } catch { return }
             let staged = compute(snapshot)
             guard !Task.isCancelled else { return }
             guard let later = staged.later else {
