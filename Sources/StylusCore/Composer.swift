@@ -93,17 +93,12 @@ public enum Composer {
         let queries = topics.map { TopicWords(keyword: $0.keyword) }
         let promptWords = Set(ComposerLexicon.words(promptText).map(AdapterProfile.fold))
         let promptSequence = ComposerLexicon.words(promptText)
-        let styleReferences = topics.map { StyleReference.asksForStyle(keywordWords: ComposerLexicon.words($0.keyword), promptWords: promptSequence) }
         // Hard rules first: they are not the scorer's to weigh.
         var rejections = [[String?]](repeating: [], count: topics.count)
         for t in topics.indices {
-            rejections[t] = profiles.map {
-                if $0.isCharacterLike, styleReferences[t] {
-                    return "\($0.category.rawValue) adapter, but the topic asks for a style after the \($0.category == .celebrity ? "person" : "character"), not a likeness"
-                }
-                return hardRejection($0, query: queries[t], options: options, presentSet: presentSet,
-                                     promptWords: promptWords, knowledge: evidence.knowledge)
-            }
+            let asksForStyle = StyleReference.asksForStyle(keywordWords: queries[t].words, promptWords: promptSequence)
+            rejections[t] = profiles.map { hardRejection($0, query: queries[t], asksForStyle: asksForStyle, options: options,
+                                                         presentSet: presentSet, promptWords: promptWords, knowledge: evidence.knowledge) }
         }
         let selection = ComposerFeatures.compute(topics: terms, profiles: profiles,
                                                  allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
@@ -204,15 +199,19 @@ public enum Composer {
     }
 
     /// The rules that hold whatever the scorer says, or nil.
-    static func hardRejection(_ p: AdapterProfile, query: TopicWords, options: ComposerOptions, presentSet: Set<String>,
-                              promptWords: Set<String>, knowledge: (any WordKnowledge)?) -> String? {
+    static func hardRejection(_ p: AdapterProfile, query: TopicWords, asksForStyle: Bool, options: ComposerOptions,
+                              presentSet: Set<String>, promptWords: Set<String>, knowledge: (any WordKnowledge)?) -> String? {
         if let base = options.baseModel, p.baseModel != base {
             return "base model \(p.baseModel?.name ?? "unknown") differs from the prompt's \(base.name)"
         }
         if p.nsfw && !options.includeNSFW { return "NSFW adapter (NSFW not enabled)" }
         if presentSet.contains(p.alias.lowercased()) { return "already in the prompt" }
+        let kind = p.category == .celebrity ? "person" : "character"
+        if p.isCharacterLike, asksForStyle {
+            return "\(p.category.rawValue) adapter, but the topic asks for a style after the \(kind), not a likeness"
+        }
         if p.isCharacterLike, !p.isNamed(topic: query.words, prompt: promptWords, knowledge: knowledge) {
-            return "\(p.category.rawValue) adapter, but the topic does not name that \(p.category == .celebrity ? "person" : "character")"
+            return "\(p.category.rawValue) adapter, but the topic does not name that \(kind)"
         }
         return nil
     }

@@ -108,9 +108,8 @@ public enum ComposerWords {
         return out
     }
 
+    /// A tag that names a known base model ("sdxl", "flux", "Pony XL"), not a subject.
     static func isBaseModelName(_ tag: String) -> Bool {
-        guard let base = BaseModel(tag) else { return false }
-        return base.name != tag.trimmingCharacters(in: .whitespacesAndNewlines)  // a known base (canonicalised)
-            || [BaseModel.sd14, .sd15, .sd21, .sdxl, .pony, .illustrious, .flux1D].contains(base)
+        BaseModel(tag).map { [BaseModel.sd14, .sd15, .sd21, .sdxl, .pony, .illustrious, .flux1D].contains($0) } ?? false
     }
 }
