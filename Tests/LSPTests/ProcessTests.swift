@@ -84,6 +84,17 @@ final class ServerProcess: @unchecked Sendable {
         throw Timeout(description: "no response \(id); stderr: \(stderrText)")
     }
 
+    /// Waits until the messages received so far satisfy `condition` (answers to requests sent
+    /// together may arrive in any order); a timeout fails.
+    func waitUntil(timeout: TimeInterval = 10, _ what: String, _ condition: ([JSONValue]) -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(messages) { return }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        throw Timeout(description: "never received \(what); got \(messages); stderr: \(stderrText)")
+    }
+
     func request(_ id: Int, _ method: String, _ params: JSONValue = nil) throws -> JSONValue {
         send(["jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": params])
         return try response(.int(id))
@@ -172,6 +183,9 @@ final class ProcessTests: XCTestCase {
         server.send(["jsonrpc": "2.0", "id": ["nested": 1], "method": "shutdown"])
         XCTAssertEqual(try server.response(.int(7)).at("error.code"), .int(ErrorCode.methodNotFound))
         XCTAssertEqual(try server.response(.int(8)).at("error.code"), .int(ErrorCode.invalidParams))
+        try server.waitUntil("the invalid-request error for the nested id") { messages in
+            messages.contains { $0["id"] == .null && $0.at("error.code")?.intValue == ErrorCode.invalidRequest }
+        }
         let nullIdErrors = server.messages.filter { $0["id"] == .null }.compactMap { $0.at("error.code")?.intValue }
         XCTAssertTrue(nullIdErrors.contains(ErrorCode.parseError), "\(server.messages)")
         XCTAssertTrue(nullIdErrors.contains(ErrorCode.invalidRequest), "\(server.messages)")
