@@ -98,8 +98,13 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
         let key = word.lowercased().split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }).joined(separator: " ")
         let forms = Set(Self.baseForms(key.replacingOccurrences(of: " ", with: "_"), exceptions: exceptions)
             .map { $0.replacingOccurrences(of: "_", with: " ") })
-        // data.noun keeps each lemma's case: proper names are written capitalised ("Einstein").
-        if senses(of: key).contains(where: { s in cachedLine(s)?.words.contains(where: { forms.contains($0) }) ?? false }) {
+        // data.noun keeps each lemma's case: proper names are written capitalised ("Einstein"). Only
+        // a person's name is uncommon; capitalised days, places and events ("Wednesday", "Tokyo")
+        // are words prompts use for what they mean.
+        if senses(of: key).contains(where: { s in
+            guard let line = cachedLine(s) else { return false }
+            return line.words.contains(where: { forms.contains($0) }) || line.lexFile != LexicographerFile.person
+        }) {
             return true
         }
         // An adjective, verb or adverb ("arcane", "swirling" as "swirl") is a common word too.

@@ -91,14 +91,14 @@ public enum Composer {
         let variant = evidence.isSemantic ? options.model.semantic : options.model.lexical
         let terms = topics.map { TopicTerms($0.keyword, knowledge: evidence.knowledge) }
         let queries = topics.map { TopicWords(keyword: $0.keyword) }
-        let promptWords = Set(ComposerLexicon.words(promptText).map(AdapterProfile.fold))
         let promptSequence = ComposerLexicon.words(promptText)
+        let names = NameContext(promptText: promptText)
         // Hard rules first: they are not the scorer's to weigh.
         var rejections = [[String?]](repeating: [], count: topics.count)
         for t in topics.indices {
             let asksForStyle = StyleReference.asksForStyle(keywordWords: queries[t].words, promptWords: promptSequence)
             rejections[t] = profiles.map { hardRejection($0, query: queries[t], asksForStyle: asksForStyle, options: options,
-                                                         presentSet: presentSet, promptWords: promptWords, knowledge: evidence.knowledge) }
+                                                         presentSet: presentSet, names: names, knowledge: evidence.knowledge) }
         }
         let selection = ComposerFeatures.compute(topics: terms, profiles: profiles,
                                                  allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
@@ -200,7 +200,7 @@ public enum Composer {
 
     /// The rules that hold whatever the scorer says, or nil.
     static func hardRejection(_ p: AdapterProfile, query: TopicWords, asksForStyle: Bool, options: ComposerOptions,
-                              presentSet: Set<String>, promptWords: Set<String>, knowledge: (any WordKnowledge)?) -> String? {
+                              presentSet: Set<String>, names: NameContext, knowledge: (any WordKnowledge)?) -> String? {
         if let base = options.baseModel, p.baseModel != base {
             return "base model \(p.baseModel?.name ?? "unknown") differs from the prompt's \(base.name)"
         }
@@ -210,7 +210,7 @@ public enum Composer {
         if p.isCharacterLike, asksForStyle {
             return "\(p.category.rawValue) adapter, but the topic asks for a style after the \(kind), not a likeness"
         }
-        if p.isCharacterLike, !p.isNamed(topic: query.words, prompt: promptWords, knowledge: knowledge) {
+        if p.isCharacterLike, !p.isNamed(topic: query, in: names, knowledge: knowledge) {
             return "\(p.category.rawValue) adapter, but the topic does not name that \(kind)"
         }
         return nil
@@ -305,10 +305,15 @@ struct TopicWords {
     var words: [String]
     /// The head: the last meaningful word before a preposition ("samurai on horseback" → samurai).
     var head: String?
+    /// The topic ends in a bracketed qualifier, the booru way of naming a character after its
+    /// series ("jinx \\(league of legends\\)"): its first word is then a name, not a common word.
+    var hasQualifier: Bool
 
     init(keyword: String) {
         let words = ComposerLexicon.words(keyword)
         self.words = words
+        let trimmed = keyword.trimmingCharacters(in: .whitespaces)
+        hasQualifier = trimmed.hasSuffix(")") && (trimmed.firstIndex(of: "(").map { $0 > trimmed.startIndex } ?? false)
         var lead: [String] = []
         for w in words {
             if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
@@ -383,6 +388,32 @@ struct AdapterProfile {
         titleHeads = AdapterProfile.heads(titleNames)
         qualifierWords = AdapterProfile.bracketed(c.card.title)
         vectors = c.vectors
+        if isCharacterLike {
+            aliasNames = AdapterProfile.aliasTokens(c.card.alias)
+            triggerTokens = Set(triggerNames.joined().map { NameContext.squash($0) }.filter { $0.count >= 3 })
+        }
+    }
+
+    /// The parts of an alias that can be names: split at underscores, dots and case changes
+    /// ("fx_spiderman" → spiderman, "EVA01_unit" → eva01, unit), without packaging ("xl", "v2").
+    static func aliasTokens(_ alias: String) -> Set<String> {
+        var parts: [String] = []
+        var current = ""
+        var previous: Character?
+        for ch in alias {
+            if !(ch.isLetter || ch.isNumber) {
+                parts.append(current); current = ""
+            } else {
+                if let p = previous, p.isLowercase, ch.isUppercase { parts.append(current); current = "" }
+                current.append(ch)
+            }
+            previous = ch
+        }
+        parts.append(current)
+        return Set(parts.map { NameContext.squash($0) }.filter { t in
+            t.count >= 3 && !ComposerLexicon.titleNoise.contains(t) && !ComposerLexicon.tagNoise.contains(t)
+                && !t.allSatisfy(\.isNumber) && !(t.first == "v" && t.dropFirst().allSatisfy(\.isNumber))
+        })
     }
 
     /// Content words inside the title's brackets, without packaging ("[XL]", "(v2)").
@@ -431,33 +462,120 @@ struct AdapterProfile {
     /// Words of the title's bracketed qualifiers ("Power (Chainsaw Man)" → chainsaw, man), which
     /// confirm a character whose name is a common word.
     var qualifierWords: Set<String> = []
+    /// For characters: alias parts and trigger words, squashed ("spiderman", "eva01", "nightfury").
+    var aliasNames: Set<String> = []
+    var triggerTokens: Set<String> = []
 
-    /// Whether the topic (or, for confirmation, the prompt) names this character or person. A
-    /// character adapter is only for prompts that ask for that character: by its full name, its
-    /// trigger word, the surname of a multi-word name, or a one-word name. A name that is also a
-    /// common word ("Power", "Fern", "Lightning", "Arcane") needs a confirming word from the title's qualifier
-    /// or the adapter's tags in the prompt, so "ferns" or "power lines" do not call it up.
-    func isNamed(topic: [String], prompt: Set<String>, knowledge: (any WordKnowledge)?) -> Bool {
-        let topicWords = Set(topic.map(AdapterProfile.fold))
+    /// Whether the topic names this character or person. A character adapter is only for prompts
+    /// that ask for that character: by its full name, its trigger word, the surname of a multi-word
+    /// name, a one-word name, or its alias written as words ("Spider-Man" for `fx_spiderman`). A name
+    /// that is also a common word ("Power", "Fern", "Toothless", "Arcane") needs confirmation, so
+    /// "ferns" or "power lines" do not call it up: a word of the title's qualifier, a tag or a
+    /// trigger elsewhere in the prompt, the name capitalised inside a lower-case prompt ("1girl,
+    /// Jinx, blue hair"), or a booru qualifier after it ("jinx \\(league of legends\\)").
+    func isNamed(topic query: TopicWords, in names: NameContext, knowledge: (any WordKnowledge)?) -> Bool {
+        let topicWords = Set(query.words.map(AdapterProfile.fold))
         for trigger in triggerNames where trigger.map(AdapterProfile.fold).allSatisfy(topicWords.contains) { return true }
         func isCommon(_ w: String) -> Bool { knowledge?.isCommonWord(w) ?? true }
-        let confirming = qualifierWords.union(tagNames.joined().map(AdapterProfile.fold))
+        let topicRuns = NameContext.squashedRuns(query.words)
+        // Capitalisation confirms a name only where a capital cannot be a title's lead word
+        // ("Princess" in "a Princess in a castle" does not name Princess Zelda).
+        func confirmed(_ name: String, capitalised: Bool = true) -> Bool {
+            if query.hasQualifier || (capitalised && names.properNouns.contains(name)) { return true }
+            let confirming = qualifierWords.union(tagNames.joined().map(AdapterProfile.fold)).subtracting([name])
+            if !confirming.isDisjoint(with: names.promptWords) { return true }
+            return !triggerTokens.union(aliasNames).subtracting([name]).isDisjoint(with: names.promptRuns)
+        }
+        func phraseConfirms(_ name: String) -> Bool {
+            (tagNames + [Array(qualifierWords)]).contains { phrase in
+                phrase.count >= 2 && !phrase.contains(name) && phrase.map(AdapterProfile.fold).allSatisfy(names.promptWords.contains)
+            }
+        }
         for (k, name) in titleNames.enumerated() {
             let words = name.map(AdapterProfile.fold).filter { !ComposerLexicon.headStops.contains($0) }
             guard let first = words.first, let last = words.last else { continue }
             if words.count >= 2, words.allSatisfy(topicWords.contains) { return true }
             if words.count >= 2, last.count >= 4, topicWords.contains(last), !isCommon(last) { return true }
             // A one-word name that is no common word; else a one-word name or the lead word of the
-            // main title ("Jinx ✦ Arcane S2") with a confirming qualifier or tag in the prompt.
-            if words.count == 1 || k == 0, topicWords.contains(first) {
-                if words.count == 1, !isCommon(first) { return true }
-                if !confirming.subtracting([first]).isDisjoint(with: prompt) { return true }
-            }
+            // main title ("Jinx ✦ Arcane S2"), confirmed.
+            if words.count == 1, topicWords.contains(first), !isCommon(first) { return true }
+            if words.count == 1 || k == 0, topicWords.contains(first), confirmed(first, capitalised: words.count == 1) { return true }
+            // The last word of a longer name ("Dragon Warrior Po") may be a shared surname or a
+            // common word ("Yor Forger", "Sailor Moon"): only a whole tag or qualifier in the prompt confirms it.
+            if k == 0, words.count >= 2, topicWords.contains(last), phraseConfirms(last) { return true }
+        }
+        // The alias or a trigger written as words: "Spider-Man" → spiderman, "night fury" → nightfury.
+        for token in aliasNames.union(triggerTokens) where topicRuns.contains(token) {
+            if !isCommon(token) || confirmed(token) { return true }
         }
         return false
     }
 
     static func fold(_ w: String) -> String {
         w.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+    }
+}
+
+/// What a prompt offers to confirm a name: its words, its runs of words written together
+/// ("night fury" → nightfury), and the words it capitalises although it is otherwise lower case.
+struct NameContext {
+    var promptWords: Set<String>
+    var promptRuns: Set<String>
+    var properNouns: Set<String>
+
+    init(promptText: String) {
+        let words = ComposerLexicon.words(promptText)
+        promptWords = Set(words.map(AdapterProfile.fold))
+        promptRuns = NameContext.squashedRuns(words)
+        properNouns = NameContext.capitalisedWords(promptText)
+    }
+
+    /// Lower case, accents folded, letters and digits only: "Spider-Man" → spiderman.
+    static func squash(_ text: String) -> String {
+        String(AdapterProfile.fold(text).filter { $0.isLetter || $0.isNumber })
+    }
+
+    /// Every run of one to three consecutive words, squashed.
+    static func squashedRuns(_ words: [String]) -> Set<String> {
+        var out: Set<String> = []
+        for i in words.indices {
+            var run = ""
+            for j in i..<min(words.count, i + 3) {
+                run += squash(words[j])
+                if run.count >= 2 { out.insert(run) }
+            }
+        }
+        return out
+    }
+
+    /// Words written with a capital where a sentence does not start (not first in the text, not
+    /// after . ! ? or a line break), when most of the prompt is lower case: in "score_9, 1girl,
+    /// Jinx, blue hair" the capital marks a name; in a Title Case prompt it marks nothing.
+    static func capitalisedWords(_ text: String) -> Set<String> {
+        var capitalised: [String] = []
+        var total = 0
+        var current = ""
+        var startsSentence = true
+        var currentStartsSentence = true
+        func flush() {
+            guard !current.isEmpty else { return }
+            total += 1
+            if let f = current.first, f.isUppercase, !currentStartsSentence {
+                capitalised.append(contentsOf: ComposerLexicon.words(current).map(AdapterProfile.fold))
+            }
+            current = ""
+        }
+        for ch in text {
+            if ch.isLetter || ch.isNumber || ((ch == "-" || ch == "'") && !current.isEmpty) {
+                if current.isEmpty { currentStartsSentence = startsSentence }
+                current.append(ch)
+                startsSentence = false
+            } else {
+                flush()
+                if ch == "." || ch == "!" || ch == "?" || ch.isNewline { startsSentence = true }
+            }
+        }
+        flush()
+        return capitalised.count * 2 < total ? Set(capitalised) : []
     }
 }

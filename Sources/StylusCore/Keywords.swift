@@ -265,7 +265,8 @@ enum Chunker {
         let joined = words.joined(separator: " ")
         if Lexicon.isBoilerplate(joined) { return [] }
         // A tag with a booru qualifier names one thing: "jinx \(league of legends\)".
-        if isTagLike(words) || (segment.count <= 8 && segment.dropFirst().contains(where: \.opensQualifier)) {
+        let styleModifier = words.dropLast().contains(where: isStyleModifier)
+        if (isTagLike(words) && !styleModifier) || (segment.count <= 8 && segment.dropFirst().contains(where: \.opensQualifier)) {
             return finish([Chunk(words: segment)])
         }
         // A short tag that starts with a verb is one action: "sitting on a chair", "looking at viewer".
@@ -316,7 +317,12 @@ enum Chunker {
                 break
             case .content:
                 let lower = w.lower
-                if lower == "made", next == "of", !chunk.words.isEmpty {
+                if isStyleModifier(lower) {
+                    // "claymation-style wolf": how it looks and what it shows are two topics.
+                    flush()
+                    chunk = Chunk(words: [w])
+                    flush()
+                } else if lower == "made", next == "of", !chunk.words.isEmpty {
                     chunk.words.append(w)  // "wings made of fire"
                 } else if isGerund(lower), chunk.words.isEmpty || chunk.isAction || !Lexicon.ingNouns.contains(lower) {
                     // An -ing word starts a new phrase: a verb with its object ("casting a spell",
@@ -335,6 +341,12 @@ enum Chunker {
         }
         flush()
         return finish(out)
+    }
+
+    /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".
+    static func isStyleModifier(_ w: String) -> Bool {
+        guard let dash = w.lastIndex(of: "-"), dash > w.startIndex else { return false }
+        return ["style", "styled", "esque", "inspired"].contains(String(w[w.index(after: dash)...]))
     }
 
     /// Short comma-separated tags ("silver armor", "pink and teal gradient") stay whole.

@@ -38,6 +38,8 @@ final class WordNetTests: XCTestCase {
         XCTAssertTrue(wn.isCommonWord("ferns"))
         XCTAssertTrue(wn.isCommonWord("power"))
         XCTAssertFalse(wn.isCommonWord("einstein"), "WordNet writes the physicist capitalised")
+        XCTAssertTrue(wn.isCommonWord("wednesday"), "capitalised, but a day, not a person")
+        XCTAssertTrue(wn.isCommonWord("tokyo"), "capitalised, but a place, not a person")
         XCTAssertFalse(wn.isCommonWord("zelda"), "unknown words are names")
         XCTAssertTrue(wn.isCommonWord("arcane"), "an adjective")
         XCTAssertTrue(wn.isCommonWord("swirling"), "a verb form")

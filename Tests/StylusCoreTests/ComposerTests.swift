@@ -94,6 +94,34 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(all(compose("Taylor Swift on stage")).contains("swift"))
     }
 
+    func testCharactersNamedByAliasTriggerCapitalOrQualifier() {
+        func named(_ prompt: String, _ id: String, _ title: String, alias: String? = nil, tags: [String] = [],
+                   triggers: [String] = []) -> Bool {
+            var a = Self.adapter(id, title, tags: tags, category: .character, triggers: triggers)
+            a.card.alias = alias ?? id
+            return all(compose(prompt, catalog: [a], knowledge: NamesWordNet())).contains(id)
+        }
+        // The alias written as words.
+        XCTAssertTrue(named("(selfie:1.2), Spider-Man, on a skyscraper", "spidey", "Spidey", alias: "fx_spiderman"))
+        XCTAssertTrue(named("EVA-01 roaring over the city at dusk", "eva", "Evangelion Unit-01", alias: "EVA01_unit"))
+        // A common-word name confirmed by a trigger written as two words, by a capital inside a
+        // lower-case prompt, by a booru qualifier, or by a whole tag.
+        XCTAssertTrue(named("Toothless the night fury on a sea cliff", "toothless", "Toothless (How to Train Your Dragon)",
+                            triggers: ["nightfury_tl"]))
+        XCTAssertFalse(named("a toothless old man on a sea cliff", "toothless", "Toothless (How to Train Your Dragon)",
+                             triggers: ["nightfury_tl"]))
+        XCTAssertTrue(named("score_9, 1girl, Jinx, blue hair", "jinx", "Jinx [Pony]"))
+        XCTAssertFalse(named("score_9, 1girl, a jinx, black cat", "jinx", "Jinx [Pony]"))
+        XCTAssertFalse(named("A Jinx On The Road, Black Cat, Night", "jinx", "Jinx [Pony]"), "Title Case says nothing")
+        XCTAssertTrue(named("1girl, jinx \\(league of legends\\), tarot card", "jinx", "Jinx | Arcane [IL]"))
+        XCTAssertTrue(named("Po from Kung Fu Panda doing tai chi", "po", "Dragon Warrior Po XL", tags: ["kung fu panda"]))
+        // A shared surname or a common last word is not enough.
+        XCTAssertFalse(named("Anya Forger reading in a library", "yor", "Yor Forger", tags: ["spy x family"]))
+        XCTAssertFalse(named("1girl, wolf girl, snowy forest, moon", "usagi", "Sailor Moon (Usagi)", tags: ["sailor moon", "magical girl"]))
+        // A capital on a title's lead word is not a name ("a Princess in a castle").
+        XCTAssertFalse(named("1girl, a Princess in a castle", "zelda", "Princess Zelda"))
+    }
+
     func testTheTopicAsAKindOfTheAdaptersSubjectComesFromWordKnowledge() {
         // "corgi" shares no word with "Realistic Dogs": only the is-a link (corgi → dog) connects them.
         let catalog = ComposerTests.catalog.filter { $0.card.adapterId != "corgi" }
@@ -257,4 +285,13 @@ struct TinyWordNet: WordKnowledge {
     func hypernyms(of synset: Int) -> [Int] { Self.parents[synset] ?? [] }
     func lexicographerFile(of synset: Int) -> Int { Self.kinds[synset] ?? -1 }
     func isCommonWord(_ word: String) -> Bool { !senses(of: word).isEmpty && !Self.properNames.contains(word.lowercased()) }
+}
+
+/// Common words for the naming rules: the words a prompt uses for what they mean.
+struct NamesWordNet: WordKnowledge {
+    static let common: Set<String> = ["toothless", "jinx", "po", "forger", "moon", "princess", "dragon", "fury", "night"]
+    func senses(of phrase: String) -> [Int] { Self.common.contains(phrase.lowercased()) ? [1] : [] }
+    func hypernyms(of synset: Int) -> [Int] { [] }
+    func lexicographerFile(of synset: Int) -> Int { -1 }
+    func isCommonWord(_ word: String) -> Bool { Self.common.contains(word.lowercased()) }
 }

@@ -25,6 +25,12 @@ final class KeywordTests: XCTestCase {
                        ["stained glass window", "fox", "crescent moon"])
     }
 
+    func testAStyleModifierIsATopicOfItsOwn() {
+        XCTAssertEqual(topics("claymation-style wolf howling at a paper moon"), ["claymation-style", "wolf", "howling", "paper moon"])
+        XCTAssertEqual(topics("ghibli-style landscape, rolling hills"), ["ghibli-style", "landscape", "rolling hills"])
+        XCTAssertEqual(topics("Kahlo-esque portrait of a woman with flowers"), ["Kahlo-esque", "woman", "flowers"])
+    }
+
     func testOfJoinsContainersStylesAndNames() {
         XCTAssertEqual(topics("a steaming cup of coffee"), ["steaming cup of coffee"])
         XCTAssertEqual(topics("an oil painting in the style of Rembrandt"), ["oil painting", "style of Rembrandt"])
