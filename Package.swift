@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point one way: stylus → StylusMCP → LSP → (Catalog, Render) → ML → Core.
+// Dependencies point one way: stylus → (StylusMCP, LSP) → (Catalog, Render) → ML → Core.
 // Tests use `package` access instead of @testable so they also build with -c release.
 let package = Package(
     name: "stylus",
@@ -45,7 +45,7 @@ let package = Package(
         ]),
         // The MCP server (`stylus mcp`): tools, resources and prompts over the same libraries.
         .target(name: "StylusMCP", dependencies: [
-            "LSP", "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
+            "StylusCore", "StylusCatalog", "StylusML", "StylusRender",
             .product(name: "MCP", package: "swift-sdk"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,13 +60,16 @@ let package = Package(
 
         // A scripted local HTTP server for the tests of the project's HTTP clients.
         .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
-        // Deadlines (a hang fails), FIFOs and the model-file guard, shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Deadlines (a hang fails), FIFOs and the model-file guards, shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["StylusCore"], path: "Tests/TestSupport"),
         .testTarget(name: "StylusCoreTests", dependencies: ["StylusCore", "TestSupport"]),
-        .testTarget(name: "StylusCatalogTests", dependencies: ["StylusCatalog", "StylusCore", "StylusML", "HTTPTestSupport", "TestSupport"]),
-        .testTarget(name: "StylusMLTests", dependencies: ["StylusML", "TestSupport"]),
+        .testTarget(name: "StylusCatalogTests", dependencies: [
+            "StylusCatalog", "StylusCore", "StylusML", "HTTPTestSupport", "TestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),  // a catalog that refuses writes, made with real SQLite
+        ]),
+        .testTarget(name: "StylusMLTests", dependencies: ["StylusML", "StylusCore", "TestSupport"]),
         .testTarget(name: "StylusRenderTests", dependencies: ["StylusRender", "StylusML", "StylusCatalog", "HTTPTestSupport", "TestSupport"]),
-        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "TestSupport"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "StylusCore", "TestSupport"]),
         // Also spawns the built `stylus lsp` (process tests), hence the executable dependency.
         .testTarget(name: "LSPTests", dependencies: ["LSP", "JSONRPC", "StylusCore", "StylusRender", "stylus", "TestSupport"]),
         .testTarget(name: "StylusMCPTests", dependencies: ["StylusMCP", .product(name: "MCP", package: "swift-sdk")]),

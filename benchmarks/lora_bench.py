@@ -35,7 +35,7 @@ def header(path):
 
 
 def ldm_attention_to_diffusers(name):
-    """input_blocks.N.1.rest / middle_block.1.rest / output_blocks.N.1.rest → diffusers (renderer.md §2.3)."""
+    """input_blocks.N.1.rest / middle_block.1.rest / output_blocks.N.1.rest → diffusers."""
     p = name.split(".")
     if p[0] == "middle_block":
         return "mid_block.attentions.0." + ".".join(p[2:])

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Client-side latency of `stylus mcp` tool calls (issue #21's target: p95 <= 20 ms).
+"""Client-side latency of `stylus mcp` tool calls (target: p95 <= 20 ms).
 
     .venv/bin/python benchmarks/mcp_latency.py BENCH_DIR [--calls 500] [--k 10] [--bin .build/release/stylus]
 

@@ -140,8 +140,8 @@ def main():
         "peak_rss_ratio": swift_out["peak_rss_mb"] / torch_out["peak_rss_mb"],
         "unet_cpu_ratio": min(swift_out["unet_cpu_s"]) / min(torch_out["unet_cpu_s"]),
         "vae_cpu_ratio": swift_out["vae_cpu_s"] / torch_out["vae_cpu_s"],
-        "swift_unet_gflops": 2 * 803e9 / min(swift_out["unet_eval_s"]) / 1e9,  # renderer.md §4.2: 803 GMAC, batch 2
-        "swift_vae_gflops": 2 * 1.26e12 / swift_out["vae_decode_s"] / 1e9,  # renderer.md §0: 1.26 TMAC at 512²
+        "swift_unet_gflops": 2 * 803e9 / min(swift_out["unet_eval_s"]) / 1e9,  # 803 GMAC per UNet evaluation, batch 2
+        "swift_vae_gflops": 2 * 1.26e12 / swift_out["vae_decode_s"] / 1e9,  # 1.26 TMAC at 512²
         "torch_unet_gflops": 2 * 803e9 / min(torch_out["unet_eval_s"]) / 1e9,
     }
     print(json.dumps({"threads": a.threads, "swift": swift_out, "torch": torch_out, "ratios": ratio}, indent=1))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end render time (issue #9): compose -> merge 3 LoRAs -> sample -> decode -> PNG, 512x512.
+"""End-to-end render time: compose -> merge 3 LoRAs -> sample -> decode -> PNG, 512x512.
 
 Not run by CI. Needs a release build of `stylus` and the CLIP vocabulary (scripts/setup). Two
 configurations per checkpoint: 20 steps Euler at CFG 7, and 4 steps LCM at CFG 1 (one UNet

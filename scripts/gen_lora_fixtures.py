@@ -9,7 +9,7 @@ scripts/gen_tiny_sd_fixture.py. Runs offline in a few seconds:
 For each <name>.safetensors adapter it writes <name>.reference.safetensors: the merged weight
 W + multiplier * scale * dW (float32, canonical LDM names) of every module the adapter touches,
 at the multiplier stored in reference.json (text encoder and UNet multipliers differ on purpose).
-The formula is computed here in float64 from renderer.md §1.3 (our own code). For the formats
+The formula is computed here in float64 (our own code). For the formats
 diffusers loads for SD 1.x (kohya LoRA/LoCon with diffusers-style names, PEFT with unet./
 text_encoder. prefixes) the script also runs diffusers `load_lora_weights` + `fuse_lora` and
 asserts it agrees with the formula, so the reference is checked against diffusers where it can be.

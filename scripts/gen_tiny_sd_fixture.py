@@ -10,7 +10,7 @@ What it writes
 - diffusers/            a diffusers StableDiffusionPipeline folder (fp16 weights, no tokenizer files:
                         the Swift side reads the CLIP vocab from the data directory)
 - tiny-sd15.safetensors the same weights as one LDM single-file checkpoint, our own
-                        diffusers->LDM key mapping (renderer.md §2.3), mixed dtypes: text encoder bf16,
+                        diffusers->LDM key mapping, mixed dtypes: text encoder bf16,
                         UNet fp16, VAE fp32, plus the buffers real checkpoints carry (alphas_cumprod,
                         position_ids as int64) that a loader must ignore
 - reference.json        token ids (plain and A1111-chunked), sigma grids, sampler trajectories,
@@ -43,7 +43,7 @@ VOCAB_PATH = os.path.expanduser("~/.local/share/stylus/models/clip/bpe_simple_vo
 BOS, EOS = 49406, 49407
 
 # ----------------------------------------------------------------------------------------------
-# CLIP BPE tokenizer (our own reading of the rules in renderer.md §6), cross-checked below
+# CLIP BPE tokenizer (our own reading of the published BPE rules), cross-checked below
 # against the HF fast tokenizer built from the same merges.
 
 
@@ -151,7 +151,7 @@ def a1111_chunks(tok, segments, comma_backtrack=20, chunk_len=75):
 
 
 # ----------------------------------------------------------------------------------------------
-# diffusers -> LDM single-file names (renderer.md §2.3, written from the tables there)
+# diffusers -> LDM single-file names (our own table)
 
 RESNET_UNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
                "norm2": "out_layers.0", "conv2": "out_layers.3", "conv_shortcut": "skip_connection"}

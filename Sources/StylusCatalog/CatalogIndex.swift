@@ -79,6 +79,16 @@ public final class CatalogIndex: Sendable {
         catch { throw LoadError.catalogUnreadable(path, "\(error)") }
     }
 
+    /// Opens the catalog `explicit` names (see `openStore`), scans `loraFolders` into it and indexes
+    /// it: what the editor and `stylus mcp` start from. Returns the scan's problems, one line each.
+    public static func open(explicit: String?, scanning loraFolders: [String],
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            beforeSummaries: (@Sendable () -> Void)? = nil) throws -> (index: CatalogIndex, problems: [String]) {
+        let store = try openStore(explicit: explicit, environment: environment)
+        let problems = loraFolders.flatMap { scan($0, into: store, environment: environment) }
+        return (try CatalogIndex(store: store, beforeSummaries: beforeSummaries), problems)
+    }
+
     /// Scans one LoRA folder into the catalog (incremental: unchanged files are not read again).
     /// Returns the problems, one line each.
     public static func scan(_ folder: String, into store: CatalogStore,
@@ -311,5 +321,13 @@ final class LastValueCache<Key: Equatable & Sendable, Value: Sendable>: @uncheck
 
     func set(_ value: Value, for key: Key) {
         lock.lock(); last = (key, value); lock.unlock()
+    }
+}
+
+extension RenderComposer {
+    /// The composer over a catalog index, with its adapters' local files: what every front end
+    /// renders composed prompts with.
+    public init(catalog: CatalogIndex) {
+        self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.summary(alias: $0)?.filePath })
     }
 }

@@ -2,21 +2,11 @@ import StylusCore
 
 /// The catalog checks of a prompt file (docs/CONTRACTS.md, Language server): `unknown-lora`,
 /// `base-model-mismatch`, `missing-trigger`, and the composer's `adapter-available` hints. Front
-/// ends (editor, `stylus check`, MCP) show them beside `PromptLinter`'s prompt checks.
+/// ends get them with `PromptLinter`'s prompt checks through `PromptChecks`.
 public struct CatalogLinter: Sendable {
     public let catalog: CatalogIndex
 
     public init(catalog: CatalogIndex) { self.catalog = catalog }
-
-    /// Prompt checks and catalog checks together, in document order. `hints` adds the composer's
-    /// `adapter-available` hints; `waitForComposer` composes even while the candidate pool is
-    /// being built (a command line can wait; an editor cannot).
-    public func allDiagnostics(_ request: PromptRequest, linter: PromptLinter = PromptLinter(),
-                               hints: Bool = true, waitForComposer: Bool = false) -> [PromptDiagnostic] {
-        var out = linter.diagnostics(for: request.file) + diagnostics(request)
-        if hints { out += waitForComposer ? (try? catalog.compose(request)).map(Self.hints) ?? [] : self.hints(request) }
-        return out.sorted { $0.range.utf8.lowerBound < $1.range.utf8.lowerBound }
-    }
 
     /// `unknown-lora`, `base-model-mismatch` and `missing-trigger` for the file's `<lora:…>` tags.
     public func diagnostics(_ request: PromptRequest) -> [PromptDiagnostic] {

@@ -225,7 +225,7 @@ public struct CatalogImporter {
     }
 }
 
-/// Civitai API objects → adapter inputs (ecosystem reference §7).
+/// Civitai API objects → adapter inputs.
 enum CivitaiMapping {
     /// Model types that are adapters we can select and merge.
     static let adapterTypes: Set<String> = ["lora", "locon", "dora", "lycoris", "loha", "lokr"]

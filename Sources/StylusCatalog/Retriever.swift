@@ -60,30 +60,28 @@ public final class Retriever: CandidateSource, Sendable {
     /// Each candidate's cleaned title and subject tags, derived once per adapter.
     let nameTexts = NameTextCache()
 
-    /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog.
-    /// Adapters still without a vector get one now (and it is stored when the catalog is writable).
+    /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog. Reads
+    /// only: store missing vectors first with `CatalogEmbedder.storeMissingVectors`.
     public convenience init(store: CatalogStore, modelDirectory: String?, options: Options = Options()) throws {
-        var encoder: MiniLMEncoder?
-        var warning: String?
-        if let modelDirectory {
-            do { encoder = try MiniLMEncoder(directory: modelDirectory) } catch {
-                warning = "sentence embeddings unavailable (\(error)); ranking by keywords (BM25) only"
-            }
-        } else {
-            warning = "no sentence-embedding model configured; ranking by keywords (BM25) only"
-        }
+        let (encoder, warning) = Self.openEncoder(modelDirectory: modelDirectory)
         try self.init(store: store, encoder: encoder, warning: warning, options: options)
     }
 
+    /// The sentence encoder in `modelDirectory`, or nil and the warning a retriever without it gives.
+    public static func openEncoder(modelDirectory: String?) -> (encoder: MiniLMEncoder?, warning: String?) {
+        guard let modelDirectory else { return (nil, "no sentence-embedding model configured; ranking by keywords (BM25) only") }
+        do { return (try MiniLMEncoder(directory: modelDirectory), nil) } catch {
+            return (nil, "sentence embeddings unavailable (\(error)); ranking by keywords (BM25) only")
+        }
+    }
+
+    /// Snapshots the catalog; never writes to it. Adapters without a stored vector get one in
+    /// memory for this retriever's life.
     public init(store: CatalogStore, encoder: MiniLMEncoder?, warning: String? = nil, options: Options = Options()) throws {
         self.store = store
         self.encoder = encoder
         self.warning = encoder == nil ? (warning ?? "no sentence-embedding model; ranking by keywords (BM25) only") : nil
         self.options = options
-        if let encoder {
-            // Best effort: a read-only catalog still gets vectors, in memory below.
-            _ = try? CatalogEmbedder(store: store, encoder: encoder).embedMissing()
-        }
         let entries = try store.allEntries()
         self.entries = entries
         var indexOfRow: [Int64: Int] = [:]
@@ -111,7 +109,7 @@ public final class Retriever: CandidateSource, Sendable {
             let d = MiniLMEncoder.dimension
             var stored = try store.embeddings(model: MiniLMEncoder.modelID)
             var have = Set(stored.map(\.adapterID))
-            // Vectors the catalog could not store (read-only file): compute them for this session.
+            // Vectors the catalog does not have (not stored yet, or a read-only file): this session only.
             let missing = entries.filter { !have.contains($0.card.adapterId) }
             if !missing.isEmpty {
                 let vectors = encoder.embed(missing.map { CatalogEmbedder.embeddedText($0.refinement.refinedDescription) })

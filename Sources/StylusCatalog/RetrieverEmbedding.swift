@@ -37,6 +37,19 @@ public struct CatalogEmbedder: Sendable {
         return done
     }
 
+    /// `embedMissing` before a retriever opens the catalog, so the vectors are computed once and
+    /// kept. Returns nil, or the problem in one line (what failed, where, what to do): the catalog
+    /// stays usable, as the retriever then embeds those adapters in memory for its session.
+    public func storeMissingVectors() -> String? {
+        do {
+            try embedMissing()
+            return nil
+        } catch {
+            return "could not store the sentence embeddings of new adapters in \(store.path) (\(error)); "
+                + "they are computed again on every start until the catalog is writable (check its permissions and free disk space)"
+        }
+    }
+
     /// Stores vectors for those of `texts` (adapter titles and tags) that have none yet, embedded as
     /// the retriever embeds short texts at query time, so both give the same vector.
     public func embedMissingTexts(_ texts: [String], batch: Int = 64) throws {

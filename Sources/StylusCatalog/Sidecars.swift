@@ -2,7 +2,7 @@ import Foundation
 import StylusCore
 import StylusML
 
-/// What the files around a LoRA say about it (ecosystem reference §2–4). Each source fills a
+/// What the files around a LoRA say about it. Each source fills a
 /// partial record; `merged` applies the precedence users expect: their own A1111 edits first,
 /// then Civitai data (Civitai Helper, Lora-Manager), then the safetensors header.
 struct AdapterFacts {

@@ -90,10 +90,6 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
         cachedLine(synset)?.lexFile ?? -1
     }
 
-    public func lemmas(of synset: Int) -> [String] {
-        cachedLine(synset)?.words.map { $0.lowercased() } ?? []
-    }
-
     public func isCommonWord(_ word: String) -> Bool {
         let key = word.lowercased().split(whereSeparator: { $0 == " " || $0 == "-" || $0 == "_" }).joined(separator: " ")
         let forms = Set(Self.baseForms(key.replacingOccurrences(of: " ", with: "_"), exceptions: exceptions)

@@ -156,3 +156,23 @@ extension Double {
         return (self * p).rounded() / p
     }
 }
+
+/// What a render needs to compose a prompt file: the composer, and local files of adapters by
+/// alias (`RenderSession.render` in StylusRender; built over a catalog with `init(catalog:)`).
+public struct RenderComposer: Sendable {
+    /// Composes a prompt file with its request's settings.
+    public var compose: @Sendable (PromptRequest) throws -> ComposeOutcome
+    /// The catalog's `file` for an alias, nil when it has none.
+    public var adapterFile: @Sendable (String) -> String?
+
+    public init(compose: @escaping @Sendable (PromptRequest) throws -> ComposeOutcome,
+                adapterFile: @escaping @Sendable (String) -> String?) {
+        self.compose = compose
+        self.adapterFile = adapterFile
+    }
+
+    /// The Stylus pipeline over `source`.
+    public init(source: any CandidateSource, adapterFile: @escaping @Sendable (String) -> String?) {
+        self.init(compose: { try ComposePipeline.run($0.composeRequest, source: source) }, adapterFile: adapterFile)
+    }
+}

@@ -49,7 +49,7 @@ public enum PromptBuilder {
     }
 }
 
-/// Which adapters are on in one sample (§1.4), per topic.
+/// Which adapters are on in one sample (the paper's masking), per topic.
 public enum MaskStrategy: String, Sendable, CaseIterable {
     /// Every composed adapter on.
     case all

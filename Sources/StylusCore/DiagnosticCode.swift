@@ -13,7 +13,7 @@ public enum DiagnosticCode: String, Sendable, Codable, CaseIterable, CustomStrin
     case baseModelMismatch = "base-model-mismatch"
     case missingTrigger = "missing-trigger"
     case adapterAvailable = "adapter-available"
-    /// The file is too large to analyse (the language server's size limit).
+    /// The file is too large to analyse (`PromptLinter.maxAnalyzedBytes`).
     case documentTooLarge = "document-too-large"
 
     public var description: String { rawValue }

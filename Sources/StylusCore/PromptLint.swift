@@ -18,6 +18,10 @@ public struct PromptLinter: Sendable {
     /// or NaN, so it is an error rather than a warning.
     public static let usableWeightLimit = 100.0
 
+    /// Prompt files are a few KB; past this size no front end analyses a text (a parse tree of a
+    /// huge file costs seconds and hundreds of MB for no use).
+    public static let maxAnalyzedBytes = 1 << 20
+
     public var tokenCounter: (any PromptTokenCounter)?
 
     public init(tokenCounter: (any PromptTokenCounter)? = nil) {
@@ -32,6 +36,16 @@ public struct PromptLinter: Sendable {
         if let negative = file.negative { out += weightChecks(negative) }
         if let tokenCounter { out += tokenChecks(file.positive, counter: tokenCounter) }
         return out.sorted { ($0.range.utf8.lowerBound, $0.severity) < ($1.range.utf8.lowerBound, $1.severity) }
+    }
+
+    /// The one diagnostic of a text longer than `maxAnalyzedBytes` (nil for a shorter one), at its start.
+    public static func tooLargeToAnalyze(byteCount: Int) -> PromptDiagnostic? {
+        guard byteCount > maxAnalyzedBytes else { return nil }
+        let start = Position(line: 0, character: 0)
+        return PromptDiagnostic(
+            code: .documentTooLarge, severity: .information,
+            message: "This file has \(byteCount / 1024) KB; prompt checks, highlighting and formatting are off above \(maxAnalyzedBytes / 1024) KB.",
+            range: SourceRange(utf8: 0..<0, lsp: LSPRange(start: start, end: start)))
     }
 
     func loraChecks(_ file: PromptFile) -> [PromptDiagnostic] {

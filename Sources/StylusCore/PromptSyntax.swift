@@ -19,7 +19,13 @@ public struct PromptDiagnostic: Sendable, Equatable, Codable {
         }
 
         public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+
+        /// The number LSP gives this severity (1 error … 4 hint): editors and MCP's `check_prompt` carry it.
+        public var lspValue: Int { rank + 1 }
     }
+
+    /// The `source` editors show beside the diagnostic (code actions fix only their own).
+    public static let source = "stylus"
 
     public var code: DiagnosticCode
     public var severity: Severity

@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import StylusCatalog
 import StylusCore
 import StylusML
 import StylusRender
@@ -77,8 +78,8 @@ extension StylusTools {
     func render(_ job: RenderJob, progress: @escaping @Sendable (RenderEvent) -> Void) async throws -> (Value, [Tool.Content]) {
         var composer: RenderComposer?
         if job.compose {
-            await adapters.composerReady()
-            composer = RenderComposer(catalog: adapters.catalog)
+            await catalog.composerReady()
+            composer = RenderComposer(catalog: catalog)
         }
         let cancellation = RenderCancellation()
         let session = self.session

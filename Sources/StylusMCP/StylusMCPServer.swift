@@ -168,7 +168,7 @@ public final class StylusMCPServer: Sendable {
 
     func listResources(cursor: String?) async throws -> ListResources.Result {
         let start = cursor.flatMap(Int.init) ?? 0
-        let summaries = try await loaded().adapters.catalog.summaries
+        let summaries = try await loaded().catalog.summaries
         guard start >= 0, start <= summaries.count else { throw MCPError.invalidParams("bad cursor '\(cursor ?? "")'") }
         let page = summaries[start..<min(summaries.count, start + Self.resourcePageSize)]
         let next = start + page.count < summaries.count ? String(start + page.count) : nil

@@ -1,5 +1,4 @@
 import Foundation
-import LSP
 import MCP
 import StylusCatalog
 import StylusCore
@@ -26,34 +25,34 @@ public struct MCPConfiguration: Sendable {
 }
 
 /// What the tools work on, loaded once at start (off the message loop): the retriever and the
-/// composer's candidate sources (as `stylus search` / `stylus compose`), the editor's adapter
-/// context (as `stylus lsp`: catalog diagnostics and hints), the linter and the render session.
+/// composer's candidate sources (as `stylus search` / `stylus compose`), the catalog index and the
+/// prompt checks (as `stylus check` and the editor), and the render session.
 final class StylusTools: Sendable {
     let configuration: MCPConfiguration
     let retriever: Retriever
     /// The composer's lexical candidates, and the hybrid retriever when sentence embeddings are available.
     let lexical: LexicalCandidates
     let hybrid: Retriever?
-    let adapters: AdapterContext
-    let linter: PromptLinter
+    let catalog: CatalogIndex
+    let checks: PromptChecks
     let session: RenderSession
     let warnings: [String]
 
     init(configuration: MCPConfiguration) throws {
         self.configuration = configuration
         let paths = DataPaths(environment: configuration.environment)
-        var settings = Settings()
-        settings.db = configuration.db
-        settings.loraDirs = configuration.loraDirs
-        settings.baseModel = configuration.baseModel
-        settings.checkpoint = configuration.checkpoint
-        adapters = try AdapterContext.load(settings: settings, environment: configuration.environment)
-        let store = try CatalogIndex.openStore(explicit: settings.db, environment: configuration.environment)
-        retriever = try Retriever(store: store, modelDirectory: paths.miniLMDirectory)
+        let (catalog, scanProblems) = try CatalogIndex.open(explicit: configuration.db, scanning: configuration.loraDirs,
+                                                            environment: configuration.environment)
+        self.catalog = catalog
+        var problems = scanProblems
+        let (encoder, encoderWarning) = Retriever.openEncoder(modelDirectory: paths.miniLMDirectory)
+        if let encoder, let problem = CatalogEmbedder(store: catalog.store, encoder: encoder).storeMissingVectors() {
+            problems.append(problem)
+        }
+        retriever = try Retriever(store: catalog.store, encoder: encoder, warning: encoderWarning)
         hybrid = retriever.warning == nil ? retriever : nil
         lexical = retriever.lexicalCandidates
         var tokenCounter: ClipTokenizer?
-        var problems: [String] = []
         if FileManager.default.fileExists(atPath: paths.clipVocabPath) {
             do { tokenCounter = try ClipTokenizer(vocabularyPath: paths.clipVocabPath) } catch {
                 problems.append("token-limit checks are off: cannot load the CLIP vocabulary (\(error)); run scripts/setup")
@@ -61,11 +60,9 @@ final class StylusTools: Sendable {
         } else {
             problems.append("token-limit checks are off: no CLIP vocabulary at \(paths.clipVocabPath); run scripts/setup")
         }
-        linter = PromptLinter(tokenCounter: tokenCounter)
-        var render = RenderSession.Configuration(vocabularyPath: paths.clipVocabPath)
-        render.hashCachePath = paths.dataDirectory + "/cache/model-hashes.json"
-        session = RenderSession(configuration: render)
-        warnings = adapters.warnings + (retriever.warning.map { [$0] } ?? []) + problems
+        checks = PromptChecks(prompt: PromptLinter(tokenCounter: tokenCounter), catalog: CatalogLinter(catalog: catalog))
+        session = RenderSession(configuration: .installed(environment: configuration.environment))
+        warnings = problems + (retriever.warning.map { [$0] } ?? [])
     }
 
     // MARK: Catalog tools
@@ -99,28 +96,38 @@ final class StylusTools: Sendable {
         guard let text = try a.string("text") else {
             throw ToolArguments.Problem(description: "check_prompt: 'text' is missing; pass the prompt or .sdprompt text to check")
         }
-        var context = adapters
-        if let base = try baseModel(a) { context = context.with(defaultBaseModel: base) }
-        await context.composerReady()
-        let diagnostics = EditorDiagnostics.all(text: text, linter: linter, adapters: context)
+        let base = try baseModel(a) ?? configuration.baseModel.flatMap { BaseModel($0) }
+        // Waits here, not on a Swift concurrency thread, so the hints are always there.
+        await catalog.composerReady()
+        let diagnostics = checks.diagnostics(text: text, defaultBaseModel: base, hints: .ifComposerReady)
         var counts: [String: Value] = ["error": 0, "warning": 0, "information": 0, "hint": 0]
-        for d in diagnostics {
-            let key = switch d.severity {
-            case .error?: "error"
-            case .warning?: "warning"
-            case .information?: "information"
-            default: "hint"
-            }
-            counts[key] = .int((counts[key]?.intValue ?? 0) + 1)
+        for d in diagnostics { counts[d.severity.rawValue] = .int((counts[d.severity.rawValue]?.intValue ?? 0) + 1) }
+        return .object(["diagnostics": try jsonValue(encoding: diagnostics.map(PublishedDiagnostic.init)), "counts": .object(counts)])
+    }
+
+    /// A diagnostic in the form the language server publishes it (LSP `Diagnostic`).
+    struct PublishedDiagnostic: Encodable {
+        var range: LSPRange
+        var severity: Int
+        var code: String
+        var source = PromptDiagnostic.source
+        var message: String
+        var data: [String: DiagnosticValue]?
+
+        init(_ d: PromptDiagnostic) {
+            range = d.range.lsp
+            severity = d.severity.lspValue
+            code = d.code.rawValue
+            message = d.message
+            data = d.data
         }
-        return .object(["diagnostics": try jsonValue(encoding: diagnostics), "counts": .object(counts)])
     }
 
     func showAdapter(_ a: ToolArguments) throws -> Value {
         let key = try a.text("alias_or_id", what: "an adapter id, alias or file name (search_adapters lists them)")
         let entries = try CatalogJSON.lookupWithHashes(key, in: retriever.store)
         guard let first = entries.first else {
-            let close = adapters.catalog.closestAliases(to: key, baseModel: nil)
+            let close = catalog.closestAliases(to: key, baseModel: nil)
             throw ToolArguments.Problem(description: "show_adapter: no adapter with id, alias or file name '\(key)' in the catalog"
                                         + (close.isEmpty ? "; search_adapters finds adapters by description" : "; did you mean \(close.joined(separator: ", "))?"))
         }

@@ -113,7 +113,7 @@ package func jsonValue(object: Any) throws -> Value {
     throw ToolArguments.Problem(description: "a result held a \(type), which JSON cannot carry")
 }
 
-/// An `Encodable` (LSP diagnostics) as an MCP value.
+/// An `Encodable` (diagnostics in LSP form) as an MCP value.
 package func jsonValue<T: Encodable>(encoding value: T) throws -> Value {
     try jsonValue(object: JSONSerialization.jsonObject(with: JSONEncoder().encode(value), options: [.fragmentsAllowed]))
 }

@@ -153,25 +153,6 @@ public struct RenderDefaults: Sendable {
     }
 }
 
-/// What composing needs from the catalog: the composer, and local files of adapters by alias.
-public struct RenderComposer: Sendable {
-    /// Composes a prompt file with its request's settings.
-    public var compose: @Sendable (PromptRequest) throws -> ComposeOutcome
-    /// The catalog's `file` for an alias, nil when it has none.
-    public var adapterFile: @Sendable (String) -> String?
-
-    public init(compose: @escaping @Sendable (PromptRequest) throws -> ComposeOutcome,
-                adapterFile: @escaping @Sendable (String) -> String?) {
-        self.compose = compose
-        self.adapterFile = adapterFile
-    }
-
-    /// The Stylus pipeline over `source`.
-    public init(source: any CandidateSource, adapterFile: @escaping @Sendable (String) -> String?) {
-        self.init(compose: { try ComposePipeline.run($0.composeRequest, source: source) }, adapterFile: adapterFile)
-    }
-}
-
 public enum RenderStage: String, Sendable, CaseIterable {
     case compose = "Composing adapters"
     case loadCheckpoint = "Loading checkpoint"

@@ -58,9 +58,6 @@ public final class RenderSession: @unchecked Sendable {
     /// Paths of the checkpoints kept warm, least recently used first.
     public var warmCheckpoints: [String] { lock.lock(); defer { lock.unlock() }; return warm.map(\.key.path) }
 
-    /// Drops every warm checkpoint (e.g. on settings changes or memory pressure).
-    public func releaseWarmCheckpoints() { lock.lock(); warm.removeAll(); lock.unlock() }
-
     // MARK: Jobs
 
     public func render(_ job: RenderJob, composer: RenderComposer? = nil, cancellation: RenderCancellation = RenderCancellation(),

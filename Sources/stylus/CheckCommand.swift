@@ -39,11 +39,10 @@ struct CheckCommand: ParsableCommand {
                 throw CLIExit.badInput
             }
         }
-        let linter: CatalogLinter
+        let catalog: CatalogIndex
         do {
-            let catalog = try CatalogIndex(store: CatalogIndex.openStore(explicit: db))
+            catalog = try CatalogIndex(store: CatalogIndex.openStore(explicit: db))
             try catalog.waitUntilLoaded()
-            linter = CatalogLinter(catalog: catalog)
         } catch let error as CatalogIndex.LoadError {
             printError("stylus check: \(error)")
             if case .catalogMissing = error { throw CLIExit.badInput }
@@ -52,12 +51,8 @@ struct CheckCommand: ParsableCommand {
             printError("stylus check: \(error)")
             throw CLIExit.runtimeFailure
         }
-        let promptLinter = PromptLinter(tokenCounter: Self.tokenCounter())
-        var results: [(path: String, diagnostics: [PromptDiagnostic])] = []
-        for (path, text) in texts {
-            let request = PromptRequest(text: text)
-            results.append((path, linter.allDiagnostics(request, linter: promptLinter, waitForComposer: true)))
-        }
+        let checks = PromptChecks(prompt: PromptLinter(tokenCounter: Self.tokenCounter()), catalog: CatalogLinter(catalog: catalog))
+        let results = texts.map { path, text in (path: path, diagnostics: checks.diagnostics(text: text, hints: .waitForComposer)) }
         if json {
             let object: [String: Any] = ["files": results.map { path, diagnostics in
                 ["path": path, "diagnostics": diagnostics.map { d in

@@ -141,7 +141,7 @@ struct ComposeCommand: ParsableCommand {
         let hybrid: Retriever?
 
         init(store: CatalogStore) throws {
-            let retriever = try Retriever(store: store, modelDirectory: modelPaths().miniLMDirectory)
+            let retriever = try openRetriever(store)
             if let warning = retriever.warning {
                 printError("stylus: warning: \(warning)")
                 hybrid = nil

@@ -47,7 +47,7 @@ struct SearchCommand: ParsableCommand {
         opts.fusion = Retriever.Fusion(rawValue: fusion)!
         let retriever: Retriever
         do {
-            retriever = try Retriever(store: store, modelDirectory: modelPaths().miniLMDirectory, options: opts)
+            retriever = try openRetriever(store, options: opts)
         } catch let error as CatalogError {
             printError("stylus: \(error)")
             throw error.isBadInput ? CLIExit.badInput : CLIExit.runtimeFailure

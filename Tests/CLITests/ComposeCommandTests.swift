@@ -119,12 +119,6 @@ final class ComposeCommandTests: XCTestCase {
 /// The whole-prompt `retrieved` list comes from the hybrid retriever when the embedding model is
 /// installed (dense finds what shares no word), and from BM25 with one warning without it.
 final class ComposeRetrievalTests: XCTestCase {
-    func modelDirectory() throws -> String {
-        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
-        try RequiredFiles.require(dir + "/model.safetensors", "all-MiniLM-L6-v2")
-        return dir
-    }
-
     func catalog() throws -> String { try ComposeCommandTests.importedCatalog() }
 
     func retrieved(_ r: CLIResult) throws -> [String] {
@@ -134,7 +128,7 @@ final class ComposeRetrievalTests: XCTestCase {
     }
 
     func testRetrievedUsesDenseRetrievalWhenTheModelIsInstalled() throws {
-        _ = try modelDirectory()
+        _ = try RequiredFiles.miniLMDirectory()
         let db = try catalog()
         // No word in common with any card: only the dense side can rank the dog adapters.
         let r = try CLI.run(["compose", "--json", "--db", db, "--base-model", "SD 1.5", "a fluffy canine"])

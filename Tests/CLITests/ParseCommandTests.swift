@@ -126,7 +126,7 @@ final class ParseCommandTests: XCTestCase {
 }
 
 final class UsageErrorTests: XCTestCase {
-    /// Usage errors exit 2 with a message (DESIGN §5.3), help exits 0.
+    /// Usage errors exit 2 with a message (docs/CONTRACTS.md, CLI), help exits 0.
     func testUnknownOptionAndMissingArgumentExitTwo() throws {
         let unknown = try CLI.run(["parse", "--no-such-flag", "x"])
         XCTAssertEqual(unknown.status, 2)

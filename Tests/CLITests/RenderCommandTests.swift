@@ -10,7 +10,7 @@ final class RenderCommandTests: XCTestCase {
     var dir = ""
 
     override func setUpWithError() throws {
-        try RequiredFiles.require(DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath, "the CLIP vocabulary")
+        _ = try RequiredFiles.clipVocabulary()
         dir = NSTemporaryDirectory() + "stylus-render-cli-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }

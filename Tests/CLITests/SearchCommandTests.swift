@@ -3,7 +3,7 @@ import StylusCore
 import XCTest
 import TestSupport
 
-/// `stylus search` as a real process on a real catalog (DESIGN §5.3).
+/// `stylus search` as a real process on a real catalog (docs/CONTRACTS.md, CLI).
 final class SearchCommandTests: XCTestCase {
     /// Temp paths this test made, removed in tearDown.
     private var made: [String] = []
@@ -95,20 +95,12 @@ final class SearchCommandTests: XCTestCase {
     }
 
     func testDenseSearchWithInstalledModel() throws {
-        let home = DataDir.miniLM
-        try RequiredFiles.require(home + "/model.safetensors", "all-MiniLM-L6-v2")
+        _ = try RequiredFiles.miniLMDirectory()
         let (db, env) = try setUp(models: true)
         let r = try CLI.run(["search", "--json", "--db", db, "--base-model", "SD 1.5", "a fortress on a hill"], environment: env)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(((obj["results"] as? [[String: Any]])?.first?["adapter_id"]) as? String, "s-castle")
-    }
-}
-
-/// The MiniLM folder the CLI will use (DESIGN §5.1 data directory resolution).
-enum DataDir {
-    static var miniLM: String {
-        DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
     }
 }

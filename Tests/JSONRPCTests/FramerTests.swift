@@ -1,4 +1,5 @@
 import Foundation
+import StylusCore
 import JSONRPC
 import XCTest
 
@@ -110,7 +111,7 @@ final class FramerTests: XCTestCase {
 
     /// Random bytes never crash the framer and never grow its buffer without bound.
     func testFuzzRandomBytes() {
-        var rng = SplitMix64(seed: 0x5eed)
+        var rng = SeededGenerator(seed: 0x5eed)
         let alphabet: [UInt8] = Array("Content-Length: 0123456789\r\n{}\"x".utf8) + [0, 0xFF, 0xC3, 0xF0]
         for round in 0..<300 {
             var f = MessageFramer()
@@ -132,7 +133,7 @@ final class FramerTests: XCTestCase {
 
     /// Random valid traffic, randomly chunked, comes out exactly as it went in.
     func testFuzzRandomChunkingOfValidTraffic() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         let pieces = ["a", "é", "🐱", "\\n", "\r\n", "{", "}", "Content-Length: 5\r\n\r\n"]
         for _ in 0..<200 {
             var bodies: [String] = []
@@ -151,18 +152,5 @@ final class FramerTests: XCTestCase {
             }
             XCTAssertEqual(messages(events), bodies)
         }
-    }
-}
-
-/// A small deterministic generator so fuzz failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

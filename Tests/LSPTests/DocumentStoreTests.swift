@@ -96,7 +96,7 @@ final class DocumentStoreTests: XCTestCase {
     }
 
     func testFuzzRandomEditsMatchTheModel() throws {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let pieces = ["a", "b", " ", ",", "(", ")", "é", "🐱", "𐐀", "\n", "\r\n", "\r", "<lora:x:0.5>", "👩‍💻"]
         func randomText(_ n: Int) -> String {
             (0..<n).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
@@ -128,18 +128,5 @@ final class DocumentStoreTests: XCTestCase {
                 if s.text.text != model.string { return }
             }
         }
-    }
-}
-
-/// A small deterministic generator so fuzz failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -17,7 +17,7 @@ final class FrontEndParityTests: XCTestCase {
     private var client: TestClient?
 
     override func setUpWithError() throws {
-        try RequiredFiles.require(DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath, "the CLIP vocabulary")
+        _ = try RequiredFiles.clipVocabulary()
         dir = NSTemporaryDirectory() + "stylus-parity-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }

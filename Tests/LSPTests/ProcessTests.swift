@@ -1,4 +1,5 @@
 import Foundation
+import StylusCore
 import JSONRPC
 import XCTest
 
@@ -170,7 +171,7 @@ final class ProcessTests: XCTestCase {
     func testBadInputIsAnsweredAndTheServerKeepsServing() throws {
         let server = try ServerProcess()
         try server.initialize()
-        var rng = SplitMix64(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         var garbage = Data((0..<5000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }.filter { $0 != UInt8(ascii: "C") && $0 != UInt8(ascii: "c") })
         garbage.append(contentsOf: Array("\r\n\r\n".utf8))
         server.sendRaw(garbage)                                                   // junk header: skipped

@@ -69,6 +69,37 @@ final class ServerTests: XCTestCase {
         b.stop()
     }
 
+    /// A document over the analysis limit: each document request gets its empty answer from the
+    /// request table, without parsing; the one diagnostic says why.
+    func testRequestsOnADocumentTooLargeToAnalyse() async throws {
+        let client = TestClient(options: fastOptions())
+        try await client.initialize()
+        let uri = "file:///huge.sdprompt"
+        let text = String(repeating: "a castle, (glowing eyes:1.2), <lora:castle:0.8>\n", count: 25_000)
+        XCTAssertGreaterThan(text.utf8.count, PromptLinter.maxAnalyzedBytes)
+        client.notify("textDocument/didOpen", ["textDocument": ["uri": .string(uri), "languageId": "sdprompt", "version": 1, "text": .string(text)]] as JSONValue)
+        let document: JSONValue = ["uri": .string(uri)]
+        let position: JSONValue = ["line": 3, "character": 12]
+        let range: JSONValue = ["start": ["line": 0, "character": 0], "end": ["line": 9, "character": 0]]
+        let answers: [(String, JSONValue, JSONValue)] = [
+            ("textDocument/semanticTokens/full", ["textDocument": document], ["data": []]),
+            ("textDocument/inlayHint", ["textDocument": document, "range": range], []),
+            ("textDocument/documentSymbol", ["textDocument": document], []),
+            ("textDocument/formatting", ["textDocument": document, "options": ["tabSize": 4, "insertSpaces": true]], []),
+            ("textDocument/completion", ["textDocument": document, "position": position], ["isIncomplete": false, "items": []]),
+            ("textDocument/hover", ["textDocument": document, "position": position], .null),
+            ("textDocument/codeAction", ["textDocument": document, "range": range, "context": ["diagnostics": []]], []),
+        ]
+        for (method, params, expected) in answers {
+            let got = try await client.request(method, params)
+            XCTAssertEqual(got, expected, method)
+        }
+        let published = try await client.nextDiagnostics()
+        XCTAssertEqual(published.diagnostics.compactMap(\.code), [DiagnosticCode.documentTooLarge.rawValue])
+        _ = try await client.shutdownAndExit()
+        client.stop()
+    }
+
     func testUnknownMethodsBadParamsAndUnopenedDocuments() async throws {
         let client = TestClient()
         try await client.initialize()

@@ -8,8 +8,7 @@ import TestSupport
 /// The `token-limit` diagnostic with the real CLIP BPE vocabulary installed by scripts/setup.
 final class TokenLimitTests: XCTestCase {
     func testLongChunkGetsTokenLimitAndShortOneDoesNot() async throws {
-        let path = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
-        try RequiredFiles.require(path, "the CLIP vocabulary")
+        let path = try RequiredFiles.clipVocabulary()
         var options = LanguageServer.Options()
         options.diagnosticsDelay = .milliseconds(10)
         options.tokenCounter = try ClipTokenizer(vocabularyPath: path)

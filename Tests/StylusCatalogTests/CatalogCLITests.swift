@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// `stylus catalog …` as a real process: outputs, stderr lines and exit codes (DESIGN §5.3).
+/// `stylus catalog …` as a real process: outputs, stderr lines and exit codes (docs/CONTRACTS.md, CLI).
 final class CatalogCLITests: XCTestCase {
     struct Run {
         var status: Int32

@@ -38,12 +38,12 @@ final class RetrievalRankingTests: XCTestCase {
     /// 600 adapters with precomputed vectors in clusters (many near ties), so the int8 stage must
     /// cut close to the true order; its result must equal a full fp32 scan for many queries.
     func testQuantizedScanGivesTheExactRanking() throws {
-        let dir = try Self.requireModels()
-        var g = SeededFloats(state: 5)
-        let centres = (0..<6).map { _ in Self.unit((0..<384).map { _ in g.float() }) }
+        let dir = try RequiredFiles.miniLMDirectory()
+        var g = SeededGenerator(seed: 5)
+        let centres = (0..<6).map { _ in Self.unit((0..<384).map { _ in Float.random(in: -1...1, using: &g) }) }
         var lines: [String] = []
         for n in 0..<600 {
-            let v = Self.unit(zip(centres[n % 6], (0..<384).map { _ in g.float() * 0.15 }).map { $0 + $1 })
+            let v = Self.unit(zip(centres[n % 6], (0..<384).map { _ in Float.random(in: -1...1, using: &g) * 0.15 }).map { $0 + $1 })
             let card: [String: Any] = [
                 "adapter_id": "v\(n)", "alias": "v\(n)", "title": "Vector \(n)", "base_model": n % 3 == 0 ? "SDXL 1.0" : "SD 1.5",
                 "tags": [], "trigger_words": [], "description": "card \(n)",
@@ -58,7 +58,7 @@ final class RetrievalRankingTests: XCTestCase {
         let r = try Retriever(store: store, modelDirectory: dir)
         XCTAssertEqual(r.vectorCount, 600)
         for trial in 0..<20 {
-            let q = Self.unit(zip(centres[trial % 6], (0..<384).map { _ in g.float() * 0.2 }).map { $0 + $1 })
+            let q = Self.unit(zip(centres[trial % 6], (0..<384).map { _ in Float.random(in: -1...1, using: &g) * 0.2 }).map { $0 + $1 })
             for depth in [1, 10, 150] {
                 let fast = r.denseTopRows(q, depth: depth), exact = r.exactTopRows(q, depth: depth)
                 XCTAssertEqual(fast.map { $0.0 }, exact.map { $0.0 }, "trial \(trial) depth \(depth)")
@@ -71,7 +71,7 @@ final class RetrievalRankingTests: XCTestCase {
     }
 
     func testLongQueriesAreCutToTheTokenLimit() throws {
-        let dir = try Self.requireModels()
+        let dir = try RequiredFiles.miniLMDirectory()
         let store = try CatalogStore(path: try Support.tempDir() + "/empty.sqlite")
         let r = try Retriever(store: store, modelDirectory: dir)
         let encoder = try XCTUnwrap(r.encoder)
@@ -84,23 +84,8 @@ final class RetrievalRankingTests: XCTestCase {
         XCTAssertEqual(try r.search(CandidateQuery(text: long, baseModel: nil, limit: 5)).count, 0)
     }
 
-    static func requireModels() throws -> String {
-        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
-        try RequiredFiles.require(dir + "/model.safetensors", "all-MiniLM-L6-v2")
-        return dir
-    }
-
     static func unit(_ v: [Float]) -> [Float] {
         let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return v.map { $0 / n }
-    }
-}
-
-/// Seeded values in [-1, 1] for the clustered test vectors (a 64-bit LCG).
-private struct SeededFloats {
-    var state: UInt64
-    mutating func float() -> Float {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float((state >> 33) % 20001) / 10000 - 1
     }
 }

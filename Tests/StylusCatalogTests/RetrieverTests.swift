@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import StylusCatalog
 import StylusCore
 import XCTest
@@ -121,9 +122,8 @@ final class RetrieverTests: XCTestCase {
         // FTS5 syntax, quotes, A1111 syntax and control characters are plain words to the retriever.
         XCTAssertEqual(try ids(r, "\"castle\" AND NEAR( OR * ^ - : {cars}"), try ids(r, "castle cars"))
         XCTAssertEqual(try ids(r, "(castle:1.3), <lora:castle_bg:0.8>, [dogs]"), try ids(r, "castle dogs"))
-        var bytes = [UInt8]()
-        var seed: UInt64 = 42
-        for _ in 0..<4096 { seed = seed &* 6364136223846793005 &+ 1; bytes.append(UInt8(truncatingIfNeeded: seed >> 33)) }
+        var g = SeededGenerator(seed: 42)
+        let bytes = (0..<4096).map { _ in UInt8.random(in: .min ... .max, using: &g) }
         _ = try ids(r, String(decoding: bytes, as: UTF8.self))
         let huge = String(repeating: "castle ", count: 100_000 / 7)  // 100 KB
         XCTAssertEqual(try ids(r, huge), ["a-castle"])
@@ -131,15 +131,14 @@ final class RetrieverTests: XCTestCase {
 
     // MARK: - With the real MiniLM weights
 
-    func requireModels() throws -> String {
-        let dir = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
-        try RequiredFiles.require(dir + "/model.safetensors", "all-MiniLM-L6-v2")
-        return dir
-    }
-
     func testDenseRetrievalStoresAndReusesEmbeddings() throws {
-        let dir = try requireModels()
+        let dir = try RequiredFiles.miniLMDirectory()
         let store = try makeStore()
+        // Opening a retriever only reads: the vectors it lacks live in memory for its session.
+        let unstored = try Retriever(store: store, modelDirectory: dir)
+        XCTAssertEqual(unstored.vectorCount, Self.cards.count)
+        XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").count, Self.cards.count)
+        XCTAssertNil(CatalogEmbedder(store: store, encoder: try XCTUnwrap(unstored.encoder)).storeMissingVectors())
         let r = try Retriever(store: store, modelDirectory: dir)
         XCTAssertNil(r.warning)
         XCTAssertEqual(r.vectorCount, Self.cards.count)
@@ -160,17 +159,36 @@ final class RetrieverTests: XCTestCase {
         try String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self).write(toFile: jsonl, atomically: true, encoding: .utf8)
         XCTAssertEqual(try CatalogImporter(store: store).importJSONL(jsonl).updated, 1)
         XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").map(\.adapterID), ["a-dog"])
+        XCTAssertEqual(try CatalogEmbedder(store: store, encoder: XCTUnwrap(r.encoder)).embedMissing(), 1)
         let again = try Retriever(store: store, modelDirectory: dir)
         XCTAssertEqual(again.vectorCount, Self.cards.count)
         XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").count, 0)
     }
 
+    /// A catalog that refuses the vectors: one line naming the catalog and what to do, and
+    /// retrieval still works from vectors computed in memory.
+    func testVectorsTheCatalogRefusesAreReportedAndKeptInMemory() throws {
+        let dir = try RequiredFiles.miniLMDirectory()
+        let store = try makeStore()
+        let refusing = try DatabaseQueue(path: store.path)
+        try refusing.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse_vectors BEFORE UPDATE OF embedding ON adapters BEGIN SELECT RAISE(FAIL, 'disk is full'); END")
+        }
+        let encoder = try XCTUnwrap(Retriever.openEncoder(modelDirectory: dir).encoder)
+        let problem = try XCTUnwrap(CatalogEmbedder(store: store, encoder: encoder).storeMissingVectors())
+        XCTAssertTrue(problem.contains(store.path) && problem.contains("disk is full") && problem.contains("permissions"), problem)
+        let r = try Retriever(store: store, encoder: encoder)
+        XCTAssertEqual(r.vectorCount, Self.cards.count)
+        XCTAssertEqual(try ids(r, "a fluffy canine").first, "a-dog")
+    }
+
     /// Titles and subject tags are embedded with the catalog, the way the retriever embeds short
     /// texts at query time, so a compose finds them stored instead of running the encoder.
     func testCandidateNamesAreEmbeddedWithTheCatalog() throws {
-        let dir = try requireModels()
+        let dir = try RequiredFiles.miniLMDirectory()
         let store = try makeStore()
         let r = try Retriever(store: store, modelDirectory: dir)
+        try CatalogEmbedder(store: store, encoder: XCTUnwrap(r.encoder)).embedMissing()
         let title = ComposerWords.titleText("Watercolor Dream")
         let stored = try store.textVectors(for: [title, "watercolor", "painting", "style", "sdxl 1.0"],
                                            model: "sentence-transformers/all-MiniLM-L6-v2")
@@ -186,7 +204,7 @@ final class RetrieverTests: XCTestCase {
     }
 
     func testDenseRetrievalSurvivesHostileQueries() throws {
-        let dir = try requireModels()
+        let dir = try RequiredFiles.miniLMDirectory()
         let r = try Retriever(store: try makeStore(), modelDirectory: dir)
         XCTAssertEqual(try ids(r, ""), [])
         let huge = String(repeating: "medieval castle walls ", count: 100_000 / 22)

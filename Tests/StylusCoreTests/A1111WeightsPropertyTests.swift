@@ -13,7 +13,7 @@ final class A1111WeightsPropertyTests: XCTestCase {
         "é", "猫", "🙂", "|", "<", ">", "#", "__w__",
     ]
 
-    static func randomPrompt(_ rng: inout SplitMix64, pieces: [String], maxLength: Int = 40) -> String {
+    static func randomPrompt(_ rng: inout SeededGenerator, pieces: [String], maxLength: Int = 40) -> String {
         var text = ""
         for _ in 0..<Int(rng.next() % UInt64(maxLength)) { text += pieces[Int(rng.next() % UInt64(pieces.count))] }
         return text
@@ -42,7 +42,7 @@ final class A1111WeightsPropertyTests: XCTestCase {
     static func same(_ a: Double, _ b: Double) -> Bool { a == b || (a.isNaN && b.isNaN) }
 
     func testTenThousandRandomPromptsWeighExactlyAsA1111() {
-        var rng = SplitMix64(seed: 2211)
+        var rng = SeededGenerator(seed: 2211)
         var compared = 0, a1111Errors = 0, unbalanced = 0, crossing = 0
         for _ in 0..<10_000 {
             let text = Self.randomPrompt(&rng, pieces: Self.pieces)
@@ -76,7 +76,7 @@ final class A1111WeightsPropertyTests: XCTestCase {
         // No square brackets or `|`: prompt editing (checked separately) stays out of the way.
         let pieces = Self.pieces.filter { !$0.contains("[") && !$0.contains("]") && !$0.contains("|") }
             + ["<lora:x:0.5>", "<hypernet:y:1>", "<lora:>", "# comment\n", "#c", "\n#c\n", " :1.3", ": 0.7 ", "\n:2", " AND ", "AND:"]
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         var multiPart = 0, weighted = 0
         for _ in 0..<10_000 {
             let text = Self.randomPrompt(&rng, pieces: pieces)

@@ -264,7 +264,7 @@ final class PromptParserTests: XCTestCase {
     /// Parsing never crashes on random input, and every node range is well-formed, inside the
     /// text, and nested inside its parent.
     func testRandomInputNeverBreaksTheTree() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         let alphabet: [String] = ["(", ")", "[", "]", ":", "|", "<", ">", "\\", "#", "\n", "\r", " ", ",", "a", "b",
                                   "1", ".", "0.5", "BREAK", "AND", "lora", "<lora:", "__", "é", "🐱", "=", "te"]
         for _ in 0..<2000 {
@@ -322,17 +322,4 @@ func weightedTextsOf(_ nodes: [PromptNode]) -> String {
     var out = ""
     PromptNode.walk(nodes) { node, _ in if case .text(let t) = node { out += t.value } }
     return out
-}
-
-/// A tiny deterministic generator for property tests.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import StylusCore
 import StylusML
+import TestSupport
 import XCTest
 
 final class MiniLMTests: XCTestCase {
@@ -28,7 +29,7 @@ final class MiniLMTests: XCTestCase {
 
     /// Token ids identical to sentence-transformers' for every reference text.
     func testTokenIDsMatchSentenceTransformers() throws {
-        let directory = try miniLMDirectoryOrSkip()
+        let directory = try RequiredFiles.miniLMDirectory()
         let reference = try Self.reference()
         XCTAssertGreaterThanOrEqual(reference.cases.count, 90)
         let tokenizer = try WordPieceTokenizer(vocabularyFile: directory + "/vocab.txt", maxLength: reference.max_seq_length)
@@ -39,7 +40,7 @@ final class MiniLMTests: XCTestCase {
 
     /// Embeddings within cosine 0.9999 of sentence-transformers' for every text, batched and alone.
     func testEmbeddingsMatchSentenceTransformers() throws {
-        let directory = try miniLMDirectoryOrSkip()
+        let directory = try RequiredFiles.miniLMDirectory()
         let reference = try Self.reference()
         let encoder = try MiniLMEncoder(directory: directory)
         XCTAssertEqual(reference.model, MiniLMEncoder.modelID)
@@ -65,7 +66,7 @@ final class MiniLMTests: XCTestCase {
     }
 
     func testBadInputsGiveEmbeddingsNotCrashes() throws {
-        let encoder = try MiniLMEncoder(directory: try miniLMDirectoryOrSkip())
+        let encoder = try MiniLMEncoder(directory: try RequiredFiles.miniLMDirectory())
         let huge = String(repeating: "a very long prompt, ", count: 5000)  // 100 KB
         let binary = String(decoding: (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131) }, as: UTF8.self)
         for text in ["", huge, binary, "\u{0}\u{0}"] {
@@ -81,7 +82,7 @@ final class MiniLMTests: XCTestCase {
     }
 
     func testMissingAndCorruptModelFilesGiveTypedErrors() throws {
-        let directory = try miniLMDirectoryOrSkip()
+        let directory = try RequiredFiles.miniLMDirectory()
         let temp = FileManager.default.temporaryDirectory.appendingPathComponent("stylus-minilm-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: temp) }
@@ -114,7 +115,7 @@ final class MiniLMTests: XCTestCase {
     }
 
     func testLoadsFromDataPaths() throws {
-        let directory = try miniLMDirectoryOrSkip()
+        let directory = try RequiredFiles.miniLMDirectory()
         let modelsRoot = URL(fileURLWithPath: directory).deletingLastPathComponent().deletingLastPathComponent().path
         let encoder = try MiniLMEncoder(paths: DataPaths(environment: ["STYLUS_HOME": modelsRoot], homeDirectory: "/nonexistent"))
         XCTAssertEqual(encoder.embed("a cat").count, 384)

@@ -1,24 +1,16 @@
+import StylusCore
 import StylusML
 import XCTest
 
 /// The retrieval scan's int8 kernels and the encoder's packed small-batch linear layer, against
 /// plain loops on random data (both the CPU-specific and the portable paths).
 final class QuantizedKernelTests: XCTestCase {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 33
-        }
-        mutating func float() -> Float { Float(next() % 20001) / 10000 - 1 }
-    }
-
     func testInt8ScanPathsAreExact() {
-        var g = Generator(state: 7)
+        var g = SeededGenerator(seed: 7)
         for (rows, dim) in [(37, 384), (5, 64), (3, 32), (6, 40)] {  // VNNI needs dim % 64, AVX2 dim % 32
-            let codes = (0..<(rows * dim)).map { _ in Int8(Int(g.next() % 255) - 127) }
-            let query = (0..<dim).map { _ in Int8(Int(g.next() % 255) - 127) }
-            let scales = (0..<rows).map { _ in Float(g.next() % 1000 + 1) / 1e5 }
+            let codes = (0..<(rows * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+            let query = (0..<dim).map { _ in Int8.random(in: -127...127, using: &g) }
+            let scales = (0..<rows).map { _ in Float(Int.random(in: 1...1000, using: &g)) / 1e5 }
             let expected = (0..<rows).map { r in
                 Float((0..<dim).reduce(Int32(0)) { $0 + Int32(query[$1]) * Int32(codes[r * dim + $1]) }) * scales[r]
             }
@@ -38,11 +30,11 @@ final class QuantizedKernelTests: XCTestCase {
     }
 
     func testInt8CodesStayWithinHalfAStepOfTheVector() {
-        var g = Generator(state: 11)
+        var g = SeededGenerator(seed: 11)
         var codes = Kernels.Int8Codes(dimension: 64)
         var vectors: [[Float]] = []
         for n in 0..<5 {
-            var v = (0..<64).map { _ in g.float() }
+            var v = (0..<64).map { _ in Float.random(in: -1...1, using: &g) }
             if n == 3 { v = [Float](repeating: 0, count: 64) }  // a zero vector stays zero
             vectors.append(v)
             v.withUnsafeBufferPointer { codes.append($0) }
@@ -63,18 +55,18 @@ final class QuantizedKernelTests: XCTestCase {
     }
 
     func testPackedLinearMatchesBLASAndRoundsWeightsToHalf() {
-        var g = Generator(state: 3)
+        var g = SeededGenerator(seed: 3)
         // Every row remainder of the 8-row and 6-row blocks, panels not a multiple of 3, and a BLAS-sized batch.
         var cases = [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false), (160, 64, 97, true, true)]
         cases += (2...8).map { rows in (16 * (rows % 4 + 1), 24, rows, rows % 2 == 0, rows % 3 != 0) }
         for (n, k, rows, accumulate, withBias) in cases {
             // Weights already at half precision (the packed layout stores halves): both sides then
             // multiply the same numbers.
-            let weight = Tensor(shape: [n, k], data: (0..<(n * k)).map { _ in Float(Float16(g.float())) })
-            let bias = withBias ? Tensor(shape: [n], data: (0..<n).map { _ in g.float() }) : nil
+            let weight = Tensor(shape: [n, k], data: (0..<(n * k)).map { _ in Float(Float16(Float.random(in: -1...1, using: &g))) })
+            let bias = withBias ? Tensor(shape: [n], data: (0..<n).map { _ in Float.random(in: -1...1, using: &g) }) : nil
             let linear = Linear(weight: weight, bias: bias)
-            let x = (0..<(rows * k)).map { _ in g.float() }
-            let start = (0..<(rows * n)).map { _ in g.float() }
+            let x = (0..<(rows * k)).map { _ in Float.random(in: -1...1, using: &g) }
+            let start = (0..<(rows * n)).map { _ in Float.random(in: -1...1, using: &g) }
             var viaBLAS = start
             x.withUnsafeBufferPointer { xp in
                 viaBLAS.withUnsafeMutableBufferPointer { linear.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!, accumulate: accumulate) }

@@ -4,14 +4,6 @@ import StylusML
 import XCTest
 import TestSupport
 
-/// Where the real all-MiniLM-L6-v2 files are; the test skips when they are not installed (fails
-/// with STYLUS_REQUIRE_MODELS=1).
-func miniLMDirectoryOrSkip() throws -> String {
-    let directory = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
-    for name in ["model.safetensors", "vocab.txt"] { try RequiredFiles.require(directory + "/" + name, "all-MiniLM-L6-v2") }
-    return directory
-}
-
 final class WordPieceTests: XCTestCase {
     let tiny = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "play", "##ing", "!", "cafe", "a", "##b", "日", ",", "$"]
 
@@ -49,7 +41,7 @@ final class WordPieceTests: XCTestCase {
 
     /// Ids produced by the Hugging Face tokenizer of all-MiniLM-L6-v2 (transformers 5, `tokenizers`).
     func testRealVocabularyMatchesHuggingFaceExamples() throws {
-        let directory = try miniLMDirectoryOrSkip()
+        let directory = try RequiredFiles.miniLMDirectory()
         let tokenizer = try WordPieceTokenizer(vocabularyFile: directory + "/vocab.txt")
         let cases: [(String, [Int32])] = [
             ("ΟΔΟΣ Σ", [101, 1169, 29722, 29730, 29733, 1173, 102]),

@@ -1,4 +1,5 @@
 import StylusRender
+import TestSupport
 import XCTest
 
 final class ClipTokenizerTests: XCTestCase {
@@ -6,7 +7,7 @@ final class ClipTokenizerTests: XCTestCase {
 
     func tokenizer() throws -> ClipTokenizer {
         if let t = Self.shared { return t }
-        let t = try ClipTokenizer(vocabularyPath: try clipVocabPath())
+        let t = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
         Self.shared = t
         return t
     }

@@ -49,13 +49,6 @@ enum TinySD {
     }
 }
 
-/// The CLIP vocab installed by scripts/setup; tests skip without it unless STYLUS_REQUIRE_MODELS=1.
-func clipVocabPath() throws -> String {
-    let path = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
-    try RequiredFiles.require(path, "the CLIP vocabulary")
-    return path
-}
-
 func assertClose(_ a: [Float], _ b: [Float], tolerance: Float, _ message: String = "",
                  file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, "length " + message, file: file, line: line)

@@ -1,6 +1,7 @@
 import Foundation
 import StylusML
 import StylusRender
+import TestSupport
 import XCTest
 
 /// Merged weights against the references written by scripts/gen_lora_fixtures.py.
@@ -77,7 +78,7 @@ final class LoRAMergeTests: XCTestCase {
 /// file that holds the reference merged weights (written here in f32).
 final class LoRARenderTests: XCTestCase {
     func testTwoLoRAsRenderLikeReferenceWeights() throws {
-        let tokenizer = try ClipTokenizer(vocabularyPath: try clipVocabPath())
+        let tokenizer = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
         let base = try Checkpoint(path: TinySD.directory + "/tiny-sd15.safetensors")
         var request = RenderRequest(prompt: [.text("a photograph of an astronaut riding a horse", weight: 1)])
         request.steps = 3

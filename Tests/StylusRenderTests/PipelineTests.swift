@@ -1,13 +1,14 @@
 import StylusCore
 import StylusML
 import StylusRender
+import TestSupport
 import XCTest
 
 final class PipelineTests: XCTestCase {
     /// The whole txt2img path (tokenizer, text encoder, CFG with the negative prompt, Euler,
     /// torch-compatible seed, VAE) against diffusers' StableDiffusionPipeline on the fixture.
     func testRenderMatchesDiffusersPipeline() throws {
-        let tokenizer = try ClipTokenizer(vocabularyPath: try clipVocabPath())
+        let tokenizer = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
         let want = try RGBImage(planar: try reference("pipeline.image").data, width: 128, height: 64)
         for path in [CheckpointTests.ldmPath, CheckpointTests.diffusersPath] {
             let pipeline = try Pipeline(checkpoint: Checkpoint(path: path), tokenizer: tokenizer)
@@ -37,7 +38,7 @@ final class PipelineTests: XCTestCase {
     }
 
     func testBadRequestsAreRejected() throws {
-        let tokenizer = try ClipTokenizer(vocabularyPath: try clipVocabPath())
+        let tokenizer = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
         let pipeline = try Pipeline(checkpoint: Checkpoint(path: CheckpointTests.ldmPath), tokenizer: tokenizer)
         for edit in [{ (r: inout RenderRequest) in r.width = 10000; r.height = 10000 }, { $0.width = 100 },
                      { $0.steps = 0 }, { $0.cfgScale = .nan }, { $0.sampler = .lcm; $0.steps = 60 }] {
@@ -50,7 +51,7 @@ final class PipelineTests: XCTestCase {
     }
 
     func testTokenizerCountsForTheLinter() throws {
-        let tokenizer = try ClipTokenizer(vocabularyPath: try clipVocabPath())
+        let tokenizer = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
         let counter: any PromptTokenCounter = tokenizer
         XCTAssertEqual(counter.tokenCount(of: "masterpiece, best quality, 1girl"), 7)
     }

@@ -3,6 +3,7 @@ import StylusCatalog
 import StylusCore
 import StylusML
 import StylusRender
+import TestSupport
 import XCTest
 
 /// The render session on the tiny fixture: real checkpoint, real LoRA files, real catalog, real PNGs.
@@ -19,7 +20,7 @@ final class RenderSessionTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func session(cache: Int = 1 << 30) throws -> RenderSession {
-        RenderSession(configuration: .init(vocabularyPath: try clipVocabPath(), cacheLimitBytes: cache))
+        RenderSession(configuration: .init(vocabularyPath: try RequiredFiles.clipVocabulary(), cacheLimitBytes: cache))
     }
 
     /// A prompt file in the temp folder with the tiny checkpoint and the LoRA fixtures folder.
@@ -114,7 +115,7 @@ final class RenderSessionTests: XCTestCase {
 
     /// The model hash is read from the cache file while the checkpoint is unchanged.
     func testModelHashCache() throws {
-        var config = RenderSession.Configuration(vocabularyPath: try clipVocabPath(), cacheLimitBytes: 0)
+        var config = RenderSession.Configuration(vocabularyPath: try RequiredFiles.clipVocabulary(), cacheLimitBytes: 0)
         config.hashCachePath = dir + "/cache/hashes.json"
         let a = try FileManager.default.attributesOfItem(atPath: Self.checkpoint)
         let size = (a[.size] as? NSNumber)?.intValue ?? 0, mtime = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0

@@ -15,7 +15,7 @@ final class SamplerTests: XCTestCase {
     }
 
     func testReferenceSigmaGrids() throws {
-        // renderer.md §4.3 [derived] figures for 20 steps.
+        // Karras and discrete sigma grids for 20 steps, worked out from the SD 1.x schedule.
         let karras = try SamplingPlan(kind: .dpmpp2m, spacing: .karras, steps: 20).sigmas
         XCTAssertEqual(karras.count, 21)
         XCTAssertEqual(karras[1], 11.7254, accuracy: 1e-4)

@@ -1,4 +1,5 @@
 import Foundation
+import StylusCore
 import XCTest
 
 /// A file a test needs but the repository does not ship (model files, the benchmark set).
@@ -21,6 +22,20 @@ public enum RequiredFiles {
         let message = "\(what) missing at \(path); \(hint)"
         if areRequired(environment) { throw MissingRequiredFile(description: message + " (STYLUS_REQUIRE_MODELS=1)") }
         throw XCTSkip(message)
+    }
+
+    /// The CLIP vocabulary scripts/setup installs (the renderer's tokenizer, `token-limit`).
+    public static func clipVocabulary() throws -> String {
+        let path = DataPaths(environment: ProcessInfo.processInfo.environment).clipVocabPath
+        try require(path, "the CLIP vocabulary")
+        return path
+    }
+
+    /// The directory of the all-MiniLM-L6-v2 files scripts/setup installs.
+    public static func miniLMDirectory() throws -> String {
+        let directory = DataPaths(environment: ProcessInfo.processInfo.environment).miniLMDirectory
+        for name in ["model.safetensors", "vocab.txt"] { try require(directory + "/" + name, "all-MiniLM-L6-v2") }
+        return directory
     }
 
     /// A file of the development benchmark, which is kept outside the repository.

@@ -1,4 +1,4 @@
-"""`stylus mcp` end to end, with the official MCP Python SDK as the client (issue #21).
+"""`stylus mcp` end to end, with the official MCP Python SDK as the client.
 
 Each test spawns the release binary over stdio: the starter catalog (made by conftest) and a fixture
 catalog of two LoRA files from Tests/Fixtures/LoRA, rendered with the tiny SD checkpoint
@@ -218,6 +218,17 @@ async def test_check_prompt_gives_the_editor_diagnostics():
         counts = got["counts"]
         assert sum(counts.values()) == len(got["diagnostics"])
         assert counts["error"] == sum(d["severity"] == 1 for d in got["diagnostics"])
+        # The same diagnostics as `stylus check` gives for the text in a file.
+        path = WORK / "check-me.sdprompt"
+        path.write_text(text)
+        checked = subprocess.run([SERVER, "check", "--json", "--db", str(FIXTURE_CATALOG), str(path)],
+                                 capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 1, checked.stderr
+        severity = {1: "error", 2: "warning", 3: "information", 4: "hint"}
+        assert [(d["code"], severity[d["severity"]], d["range"]["start"]["line"] + 1, d["range"]["start"]["character"] + 1,
+                 d["message"]) for d in got["diagnostics"]] == \
+            [(d["code"], d["severity"], d["line"], d["column"], d["message"])
+             for d in json.loads(checked.stdout)["files"][0]["diagnostics"]]
         # A clean prompt for the right base model: no problems, and the composer's hints.
         clean = await ok(s, "check_prompt", {"text": "a medieval castle on a hill, watercolor", "base_model": "SD 1.5"})
         assert clean["counts"]["error"] == clean["counts"]["warning"] == 0, clean

@@ -1,4 +1,4 @@
-"""Rendering from the editor (issue #9): code action -> composer -> LoRA merge -> local render -> PNG.
+"""Rendering from the editor: code action -> composer -> LoRA merge -> local render -> PNG.
 
 The server renders the tiny SD fixture (Tests/Fixtures/TinySD) with the fixture LoRA files
 (Tests/Fixtures/LoRA), which a catalog made with the real CLI points at; prompts and images live in

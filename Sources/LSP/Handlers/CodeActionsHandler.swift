@@ -16,7 +16,6 @@ enum CodeActionsHandler {
             if canRender { commands += RenderActions.commands(uri: uri, composable: adapters != nil).map { .command($0) } }
             return commands
         }
-        guard !s.isTooLargeToAnalyze else { return [] }
         let file = s.file
         let source = s.text
         var out: [CodeAction] = []
@@ -27,7 +26,7 @@ enum CodeActionsHandler {
             tags.first { $0.tag.range.lsp.start <= range.start && range.end <= $0.tag.range.lsp.end }
         }
 
-        for d in p.context.diagnostics where d.source == "stylus" {
+        for d in p.context.diagnostics where d.source == PromptDiagnostic.source {
             guard let code = d.code, let (t, negative) = tag(at: d.range) else { continue }
             switch code {
             case DiagnosticCode.unknownLoRA.rawValue:
@@ -87,6 +86,12 @@ enum CodeActionsHandler {
             out.removeAll { a in !only.contains { k in a.kind == k || (a.kind ?? "").hasPrefix(k + ".") } }
         }
         return out.map { .action($0) }
+    }
+
+    /// A document too large to analyse: only the render commands, for clients that take commands.
+    static func oversized(uri: DocumentURI, client: ClientCapabilities, canRender: Bool) -> [CodeActionOrCommand] {
+        guard !client.codeActionLiterals, canRender else { return [] }
+        return RenderActions.commands(uri: uri, composable: false).map { .command($0) }
     }
 
     static func overlaps(_ a: LSPRange, _ b: LSPRange) -> Bool { a.start <= b.end && b.start <= a.end }

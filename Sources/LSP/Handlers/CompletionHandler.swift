@@ -16,7 +16,7 @@ enum CompletionHandler {
 
     static func complete(_ s: DocumentSnapshot, at position: Position, adapters: AdapterContext?,
                          client: ClientCapabilities) -> CompletionList {
-        guard let adapters, !s.isTooLargeToAnalyze, let line = lineBefore(s, position) else {
+        guard let adapters, let line = lineBefore(s, position) else {
             return CompletionList(isIncomplete: false, items: [])
         }
         let (cursor, lineStart, before) = line
@@ -62,7 +62,7 @@ enum CompletionHandler {
     /// Whether the cursor is in the name of an open `<lora:` tag: alias completion, which only
     /// needs `AdapterContext.aliases(prefix:…)` (ready before the rest of the catalog).
     static func isInTagName(_ s: DocumentSnapshot, at position: Position) -> Bool {
-        guard !s.isTooLargeToAnalyze, let line = lineBefore(s, position) else { return false }
+        guard let line = lineBefore(s, position) else { return false }
         return openTagName(line.before) != nil
     }
 

@@ -6,7 +6,7 @@ import StylusCore
 enum HoverHandler {
     static func hover(_ s: DocumentSnapshot, at position: Position, adapters: AdapterContext?,
                       client: ClientCapabilities) throws -> Hover? {
-        guard let adapters, !s.isTooLargeToAnalyze else { return nil }
+        guard let adapters else { return nil }
         let file = s.file
         let cursor = s.text.utf8Offset(of: position)
         let md = client.hoverMarkdown

@@ -230,11 +230,3 @@ enum RenderActions {
         commands(uri: uri, composable: composable).map { CodeAction(title: $0.title, kind: "source.render", command: $0) }
     }
 }
-
-extension RenderComposer {
-    /// The composer over a catalog index, with its adapters' local files: what every front end
-    /// renders composed prompts with.
-    public init(catalog: CatalogIndex) {
-        self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.summary(alias: $0)?.filePath })
-    }
-}

@@ -26,13 +26,11 @@ public final class AdapterContext: Sendable {
     /// Opens the catalog the settings name (`db`, else `$STYLUS_DB`, else the data directory's
     /// catalog) and scans `loraDirs` into it; the summaries and the composer's pool follow in the
     /// background (see `CatalogIndex`). Blocks: call it off the message loop.
-    public static func load(settings: Settings, scanFolders: Bool = true,
-                            environment: [String: String] = ProcessInfo.processInfo.environment,
+    public static func load(settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment,
                             beforeSummaries: (@Sendable () -> Void)? = nil) throws -> AdapterContext {
-        let store = try CatalogIndex.openStore(explicit: settings.db, environment: environment)
-        let warnings = scanFolders ? settings.loraDirs.flatMap { CatalogIndex.scan($0, into: store, environment: environment) } : []
-        return AdapterContext(catalog: try CatalogIndex(store: store, beforeSummaries: beforeSummaries),
-                              defaultBaseModel: settings.baseModel.flatMap { BaseModel($0) }, warnings: warnings)
+        let (catalog, problems) = try CatalogIndex.open(explicit: settings.db, scanning: settings.loraDirs,
+                                                        environment: environment, beforeSummaries: beforeSummaries)
+        return AdapterContext(catalog: catalog, defaultBaseModel: settings.baseModel.flatMap { BaseModel($0) }, warnings: problems)
     }
 
     public var count: Int { catalog.count }

@@ -20,6 +20,8 @@ public struct CommandEnvironment: Sendable {
     public let document: @Sendable (DocumentURI) async -> DocumentSnapshot?
     /// The adapter context (waits while it loads); nil when no catalog can be opened.
     public let adapters: @Sendable () async -> AdapterContext?
+    /// Reloads the catalog for the current settings and returns the new context.
+    public let reloadAdapters: @Sendable () async -> AdapterContext?
     /// The request's `workDoneToken`, if the client sent one.
     public let workDoneToken: ProgressToken?
     /// The environment the catalog is located with (`LanguageServer.Options.environment`).
@@ -39,11 +41,20 @@ public struct CommandEnvironment: Sendable {
     }
 }
 
-/// The command names the server advertises (`executeCommandProvider.commands`).
+/// The `stylus.*` commands, all in one place: their names (code actions use them) and what each
+/// runs. The server advertises (`executeCommandProvider.commands`) and dispatches exactly `available`.
 public enum StylusCommand {
     public static let compose = "stylus.compose"
     public static let reindex = "stylus.reindex"
     public static let render = "stylus.render"
+
+    /// The commands a server with `options` runs, in the order it advertises them; `stylus.render`
+    /// only when a renderer is wired.
+    static func available(_ options: LanguageServer.Options) -> [(name: String, command: any ServerCommand)] {
+        var commands: [(name: String, command: any ServerCommand)] = [(compose, ComposeAdaptersCommand()), (reindex, ReindexFoldersCommand())]
+        if let render = options.renderCommand { commands.append((Self.render, render)) }
+        return commands
+    }
 }
 
 /// `stylus.compose [{"uri"}]`: inserts the composer's `<lora:…>` tags through `workspace/applyEdit`
@@ -75,8 +86,6 @@ struct ComposeAdaptersCommand: ServerCommand {
 /// `stylus.reindex`: rescans the `loraDirs` folders into the catalog with work-done progress,
 /// then reloads the adapter context.
 struct ReindexFoldersCommand: ServerCommand {
-    let reload: @Sendable () async -> AdapterContext?
-
     func execute(arguments: [JSONValue], environment env: CommandEnvironment) async throws -> JSONValue? {
         let progress = await env.progress("Reindexing LoRA folders")
         let dirs = env.settings.loraDirs
@@ -92,7 +101,7 @@ struct ReindexFoldersCommand: ServerCommand {
             throw ResponseError(code: ErrorCode.requestFailed, message: "stylus.reindex: \(error)")
         }
         await progress.report("Loading the catalog", percentage: dirs.count * 100 / (dirs.count + 1))
-        let context = await reload()
+        let context = await env.reloadAdapters()
         await progress.end(context.map { "\($0.count) adapters" } ?? "No catalog")
         return .object([
             "adapters": .int(context?.count ?? 0),

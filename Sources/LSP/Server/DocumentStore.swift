@@ -18,11 +18,8 @@ public struct DocumentSnapshot: Sendable {
         parsed = Lazy { PromptFile(text: text.text) }
     }
 
-    /// Prompt files are a few KB; past this size the server keeps syncing the text but does not
-    /// analyse it (a parse tree of a huge file costs seconds and hundreds of MB for no use).
-    public static let maxAnalyzedBytes = 1 << 20
-
-    public var isTooLargeToAnalyze: Bool { text.utf8Count > Self.maxAnalyzedBytes }
+    /// Past `PromptLinter.maxAnalyzedBytes` the server keeps syncing the text but does not analyse it.
+    public var isTooLargeToAnalyze: Bool { text.utf8Count > PromptLinter.maxAnalyzedBytes }
 
     /// The parsed prompt file, computed once per snapshot by whichever reader needs it first.
     public var file: PromptFile { parsed.value }

@@ -138,47 +138,9 @@ public actor LanguageServer: MessageHandler {
         default:
             break
         }
+        guard let route = Self.requests[method] else { return fail(.methodNotFound(method)) }
         do {
-            switch method {
-            case "initialize": return try await initialize(params.decode())
-            case "shutdown": return await shutdown()
-            case "textDocument/semanticTokens/full":
-                let p: SemanticTokensParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? SemanticTokens(data: []) : SemanticTokensHandler.tokens($0) }
-            case "textDocument/inlayHint":
-                let p: InlayHintParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : InlayHintsHandler.hints($0, in: p.range) }
-            case "textDocument/documentSymbol":
-                let p: DocumentSymbolParams = try params.decode()
-                let hierarchical = client.hierarchicalSymbols
-                return try documentRequest(p.textDocument.uri) {
-                    $0.isTooLargeToAnalyze ? (hierarchical ? .hierarchical([]) : .flat([])) : DocumentSymbolsHandler.symbols($0, hierarchical: hierarchical)
-                }
-            case "textDocument/formatting":
-                let p: DocumentFormattingParams = try params.decode()
-                return try documentRequest(p.textDocument.uri) { $0.isTooLargeToAnalyze ? [] : FormattingHandler.edits($0) }
-            case "textDocument/completion":
-                let p: CompletionParams = try params.decode()
-                return try adapterRequest(p.textDocument.uri, aliasesSuffice: { CompletionHandler.isInTagName($0, at: p.position) }) {
-                    [client] s, a in CompletionHandler.complete(s, at: p.position, adapters: a, client: client)
-                }
-            case "completionItem/resolve":
-                let item: CompletionItem = try params.decode()
-                return { [client, adapterLoader] in CompletionHandler.resolve(item, adapters: await adapterLoader.current(), client: client) }
-            case "textDocument/hover":
-                let p: HoverParams = try params.decode()
-                return try adapterRequest(p.textDocument.uri) { [client] s, a in try HoverHandler.hover(s, at: p.position, adapters: a, client: client) }
-            case "textDocument/codeAction":
-                let p: CodeActionParams = try params.decode()
-                let render = options.renderCommand != nil
-                return try adapterRequest(p.textDocument.uri) { [client] s, a in
-                    try CodeActionsHandler.actions(s, p, adapters: a, client: client, canRender: render)
-                }
-            case "workspace/executeCommand": return try executeCommand(params.decode())
-            case "stylus/debugDocument": return try debugDocument(params.decode())
-            default:
-                return fail(.methodNotFound(method))
-            }
+            return try await route.start(self, params)
         } catch let error as ResponseError {
             return fail(error)
         } catch {
@@ -188,68 +150,26 @@ public actor LanguageServer: MessageHandler {
 
     private func fail(_ error: ResponseError) -> ReplyWork { { throw error } }
 
-    /// A request about one document: takes its snapshot now (in message order), computes off
-    /// the actor, and answers ContentModified if the document changed meanwhile (the client
-    /// asks again; a stale answer, e.g. formatting edits, could damage the text).
-    private func documentRequest<R: Encodable & Sendable>(
-        _ uri: DocumentURI, _ compute: @escaping @Sendable (DocumentSnapshot) throws -> R
-    ) throws -> ReplyWork {
-        let s = try snapshot(uri)
-        return { [self] in
-            let result = try compute(s)
-            try Task.checkCancellation()
-            guard await isCurrent(s) else { throw ResponseError.contentModified }
-            return result
-        }
-    }
-
-    /// A document request that also needs the adapter context (waits while it loads). When
-    /// `aliasesSuffice` says so for the snapshot, it waits only for the aliases (the first phase).
-    private func adapterRequest<R: Encodable & Sendable>(
-        _ uri: DocumentURI, aliasesSuffice: (@Sendable (DocumentSnapshot) -> Bool)? = nil,
-        _ compute: @escaping @Sendable (DocumentSnapshot, AdapterContext?) throws -> R
-    ) throws -> ReplyWork {
-        let s = try snapshot(uri)
-        return { [self, adapterLoader] in
-            let adapters: AdapterContext?
-            if s.isTooLargeToAnalyze { adapters = nil }
-            else if aliasesSuffice?(s) == true { adapters = await adapterLoader.currentForAliases() }
-            else { adapters = await adapterLoader.current() }
-            let result = try compute(s, adapters)
-            try Task.checkCancellation()
-            guard await isCurrent(s) else { throw ResponseError.contentModified }
-            return result
-        }
-    }
+    /// Whether `stylus.render` is wired.
+    var canRender: Bool { options.renderCommand != nil }
 
     // MARK: Commands
 
-    /// `workspace/executeCommand`: the one place where commands are dispatched.
-    private func executeCommand(_ p: ExecuteCommandParams) throws -> ReplyWork {
-        let command: any ServerCommand
-        switch p.command {
-        case StylusCommand.compose: command = ComposeAdaptersCommand()
-        case StylusCommand.reindex:
-            command = ReindexFoldersCommand { [self] in await self.reloadAdapters() }
-        case StylusCommand.render:
-            guard let render = options.renderCommand else {
-                throw ResponseError.invalidParams("command \(p.command) is not available in this build")
-            }
-            command = render
-        default:
-            throw ResponseError.invalidParams("unknown command \(p.command); known: \(Self.commands(options).joined(separator: ", "))")
+    /// `workspace/executeCommand`: runs one of `StylusCommand.available(options)`.
+    func executeCommand(_ p: ExecuteCommandParams) throws -> ReplyWork {
+        let available = StylusCommand.available(options)
+        guard let command = available.first(where: { $0.name == p.command })?.command else {
+            if p.command == StylusCommand.render { throw ResponseError.invalidParams("command \(p.command) is not available in this build") }
+            throw ResponseError.invalidParams("unknown command \(p.command); known: \(available.map(\.name).joined(separator: ", "))")
         }
         let env = CommandEnvironment(
             connection: connection, client: client, settings: settings,
             document: { [self] uri in await self.currentSnapshot(uri) },
             adapters: { [adapterLoader] in await adapterLoader.current() },
+            reloadAdapters: { [self] in await self.reloadAdapters() },
             workDoneToken: p.workDoneToken, environment: options.environment)
         let arguments = p.arguments ?? []
         return { try await command.execute(arguments: arguments, environment: env) }
-    }
-
-    static func commands(_ options: Options) -> [String] {
-        [StylusCommand.compose, StylusCommand.reindex] + (options.renderCommand == nil ? [] : [StylusCommand.render])
     }
 
     private func reloadAdapters() async -> AdapterContext? {
@@ -257,7 +177,7 @@ public actor LanguageServer: MessageHandler {
         return await adapterLoader.current()
     }
 
-    private func isCurrent(_ s: DocumentSnapshot) -> Bool { documents.snapshot(s.uri)?.revision == s.revision }
+    func isCurrent(_ s: DocumentSnapshot) -> Bool { documents.snapshot(s.uri)?.revision == s.revision }
 
     func currentSnapshot(_ uri: DocumentURI) -> DocumentSnapshot? { documents.snapshot(uri) }
 
@@ -271,7 +191,7 @@ public actor LanguageServer: MessageHandler {
 
     // MARK: Lifecycle
 
-    private func initialize(_ params: InitializeParams) async -> ReplyWork {
+    func initialize(_ params: InitializeParams) async -> ReplyWork {
         client = ClientCapabilities(json: params.capabilities)
         let (s, problems) = Settings.parse(params.initializationOptions)
         settings = s
@@ -298,7 +218,7 @@ public actor LanguageServer: MessageHandler {
         c.completionProvider = CompletionOptions(triggerCharacters: [":", ",", " "], resolveProvider: true)
         c.hoverProvider = true
         c.codeActionProvider = true
-        c.executeCommandProvider = ExecuteCommandOptions(commands: commands(options))
+        c.executeCommandProvider = ExecuteCommandOptions(commands: StylusCommand.available(options).map(\.name))
         return c
     }
 
@@ -316,7 +236,7 @@ public actor LanguageServer: MessageHandler {
         pullConfiguration()
     }
 
-    private func shutdown() async -> ReplyWork {
+    func shutdown() async -> ReplyWork {
         // Free resources before replying; safe to repeat.
         shutdownRequested = true
         lifecycle = .shutDown
@@ -400,7 +320,7 @@ public actor LanguageServer: MessageHandler {
     }
 
     /// `stylus/debugDocument {uri}`: the server's copy of a document, to check sync end to end.
-    private func debugDocument(_ p: TextDocumentIdentifier) throws -> ReplyWork {
+    func debugDocument(_ p: TextDocumentIdentifier) throws -> ReplyWork {
         let s = try snapshot(p.uri)
         return { DebugDocumentResult(uri: s.uri, version: s.version, text: s.text.text, lineCount: s.text.lineCount) }
     }

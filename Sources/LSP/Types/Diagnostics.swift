@@ -30,7 +30,7 @@ public struct Diagnostic: Codable, Sendable, Hashable {
     /// Carried back to code actions.
     public var data: JSONValue?
 
-    public init(range: LSPRange, severity: DiagnosticSeverity?, code: String?, source: String? = "stylus",
+    public init(range: LSPRange, severity: DiagnosticSeverity?, code: String?, source: String? = PromptDiagnostic.source,
                 message: String, tags: [Int]? = nil, relatedInformation: [DiagnosticRelatedInformation]? = nil,
                 data: JSONValue? = nil) {
         self.range = range; self.severity = severity; self.code = code; self.source = source
