@@ -11,7 +11,10 @@ import StylusCore
 ///    summaries are loaded it walks the catalog's alias index (`aliasesFromStore`).
 /// 2. The summaries and the name indexes follow on a thread of their own (`isLoaded`, `loaded()`,
 ///    about a second for 75,000 adapters); every other lookup waits for them.
-/// 3. Then the word index and the composer's candidate pool (`isComposerReady`, `composerReady()`).
+/// 3. Then the word index and the composer's candidates (`isComposerReady`, `composerReady()`):
+///    with the sentence-embedding model (`encoderDirectory`), the hybrid retriever that `stylus
+///    compose` uses, so the editor, `stylus check` and `stylus render --compose` choose the same
+///    adapters as the CLI; without it the keyword pool (the degraded mode, `composerWarning`).
 ///
 /// Lookups:
 /// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
@@ -28,8 +31,8 @@ public final class CatalogIndex: Sendable {
     private let loadedCatalog = OnceValue<Result<LoadedCatalog, Error>>()
     /// Adapters by the words of their names.
     private let words = OnceValue<WordIndex>()
-    /// The composer's candidate source.
-    private let candidates = OnceValue<Result<LexicalCandidates, Error>>()
+    /// The composer's candidate sources.
+    private let candidates = OnceValue<Result<ComposerSources, Error>>()
     private let lastComposition = LastValueCache<String, ComposeOutcome>()
 
     public enum LoadError: Error, CustomStringConvertible {
@@ -48,7 +51,7 @@ public final class CatalogIndex: Sendable {
     /// Indexes `store`; the summaries and the composer's pool follow on a thread of their own.
     /// `beforeSummaries` runs on that thread before it reads the catalog (tests hold it there to
     /// see the first phase).
-    public init(store: CatalogStore, beforeSummaries: (@Sendable () -> Void)? = nil) throws {
+    public init(store: CatalogStore, encoderDirectory: String? = nil, beforeSummaries: (@Sendable () -> Void)? = nil) throws {
         self.store = store
         do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
         let loaded = loadedCatalog, words = self.words, candidates = self.candidates
@@ -64,7 +67,7 @@ public final class CatalogIndex: Sendable {
             words.set(WordIndex(summaries))
             // From the summaries: the fields retrieval and the composer read, without a second
             // read of the catalog (raw descriptions, example prompts).
-            candidates.set(result.map { LexicalCandidates(entries: $0.summaries.map(\.candidateEntry)) })
+            candidates.set(result.map { ComposerSources.open(store: store, encoderDirectory: encoderDirectory, summaries: $0.summaries) })
         }
     }
 
@@ -81,12 +84,12 @@ public final class CatalogIndex: Sendable {
 
     /// Opens the catalog `explicit` names (see `openStore`), scans `loraFolders` into it and indexes
     /// it: what the editor and `stylus mcp` start from. Returns the scan's problems, one line each.
-    public static func open(explicit: String?, scanning loraFolders: [String],
+    public static func open(explicit: String?, scanning loraFolders: [String], encoderDirectory: String? = nil,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
                             beforeSummaries: (@Sendable () -> Void)? = nil) throws -> (index: CatalogIndex, problems: [String]) {
         let store = try openStore(explicit: explicit, environment: environment)
         let problems = loraFolders.flatMap { scan($0, into: store, environment: environment) }
-        return (try CatalogIndex(store: store, beforeSummaries: beforeSummaries), problems)
+        return (try CatalogIndex(store: store, encoderDirectory: encoderDirectory, beforeSummaries: beforeSummaries), problems)
     }
 
     /// Scans one LoRA folder into the catalog (incremental: unchanged files are not read again).
@@ -251,9 +254,10 @@ public final class CatalogIndex: Sendable {
     /// Waits (without blocking a Swift concurrency thread) until the composer can run.
     public func composerReady() async { _ = await candidates.value() }
 
-    /// The composer's candidate pool (BM25 over names, tags, trigger words and descriptions),
-    /// waiting (blocking) while it is built.
-    public func candidatePool() throws -> LexicalCandidates { try candidates.wait().get() }
+    /// Once the composer is ready, a problem of its sources worth telling the user: it decides by
+    /// keywords only (no sentence-embedding model, or it failed to load), or the vectors of new
+    /// adapters could not be stored (they are embedded in memory instead).
+    public var composerWarning: String? { (try? candidates.peek()?.get())?.warning }
 
     /// Prompts longer than this are not composed for diagnostics and hovers (a prompt is a few
     /// hundred bytes; composing a megabyte of text would cost seconds per keystroke).
@@ -263,28 +267,33 @@ public final class CatalogIndex: Sendable {
     /// built (from async code, `await composerReady()` first so no concurrency thread blocks). The
     /// last result is kept, so diagnostics, hover and code actions on one text share it.
     public func compose(_ request: PromptRequest) throws -> ComposeOutcome {
-        try compose(request, pool: candidatePool())
+        try compose(request, sources: candidates.wait().get())
     }
 
     /// The composition if the composer is ready and the prompt is not too long, else nil (for
     /// work that must not wait).
     public func composeIfReady(_ request: PromptRequest) -> ComposeOutcome? {
         guard request.file.positive.range.utf8.count <= Self.maxComposedBytes,
-              let ready = candidates.peek(), let pool = try? ready.get() else { return nil }
-        return try? compose(request, pool: pool)
+              let ready = candidates.peek(), let sources = try? ready.get() else { return nil }
+        return try? compose(request, sources: sources)
     }
 
     /// The composer's decisions for the topic at `utf8Offset`, for hovers: from the request's whole
-    /// composition when it is already computed, else the topic composed on its own (its own
-    /// candidates; no cross-topic limits or merges). Nil while the pool is being built.
+    /// composition (computed now with embeddings, a few milliseconds), else, in the keyword-only
+    /// mode, the topic composed on its own (its own candidates; no cross-topic limits or merges).
+    /// Nil while the composer's sources are being built.
     public func composeTopic(containing utf8Offset: Int, in request: PromptRequest) -> ComposedTopic? {
         let file = request.file
         guard file.positive.range.utf8.count <= Self.maxComposedBytes,
-              let ready = candidates.peek(), let pool = try? ready.get() else { return nil }
+              let ready = candidates.peek(), let sources = try? ready.get() else { return nil }
         func contains(_ r: SourceRange) -> Bool { r.utf8.contains(utf8Offset) || r.utf8.upperBound == utf8Offset }
         if let cached = lastComposition.value(for: Self.key(request)) {
             return cached.composition.topics.first { contains($0.range) }
         }
+        if sources.hybrid != nil {
+            return (try? compose(request, sources: sources))?.composition.topics.first { contains($0.range) }
+        }
+        let pool = sources.lexical
         guard let topic = file.topics.first(where: { contains($0.range) }),
               let found = try? pool.candidates(for: CandidateQuery(
                   text: topic.keyword, topic: topic.keyword, baseModel: nil,
@@ -295,10 +304,10 @@ public final class CatalogIndex: Sendable {
         return composition.topics.first
     }
 
-    private func compose(_ request: PromptRequest, pool: LexicalCandidates) throws -> ComposeOutcome {
+    private func compose(_ request: PromptRequest, sources: ComposerSources) throws -> ComposeOutcome {
         let key = Self.key(request)
         if let cached = lastComposition.value(for: key) { return cached }
-        let outcome = try ComposePipeline.run(request.composeRequest, source: pool)
+        let outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid)
         lastComposition.set(outcome, for: key)
         return outcome
     }
@@ -329,5 +338,31 @@ extension RenderComposer {
     /// renders composed prompts with.
     public init(catalog: CatalogIndex) {
         self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.summary(alias: $0)?.filePath })
+    }
+}
+
+/// What the composer draws candidates from: the keyword pool, and the hybrid (dense + BM25)
+/// retriever when the sentence-embedding model is installed, the way `stylus compose` opens them.
+struct ComposerSources: Sendable {
+    var lexical: LexicalCandidates
+    var hybrid: Retriever?
+    var warning: String?
+
+    /// With `encoderDirectory`: the retriever over the catalog (storing the vectors new adapters
+    /// lack first, so the next start does not embed them again); else, or when the model cannot be
+    /// loaded, the keyword pool from the summaries.
+    static func open(store: CatalogStore, encoderDirectory: String?, summaries: [AdapterSummary]) -> ComposerSources {
+        let keywordsOnly = { (warning: String) in
+            ComposerSources(lexical: LexicalCandidates(entries: summaries.map(\.candidateEntry)), hybrid: nil, warning: warning)
+        }
+        let (encoder, warning) = Retriever.openEncoder(modelDirectory: encoderDirectory)
+        guard let encoder else { return keywordsOnly(warning ?? "no sentence-embedding model; composing by keywords only") }
+        let stored = CatalogEmbedder(store: store, encoder: encoder).storeMissingVectors()
+        do {
+            let retriever = try Retriever(store: store, encoder: encoder)
+            return ComposerSources(lexical: retriever.lexicalCandidates, hybrid: retriever, warning: stored)
+        } catch {
+            return keywordsOnly("the retriever could not read \(store.path) (\(error)); composing by keywords only")
+        }
     }
 }

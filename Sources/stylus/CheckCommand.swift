@@ -41,7 +41,7 @@ struct CheckCommand: ParsableCommand {
         }
         let catalog: CatalogIndex
         do {
-            catalog = try CatalogIndex(store: CatalogIndex.openStore(explicit: db))
+            catalog = try CatalogIndex(store: CatalogIndex.openStore(explicit: db), encoderDirectory: modelPaths().miniLMDirectory)
             try catalog.waitUntilLoaded()
         } catch let error as CatalogIndex.LoadError {
             printError("stylus check: \(error)")

@@ -72,7 +72,8 @@ struct RenderCommand: ParsableCommand {
         do { job = try RenderJob(promptPath: file, text: text, options: options) } catch { throw bad("\(error)") }
         var composer: RenderComposer?
         if job.compose {
-            do { composer = RenderComposer(catalog: try CatalogIndex(store: CatalogIndex.openStore(explicit: db))) } catch {
+            do { composer = RenderComposer(catalog: try CatalogIndex(store: CatalogIndex.openStore(explicit: db),
+                                                                    encoderDirectory: modelPaths().miniLMDirectory)) } catch {
                 printError("stylus render: \(error)")
                 throw CLIExit.runtimeFailure
             }

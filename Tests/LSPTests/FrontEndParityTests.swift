@@ -69,16 +69,22 @@ final class FrontEndParityTests: XCTestCase {
             a castle, watercolor, a lighthouse
             """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        // The frontmatter's settings shape the prompt: debias text, and the topics without an adapter emphasised.
-        let expected = "a (castle:1.1), watercolor, a (lighthouse:1.1), best quality, <lora:kohya:0.64>"
+        // The frontmatter's settings shape the prompt: debias text, and the topics without an adapter
+        // emphasised. With the sentence-embedding model (installed by set-up) every front end
+        // composes semantically: "castle" finds "Medieval Castle".
+        let expected = "a castle, watercolor, a (lighthouse:1.1), best quality, <lora:locon_ldm:0.56>, <lora:kohya:0.64>"
+        _ = try RequiredFiles.miniLMDirectory()
 
-        // CLI. `stylus compose` adds the hybrid retriever's semantic candidates when the embedding
-        // model is installed; without it, it composes from the same lexical pool as the server and
-        // `stylus render --compose`.
-        let composed = try cli(["compose", "--json", "--db", db, path], environment: ["STYLUS_HOME": dir + "/no-models"])
+        // CLI
+        let composed = try cli(["compose", "--json", "--db", db, path])
         XCTAssertEqual(composed.status, 0, composed.stderr)
         let cliCompose = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(composed.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(cliCompose["prompt_with_adapters"] as? String, expected)
+        // Without the model, the keyword-only mode (its own model; the castle card is not found).
+        let keywordsOnly = try cli(["compose", "--json", "--db", db, path], environment: ["STYLUS_HOME": dir + "/no-models"])
+        let cliKeywords = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(keywordsOnly.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(cliKeywords["prompt_with_adapters"] as? String,
+                       "a (castle:1.1), watercolor, a (lighthouse:1.1), best quality, <lora:kohya:0.64>")
         let rendered = try cli(["render", "--compose", "--json", "--db", db, path])
         XCTAssertEqual(rendered.status, 0, rendered.stderr)
         let cliImage = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(rendered.stdout.utf8)) as? [String: Any])
@@ -88,7 +94,8 @@ final class FrontEndParityTests: XCTestCase {
         // Server
         var options = LanguageServer.Options()
         options.diagnosticsDelay = .milliseconds(10)
-        options.environment = ["STYLUS_HOME": dir + "/home"]
+        // The data directory set-up installed the models in (the catalog is named explicitly).
+        options.environment = ["STYLUS_HOME": DataPaths(environment: ProcessInfo.processInfo.environment).dataDirectory]
         options.renderCommand = RenderCommandHandler(session: RenderSession(configuration: .installed()))
         let client = TestClient(options: options)
         self.client = client

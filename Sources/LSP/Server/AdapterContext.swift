@@ -29,6 +29,7 @@ public final class AdapterContext: Sendable {
     public static func load(settings: Settings, environment: [String: String] = ProcessInfo.processInfo.environment,
                             beforeSummaries: (@Sendable () -> Void)? = nil) throws -> AdapterContext {
         let (catalog, problems) = try CatalogIndex.open(explicit: settings.db, scanning: settings.loraDirs,
+                                                        encoderDirectory: DataPaths(environment: environment).miniLMDirectory,
                                                         environment: environment, beforeSummaries: beforeSummaries)
         return AdapterContext(catalog: catalog, defaultBaseModel: settings.baseModel.flatMap { BaseModel($0) }, warnings: problems)
     }

@@ -59,7 +59,7 @@ package actor AdapterContextLoader {
             // Once the composer's index is built, composition-based results (hints) can appear.
             guard !context.isComposerReady else { return }
             await context.composerReady()
-            await self?.report(gen, context, [], loaded)
+            await self?.report(gen, context, context.catalog.composerWarning.map { [$0] } ?? [], loaded)
         }
     }
 
