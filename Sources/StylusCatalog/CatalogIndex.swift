@@ -9,9 +9,16 @@ import StylusCore
 /// Loading has three phases so a large catalog is usable at once:
 /// 1. `init` returns once the catalog is open. `aliases(prefix:…)` works from then on: until the
 ///    summaries are loaded it walks the catalog's alias index (`aliasesFromStore`).
-/// 2. The summaries and the name indexes follow on a thread of their own (`isLoaded`, `loaded()`,
-///    about a second for 75,000 adapters); every other lookup waits for them.
-/// 3. Then the word index and the composer's candidate pool (`isComposerReady`, `composerReady()`).
+/// 2. On a thread of their own: the retrieval index file beside the catalog is mapped
+///    (`RetrievalIndex`; rebuilt first when it does not match the catalog), which makes the
+///    composer's candidate pool and the hybrid retriever ready (`isComposerReady`,
+///    `composerReady()`, `retriever(modelDirectory:)`) in milliseconds at any catalog size.
+/// 3. Then the summaries (decoded from the index) and the name and word indexes (`isLoaded`,
+///    `loaded()`); every other lookup waits for them. With `loadSummaries: false` (one-shot
+///    commands) this phase starts only when a lookup needs it.
+///
+/// The CLI (`stylus compose`, `search`, `check`, `render --compose`), the language server and the
+/// MCP server all open the retrieval index this way.
 ///
 /// Lookups:
 /// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
@@ -24,13 +31,17 @@ public final class CatalogIndex: Sendable {
     public let store: CatalogStore
     /// Whether `aliasesFromStore` may answer (no alias the catalog's order cannot place).
     private let storeOrderIsExact: Bool
-    /// The summaries and the indexes built from them (phase 2).
+    /// The mapped retrieval index (phase 2).
+    private let retrieval = OnceValue<Result<RetrievalIndex, Error>>()
+    /// The summaries and the indexes built from them (phase 3).
     private let loadedCatalog = OnceValue<Result<LoadedCatalog, Error>>()
     /// Adapters by the words of their names.
     private let words = OnceValue<WordIndex>()
     /// The composer's candidate source.
     private let candidates = OnceValue<Result<LexicalCandidates, Error>>()
     private let lastComposition = LastValueCache<String, ComposeOutcome>()
+    /// Whether phase 3 has started.
+    private let summariesStarted = OnceFlag()
 
     public enum LoadError: Error, CustomStringConvertible {
         case catalogMissing(String)
@@ -45,27 +56,55 @@ public final class CatalogIndex: Sendable {
         }
     }
 
-    /// Indexes `store`; the summaries and the composer's pool follow on a thread of their own.
-    /// `beforeSummaries` runs on that thread before it reads the catalog (tests hold it there to
-    /// see the first phase).
-    public init(store: CatalogStore, beforeSummaries: (@Sendable () -> Void)? = nil) throws {
+    /// Indexes `store`; the retrieval index, the composer's pool and (unless `loadSummaries` is
+    /// false) the summaries follow on a thread of their own. `beforeSummaries` runs on that thread
+    /// before it reads anything (tests hold it there to see the first phase). `note` gets the one
+    /// line saying that the index file was missing, stale or damaged and is rebuilt.
+    public init(store: CatalogStore, loadSummaries: Bool = true, note: @escaping @Sendable (String) -> Void = RetrievalIndex.stderrNote,
+                beforeSummaries: (@Sendable () -> Void)? = nil) throws {
         self.store = store
         do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
-        let loaded = loadedCatalog, words = self.words, candidates = self.candidates
-        Thread.detachNewThread {
+        let retrieval = self.retrieval, candidates = self.candidates
+        Thread.detachNewThread { [weak self] in
             beforeSummaries?()
-            let result = Result {
-                // The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
-                do { return LoadedCatalog(summaries: try store.summaries(), aliases: AliasIndex(try store.aliasDirectory())) }
+            let index = Result {
+                do { return try RetrievalIndex.open(store: store, note: note) }
                 catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
             }
-            loaded.set(result)
-            let summaries = (try? result.get())?.summaries ?? []
-            words.set(WordIndex(summaries))
-            // From the summaries: the fields retrieval and the composer read, without a second
-            // read of the catalog (raw descriptions, example prompts).
-            candidates.set(result.map { LexicalCandidates(entries: $0.summaries.map(\.candidateEntry)) })
+            retrieval.set(index)
+            candidates.set(index.map { LexicalCandidates(index: $0, wordNet: WordNet.installed()) })
+            if loadSummaries { self?.loadSummaries(index) }
         }
+    }
+
+    /// Phase 3: summaries from the retrieval index, the alias directory from the store.
+    private func loadSummaries(_ index: Result<RetrievalIndex, Error>) {
+        guard summariesStarted.claim() else { return }
+        let result = Result {
+            // The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
+            do { return LoadedCatalog(summaries: try index.get().summaries(), aliases: AliasIndex(try store.aliasDirectory())) }
+            catch let error as LoadError { throw error }
+            catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        }
+        loadedCatalog.set(result)
+        words.set(WordIndex((try? result.get())?.summaries ?? []))
+    }
+
+    /// Starts phase 3 (on a thread of its own) if it has not started.
+    private func startSummaries() {
+        guard loadedCatalog.peek() == nil, !summariesStarted.isSet else { return }
+        let retrieval = self.retrieval
+        Thread.detachNewThread { [self] in loadSummaries(retrieval.wait()) }
+    }
+
+    /// The mapped retrieval index, waiting (blocking) while it is opened or rebuilt.
+    public func retrievalIndex() throws -> RetrievalIndex { try retrieval.wait().get() }
+
+    /// The hybrid retriever (MiniLM + BM25) over this catalog's retrieval index, with the encoder
+    /// from `modelDirectory` (nil: BM25 only, with a warning), as `stylus search`/`compose` and the
+    /// MCP server use it.
+    public func retriever(modelDirectory: String?, options: Retriever.Options = Retriever.Options()) throws -> Retriever {
+        try Retriever(store: store, modelDirectory: modelDirectory, options: options, index: retrievalIndex())
     }
 
     /// Opens the catalog `explicit` names (else `$STYLUS_DB`, else the data directory's catalog,
@@ -97,18 +136,21 @@ public final class CatalogIndex: Sendable {
     /// Every adapter, ordered by adapter id.
     public var summaries: [AdapterSummary] { catalog.summaries }
 
-    /// Whether the summaries are loaded (phase 2); before, only `aliases(prefix:…)` answers at once.
+    /// Whether the summaries are loaded (phase 3); before, only `aliases(prefix:…)` answers at once.
     public var isLoaded: Bool { loadedCatalog.peek() != nil }
 
     /// Waits (blocking) for the summaries; throws when they cannot be read.
-    public func waitUntilLoaded() throws { _ = try loadedCatalog.wait().get() }
+    public func waitUntilLoaded() throws { startSummaries(); _ = try loadedCatalog.wait().get() }
 
     /// Waits (without blocking a Swift concurrency thread) for the summaries; throws when they
     /// cannot be read.
-    public func loaded() async throws { _ = try await loadedCatalog.value().get() }
+    public func loaded() async throws { startSummaries(); _ = try await loadedCatalog.value().get() }
 
     /// The loaded catalog, waiting (blocking) while it loads; empty when it could not be read.
-    private var catalog: LoadedCatalog { (try? loadedCatalog.wait().get()) ?? LoadedCatalog.empty }
+    private var catalog: LoadedCatalog {
+        startSummaries()
+        return (try? loadedCatalog.wait().get()) ?? LoadedCatalog.empty
+    }
 
     // MARK: Lookups
 
@@ -172,6 +214,7 @@ public final class CatalogIndex: Sendable {
         -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
         let p = wordPrefix.lowercased()
         guard p.count >= 2 else { return ([], true) }
+        startSummaries()
         let wordIndex = words.wait()
         let summaries = catalog.summaries
         var found: [Int] = []
@@ -235,7 +278,7 @@ public final class CatalogIndex: Sendable {
 
     // MARK: Composing
 
-    /// Whether the composer's candidate pool is built (phase 3).
+    /// Whether the composer's candidate pool is ready (phase 2).
     public var isComposerReady: Bool { candidates.peek() != nil }
 
     /// Waits (without blocking a Swift concurrency thread) until the composer can run.
@@ -296,6 +339,25 @@ public final class CatalogIndex: Sendable {
     /// Everything a composition depends on besides the catalog.
     private static func key(_ r: PromptRequest) -> String {
         "\(r.baseModel?.name ?? "")\u{0}\(r.includeNSFW)\u{0}\(r.debias ?? "")\u{0}\(r.restoreConcepts)\u{0}\(r.text)"
+    }
+}
+
+/// A flag that one caller claims.
+final class OnceFlag: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var set = false
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if set { return false }
+        set = true
+        return true
+    }
+
+    var isSet: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return set
     }
 }
 

@@ -48,8 +48,8 @@ final class StylusTools: Sendable {
         settings.baseModel = configuration.baseModel
         settings.checkpoint = configuration.checkpoint
         adapters = try AdapterContext.load(settings: settings, environment: configuration.environment)
-        let store = try CatalogIndex.openStore(explicit: settings.db, environment: configuration.environment)
-        retriever = try Retriever(store: store, modelDirectory: paths.miniLMDirectory)
+        // The same retrieval index the editor's context opened (one mapping of the index file).
+        retriever = try adapters.catalog.retriever(modelDirectory: paths.miniLMDirectory)
         hybrid = retriever.warning == nil ? retriever : nil
         lexical = retriever.lexicalCandidates
         var tokenCounter: ClipTokenizer?

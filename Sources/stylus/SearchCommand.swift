@@ -47,7 +47,7 @@ struct SearchCommand: ParsableCommand {
         opts.fusion = Retriever.Fusion(rawValue: fusion)!
         let retriever: Retriever
         do {
-            retriever = try Retriever(store: store, modelDirectory: modelPaths().miniLMDirectory, options: opts)
+            retriever = try CatalogIndex(store: store, loadSummaries: false).retriever(modelDirectory: modelPaths().miniLMDirectory, options: opts)
         } catch let error as CatalogError {
             printError("stylus: \(error)")
             throw error.isBadInput ? CLIExit.badInput : CLIExit.runtimeFailure
@@ -62,8 +62,8 @@ struct SearchCommand: ParsableCommand {
             printOut("no matching adapters")
         } else {
             for (n, h) in hits.enumerated() {
-                let e = retriever.entry(h.index)
-                printOut(String(format: "%3d  %.4f  %@  <lora:%@>  %@", n + 1, h.score, e.card.adapterId, e.card.alias, e.card.title))
+                let e = retriever.summary(h.index)
+                printOut(String(format: "%3d  %.4f  %@  <lora:%@>  %@", n + 1, h.score, e.adapterId, e.alias, e.title))
             }
         }
     }
