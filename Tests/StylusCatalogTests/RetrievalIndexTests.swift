@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import StylusCatalog
 import StylusCore
 import XCTest
@@ -22,8 +23,8 @@ final class RetrievalIndexTests: XCTestCase {
          card("a-car", "Realistic Cars", tags: ["vehicle", "car"], description: "Photorealistic cars and trucks.")]
     }
 
-    func importCards(_ cards: [[String: Any]], into store: CatalogStore) throws {
-        let jsonl = try Support.tempDir("cards") + "/cards.jsonl"
+    func importCards(_ cards: [[String: Any]], into store: CatalogStore, file: String? = nil) throws {
+        let jsonl = try file ?? Support.tempDir("cards") + "/cards.jsonl"
         let lines = try cards.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
         try lines.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
         _ = try CatalogImporter(store: store).importJSONL(jsonl)
@@ -110,9 +111,17 @@ final class RetrievalIndexTests: XCTestCase {
         try store.remove("a-car")
         try bumped("remove")
         XCTAssertEqual(try open(store).0.documentCount, cards.count)
-        // A re-import that changes nothing does not.
-        try importCards(cards.filter { ($0["adapter_id"] as? String) != "a-car" }, into: store)
+        // A re-import that changes nothing does not (the same file: the source line is indexed).
+        let same = try Support.tempDir("same") + "/cards.jsonl"
+        try importCards(cards, into: store, file: same)
+        try bumped("import of a removed card")
+        try importCards(cards, into: store, file: same)
         XCTAssertEqual(try store.indexState().generation, generation)
+        // Nor does caching a file hash (not an indexed field), from another connection.
+        try DatabaseQueue(path: store.path).write { try $0.execute(sql: "UPDATE adapters SET sha256 = 'abc', autov2 = 'def'") }
+        XCTAssertEqual(try store.indexState().generation, generation)
+        try DatabaseQueue(path: store.path).write { try $0.execute(sql: "UPDATE adapters SET title = title || '!' WHERE adapter_id = 'a-dog'") }
+        try bumped("a title changed by another connection")
     }
 
     func testBadFilesAreDetectedAndRebuilt() throws {
