@@ -306,6 +306,36 @@ public final class CatalogStore: Sendable {
         }
     }
 
+    /// Those of `texts` that have a stored vector of `model` (without reading the vectors).
+    public func textsWithVectors(_ texts: [String], model: String) throws -> Set<String> {
+        guard !texts.isEmpty else { return [] }
+        return try read { db in
+            var out = Set<String>()
+            let unique = Array(Set(texts))
+            for start in stride(from: 0, to: unique.count, by: 500) {
+                let chunk = Array(unique[start..<min(start + 500, unique.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try String.fetchCursor(db, sql: "SELECT text FROM text_vectors WHERE model = ? AND text IN (\(marks))",
+                                                  arguments: StatementArguments([model] + chunk))
+                while let text = try rows.next() { out.insert(text) }
+            }
+            return out
+        }
+    }
+
+    /// The short texts that name every adapter (cleaned title, subject tags).
+    public func allNameTexts() throws -> [String] {
+        try read { db in
+            var out: [String] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT title, tags FROM adapters")
+            while let row = try rows.next() {
+                out.append(ComposerWords.titleText(row["title"]))
+                out += ComposerWords.subjectTags(JSONText.decodeStringArray(row["tags"]))
+            }
+            return out
+        }
+    }
+
     /// The short texts that name each adapter (cleaned title, subject tags), for `adapterIDs`.
     public func nameTexts(adapterIDs: [String]) throws -> [String] {
         guard !adapterIDs.isEmpty else { return [] }
