@@ -81,8 +81,15 @@ public final class CatalogIndex: Sendable {
     private func loadSummaries(_ index: Result<RetrievalIndex, Error>) {
         guard summariesStarted.claim() else { return }
         let result = Result {
-            // The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
-            do { return LoadedCatalog(summaries: try index.get().summaries(), aliases: AliasIndex(try store.aliasDirectory())) }
+            // The alias directory (from SQLite, on a thread of its own) while the summaries are decoded
+            // from the index. The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
+            let store = self.store
+            let aliases = OnceValue<Result<AliasIndex, Error>>()
+            Thread.detachNewThread { aliases.set(Result { AliasIndex(try store.aliasDirectory()) }) }
+            do {
+                let summaries = try index.get().summaries()
+                return LoadedCatalog(summaries: summaries, aliases: try aliases.wait().get())
+            }
             catch let error as LoadError { throw error }
             catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
         }
@@ -123,8 +130,15 @@ public final class CatalogIndex: Sendable {
     public static func scan(_ folder: String, into store: CatalogStore,
                             environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
         do {
+            let before = try? store.indexState().generation
             let report = try FolderScanner(store: store).scan(DataPaths.expandingTilde(folder, environment: environment))
-            return report.skipped.map { "LoRA folder \(folder): \($0)" }
+            var problems = report.skipped.map { "LoRA folder \(folder): \($0)" }
+            // The scan changed the catalog: bring the retrieval index up to date now (an expected
+            // rebuild, without the note a reader gives when it finds the index stale).
+            if let before, (try? store.indexState().generation) != before, let problem = RetrievalIndex.refresh(store: store) {
+                problems.append(problem)
+            }
+            return problems
         } catch {
             return ["LoRA folder \(folder) was not scanned: \(error)"]
         }
