@@ -111,7 +111,9 @@ public final class CatalogIndex: Sendable {
     /// from `modelDirectory` (nil: BM25 only, with a warning), as `stylus search`/`compose` and the
     /// MCP server use it.
     public func retriever(modelDirectory: String?, options: Retriever.Options = Retriever.Options()) throws -> Retriever {
-        try Retriever(store: store, modelDirectory: modelDirectory, options: options, index: retrievalIndex())
+        // The encoder loads here while the loading thread maps (and checks) the index file.
+        let (encoder, warning) = Retriever.loadEncoder(modelDirectory: modelDirectory)
+        return try Retriever(store: store, encoder: encoder, warning: warning, options: options, index: retrievalIndex())
     }
 
     /// Opens the catalog `explicit` names (else `$STYLUS_DB`, else the data directory's catalog,

@@ -52,16 +52,16 @@ public final class Retriever: CandidateSource, Sendable {
     /// Adapters still without a vector get one now (and it is stored when the catalog is writable).
     public convenience init(store: CatalogStore, modelDirectory: String?, options: Options = Options(),
                             index: RetrievalIndex? = nil) throws {
-        var encoder: MiniLMEncoder?
-        var warning: String?
-        if let modelDirectory {
-            do { encoder = try MiniLMEncoder(directory: modelDirectory) } catch {
-                warning = "sentence embeddings unavailable (\(error)); ranking by keywords (BM25) only"
-            }
-        } else {
-            warning = "no sentence-embedding model configured; ranking by keywords (BM25) only"
-        }
+        let (encoder, warning) = Self.loadEncoder(modelDirectory: modelDirectory)
         try self.init(store: store, encoder: encoder, warning: warning, options: options, index: index)
+    }
+
+    /// The encoder from `modelDirectory` (nil: BM25 only), or why there is none.
+    public static func loadEncoder(modelDirectory: String?) -> (encoder: MiniLMEncoder?, warning: String?) {
+        guard let modelDirectory else { return (nil, "no sentence-embedding model configured; ranking by keywords (BM25) only") }
+        do { return (try MiniLMEncoder(directory: modelDirectory), nil) } catch {
+            return (nil, "sentence embeddings unavailable (\(error)); ranking by keywords (BM25) only")
+        }
     }
 
     /// Over the catalog's retrieval index (`index`, else opened or rebuilt here). When adapters
