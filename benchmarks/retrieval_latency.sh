@@ -5,6 +5,6 @@
 set -e
 work=${1:-/tmp/stylus-retrieval-bench}
 stylus=${STYLUS:-.build/release/stylus}
-[ -f "$work/catalog_75k.jsonl" ] || /work/venv/bin/python scripts/gen_catalog_75k.py "$work"
+[ -f "$work/catalog_75k.jsonl" ] || ${PYTHON:-python3} scripts/gen_catalog_75k.py "$work"
 [ -f "$work/catalog.sqlite" ] || "$stylus" catalog import --db "$work/catalog.sqlite" "$work/catalog_75k.jsonl"
 "$stylus" search --db "$work/catalog.sqlite" --batch "$work/queries_500.jsonl" >/dev/null

@@ -496,3 +496,42 @@ void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, l
     (void)level;
     scan_i8_portable(q, codes, scales, rows, dim, scores);
 }
+
+// MARK: checksum
+
+void stylus_checksum_init(stylus_checksum_state *s) { memset(s, 0, sizeof *s); }
+
+CLONES
+void stylus_checksum_update(stylus_checksum_state *s, const void *p, long n) {
+    const uint8_t *bytes = p;
+    uint64_t a[8], b[8];
+    memcpy(a, s->a, sizeof a);
+    memcpy(b, s->b, sizeof b);
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint32_t w[8];
+        memcpy(w, bytes + i, sizeof w);
+        for (int l = 0; l < 8; l++) { a[l] += w[l]; b[l] += a[l]; }
+    }
+    // The tail (only in the last piece): byte by byte into lane 0 with its position.
+    for (; i < n; i++) { a[0] += (uint64_t)bytes[i] + 1; b[0] += a[0] * (uint64_t)(i + 1); }
+    memcpy(s->a, a, sizeof a);
+    memcpy(s->b, b, sizeof b);
+    s->length += (uint64_t)n;
+}
+
+static uint64_t checksum_mix(uint64_t h) {
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+uint64_t stylus_checksum_final(const stylus_checksum_state *s, uint64_t seed) {
+    uint64_t h = checksum_mix(seed ^ 0x9e3779b97f4a7c15ULL);
+    for (int l = 0; l < 8; l++) {
+        h = checksum_mix(h ^ s->a[l]) + (uint64_t)l;
+        h = checksum_mix(h ^ s->b[l]);
+    }
+    return checksum_mix(h ^ s->length);
+}

@@ -9,12 +9,18 @@ import StylusCore
 /// Loading has three phases so a large catalog is usable at once:
 /// 1. `init` returns once the catalog is open. `aliases(prefix:…)` works from then on: until the
 ///    summaries are loaded it walks the catalog's alias index (`aliasesFromStore`).
-/// 2. The summaries and the name indexes follow on a thread of their own (`isLoaded`, `loaded()`,
-///    about a second for 75,000 adapters); every other lookup waits for them.
-/// 3. Then the word index and the composer's candidates (`isComposerReady`, `composerReady()`):
-///    with the sentence-embedding model (`encoderDirectory`), the hybrid retriever that `stylus
-///    compose` uses, so the editor, `stylus check` and `stylus render --compose` choose the same
-///    adapters as the CLI; without it the keyword pool (the degraded mode, `composerWarning`).
+/// 2. On a thread of their own: the retrieval index file beside the catalog is mapped
+///    (`RetrievalIndex`; rebuilt first when it does not match the catalog), then the composer's
+///    candidates are made ready (`isComposerReady`, `composerReady()`): with the sentence-embedding
+///    model (`encoderDirectory`), the hybrid retriever that `stylus compose` uses, so the editor,
+///    `stylus check` and `stylus render --compose` choose the same adapters as the CLI; without it
+///    the keyword pool (the degraded mode, `composerWarning`).
+/// 3. Then the summaries (decoded from the index) and the name and word indexes (`isLoaded`,
+///    `loaded()`); every other lookup waits for them. With `loadSummaries: false` (one-shot
+///    commands) this phase starts only when a lookup needs it.
+///
+/// The CLI (`stylus compose`, `search`, `check`, `render --compose`), the language server and the
+/// MCP server all open the retrieval index this way (`retriever(modelDirectory:)`).
 ///
 /// Lookups:
 /// - `summary(alias:)` / `entry(alias:)`: the adapter behind `<lora:alias:…>` (alias or file stem,
@@ -27,13 +33,17 @@ public final class CatalogIndex: Sendable {
     public let store: CatalogStore
     /// Whether `aliasesFromStore` may answer (no alias the catalog's order cannot place).
     private let storeOrderIsExact: Bool
-    /// The summaries and the indexes built from them (phase 2).
+    /// The mapped retrieval index (phase 2).
+    private let retrieval = OnceValue<Result<RetrievalIndex, Error>>()
+    /// The summaries and the indexes built from them (phase 3).
     private let loadedCatalog = OnceValue<Result<LoadedCatalog, Error>>()
     /// Adapters by the words of their names.
     private let words = OnceValue<WordIndex>()
     /// The composer's candidate sources.
     private let candidates = OnceValue<Result<ComposerSources, Error>>()
     private let lastComposition = LastValueCache<String, ComposeOutcome>()
+    /// Whether phase 3 has started.
+    private let summariesStarted = OnceFlag()
 
     public enum LoadError: Error, CustomStringConvertible {
         case catalogMissing(String)
@@ -48,27 +58,81 @@ public final class CatalogIndex: Sendable {
         }
     }
 
-    /// Indexes `store`; the summaries and the composer's pool follow on a thread of their own.
-    /// `beforeSummaries` runs on that thread before it reads the catalog (tests hold it there to
-    /// see the first phase).
-    public init(store: CatalogStore, encoderDirectory: String? = nil, beforeSummaries: (@Sendable () -> Void)? = nil) throws {
+    /// Indexes `store`; the retrieval index, the composer's candidates and (unless `loadSummaries`
+    /// is false) the summaries follow on a thread of their own. `beforeSummaries` runs on that
+    /// thread before it reads anything (tests hold it there to see the first phase). `note` gets
+    /// the one line saying that the index file was missing, stale or damaged and is rebuilt.
+    public init(store: CatalogStore, encoderDirectory: String? = nil, loadSummaries: Bool = true,
+                note: @escaping @Sendable (String) -> Void = RetrievalIndex.stderrNote,
+                beforeSummaries: (@Sendable () -> Void)? = nil) throws {
         self.store = store
         do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
-        let loaded = loadedCatalog, words = self.words, candidates = self.candidates
-        Thread.detachNewThread {
+        let retrieval = self.retrieval, candidates = self.candidates
+        Thread.detachNewThread { [weak self] in
             beforeSummaries?()
-            let result = Result {
-                // The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
-                do { return LoadedCatalog(summaries: try store.summaries(), aliases: AliasIndex(try store.aliasDirectory())) }
+            let index = Result {
+                do { return try RetrievalIndex.open(store: store, note: note) }
                 catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
             }
-            loaded.set(result)
-            let summaries = (try? result.get())?.summaries ?? []
-            words.set(WordIndex(summaries))
-            // From the summaries: the fields retrieval and the composer read, without a second
-            // read of the catalog (raw descriptions, example prompts).
-            candidates.set(result.map { ComposerSources.open(store: store, encoderDirectory: encoderDirectory, summaries: $0.summaries) })
+            retrieval.set(index)
+            if loadSummaries { self?.startSummaries() }
+            candidates.set(index.map { index in
+                guard let self, let encoderDirectory, let retriever = try? self.retriever(modelDirectory: encoderDirectory),
+                      retriever.warning == nil else {
+                    let (_, warning) = Retriever.openEncoder(modelDirectory: encoderDirectory)
+                    return ComposerSources(lexical: LexicalCandidates(index: index, wordNet: WordNet.installed()), hybrid: nil,
+                                           warning: warning ?? "the retriever could not be opened; composing by keywords only")
+                }
+                return ComposerSources(lexical: retriever.lexicalCandidates, hybrid: retriever, warning: retriever.storeProblem)
+            })
         }
+    }
+
+    /// Phase 3: summaries from the retrieval index, the alias directory from the store.
+    private func loadSummaries(_ index: Result<RetrievalIndex, Error>) {
+        guard summariesStarted.claim() else { return }
+        let result = Result {
+            // The alias directory (from SQLite, on a thread of its own) while the summaries are decoded
+            // from the index. The aliases come sorted from the catalog's index (no sort of 75,000 strings here).
+            let store = self.store
+            let aliases = OnceValue<Result<AliasIndex, Error>>()
+            Thread.detachNewThread { aliases.set(Result { AliasIndex(try store.aliasDirectory()) }) }
+            do {
+                let summaries = try index.get().summaries()
+                return LoadedCatalog(summaries: summaries, aliases: try aliases.wait().get())
+            }
+            catch let error as LoadError { throw error }
+            catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        }
+        loadedCatalog.set(result)
+        words.set(WordIndex((try? result.get())?.summaries ?? []))
+    }
+
+    /// Starts phase 3 (on a thread of its own) if it has not started.
+    private func startSummaries() {
+        guard loadedCatalog.peek() == nil, !summariesStarted.isSet else { return }
+        let retrieval = self.retrieval
+        Thread.detachNewThread { [self] in loadSummaries(retrieval.wait()) }
+    }
+
+    /// The mapped retrieval index, waiting (blocking) while it is opened or rebuilt.
+    public func retrievalIndex() throws -> RetrievalIndex { try retrieval.wait().get() }
+
+    /// The hybrid retriever (MiniLM + BM25) over this catalog's retrieval index, with the encoder
+    /// from `modelDirectory` (nil: BM25 only, with a warning), as `stylus search`/`compose` and the
+    /// MCP server use it.
+    /// Adapters without a vector get one first, stored in the catalog (the index is then brought up
+    /// to date); when that fails they are embedded in memory and `storeProblem` says why.
+    public func retriever(modelDirectory: String?, options: Retriever.Options = Retriever.Options()) throws -> Retriever {
+        // The encoder loads here while the loading thread maps (and checks) the index file.
+        let (encoder, warning) = Retriever.openEncoder(modelDirectory: modelDirectory)
+        var index = try retrievalIndex()
+        var problem: String?
+        if let encoder, index.vectorCount < index.documentCount {
+            problem = CatalogEmbedder(store: store, encoder: encoder).storeMissingVectors()
+            if problem == nil { index = try RetrievalIndex.open(store: store, note: { _ in }) }  // the new vectors made it stale
+        }
+        return try Retriever(store: store, encoder: encoder, warning: warning, options: options, index: index, storeProblem: problem)
     }
 
     /// Opens the catalog `explicit` names (else `$STYLUS_DB`, else the data directory's catalog,
@@ -97,8 +161,15 @@ public final class CatalogIndex: Sendable {
     public static func scan(_ folder: String, into store: CatalogStore,
                             environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
         do {
+            let before = try? store.indexState().generation
             let report = try FolderScanner(store: store).scan(DataPaths.expandingTilde(folder, environment: environment))
-            return report.skipped.map { "LoRA folder \(folder): \($0)" }
+            var problems = report.skipped.map { "LoRA folder \(folder): \($0)" }
+            // The scan changed the catalog: bring the retrieval index up to date now (an expected
+            // rebuild, without the note a reader gives when it finds the index stale).
+            if let before, (try? store.indexState().generation) != before, let problem = RetrievalIndex.refresh(store: store) {
+                problems.append(problem)
+            }
+            return problems
         } catch {
             return ["LoRA folder \(folder) was not scanned: \(error)"]
         }
@@ -110,18 +181,21 @@ public final class CatalogIndex: Sendable {
     /// Every adapter, ordered by adapter id.
     public var summaries: [AdapterSummary] { catalog.summaries }
 
-    /// Whether the summaries are loaded (phase 2); before, only `aliases(prefix:…)` answers at once.
+    /// Whether the summaries are loaded (phase 3); before, only `aliases(prefix:…)` answers at once.
     public var isLoaded: Bool { loadedCatalog.peek() != nil }
 
     /// Waits (blocking) for the summaries; throws when they cannot be read.
-    public func waitUntilLoaded() throws { _ = try loadedCatalog.wait().get() }
+    public func waitUntilLoaded() throws { startSummaries(); _ = try loadedCatalog.wait().get() }
 
     /// Waits (without blocking a Swift concurrency thread) for the summaries; throws when they
     /// cannot be read.
-    public func loaded() async throws { _ = try await loadedCatalog.value().get() }
+    public func loaded() async throws { startSummaries(); _ = try await loadedCatalog.value().get() }
 
     /// The loaded catalog, waiting (blocking) while it loads; empty when it could not be read.
-    private var catalog: LoadedCatalog { (try? loadedCatalog.wait().get()) ?? LoadedCatalog.empty }
+    private var catalog: LoadedCatalog {
+        startSummaries()
+        return (try? loadedCatalog.wait().get()) ?? LoadedCatalog.empty
+    }
 
     // MARK: Lookups
 
@@ -185,6 +259,7 @@ public final class CatalogIndex: Sendable {
         -> (matches: [(word: String, adapter: AdapterSummary)], truncated: Bool) {
         let p = wordPrefix.lowercased()
         guard p.count >= 2 else { return ([], true) }
+        startSummaries()
         let wordIndex = words.wait()
         let summaries = catalog.summaries
         var found: [Int] = []
@@ -248,11 +323,15 @@ public final class CatalogIndex: Sendable {
 
     // MARK: Composing
 
-    /// Whether the composer's candidate pool is built (phase 3).
+    /// Whether the composer's candidate pool is ready (phase 2).
     public var isComposerReady: Bool { candidates.peek() != nil }
 
     /// Waits (without blocking a Swift concurrency thread) until the composer can run.
     public func composerReady() async { _ = await candidates.value() }
+
+    /// The composer's keyword pool (BM25 over names, tags, trigger words and descriptions), waiting
+    /// (blocking) while the composer's sources are built.
+    public func candidatePool() throws -> LexicalCandidates { try candidates.wait().get().lexical }
 
     /// Once the composer is ready, a problem of its sources worth telling the user: it decides by
     /// keywords only (no sentence-embedding model, or it failed to load), or the vectors of new
@@ -318,6 +397,25 @@ public final class CatalogIndex: Sendable {
     }
 }
 
+/// A flag that one caller claims.
+final class OnceFlag: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var set = false
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if set { return false }
+        set = true
+        return true
+    }
+
+    var isSet: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return set
+    }
+}
+
 /// The last value computed for a key, shared between threads.
 final class LastValueCache<Key: Equatable & Sendable, Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
@@ -347,22 +445,4 @@ struct ComposerSources: Sendable {
     var lexical: LexicalCandidates
     var hybrid: Retriever?
     var warning: String?
-
-    /// With `encoderDirectory`: the retriever over the catalog (storing the vectors new adapters
-    /// lack first, so the next start does not embed them again); else, or when the model cannot be
-    /// loaded, the keyword pool from the summaries.
-    static func open(store: CatalogStore, encoderDirectory: String?, summaries: [AdapterSummary]) -> ComposerSources {
-        let keywordsOnly = { (warning: String) in
-            ComposerSources(lexical: LexicalCandidates(entries: summaries.map(\.candidateEntry)), hybrid: nil, warning: warning)
-        }
-        let (encoder, warning) = Retriever.openEncoder(modelDirectory: encoderDirectory)
-        guard let encoder else { return keywordsOnly(warning ?? "no sentence-embedding model; composing by keywords only") }
-        let stored = CatalogEmbedder(store: store, encoder: encoder).storeMissingVectors()
-        do {
-            let retriever = try Retriever(store: store, encoder: encoder)
-            return ComposerSources(lexical: retriever.lexicalCandidates, hybrid: retriever, warning: stored)
-        } catch {
-            return keywordsOnly("the retriever could not read \(store.path) (\(error)); composing by keywords only")
-        }
-    }
 }

@@ -44,7 +44,12 @@ public enum CatalogJSON {
 
     /// A short card for result lists: what an agent needs to pick an adapter and write its tag.
     public static func shortCard(_ e: CatalogEntry) -> String {
-        let c = e.card, r = e.refinement
+        shortCard(AdapterSummary(card: e.card, refinement: e.refinement, rowID: e.rowID))
+    }
+
+    /// `shortCard` of a summary (the same fields).
+    public static func shortCard(_ s: AdapterSummary) -> String {
+        let (c, r) = s.candidateEntry
         return JSONText.object([
             ("title", JSONText.quote(c.title)), ("base_model", c.baseModel.map { JSONText.quote($0.name) } ?? "null"),
             ("category", JSONText.quote(r.category.rawValue)), ("weight", JSONText.number(r.weight)),
@@ -61,8 +66,8 @@ public enum CatalogJSON {
     /// (`shortCard`) when `cards` is set.
     public static func searchResults(_ hits: [Retriever.Hit], _ retriever: Retriever, cards: Bool = false) -> String {
         "[" + hits.map { h in
-            let e = retriever.entry(h.index)
-            var fields = [("adapter_id", JSONText.quote(h.adapterID)), ("alias", JSONText.quote(e.card.alias)),
+            let e = retriever.summary(h.index)
+            var fields = [("adapter_id", JSONText.quote(h.adapterID)), ("alias", JSONText.quote(e.alias)),
                           ("score", JSONText.number(h.score))]
             if cards { fields.append(("card", shortCard(e))) }
             return JSONText.object(fields)

@@ -134,6 +134,25 @@ package enum CatalogSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        // The retrieval index file beside the catalog (`RetrievalIndex`) records the generation it was
+        // built from. Triggers bump it in the same transaction as any change to what the index holds
+        // (adapters added or removed; names, refined fields, file, vector changed), whichever code
+        // path writes. `catalog_id` tells this catalog's index from another catalog's.
+        m.registerMigration("v6_index_generation") { db in
+            let indexed = """
+                adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words, tags,
+                refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
+                trigger_words, is_character, embedding, embedding_model, embedding_dim
+                """
+            let bump = "UPDATE catalog_state SET value = value + 1 WHERE key = 'generation';"
+            try db.execute(sql: """
+                CREATE TABLE catalog_state (key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
+                INSERT INTO catalog_state (key, value) VALUES ('generation', 1), ('catalog_id', lower(hex(randomblob(16))));
+                CREATE TRIGGER adapters_generation_ai AFTER INSERT ON adapters BEGIN \(bump) END;
+                CREATE TRIGGER adapters_generation_ad AFTER DELETE ON adapters BEGIN \(bump) END;
+                CREATE TRIGGER adapters_generation_au AFTER UPDATE OF \(indexed) ON adapters BEGIN \(bump) END;
+                """)
+        }
         return m
     }
 }

@@ -234,7 +234,11 @@ public final class CatalogStore: Sendable {
 
     /// All stored vectors of one model, row-aligned with their adapter ids.
     public func embeddings(model: String) throws -> [(adapterID: String, vector: [Float])] {
-        try read { db in
+        try read { db in try embeddings(model: model, db) }
+    }
+
+    func embeddings(model: String, _ db: Database) throws -> [(adapterID: String, vector: [Float])] {
+        do {
             let rows = try Row.fetchCursor(db, sql: "SELECT adapter_id, embedding, embedding_dim FROM adapters WHERE embedding_model = ? ORDER BY id", arguments: [model])
             var out: [(String, [Float])] = []
             while let row = try rows.next() {
@@ -243,6 +247,21 @@ public final class CatalogStore: Sendable {
             return out
         }
     }
+
+    /// What the retrieval index file must match: the catalog's id and its generation (bumped by
+    /// triggers on every change to indexed fields; see the `v6_index_generation` migration).
+    public func indexState() throws -> (catalogID: String, generation: UInt64) {
+        try read { db in try indexState(db) }
+    }
+
+    func indexState(_ db: Database) throws -> (catalogID: String, generation: UInt64) {
+        let id = try String.fetchOne(db, sql: "SELECT value FROM catalog_state WHERE key = 'catalog_id'") ?? ""
+        let generation = try Int64.fetchOne(db, sql: "SELECT value FROM catalog_state WHERE key = 'generation'") ?? 0
+        return (id, UInt64(max(0, generation)))
+    }
+
+    /// Runs `body` in one read transaction (one consistent snapshot of the catalog).
+    func snapshot<T>(_ body: (Database) throws -> T) throws -> T { try read(body) }
 
     /// Little-endian Float32 bytes, as vectors are stored.
     static func blob(_ vector: [Float]) -> Data {
@@ -284,6 +303,36 @@ public final class CatalogStore: Sendable {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO text_vectors (model, text, vector) VALUES (?, ?, ?)")
                     .execute(arguments: [model, text, Self.blob(vector)])
             }
+        }
+    }
+
+    /// Those of `texts` that have a stored vector of `model` (without reading the vectors).
+    public func textsWithVectors(_ texts: [String], model: String) throws -> Set<String> {
+        guard !texts.isEmpty else { return [] }
+        return try read { db in
+            var out = Set<String>()
+            let unique = Array(Set(texts))
+            for start in stride(from: 0, to: unique.count, by: 500) {
+                let chunk = Array(unique[start..<min(start + 500, unique.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let rows = try String.fetchCursor(db, sql: "SELECT text FROM text_vectors WHERE model = ? AND text IN (\(marks))",
+                                                  arguments: StatementArguments([model] + chunk))
+                while let text = try rows.next() { out.insert(text) }
+            }
+            return out
+        }
+    }
+
+    /// The short texts that name every adapter (cleaned title, subject tags).
+    public func allNameTexts() throws -> [String] {
+        try read { db in
+            var out: [String] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT title, tags FROM adapters")
+            while let row = try rows.next() {
+                out.append(ComposerWords.titleText(row["title"]))
+                out += ComposerWords.subjectTags(JSONText.decodeStringArray(row["tags"]))
+            }
+            return out
         }
     }
 

@@ -48,13 +48,15 @@ extension CatalogStore {
 
     /// Every adapter's summary, ordered by adapter id.
     public func summaries() throws -> [AdapterSummary] {
-        try read { db in
-            var bases = BaseModelCache()
-            var out: [AdapterSummary] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.summaryColumns) FROM adapters ORDER BY adapter_id")
-            while let r = try rows.next() { out.append(Self.summary(r, &bases)) }
-            return out
-        }
+        try read { db in try summaries(db) }
+    }
+
+    func summaries(_ db: Database) throws -> [AdapterSummary] {
+        var bases = BaseModelCache()
+        var out: [AdapterSummary] = []
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.summaryColumns) FROM adapters ORDER BY adapter_id")
+        while let r = try rows.next() { out.append(Self.summary(r, &bases)) }
+        return out
     }
 
     /// The summaries of the given catalog rows, in the order given; rows that no longer exist are

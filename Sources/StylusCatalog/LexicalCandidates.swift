@@ -6,46 +6,17 @@ import StylusCore
 /// share a term with it. One index type serves both the composer's lexical candidates and the
 /// hybrid retriever's keyword list.
 public struct BM25Index: Sendable {
-    struct Posting {
-        var doc: Int32
-        /// The term's BM25 weight in this document (idf × saturated tf), precomputed.
-        var weight: Float
-    }
+    /// The postings, in the retrieval index's layout (a mapped file or memory).
+    let index: RetrievalIndex
+    public var documentCount: Int { index.documentCount }
 
-    let postings: [String: [Posting]]
-    public let documentCount: Int
-
-    /// One document per entry, in order (document i is entries[i]).
+    /// One document per entry, in order (document i is entries[i]), held in memory.
     public init(entries: [(AdapterCard, AdapterRefinement)]) {
-        var termCounts: [[String: Int]] = []
-        termCounts.reserveCapacity(entries.count)
-        var documentFrequency: [String: Int] = [:]
-        for (card, refinement) in entries {
-            var terms: [String: Int] = [:]
-            // Names count more than the description.
-            let named = [card.title, card.alias.replacingOccurrences(of: "_", with: " ")] + card.tags + card.triggerWords
-            for w in named.flatMap({ BM25Index.tokens($0) }) { terms[w, default: 0] += 3 }
-            for w in BM25Index.tokens(refinement.refinedDescription) { terms[w, default: 0] += 1 }
-            for t in terms.keys { documentFrequency[t, default: 0] += 1 }
-            termCounts.append(terms)
-        }
-        let n = Double(max(1, entries.count))
-        let lengths = termCounts.map { Double($0.values.reduce(0, +)) }
-        let averageLength = max(1, lengths.reduce(0, +) / n)
-        let k1 = 1.2, b = 0.75
-        var postings: [String: [Posting]] = [:]
-        for (i, terms) in termCounts.enumerated() {
-            for (t, count) in terms {
-                let df = Double(documentFrequency[t] ?? 1)
-                let idf = log(1 + (n - df + 0.5) / (df + 0.5))
-                let tf = Double(count)
-                let w = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[i] / averageLength))
-                postings[t, default: []].append(Posting(doc: Int32(i), weight: Float(w)))
-            }
-        }
-        self.postings = postings
-        documentCount = entries.count
+        index = RetrievalIndex.inMemory(entries: entries)
     }
+
+    /// The postings of a retrieval index.
+    public init(index: RetrievalIndex) { self.index = index }
 
     /// Lower-case letter/digit words, singular and stemmed (`stem`): the index's terms.
     public static func tokens(_ text: String) -> [String] {
@@ -87,13 +58,18 @@ public struct BM25Index: Sendable {
         guard limit > 0, documentCount > 0 else { return [] }
         var scores = [Float](repeating: 0, count: documentCount)
         var touched: [Int32] = []
+        let n = Int32(documentCount)
         for term in terms {
-            guard let list = postings[term] else { continue }
+            guard let list = index.postings(term) else { continue }
             scores.withUnsafeMutableBufferPointer { s in
-                for p in list {
-                    let d = Int(p.doc)
-                    if s[d] == 0 { touched.append(p.doc) }
-                    s[d] += p.weight
+                var k = 0
+                while k + 1 < list.count {
+                    let doc = list[k], weight = Float(bitPattern: UInt32(bitPattern: list[k + 1]))
+                    k += 2
+                    guard doc >= 0, doc < n else { continue }  // never in an index this build wrote
+                    let d = Int(doc)
+                    if s[d] == 0 { touched.append(doc) }
+                    s[d] += weight
                 }
             }
         }
@@ -118,23 +94,25 @@ public struct BM25Index: Sendable {
     }
 }
 
-/// The composer's lexical retriever: BM25 (`BM25Index`) over the catalog, loaded once.
+/// The composer's lexical retriever: BM25 (`BM25Index`) over the catalog. Over a retrieval index
+/// (`RetrievalIndex`), candidates are decoded from the index as queries need them.
 public final class LexicalCandidates: CandidateSource, Sendable {
-    let adapters: [CandidateAdapter]
+    /// The candidates when built from cards (document i is adapters[i]); nil: decoded from the index.
+    let adapters: [CandidateAdapter]?
     public let index: BM25Index
     /// WordNet for the composer, when installed.
     public let wordNet: WordNet?
     public var wordKnowledge: (any WordKnowledge)? { wordNet }
 
     public convenience init(store: CatalogStore) throws {
-        self.init(entries: try store.allEntries().map { ($0.card, $0.refinement) })
+        self.init(index: try RetrievalIndex.open(store: store), wordNet: WordNet.installed())
     }
 
     public convenience init(entries: [(AdapterCard, AdapterRefinement)]) {
         self.init(entries: entries, index: BM25Index(entries: entries), wordNet: WordNet.installed())
     }
 
-    /// Over an index already built from the same entries (the hybrid retriever shares its own).
+    /// Over an index already built from the same entries.
     init(entries: [(AdapterCard, AdapterRefinement)], index: BM25Index, wordNet: WordNet?) {
         precondition(index.documentCount == entries.count)
         self.index = index
@@ -142,16 +120,31 @@ public final class LexicalCandidates: CandidateSource, Sendable {
         adapters = entries.map { CandidateAdapter(card: $0.0, refinement: $0.1, score: 0) }
     }
 
+    /// Over a retrieval index (the catalog's, as `CatalogIndex` opens it).
+    public init(index: RetrievalIndex, wordNet: WordNet?) {
+        self.index = BM25Index(index: index)
+        self.wordNet = wordNet
+        adapters = nil
+    }
+
     static func tokens(_ text: String) -> [String] { BM25Index.tokens(text) }
 
+    /// The candidate of document `doc` (score 0).
+    func adapter(_ doc: Int) -> CandidateAdapter {
+        if let adapters { return adapters[doc] }
+        let (card, refinement) = index.index.summary(doc).candidateEntry
+        return CandidateAdapter(card: card, refinement: refinement, score: 0)
+    }
+
     public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {
-        let hits = index.search(terms: Set(BM25Index.tokens(query.text)), limit: query.limit, allowed: { [adapters] d in
-            let a = adapters[d]
-            if let base = query.baseModel, a.card.baseModel != base { return false }
-            return query.includeNSFW || !a.card.nsfw
-        }, tieBreak: { [adapters] a, b in adapters[a].card.adapterId < adapters[b].card.adapterId })
+        let index = self.index.index
+        let wanted = query.baseModel.map(index.baseID)
+        let hits = self.index.search(terms: Set(BM25Index.tokens(query.text)), limit: query.limit, allowed: { d in
+            if let wanted, index.baseOfDoc[d] != wanted { return false }
+            return query.includeNSFW || index.nsfwOfDoc[d] == 0
+        }, tieBreak: { a, b in index.adapterID(a) < index.adapterID(b) })
         return hits.map { d, s in
-            var c = adapters[d]
+            var c = adapter(d)
             c.score = Double(s)
             return c
         }

@@ -37,34 +37,27 @@ public final class Retriever: CandidateSource, Sendable {
     }
     let options: Options
 
-    let entries: [CatalogEntry]
-    let indexOfRow: [Int64: Int]
-    let entryOfAdapterID: [String: Int]
-    /// BM25 over the snapshot; document i is entries[i].
+    /// The catalog's retrieval index: summaries, BM25 postings, vectors and their int8 codes.
+    public let index: RetrievalIndex
+    /// BM25 over the index; document i is the index's document i.
     let lexical: BM25Index
-    /// Row-major [count × 384] unit vectors; `matrixEntry[r]` is the entry of row r.
-    let matrix: [Float]
-    let matrixEntry: [Int32]
-    /// The same vectors as int8 codes, for the scan (rows as in `matrix`).
-    let quantized: Kernels.Int8Codes
-    /// Each entry's base model as an index into `baseModelNames` (-1: none), for fast filtering.
-    let baseModelOfEntry: [Int32]
-    let baseModelNames: [String: Int32]
-    let nsfw: [Bool]
-    /// The matrix row of each entry's vector (-1: none).
-    let rowOfEntry: [Int32]
     /// WordNet for the composer (nil when not installed; the composer then has no knowledge features).
     public let wordNet: WordNet?
     /// Embeddings of short texts already seen (titles, topics, category descriptions), bounded.
     let textVectors = TextVectorCache(capacity: 50_000)
+    /// Why the vectors of new adapters could not be stored in the catalog (they are embedded in
+    /// memory for this retriever instead), for the front end to show once.
+    public let storeProblem: String?
+
     /// Each candidate's cleaned title and subject tags, derived once per adapter.
     let nameTexts = NameTextCache()
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog. Reads
     /// only: store missing vectors first with `CatalogEmbedder.storeMissingVectors`.
-    public convenience init(store: CatalogStore, modelDirectory: String?, options: Options = Options()) throws {
+    public convenience init(store: CatalogStore, modelDirectory: String?, options: Options = Options(),
+                            index: RetrievalIndex? = nil) throws {
         let (encoder, warning) = Self.openEncoder(modelDirectory: modelDirectory)
-        try self.init(store: store, encoder: encoder, warning: warning, options: options)
+        try self.init(store: store, encoder: encoder, warning: warning, options: options, index: index)
     }
 
     /// The sentence encoder in `modelDirectory`, or nil and the warning a retriever without it gives.
@@ -75,77 +68,40 @@ public final class Retriever: CandidateSource, Sendable {
         }
     }
 
-    /// Snapshots the catalog; never writes to it. Adapters without a stored vector get one in
-    /// memory for this retriever's life.
-    public init(store: CatalogStore, encoder: MiniLMEncoder?, warning: String? = nil, options: Options = Options()) throws {
+    /// Over the catalog's retrieval index (`index`, else opened or rebuilt here); never writes to
+    /// the catalog. Adapters without a stored vector get one in memory for this retriever's life.
+    public init(store: CatalogStore, encoder: MiniLMEncoder?, warning: String? = nil, options: Options = Options(),
+                index: RetrievalIndex? = nil, storeProblem: String? = nil) throws {
+        self.storeProblem = storeProblem
         self.store = store
         self.encoder = encoder
         self.warning = encoder == nil ? (warning ?? "no sentence-embedding model; ranking by keywords (BM25) only") : nil
         self.options = options
-        let entries = try store.allEntries()
-        self.entries = entries
-        var indexOfRow: [Int64: Int] = [:]
-        var indexOfID: [String: Int] = [:]
-        for (i, e) in entries.enumerated() {
-            indexOfRow[e.rowID] = i
-            indexOfID[e.card.adapterId] = i
-        }
-        self.indexOfRow = indexOfRow
-        entryOfAdapterID = indexOfID
-        lexical = BM25Index(entries: entries.map { ($0.card, $0.refinement) })
-        var baseModelNames: [String: Int32] = [:]
-        baseModelOfEntry = entries.map { entry in
-            guard let name = entry.card.baseModel?.name else { return -1 }
-            if let known = baseModelNames[name] { return known }
-            baseModelNames[name] = Int32(baseModelNames.count)
-            return Int32(baseModelNames.count - 1)
-        }
-        self.baseModelNames = baseModelNames
-        nsfw = entries.map(\.card.nsfw)
-
-        var matrix: [Float] = []
-        var matrixEntry: [Int32] = []
-        if let encoder {
-            let d = MiniLMEncoder.dimension
-            var stored = try store.embeddings(model: MiniLMEncoder.modelID)
-            var have = Set(stored.map(\.adapterID))
+        var index = try index ?? RetrievalIndex.open(store: store)
+        if let encoder, index.vectorCount < index.documentCount {
             // Vectors the catalog does not have (not stored yet, or a read-only file): this session only.
-            let missing = entries.filter { !have.contains($0.card.adapterId) }
-            if !missing.isEmpty {
-                let vectors = encoder.embed(missing.map { CatalogEmbedder.embeddedText($0.refinement.refinedDescription) })
-                for (e, v) in zip(missing, vectors) { stored.append((e.card.adapterId, v)); have.insert(e.card.adapterId) }
-            }
-            matrix.reserveCapacity(stored.count * d)
-            for (id, v) in stored where v.count == d {
-                guard let i = indexOfID[id] else { continue }
-                matrix += v
-                matrixEntry.append(Int32(i))
-            }
+            let summaries = index.summaries()
+            var vectors = try store.embeddings(model: MiniLMEncoder.modelID)
+            let have = Set(vectors.map(\.adapterID))
+            let missing = summaries.filter { !have.contains($0.adapterId) }
+            let computed = encoder.embed(missing.map { CatalogEmbedder.embeddedText($0.refinedDescription) })
+            for (s, v) in zip(missing, computed) { vectors.append((s.adapterId, v)) }
+            index = RetrievalIndex.inMemory(RetrievalIndex.contents(summaries: summaries, vectors: vectors,
+                                                                     catalogID: index.catalogID, generation: index.generation))
         }
-        var quantized = Kernels.Int8Codes(dimension: MiniLMEncoder.dimension)
-        quantized.reserveCapacity(matrixEntry.count)
-        matrix.withUnsafeBufferPointer { m in
-            for r in 0..<matrixEntry.count {
-                quantized.append(UnsafeBufferPointer(rebasing: m[(r * MiniLMEncoder.dimension)..<((r + 1) * MiniLMEncoder.dimension)]))
-            }
-        }
-        self.matrix = matrix
-        self.matrixEntry = matrixEntry
-        self.quantized = quantized
-        var rowOfEntry = [Int32](repeating: -1, count: entries.count)
-        for (r, e) in matrixEntry.enumerated() { rowOfEntry[Int(e)] = Int32(r) }
-        self.rowOfEntry = rowOfEntry
+        self.index = index
+        lexical = BM25Index(index: index)
         wordNet = WordNet.installed()
     }
 
-    public var adapterCount: Int { entries.count }
-    public var vectorCount: Int { matrixEntry.count }
+    public var adapterCount: Int { index.documentCount }
+    public var vectorCount: Int { index.vectorCount }
 
     // MARK: - Querying
 
     /// Ranks adapters for `query`, best first, at most `query.limit`.
     public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {
-        try search(query).map { CandidateAdapter(card: entries[$0.index].card, refinement: entries[$0.index].refinement, score: $0.score) }
+        try search(query).map { candidate($0) }
     }
 
     public var wordKnowledge: (any WordKnowledge)? { wordNet }
@@ -188,11 +144,9 @@ public final class Retriever: CandidateSource, Sendable {
         for (t, v) in zip(distinct, vectors) { byText[t] = v }
         let d = MiniLMEncoder.dimension
         for i in candidates.indices {
-            guard candidates[i].vectors == nil, let entry = entryOfAdapterID[candidates[i].card.adapterId], rowOfEntry[entry] >= 0,
-                  let title = byText[titles[i]] else { continue }
-            let r = Int(rowOfEntry[entry])
-            candidates[i].vectors = AdapterVectors(card: Array(matrix[(r * d)..<((r + 1) * d)]), title: title,
-                                                   tags: tags[i].compactMap { byText[$0] })
+            guard candidates[i].vectors == nil, let doc = index.document(adapterID: candidates[i].card.adapterId),
+                  let vector = index.vector(doc), vector.count == d, let title = byText[titles[i]] else { continue }
+            candidates[i].vectors = AdapterVectors(card: Array(vector), title: title, tags: tags[i].compactMap { byText[$0] })
         }
     }
 
@@ -222,7 +176,7 @@ public final class Retriever: CandidateSource, Sendable {
     public func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter] {
         var t = Timings()
         return try search(query, denseVector: denseVector, timings: &t)
-            .map { CandidateAdapter(card: entries[$0.index].card, refinement: entries[$0.index].refinement, score: $0.score) }
+            .map { candidate($0) }
     }
 
     func search(_ query: CandidateQuery, denseVector: [Float]?, timings: inout Timings) throws -> [Hit] {
@@ -233,13 +187,13 @@ public final class Retriever: CandidateSource, Sendable {
         let topic = query.topic.map(QueryText.clean)
         let depth = max(options.depth, k)
         // -2 matches no entry (a base model no adapter has).
-        let wanted: Int32? = query.baseModel.map { baseModelNames[$0.name] ?? -2 }
-        let allowed: (Int) -> Bool = { [baseModelOfEntry, nsfw, includeNSFW = query.includeNSFW] i in
-            (wanted == nil || baseModelOfEntry[i] == wanted) && (includeNSFW || !nsfw[i])
+        let wanted: Int32? = query.baseModel.map(index.baseID)
+        let allowed: (Int) -> Bool = { [index, includeNSFW = query.includeNSFW] i in
+            (wanted == nil || index.baseOfDoc[i] == wanted) && (includeNSFW || index.nsfwOfDoc[i] == 0)
         }
 
         var dense: [(Int, Float)] = []
-        if let encoder, !matrixEntry.isEmpty, !cleaned.isEmpty {
+        if let encoder, index.vectorCount > 0, !cleaned.isEmpty {
             var start = DispatchTime.now().uptimeNanoseconds
             var q: [Float]
             if let denseVector, denseVector.count == MiniLMEncoder.dimension {
@@ -277,7 +231,7 @@ public final class Retriever: CandidateSource, Sendable {
             }
         }
         return fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(k).map { Hit(index: $0.key, score: $0.value, adapterID: entries[$0.key].card.adapterId) }
+            .prefix(k).map { Hit(index: $0.key, score: $0.value, adapterID: index.adapterID($0.key)) }
     }
 
     /// The query's word pieces, cut to `queryTokenLimit` as sentence-transformers cuts to its
@@ -301,21 +255,18 @@ public final class Retriever: CandidateSource, Sendable {
     /// result is the exact ranking (a test compares it with a full fp32 scan).
     func topRows(_ q: [Float], depth: Int, allowed: (Int) -> Bool) -> [(Int, Float)] {
         let d = MiniLMEncoder.dimension
-        let rows = matrixEntry.count
+        let rows = index.vectorCount
         guard rows > 0, depth > 0 else { return [] }
+        let matrixEntry = UnsafeBufferPointer(start: index.matrixEntry, count: rows)
         let (q8, _) = Kernels.int8QueryCodes(q)  // the query's scale is common to all rows: order only
         var approximate = [Float](repeating: 0, count: rows)
         q8.withUnsafeBufferPointer { qp in
-            quantized.codes.withUnsafeBufferPointer { cp in
-                quantized.scales.withUnsafeBufferPointer { sp in
-                    approximate.withUnsafeMutableBufferPointer { out in
-                        let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(cp.baseAddress!),
-                                            UncheckedSendable(sp.baseAddress!), UncheckedSendable(out.baseAddress!))
-                        Kernels.parallelFor(rows, minimumChunk: 16384) { range in
-                            Kernels.scanInt8(q.value, c.value + range.lowerBound * d, scales: s.value + range.lowerBound,
-                                             rows: range.count, dim: d, into: o.value + range.lowerBound)
-                        }
-                    }
+            approximate.withUnsafeMutableBufferPointer { out in
+                let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(index.codes),
+                                    UncheckedSendable(index.scales), UncheckedSendable(out.baseAddress!))
+                Kernels.parallelFor(rows, minimumChunk: 16384) { range in
+                    Kernels.scanInt8(q.value, c.value + range.lowerBound * d, scales: s.value + range.lowerBound,
+                                     rows: range.count, dim: d, into: o.value + range.lowerBound)
                 }
             }
         }
@@ -323,22 +274,18 @@ public final class Retriever: CandidateSource, Sendable {
         var heap = BoundedMinHeap(capacity: Self.rescoreDepth(depth))
         var threshold = -Float.infinity  // the heap's minimum once it is full
         approximate.withUnsafeBufferPointer { scores in
-            matrixEntry.withUnsafeBufferPointer { entryOfRow in
-                for r in 0..<rows where scores[r] > threshold {
-                    guard allowed(Int(entryOfRow[r])) else { continue }
-                    heap.insert(scores[r], Int32(r))
-                    if heap.isFull { threshold = heap.minimum }
-                }
+            for r in 0..<rows where scores[r] > threshold {
+                guard allowed(Int(matrixEntry[r])) else { continue }
+                heap.insert(scores[r], Int32(r))
+                if heap.isFull { threshold = heap.minimum }
             }
         }
         var exact: [(Int, Float)] = []
         exact.reserveCapacity(heap.count)
         q.withUnsafeBufferPointer { qp in
-            matrix.withUnsafeBufferPointer { mp in
-                for r in heap.items {
-                    let row = Int(r)
-                    exact.append((Int(matrixEntry[row]), Kernels.dot(qp.baseAddress!, mp.baseAddress! + row * d, count: d)))
-                }
+            for r in heap.items {
+                let row = Int(r)
+                exact.append((Int(matrixEntry[row]), Kernels.dot(qp.baseAddress!, index.matrix + row * d, count: d)))
             }
         }
         exact.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
@@ -353,10 +300,8 @@ public final class Retriever: CandidateSource, Sendable {
         let d = MiniLMEncoder.dimension
         var all: [(Int, Float)] = []
         q.withUnsafeBufferPointer { qp in
-            matrix.withUnsafeBufferPointer { mp in
-                for r in 0..<matrixEntry.count {
-                    all.append((Int(matrixEntry[r]), Kernels.dot(qp.baseAddress!, mp.baseAddress! + r * d, count: d)))
-                }
+            for r in 0..<index.vectorCount {
+                all.append((Int(index.matrixEntry[r]), Kernels.dot(qp.baseAddress!, index.matrix + r * d, count: d)))
             }
         }
         all.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
@@ -522,11 +467,15 @@ enum QueryText {
 }
 
 extension Retriever {
-    /// The catalog entry behind a hit's index.
-    public func entry(_ index: Int) -> CatalogEntry { entries[index] }
+    /// The summary of the adapter behind a hit's index.
+    public func summary(_ doc: Int) -> AdapterSummary { index.summary(doc) }
 
-    /// The composer's lexical candidate source over this snapshot, sharing the BM25 index.
-    public var lexicalCandidates: LexicalCandidates {
-        LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }, index: lexical, wordNet: wordNet)
+    /// The candidate behind a hit (card and refinement as the composer reads them).
+    func candidate(_ hit: Hit) -> CandidateAdapter {
+        let (card, refinement) = index.summary(hit.index).candidateEntry
+        return CandidateAdapter(card: card, refinement: refinement, score: hit.score)
     }
+
+    /// The composer's lexical candidate source over the same index.
+    public var lexicalCandidates: LexicalCandidates { LexicalCandidates(index: index, wordNet: wordNet) }
 }

@@ -33,7 +33,10 @@ public struct CatalogEmbedder: Sendable {
             done += slice.count
             progress(done, pending.count)
         }
-        try embedMissingTexts(store.nameTexts(adapterIDs: pending.map(\.adapterID)), batch: batch)
+        // Every adapter's names, not only the ones embedded now: adapters imported with a precomputed
+        // card vector need their title and tag vectors too (else the composer embeds them while a
+        // user waits). Only texts without a vector are embedded.
+        try embedMissingTexts(store.allNameTexts(), batch: batch)
         return done
     }
 
@@ -53,8 +56,8 @@ public struct CatalogEmbedder: Sendable {
     /// Stores vectors for those of `texts` (adapter titles and tags) that have none yet, embedded as
     /// the retriever embeds short texts at query time, so both give the same vector.
     public func embedMissingTexts(_ texts: [String], batch: Int = 64) throws {
-        let have = try store.textVectors(for: texts, model: MiniLMEncoder.modelID)
-        let missing = Array(Set(texts.filter { have[$0] == nil })).sorted()
+        let have = try store.textsWithVectors(texts, model: MiniLMEncoder.modelID)
+        let missing = Array(Set(texts.filter { !have.contains($0) })).sorted()
         for start in stride(from: 0, to: missing.count, by: max(1, batch)) {
             let slice = Array(missing[start..<min(start + max(1, batch), missing.count)])
             let vectors = encoder.embed(tokenIDs: slice.map { Retriever.shortTextTokens($0, encoder: encoder) })

@@ -45,11 +45,9 @@ final class StylusTools: Sendable {
                                                             environment: configuration.environment)
         self.catalog = catalog
         var problems = scanProblems
-        let (encoder, encoderWarning) = Retriever.openEncoder(modelDirectory: paths.miniLMDirectory)
-        if let encoder, let problem = CatalogEmbedder(store: catalog.store, encoder: encoder).storeMissingVectors() {
-            problems.append(problem)
-        }
-        retriever = try Retriever(store: catalog.store, encoder: encoder, warning: encoderWarning)
+        // The same retrieval index the catalog opened (one mapping of the index file).
+        retriever = try catalog.retriever(modelDirectory: paths.miniLMDirectory)
+        if let problem = retriever.storeProblem { problems.append(problem) }
         hybrid = retriever.warning == nil ? retriever : nil
         lexical = retriever.lexicalCandidates
         var tokenCounter: ClipTokenizer?

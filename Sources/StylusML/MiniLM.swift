@@ -47,7 +47,7 @@ public final class MiniLMEncoder: Sendable {
 
     public let tokenizer: WordPieceTokenizer
 
-    private let wordEmbeddings: Tensor      // [vocab, 384]
+    private let wordEmbeddings: WordEmbeddingTable  // [vocab, 384]
     private let positionEmbeddings: Tensor  // [512, 384]
     private let tokenTypeEmbedding: Tensor  // [384], type 0
     private let embeddingNorm: (gamma: Tensor, beta: Tensor)
@@ -87,7 +87,10 @@ public final class MiniLMEncoder: Sendable {
             guard info.shape == shape else {
                 throw .unexpectedTensor(path: modelPath, name: full, problem: "has shape \(info.shape), expected \(shape)")
             }
-            do throws(SafetensorsError) { return try Tensor(file, full) } catch { throw .corruptWeights(error) }
+            do throws(SafetensorsError) {
+                defer { file.release(full) }  // copied: the mapping's pages are not needed again
+                return try Tensor(file, full)
+            } catch { throw .corruptWeights(error) }
         }
         func linear(_ name: String, out: Int, in inputs: Int) throws(MiniLMError) -> Linear {
             Linear(weight: try tensor(name + ".weight", [out, inputs]), bias: try tensor(name + ".bias", [out]))
@@ -105,7 +108,12 @@ public final class MiniLMEncoder: Sendable {
             throw .unexpectedTensor(path: modelPath, name: vocabInfo.name,
                                     problem: "has \(vocabSize) rows but vocab.txt has \(tokenizer.vocabulary.count) tokens")
         }
-        wordEmbeddings = try tensor("embeddings.word_embeddings.weight", [vocabSize, d])
+        guard vocabInfo.shape == [vocabSize, d] else {
+            throw .unexpectedTensor(path: modelPath, name: vocabInfo.name, problem: "has shape \(vocabInfo.shape), expected \([vocabSize, d])")
+        }
+        do throws(SafetensorsError) {
+            wordEmbeddings = try WordEmbeddingTable(file, prefix + "embeddings.word_embeddings.weight", rows: vocabSize, dimension: d)
+        } catch { throw .corruptWeights(error) }
         positionEmbeddings = try tensor("embeddings.position_embeddings.weight", [512, d])
         tokenTypeEmbedding = Tensor(shape: [d], data: try tensor("embeddings.token_type_embeddings.weight", [2, d]).row(0))
         embeddingNorm = try norm("embeddings.LayerNorm")
@@ -183,7 +191,7 @@ public final class MiniLMEncoder: Sendable {
             wordEmbeddings.withUnsafeBufferPointer { words in
             positionEmbeddings.withUnsafeBufferPointer { positions in
             tokenTypeEmbedding.withUnsafeBufferPointer { type in
-                let vocab = wordEmbeddings.rows
+                let vocab = words.count / d
                 for (s, sequence) in sequences.enumerated() {
                     for (position, id) in sequence.enumerated() {
                         let row = x + (offsets[s] + position) * d
@@ -280,3 +288,34 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// The word-embedding matrix [vocab, 384], read in place from the mapped model file when it is
+/// 4-byte-aligned little-endian f32 (an embedding touches the pages of its few tokens instead of
+/// every process copying 47 MB at start), else converted once into memory.
+struct WordEmbeddingTable: @unchecked Sendable {  // immutable; `file` keeps the mapping alive
+    let file: SafetensorsFile
+    let mapped: UnsafeBufferPointer<Float>?
+    let copy: [Float]
+
+    init(_ file: SafetensorsFile, _ name: String, rows: Int, dimension: Int) throws(SafetensorsError) {
+        let info = try file.info(name)
+        guard info.shape == [rows, dimension] else {
+            throw SafetensorsError(.invalidEntry(tensor: name, problem: "has shape \(info.shape), expected \([rows, dimension])"), path: file.path)
+        }
+        self.file = file
+        let raw = try file.rawBytes(name)
+        if info.dtype == .f32, let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+            mapped = UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: rows * dimension)
+            copy = []
+        } else {
+            mapped = nil
+            copy = try file.floats(name)
+            file.release(name)
+        }
+    }
+
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        if let mapped { return try body(mapped) }
+        return try copy.withUnsafeBufferPointer(body)
+    }
+}

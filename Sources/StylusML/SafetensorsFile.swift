@@ -53,6 +53,17 @@ public final class SafetensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + header.dataStart + info.dataOffsets.lowerBound, count: info.byteCount)
     }
 
+    /// Drops the pages of a tensor from this process's memory (after copying it out): they stay
+    /// in the page cache and come back from the file if read again, so loading a model does not
+    /// keep both the file's pages and the copies resident.
+    public func release(_ name: String) {
+        guard let raw = try? rawBytes(name), let start = raw.baseAddress else { return }
+        let page = Int(getpagesize())
+        let from = (Int(bitPattern: start) + page - 1) / page * page
+        let to = (Int(bitPattern: start) + raw.count) / page * page
+        if to > from { madvise(UnsafeMutableRawPointer(bitPattern: from), to - from, MADV_DONTNEED) }
+    }
+
     /// A tensor's elements as Float (f64/f16/bf16 converted), in the file's row-major order.
     public func floats(_ name: String) throws(SafetensorsError) -> [Float] {
         let info = try info(name)

@@ -57,8 +57,9 @@ public struct WordPieceTokenizer: Sendable {
     public init(vocabulary: [String], maxLength: Int = 256) throws(TokenizerError) {
         guard maxLength >= 2 else { throw TokenizerError(path: nil, message: "maxLength must be at least 2") }
         guard vocabulary.count < Int(Int32.max) else { throw TokenizerError(path: nil, message: "vocabulary too large") }
-        var trie = Trie()
+        var trie = Trie(capacity: vocabulary.count * 4)  // BERT's 30,522 tokens make ~3 edges each: no rehashing
         var ids: [String: Int32] = [:]
+        ids.reserveCapacity(vocabulary.count)
         for (id, token) in vocabulary.enumerated() {
             trie.insert(token.unicodeScalars, id: Int32(id))  // a repeated token keeps its last id, as HF
             ids[token] = Int32(id)
@@ -211,6 +212,11 @@ public struct WordPieceTokenizer: Sendable {
 private struct Trie: Sendable {
     private var edges: [UInt64: Int32] = [:]
     private var tokenIDs: [Int32] = [-1]
+
+    init(capacity: Int) {
+        edges.reserveCapacity(capacity)
+        tokenIDs.reserveCapacity(capacity)
+    }
 
     private static func key(_ node: Int32, _ scalar: Unicode.Scalar) -> UInt64 {
         UInt64(UInt32(node)) << 32 | UInt64(scalar.value)

@@ -47,6 +47,13 @@ func runCatalog(_ body: () throws -> Void) throws {
     }
 }
 
+/// After a write to the catalog: brings the retrieval index file beside it up to date, so the next
+/// `stylus compose`/`search`, editor or MCP start maps it at once. A failure is one note on stderr
+/// (the next reader rebuilds it).
+func updateRetrievalIndex(_ store: CatalogStore) {
+    if let problem = RetrievalIndex.refresh(store: store) { printError("stylus: note: \(problem)") }
+}
+
 func reportJSON(_ r: ImportReport) -> String {
     func problems(_ list: [ImportReport.Problem]) -> String {
         "[" + list.map { JSONText.object([("location", JSONText.quote($0.location)), ("reason", JSONText.quote($0.reason))]) }
@@ -97,6 +104,7 @@ extension CatalogCommand {
                 }
             }
             try embedNewAdapters(store)
+            updateRetrievalIndex(store)
             try finish(report, json: json, verb: "imported", fileFailures: failures)
         }
     }
@@ -127,6 +135,7 @@ extension CatalogCommand {
                 }
             }
             try embedNewAdapters(store)
+            updateRetrievalIndex(store)
             try finish(report, json: json, verb: "scanned", fileFailures: failures)
         }
     }
@@ -269,6 +278,7 @@ extension CatalogCommand {
                     }
                 }
             }
+            updateRetrievalIndex(store)
             if missing == keys.count { throw CLIExit.badInput }
         }
     }
@@ -297,6 +307,7 @@ extension CatalogCommand {
                 let result = try refiner.refine(keys: keys, limit: limit) { printError("stylus: \($0)") }
                 printOut("refined: \(result.refined) by the LLM, \(result.cached) from cache, \(result.failed) failed (kept offline refinement)")
             }
+            updateRetrievalIndex(store)
         }
     }
 }

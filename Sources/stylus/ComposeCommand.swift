@@ -141,7 +141,9 @@ struct ComposeCommand: ParsableCommand {
         let hybrid: Retriever?
 
         init(store: CatalogStore) throws {
-            let retriever = try openRetriever(store)
+            // Through the catalog's retrieval index file, as the language server and the MCP server.
+            let retriever = try CatalogIndex(store: store, loadSummaries: false).retriever(modelDirectory: modelPaths().miniLMDirectory)
+            if let problem = retriever.storeProblem { printError("stylus: warning: \(problem)") }
             if let warning = retriever.warning {
                 printError("stylus: warning: \(warning)")
                 hybrid = nil

@@ -31,14 +31,3 @@ func embedNewAdapters(_ store: CatalogStore) throws {
         if n > 0 && !terminal { printError("stylus: embedded \(n) adapters") }
     }
 }
-
-/// The retriever of `stylus search` and `stylus compose`: stores the vectors the catalog lacks
-/// first (a failure is one warning on stderr; the retriever then embeds them in memory), then
-/// snapshots the catalog.
-func openRetriever(_ store: CatalogStore, options: Retriever.Options = Retriever.Options()) throws -> Retriever {
-    let (encoder, warning) = Retriever.openEncoder(modelDirectory: modelPaths().miniLMDirectory)
-    if let encoder, let problem = CatalogEmbedder(store: store, encoder: encoder).storeMissingVectors() {
-        printError("stylus: warning: \(problem)")
-    }
-    return try Retriever(store: store, encoder: encoder, warning: warning, options: options)
-}

@@ -47,12 +47,12 @@ struct SearchCommand: ParsableCommand {
         opts.fusion = Retriever.Fusion(rawValue: fusion)!
         let retriever: Retriever
         do {
-            retriever = try openRetriever(store, options: opts)
+            retriever = try CatalogIndex(store: store, loadSummaries: false).retriever(modelDirectory: modelPaths().miniLMDirectory, options: opts)
         } catch let error as CatalogError {
             printError("stylus: \(error)")
             throw error.isBadInput ? CLIExit.badInput : CLIExit.runtimeFailure
         }
-        if let warning = retriever.warning { printError("stylus: warning: \(warning)") }
+        for warning in [retriever.warning, retriever.storeProblem].compactMap({ $0 }) { printError("stylus: warning: \(warning)") }
         let base = baseModel.flatMap(BaseModel.init)
         if let batch { return try runBatch(batch, retriever, defaultBase: base) }
         let hits = try runCatalogValue { try retriever.search(query(prompt ?? "", base)) }
@@ -62,8 +62,8 @@ struct SearchCommand: ParsableCommand {
             printOut("no matching adapters")
         } else {
             for (n, h) in hits.enumerated() {
-                let e = retriever.entry(h.index)
-                printOut(String(format: "%3d  %.4f  %@  <lora:%@>  %@", n + 1, h.score, e.card.adapterId, e.card.alias, e.card.title))
+                let e = retriever.summary(h.index)
+                printOut(String(format: "%3d  %.4f  %@  <lora:%@>  %@", n + 1, h.score, e.adapterId, e.alias, e.title))
             }
         }
     }

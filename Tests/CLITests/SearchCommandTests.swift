@@ -35,6 +35,39 @@ final class SearchCommandTests: XCTestCase {
         return (db, env)
     }
 
+    /// The retrieval index file: written by the import, used as is by later searches (nothing on
+    /// stderr but the BM25 warning), rebuilt with one line when damaged, and kept up to date by
+    /// `catalog remove`.
+    func testRetrievalIndexFileIsWrittenReusedAndRebuiltWhenDamaged() throws {
+        let (db, env) = try setUp()
+        let index = db + ".index"
+        XCTAssertTrue(FileManager.default.fileExists(atPath: index), "the import writes the index")
+        let query = ["search", "--json", "--db", db, "--k", "3", "watercolor castle"]
+        let first = try CLI.run(query, environment: env)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertFalse(first.stderr.contains("retrieval index"), first.stderr)
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: index))
+        damaged[damaged.count / 2] ^= 0xFF
+        try damaged.write(to: URL(fileURLWithPath: index))
+        let again = try CLI.run(query, environment: env)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stdout, first.stdout)
+        let notes = again.stderr.split(separator: "\n").filter { $0.contains("retrieval index") }
+        XCTAssertEqual(notes.count, 1, again.stderr)
+        XCTAssertTrue(notes.first?.contains("is damaged (checksum mismatch); rebuilding it") == true, again.stderr)
+        XCTAssertFalse(try CLI.run(query, environment: env).stderr.contains("retrieval index"), "rebuilt once")
+        // Truncated to nothing: the same.
+        try Data().write(to: URL(fileURLWithPath: index))
+        let empty = try CLI.run(query, environment: env)
+        XCTAssertEqual(empty.stdout, first.stdout)
+        XCTAssertTrue(empty.stderr.contains("is empty; rebuilding it"), empty.stderr)
+        let removed = try CLI.run(["catalog", "remove", "--db", db, "s-castle"], environment: env)
+        XCTAssertEqual(removed.status, 0, removed.stderr)
+        let after = try CLI.run(query, environment: env)
+        XCTAssertFalse(after.stderr.contains("retrieval index"), "remove updated the index: \(after.stderr)")
+        XCTAssertFalse(after.stdout.contains("s-castle"), after.stdout)
+    }
+
     func testJSONResultsWithBM25Fallback() throws {
         let (db, env) = try setUp()
         let r = try CLI.run(["search", "--json", "--db", db, "--base-model", "SD 1.5", "a watercolor castle"], environment: env)

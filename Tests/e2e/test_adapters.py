@@ -4,11 +4,13 @@ The server reads the starter catalog (conftest.CATALOG); every answer is also ch
 pytest-lsp against the client's declared capabilities (snippets, documentation formats, ...)."""
 
 import asyncio
+import json
+import subprocess
 
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from conftest import FIXTURES
+from conftest import CATALOG, FIXTURES, SERVER
 from test_features import diagnostics_for
 from test_protocol import open_doc as open_any
 
@@ -105,6 +107,14 @@ async def test_catalog_diagnostics(client: LanguageClient):
     assert all(d.source == "stylus" for d in found)
 
 
+def cli_tags(text: str) -> list[str]:
+    """The tags `stylus compose` adds to `text` on the same catalog and base model (the server's
+    setting): the editor must agree."""
+    out = subprocess.run([SERVER, "compose", "--json", "--db", str(CATALOG), "--base-model", "SD 1.5", "-"], input=text, capture_output=True,
+                         text=True, check=True, timeout=60)
+    return json.loads(out.stdout)["tags"]
+
+
 async def test_compose_code_action(client: LanguageClient):
     text = "linocut print of a lighthouse"
     open_doc(client, text)
@@ -117,7 +127,9 @@ async def test_compose_code_action(client: LanguageClient):
     if isinstance(compose, types.CodeAction):
         edit = compose.edit
         edits = edit.changes[URI] if edit.changes else edit.document_changes[0].edits
-        assert apply(text, edits) == text + ", <lora:linoprint_v1:0.48>"
+        tags = cli_tags(text)
+        assert "<lora:linoprint_v1:0.48>" in tags
+        assert apply(text, edits) == text + "".join(", " + t for t in tags)
     else:
         assert compose.command == "stylus.compose"
     assert not any(a.title == "Render image" for a in actions) or "stylus.render" in \
@@ -137,7 +149,8 @@ async def test_compose_command(client: LanguageClient):
     await wait_for_composer(client, text, types.Position(0, 3))
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="stylus.compose", arguments=[{"uri": URI}]))
-    assert result["tags"] == ["<lora:linoprint_v1:0.48>"]
+    assert "<lora:linoprint_v1:0.48>" in result["tags"]
+    assert result["tags"] == cli_tags(text)
     supports = bool(client.capabilities.workspace and client.capabilities.workspace.apply_edit)
     assert result["applied"] == supports
     assert len(applied) == (1 if supports else 0)

@@ -83,3 +83,15 @@ void stylus_winograd_output(const float *m, long K, long H, long W, long t0, lon
                             float *y);
 
 #endif
+
+/// A 64-bit checksum of n bytes for detecting damaged files (not a cryptographic hash): eight
+/// lanes of Fletcher sums over little-endian 32-bit words (each lane a running sum and a sum of
+/// sums, so a change of any byte and of the order of words shows), the tail bytes, the length and
+/// `seed` mixed at the end. Runs at memory speed. `stylus_checksum64(p, n, s)` over a buffer equals
+/// chaining it over consecutive pieces whose lengths are multiples of 32 bytes, passing the
+/// previous state: see `stylus_checksum_state`.
+typedef struct { uint64_t a[8], b[8]; uint64_t length; } stylus_checksum_state;
+void stylus_checksum_init(stylus_checksum_state *s);
+/// Adds `n` bytes (a multiple of 32 except for the last piece) to the state.
+void stylus_checksum_update(stylus_checksum_state *s, const void *p, long n);
+uint64_t stylus_checksum_final(const stylus_checksum_state *s, uint64_t seed);

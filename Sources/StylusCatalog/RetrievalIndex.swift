@@ -1,0 +1,426 @@
+import Foundation
+import StylusCore
+import StylusML
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The retrieval index: everything retrieval and the composer read about every adapter, in one
+/// flat file beside the catalog (`<catalog>.index`) that a process maps and answers from at once,
+/// instead of reading 75,000 rows from SQLite and rebuilding BM25 and the int8 codes.
+///
+/// Contents, per adapter ("document", ordered by adapter id as `summaries()`): catalog row,
+/// adapter id, base model, NSFW flag and an encoded `AdapterSummary` (decoded on demand); the BM25
+/// postings with their precomputed weights (terms sorted by UTF-8 bytes, binary-searched); the
+/// stored MiniLM vectors as fp32 (rescoring, composer features) and as int8 codes with scales (the
+/// scan). Built by `RetrievalIndex.build`; the same bytes serve files and in-memory indexes, so
+/// there is one query path.
+///
+/// File layout (little-endian): a 128-byte header (magic `STYLUSIX`, format version, generation,
+/// catalog id, file length, counts, payload checksum, header checksum), the section table
+/// (offset, length per `Section`), then the sections, each 64-byte aligned and zero-padded. The
+/// checksum (`Checksum`) covers every byte after the header.
+///
+/// Kept consistent with the catalog by its generation: SQLite triggers bump `catalog_state`'s
+/// generation on every change to an indexed field, in the writer's transaction. A file whose
+/// catalog id, generation, version, length or checksums do not match is never used: it is rebuilt
+/// (`open(store:)`), with one line saying why. Writers write a temporary file, fsync it and rename
+/// it over the old one, so a reader maps either the old index or the new one, never a mix.
+public final class RetrievalIndex: @unchecked Sendable {  // immutable after init
+    static let magic = Array("STYLUSIX".utf8)
+    /// Bumped whenever the layout or the meaning of a section changes.
+    public static let formatVersion: UInt32 = 1
+    static let headerSize = 128
+    static let alignment = 64
+
+    enum Section: Int, CaseIterable {
+        case rowIDs, baseOfDoc, nsfw, idOffsets, idBytes, summaryOffsets, summaryBytes, baseNames
+        case termOffsets, termBytes, postingStarts, postings
+        case rowOfDoc, matrixEntry, scales, codes, matrix
+    }
+
+    /// Why an index file cannot be used.
+    public struct Problem: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let generation: UInt64
+    public let catalogID: String
+    public let documentCount: Int
+    public let vectorCount: Int
+    public let dimension: Int
+    /// Where the index was mapped from (nil: built in memory).
+    public let path: String?
+
+    private let storage: Storage
+    private let sections: [UnsafeRawBufferPointer]
+    /// Base models by id (`baseOfDoc`), and ids by name.
+    let baseModels: [BaseModel?]
+    let baseIDByName: [String: Int32]
+
+    // Typed views of the fixed-width sections.
+    let rowIDs: UnsafePointer<Int64>
+    let baseOfDoc: UnsafePointer<Int32>
+    let nsfwOfDoc: UnsafePointer<UInt8>
+    let idOffsets: UnsafePointer<UInt32>
+    let summaryOffsets: UnsafePointer<UInt64>
+    let termOffsets: UnsafePointer<UInt32>
+    let termCount: Int
+    let postingStarts: UnsafePointer<UInt32>
+    let postingDocs: UnsafePointer<Int32>  // doc, weight bits, doc, weight bits, …
+    let rowOfDoc: UnsafePointer<Int32>
+    let matrixEntry: UnsafePointer<Int32>
+    let scales: UnsafePointer<Float>
+    let codes: UnsafePointer<Int8>
+    let matrix: UnsafePointer<Float>
+
+    /// The memory behind an index: a read-only mapping of a file, or an allocation.
+    final class Storage: @unchecked Sendable {
+        let base: UnsafeRawPointer
+        let count: Int
+        private let mapped: Bool
+        init(mapping base: UnsafeMutableRawPointer, count: Int) { self.base = UnsafeRawPointer(base); self.count = count; mapped = true }
+        init(copying data: Data) {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: RetrievalIndex.alignment)
+            data.withUnsafeBytes { if let b = $0.baseAddress { p.copyMemory(from: b, byteCount: data.count) } }
+            base = UnsafeRawPointer(p)
+            count = data.count
+            mapped = false
+        }
+        deinit {
+            if mapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { UnsafeMutableRawPointer(mutating: base).deallocate() }
+        }
+    }
+
+    // MARK: - Opening
+
+    /// The index file of the catalog at `catalogPath`.
+    public static func path(forCatalog catalogPath: String) -> String { catalogPath + ".index" }
+
+    /// Maps and checks the index file at `path` against the catalog's id and generation. Throws a
+    /// `Problem` saying what is wrong (missing, empty, truncated, foreign, older version, another
+    /// catalog's, stale, damaged).
+    public static func map(path: String, catalogID: String, generation: UInt64) throws -> RetrievalIndex {
+        try map(path: path, expect: (catalogID, generation))
+    }
+
+    /// Maps and checks an index file without matching it to a catalog (tests of concurrent readers).
+    package static func mapAny(path: String) throws -> RetrievalIndex { try map(path: path, expect: nil) }
+
+    private static func map(path: String, expect: (catalogID: String, generation: UInt64)?) throws -> RetrievalIndex {
+        let fd = posixOpen(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw Problem(description: errno == ENOENT ? "does not exist" : "cannot be opened (\(String(cString: strerror(errno))))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Problem(description: "cannot be read (\(String(cString: strerror(errno))))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw Problem(description: "is not a regular file") }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw Problem(description: "is empty") }
+        guard size >= headerSize else { throw Problem(description: "is truncated (\(size) bytes, shorter than its header)") }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw Problem(description: "cannot be mapped (\(String(cString: strerror(errno))))")
+        }
+        let storage = Storage(mapping: p, count: size)
+        return try RetrievalIndex(storage: storage, path: path, expect: expect)
+    }
+
+    /// Parses and checks an index held in `storage`.
+    init(storage: Storage, path: String?, expect: (catalogID: String, generation: UInt64)?) throws {
+        let base = storage.base, size = storage.count
+        func u32(_ o: Int) -> UInt32 { base.loadUnaligned(fromByteOffset: o, as: UInt32.self) }
+        func u64(_ o: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
+        guard size >= Self.headerSize else { throw Problem(description: "is truncated (\(size) bytes, shorter than its header)") }
+        guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == Self.magic else {
+            throw Problem(description: "is not a stylus retrieval index (no STYLUSIX header)")
+        }
+        let version = u32(8)
+        guard version == Self.formatVersion else {
+            throw Problem(description: "has format version \(version); this stylus reads version \(Self.formatVersion)")
+        }
+        guard u32(12) == UInt32(Self.headerSize),
+              Checksum.of(UnsafeRawBufferPointer(start: base, count: 120)) == u64(120) else {
+            throw Problem(description: "is damaged (header checksum mismatch)")
+        }
+        let fileLength = u64(56)
+        guard fileLength == UInt64(size) else {
+            throw Problem(description: fileLength > UInt64(size) ? "is truncated (\(size) of \(fileLength) bytes)"
+                                                                  : "is damaged (\(size) bytes, header says \(fileLength))")
+        }
+        let generation = u64(16)
+        let catalogID = String(decoding: UnsafeRawBufferPointer(start: base + 24, count: 32).prefix { $0 != 0 }, as: UTF8.self)
+        if let expect {
+            guard catalogID == expect.catalogID else { throw Problem(description: "belongs to another catalog (id \(catalogID), catalog \(expect.catalogID))") }
+            guard generation == expect.generation else {
+                throw Problem(description: "is stale (generation \(generation), catalog at \(expect.generation))")
+            }
+        }
+        let sectionCount = Int(u32(64))
+        let d = Int(u32(68)), n = Int(u64(72)), r = Int(u64(80))
+        guard sectionCount == Section.allCases.count, d == MiniLMEncoder.dimension, n < Int(Int32.max), r <= n else {
+            throw Problem(description: "is damaged (bad counts in its header)")
+        }
+        // The payload checksum: every byte after the header, read in pieces that are dropped from
+        // this process's memory again (the pages stay in the page cache), so checking a large
+        // index does not raise the resident size by the index's size.
+        var checksum = Checksum()
+        let piece = 4 << 20
+        var offset = Self.headerSize
+        while offset < size {
+            let count = min(piece, size - offset)
+            checksum.update(UnsafeRawBufferPointer(start: base + offset, count: count))
+            if path != nil {
+                let pageStart = (offset + 4095) & ~4095, pageEnd = (offset + count) & ~4095
+                if pageEnd > pageStart { madvise(UnsafeMutableRawPointer(mutating: base + pageStart), pageEnd - pageStart, MADV_DONTNEED) }
+            }
+            offset += count
+        }
+        guard checksum.value() == u64(88) else { throw Problem(description: "is damaged (checksum mismatch)") }
+
+        var sections: [UnsafeRawBufferPointer] = []
+        for s in 0..<sectionCount {
+            let o = Int(u64(Self.headerSize + 16 * s)), len = Int(u64(Self.headerSize + 16 * s + 8))
+            guard o % Self.alignment == 0, o >= Self.headerSize, len >= 0, o <= size, len <= size - o else {
+                throw Problem(description: "is damaged (section \(s) out of bounds)")
+            }
+            sections.append(UnsafeRawBufferPointer(start: base + o, count: len))
+        }
+        func section<T>(_ s: Section, _ bytes: Int, _ type: T.Type) throws -> UnsafePointer<T> {
+            guard sections[s.rawValue].count >= bytes else { throw Problem(description: "is damaged (section \(s) too short)") }
+            return (sections[s.rawValue].baseAddress ?? base).assumingMemoryBound(to: T.self)
+        }
+        let termCount = max(0, sections[Section.termOffsets.rawValue].count / 4 - 1)
+        var names = IndexReader(sections[Section.baseNames.rawValue])
+        let baseCount = Int(names.u32())
+        var baseModels: [BaseModel?] = []
+        var baseIDByName: [String: Int32] = [:]
+        for i in 0..<min(baseCount, 1 << 16) {
+            let name = names.string()
+            baseModels.append(BaseModel(name))
+            baseIDByName[name] = Int32(i)
+        }
+        guard names.ok, baseModels.count == baseCount else { throw Problem(description: "is damaged (base model names)") }
+
+        self.storage = storage
+        self.path = path
+        self.generation = generation
+        self.catalogID = catalogID
+        self.dimension = d
+        self.documentCount = n
+        self.vectorCount = r
+        self.sections = sections
+        self.baseModels = baseModels
+        self.baseIDByName = baseIDByName
+        self.termCount = termCount
+        rowIDs = try section(.rowIDs, 8 * n, Int64.self)
+        baseOfDoc = try section(.baseOfDoc, 4 * n, Int32.self)
+        nsfwOfDoc = try section(.nsfw, n, UInt8.self)
+        idOffsets = try section(.idOffsets, 4 * (n + 1), UInt32.self)
+        summaryOffsets = try section(.summaryOffsets, 8 * (n + 1), UInt64.self)
+        termOffsets = try section(.termOffsets, 4, UInt32.self)
+        postingStarts = try section(.postingStarts, 4 * (termCount + 1), UInt32.self)
+        postingDocs = try section(.postings, 0, Int32.self)
+        rowOfDoc = try section(.rowOfDoc, 4 * n, Int32.self)
+        matrixEntry = try section(.matrixEntry, 4 * r, Int32.self)
+        scales = try section(.scales, 4 * r, Float.self)
+        codes = try section(.codes, r * d, Int8.self)
+        matrix = try section(.matrix, 4 * r * d, Float.self)
+
+        // Offsets into the variable-length sections must stay inside them, and documents and
+        // vectors refer to each other within range (checked once here, so lookups need not).
+        func monotone<T: BinaryInteger>(_ p: UnsafePointer<T>, _ count: Int, _ limit: Int) -> Bool {
+            var last: T = 0
+            for i in 0..<count { if p[i] < last || Int(p[i]) > limit { return false }; last = p[i] }
+            return true
+        }
+        guard monotone(idOffsets, n + 1, sections[Section.idBytes.rawValue].count),
+              monotone(summaryOffsets, n + 1, sections[Section.summaryBytes.rawValue].count),
+              monotone(termOffsets, termCount + 1, sections[Section.termBytes.rawValue].count),
+              monotone(postingStarts, termCount + 1, sections[Section.postings.rawValue].count / 8) else {
+            throw Problem(description: "is damaged (offsets out of order)")
+        }
+        for i in 0..<n where baseOfDoc[i] < -1 || Int(baseOfDoc[i]) >= baseCount || rowOfDoc[i] < -1 || Int(rowOfDoc[i]) >= r {
+            throw Problem(description: "is damaged (document \(i) out of range)")
+        }
+        for i in 0..<r where matrixEntry[i] < 0 || Int(matrixEntry[i]) >= n { throw Problem(description: "is damaged (vector \(i) out of range)") }
+    }
+
+    // MARK: - Reading
+
+    /// The catalog row of document `doc`.
+    public func rowID(_ doc: Int) -> Int64 { rowIDs[doc] }
+
+    /// The adapter id of document `doc`.
+    public func adapterID(_ doc: Int) -> String {
+        let start = Int(idOffsets[doc]), end = Int(idOffsets[doc + 1])
+        return String(decoding: UnsafeRawBufferPointer(rebasing: sections[Section.idBytes.rawValue][start..<end]), as: UTF8.self)
+    }
+
+    func adapterIDBytes(_ doc: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: sections[Section.idBytes.rawValue][Int(idOffsets[doc])..<Int(idOffsets[doc + 1])])
+    }
+
+    /// The document of an adapter id (documents are in the adapter ids' byte order), or nil.
+    public func document(adapterID: String) -> Int? {
+        var id = adapterID
+        return id.withUTF8 { key in
+            var lo = 0, hi = documentCount
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let c = Self.compare(adapterIDBytes(mid), UnsafeRawBufferPointer(key))
+                if c == 0 { return mid }
+                if c < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            return nil
+        }
+    }
+
+    public func baseModel(_ doc: Int) -> BaseModel? { baseOfDoc[doc] < 0 ? nil : baseModels[Int(baseOfDoc[doc])] }
+    public func isNSFW(_ doc: Int) -> Bool { nsfwOfDoc[doc] != 0 }
+    /// The id `baseOfDoc` uses for a base model (-2: no document has it).
+    func baseID(_ base: BaseModel) -> Int32 { baseIDByName[base.name] ?? -2 }
+
+    /// The summary of document `doc`, decoded from the index.
+    public func summary(_ doc: Int) -> AdapterSummary {
+        let s = sections[Section.summaryBytes.rawValue]
+        var r = IndexReader(UnsafeRawBufferPointer(rebasing: s[Int(summaryOffsets[doc])..<Int(summaryOffsets[doc + 1])]))
+        return r.summary(rowID: rowIDs[doc], adapterId: adapterID(doc), baseModel: baseModel(doc))
+    }
+
+    /// Every summary, in document order.
+    public func summaries() -> [AdapterSummary] { (0..<documentCount).map(summary) }
+
+    /// The postings of a term: (document, weight) pairs in document order.
+    func postings(_ term: String) -> UnsafeBufferPointer<Int32>? {
+        var t = term
+        return t.withUTF8 { key -> UnsafeBufferPointer<Int32>? in
+            let bytes = sections[Section.termBytes.rawValue]
+            var lo = 0, hi = termCount
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let c = Self.compare(UnsafeRawBufferPointer(rebasing: bytes[Int(termOffsets[mid])..<Int(termOffsets[mid + 1])]), UnsafeRawBufferPointer(key))
+                if c == 0 {
+                    let start = Int(postingStarts[mid]), end = Int(postingStarts[mid + 1])
+                    return UnsafeBufferPointer(start: postingDocs + 2 * start, count: 2 * (end - start))
+                }
+                if c < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            return nil
+        }
+    }
+
+    /// The vector of document `doc` (nil when it has none).
+    func vector(_ doc: Int) -> UnsafeBufferPointer<Float>? {
+        let row = rowOfDoc[doc]
+        return row < 0 ? nil : UnsafeBufferPointer(start: matrix + Int(row) * dimension, count: dimension)
+    }
+
+    static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let n = min(a.count, b.count)
+        if n > 0, let pa = a.baseAddress, let pb = b.baseAddress {
+            let c = memcmp(pa, pb, n)
+            if c != 0 { return Int(c) }
+        }
+        return a.count - b.count
+    }
+}
+
+func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.open(path, flags, mode)
+    #else
+    Darwin.open(path, flags, mode)
+    #endif
+}
+
+func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(fd, p, n)
+    #else
+    Darwin.write(fd, p, n)
+    #endif
+}
+
+/// Sequential decoding of the index's variable-length records; `ok` turns false (and every read
+/// returns empty values) when a record runs past its end.
+struct IndexReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+    private(set) var ok = true
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func take(_ n: Int) -> UnsafeRawBufferPointer? {
+        guard ok, n >= 0, n <= bytes.count - offset else { ok = false; return nil }
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
+    mutating func u32() -> UInt32 { take(4).map { $0.loadUnaligned(as: UInt32.self) } ?? 0 }
+    mutating func u64() -> UInt64 { take(8).map { $0.loadUnaligned(as: UInt64.self) } ?? 0 }
+    mutating func u8() -> UInt8 { take(1).map { $0[0] } ?? 0 }
+    mutating func string() -> String {
+        let n = Int(u32())
+        return take(n).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+    mutating func optionalString() -> String? {
+        guard u8() != 0 else { return nil }
+        return string()
+    }
+    mutating func strings() -> [String] {
+        let n = Int(u32())
+        guard n <= bytes.count else { ok = false; return [] }
+        return (0..<n).map { _ in string() }
+    }
+
+    mutating func summary(rowID: Int64, adapterId: String, baseModel: BaseModel?) -> AdapterSummary {
+        let alias = string(), title = string(), category = string()
+        let weight = Double(bitPattern: u64()), weightSource = string()
+        let triggers = strings(), cardTriggers = strings()
+        let isCharacter = u8() != 0
+        let tags = strings(), refined = string()
+        let nsfw = u8() != 0
+        let downloads = Int(Int64(bitPattern: u64()))
+        let url = optionalString(), source = string(), sourceRef = optionalString()
+        let filePath = optionalString(), fileStem = optionalString()
+        return AdapterSummary(rowID: rowID, adapterId: adapterId, alias: alias, title: title, baseModel: baseModel,
+                              category: AdapterCategory(rawValue: category) ?? .concept, weight: weight,
+                              weightSource: WeightSource(rawValue: weightSource) ?? .defaultValue, triggerWords: triggers,
+                              cardTriggerWords: cardTriggers, isCharacter: isCharacter, tags: tags, refinedDescription: refined,
+                              nsfw: nsfw, downloadCount: downloads, downloadURL: url, source: source, sourceRef: sourceRef,
+                              filePath: filePath, fileStem: fileStem)
+    }
+}
+
+/// Encoding of the variable-length records `IndexReader` decodes.
+struct IndexWriter {
+    var bytes: [UInt8] = []
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u8(_ v: UInt8) { bytes.append(v) }
+    mutating func string(_ s: String) {
+        u32(UInt32(s.utf8.count))
+        bytes.append(contentsOf: s.utf8)
+    }
+    mutating func optionalString(_ s: String?) {
+        u8(s == nil ? 0 : 1)
+        if let s { string(s) }
+    }
+    mutating func strings(_ a: [String]) {
+        u32(UInt32(a.count))
+        a.forEach { string($0) }
+    }
+
+    mutating func summary(_ s: AdapterSummary) {
+        string(s.alias); string(s.title); string(s.category.rawValue)
+        u64(s.weight.bitPattern); string(s.weightSource.rawValue)
+        strings(s.triggerWords); strings(s.cardTriggerWords)
+        u8(s.isCharacter ? 1 : 0)
+        strings(s.tags); string(s.refinedDescription)
+        u8(s.nsfw ? 1 : 0)
+        u64(UInt64(bitPattern: Int64(s.downloadCount)))
+        optionalString(s.downloadURL); string(s.source); optionalString(s.sourceRef)
+        optionalString(s.filePath); optionalString(s.fileStem)
+    }
+}
