@@ -285,10 +285,7 @@ public final class CatalogStore: Sendable {
         guard !texts.isEmpty else { return [:] }
         return try read { db in
             var out: [String: [Float]] = [:]
-            let unique = Array(Set(texts))
-            for start in stride(from: 0, to: unique.count, by: 500) {
-                let chunk = Array(unique[start..<min(start + 500, unique.count)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            try Self.inChunks(texts) { chunk, marks in
                 let rows = try Row.fetchCursor(db, sql: "SELECT text, vector FROM text_vectors WHERE model = ? AND text IN (\(marks))",
                                                arguments: StatementArguments([model] + chunk))
                 while let row = try rows.next() { out[row["text"]] = Self.floats(row["vector"]) }
@@ -311,15 +308,22 @@ public final class CatalogStore: Sendable {
         guard !texts.isEmpty else { return [] }
         return try read { db in
             var out = Set<String>()
-            let unique = Array(Set(texts))
-            for start in stride(from: 0, to: unique.count, by: 500) {
-                let chunk = Array(unique[start..<min(start + 500, unique.count)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            try Self.inChunks(texts) { chunk, marks in
                 let rows = try String.fetchCursor(db, sql: "SELECT text FROM text_vectors WHERE model = ? AND text IN (\(marks))",
                                                   arguments: StatementArguments([model] + chunk))
                 while let text = try rows.next() { out.insert(text) }
             }
             return out
+        }
+    }
+
+    /// The distinct `texts` in chunks of 500 with their "?,?,…" placeholders (SQLite limits the
+    /// number of bound parameters per statement).
+    private static func inChunks(_ texts: [String], _ body: ([String], String) throws -> Void) rethrows {
+        let unique = Array(Set(texts))
+        for start in stride(from: 0, to: unique.count, by: 500) {
+            let chunk = Array(unique[start..<min(start + 500, unique.count)])
+            try body(chunk, Array(repeating: "?", count: chunk.count).joined(separator: ","))
         }
     }
 

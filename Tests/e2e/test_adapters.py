@@ -5,6 +5,7 @@ pytest-lsp against the client's declared capabilities (snippets, documentation f
 
 import asyncio
 import json
+import re
 import subprocess
 
 from lsprotocol import types
@@ -112,7 +113,7 @@ def cli_tags(text: str) -> list[str]:
     setting): the editor must agree."""
     out = subprocess.run([SERVER, "compose", "--json", "--db", str(CATALOG), "--base-model", "SD 1.5", "-"], input=text, capture_output=True,
                          text=True, check=True, timeout=60)
-    return json.loads(out.stdout)["tags"]
+    return re.findall(r"<lora:[^>]+>", json.loads(out.stdout)["prompt_with_adapters"])
 
 
 async def test_compose_code_action(client: LanguageClient):
