@@ -24,8 +24,12 @@ enum DiagnosticsHandler {
                             adapters: AdapterContext? = nil) -> [Diagnostic] {
         if snapshot.isTooLargeToAnalyze {
             let start = Position(line: 0, character: 0)
+            let message = snapshot.isFollowed
+                ? "This file has \(snapshot.text.utf8Count / 1024) KB; prompt checks, highlighting and formatting are off above \(DocumentSnapshot.maxAnalyzedBytes / 1024) KB."
+                : "This file has \(DocumentSnapshot.megabytes(snapshot.byteCount)); Stylus does not follow edits of files over \(DocumentSnapshot.megabytes(DocumentSnapshot.maxFollowedBytes)) "
+                    + "(no checks, completion, formatting or commands). Reopen it when it is smaller, or use `stylus check` on the file."
             return [Diagnostic(range: LSPRange(start: start, end: start), severity: .information, code: DiagnosticCode.documentTooLarge.rawValue,
-                               message: "This file has \(snapshot.text.utf8Count / 1024) KB; prompt checks, highlighting and formatting are off above \(DocumentSnapshot.maxAnalyzedBytes / 1024) KB.")]
+                               message: message)]
         }
         var out = linter.diagnostics(for: snapshot.file).map(diagnostic)
         if let adapters {
