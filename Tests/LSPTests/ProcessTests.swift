@@ -71,7 +71,8 @@ final class ServerProcess: @unchecked Sendable {
     func sendRaw(_ data: Data) { try? stdin.fileHandleForWriting.write(contentsOf: data) }
     func closeStdin() { try? stdin.fileHandleForWriting.close() }
 
-    var messages: [JSONValue] { received.current.messages }
+    /// The messages so far, in a buffer of their own (the reader thread keeps appending to its array).
+    var messages: [JSONValue] { received.withLock { $0.messages.map { $0 } } }
     var problems: [String] { received.current.problems }
     var stderrText: String { String(decoding: errorOutput.current, as: UTF8.self) }
     /// Bytes on stdout that did not (yet) form a complete message.
