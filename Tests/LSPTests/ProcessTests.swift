@@ -72,7 +72,14 @@ final class ServerProcess: @unchecked Sendable {
     func closeStdin() { try? stdin.fileHandleForWriting.close() }
 
     /// The messages so far, in a buffer of their own (the reader thread keeps appending to its array).
-    var messages: [JSONValue] { received.withLock { $0.messages.map { $0 } } }
+    var messages: [JSONValue] {
+        received.withLock { s in
+            var copy: [JSONValue] = []
+            copy.reserveCapacity(s.messages.count)
+            copy.append(contentsOf: s.messages)
+            return copy
+        }
+    }
     var problems: [String] { received.current.problems }
     var stderrText: String { String(decoding: errorOutput.current, as: UTF8.self) }
     /// Bytes on stdout that did not (yet) form a complete message.
