@@ -8,7 +8,16 @@
 
 // One source, three instruction sets: the loops are written on 16-lane vectors (one AVX-512
 // register, two AVX2 ones, four SSE ones) and the loader picks the best clone for the CPU.
-#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+// Not under ThreadSanitizer: target_clones makes an ifunc resolver, which the dynamic loader runs
+// while relocating, before the TSan runtime is initialised; TSan instruments the resolver too
+// (__tsan_func_entry), so every TSan binary died with SIGSEGV at start-up. Under TSan the kernels
+// are built once for baseline x86-64 (same source, still instrumented).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define STYLUS_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__) && !defined(STYLUS_NO_CLONES)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CLONES

@@ -29,11 +29,11 @@ static struct {
     stylus_part_fn fn;
     void *context;
     uint32_t generation;  // last published (caller side, under `busy`)
-    long workers;
+    _Atomic long workers;  // read by callers that skip pthread_once (one thread asked for)
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static pthread_once_t started = PTHREAD_ONCE_INIT;
-static long requested_threads = 1;
+static _Atomic long requested_threads = 1;  // concurrent first callers may all write it
 
 static inline void pause_briefly(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -84,12 +84,13 @@ static void *worker(void *unused) {
 }
 
 static void start_workers(void) {
-    for (long i = 1; i < requested_threads; i++) {
+    long threads = atomic_load_explicit(&requested_threads, memory_order_relaxed);
+    for (long i = 1; i < threads; i++) {
         pthread_t thread;
         pthread_attr_t attributes;
         pthread_attr_init(&attributes);
         pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&thread, &attributes, worker, NULL) == 0) pool.workers++;
+        if (pthread_create(&thread, &attributes, worker, NULL) == 0) atomic_fetch_add_explicit(&pool.workers, 1, memory_order_relaxed);
         pthread_attr_destroy(&attributes);
     }
 }
@@ -97,10 +98,11 @@ static void start_workers(void) {
 void stylus_parallel_run(long threads, long parts, stylus_part_fn fn, void *context) {
     if (parts <= 0) return;
     if (threads > 1 && parts > 1 && parts <= 0xFFFF) {
-        requested_threads = threads;  // read once, by the first call's pthread_once
+        atomic_store_explicit(&requested_threads, threads, memory_order_relaxed);  // read once, by the first call's pthread_once
         pthread_once(&started, start_workers);
     }
-    if (parts == 1 || parts > 0xFFFF || pool.workers == 0 || pthread_mutex_trylock(&pool.busy) != 0) {
+    if (parts == 1 || parts > 0xFFFF || atomic_load_explicit(&pool.workers, memory_order_relaxed) == 0
+        || pthread_mutex_trylock(&pool.busy) != 0) {
         // One part, no workers, or the pool is running another job (possibly this one's caller,
         // when a part asks for parallelism itself): run here.
         for (long p = 0; p < parts; p++) fn(context, p);

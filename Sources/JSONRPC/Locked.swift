@@ -14,5 +14,9 @@ public final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 
+    /// A copy of the value. A collection that another thread keeps changing is better read inside
+    /// `withLock`: the copy shares its storage until the writer's next in-place change, and
+    /// ThreadSanitizer, which cannot see the Swift runtime's reference counting, reports reads of
+    /// the copy against that change as races.
     public var current: Value { withLock { $0 } }
 }

@@ -75,6 +75,10 @@ public struct PromptFile: Sendable {
     /// Frontmatter and syntax diagnostics, in document order.
     public let diagnostics: [PromptDiagnostic]
 
+    /// The largest frontmatter read, in bytes (YAML between the `---` lines). Settings take a few
+    /// hundred bytes, a long negative prompt a few KB; past this the block is reported, not parsed.
+    public static let maxFrontmatterBytes = 64 * 1024
+
     /// The positive prompt's source text (tags and all).
     public var positiveText: String { source.slice(positive.range.utf8) }
 
@@ -218,6 +222,8 @@ enum Frontmatter {
         var negative: (text: String, range: Range<Int>?, lineRange: Range<Int>)?
     }
 
+    static var maxBytes: Int { PromptFile.maxFrontmatterBytes }
+
     static func parse(_ location: Location, in source: SourceText) -> Result {
         var result = Result()
         func report(_ severity: PromptDiagnostic.Severity, _ message: String, _ range: Range<Int>) {
@@ -225,6 +231,14 @@ enum Frontmatter {
         }
         if !location.closed {
             report(.error, "Frontmatter is not closed: add a line '---' after the settings.", 0..<source.lineContentEnd(0))
+        }
+        if location.yaml.count > maxBytes {
+            // A YAML parse costs time and memory per key (700k keys: 25 s, 1.75 GB), so a block far
+            // beyond any real settings is not read at all.
+            report(.error, "Frontmatter is too large to read (\(location.yaml.count / 1024) KB; the limit is \(maxBytes / 1024) KB): "
+                   + "its settings are ignored. Keep only the settings (\(PromptSettings.knownKeys.joined(separator: ", "))) between the '---' lines.",
+                   0..<source.lineContentEnd(0))
+            return result
         }
         let yaml = source.slice(location.yaml)
         if yaml.trimmingSpaces.isEmpty { return result }

@@ -63,7 +63,14 @@ public final class ScriptedHTTPServer: @unchecked Sendable {
 
     public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-    public var requests: [Request] { lock.lock(); defer { lock.unlock() }; return received }
+    /// The requests so far, in a buffer of their own (the serving thread keeps appending to its array).
+    public var requests: [Request] {
+        lock.lock(); defer { lock.unlock() }
+        var copy: [Request] = []  // elements copied (`map { $0 }` was optimised into sharing the buffer)
+        copy.reserveCapacity(received.count)
+        copy.append(contentsOf: received)
+        return copy
+    }
 
     public func stop() {
         lock.lock()

@@ -14,7 +14,7 @@ final class ManualClock: @unchecked Sendable {
 
     private let state = Locked<(now: Duration, next: Int, sleepers: [Sleeper], cancelled: Set<Int>)>((.zero, 0, [], []))
 
-    var sleeperCount: Int { state.current.sleepers.count }
+    var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     func sleep(_ d: Duration) async throws {
         let id = state.withLock { s -> Int in s.next += 1; return s.next }
@@ -96,7 +96,7 @@ final class DiagnosticsSchedulerTests: XCTestCase {
     }
 
     private func waitForPublishes(_ n: Int) async throws {
-        try await until("\(n) publishes (have \(published.current.count))") { published.current.count >= n }
+        try await until("\(n) publishes (have \(published.withLock { $0.count }))") { published.withLock { $0.count } >= n }
     }
 
     /// Every pending task finished: sleeping, computing and delivering are over.

@@ -21,13 +21,15 @@ final class ServerProcess: @unchecked Sendable {
         throw Timeout(description: "built `stylus` not found next to \(CommandLine.arguments[0]); run `swift build` first or set STYLUS_BIN")
     }
 
-    init() throws {
+    /// `environment` adds to (or overrides) the test's environment.
+    init(environment extra: [String: String] = [:]) throws {
         process.executableURL = try Self.binary()
         process.arguments = ["lsp"]
         // The server seeds a starter catalog in its data directory: a private one, not the user's.
         var environment = ProcessInfo.processInfo.environment
         environment["STYLUS_HOME"] = TestClient.sharedHome
         environment.removeValue(forKey: "STYLUS_DB")
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -70,7 +72,15 @@ final class ServerProcess: @unchecked Sendable {
     func sendRaw(_ data: Data) { try? stdin.fileHandleForWriting.write(contentsOf: data) }
     func closeStdin() { try? stdin.fileHandleForWriting.close() }
 
-    var messages: [JSONValue] { received.current.messages }
+    /// The messages so far, in a buffer of their own (the reader thread keeps appending to its array).
+    var messages: [JSONValue] {
+        received.withLock { s in
+            var copy: [JSONValue] = []
+            copy.reserveCapacity(s.messages.count)
+            copy.append(contentsOf: s.messages)
+            return copy
+        }
+    }
     var problems: [String] { received.current.problems }
     var stderrText: String { String(decoding: errorOutput.current, as: UTF8.self) }
     /// Bytes on stdout that did not (yet) form a complete message.
@@ -197,11 +207,12 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(server.problems, [])
     }
 
-    func testTenMegabyteDocument() throws {
+    /// 3 MB (followed, not analysed) and 10 MB (not followed) documents through real stdio framing.
+    func testLargeDocuments() throws {
         let server = try ServerProcess()
         try server.initialize()
         let line = "masterpiece, (best quality:1.2), 🐱 <lora:cat:0.8>, BREAK\n"
-        let text = String(repeating: line, count: 10_000_000 / line.utf8.count)
+        let text = String(repeating: line, count: 3_000_000 / line.utf8.count)
         let lines = text.utf8.count / line.utf8.count
         server.notify("textDocument/didOpen", ["textDocument": ["uri": "file:///big.sdprompt", "languageId": "sdprompt", "version": 1, "text": .string(text)]])
         server.notify("textDocument/didChange", [
@@ -212,15 +223,29 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(r.at("result.version"), 2)
         XCTAssertEqual(r.at("result.text")?.stringValue?.utf8.count, text.utf8.count + 3)
         XCTAssertEqual(r.at("result.lineCount"), .int(lines + 1))
+        XCTAssertEqual(r.at("result.followed"), .bool(true))
         // Too large to analyse: said once, features answer empty, the server keeps serving.
         let tokens = try server.request(2, "textDocument/semanticTokens/full", ["textDocument": ["uri": "file:///big.sdprompt"]])
         XCTAssertEqual(tokens.at("result.data"), [])
-        let deadline = Date().addingTimeInterval(10)
-        while !server.messages.contains(where: { $0["method"] == "textDocument/publishDiagnostics" }), Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.01)
+        func published(_ uri: String) throws -> JSONValue? {
+            try server.waitUntil("diagnostics of \(uri)") { $0.contains { $0["method"] == "textDocument/publishDiagnostics" && $0.at("params.uri") == .string(uri) } }
+            return server.messages.first { $0["method"] == "textDocument/publishDiagnostics" && $0.at("params.uri") == .string(uri) }
         }
-        let published = server.messages.first { $0["method"] == "textDocument/publishDiagnostics" }
-        XCTAssertEqual(published?.at("params.diagnostics")?.arrayValue?.first?["code"], "document-too-large")
+        XCTAssertEqual(try published("file:///big.sdprompt")?.at("params.diagnostics")?.arrayValue?.first?["code"], "document-too-large")
+
+        // 10 MB: not followed; its edits are dropped, and the diagnostic says so.
+        let huge = String(repeating: line, count: 10_000_000 / line.utf8.count)
+        server.notify("textDocument/didOpen", ["textDocument": ["uri": "file:///huge.sdprompt", "languageId": "sdprompt", "version": 1, "text": .string(huge)]])
+        server.notify("textDocument/didChange", [
+            "textDocument": ["uri": "file:///huge.sdprompt", "version": 2],
+            "contentChanges": [["range": ["start": ["line": 3, "character": 0], "end": ["line": 3, "character": 0]], "text": "end"]],
+        ])
+        let h = try server.request(4, "stylus/debugDocument", ["uri": "file:///huge.sdprompt"])
+        XCTAssertEqual(h.at("result.version"), 2)
+        XCTAssertEqual(h.at("result.followed"), .bool(false))
+        XCTAssertEqual(h.at("result.bytes"), .int(huge.utf8.count))
+        let message = try published("file:///huge.sdprompt")?.at("params.diagnostics")?.arrayValue?.first?["message"]?.stringValue ?? ""
+        XCTAssertTrue(message.contains("does not follow edits"), message)
         _ = try server.request(3, "shutdown")
         server.notify("exit")
         XCTAssertEqual(try server.exitCode(), 0)

@@ -193,6 +193,58 @@ final class RenderSessionTests: XCTestCase {
         XCTAssertTrue(outcome.composed?.promptWithAdapters.contains("<lora:moonlight_v2:") ?? false)
     }
 
+    /// `lora_dirs: [/]` once walked the whole disk on every render, even without a `<lora:>` tag:
+    /// folders are walked only to resolve a name, and `/` is refused with a reason.
+    func testRootLoRAFolderIsNotWalkedWithoutTagsAndRefusedWithOne() throws {
+        func job(_ body: String, name: String) throws -> RenderJob {
+            let path = dir + "/\(name).sdprompt"
+            let text = "---\ncheckpoint: \(Self.checkpoint)\nsteps: 2\nsize: 64x64\nseed: 7\nlora_dirs: [/]\n---\n\(body)"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            return RenderJob(promptPath: path, text: text)
+        }
+        let session = try session()
+        let plain = try job("a knight", name: "plain"), tagged = try job("a knight <lora:anything:0.5>", name: "tagged")
+        let outcome = try Deadline.run(within: 60, "a render with lora_dirs: [/] and no tag") { try session.render(plain) }
+        XCTAssertEqual(outcome.images.count, 1)
+        XCTAssertEqual(outcome.warnings, [])
+        let failed = try Deadline.run(within: 60, "a render with lora_dirs: [/] and a tag") { Result { try session.render(tagged) } }
+        XCTAssertThrowsError(try failed.get()) { e in
+            XCTAssertTrue("\(e)".contains("no LoRA file for 'anything'") && "\(e)".contains("/: not searched"), "\(e)")
+        }
+    }
+
+    /// A card's `file` may name anything: a file that is not a regular .safetensors file (a system
+    /// file, a FIFO named .safetensors) is never opened; the adapter is left out with a warning.
+    func testCardFilesThatAreNotRegularSafetensorsAreNeverOpened() throws {
+        let fifo = dir + "/trap.safetensors"
+        try FIFO.make(fifo)
+        defer { FIFO.releaseReaders(fifo) }
+        let lines = [
+            #"{"adapter_id": "p-1", "alias": "passwd_style", "title": "Castle Style", "base_model": "SD 1.5", "type": "LORA", "tags": ["castle"], "description": "Castles.", "weight": 0.8, "file": "/etc/passwd"}"#,
+            #"{"adapter_id": "p-2", "alias": "fifo_style", "title": "Watercolor Style", "base_model": "SD 1.5", "type": "LORA", "tags": ["watercolor"], "description": "Watercolor.", "weight": 0.8, "file": "\#(fifo)"}"#,
+        ]
+        let jsonl = dir + "/cards.jsonl"
+        try lines.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
+        let store = try CatalogStore(path: dir + "/cards.sqlite")
+        _ = try CatalogImporter(store: store).importJSONL(jsonl)
+        let entries = try store.allEntries()
+        let files = CatalogAdapterFiles(entries: entries)
+        let composer = RenderComposer(source: LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }),
+                                      adapterFile: { files.path(for: $0) })
+        var composing = try promptFile("a castle, watercolor", name: "cards")
+        composing.compose = true
+        let job = composing, session = try session()
+        let outcome = try Deadline.run(within: 120, "a render whose cards name /etc/passwd and a FIFO", unblock: { FIFO.releaseReaders(fifo) }) {
+            try session.render(job, composer: composer)
+        }
+        let composed = outcome.composed?.composition.topics.flatMap { $0.adapters.map(\.alias) } ?? []
+        XCTAssertFalse(composed.isEmpty, "nothing composed: the test proves nothing")
+        XCTAssertEqual(outcome.images.first?.adapters.map(\.name), [])
+        for alias in composed {
+            XCTAssertTrue(outcome.warnings.contains { $0.contains("'\(alias)' has no local file") }, "\(outcome.warnings)")
+        }
+    }
+
     /// Variations: one image per sampled mask, each recording its own adapters, seeds counting up.
     func testVariationsRecordTheirOwnAdapters() throws {
         var job = try promptFile("a castle under moonlight, watercolor", name: "vary")

@@ -12,6 +12,7 @@ enum DiagnosticsHandler {
     /// prompt and catalog checks first and the composer's `adapter-available` hints after them
     /// (keeps the 200 ms budget after the last keystroke; small catalogs avoid the hint flicker).
     static func staged(_ snapshot: DocumentSnapshot, linter: PromptLinter, adapters: AdapterContext?) -> DiagnosticsScheduler.Staged {
+        if let unfollowed = notFollowed(snapshot) { return .init(now: [unfollowed]) }
         let checks = PromptChecks(prompt: linter, catalog: adapters?.linter)
         let request = { adapters?.request(snapshot.file) ?? PromptRequest(file: snapshot.file) }
         let byteCount = snapshot.text.utf8Count
@@ -20,6 +21,18 @@ enum DiagnosticsHandler {
         }
         return .init(now: checks.diagnostics(byteCount: byteCount, request: request, hints: .none).map(diagnostic),
                      later: { checks.hints(adapters.request(snapshot.file)).map(diagnostic) })
+    }
+
+    /// The one diagnostic of a document too large to follow (its edits are not applied; see
+    /// `DocumentSnapshot.maxFollowedBytes`), or nil.
+    static func notFollowed(_ snapshot: DocumentSnapshot) -> Diagnostic? {
+        guard !snapshot.isFollowed else { return nil }
+        let start = Position(line: 0, character: 0)
+        let message = "This file has \(DocumentSnapshot.megabytes(snapshot.byteCount)); Stylus does not follow edits of files over "
+            + "\(DocumentSnapshot.megabytes(DocumentSnapshot.maxFollowedBytes)) (no checks, completion, formatting or commands). "
+            + "Reopen it when it is smaller, or use `stylus check` on the file."
+        return Diagnostic(range: LSPRange(start: start, end: start), severity: .information,
+                          code: DiagnosticCode.documentTooLarge.rawValue, message: message)
     }
 
     static func diagnostic(_ d: PromptDiagnostic) -> Diagnostic {

@@ -96,6 +96,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         let path = url.path
         let text: String
         if let snapshot = await env.document(args.uri) {
+            if let problem = snapshot.tooLargeProblem { throw ResponseError.invalidParams("stylus.render: \(path): \(problem)") }
             text = snapshot.text.text
         } else {
             if let problem = RegularFile.problem(at: path) {

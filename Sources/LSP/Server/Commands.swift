@@ -63,6 +63,7 @@ struct ComposeAdaptersCommand: ServerCommand {
     func execute(arguments: [JSONValue], environment env: CommandEnvironment) async throws -> JSONValue? {
         let uri = try CommandEnvironment.uri(arguments, command: StylusCommand.compose)
         guard let snapshot = await env.document(uri) else { throw ResponseError.invalidParams("document is not open: \(uri)") }
+        if let problem = snapshot.tooLargeProblem { throw ResponseError.invalidParams("stylus.compose: \(uri): \(problem)") }
         guard let adapters = await env.adapters() else {
             throw ResponseError(code: ErrorCode.requestFailed, message: "no adapter catalog is loaded (see the stylus.db setting)")
         }

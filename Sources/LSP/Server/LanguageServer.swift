@@ -317,12 +317,16 @@ public actor LanguageServer: MessageHandler {
         var version: Int
         var text: String
         var lineCount: Int
+        /// Size in bytes; `followed` false: too large, `text` is empty (`DocumentSnapshot.maxFollowedBytes`).
+        var bytes: Int
+        var followed: Bool
     }
 
     /// `stylus/debugDocument {uri}`: the server's copy of a document, to check sync end to end.
     func debugDocument(_ p: TextDocumentIdentifier) throws -> ReplyWork {
         let s = try snapshot(p.uri)
-        return { DebugDocumentResult(uri: s.uri, version: s.version, text: s.text.text, lineCount: s.text.lineCount) }
+        return { DebugDocumentResult(uri: s.uri, version: s.version, text: s.text.text, lineCount: s.text.lineCount,
+                                     bytes: s.byteCount, followed: s.isFollowed) }
     }
 
     // MARK: Closing
