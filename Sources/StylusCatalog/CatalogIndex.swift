@@ -77,13 +77,14 @@ public final class CatalogIndex: Sendable {
             retrieval.set(index)
             if loadSummaries { self?.startSummaries() }
             candidates.set(index.map { index in
-                guard let self, let encoderDirectory, let retriever = try? self.retriever(modelDirectory: encoderDirectory),
-                      retriever.warning == nil else {
-                    let (_, warning) = Retriever.openEncoder(modelDirectory: encoderDirectory)
-                    return ComposerSources(lexical: LexicalCandidates(index: index, wordNet: WordNet.installed()), hybrid: nil,
-                                           warning: warning ?? "the retriever could not be opened; composing by keywords only")
+                // Without a model directory the caller asked for the keyword pool alone.
+                guard let self, let encoderDirectory else {
+                    return ComposerSources(lexical: LexicalCandidates(index: index, wordNet: WordNet.installed()), warning: nil)
                 }
-                return ComposerSources(lexical: retriever.lexicalCandidates, hybrid: retriever, warning: retriever.storeProblem)
+                do { return ComposerSources(try self.retriever(modelDirectory: encoderDirectory)) } catch {
+                    return ComposerSources(lexical: LexicalCandidates(index: index, wordNet: WordNet.installed()),
+                                           warning: "the retriever could not open \(store.path) (\(error)); composing by keywords only")
+                }
             })
         }
     }
@@ -441,8 +442,23 @@ extension RenderComposer {
 
 /// What the composer draws candidates from: the keyword pool, and the hybrid (dense + BM25)
 /// retriever when the sentence-embedding model is installed, the way `stylus compose` opens them.
-struct ComposerSources: Sendable {
-    var lexical: LexicalCandidates
-    var hybrid: Retriever?
-    var warning: String?
+public struct ComposerSources: Sendable {
+    public var lexical: LexicalCandidates
+    public var hybrid: Retriever?
+    /// Why the composer decides by keywords only, or why new adapters' vectors were not stored.
+    public var warning: String?
+
+    /// The sources every front end composes from: the retriever's keyword pool, and the retriever
+    /// itself as the hybrid source when it has the sentence encoder.
+    public init(_ retriever: Retriever) {
+        lexical = retriever.lexicalCandidates
+        hybrid = retriever.warning == nil ? retriever : nil
+        warning = retriever.warning ?? retriever.storeProblem
+    }
+
+    init(lexical: LexicalCandidates, warning: String?) {
+        self.lexical = lexical
+        hybrid = nil
+        self.warning = warning
+    }
 }

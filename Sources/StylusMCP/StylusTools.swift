@@ -30,9 +30,8 @@ public struct MCPConfiguration: Sendable {
 final class StylusTools: Sendable {
     let configuration: MCPConfiguration
     let retriever: Retriever
-    /// The composer's lexical candidates, and the hybrid retriever when sentence embeddings are available.
-    let lexical: LexicalCandidates
-    let hybrid: Retriever?
+    /// What the composer draws from (as every front end opens it).
+    let sources: ComposerSources
     let catalog: CatalogIndex
     let checks: PromptChecks
     let session: RenderSession
@@ -48,8 +47,7 @@ final class StylusTools: Sendable {
         // The same retrieval index the catalog opened (one mapping of the index file).
         retriever = try catalog.retriever(modelDirectory: paths.miniLMDirectory)
         if let problem = retriever.storeProblem { problems.append(problem) }
-        hybrid = retriever.warning == nil ? retriever : nil
-        lexical = retriever.lexicalCandidates
+        sources = ComposerSources(retriever)
         var tokenCounter: ClipTokenizer?
         if FileManager.default.fileExists(atPath: paths.clipVocabPath) {
             do { tokenCounter = try ClipTokenizer(vocabularyPath: paths.clipVocabPath) } catch {
@@ -82,7 +80,7 @@ final class StylusTools: Sendable {
         let explain = try a.bool("explain") ?? false
         // The same request a prompt file gives `stylus compose` (frontmatter read, arguments over it).
         let request = PromptRequest(text: prompt, overrides: ComposeOverrides(baseModel: base, includeNSFW: try a.bool("nsfw")))
-        let outcome = try ComposePipeline.run(request.composeRequest, source: lexical, retriever: hybrid, model: .shipped)
+        let outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid, model: .shipped)
         var sampled: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {
             sampled = ComposeJSON.samples(outcome, request: request, strategy: strategy, count: samples, seed: UInt64(seed))

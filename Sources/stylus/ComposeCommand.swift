@@ -91,10 +91,10 @@ struct ComposeCommand: ParsableCommand {
 
     func run() throws {
         let model = try loadModel()
-        let source: CandidateSources
+        let source: ComposerSources
         do {
             let (store, _) = try StarterCatalog.open(explicit: db)
-            source = try CandidateSources(store: store)
+            source = try Self.candidateSources(store)
         } catch {
             printError("stylus compose: \(error)")
             throw CLIExit.runtimeFailure
@@ -134,24 +134,12 @@ struct ComposeCommand: ParsableCommand {
         emit(outcome, prompt, id: nil, composer: composer)
     }
 
-    /// The composer's lexical candidates, and the hybrid whole-prompt retriever (dense + BM25) for
-    /// `retrieved` when the embedding model is installed; without it, one warning and lexical only.
-    struct CandidateSources {
-        let lexical: LexicalCandidates
-        let hybrid: Retriever?
-
-        init(store: CatalogStore) throws {
-            // Through the catalog's retrieval index file, as the language server and the MCP server.
-            let retriever = try CatalogIndex(store: store, loadSummaries: false).retriever(modelDirectory: modelPaths().miniLMDirectory)
-            if let problem = retriever.storeProblem { printError("stylus: warning: \(problem)") }
-            if let warning = retriever.warning {
-                printError("stylus: warning: \(warning)")
-                hybrid = nil
-            } else {
-                hybrid = retriever
-            }
-            lexical = retriever.lexicalCandidates
-        }
+    /// The composer's sources through the catalog's retrieval index file, as the language server
+    /// and the MCP server open them; a keyword-only mode or a storing problem is one warning.
+    static func candidateSources(_ store: CatalogStore) throws -> ComposerSources {
+        let sources = ComposerSources(try CatalogIndex(store: store, loadSummaries: false).retriever(modelDirectory: modelPaths().miniLMDirectory))
+        if let warning = sources.warning { printError("stylus: warning: \(warning)") }
+        return sources
     }
 
     /// The prompt (file) with this command's flags over its frontmatter.
@@ -160,7 +148,7 @@ struct ComposeCommand: ParsableCommand {
                                                               restoreConcepts: restoreConcepts ? true : nil))
     }
 
-    func runBatch(_ path: String, source: CandidateSources, base: BaseModel?, model: ComposerModel) throws {
+    func runBatch(_ path: String, source: ComposerSources, base: BaseModel?, model: ComposerModel) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             printError("stylus compose: \(path): cannot be read")
             throw CLIExit.badInput
