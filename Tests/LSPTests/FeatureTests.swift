@@ -21,6 +21,9 @@ final class FeatureTests: XCTestCase {
                 "publishDiagnostics": ["versionSupport": true],
             ],
         ])
+        // The catalog loads in the background; once it has reported, no refresh of a document's
+        // diagnostics from it can interleave with what a test expects.
+        await client.server.catalogSettled()
     }
 
     override func tearDown() async throws { client.stop() }

@@ -22,6 +22,9 @@ package actor AdapterContextLoader {
     /// New settings: reload, re-base or keep the context. `loaded` runs once the new context is
     /// ready (or failed) and again once its composer is ready, unless newer settings superseded it,
     /// with the problems to show the user.
+    /// The reports of the latest load (see `settled`).
+    private var reporting: Task<Void, Never>?
+
     package func update(_ new: Settings, force: Bool = false, loaded: @escaping Loaded) {
         let old = settings
         settings = new
@@ -49,7 +52,7 @@ package actor AdapterContextLoader {
             }
         }
         let current = task!
-        Task { [weak self] in
+        reporting = Task { [weak self] in
             guard let context = await current.value else { return }
             do { try await context.loaded() } catch {
                 await self?.report(gen, nil, ["adapter catalog unavailable: \(error)"], loaded)
@@ -62,6 +65,10 @@ package actor AdapterContextLoader {
             await self?.report(gen, context, context.catalog.composerWarning.map { [$0] } ?? [], loaded)
         }
     }
+
+    /// Waits until the latest load has reported everything it will (loaded, composer ready), so
+    /// that no diagnostics refresh from it is still to come.
+    package func settled() async { await reporting?.value }
 
     private func report(_ gen: Int, _ context: AdapterContext?, _ problems: [String], _ loaded: Loaded) async {
         guard gen == generation else { return }  // superseded by newer settings

@@ -61,6 +61,9 @@ public actor LanguageServer: MessageHandler {
     /// catalog can be opened. For handlers and commands (e.g. `stylus.render` composes with it).
     public func adapterContext() async -> AdapterContext? { await adapterLoader.current() }
 
+    /// Waits until the catalog load has reported (and refreshed diagnostics) for the last time.
+    package func catalogSettled() async { await adapterLoader.settled() }
+
     /// Loads, reloads or re-bases the adapter context for the current settings.
     private func updateAdapters(force: Bool = false) async {
         await adapterLoader.update(settings, force: force) { [weak self] context, problems in
