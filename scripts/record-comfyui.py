@@ -210,6 +210,8 @@ def main():
         out["rejected_response"] = json.loads(e.read())
     with urllib.request.urlopen(a.target + "/system_stats", timeout=60) as r:
         out["system_stats"] = json.loads(r.read())
+    with urllib.request.urlopen(a.target + "/object_info/KSampler", timeout=60) as r:  # sampler and scheduler names
+        out["object_info"]["KSampler"] = json.loads(r.read())
     with open(a.out, "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
         f.write("\n")

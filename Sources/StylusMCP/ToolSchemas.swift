@@ -129,7 +129,7 @@ enum ToolSchemas {
 
     static let renderImage = tool(
         "render_image", "Render an image",
-        "Render a Stable Diffusion 1.x image on this machine (or an A1111/Forge server) and write it as a new PNG, never replacing a file: "
+        "Render a Stable Diffusion 1.x image on this machine (or on an A1111/Forge or ComfyUI server) and write it as a new PNG, never replacing a file: "
             + "beside the prompt file given as prompt_path (<stem>-<n>.png), else in the server's --output-dir (stylus-<n>.png). "
             + "Give the .sdprompt text (prompt_file_text), a bare prompt with settings, or just prompt_path. Sends progress notifications while sampling "
             + "when the request has a progressToken, stops on notifications/cancelled. Returns the PNG path(s) and a small thumbnail.",

@@ -79,7 +79,7 @@ public final class ComfyUIBackend: @unchecked Sendable {
         self.timeout = timeout
     }
 
-    public struct Result: Sendable {
+    public struct Result {
         /// The PNG as ComfyUI wrote it (with its `prompt` chunk).
         public var png: [UInt8]
         public var promptID: String
@@ -460,8 +460,10 @@ public enum ComfyUIWorkflow {
         var model: [Any] = [checkpointNode, 0], clip: [Any] = [checkpointNode, 1]
         for (i, l) in loras.enumerated() {
             let id = loraNode(i)
+            // Float's shortest decimal (0.8, not 0.800000011920929), as the tag was written.
             node(id, "LoraLoader", ["model": model, "clip": clip, "lora_name": l.name,
-                                    "strength_model": Double(l.unet), "strength_clip": Double(l.textEncoder)])
+                                    "strength_model": Double("\(l.unet)") ?? Double(l.unet),
+                                    "strength_clip": Double("\(l.textEncoder)") ?? Double(l.textEncoder)])
             model = [id, 0]
             clip = [id, 1]
         }

@@ -452,7 +452,7 @@ public final class RenderSession: @unchecked Sendable {
     }
 
     private func renderOnA1111(_ item: RemoteItem, url: URL, plan: RenderPlan, cancellation: RenderCancellation,
-                               progress: (RenderStage, Int, Int) -> Void) throws -> ServerPool.Produced {
+                               progress: @escaping (RenderStage, Int, Int) -> Void) throws -> ServerPool.Produced {
         let backend = A1111Backend(baseURL: url, timeout: configuration.a1111Timeout)
         var timings: [String: Double] = [:]
         let t = Date()

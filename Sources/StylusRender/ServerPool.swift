@@ -51,10 +51,11 @@ final class ServerPool: @unchecked Sendable {
     func run(work: @escaping (RemoteServer, Int, @escaping Progress, (String) -> Void) throws -> Produced,
              write: @escaping (Produced) throws -> RenderedImage) throws -> [RenderedImage] {
         let group = DispatchGroup()
+        let jobs = Jobs(work: work, write: write)
         for server in servers {
             group.enter()
             Thread.detachNewThread { [self] in
-                worker(server, work: work, write: write)
+                worker(server, work: jobs.work, write: jobs.write)
                 group.leave()
             }
         }
@@ -66,6 +67,17 @@ final class ServerPool: @unchecked Sendable {
             throw RenderError.serversFailed(failures.map { "\($0.server.label): \($0.error)" })
         }
         return written
+    }
+
+    /// The job's two closures, handed to the worker threads (each closure synchronises what it shares).
+    private final class Jobs: @unchecked Sendable {
+        let work: (RemoteServer, Int, @escaping Progress, (String) -> Void) throws -> Produced
+        let write: (Produced) throws -> RenderedImage
+        init(work: @escaping (RemoteServer, Int, @escaping Progress, (String) -> Void) throws -> Produced,
+             write: @escaping (Produced) throws -> RenderedImage) {
+            self.work = work
+            self.write = write
+        }
     }
 
     private func worker(_ server: RemoteServer, work: (RemoteServer, Int, @escaping Progress, (String) -> Void) throws -> Produced,

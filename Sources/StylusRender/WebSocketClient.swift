@@ -227,7 +227,7 @@ public final class WebSocketClient: @unchecked Sendable {
         }
     }
 
-    static func frame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
+    package static func frame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [0x80 | opcode]
         let n = payload.count
         if n < 126 {
@@ -268,7 +268,7 @@ public final class WebSocketClient: @unchecked Sendable {
     private func fill(timeout: TimeInterval) throws -> Bool {
         guard fd >= 0 else { throw WebSocketError.closed(url: url.absoluteString, code: nil) }
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let r = poll(&p, 1, Int32(max(0, min(timeout, 3600)) * 1000))
+        let r = poll(&p, 1, Int32((max(0, min(timeout, 3600)) * 1000).rounded(.up)))
         if r == 0 || (r < 0 && errno == EINTR) { return false }
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = read(fd, &chunk, chunk.count)
@@ -285,8 +285,8 @@ public final class WebSocketClient: @unchecked Sendable {
 }
 
 /// SHA-1 (FIPS 180-4), only for the WebSocket handshake's accept key.
-enum SHA1 {
-    static func digest(_ message: [UInt8]) -> [UInt8] {
+package enum SHA1 {
+    package static func digest(_ message: [UInt8]) -> [UInt8] {
         var h: [UInt32] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0]
         var m = message + [0x80]
         while m.count % 64 != 56 { m.append(0) }

@@ -35,8 +35,8 @@ final class ComfyUIBackendTests: XCTestCase {
         XCTAssertEqual(link(inputs(w, "10")["model"]), ["1", "0"])
         XCTAssertEqual(link(inputs(w, "10")["clip"]), ["1", "1"])
         XCTAssertEqual(inputs(w, "10")["lora_name"] as? String, "styles/ink.safetensors")
-        XCTAssertEqual(inputs(w, "10")["strength_model"] as? Double ?? 0, 0.8, accuracy: 1e-6)
-        XCTAssertEqual(inputs(w, "10")["strength_clip"] as? Double ?? 0, 0.6, accuracy: 1e-6)
+        XCTAssertEqual(inputs(w, "10")["strength_model"] as? Double, 0.8)
+        XCTAssertEqual(inputs(w, "10")["strength_clip"] as? Double, 0.6)
         XCTAssertEqual(link(inputs(w, "11")["model"]), ["10", "0"])
         XCTAssertEqual(link(inputs(w, "11")["clip"]), ["10", "1"])
         XCTAssertEqual(type(w, "2"), "CLIPSetLastLayer")
@@ -148,5 +148,43 @@ final class ComfyUIBackendTests: XCTestCase {
         e.variations = 4
         e.server = "gpu:8188"
         XCTAssertEqual(e.message, "Rendering on the server step 3/20 (image 2/4) on gpu:8188")
+    }
+}
+
+/// The WebSocket client's own pieces (the whole client runs against the scripted ComfyUI in Tests/e2e).
+final class WebSocketPiecesTests: XCTestCase {
+    func testSHA1AndTheHandshakeKey() {
+        func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
+        XCTAssertEqual(hex(SHA1.digest(Array("The quick brown fox jumps over the lazy dog".utf8))), "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12")
+        XCTAssertEqual(hex(SHA1.digest([])), "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        XCTAssertEqual(hex(SHA1.digest(Array(repeating: UInt8(ascii: "a"), count: 1000))), "291e9a6c66994949b57ba5e650361e98fc36b1ba")
+        // RFC 6455 section 1.3's example.
+        let accept = Data(SHA1.digest(Array("dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11".utf8))).base64EncodedString()
+        XCTAssertEqual(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    }
+
+    func testClientFramesAreMaskedWithTheRightLength() {
+        for n in [0, 5, 125, 126, 65535, 65536, 70000] {
+            let payload = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 7) }
+            let f = WebSocketClient.frame(opcode: 1, payload: payload)
+            XCTAssertEqual(f[0], 0x81)
+            XCTAssertEqual(f[1] & 0x80, 0x80, "masked")
+            var length = Int(f[1] & 0x7F), offset = 2
+            if length == 126 { length = Int(f[2]) << 8 | Int(f[3]); offset = 4 }
+            if length == 127 { length = f[2..<10].reduce(0) { $0 << 8 | Int($1) }; offset = 10 }
+            XCTAssertEqual(length, n)
+            let mask = Array(f[offset..<(offset + 4)])
+            let unmasked = f[(offset + 4)...].enumerated().map { $1 ^ mask[$0 & 3] }
+            XCTAssertEqual(unmasked, payload)
+        }
+    }
+
+    func testRefusesOtherSchemesAndClosedPorts() {
+        XCTAssertThrowsError(try WebSocketClient(url: URL(string: "wss://127.0.0.1:1/ws")!)) { e in
+            XCTAssertTrue("\(e)".contains("only ws://"), "\(e)")
+        }
+        XCTAssertThrowsError(try WebSocketClient(url: URL(string: "ws://127.0.0.1:1/ws")!, timeout: 2)) { e in
+            guard case .connection? = e as? WebSocketError else { return XCTFail("\(e)") }
+        }
     }
 }

@@ -44,9 +44,7 @@ NODES = {
     "VAEDecode": (["samples", "vae"], 1),
     "SaveImage": (["images", "filename_prefix"], 0),
 }
-SAMPLERS = ["euler", "euler_cfg_pp", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral",
-            "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddpm", "lcm", "ipndm", "deis", "uni_pc", "ddim"]
-SCHEDULERS = ["simple", "sgm_uniform", "karras", "exponential", "ddim_uniform", "beta", "normal", "linear_quadratic", "kl_optimal"]
+
 
 
 def load_fixture():
@@ -58,15 +56,18 @@ def choices(object_info, node, name):
     return spec[0] if isinstance(spec[0], list) else spec[1]["options"]
 
 
-def validate(workflow, object_info):
+def validate(workflow, object_info, drop=()):
     """ComfyUI's checks of an API-format prompt, reduced to what this backend sends; returns
-    (error, node_errors) in ComfyUI's shapes, or None."""
+    (error, node_errors) in ComfyUI's shapes, or None. Names in `drop` are left out of the
+    server's lists (an older server without them)."""
     if not isinstance(workflow, dict) or not workflow:
         return {"type": "invalid_prompt", "message": "Cannot execute because the prompt is empty or not an object.",
                 "details": "", "extra_info": {}}, {}
     lists = {("CheckpointLoaderSimple", "ckpt_name"): choices(object_info, "CheckpointLoaderSimple", "ckpt_name"),
              ("LoraLoader", "lora_name"): choices(object_info, "LoraLoader", "lora_name"),
-             ("KSampler", "sampler_name"): SAMPLERS, ("KSampler", "scheduler"): SCHEDULERS}
+             ("KSampler", "sampler_name"): choices(object_info, "KSampler", "sampler_name"),
+             ("KSampler", "scheduler"): choices(object_info, "KSampler", "scheduler")}
+    lists = {k: [n for n in v if n not in drop] for k, v in lists.items()}
     node_errors = {}
     outputs = [i for i, n in workflow.items() if isinstance(n, dict) and n.get("class_type") == "SaveImage"]
     for node_id, node in workflow.items():
@@ -90,8 +91,8 @@ def validate(workflow, object_info):
             elif (cls, name) in lists and value not in lists[(cls, name)]:
                 shown = lists[(cls, name)]
                 errors.append({"type": "value_not_in_list", "message": "Value not in list",
-                               "details": f"{name}: '{value}' not in {shown}",
-                               "extra_info": {"input_name": name, "input_config": [shown], "received_value": value}})
+                               "details": f"{name}: '{value}' not in (list of length {len(shown)})",
+                               "extra_info": {"input_name": name, "input_config": None, "received_value": value}})
         if errors:
             node_errors[node_id] = {"errors": errors, "dependent_outputs": outputs, "class_type": cls}
     if node_errors:
@@ -103,8 +104,9 @@ def validate(workflow, object_info):
 
 
 class ScriptedComfyUI:
-    def __init__(self, fail_after=None, execution_error=False, hold=False, step_delay=0.0, fixture=None):
+    def __init__(self, fail_after=None, execution_error=False, hold=False, step_delay=0.0, fixture=None, drop=()):
         self.fixture = fixture or load_fixture()
+        self.drop = drop
         self.fail_after = fail_after
         self.execution_error = execution_error
         self.hold = hold
@@ -120,6 +122,8 @@ class ScriptedComfyUI:
         self.queue = []
         self.run_lock = threading.Lock()  # one prompt at a time, like ComfyUI's single worker
         self.counter = 0
+        self.outstanding = 0        # accepted prompts not finished yet
+        self.max_outstanding = 0    # the most at once (a client keeping one job per server sees 1)
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -215,7 +219,7 @@ class ScriptedComfyUI:
         with self.lock:
             self.prompts.append(request)
         workflow = request.get("prompt")
-        problem = validate(workflow, self.fixture["object_info"])
+        problem = validate(workflow, self.fixture["object_info"], self.drop)
         if problem:
             error, node_errors = problem
             return self.reply(h, 400, {"error": error, "node_errors": node_errors})
@@ -224,6 +228,8 @@ class ScriptedComfyUI:
             number = self.counter
             self.counter += 1
             self.queue.append(pid)
+            self.outstanding += 1
+            self.max_outstanding = max(self.max_outstanding, self.outstanding)
         self.reply(h, 200, {"prompt_id": pid, "number": number, "node_errors": {}})
         threading.Thread(target=self.run, args=(pid, number, workflow, request.get("client_id", "")), daemon=True).start()
 
@@ -270,8 +276,7 @@ class ScriptedComfyUI:
                 if self.dead:
                     return
                 if "binary" in item:
-                    self.send(client, base64.b64decode(item["binary"]))
-                    continue
+                    continue  # previews are sent after each step's progress message below
                 message = json.loads(json.dumps(item["text"]).replace(old_pid, pid))
                 kind, data = message["type"], message.get("data", {})
                 if kind == "status":
@@ -322,6 +327,7 @@ class ScriptedComfyUI:
 
     def finish(self, pid, number, workflow, client, name, status):
         with self.lock:
+            self.outstanding -= 1
             if pid in self.queue:
                 self.queue.remove(pid)
             outputs = {}

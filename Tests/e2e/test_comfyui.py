@@ -19,7 +19,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from comfy_server import ScriptedComfyUI, load_fixture
+from comfy_server import ScriptedComfyUI, load_fixture, validate
 from conftest import ROOT, SERVER
 from test_render import png_text, wait_for, addnet_hash, open_doc
 
@@ -122,20 +122,23 @@ def test_cli_render_submits_the_workflow_and_writes_the_png():
 
 def test_node_errors_name_the_node_and_input():
     # A server whose scheduler list lacks sgm_uniform (older ComfyUI builds): LCM's scheduler is refused.
-    server = ScriptedComfyUI()
-    import comfy_server
-    saved = comfy_server.SCHEDULERS
-    comfy_server.SCHEDULERS = [s for s in saved if s != "sgm_uniform"]
+    server = ScriptedComfyUI(drop=("sgm_uniform",))
     try:
         path, _ = prompt_file("lcm", "a knight")
         run = render(path, "--backend", "comfyui", "--comfyui-url", server.url, "--sampler", "LCM")
         assert run.returncode == 1
         assert "refused the workflow: Prompt outputs failed validation" in run.stderr, run.stderr
-        assert "node 6 (KSampler), input 'scheduler': Value not in list" in run.stderr, run.stderr
+        assert "node 6 (KSampler), input 'scheduler': Value not in list: scheduler: 'sgm_uniform' not in (list of length" in run.stderr, run.stderr
         assert not list(path.parent.glob("*.png"))
     finally:
-        comfy_server.SCHEDULERS = saved
         server.stop()
+
+
+def test_scripted_validation_answers_as_the_recorded_comfyui():
+    """The 400 the real ComfyUI gave for a workflow with an unknown sampler, reproduced."""
+    error, node_errors = validate(FIXTURE["rejected_request"]["prompt"], FIXTURE["object_info"])
+    assert FIXTURE["rejected_status"] == 400
+    assert {"error": error, "node_errors": node_errors} == FIXTURE["rejected_response"]
 
 
 def test_lora_found_by_its_metadata():
@@ -228,6 +231,7 @@ def test_two_servers_share_variations_and_survive_a_failure():
         assert f"render server 127.0.0.1:{failing.port} failed and was left out of this job" in run.stderr, run.stderr
         assert f"on 127.0.0.1:{healthy.port}" in run.stderr, "progress names the server"
         assert len(failing.prompts) == 1 and len(healthy.prompts) == 4, (len(failing.prompts), len(healthy.prompts))
+        assert healthy.max_outstanding == 1, "one image at a time per server"
         for i in (1, 2, 3, 4):
             assert (two.parent / f"vary-{i}.png").read_bytes() == (one.parent / f"vary-{i}.png").read_bytes(), i
         seeds = sorted(r["prompt"][k]["inputs"]["seed"] for r in healthy.prompts for k in r["prompt"]
