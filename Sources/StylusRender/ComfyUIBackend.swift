@@ -286,6 +286,13 @@ public final class ComfyUIBackend: @unchecked Sendable {
             }
             guard let message else {
                 if Date().timeIntervalSince(lastHeard) > timeout {
+                    // Messages come only while our prompt runs: one waiting behind other people's
+                    // prompts is fine while the queue lists it as pending; a running one that says
+                    // nothing is stuck.
+                    if !running, isPending(promptID, cancellation: cancellation) {
+                        lastHeard = Date()
+                        continue
+                    }
                     interrupt(promptID, running: running)
                     throw ComfyUIError.timeout(url: url, seconds: timeout)
                 }
@@ -324,6 +331,13 @@ public final class ComfyUIBackend: @unchecked Sendable {
             default: continue
             }
         }
+    }
+
+    /// Whether `/queue` lists the prompt as pending (not started yet).
+    func isPending(_ promptID: String, cancellation: RenderCancellation) -> Bool {
+        guard let data = try? send("GET", "/queue", body: nil, timeout: 30, cancellation: cancellation),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return (obj["queue_pending"] as? [[Any]] ?? []).contains { $0.count > 1 && $0[1] as? String == promptID }
     }
 
     /// The first image of the prompt's outputs (`/history/{id}`), fetched with `/view`.

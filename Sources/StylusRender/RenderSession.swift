@@ -13,7 +13,8 @@ public final class RenderSession: @unchecked Sendable {
         public var vocabularyPath: String
         /// Memory the warm checkpoints may keep (Float32 weights); 0 keeps none between jobs.
         public var cacheLimitBytes: Int
-        /// Longest wait for an A1111 answer.
+        /// Longest wait for a render server: an A1111 answer, or a ComfyUI message while our prompt
+        /// runs (`$STYLUS_SERVER_TIMEOUT` seconds in `installed()`, default 600).
         public var a1111Timeout: TimeInterval = 600
         /// A JSON file remembering checkpoint hashes by path, size and mtime (hashing a 2 GB file
         /// takes seconds); nil hashes every time a checkpoint is loaded.
@@ -31,6 +32,9 @@ public final class RenderSession: @unchecked Sendable {
             var configuration = Configuration(vocabularyPath: paths.clipVocabPath,
                                               cacheLimitBytes: defaultCacheLimit(environment: environment))
             configuration.hashCachePath = paths.modelHashCachePath
+            if let seconds = environment["STYLUS_SERVER_TIMEOUT"].flatMap(Double.init), seconds > 0, seconds.isFinite {
+                configuration.a1111Timeout = seconds
+            }
             return configuration
         }
 

@@ -211,6 +211,10 @@ class ScriptedComfyUI:
             with self.lock:
                 self.queue = [p for p in self.queue if p not in request.get("delete", [])]
             return self.reply(h, 200, b"", "text/plain")
+        if method == "GET" and path == "/queue":
+            with self.lock:
+                items = [[i, pid, {}, {}, []] for i, pid in enumerate(self.queue)]
+            return self.reply(h, 200, {"queue_running": items[:1], "queue_pending": items[1:]})
         if method == "GET" and path == "/system_stats":
             return self.reply(h, 200, self.fixture.get("system_stats", {}))
         self.reply(h, 404, b"404: Not Found", "text/plain")
