@@ -8,13 +8,18 @@ import Foundation
 /// it), so the file names are those a single server gives. Events from the workers are delivered
 /// one at a time, with the server named when there are several, and the job's fraction never
 /// goes back.
-final class ServerPool: @unchecked Sendable {
-    struct Produced {
-        var png: [UInt8]
-        var image: RenderedImage
+package final class ServerPool: @unchecked Sendable {
+    package struct Produced {
+        package var png: [UInt8]
+        package var image: RenderedImage
+
+        package init(png: [UInt8], image: RenderedImage) {
+            self.png = png
+            self.image = image
+        }
     }
 
-    typealias Progress = (RenderStage, Int, Int) -> Void
+    package typealias Progress = (RenderStage, Int, Int) -> Void
 
     private let count: Int
     private let servers: [RemoteServer]
@@ -33,7 +38,7 @@ final class ServerPool: @unchecked Sendable {
     private var within: [Double]
     private var reported = 0.0
 
-    init(count: Int, servers: [RemoteServer], cancellation: RenderCancellation, events: @escaping (RenderEvent) -> Void) {
+    package init(count: Int, servers: [RemoteServer], cancellation: RenderCancellation, events: @escaping (RenderEvent) -> Void) {
         self.count = count
         self.servers = servers
         self.cancellation = cancellation
@@ -43,12 +48,12 @@ final class ServerPool: @unchecked Sendable {
     }
 
     /// Problems that did not stop the job (a server dropped, a default chosen), each once.
-    var warnings: [String] { cond.lock(); defer { cond.unlock() }; return notes }
+    package var warnings: [String] { cond.lock(); defer { cond.unlock() }; return notes }
 
     /// Runs `work` for every image on the servers and `write` for each result in image order;
     /// returns the written images. Throws the first cancellation or write error, else, when some
     /// image could not be rendered anywhere, the server's error (one server) or every server's.
-    func run(work: @escaping (RemoteServer, Int, @escaping Progress, (String) -> Void) throws -> Produced,
+    package func run(work: @escaping (RemoteServer, Int, @escaping Progress, (String) -> Void) throws -> Produced,
              write: @escaping (Produced) throws -> RenderedImage) throws -> [RenderedImage] {
         let group = DispatchGroup()
         let jobs = Jobs(work: work, write: write)
@@ -154,5 +159,12 @@ final class ServerPool: @unchecked Sendable {
         reported = max(reported, within.reduce(0, +) / Double(count))
         events(RenderEvent(stage: stage, step: step, steps: steps, variation: index + 1, variations: count, fraction: reported,
                            server: servers.count > 1 ? server.label : nil))
+    }
+}
+
+extension RenderedImage {
+    /// An image not written yet (tests of the pool).
+    package init(prompt: String, seed: UInt64) {
+        self.init(path: "", parameters: "", prompt: prompt, seed: seed, adapters: [], timings: [:], checkpointWasWarm: false)
     }
 }
