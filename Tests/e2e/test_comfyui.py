@@ -197,6 +197,22 @@ def test_a_stuck_server_times_out_and_is_interrupted():
         server.stop()
 
 
+def test_without_a_checkpoint_the_servers_first_is_used_and_said():
+    server = ScriptedComfyUI()
+    try:
+        folder = WORK / f"nockpt-{time.monotonic_ns()}"
+        folder.mkdir()
+        path = folder / "nockpt.sdprompt"
+        path.write_text("---\nsteps: 2\nsize: 64x64\n---\na knight\n")
+        run = render(path, "--backend", "comfyui", "--comfyui-url", server.url)
+        assert run.returncode == 0, run.stderr
+        assert f"no checkpoint is set; rendered with the ComfyUI server's first, '{CHECKPOINT}'" in run.stderr, run.stderr
+        (ckpt,) = nodes(server.prompts[0]["prompt"], "CheckpointLoaderSimple").values()
+        assert ckpt["ckpt_name"] == CHECKPOINT and (folder / "nockpt-1.png").exists()
+    finally:
+        server.stop()
+
+
 def test_unreachable_server():
     server = ScriptedComfyUI()
     url = server.url
