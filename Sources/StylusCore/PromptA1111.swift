@@ -47,6 +47,14 @@ public struct A1111Prompt: Sendable {
         self.init(source: source, range: 0..<source.utf8Count, isNegative: isNegative, steps: steps)
     }
 
+    /// `text` with `#` comments and extra-network tags (`<lora:…>`, `<hypernet:…>`, …) removed as
+    /// A1111 removes them before parsing; everything else as written (for servers that read the
+    /// emphasis syntax themselves, e.g. ComfyUI).
+    public static func withoutExtraNetworks(_ text: String) -> String {
+        let whole = MappedText(bytes: Array(text.utf8), sourceStart: 0)
+        return A1111Text.removeExtraNetworks(A1111Text.stripComments(whole)).string
+    }
+
     /// The emphasis weight A1111 gives the text at document offset `offset`, from the first step
     /// whose text contains it; nil where A1111 encodes nothing (tags, comments, brackets, weights).
     public func weight(atSourceOffset offset: Int) -> Double? {

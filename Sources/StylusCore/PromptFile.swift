@@ -321,9 +321,20 @@ enum Frontmatter {
                 }
             case "debias": s.debias = string()
             case "renderer":
-                if let r = string() {
-                    if ["local", "a1111"].contains(r) { s.renderer = r } else {
-                        report(.error, "'renderer' must be local or a1111 (got '\(r)').", lineRange)
+                // One setting or a list of them (several servers); RendererSetting checks the grammar.
+                var text: String?
+                if let seq = value.sequence {
+                    let items = seq.compactMap { $0.scalar?.string }
+                    if items.count == seq.count, !items.isEmpty { text = items.joined(separator: ", ") } else {
+                        typeError("local, a1111, comfyui, a server URL, or a list of servers")
+                    }
+                } else {
+                    text = string()
+                }
+                if let r = text {
+                    switch RendererSetting.parse(r) {
+                    case .success: s.renderer = r
+                    case .failure(let e): report(.error, "'renderer': \(e.message).", lineRange)
                     }
                 }
             case "negative":

@@ -65,8 +65,8 @@ extension StylusTools {
         job.loraDirs = configuration.loraDirs
         job.compose = try a.bool("compose") ?? false
         job.composeOverrides.baseModel = try baseModel(a)
-        let backend = try a.choice("backend", ["local", "a1111"]) ?? PromptFile(text: text).settings.renderer
-        switch RenderBackend.parse(backend, url: try a.string("a1111_url")) {
+        let backend = try a.choice("backend", ["local", "a1111", "comfyui"]) ?? PromptFile(text: text).settings.renderer
+        switch RenderBackend.parse(backend, url: try a.string("a1111_url"), comfyuiURLs: try a.string("comfyui_url").map { [$0] } ?? []) {
         case .success(let b): job.backend = b
         case .failure(let e): throw ToolArguments.Problem(description: "render_image: \(e)")
         }

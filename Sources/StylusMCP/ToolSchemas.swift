@@ -129,7 +129,7 @@ enum ToolSchemas {
 
     static let renderImage = tool(
         "render_image", "Render an image",
-        "Render a Stable Diffusion 1.x image on this machine (or an A1111/Forge server) and write it as a new PNG, never replacing a file: "
+        "Render a Stable Diffusion 1.x image on this machine (or on an A1111/Forge or ComfyUI server) and write it as a new PNG, never replacing a file: "
             + "beside the prompt file given as prompt_path (<stem>-<n>.png), else in the server's --output-dir (stylus-<n>.png). "
             + "Give the .sdprompt text (prompt_file_text), a bare prompt with settings, or just prompt_path. Sends progress notifications while sampling "
             + "when the request has a progressToken, stops on notifications/cancelled. Returns the PNG path(s) and a small thumbnail.",
@@ -146,8 +146,9 @@ enum ToolSchemas {
             "size": string("Image size WxH in multiples of 64, e.g. \"512x768\"."),
             "compose": boolean("Run the composer first and render its prompt with <lora:…> tags (default false)."),
             "base_model": baseModel,
-            "backend": choice("local (this machine, the default) or a1111 (an A1111/Forge server started with --api).", ["local", "a1111"]),
+            "backend": choice("local (this machine, the default), a1111 (an A1111/Forge server started with --api) or comfyui (a ComfyUI server).", ["local", "a1111", "comfyui"]),
             "a1111_url": string("The A1111/Forge server for backend a1111 (default http://127.0.0.1:7860)."),
+            "comfyui_url": string("The ComfyUI server for backend comfyui (default $STYLUS_COMFYUI_URL, else http://127.0.0.1:8188)."),
         ],
         annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false),
         output: object([

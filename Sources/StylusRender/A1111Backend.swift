@@ -54,14 +54,23 @@ public struct A1111Backend: Sendable {
     }
 
     /// Renders one image. `progress(step, steps)` reports the server's sampler steps when it tells them.
-    public func txt2img(_ r: RenderRequest, prompt: String, negative: String, sampler: String,
+    ///
+    /// `override_settings` is always sent, with the checkpoint in it when one is given and
+    /// `override_settings_restore_afterwards: false`: Forge reads the checkpoint from there (its
+    /// `/sdapi/v1/options` only records the choice, and some builds fail on a request without
+    /// `override_settings`); A1111 takes it the same way and keeps the model loaded for the next image.
+    public func txt2img(_ r: RenderRequest, prompt: String, negative: String, sampler: String, checkpoint: String? = nil,
                         cancellation: RenderCancellation, progress: @escaping (Int, Int) -> Void) throws -> Result {
         var payload: [String: Any] = [
             "prompt": prompt, "negative_prompt": negative, "steps": r.steps, "cfg_scale": r.cfgScale,
             "seed": Int64(r.seed), "width": r.width, "height": r.height, "sampler_name": sampler,
             "batch_size": 1, "n_iter": 1, "send_images": true, "save_images": false,
         ]
-        if r.clipSkip > 1 { payload["override_settings"] = ["CLIP_stop_at_last_layers": r.clipSkip] }
+        var overrides: [String: Any] = [:]
+        if r.clipSkip > 1 { overrides["CLIP_stop_at_last_layers"] = r.clipSkip }
+        if let checkpoint { overrides["sd_model_checkpoint"] = checkpoint }
+        payload["override_settings"] = overrides
+        payload["override_settings_restore_afterwards"] = false
         let body = try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys])
         let poller = ProgressPoller(backend: self, interval: pollInterval, report: progress)
         let data = try send("POST", "/sdapi/v1/txt2img", body: body, cancellation: cancellation,
@@ -114,27 +123,15 @@ public struct A1111Backend: Sendable {
         request.httpBody = body
         request.timeoutInterval = limit
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        let task = URLSession.shared.dataTask(with: request) { data, response, error in
-            box.set(data, response as? HTTPURLResponse, error)
-            done.signal()
+        let exchange = RemoteHTTP.exchange(request, limit: limit, cancellation: cancellation, whileWaiting: whileWaiting)
+        let (data, response, error): (Data?, HTTPURLResponse?, Error?)
+        switch exchange {
+        case .cancelled:
+            if path == "/sdapi/v1/txt2img" { interrupt() }
+            throw RenderCancelled()
+        case .timedOut: throw A1111Error.timeout(url: url.absoluteString, seconds: limit)
+        case let .done(d, r, e): (data, response, error) = (d, r, e)
         }
-        task.resume()
-        let deadline = Date().addingTimeInterval(limit + 1)
-        while done.wait(timeout: .now() + 0.05) == .timedOut {
-            if cancellation.isCancelled {
-                task.cancel()
-                if path == "/sdapi/v1/txt2img" { interrupt() }
-                throw RenderCancelled()
-            }
-            if Date() > deadline {
-                task.cancel()
-                throw A1111Error.timeout(url: url.absoluteString, seconds: limit)
-            }
-            whileWaiting?()
-        }
-        let (data, response, error) = box.get()
         if let error {
             let code = (error as NSError).code
             if code == NSURLErrorTimedOut { throw A1111Error.timeout(url: url.absoluteString, seconds: limit) }
@@ -152,6 +149,11 @@ public struct A1111Backend: Sendable {
     /// The server's error message (`detail`/`error`/`errors` in its JSON), else the start of the body.
     static func errorDetail(_ data: Data) -> String {
         if let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            // A1111's and Forge's exception answer: {"error": type, "detail": "", "body": "", "errors": message}.
+            if let type = obj["error"] as? String, let message = obj["errors"] as? String, !message.isEmpty,
+               (obj["detail"] as? String ?? "").isEmpty {
+                return "\(type): \(message)"
+            }
             for key in ["detail", "error", "errors"] {
                 if let s = obj[key] as? String, !s.isEmpty { return s }
                 if let v = obj[key], !(v is NSNull), let d = try? JSONSerialization.data(withJSONObject: v) {
@@ -165,13 +167,6 @@ public struct A1111Backend: Sendable {
     static func snippet(_ data: Data) -> String {
         let text = String(decoding: data.prefix(200), as: UTF8.self)
         return data.count > 200 ? text + "…" : text
-    }
-
-    private final class ResultBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: (Data?, HTTPURLResponse?, Error?) = (nil, nil, nil)
-        func set(_ d: Data?, _ r: HTTPURLResponse?, _ e: Error?) { lock.lock(); value = (d, r, e); lock.unlock() }
-        func get() -> (Data?, HTTPURLResponse?, Error?) { lock.lock(); defer { lock.unlock() }; return value }
     }
 
     /// Polls `/sdapi/v1/progress` while a txt2img call runs; answers arrive asynchronously and are

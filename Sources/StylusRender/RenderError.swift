@@ -7,6 +7,8 @@ public enum RenderError: Error, Equatable, CustomStringConvertible {
     case unsupportedCheckpoint(path: String, reason: String)
     case missingWeight(path: String, name: String)
     case badWeight(path: String, name: String, reason: String)
+    /// Every render server of a job failed; one line per server.
+    case serversFailed([String])
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum RenderError: Error, Equatable, CustomStringConvertible {
             return "\(path): missing weight \(name); the checkpoint is incomplete or not SD 1.x"
         case let .badWeight(path, name, reason):
             return "\(path): weight \(name) \(reason); the checkpoint is damaged"
+        case let .serversFailed(lines):
+            return "every render server failed, so some images were not rendered: " + lines.joined(separator: "; ")
         }
     }
 }

@@ -18,34 +18,81 @@ public struct RenderOverrides: Sendable, Equatable {
     public init() {}
 }
 
-/// Where images are made: this process (the Swift CPU renderer) or an A1111/Forge server.
+/// A render server: its kind and address.
+public struct RemoteServer: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable { case a1111, comfyui }
+    public var kind: Kind
+    public var url: URL
+
+    public init(_ kind: Kind, _ url: URL) {
+        self.kind = kind
+        self.url = url
+    }
+
+    /// `host:port`, how progress names the server.
+    public var label: String { (url.host ?? url.absoluteString) + (url.port.map { ":\($0)" } ?? "") }
+    public var description: String { "\(kind.rawValue) \(url.absoluteString)" }
+}
+
+/// Where images are made: this process (the Swift CPU renderer), an A1111/Forge server, a ComfyUI
+/// server, or several servers sharing the images of a job.
 public enum RenderBackend: Sendable, Equatable {
     case local
     case a1111(url: URL)
+    case comfyui(url: URL)
+    /// Two or more servers; each renders one image at a time.
+    case servers([RemoteServer])
 
     /// A1111's own default address.
     public static let defaultA1111URL = "http://127.0.0.1:7860"
+    /// ComfyUI's own default address.
+    public static let defaultComfyUIURL = "http://127.0.0.1:8188"
 
-    /// A backend setting: `local`, `a1111` (also `forge`, `automatic1111`; at `url`, default
-    /// A1111's own 127.0.0.1:7860), `a1111 URL`, or a URL alone; an error says what is wrong.
-    public static func parse(_ setting: String?, url: String?) -> Result<RenderBackend, RenderError> {
-        var name = setting?.trimmingCharacters(in: .whitespaces)
-        var address = url
-        if let n = name, n.hasPrefix("http://") || n.hasPrefix("https://") { (name, address) = ("a1111", address ?? n) }
-        if let n = name, let space = n.firstIndex(of: " ") {
-            address = address ?? String(n[space...]).trimmingCharacters(in: .whitespaces)
-            name = String(n[..<space])
+    /// The servers of a remote backend, none for `.local`.
+    public var servers: [RemoteServer] {
+        switch self {
+        case .local: return []
+        case .a1111(let url): return [RemoteServer(.a1111, url)]
+        case .comfyui(let url): return [RemoteServer(.comfyui, url)]
+        case .servers(let list): return list
         }
-        switch name?.lowercased() ?? "local" {
-        case "local", "": return .success(.local)
-        case "a1111", "forge", "automatic1111":
-            let url = address ?? defaultA1111URL
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
-                return .failure(.invalidArgument("the a1111 backend needs the server's URL, e.g. http://127.0.0.1:7860 (got '\(url)')"))
+    }
+
+    /// A backend setting (`RendererSetting`: `local`, `a1111`, `comfyui`, each with an optional
+    /// URL, a URL alone for A1111, or several servers separated by commas). A kind without a URL
+    /// takes `url` (A1111) or `comfyuiURLs` (ComfyUI, each one a server), else
+    /// `$STYLUS_COMFYUI_URL`, else the kind's own default address. An error says what is wrong.
+    public static func parse(_ setting: String?, url: String?, comfyuiURLs: [String] = [],
+                             environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<RenderBackend, RenderError> {
+        let entries: [RendererSetting.Entry]
+        switch RendererSetting.parse(setting ?? "local") {
+        case .success(let e): entries = e
+        case .failure(let e): return .failure(.invalidArgument(e.message))
+        }
+        var servers: [RemoteServer] = []
+        func add(_ kind: RemoteServer.Kind, _ text: String) -> RenderError? {
+            guard RendererSetting.isURL(text), let parsed = URL(string: text), parsed.host != nil else {
+                let example = kind == .comfyui ? defaultComfyUIURL : defaultA1111URL
+                return .invalidArgument("the \(kind.rawValue) backend needs the server's URL, e.g. \(example) (got '\(text)')")
             }
-            return .success(.a1111(url: parsed))
-        default:
-            return .failure(.invalidArgument("unknown renderer '\(name!)'; use local or a1111"))
+            let server = RemoteServer(kind, parsed)
+            if !servers.contains(server) { servers.append(server) }
+            return nil
+        }
+        for entry in entries {
+            switch entry.kind {
+            case .local: return .success(.local)
+            case .a1111:
+                if let e = add(.a1111, entry.url ?? url ?? defaultA1111URL) { return .failure(e) }
+            case .comfyui:
+                let urls = entry.url.map { [$0] } ?? (comfyuiURLs.isEmpty ? [environment["STYLUS_COMFYUI_URL"] ?? defaultComfyUIURL] : comfyuiURLs)
+                for u in urls { if let e = add(.comfyui, u) { return .failure(e) } }
+            }
+        }
+        switch servers.count {
+        case 0: return .success(.local)
+        case 1: return .success(servers[0].kind == .a1111 ? .a1111(url: servers[0].url) : .comfyui(url: servers[0].url))
+        default: return .success(.servers(servers))
         }
     }
 }
@@ -97,7 +144,8 @@ public struct RenderJob: Sendable {
         defaultBaseModel = defaults.baseModel
         defaultCheckpoint = defaults.checkpoint
         output = options.output
-        switch RenderBackend.parse(options.backend ?? PromptFile(text: text).settings.renderer ?? defaults.renderer, url: options.a1111URL) {
+        switch RenderBackend.parse(options.backend ?? PromptFile(text: text).settings.renderer ?? defaults.renderer, url: options.a1111URL,
+                                   comfyuiURLs: options.comfyuiURLs) {
         case .success(let b): backend = b
         case .failure(let e): throw e
         }
@@ -133,6 +181,8 @@ public struct RenderJobOptions: Sendable {
     /// A backend setting (`RenderBackend.parse`); nil: the frontmatter's `renderer`, else the default.
     public var backend: String?
     public var a1111URL: String?
+    /// ComfyUI servers for a `comfyui` backend without a URL (each one a server).
+    public var comfyuiURLs: [String] = []
 
     public init() {}
 }
@@ -160,7 +210,7 @@ public enum RenderStage: String, Sendable, CaseIterable {
     case encode = "Encoding prompt"
     case sample = "Sampling"
     case decode = "Decoding"
-    case remote = "Rendering on the A1111 server"
+    case remote = "Rendering on the server"
     case write = "Writing PNG"
 }
 
@@ -173,12 +223,26 @@ public struct RenderEvent: Sendable, Equatable {
     public var variation = 1, variations = 1
     /// Done so far, 0...1, over the whole job.
     public var fraction = 0.0
+    /// The render server of a remote stage (`host:port`), when the job uses more than one.
+    public var server: String?
+
+    public init(stage: RenderStage, step: Int = 0, steps: Int = 0, variation: Int = 1, variations: Int = 1,
+                fraction: Double = 0, server: String? = nil) {
+        self.stage = stage
+        self.step = step
+        self.steps = steps
+        self.variation = variation
+        self.variations = variations
+        self.fraction = fraction
+        self.server = server
+    }
 
     /// "Sampling step 3/20 (image 2/4)".
     public var message: String {
         var text = stage.rawValue
         if steps > 0 { text += " step \(step)/\(steps)" }
         if variations > 1 { text += " (image \(variation)/\(variations))" }
+        if let server { text += " on \(server)" }
         return text
     }
 }

@@ -13,7 +13,8 @@ public final class RenderSession: @unchecked Sendable {
         public var vocabularyPath: String
         /// Memory the warm checkpoints may keep (Float32 weights); 0 keeps none between jobs.
         public var cacheLimitBytes: Int
-        /// Longest wait for an A1111 answer.
+        /// Longest wait for a render server: an A1111 answer, or a ComfyUI message while our prompt
+        /// runs (`$STYLUS_SERVER_TIMEOUT` seconds in `installed()`, default 600).
         public var a1111Timeout: TimeInterval = 600
         /// A JSON file remembering checkpoint hashes by path, size and mtime (hashing a 2 GB file
         /// takes seconds); nil hashes every time a checkpoint is loaded.
@@ -31,6 +32,9 @@ public final class RenderSession: @unchecked Sendable {
             var configuration = Configuration(vocabularyPath: paths.clipVocabPath,
                                               cacheLimitBytes: defaultCacheLimit(environment: environment))
             configuration.hashCachePath = paths.modelHashCachePath
+            if let seconds = environment["STYLUS_SERVER_TIMEOUT"].flatMap(Double.init), seconds > 0, seconds.isFinite {
+                configuration.a1111Timeout = seconds
+            }
             return configuration
         }
 
@@ -101,23 +105,27 @@ public final class RenderSession: @unchecked Sendable {
 
         let library = LoRALibrary(directories: plan.loraDirs)
         let written = file.positive.tags.filter(\.isLoRA)
+        let servers = job.backend.servers
+        var items: [RemoteItem] = []
         for (i, composedPrompt) in prompts.enumerated() {
             var request = plan.template
             request.seed = plan.template.seed &+ UInt64(i)  // A1111 batches: seed, seed+1, …
             let (prompt, adapters, warnings) = try resolveLoRAs(composedPrompt, written: written, library: library, composer: composer,
-                                                                 needFiles: job.backend == .local)
+                                                                 needFiles: servers.isEmpty)
             outcome.warnings += warnings
-            let progress = StageReporter(variation: i + 1, of: n, events: events)
-            let image: RenderedImage
-            switch job.backend {
-            case .local:
-                image = try renderLocally(request, prompt: prompt, adapters: adapters, plan: plan, job: job,
-                                          cancellation: cancellation, progress: progress)
-            case .a1111(let url):
-                image = try renderRemotely(request, prompt: prompt, adapters: adapters, plan: plan, job: job, url: url,
-                                           cancellation: cancellation, progress: progress)
+            if servers.isEmpty {
+                let progress = StageReporter(variation: i + 1, of: n, events: events)
+                outcome.images.append(try renderLocally(request, prompt: prompt, adapters: adapters, plan: plan, job: job,
+                                                        cancellation: cancellation, progress: progress))
+            } else {
+                items.append(RemoteItem(index: i, request: request, prompt: prompt, adapters: adapters))
             }
-            outcome.images.append(image)
+        }
+        if !servers.isEmpty {
+            let (images, warnings) = try renderOnServers(items, servers: servers, plan: plan, job: job,
+                                                         cancellation: cancellation, events: events)
+            outcome.images = images
+            outcome.warnings += warnings
         }
         return outcome
     }
@@ -408,24 +416,60 @@ public final class RenderSession: @unchecked Sendable {
         return params
     }
 
-    // MARK: A1111 backend
+    // MARK: Render servers
 
-    private func renderRemotely(_ request: RenderRequest, prompt: String, adapters: [Adapter], plan: RenderPlan, job: RenderJob,
-                                url: URL, cancellation: RenderCancellation, progress: StageReporter) throws -> RenderedImage {
+    /// One image for a server: its sampler settings, prompt text (with `<lora:…>` tags) and LoRAs.
+    struct RemoteItem {
+        var index: Int
+        var request: RenderRequest
+        var prompt: String
+        var adapters: [Adapter]
+    }
+
+    /// The images of a job on one or more servers (`ServerPool`): each server renders one image at a
+    /// time; a server that fails is dropped for the job and its image goes to another; files are
+    /// written in image order, so the names are those a single server gives.
+    private func renderOnServers(_ items: [RemoteItem], servers: [RemoteServer], plan: RenderPlan, job: RenderJob,
+                                 cancellation: RenderCancellation, events: @escaping (RenderEvent) -> Void) throws -> ([RenderedImage], [String]) {
+        let timeout = configuration.a1111Timeout
+        let comfy = Dictionary(uniqueKeysWithValues: servers.filter { $0.kind == .comfyui }.map {
+            ($0, ComfyUIBackend(baseURL: $0.url, timeout: timeout))
+        })
+        let pool = ServerPool(count: items.count, servers: servers, cancellation: cancellation, events: events)
+        let images = try pool.run(
+            work: { server, index, progress, warn in
+                let item = items[index]
+                switch server.kind {
+                case .a1111:
+                    return try self.renderOnA1111(item, url: server.url, plan: plan, cancellation: cancellation, progress: progress)
+                case .comfyui:
+                    return try self.renderOnComfyUI(item, backend: comfy[server]!, plan: plan, cancellation: cancellation,
+                                                    progress: progress, warn: warn)
+                }
+            },
+            write: { produced in
+                var image = produced.image
+                image.path = try RenderOutput.writeNew(produced.png, beside: job.promptPath, explicit: job.output)
+                return image
+            })
+        return (images, pool.warnings)
+    }
+
+    private func renderOnA1111(_ item: RemoteItem, url: URL, plan: RenderPlan, cancellation: RenderCancellation,
+                               progress: @escaping (RenderStage, Int, Int) -> Void) throws -> ServerPool.Produced {
         let backend = A1111Backend(baseURL: url, timeout: configuration.a1111Timeout)
         var timings: [String: Double] = [:]
         let t = Date()
-        progress(.remote)
-        if let ckpt = plan.checkpoint {
-            // The server knows its models by title or file name, not by our path.
-            try backend.selectCheckpoint(URL(fileURLWithPath: ckpt).lastPathComponent, cancellation: cancellation)
-        }
-        let result = try backend.txt2img(request, prompt: prompt, negative: plan.negativeText, sampler: plan.samplerLabel,
-                                         cancellation: cancellation) { step, steps in progress(.remote, step: step, steps: steps) }
+        progress(.remote, 0, 0)
+        // The server knows its models by title or file name, not by our path.
+        let checkpoint = plan.checkpoint.map { URL(fileURLWithPath: $0).lastPathComponent }
+        if let checkpoint { try backend.selectCheckpoint(checkpoint, cancellation: cancellation) }
+        let result = try backend.txt2img(item.request, prompt: item.prompt, negative: plan.negativeText, sampler: plan.samplerLabel,
+                                         checkpoint: checkpoint, cancellation: cancellation) { step, steps in progress(.remote, step, steps) }
         timings["remote"] = Date().timeIntervalSince(t)
-        var r = request
+        var r = item.request
         if let seed = result.seed, seed >= 0 { r.seed = UInt64(seed) }
-        var params = parameters(r, prompt: prompt, plan: plan, adapters: adapters)
+        var params = parameters(r, prompt: item.prompt, plan: plan, adapters: item.adapters)
         params.modelName = plan.checkpoint.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent }
         var png = result.png
         var infotext = PNGText.textChunks(png)["parameters"] ?? result.infotext
@@ -434,10 +478,30 @@ public final class RenderSession: @unchecked Sendable {
             png = PNGText.adding("parameters", text, to: png) ?? png
             infotext = text
         }
-        progress(.write)
-        let path = try RenderOutput.writeNew(png, beside: job.promptPath, explicit: job.output)
-        return RenderedImage(path: path, parameters: infotext ?? params.infotext, prompt: prompt, seed: r.seed,
-                             adapters: adapters.map { ($0.name, $0.path, $0.path.flatMap(hash)) },
-                             timings: timings, checkpointWasWarm: false)
+        let image = RenderedImage(path: "", parameters: infotext ?? params.infotext, prompt: item.prompt, seed: r.seed,
+                                  adapters: item.adapters.map { ($0.name, $0.path, $0.path.flatMap(hash)) },
+                                  timings: timings, checkpointWasWarm: false)
+        return ServerPool.Produced(png: png, image: image)
+    }
+
+    private func renderOnComfyUI(_ item: RemoteItem, backend: ComfyUIBackend, plan: RenderPlan, cancellation: RenderCancellation,
+                                 progress: @escaping (RenderStage, Int, Int) -> Void, warn: (String) -> Void) throws -> ServerPool.Produced {
+        var timings: [String: Double] = [:]
+        let t = Date()
+        progress(.remote, 0, 0)
+        let loras = item.adapters.map {
+            ComfyUIBackend.LoRA(name: $0.name, localPath: $0.path, localHash: $0.path.flatMap(hash), unet: $0.unet, textEncoder: $0.textEncoder)
+        }
+        let result = try backend.txt2img(item.request, prompt: item.prompt, negative: plan.negativeText, checkpoint: plan.checkpoint,
+                                         loras: loras, cancellation: cancellation, warn: warn) { step, steps in progress(.remote, step, steps) }
+        timings["remote"] = Date().timeIntervalSince(t)
+        var params = parameters(item.request, prompt: item.prompt, plan: plan, adapters: item.adapters)
+        params.modelName = URL(fileURLWithPath: result.checkpoint).deletingPathExtension().lastPathComponent
+        // ComfyUI's own `prompt` chunk (the workflow it ran) stays; A1111's `parameters` is added.
+        let png = PNGText.adding("parameters", params.infotext, to: result.png) ?? result.png
+        let image = RenderedImage(path: "", parameters: params.infotext, prompt: item.prompt, seed: item.request.seed,
+                                  adapters: item.adapters.map { ($0.name, $0.path, $0.path.flatMap(hash)) },
+                                  timings: timings, checkpointWasWarm: false)
+        return ServerPool.Produced(png: png, image: image)
     }
 }

@@ -8,18 +8,19 @@ import StylusRender
 
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "render", abstract: "Render a prompt file to a PNG (SD 1.x on the CPU, or an A1111 server).",
+        commandName: "render", abstract: "Render a prompt file to a PNG (SD 1.x on the CPU, or A1111/Forge and ComfyUI servers).",
         discussion: """
             Settings come from the file's frontmatter (checkpoint, steps, cfg, sampler, scheduler, seed, size, \
             clip_skip, negative, lora_dirs, masks); options override them. With --compose the Stylus composer adds \
             <lora:…> tags first; --variations N renders N images, each with its own sampled adapter mask. Images go \
             beside the prompt file as <stem>-<n>.png (or to --out) and never replace an existing file; each carries \
-            A1111 'parameters' text with its prompt, adapters and Lora hashes.
+            A1111 'parameters' text with its prompt, adapters and Lora hashes. With several servers (--backend \
+            "comfyui http://a:8188, a1111 http://b:7860" or --comfyui-url repeated) the images are shared between them.
             """)
 
     @Argument(help: "A .sdprompt file.") var file: String?
     @Option(help: "Output PNG path (default: <stem>-<n>.png beside FILE).") var out: String?
-    @Option(help: "SD 1.x checkpoint: a .safetensors file or a diffusers folder (for a1111: the model's name).") var checkpoint: String?
+    @Option(help: "SD 1.x checkpoint: a .safetensors file or a diffusers folder (for a server: the model's name there).") var checkpoint: String?
     @Option(help: "Sampling steps.") var steps: Int?
     @Option(help: "Classifier-free guidance scale.") var cfg: Double?
     @Option(help: "Seed (-1 for a random one).") var seed: Int64?
@@ -34,8 +35,10 @@ struct RenderCommand: ParsableCommand {
     @Option(name: .customLong("mask-seed"), help: "Seed of mask sampling (default: the image seed).") var maskSeed: UInt64?
     @Option(help: "Catalog database for --compose (default: $STYLUS_DB, else <data>/catalog.sqlite).") var db: String?
     @Option(name: .customLong("base-model"), help: "Base model for --compose (overrides the file's base_model).") var baseModel: String?
-    @Option(help: "local (this machine) or a1111 (an A1111/Forge server started with --api).") var backend: String?
+    @Option(help: "local (this machine), a1111 (an A1111/Forge server started with --api), comfyui, a server URL, or several servers separated by commas.") var backend: String?
     @Option(name: .customLong("a1111-url"), help: "The A1111/Forge server (default http://127.0.0.1:7860).") var a1111URL: String?
+    @Option(name: .customLong("comfyui-url"), help: "A ComfyUI server for --backend comfyui (repeatable; default $STYLUS_COMFYUI_URL, else http://127.0.0.1:8188).")
+    var comfyuiURL: [String] = []
     @Flag(help: "Print one JSON object per image (path, prompt, seed, adapters, timings) instead of the path.") var json = false
     @Flag(help: .hidden) var benchmark = false
 
@@ -64,6 +67,7 @@ struct RenderCommand: ParsableCommand {
         options.output = out
         options.backend = backend
         options.a1111URL = a1111URL
+        options.comfyuiURLs = comfyuiURL
         if let baseModel {
             guard let b = BaseModel(baseModel) else { throw bad("--base-model '\(baseModel)' is not a base model name (e.g. \"SD 1.5\")") }
             options.composeOverrides.baseModel = b
@@ -129,7 +133,7 @@ final class ProgressBar: @unchecked Sendable {
             let width = 30, done = e.step * width / e.steps
             let rate = Date().timeIntervalSince(stepStarted) / Double(e.step)
             let bar = String(repeating: "#", count: done) + String(repeating: "-", count: width - done)
-            let image = e.variations > 1 ? "image \(e.variation)/\(e.variations) " : ""
+            let image = (e.variations > 1 ? "image \(e.variation)/\(e.variations) " : "") + (e.server.map { "on \($0) " } ?? "")
             FileHandle.standardError.write(Data("\r\(image)step \(e.step)/\(e.steps) [\(bar)] \(String(format: "%.2f", rate)) s/step".utf8))
             onBar = true
             return

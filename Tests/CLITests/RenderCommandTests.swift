@@ -59,7 +59,7 @@ final class RenderCommandTests: XCTestCase {
 
     func testUsageErrorsExitTwo() throws {
         let file = try prompt("a castle")
-        for args in [["--backend", "comfy"], ["--backend", "a1111", "--a1111-url", "ftp://host"], ["--variations", "0"], ["--masks", "some"], ["--size", "65x64"]] {
+        for args in [["--backend", "vllm"], ["--backend", "comfyui ftp://host"], ["--backend", "local, comfyui"], ["--backend", "a1111", "--a1111-url", "ftp://host"], ["--variations", "0"], ["--masks", "some"], ["--size", "65x64"]] {
             let r = try CLI.run(["render"] + args + [file])
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.hasPrefix("stylus render: "), r.stderr)

@@ -235,6 +235,13 @@ final class ServerTests: XCTestCase {
         XCTAssertNil(s.db)
         XCTAssertEqual(problems.count, 1)
         XCTAssertEqual(Settings.parse("nonsense").1.count, 1)
+        // Several render servers as a list; a list with something else in it is refused.
+        let (servers, none) = Settings.parse(["renderer": ["comfyui http://a:8188", "http://b:7860"]])
+        XCTAssertEqual(servers.renderer, "comfyui http://a:8188, http://b:7860")
+        XCTAssertEqual(none, [])
+        let (kept, bad) = Settings.parse(["renderer": ["comfyui", 3]], over: servers)
+        XCTAssertEqual(kept.renderer, servers.renderer)
+        XCTAssertEqual(bad, ["setting stylus.renderer must be a string or a list of strings"])
     }
 
     func testClientCapabilitiesAreReadLeniently() {

@@ -162,6 +162,54 @@ final class A1111BackendTests: XCTestCase {
         XCTAssertEqual(try RenderBackend.parse("a1111", url: "http://127.0.0.1:7860").get(), .a1111(url: URL(string: "http://127.0.0.1:7860")!))
         XCTAssertEqual(try RenderBackend.parse("forge", url: nil).get(), .a1111(url: URL(string: "http://127.0.0.1:7860")!))
         XCTAssertThrowsError(try RenderBackend.parse("a1111", url: "ftp://x").get())
-        XCTAssertThrowsError(try RenderBackend.parse("comfy", url: nil).get())
+        XCTAssertThrowsError(try RenderBackend.parse("vllm", url: nil).get())
+        XCTAssertEqual(try RenderBackend.parse("comfy", url: nil, environment: [:]).get(), .comfyui(url: URL(string: "http://127.0.0.1:8188")!))
+    }
+
+    /// Forge (lllyasviel/stable-diffusion-webui-forge, modules/api/api.py `text2imgapi`) differs from
+    /// A1111 where it matters here: it reads the checkpoint from `override_settings.sd_model_checkpoint`
+    /// (an unknown name is a RuntimeError, HTTP 500), calls `.get` on `override_settings` (a request
+    /// without it fails), and `/sdapi/v1/options` only records the choice. This server answers as
+    /// Forge does; the backend's request works with it.
+    func testForgeReadsTheCheckpointFromOverrideSettings() throws {
+        let aliases = ["dreamshaper_8.safetensors", "dreamshaper_8.safetensors [879db523c3]", "dreamshaper_8"]
+        let server = try ScriptedHTTPServer { r in
+            switch r.path {
+            case "/sdapi/v1/options": return .json(200, [:] as [String: Any])
+            case "/sdapi/v1/txt2img":
+                guard let overrides = r.json["override_settings"] as? [String: Any] else {
+                    return .json(500, ["error": "AttributeError", "detail": "", "body": "",
+                                       "errors": "'NoneType' object has no attribute 'get'"])
+                }
+                if let name = overrides["sd_model_checkpoint"] as? String, !aliases.contains(name) {
+                    return .json(500, ["error": "RuntimeError", "detail": "", "body": "", "errors": "model '\(name)' not found"])
+                }
+                let info = #"{"seed": 42, "infotexts": ["a knight\nSteps: 12, Sampler: DPM++ 2M, Schedule type: Karras, Seed: 42, Version: f2.0.1v1.10.1-previous-669-gdfdcbab6"], "version": "f2.0.1v1.10.1-previous-669-gdfdcbab6"}"#
+                return .json(200, ["images": [Self.pngBase64], "parameters": [:] as [String: Any], "info": info] as [String: Any])
+            default: return .json(404, ["detail": "Not Found"])
+            }
+        }
+        defer { server.stop() }
+        let outcome = try session().render(try job(.a1111(url: server.url)))
+        let body = json(try XCTUnwrap(server.requests.last { $0.path == "/sdapi/v1/txt2img" }).body)
+        let overrides = try XCTUnwrap(body["override_settings"] as? [String: Any])
+        XCTAssertEqual(overrides["sd_model_checkpoint"] as? String, "dreamshaper_8.safetensors")
+        XCTAssertEqual(body["override_settings_restore_afterwards"] as? Bool, false)
+        let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try XCTUnwrap(outcome.images.first).path)))
+        XCTAssertTrue(PNGText.textChunks(png)["parameters"]?.contains("Schedule type: Karras") ?? false)
+
+        // An unknown model is Forge's 500 with its message, shown as such.
+        var other = try job(.a1111(url: server.url))
+        other.overrides.checkpoint = "missing.safetensors"
+        XCTAssertThrowsError(try session().render(other)) { e in
+            XCTAssertTrue("\(e)".contains("HTTP 500: RuntimeError: model 'missing.safetensors' not found"), "\(e)")
+        }
+        // Without a checkpoint the request still carries override_settings.
+        let text = "---\nsteps: 4\n---\na knight"
+        let path = dir + "/bare.sdprompt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var bare = RenderJob(promptPath: path, text: text)
+        bare.backend = .a1111(url: server.url)
+        XCTAssertEqual(try session().render(bare).images.count, 1)
     }
 }

@@ -11,7 +11,7 @@ public protocol ProgressCancellable: Sendable {
 }
 
 /// `stylus.render [{"uri", "compose"?, "variations"?, "overrides"?}]` (docs/CONTRACTS.md, Language server):
-/// composes when asked, renders with the local renderer or an A1111 server, writes
+/// composes when asked, renders with the local renderer or on render servers (A1111/Forge, ComfyUI), writes
 /// `<stem>-<n>.png` beside the prompt file, then shows it (`window/showDocument`, else a message).
 ///
 /// The render runs on its own thread, so the message loop and the concurrency pool keep serving
@@ -85,6 +85,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             options.overrides = overrides
             options.backend = try string("backend")
             options.a1111URL = try string("a1111Url")
+            if let url = try string("comfyuiUrl") { options.comfyuiURLs = [url] }
         }
     }
 

@@ -31,7 +31,11 @@ public struct Settings: Sendable, Hashable {
         if let v = string("db") { s.db = v }
         if let v = string("baseModel") { s.baseModel = v }
         if let v = string("checkpoint") { s.checkpoint = v }
-        if let v = string("renderer") { s.renderer = v }
+        if let list = o["renderer"]?.arrayValue {  // several render servers
+            if list.allSatisfy({ $0.stringValue != nil }) { s.renderer = list.compactMap(\.stringValue).joined(separator: ", ") } else {
+                problems.append("setting stylus.renderer must be a string or a list of strings")
+            }
+        } else if let v = string("renderer") { s.renderer = v }
         if let v = o["loraDirs"] {
             if let dirs = v.arrayValue, dirs.allSatisfy({ $0.stringValue != nil }) {
                 s.loraDirs = dirs.compactMap(\.stringValue)
