@@ -28,7 +28,9 @@
     (progn
       (require 'eglot)
       (load (expand-file-name "editors/emacs/stylus-sdprompt.el" stylus-test-root) nil t)
-      (setq eglot-sync-connect 30 eglot-connect-timeout 60)
+      (setq eglot-sync-connect 30 eglot-connect-timeout 60
+            ;; Batch mode cannot answer "Server wants to edit … Proceed?"; users may keep the question.
+            eglot-confirm-server-initiated-edits nil)
       (let* ((work (make-temp-file "stylus-emacs-" t))
              (db (expand-file-name "catalog.sqlite" work))
              (file (expand-file-name "lighthouse.sdprompt" work))

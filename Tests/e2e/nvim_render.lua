@@ -32,11 +32,12 @@ local ok, err = pcall(function()
   vim.fn.system({ bin, 'catalog', 'import', '--db', db, root .. '/Sources/StylusCatalog/Resources/starter_catalog.jsonl' })
   check(vim.v.shell_error == 0, 'catalog import failed')
 
+  -- The server's messages as the user sees them (window/showMessage, shown by Neovim's handler).
   local messages = {}
-  local notify = vim.notify
-  vim.notify = function(msg, level, opts)
-    table.insert(messages, msg)
-    return notify(msg, level, opts)
+  local show = vim.lsp.handlers['window/showMessage']
+  vim.lsp.handlers['window/showMessage'] = function(e, result, ctx, cfg)
+    table.insert(messages, result.message)
+    return show(e, result, ctx, cfg)
   end
 
   require('stylus').setup({
@@ -93,6 +94,11 @@ local ok, err = pcall(function()
 
   -- Completion after "<lora:" lists the installed adapter first.
   vim.api.nvim_buf_set_lines(0, 7, 7, false, { '<lora:' })
+  local expected = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n') .. '\n'
+  check(vim.wait(5000, function()  -- the edit reached the server (Neovim sends it after a pause)
+    local r = client.request_sync('stylus/debugDocument', { uri = vim.uri_from_bufnr(0) }, 2000, 0)
+    return r and r.result and r.result.text == expected
+  end, 50), 'the server did not get the edit')
   local comp = client.request_sync('textDocument/completion',
     { textDocument = { uri = vim.uri_from_bufnr(0) }, position = { line = 7, character = 6 } }, 5000, 0)
   local items = comp and comp.result and (comp.result.items or comp.result) or {}
@@ -102,6 +108,13 @@ local ok, err = pcall(function()
   vim.cmd('write')
 
   -- Render with the composed adapters: a PNG beside the file, with the installed LoRA applied.
+  -- Progress: Neovim 0.7 has no UI for $/progress; the plugin echoes it.
+  local echoed = {}
+  local echo = vim.api.nvim_echo
+  vim.api.nvim_echo = function(chunks, history, opts)
+    table.insert(echoed, chunks[1] and chunks[1][1] or '')
+    return echo(chunks, history, opts)
+  end
   vim.cmd('StylusRenderComposed')
   local png = work .. '/quixote-1.png'
   check(vim.wait(120000, function() return vim.fn.filereadable(png) == 1 end, 100), 'no PNG: ' .. vim.inspect(messages))
@@ -109,6 +122,11 @@ local ok, err = pcall(function()
     for _, m in ipairs(messages) do if m:find(png, 1, true) then return true end end
     return false
   end, 50), 'no message with the image path: ' .. vim.inspect(messages))
+  local stepped = false
+  for _, t in ipairs(echoed) do
+    if t:find('^Rendering quixote%.sdprompt: %d+%% Sampling step') then stepped = true end
+  end
+  check(stepped, 'no progress echoed: ' .. vim.inspect(echoed))
   local bytes = table.concat(vim.fn.readfile(png, 'b'), '\n')
   check(bytes:find('<lora:kohya_alias:', 1, true) ~= nil, 'PNG prompt has no <lora:kohya_alias:…>')
   check(bytes:find('Lora hashes: "kohya_alias: ', 1, true) ~= nil or bytes:find('Lora hashes: kohya_alias: ', 1, true) ~= nil,

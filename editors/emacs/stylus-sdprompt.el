@@ -33,7 +33,7 @@ Restart the server (\\[eglot-reconnect]) after changing it."
 (defconst sdprompt-font-lock-keywords
   `(;; YAML frontmatter keys (lines "key:" before the closing ---).
     ("^\\([A-Za-z_][A-Za-z0-9_]*\\):" 1 font-lock-variable-name-face)
-    ("^---[ \t]*$" . font-lock-preproc-face)
+    ("^---[ \t]*$" . font-lock-preprocessor-face)
     ("^[ \t]*#.*$" . font-lock-comment-face)
     ("^Negative prompt:" . font-lock-builtin-face)
     ;; <lora:name:0.8>, <lyco:…>, <hypernet:…>

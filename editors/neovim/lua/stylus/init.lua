@@ -13,6 +13,8 @@ local defaults = {
   -- Hints (`adapter-available`, one per keyword with adapters) as signs and underlines only, not
   -- as virtual text at the end of every line. true: virtual text for them too.
   hint_virtual_text = false,
+  -- Echo work-done progress (renders, reindexing) in the command line.
+  show_progress = true,
 }
 
 local config = vim.deepcopy(defaults)
@@ -138,6 +140,24 @@ function M.buffer_setup(bufnr)
   map(']d', '<cmd>lua vim.diagnostic.goto_next()<CR>')
 end
 
+-- Neovim keeps $/progress out of sight (no UI of its own before 0.10): echo the server's render and
+-- reindex progress ("Rendering x.sdprompt: 40% Sampling step 8/20") in the command line.
+function M.show_progress()
+  if not config.show_progress then return end
+  local text
+  if vim.lsp.util.get_progress_messages then
+    for _, m in ipairs(vim.lsp.util.get_progress_messages()) do
+      if m.name == 'stylus' and m.progress then
+        text = m.title .. (m.percentage and (': ' .. m.percentage .. '%') or '') .. (m.message and (' ' .. m.message) or '')
+        if m.done then text = m.title .. ': ' .. (m.message or 'done') end
+      end
+    end
+  elseif vim.lsp.status then
+    text = vim.lsp.status()
+  end
+  if text and text ~= '' then vim.api.nvim_echo({ { text } }, false, {}) end
+end
+
 --- setup{ cmd = {...}, settings = { stylus = { baseModel = 'SD 1.5', loraDirs = {...} } }, keymaps = true }
 function M.setup(opts)
   config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
@@ -148,6 +168,13 @@ function M.setup(opts)
       autocmd FileType sdprompt lua require('stylus').attach(tonumber(vim.fn.expand('<abuf>')))
       autocmd FileType sdprompt lua require('stylus').buffer_setup(tonumber(vim.fn.expand('<abuf>')))
     augroup END
+  ]])
+  -- LspProgressUpdate (Neovim 0.7-0.9) or LspProgress (0.10+).
+  pcall(vim.cmd, [[
+    autocmd stylus_sdprompt User LspProgressUpdate lua require('stylus').show_progress()
+  ]])
+  pcall(vim.cmd, [[
+    autocmd stylus_sdprompt LspProgress * lua require('stylus').show_progress()
   ]])
 end
 
