@@ -43,8 +43,8 @@ public final class CatalogIndex: Sendable {
     private let candidates = OnceValue<Result<ComposerSources, Error>>()
     private let lastComposition = LastValueCache<String, ComposeOutcome>()
     private let lastInstalledComposition = LastValueCache<String, ComposeOutcome>()
-    /// Which adapters have a local file (with phase 3).
-    private let installedAdapters = OnceValue<InstalledAdapters>()
+    /// Which adapters have a local file (phase 1).
+    public let installed: InstalledAdapters
     /// Whether phase 3 has started.
     private let summariesStarted = OnceFlag()
 
@@ -69,7 +69,10 @@ public final class CatalogIndex: Sendable {
                 note: @escaping @Sendable (String) -> Void = RetrievalIndex.stderrNote,
                 beforeSummaries: (@Sendable () -> Void)? = nil) throws {
         self.store = store
-        do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        do {
+            storeOrderIsExact = try !store.hasAliasesLoweringToASCII()
+            installed = try InstalledAdapters(store: store)
+        } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
         let retrieval = self.retrieval, candidates = self.candidates
         Thread.detachNewThread { [weak self] in
             beforeSummaries?()
@@ -109,9 +112,7 @@ public final class CatalogIndex: Sendable {
             catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
         }
         loadedCatalog.set(result)
-        let summaries = (try? result.get())?.summaries ?? []
-        words.set(WordIndex(summaries))
-        installedAdapters.set(InstalledAdapters(summaries: summaries, store: store))
+        words.set(WordIndex((try? result.get())?.summaries ?? []))
     }
 
     /// Starts phase 3 (on a thread of its own) if it has not started.
@@ -329,15 +330,8 @@ public final class CatalogIndex: Sendable {
 
     // MARK: Installed adapters
 
-    /// Which adapters have a local file (waits, blocking, for the summaries).
-    public var installed: InstalledAdapters {
-        startSummaries()
-        _ = catalog
-        return installedAdapters.wait()
-    }
-
-    /// `installed` once it is known, else nil (for work that must not wait: completion).
-    public var installedIfReady: InstalledAdapters? { installedAdapters.peek() }
+    /// `installed` (known from phase 1 on; kept for callers that must not wait).
+    public var installedIfReady: InstalledAdapters? { installed }
 
     /// The local file of the adapter a `<lora:name:…>` tag names: its installed file, else a
     /// local file with that stem or `ss_output_name` the catalog knows; nil when none.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import StylusCore
+import enum StylusML.RegularFile
 
 /// Which catalog adapters are installed: backed by a local LoRA file (docs/CONTRACTS.md, "Installed
 /// and known adapters"). An adapter is installed when
@@ -23,49 +24,46 @@ public struct InstalledAdapters: Sendable {
         self.fileByName = fileByName
     }
 
-    /// From the catalog's summaries and the hashes in its store.
-    init(summaries: [AdapterSummary], store: CatalogStore) {
-        var byID: [String: String] = [:], byName: [String: String] = [:]
-        for s in summaries {
-            guard let path = s.filePath, !path.isEmpty, FileManager.default.fileExists(atPath: path) else { continue }
-            byID[s.adapterId] = path
-            for name in [s.alias, s.fileStem].compactMap({ $0?.lowercased() }) where byName[name] == nil { byName[name] = path }
-        }
-        for s in summaries where byID[s.adapterId] == nil {
-            if let path = [s.alias, s.fileStem].compactMap({ $0.flatMap { byName[$0.lowercased()] } }).first { byID[s.adapterId] = path }
-        }
-        if let matches = try? Self.hashMatches(store) {
-            for (id, path) in matches where byID[id] == nil && FileManager.default.fileExists(atPath: path) { byID[id] = path }
+    /// Read from the catalog: the rows with a file that exists, then one pass over the rows
+    /// without one for names and hashes that match those files. Costs nothing when no adapter
+    /// has a file (a catalog of cards only); tens of milliseconds for a large scanned collection.
+    public init(store: CatalogStore) throws {
+        var byID: [String: String] = [:], byName: [String: String] = [:], byHash: [String: String] = [:]
+        try store.read { db in
+            let files = try Row.fetchCursor(db, sql: """
+                SELECT adapter_id, alias, file_stem, file_path, lower(sha256), lower(autov2), lower(autov3)
+                FROM adapters WHERE file_path IS NOT NULL AND file_path != ''
+                """)
+            while let r = try files.next() {
+                let path: String = r[3]
+                guard Self.isLoRAFile(path) else { continue }
+                byID[r[0]] = path
+                for k in 1...2 { if let name: String = r[k], byName[name.lowercased()] == nil { byName[name.lowercased()] = path } }
+                for k in 4...6 { if let h: String = r[k], !h.isEmpty { byHash[h] = path } }
+            }
+            guard !byID.isEmpty else { return }
+            let cards = try Row.fetchCursor(db, sql: """
+                SELECT adapter_id, alias, file_stem, lower(sha256), lower(autov2), lower(autov3),
+                       lower(json_extract(extra, '$.hashes.SHA256')), lower(json_extract(extra, '$.hashes.AutoV2')),
+                       lower(json_extract(extra, '$.hashes.AutoV3'))
+                FROM adapters WHERE file_path IS NULL OR file_path = ''
+                """)
+            while let r = try cards.next() {
+                let id: String = r[0]
+                var path: String?
+                for k in 1...2 where path == nil { if let name: String = r[k] { path = byName[name.lowercased()] } }
+                for k in 3...8 where path == nil { if let h: String = r[k] { path = byHash[h] } }
+                if let path { byID[id] = path }
+            }
         }
         fileByID = byID
         fileByName = byName
     }
 
-    /// Cards without a file whose hash is the hash of a catalog row with a file: (adapter id, file).
-    static func hashMatches(_ store: CatalogStore) throws -> [(String, String)] {
-        try store.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT lower(sha256) AS sha256, lower(autov2) AS autov2, lower(autov3) AS autov3, file_path FROM adapters
-                WHERE file_path IS NOT NULL AND (sha256 IS NOT NULL OR autov2 IS NOT NULL OR autov3 IS NOT NULL)
-                """)
-            var fileByHash: [String: String] = [:]
-            for r in rows {
-                for key in ["sha256", "autov2", "autov3"] { if let h: String = r[key], !h.isEmpty { fileByHash[h] = r["file_path"] } }
-            }
-            guard !fileByHash.isEmpty else { return [] }
-            var out: [(String, String)] = []
-            let cards = try Row.fetchCursor(db, sql: """
-                SELECT adapter_id, lower(sha256), lower(autov2), lower(autov3), lower(json_extract(extra, '$.hashes.SHA256')),
-                       lower(json_extract(extra, '$.hashes.AutoV2')), lower(json_extract(extra, '$.hashes.AutoV3'))
-                FROM adapters WHERE file_path IS NULL
-                """)
-            while let r = try cards.next() {
-                for k in 1...6 {
-                    if let h: String = r[k], let path = fileByHash[h] { out.append((r[0], path)); break }
-                }
-            }
-            return out
-        }
+    /// A file counts when it is a regular `.safetensors` file (a card's `file` may name anything;
+    /// checked without opening it, so a FIFO never blocks).
+    static func isLoRAFile(_ path: String) -> Bool {
+        path.lowercased().hasSuffix(".safetensors") && RegularFile.problem(at: path) == nil
     }
 
     public func file(adapterID: String) -> String? { fileByID[adapterID] }

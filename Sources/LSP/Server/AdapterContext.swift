@@ -88,7 +88,7 @@ public final class AdapterContext: Sendable {
         let triggers = addTriggers && !tags.isEmpty
             ? TriggerWords.missing(for: adapters.map(\.alias), in: file.triggerSearchText) { catalog.summary(alias: $0)?.triggerWords ?? [] }
             : []
-        let installed = catalog.isLoaded ? catalog.installed : .none
+        let installed = catalog.installed
         let notInstalled = adapters.filter { !installed.isInstalled($0.adapterID) }.map(\.alias)
         return Composed(outcome: outcome, baseModel: outcome.baseModel, tags: tags, triggers: triggers, notInstalled: notInstalled,
                         edit: tags.isEmpty ? nil : Self.appendEdit((triggers + tags).joined(separator: ", "), to: file))
