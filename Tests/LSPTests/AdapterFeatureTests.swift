@@ -33,10 +33,10 @@ final class AdapterFeatureTests: XCTestCase {
     }
 
     private func start(capabilities: JSONValue = [:], settings: JSONValue = ["baseModel": "SD 1.5"],
-                       render: (any ServerCommand)? = nil) async throws {
+                       render: (any ServerCommand)? = nil, environment: [String: String] = [:]) async throws {
         var options = LanguageServer.Options()
         options.diagnosticsDelay = .milliseconds(10)
-        options.environment = ["STYLUS_HOME": home]
+        options.environment = environment.merging(["STYLUS_HOME": home]) { a, _ in a }
         options.renderCommand = render
         client = TestClient(options: options)
         try await client.initialize(capabilities: capabilities, initializationOptions: ["stylus": settings])
@@ -383,6 +383,19 @@ final class AdapterFeatureTests: XCTestCase {
         XCTAssertTrue(unknown?.message.contains("stylus.nope") ?? false, unknown?.message ?? "")
         let noURI = await client.requestError("workspace/executeCommand", ExecuteCommandParams(command: "stylus.compose"))
         XCTAssertEqual(noURI?.code, ErrorCode.invalidParams)
+    }
+
+    /// A LoRA folder that is not there is shown to the user (window/showMessage), not only logged,
+    /// and `~` in settings is `$HOME` (not the account's home directory).
+    func testSettingsProblemsAreShownAndTildeIsHome() async throws {
+        try await start(settings: ["baseModel": "SD 1.5", "loraDirs": ["~/no-such-loras"]], environment: ["HOME": home])
+        var shown = try await client.nextNotification("window/showMessage")
+        while !(shown["message"]?.stringValue?.contains("no-such-loras") ?? false) {
+            shown = try await client.nextNotification("window/showMessage")
+        }
+        let message = shown["message"]?.stringValue ?? ""
+        XCTAssertEqual(shown["type"], 2)
+        XCTAssertTrue(message.contains(home + "/no-such-loras"), message)
     }
 
     func testRenderIsUnavailableWithoutAHandler() async throws {
