@@ -207,7 +207,7 @@ public final class RenderSession: @unchecked Sendable {
             }
             let path = file(tag.name)
             if path == nil && needFiles {
-                throw RenderError.invalidArgument("no LoRA file for <lora:\(tag.name):…> (a file \(tag.name).safetensors or one whose ss_output_name is \(tag.name)): \(folders); put it in a LoRA folder (loraDirs / lora_dirs) or remove the tag")
+                throw RenderError.invalidArgument("no LoRA file for <lora:\(tag.name):…> (a file \(tag.name).safetensors or one whose ss_output_name is \(tag.name)): \(folders); put it in a LoRA folder (the loraDirs setting, lora_dirs in the frontmatter or --lora-dir) or remove the tag")
             }
             add(tag.name, path, textEncoder: Float(te), unet: Float(unet))
         }
@@ -221,7 +221,7 @@ public final class RenderSession: @unchecked Sendable {
             throw RenderError.invalidArgument("composed adapter\(missing.count == 1 ? "" : "s") "
                 + missing.map { "'\($0)'" }.joined(separator: ", ") + " \(missing.count == 1 ? "has" : "have") no local file "
                 + "(\(missing.map { "\($0).safetensors" }.joined(separator: ", ")): \(folders)); put the file\(missing.count == 1 ? "" : "s") "
-                + "in a LoRA folder (loraDirs / lora_dirs), or render without composing")
+                + "in a LoRA folder (the loraDirs setting, lora_dirs in the frontmatter or --lora-dir), or render without composing")
         }
         return (prompt.text(), adapters, warnings)
     }
