@@ -330,9 +330,6 @@ public final class CatalogIndex: Sendable {
 
     // MARK: Installed adapters
 
-    /// `installed` (known from phase 1 on; kept for callers that must not wait).
-    public var installedIfReady: InstalledAdapters? { installed }
-
     /// The local file of the adapter a `<lora:name:…>` tag names: its installed file, else a
     /// local file with that stem or `ss_output_name` the catalog knows; nil when none.
     public func installedFile(alias: String) -> String? {
@@ -392,7 +389,7 @@ public final class CatalogIndex: Sendable {
 
     /// `composeInstalled` if the composer is ready, else nil (for work that must not wait).
     public func composeInstalledIfReady(_ request: PromptRequest) -> ComposeOutcome? {
-        guard request.file.positive.range.utf8.count <= Self.maxComposedBytes, isLoaded,
+        guard request.file.positive.range.utf8.count <= Self.maxComposedBytes,
               let ready = candidates.peek(), let sources = try? ready.get() else { return nil }
         return try? compose(request, sources: sources, only: installedIDs())
     }

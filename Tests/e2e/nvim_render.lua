@@ -80,6 +80,11 @@ local ok, err = pcall(function()
     return client ~= nil and next(vim.lsp.buf_get_clients(0)) ~= nil
   end, 20), 'client did not attach')
 
+  -- Hints (one per keyword with adapters) stay out of the virtual text; warnings do not.
+  local vt = vim.diagnostic.config(nil, vim.lsp.diagnostic.get_namespace(client.id)).virtual_text
+  check(type(vt) == 'table' and vt.severity and vt.severity.min == vim.diagnostic.severity.INFO,
+    'hint virtual text not filtered: ' .. vim.inspect(vt))
+
   -- Hover on "snow globe" names the installed adapter once the composer is ready.
   local line7 = vim.fn.getline(7)
   vim.api.nvim_win_set_cursor(0, { 7, line7:find('snow globe', 1, true) + 1 })

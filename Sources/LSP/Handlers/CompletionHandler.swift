@@ -44,7 +44,7 @@ enum CompletionHandler {
         guard prefix.utf8.count >= 2 else { return CompletionList(isIncomplete: true, items: []) }
         let (matches, truncated) = adapters.catalog.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
         let body = PhraseLookup(file.triggerSearchText)
-        let installed = adapters.catalog.installedIfReady
+        let installed: InstalledAdapters? = adapters.catalog.installed
         let ranked = installed.map { set in matches.filter { set.isInstalled($0.adapter.adapterId) } + matches.filter { !set.isInstalled($0.adapter.adapterId) } } ?? matches
         let items = ranked.enumerated().map { i, m in
             wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client, installed: installed)
@@ -81,7 +81,7 @@ enum CompletionHandler {
         let range = LSPRange(start: source.position(ofUTF8: nameStart), end: source.position(ofUTF8: nameEnd))
         let (found, truncated) = adapters.catalog.aliases(prefix: prefix, baseModel: base, limit: limit)
         // Installed adapters first (in alias order), then the known ones.
-        let installed = adapters.catalog.installedIfReady
+        let installed: InstalledAdapters? = adapters.catalog.installed
         let entries = installed.map { set in found.filter { set.isInstalled($0.adapterId) } + found.filter { !set.isInstalled($0.adapterId) } } ?? found
         let items = entries.enumerated().map { i, e in
             let w = AdapterCards.weightText(e)
@@ -151,7 +151,7 @@ enum CompletionHandler {
     static func resolve(_ item: CompletionItem, adapters: AdapterContext?, client: ClientCapabilities) -> CompletionItem {
         var item = item
         if item.documentation == nil, let alias = item.data?["alias"]?.stringValue, let s = adapters?.catalog.summary(alias: alias) {
-            item.documentation = card(s, client, adapters?.catalog.installedIfReady)
+            item.documentation = card(s, client, adapters?.catalog.installed)
         }
         return item
     }
