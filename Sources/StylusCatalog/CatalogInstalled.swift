@@ -5,7 +5,8 @@ import enum StylusML.RegularFile
 
 /// Which catalog adapters are installed: backed by a local LoRA file (docs/CONTRACTS.md, "Installed
 /// and known adapters"). An adapter is installed when
-/// - its catalog row has a file that exists (a scanned LoRA folder, or a card's `file`), or
+/// - its catalog row has a file that is a regular `.safetensors` file (a scanned LoRA folder, or a
+///   card's `file`, where `~` is `$HOME`), or
 /// - its alias or file stem is the file stem or the `ss_output_name` alias of such a file (how
 ///   A1111 resolves `<lora:name:…>`), or
 /// - one of its hashes (SHA-256, AutoV2, AutoV3, also those a Civitai card lists under `hashes`)
@@ -17,17 +18,10 @@ public struct InstalledAdapters: Sendable {
     /// Lowercased file stems and aliases of the local files → file.
     let fileByName: [String: String]
 
-    public static let none = InstalledAdapters(fileByID: [:], fileByName: [:])
-
-    init(fileByID: [String: String], fileByName: [String: String]) {
-        self.fileByID = fileByID
-        self.fileByName = fileByName
-    }
-
     /// Read from the catalog: the rows with a file that exists, then one pass over the rows
     /// without one for names and hashes that match those files. Costs nothing when no adapter
     /// has a file (a catalog of cards only); tens of milliseconds for a large scanned collection.
-    public init(store: CatalogStore) throws {
+    public init(store: CatalogStore, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         var byID: [String: String] = [:], byName: [String: String] = [:], byHash: [String: String] = [:]
         try store.read { db in
             let files = try Row.fetchCursor(db, sql: """
@@ -35,7 +29,7 @@ public struct InstalledAdapters: Sendable {
                 FROM adapters WHERE file_path IS NOT NULL AND file_path != ''
                 """)
             while let r = try files.next() {
-                let path: String = r[3]
+                let path = DataPaths.expandingTilde(r[3], environment: environment)
                 guard Self.isLoRAFile(path) else { continue }
                 byID[r[0]] = path
                 for k in 1...2 { if let name: String = r[k], byName[name.lowercased()] == nil { byName[name.lowercased()] = path } }
