@@ -138,6 +138,10 @@ public final class CatalogIndex: Sendable {
         if let encoder, index.vectorCount < index.documentCount {
             problem = CatalogEmbedder(store: store, encoder: encoder).storeMissingVectors()
             if problem == nil { index = try RetrievalIndex.open(store: store, note: { _ in }) }  // the new vectors made it stale
+        } else if let encoder {
+            // Catalogs embedded before the composer's texts were stored with them get them once
+            // (not an error when the catalog is read-only: compose then encodes them itself).
+            try? CatalogEmbedder(store: store, encoder: encoder).embedMissingTexts(CatalogEmbedder.composerTexts)
         }
         return try Retriever(store: store, encoder: encoder, warning: warning, options: options, index: index, storeProblem: problem)
     }

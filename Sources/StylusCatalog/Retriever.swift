@@ -146,7 +146,7 @@ public final class Retriever: CandidateSource, Sendable {
         for i in candidates.indices {
             guard candidates[i].vectors == nil, let doc = index.document(adapterID: candidates[i].card.adapterId),
                   let vector = index.vector(doc), vector.count == d, let title = byText[titles[i]] else { continue }
-            candidates[i].vectors = AdapterVectors(card: Array(vector), title: title, tags: tags[i].compactMap { byText[$0] })
+            candidates[i].vectors = AdapterVectors(card: vector, title: title, tags: tags[i].compactMap { byText[$0] })
         }
     }
 
@@ -286,7 +286,8 @@ public final class Retriever: CandidateSource, Sendable {
         q.withUnsafeBufferPointer { qp in
             for r in heap.items {
                 let row = Int(r)
-                exact.append((Int(matrixEntry[row]), Kernels.dot(qp.baseAddress!, index.matrix + row * d, count: d)))
+                let vector = index.matrixRow(row)
+                exact.append((Int(matrixEntry[row]), Kernels.dot(qp.baseAddress!, vector, count: d)))
             }
         }
         exact.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }

@@ -36,7 +36,7 @@ public struct CatalogEmbedder: Sendable {
         // Every adapter's names, not only the ones embedded now: adapters imported with a precomputed
         // card vector need their title and tag vectors too (else the composer embeds them while a
         // user waits). Only texts without a vector are embedded.
-        try embedMissingTexts(store.allNameTexts(), batch: batch)
+        try embedMissingTexts(store.allNameTexts() + Self.composerTexts, batch: batch)
         return done
     }
 
@@ -64,6 +64,10 @@ public struct CatalogEmbedder: Sendable {
             try store.setTextVectors(Array(zip(slice, vectors)), model: MiniLMEncoder.modelID)
         }
     }
+
+    /// Texts every compose embeds whatever the prompt (the descriptions of the adapter categories):
+    /// stored with the catalog, so a fresh process does not encode them before its first answer.
+    public static var composerTexts: [String] { ComposerFeatures.categoryDescriptions.map(\.1) }
 
     /// The text embedded for an adapter: its refined description (title, category, summary, tags and
     /// trigger words in one paragraph). Empty descriptions embed as a single space.

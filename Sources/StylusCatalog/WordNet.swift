@@ -28,6 +28,7 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
     /// Lookups already made: the composer asks about the same few words for many candidates.
     private let lock = NSLock()
     private var sensesCache: [String: [Int]] = [:]
+    private var ancestorsCache: [String: [Int: Int]] = [:]
     private var lineCache: [Int: DataLine] = [:]
 
     public init(directory: String = WordNet.defaultDirectory) throws {
@@ -67,6 +68,18 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
         lock.lock()
         if sensesCache.count > 100_000 { sensesCache.removeAll() }
         sensesCache[phrase] = found
+        lock.unlock()
+        return found
+    }
+
+    public func ancestors(of phrase: String) -> [Int: Int] {
+        lock.lock()
+        if let known = ancestorsCache[phrase] { lock.unlock(); return known }
+        lock.unlock()
+        let found = walkAncestors(of: phrase)
+        lock.lock()
+        if ancestorsCache.count > 100_000 { ancestorsCache.removeAll() }
+        ancestorsCache[phrase] = found
         lock.unlock()
         return found
     }

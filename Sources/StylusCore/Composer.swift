@@ -86,7 +86,7 @@ public enum Composer {
         let presentSet = Set(present.map { $0.lowercased() })
         var seen: Set<String> = []
         let profiles = candidates.compactMap { c -> AdapterProfile? in
-            seen.insert(c.card.adapterId).inserted ? AdapterProfile(c) : nil
+            seen.insert(c.card.adapterId).inserted ? AdapterProfileCache.shared.profile(c) : nil
         }
         let variant = evidence.isSemantic ? options.model.semantic : options.model.lexical
         let terms = topics.map { TopicTerms($0.keyword, knowledge: evidence.knowledge) }
@@ -339,6 +339,34 @@ struct TopicWords {
 }
 
 /// What the composer knows about one candidate, normalised once.
+/// Profiles already built, by adapter id: building one folds and splits every name of the card, and
+/// the same adapters come back for prompt after prompt (and keystroke after keystroke). An entry
+/// is used only for the same card and refinement; the vectors are the candidate's own.
+final class AdapterProfileCache: @unchecked Sendable {  // state behind `lock`
+    static let shared = AdapterProfileCache()
+    private let lock = NSLock()
+    private var entries: [String: (card: AdapterCard, refinement: AdapterRefinement, profile: AdapterProfile)] = [:]
+    static let capacity = 50_000
+
+    func profile(_ c: CandidateAdapter) -> AdapterProfile {
+        lock.lock()
+        let known = entries[c.card.adapterId]
+        lock.unlock()
+        var profile: AdapterProfile
+        if let known, known.card == c.card, known.refinement == c.refinement {
+            profile = known.profile
+        } else {
+            profile = AdapterProfile(c)
+            lock.lock()
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[c.card.adapterId] = (c.card, c.refinement, profile)
+            lock.unlock()
+        }
+        profile.vectors = c.vectors
+        return profile
+    }
+}
+
 struct AdapterProfile {
     var id: String
     var alias: String

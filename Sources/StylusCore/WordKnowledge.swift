@@ -12,6 +12,10 @@ public protocol WordKnowledge: Sendable {
     /// false for names only ("Einstein": WordNet writes those capitalised) and for words the
     /// resource does not know.
     func isCommonWord(_ word: String) -> Bool
+    /// Ancestors of the phrase's first senses with their is-a distance (0 for the senses
+    /// themselves). Has a default; a resource may keep the answers (the composer asks again for
+    /// the same words on every prompt).
+    func ancestors(of phrase: String) -> [Int: Int]
 }
 
 /// How two noun phrases relate through the resource.
@@ -30,8 +34,11 @@ extension WordKnowledge {
     static var senseLimit: Int { 3 }
     static var maxDepth: Int { 8 }
 
-    /// Ancestors of the phrase's first senses with their distance (0 for the senses themselves).
-    func ancestors(of phrase: String) -> [Int: Int] {
+    public func ancestors(of phrase: String) -> [Int: Int] { walkAncestors(of: phrase) }
+
+    /// The is-a walk behind `ancestors(of:)`: breadth first from the first `senseLimit` senses, at
+    /// most `maxDepth` steps.
+    public func walkAncestors(of phrase: String) -> [Int: Int] {
         var depth: [Int: Int] = [:]
         var frontier = Array(senses(of: phrase).prefix(Self.senseLimit))
         for s in frontier { depth[s] = 0 }

@@ -92,8 +92,46 @@ public final class MiniLMEncoder: Sendable {
                 return try Tensor(file, full)
             } catch { throw .corruptWeights(error) }
         }
-        func linear(_ name: String, out: Int, in inputs: Int) throws(MiniLMError) -> Linear {
-            Linear(weight: try tensor(name + ".weight", [out, inputs]), bias: try tensor(name + ".bias", [out]))
+        // A linear layer packed straight from the mapped file (no fp32 copy stays resident), the
+        // weights of `names` stacked in order (query, key and value for the attention projection),
+        // their biases concatenated. The fp32 layer for long inputs is read again from the file
+        // only if one comes (batch embedding of a catalog).
+        func packed(_ names: [String], out: Int, in inputs: Int) throws(MiniLMError) -> PackedLinear {
+            var parts: [UnsafeBufferPointer<Float>] = []
+            var converted: [UnsafeMutableBufferPointer<Float>] = []  // weights not stored as aligned fp32
+            defer { converted.forEach { $0.deallocate() } }
+            var bias: [Float] = []
+            var weightNames: [String] = []
+            for name in names {
+                bias += try tensor(name + ".bias", [out]).data
+                let full = prefix + name + ".weight"
+                guard let info = file.header[full] else { throw .unexpectedTensor(path: modelPath, name: full, problem: "is missing") }
+                guard info.shape == [out, inputs] else {
+                    throw .unexpectedTensor(path: modelPath, name: full, problem: "has shape \(info.shape), expected \([out, inputs])")
+                }
+                do throws(SafetensorsError) {
+                    let raw = try file.rawBytes(full)
+                    if info.dtype == .f32, let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
+                        parts.append(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: out * inputs))
+                    } else {
+                        let values = try file.floats(full)
+                        let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+                        _ = copy.initialize(from: values)
+                        converted.append(copy)
+                        parts.append(UnsafeBufferPointer(copy))
+                    }
+                } catch { throw .corruptWeights(error) }
+                weightNames.append(full)
+            }
+            let stacked = Tensor(shape: [bias.count], data: bias), fullNames = weightNames
+            let layer = PackedLinear(parts: parts, n: out * names.count, k: inputs, bias: stacked) { [file] in
+                // Names, shapes and dtypes were checked above and the mapping does not change: this read cannot fail.
+                let weights = fullNames.flatMap { (try? file.floats($0)) ?? [Float](repeating: 0, count: out * inputs) }
+                fullNames.forEach(file.release)
+                return Linear(weight: Tensor(shape: [out * fullNames.count, inputs], data: weights), bias: stacked)
+            }
+            weightNames.forEach(file.release)  // packed: the file's pages are not needed now
+            return layer
         }
         func norm(_ name: String) throws(MiniLMError) -> (gamma: Tensor, beta: Tensor) {
             (try tensor(name + ".weight", [Self.dimension]), try tensor(name + ".bias", [Self.dimension]))
@@ -121,17 +159,13 @@ public final class MiniLMEncoder: Sendable {
         var layers: [Layer] = []
         for n in 0..<Self.layerCount {
             let p = "encoder.layer.\(n)."
-            let q = try linear(p + "attention.self.query", out: d, in: d)
-            let k = try linear(p + "attention.self.key", out: d, in: d)
-            let v = try linear(p + "attention.self.value", out: d, in: d)
-            let qkv = Linear(weight: Tensor(shape: [3 * d, d], data: q.weight.data + k.weight.data + v.weight.data),
-                             bias: Tensor(shape: [3 * d], data: q.bias!.data + k.bias!.data + v.bias!.data))
+            let attention = ["query", "key", "value"].map { p + "attention.self." + $0 }
             layers.append(Layer(
-                qkv: PackedLinear(qkv),
-                attentionOutput: PackedLinear(try linear(p + "attention.output.dense", out: d, in: d)),
+                qkv: try packed(attention, out: d, in: d),
+                attentionOutput: try packed([p + "attention.output.dense"], out: d, in: d),
                 attentionNorm: try norm(p + "attention.output.LayerNorm"),
-                intermediate: PackedLinear(try linear(p + "intermediate.dense", out: Self.intermediateSize, in: d)),
-                output: PackedLinear(try linear(p + "output.dense", out: d, in: Self.intermediateSize)),
+                intermediate: try packed([p + "intermediate.dense"], out: Self.intermediateSize, in: d),
+                output: try packed([p + "output.dense"], out: d, in: Self.intermediateSize),
                 outputNorm: try norm(p + "output.LayerNorm")))
         }
         self.layers = layers

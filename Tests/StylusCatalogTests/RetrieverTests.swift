@@ -193,6 +193,13 @@ final class RetrieverTests: XCTestCase {
         let stored = try store.textVectors(for: [title, "watercolor", "painting", "style", "sdxl 1.0"],
                                            model: "sentence-transformers/all-MiniLM-L6-v2")
         XCTAssertEqual(Set(stored.keys), [title, "watercolor", "painting"], "category and base-model tags are not subjects")
+        // The category descriptions every compose weighs are stored too, and a catalog embedded
+        // before they were gets them when a retriever opens it through `CatalogIndex`.
+        let composerTexts = CatalogEmbedder.composerTexts
+        XCTAssertEqual(try store.textsWithVectors(composerTexts, model: "sentence-transformers/all-MiniLM-L6-v2"), Set(composerTexts))
+        try DatabaseQueue(path: store.path).write { try $0.execute(sql: "DELETE FROM text_vectors") }
+        _ = try CatalogIndex(store: store).retriever(modelDirectory: dir)
+        XCTAssertEqual(try store.textsWithVectors(composerTexts, model: "sentence-transformers/all-MiniLM-L6-v2"), Set(composerTexts))
         let fresh = try XCTUnwrap(r.encoder).embed(tokenIDs: [Retriever.shortTextTokens(title, encoder: XCTUnwrap(r.encoder))])[0]
         let storedVector = try XCTUnwrap(stored[title])
         XCTAssertEqual(storedVector.count, fresh.count)

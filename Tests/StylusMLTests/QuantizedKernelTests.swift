@@ -57,7 +57,9 @@ final class QuantizedKernelTests: XCTestCase {
     func testPackedLinearMatchesBLASAndRoundsWeightsToHalf() {
         var g = SeededGenerator(seed: 3)
         // Every row remainder of the 8-row and 6-row blocks, panels not a multiple of 3, and a BLAS-sized batch.
-        var cases = [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false), (160, 64, 97, true, true)]
+        // 97 and 300 rows: the kernel in blocks of `maxRows`; 400: past `chunkedRows`, the fp32 layer.
+        var cases = [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false), (160, 64, 97, true, true),
+                     (32, 16, 300, true, true), (32, 16, 400, false, true)]
         cases += (2...8).map { rows in (16 * (rows % 4 + 1), 24, rows, rows % 2 == 0, rows % 3 != 0) }
         for (n, k, rows, accumulate, withBias) in cases {
             // Weights already at half precision (the packed layout stores halves): both sides then
@@ -91,5 +93,35 @@ final class QuantizedKernelTests: XCTestCase {
         let panels = PackedLinear(Linear(weight: Tensor(shape: [16, 2], data: weights), bias: nil), blocking: .narrow).panels
         XCTAssertEqual(panels?.count, 32)
         XCTAssertEqual(panels.map { [$0[16], $0[17]].map { Float(Float16(bitPattern: $0)) } }, [1, 1 + 0x1p-10])
+    }
+
+    /// The encoder packs its layers straight from the mapped model file, q, k and v as three row
+    /// blocks, and builds the fp32 layer only when an input is longer than the kernel takes.
+    func testPackedFromRowBlocksEqualsStackedAndBuildsFP32OnlyForLongInputs() {
+        var g = SeededGenerator(seed: 5)
+        let (n, k) = (48, 24)
+        let weights = (0..<(n * k)).map { _ in Float(Float16(Float.random(in: -1...1, using: &g))) }
+        let bias = Tensor(shape: [n], data: (0..<n).map { _ in Float.random(in: -1...1, using: &g) })
+        let linear = Linear(weight: Tensor(shape: [n, k], data: weights), bias: bias)
+        final class Count: @unchecked Sendable { var made = 0 }
+        let count = Count()
+        let packed = weights.withUnsafeBufferPointer { w in
+            PackedLinear(parts: [UnsafeBufferPointer(rebasing: w[0..<(16 * k)]), UnsafeBufferPointer(rebasing: w[(16 * k)...])],
+                         n: n, k: k, bias: bias, blocking: .narrow) {
+                count.made += 1
+                return linear
+            }
+        }
+        XCTAssertEqual(packed.panels, PackedLinear(linear, blocking: .narrow).panels)
+        for rows in [5, PackedLinear.chunkedRows, PackedLinear.chunkedRows + 1] {
+            let x = (0..<(rows * k)).map { _ in Float.random(in: -1...1, using: &g) }
+            var expected = [Float](repeating: 0, count: rows * n), got = expected
+            x.withUnsafeBufferPointer { xp in
+                expected.withUnsafeMutableBufferPointer { linear.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
+                got.withUnsafeMutableBufferPointer { packed.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!) }
+            }
+            for i in expected.indices { XCTAssertEqual(got[i], expected[i], accuracy: 1e-4, "rows \(rows) at \(i)") }
+            XCTAssertEqual(count.made, rows > PackedLinear.chunkedRows ? 1 : 0, "fp32 layer built for \(rows) rows")
+        }
     }
 }
