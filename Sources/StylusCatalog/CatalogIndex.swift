@@ -42,6 +42,9 @@ public final class CatalogIndex: Sendable {
     /// The composer's candidate sources.
     private let candidates = OnceValue<Result<ComposerSources, Error>>()
     private let lastComposition = LastValueCache<String, ComposeOutcome>()
+    private let lastInstalledComposition = LastValueCache<String, ComposeOutcome>()
+    /// Which adapters have a local file (phase 1).
+    public let installed: InstalledAdapters
     /// Whether phase 3 has started.
     private let summariesStarted = OnceFlag()
 
@@ -66,7 +69,10 @@ public final class CatalogIndex: Sendable {
                 note: @escaping @Sendable (String) -> Void = RetrievalIndex.stderrNote,
                 beforeSummaries: (@Sendable () -> Void)? = nil) throws {
         self.store = store
-        do { storeOrderIsExact = try !store.hasAliasesLoweringToASCII() } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
+        do {
+            storeOrderIsExact = try !store.hasAliasesLoweringToASCII()
+            installed = try InstalledAdapters(store: store)
+        } catch { throw LoadError.catalogUnreadable(store.path, "\(error)") }
         let retrieval = self.retrieval, candidates = self.candidates
         Thread.detachNewThread { [weak self] in
             beforeSummaries?()
@@ -326,6 +332,31 @@ public final class CatalogIndex: Sendable {
         return own == baseModel
     }
 
+    // MARK: Installed adapters
+
+    /// The local file of the adapter a `<lora:name:…>` tag names: its installed file, else a
+    /// local file with that stem or `ss_output_name` the catalog knows; nil when none.
+    public func installedFile(alias: String) -> String? {
+        let installed = self.installed
+        if let s = summary(alias: alias), let path = installed.file(adapterID: s.adapterId) { return path }
+        return installed.fileByName[alias.lowercased()]
+    }
+
+    /// Whether the adapter has a local file.
+    public func isInstalled(_ s: AdapterSummary) -> Bool { installed.isInstalled(s.adapterId) }
+
+    /// The ids of the installed adapters, plus those whose alias or file stem is in `localNames`
+    /// (lowercased file stems and `ss_output_name` aliases of LoRA folders a render searches).
+    public func installedIDs(localNames: Set<String> = []) -> Set<String> {
+        var ids = Set(installed.fileByID.keys)
+        if !localNames.isEmpty {
+            for s in summaries where localNames.contains(s.alias.lowercased()) || s.fileStem.map({ localNames.contains($0.lowercased()) }) == true {
+                ids.insert(s.adapterId)
+            }
+        }
+        return ids
+    }
+
     // MARK: Composing
 
     /// Whether the composer's candidate pool is ready (phase 2).
@@ -352,6 +383,19 @@ public final class CatalogIndex: Sendable {
     /// last result is kept, so diagnostics, hover and code actions on one text share it.
     public func compose(_ request: PromptRequest) throws -> ComposeOutcome {
         try compose(request, sources: candidates.wait().get())
+    }
+
+    /// Composes from installed adapters only (`installedIDs(localNames:)`): the composition a local
+    /// render uses. A hard filter on the candidates, before the composer ranks them.
+    public func composeInstalled(_ request: PromptRequest, localNames: Set<String> = []) throws -> ComposeOutcome {
+        try compose(request, sources: candidates.wait().get(), only: installedIDs(localNames: localNames))
+    }
+
+    /// `composeInstalled` if the composer is ready, else nil (for work that must not wait).
+    public func composeInstalledIfReady(_ request: PromptRequest) -> ComposeOutcome? {
+        guard request.file.positive.range.utf8.count <= Self.maxComposedBytes,
+              let ready = candidates.peek(), let sources = try? ready.get() else { return nil }
+        return try? compose(request, sources: sources, only: installedIDs())
     }
 
     /// The composition if the composer is ready and the prompt is not too long, else nil (for
@@ -388,7 +432,17 @@ public final class CatalogIndex: Sendable {
         return composition.topics.first
     }
 
-    private func compose(_ request: PromptRequest, sources: ComposerSources) throws -> ComposeOutcome {
+    private func compose(_ request: PromptRequest, sources: ComposerSources, only: Set<String>? = nil) throws -> ComposeOutcome {
+        if let only {
+            // Kept apart from the composition over all known adapters, which hovers and hints share.
+            let key = Self.key(request) + "\u{1}" + only.sorted().joined(separator: "\u{0}")
+            if let cached = lastInstalledComposition.value(for: key) { return cached }
+            let lexical = OnlySomeAdapters(base: sources.lexical, allowed: only)
+            let outcome = try ComposePipeline.run(request.composeRequest, source: lexical,
+                                                  retriever: sources.hybrid.map { OnlySomeAdapters(base: $0, allowed: only) })
+            lastInstalledComposition.set(outcome, for: key)
+            return outcome
+        }
         let key = Self.key(request)
         if let cached = lastComposition.value(for: key) { return cached }
         let outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid)
@@ -440,7 +494,9 @@ extension RenderComposer {
     /// The composer over a catalog index, with its adapters' local files: what every front end
     /// renders composed prompts with.
     public init(catalog: CatalogIndex) {
-        self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.summary(alias: $0)?.filePath })
+        self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.installedFile(alias: $0) })
+        composeInstalled = { try catalog.composeInstalled($0, localNames: $1) }
+        triggerWords = { catalog.summary(alias: $0)?.triggerWords ?? [] }
     }
 }
 

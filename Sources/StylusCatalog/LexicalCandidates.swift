@@ -139,7 +139,9 @@ public final class LexicalCandidates: CandidateSource, Sendable {
     public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {
         let index = self.index.index
         let wanted = query.baseModel.map(index.baseID)
+        let only = index.documents(adapterIDs: query.onlyAdapterIDs)
         let hits = self.index.search(terms: Set(BM25Index.tokens(query.text)), limit: query.limit, allowed: { d in
+            if let only, !only.contains(d) { return false }
             if let wanted, index.baseOfDoc[d] != wanted { return false }
             return query.includeNSFW || index.nsfwOfDoc[d] == 0
         }, tieBreak: { a, b in index.adapterID(a) < index.adapterID(b) })

@@ -311,6 +311,15 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         }
     }
 
+    /// The documents of these adapter ids (ids not in the index are left out); nil for nil.
+    public func documents(adapterIDs: Set<String>?) -> Set<Int>? {
+        guard let adapterIDs else { return nil }
+        // A file's documents are in adapter-id order (binary search); one built in memory from
+        // cards keeps the cards' order, so it is scanned.
+        guard path == nil else { return Set(adapterIDs.compactMap { document(adapterID: $0) }) }
+        return Set((0..<documentCount).filter { adapterIDs.contains(adapterID($0)) })
+    }
+
     public func baseModel(_ doc: Int) -> BaseModel? { baseOfDoc[doc] < 0 ? nil : baseModels[Int(baseOfDoc[doc])] }
     public func isNSFW(_ doc: Int) -> Bool { nsfwOfDoc[doc] != 0 }
     /// The id `baseOfDoc` uses for a base model (-2: no document has it).

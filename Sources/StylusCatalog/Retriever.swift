@@ -188,8 +188,9 @@ public final class Retriever: CandidateSource, Sendable {
         let depth = max(options.depth, k)
         // -2 matches no entry (a base model no adapter has).
         let wanted: Int32? = query.baseModel.map(index.baseID)
+        let only = index.documents(adapterIDs: query.onlyAdapterIDs)
         let allowed: (Int) -> Bool = { [index, includeNSFW = query.includeNSFW] i in
-            (wanted == nil || index.baseOfDoc[i] == wanted) && (includeNSFW || index.nsfwOfDoc[i] == 0)
+            (only?.contains(i) ?? true) && (wanted == nil || index.baseOfDoc[i] == wanted) && (includeNSFW || index.nsfwOfDoc[i] == 0)
         }
 
         var dense: [(Int, Float)] = []

@@ -31,13 +31,18 @@ public struct CandidateQuery: Sendable, Hashable {
     public var baseModel: BaseModel?
     public var includeNSFW: Bool
     public var limit: Int
+    /// Only these adapters (by adapter id), a hard filter applied before ranking; nil for all.
+    /// Set by a source that composes from installed adapters only (`InstalledOnlySource` in StylusCatalog).
+    public var onlyAdapterIDs: Set<String>?
 
-    public init(text: String, topic: String? = nil, baseModel: BaseModel?, includeNSFW: Bool = false, limit: Int) {
+    public init(text: String, topic: String? = nil, baseModel: BaseModel?, includeNSFW: Bool = false, limit: Int,
+                onlyAdapterIDs: Set<String>? = nil) {
         self.text = text
         self.topic = topic
         self.baseModel = baseModel
         self.includeNSFW = includeNSFW
         self.limit = limit
+        self.onlyAdapterIDs = onlyAdapterIDs
     }
 }
 

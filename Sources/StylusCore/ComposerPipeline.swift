@@ -164,6 +164,11 @@ public struct RenderComposer: Sendable {
     public var compose: @Sendable (PromptRequest) throws -> ComposeOutcome
     /// The catalog's `file` for an alias, nil when it has none.
     public var adapterFile: @Sendable (String) -> String?
+    /// Composes from installed adapters only (a local file in the catalog, or a name among the
+    /// given lowercased file stems and aliases of the render's LoRA folders); nil: `compose`.
+    public var composeInstalled: (@Sendable (PromptRequest, Set<String>) throws -> ComposeOutcome)?
+    /// An adapter's trigger words by alias (added to a composed prompt that lacks them); nil: none added.
+    public var triggerWords: (@Sendable (String) -> [String])?
 
     public init(compose: @escaping @Sendable (PromptRequest) throws -> ComposeOutcome,
                 adapterFile: @escaping @Sendable (String) -> String?) {

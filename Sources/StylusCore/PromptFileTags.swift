@@ -52,3 +52,21 @@ public final class PhraseLookup {
         return false
     }
 }
+
+/// The one rule for trigger words of chosen adapters, shared by the `missing-trigger` check and
+/// every composer front end: an adapter is happy when one of its trigger words is in the prompt.
+public enum TriggerWords {
+    /// The trigger words to add to `text` so that each of `aliases` has one: the first trigger
+    /// word of each adapter that has none in the text, in order, without repeats.
+    public static func missing(for aliases: [String], in text: String, triggerWords: (String) -> [String]) -> [String] {
+        let lookup = PhraseLookup(text)
+        var out: [String] = []
+        for alias in aliases {
+            let triggers = triggerWords(alias).filter { !$0.isEmpty }
+            guard let first = triggers.first, !triggers.contains(where: lookup.contains),
+                  !out.contains(where: { $0.lowercased() == first.lowercased() }) else { continue }
+            out.append(first)
+        }
+        return out
+    }
+}

@@ -22,6 +22,17 @@ public struct LoRALibrary: Sendable {
     /// Folders refused and files skipped, as "path: reason".
     public var notes: [String] { walked.get(directories).notes }
 
+    /// The names `<lora:name:…>` resolves to a file here, lowercased: every file stem and
+    /// `ss_output_name` alias (reads each file's header once).
+    public var names: Set<String> {
+        var out = Set<String>()
+        for path in files {
+            out.insert(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent.lowercased())
+            if let alias = (try? readSafetensorsHeader(at: path))?.metadata["ss_output_name"], !alias.isEmpty { out.insert(alias.lowercased()) }
+        }
+        return out
+    }
+
     /// The file for `name`, nil when no folder has it.
     public func resolve(_ name: String) -> String? {
         let files = self.files

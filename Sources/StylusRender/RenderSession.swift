@@ -80,13 +80,18 @@ public final class RenderSession: @unchecked Sendable {
         // Prompts, one per image.
         let n = job.variations
         var prompts = Array(repeating: request.writtenPrompt, count: n)
+        let library = LoRALibrary(directories: plan.loraDirs)
+        let needFiles = job.backend.servers.isEmpty  // a local render reads every LoRA from disk
         if job.compose {
             guard let composer else {
                 throw RenderError.invalidArgument("composing needs the adapter catalog; none is open")
             }
             events(RenderEvent(stage: .compose, variations: n))
             let started = Date()
-            let composed = try composer.compose(request)
+            // A local render composes from installed adapters only (docs/CONTRACTS.md, "Installed and
+            // known adapters"): a known adapter without a file could only be dropped or refused later.
+            let composed = try needFiles ? (composer.composeInstalled?(request, library.names) ?? composer.compose(request))
+                : composer.compose(request)
             if n == 1 {
                 prompts = [request.composedPrompt(composed.composition)]
             } else {
@@ -98,12 +103,19 @@ public final class RenderSession: @unchecked Sendable {
                                          seed: job.maskSeed ?? plan.template.seed)
                 prompts = masks.map { request.composedPrompt(composed.composition, mask: $0) }
             }
+            if let triggerWords = composer.triggerWords {
+                prompts = prompts.map { p in
+                    var p = p
+                    let add = TriggerWords.missing(for: p.adapters.map(\.alias), in: p.body, triggerWords: triggerWords)
+                    if !add.isEmpty { p.body += (p.body.isEmpty ? "" : ", ") + add.joined(separator: ", ") }
+                    return p
+                }
+            }
             outcome.composed = composed
             outcome.composeSeconds = Date().timeIntervalSince(started)
         }
         try cancellation.check()
 
-        let library = LoRALibrary(directories: plan.loraDirs)
         let written = file.positive.tags.filter(\.isLoRA)
         let servers = job.backend.servers
         var items: [RemoteItem] = []
@@ -111,7 +123,7 @@ public final class RenderSession: @unchecked Sendable {
             var request = plan.template
             request.seed = plan.template.seed &+ UInt64(i)  // A1111 batches: seed, seed+1, …
             let (prompt, adapters, warnings) = try resolveLoRAs(composedPrompt, written: written, library: library, composer: composer,
-                                                                 needFiles: servers.isEmpty)
+                                                                 needFiles: needFiles)
             outcome.warnings += warnings
             if servers.isEmpty {
                 let progress = StageReporter(variation: i + 1, of: n, events: events)
@@ -172,8 +184,9 @@ public final class RenderSession: @unchecked Sendable {
 
     /// The LoRAs of one image → files (the catalog's `file` first, then the LoRA folders), repeated
     /// files adding their multipliers: first the tags the user wrote (`written`, which must
-    /// resolve), then the composed adapters. For local renders a composed adapter without a local
-    /// file is left out of the prompt, with a warning. Returns the prompt text to render.
+    /// resolve), then the composed adapters. For local renders every adapter needs a local file:
+    /// without one the render is refused with the names of the missing files and how to fix it
+    /// (nothing is left out silently). Returns the prompt text to render.
     func resolveLoRAs(_ prompt: ComposedPrompt, written: [ExtraNetworkTag], library: LoRALibrary, composer: RenderComposer?,
                       needFiles: Bool) throws -> (String, [Adapter], [String]) {
         var adapters: [Adapter] = []
@@ -202,21 +215,23 @@ public final class RenderSession: @unchecked Sendable {
             }
             let path = file(tag.name)
             if path == nil && needFiles {
-                throw RenderError.invalidArgument("no LoRA file for '\(tag.name)' (file stem or ss_output_name): \(folders)")
+                throw RenderError.invalidArgument("no LoRA file for <lora:\(tag.name):…> (a file \(tag.name).safetensors or one whose ss_output_name is \(tag.name)): \(folders); put it in a LoRA folder (the loraDirs setting, lora_dirs in the frontmatter or --lora-dir) or remove the tag")
             }
             add(tag.name, path, textEncoder: Float(te), unet: Float(unet))
         }
-        var kept: [WeightedAdapter] = []
+        var missing: [String] = []
         for a in prompt.adapters {
             let path = file(a.alias)
-            if path == nil && needFiles {
-                warnings.append("composed adapter '\(a.alias)' has no local file (\(folders)); rendered without it")
-                continue
-            }
-            kept.append(a)
+            if path == nil && needFiles { missing.append(a.alias); continue }
             add(a.alias, path, textEncoder: Float(a.weight), unet: Float(a.weight))
         }
-        return (prompt.text(keeping: kept), adapters, warnings)
+        if !missing.isEmpty {
+            throw RenderError.invalidArgument("composed adapter\(missing.count == 1 ? "" : "s") "
+                + missing.map { "'\($0)'" }.joined(separator: ", ") + " \(missing.count == 1 ? "has" : "have") no local file "
+                + "(\(missing.map { "\($0).safetensors" }.joined(separator: ", ")): \(folders)); put the file\(missing.count == 1 ? "" : "s") "
+                + "in a LoRA folder (the loraDirs setting, lora_dirs in the frontmatter or --lora-dir), or render without composing")
+        }
+        return (prompt.text(), adapters, warnings)
     }
 
     /// A1111's short hash per LoRA file, cached by path and mtime.

@@ -33,10 +33,10 @@ final class AdapterFeatureTests: XCTestCase {
     }
 
     private func start(capabilities: JSONValue = [:], settings: JSONValue = ["baseModel": "SD 1.5"],
-                       render: (any ServerCommand)? = nil) async throws {
+                       render: (any ServerCommand)? = nil, environment: [String: String] = [:]) async throws {
         var options = LanguageServer.Options()
         options.diagnosticsDelay = .milliseconds(10)
-        options.environment = ["STYLUS_HOME": home]
+        options.environment = environment.merging(["STYLUS_HOME": home]) { a, _ in a }
         options.renderCommand = render
         client = TestClient(options: options)
         try await client.initialize(capabilities: capabilities, initializationOptions: ["stylus": settings])
@@ -98,9 +98,10 @@ final class AdapterFeatureTests: XCTestCase {
         XCTAssertEqual(list.items.map(\.label), ["gouachebook_v2"], "only the SD 1.5 variant, not gouachebookXL / _pony")
         let item = try XCTUnwrap(list.items.first)
         XCTAssertEqual(item.textEdit?.range, LSPRange(start: p["2️⃣"]!, end: p["3️⃣"]!))
-        XCTAssertEqual(item.textEdit?.newText, "gouachebook_v2:0.7>", "no snippets: plain text closing the tag")
+        // The composer's weight for an adapter alone in its topic: recommended 0.7 × 0.8.
+        XCTAssertEqual(item.textEdit?.newText, "gouachebook_v2:0.56>", "no snippets: plain text closing the tag")
         XCTAssertNil(item.insertTextFormat)
-        XCTAssertEqual(item.detail, "Gouache Storybook · style · 0.7")
+        XCTAssertEqual(item.detail, "not installed · Gouache Storybook · style · 0.56")
         guard case .plain(let doc) = item.documentation else { return XCTFail("a client without formats gets a plain string") }
         XCTAssertTrue(doc.contains("Trigger words: gouachebook"), doc)
     }
@@ -133,7 +134,7 @@ final class AdapterFeatureTests: XCTestCase {
         let list = try await complete(p["1️⃣"]!)
         let item = try XCTUnwrap(list.items.first)
         XCTAssertNil(item.documentation, "sent lazily")
-        XCTAssertEqual(item.detail, "Linocut Print · style · 0.6")
+        XCTAssertEqual(item.detail, "not installed · Linocut Print · style · 0.48")
         let resolved = try await client.request("completionItem/resolve", item, as: CompletionItem.self)
         guard case .markup(let doc) = resolved.documentation else { return XCTFail("no documentation on resolve") }
         XCTAssertEqual(doc.kind, .markdown)
@@ -275,8 +276,41 @@ final class AdapterFeatureTests: XCTestCase {
                        "linoprint, a cat, <lora:gouachebook_v3:0.6>, <lora:linoprint_v1:3>\nNegative prompt: blurry, <lora:lighthse_v3:1>")
         XCTAssertEqual(edits["Move <lora:lighthse_v3> to the prompt"],
                        "a cat, <lora:gouachebook_v3:0.6>, <lora:linoprint_v1:3>, <lora:lighthse_v3:1>\nNegative prompt: blurry")
-        XCTAssertEqual(edits["Set weight to the recommended 0.6"],
-                       "a cat, <lora:gouachebook_v3:0.6>, <lora:linoprint_v1:0.6>\nNegative prompt: blurry, <lora:lighthse_v3:1>")
+        // The composer's weight rule (0.6 × 0.8), not the bare recommended 0.6.
+        XCTAssertEqual(edits["Set weight to the suggested 0.48"],
+                       "a cat, <lora:gouachebook_v3:0.6>, <lora:linoprint_v1:0.48>\nNegative prompt: blurry, <lora:lighthse_v3:1>")
+    }
+
+    /// The composed text is clean: the tag "Compose adapters" wrote gets no weight fix and no
+    /// missing-trigger (one weight rule for composer, completion, hover and quick fix).
+    func testComposedTextRaisesNoFixOfItsOwn() async throws {
+        try await start(capabilities: Self.markdownClient)
+        let loaded = await client.server.adapterContext()
+        let context = try XCTUnwrap(loaded)
+        await context.composerReady()
+        let text = "linocut print of a lighthouse"
+        let composition = try context.compose(PromptFile(text: text))
+        let composed = apply([try XCTUnwrap(composition.edit)], to: text)
+        XCTAssertEqual(composed, "linocut print of a lighthouse, linoprint, <lora:linoprint_v1:0.48>")
+        let codes = { (t: String) in context.linter.diagnostics(context.request(PromptFile(text: t))).map(\.code.rawValue) }
+        XCTAssertTrue(codes("linocut print of a lighthouse, <lora:linoprint_v1:0.48>").contains("missing-trigger"), "the check works")
+        XCTAssertFalse(codes(composed).contains("missing-trigger"), composed)
+
+        client.openDocument(composed, uri: uri)
+        let tagStart = composed.utf16.count - "<lora:linoprint_v1:0.48>".utf16.count + 3
+        let onTag = LSPRange(start: Position(line: 0, character: tagStart), end: Position(line: 0, character: tagStart))
+        let titles = try await codeActions(onTag, []).arrayValue?.compactMap { $0["title"]?.stringValue } ?? []
+        XCTAssertFalse(titles.contains { $0.hasPrefix("Set weight") }, "\(titles)")
+        // A weight the composer would not give: the fix offers the composer's weight.
+        let other = "file:///other.sdprompt"
+        client.openDocument("linocut print, <lora:linoprint_v1:0.9>", uri: other)
+        let fix = try await client.request("textDocument/codeAction", JSONValue.object([
+            "textDocument": ["uri": .string(other)],
+            "range": try JSONValue(encoding: LSPRange(start: Position(line: 0, character: 18), end: Position(line: 0, character: 18))),
+            "context": ["diagnostics": []],
+        ]))
+        let fixTitles = fix.arrayValue?.compactMap { $0["title"]?.stringValue } ?? []
+        XCTAssertTrue(fixTitles.contains("Set weight to the suggested 0.48"), "\(fixTitles)")
     }
 
     func testComposeActionRenderGatingAndCommandsOnlyClients() async throws {
@@ -286,8 +320,10 @@ final class AdapterFeatureTests: XCTestCase {
         let whole = LSPRange(start: Position(line: 0, character: 0), end: Position(line: 0, character: 0))
         let actions = try await codeActions(whole, [])
         let compose = try decode(try XCTUnwrap(actions.arrayValue?.first { $0["kind"] == "source.compose" }), as: CodeAction.self)
+        // With the trigger word the adapter lacks; the title says the adapter has no local file.
         XCTAssertEqual(apply(compose.edit?.changes?[uri] ?? [], to: text),
-                       "linocut print of a lighthouse, <lora:linoprint_v1:0.48>")
+                       "linocut print of a lighthouse, linoprint, <lora:linoprint_v1:0.48>")
+        XCTAssertEqual(compose.title, "Compose adapters: <lora:linoprint_v1:0.48> (not installed: linoprint_v1)")
         XCTAssertFalse(actions.arrayValue?.contains { $0["title"] == "Render image" } ?? true, "no render handler, no action")
         let onlyQuickfix = try await codeActions(whole, [], only: ["quickfix"])
         XCTAssertEqual(onlyQuickfix.arrayValue?.count, 0)
@@ -330,8 +366,10 @@ final class AdapterFeatureTests: XCTestCase {
             command: "stylus.compose", arguments: [["uri": .string(uri)]]))
         XCTAssertEqual(result["applied"], true)
         XCTAssertEqual(result["tags"], ["<lora:linoprint_v1:0.48>"])
+        XCTAssertEqual(result["trigger_words"], ["linoprint"])
+        XCTAssertEqual(result["not_installed"], ["linoprint_v1"])
         let edit = try decode(try XCTUnwrap(applied.current.first?["edit"]), as: WorkspaceEdit.self)
-        XCTAssertEqual(apply(edit.changes?[uri] ?? [], to: text), text + ", <lora:linoprint_v1:0.48>")
+        XCTAssertEqual(apply(edit.changes?[uri] ?? [], to: text), text + ", linoprint, <lora:linoprint_v1:0.48>")
 
         let rendered = try await client.request("workspace/executeCommand", ExecuteCommandParams(
             command: "stylus.render", arguments: [["uri": .string(uri)]]))
@@ -345,6 +383,19 @@ final class AdapterFeatureTests: XCTestCase {
         XCTAssertTrue(unknown?.message.contains("stylus.nope") ?? false, unknown?.message ?? "")
         let noURI = await client.requestError("workspace/executeCommand", ExecuteCommandParams(command: "stylus.compose"))
         XCTAssertEqual(noURI?.code, ErrorCode.invalidParams)
+    }
+
+    /// A LoRA folder that is not there is shown to the user (window/showMessage), not only logged,
+    /// and `~` in settings is `$HOME` (not the account's home directory).
+    func testSettingsProblemsAreShownAndTildeIsHome() async throws {
+        try await start(settings: ["baseModel": "SD 1.5", "loraDirs": ["~/no-such-loras"]], environment: ["HOME": home])
+        var shown = try await client.nextNotification("window/showMessage")
+        while !(shown["message"]?.stringValue?.contains("no-such-loras") ?? false) {
+            shown = try await client.nextNotification("window/showMessage")
+        }
+        let message = shown["message"]?.stringValue ?? ""
+        XCTAssertEqual(shown["type"], 2)
+        XCTAssertTrue(message.contains(home + "/no-such-loras"), message)
     }
 
     func testRenderIsUnavailableWithoutAHandler() async throws {

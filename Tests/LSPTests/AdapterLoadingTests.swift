@@ -167,7 +167,7 @@ final class AdapterLoadingTests: XCTestCase {
 
         let early = try await Self.complete(client, uri, p["4️⃣"]!)
         XCTAssertEqual(early.items.map(\.label), ["gouachebook_v2"], "the SD 1.5 variant only")
-        XCTAssertEqual(early.items.first?.detail, "Gouache Storybook · style · 0.7")
+        XCTAssertEqual(early.items.first?.detail, "not installed · Gouache Storybook · style · 0.56")
 
         // A word completion needs the summaries: it is answered once the load goes on.
         let answered = Locked(false)

@@ -58,18 +58,27 @@ final class ProgressReporterTests: XCTestCase {
         XCTAssertEqual(r[3].1.at("value.percentage"), 100)
     }
 
-    func testNoProgressWithoutCapabilityOrWhenRefused() async throws {
+    /// Without $/progress (no capability, or the client refused the token): a message when the
+    /// task begins, a log line per tenth of the way, one when it ends.
+    func testMessagesInsteadOfProgressWithoutCapabilityOrWhenRefused() async throws {
         let (server, client) = pair(acceptCreate: false)
-        let silent = await ProgressReporter.start(title: "x", connection: server, client: ClientCapabilities())
-        await silent.report("nothing")
-        await silent.end()
+        let silent = await ProgressReporter.start(title: "Rendering x", connection: server, client: ClientCapabilities())
+        await silent.report("no percentage")
+        await silent.report("Sampling step 1/20", percentage: 12)
+        await silent.report("Sampling step 2/20", percentage: 15)  // same tenth: not logged
+        await silent.report("Sampling step 9/20", percentage: 45)
+        await silent.end("Wrote x-1.png")
         var caps = ClientCapabilities()
         caps.workDoneProgress = true
-        let refused = await ProgressReporter.start(title: "x", connection: server, client: caps)
-        await refused.report("nothing")
+        let refused = await ProgressReporter.start(title: "y", connection: server, client: caps)
         await refused.end()
-        try await settle(client, count: 1)
-        XCTAssertEqual(client.received.current.map(\.0), ["window/workDoneProgress/create"])
+        try await settle(client, count: 7)
+        let r = client.received.current
+        XCTAssertEqual(r.map(\.0), ["window/showMessage", "window/logMessage", "window/logMessage", "window/logMessage",
+                                   "window/workDoneProgress/create", "window/showMessage", "window/logMessage"])
+        XCTAssertEqual(r[1].1["message"], "Rendering x: 12% Sampling step 1/20")
+        XCTAssertEqual(r[2].1["message"], "Rendering x: 45% Sampling step 9/20")
+        XCTAssertEqual(r[3].1["message"], "Rendering x: Wrote x-1.png")
     }
 
     func testClientSuppliedTokenIsUsedWithoutCreate() async throws {

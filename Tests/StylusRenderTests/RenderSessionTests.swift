@@ -153,14 +153,28 @@ final class RenderSessionTests: XCTestCase {
 
     func testUnknownLoRAWrittenByTheUserIsAnError() throws {
         XCTAssertThrowsError(try session().render(try promptFile("a knight <lora:nonexistent:1>"))) { e in
-            XCTAssertTrue("\(e)".contains("no LoRA file for 'nonexistent'"), "\(e)")
+            XCTAssertTrue("\(e)".contains("no LoRA file for <lora:nonexistent:…>") && "\(e)".contains("put it in a LoRA folder"), "\(e)")
         }
     }
 
     // MARK: Composing
 
-    /// A real catalog (SQLite) whose adapters point at the fixture LoRA files.
+    /// A real catalog (SQLite) whose adapters point at the fixture LoRA files (one card has no
+    /// file): composing for a local render takes the installed adapters only.
     func composer() throws -> RenderComposer {
+        RenderComposer(catalog: try CatalogIndex(store: try catalogStore()))
+    }
+
+    /// The same catalog's composer without the installed-only filter (every known adapter).
+    func knownComposer() throws -> RenderComposer {
+        let entries = try catalogStore().allEntries()
+        let files = CatalogAdapterFiles(entries: entries)
+        return RenderComposer(source: LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }),
+                              adapterFile: { files.path(for: $0) })
+    }
+
+    func catalogStore() throws -> CatalogStore {
+        if FileManager.default.fileExists(atPath: dir + "/catalog.sqlite") { return try CatalogStore(path: dir + "/catalog.sqlite") }
         let lines = [
             #"{"adapter_id": "r-1", "alias": "kohya", "title": "Watercolor Style", "base_model": "SD 1.5", "type": "LORA", "tags": ["style", "watercolor", "painting"], "description": "A soft watercolor painting style with paper texture.", "weight": 0.8, "file": "\#(Self.loraDir)/kohya.safetensors"}"#,
             #"{"adapter_id": "r-2", "alias": "locon_ldm", "title": "Medieval Castle", "base_model": "SD 1.5", "type": "LoCon", "tags": ["building", "castle", "architecture"], "description": "Stone castles with towers and walls.", "weight": 0.7, "file": "\#(Self.loraDir)/locon_ldm.safetensors"}"#,
@@ -170,10 +184,7 @@ final class RenderSessionTests: XCTestCase {
         try lines.joined(separator: "\n").write(toFile: jsonl, atomically: true, encoding: .utf8)
         let store = try CatalogStore(path: dir + "/catalog.sqlite")
         _ = try CatalogImporter(store: store).importJSONL(jsonl)
-        let entries = try store.allEntries()
-        let files = CatalogAdapterFiles(entries: entries)
-        return RenderComposer(source: LexicalCandidates(entries: entries.map { ($0.card, $0.refinement) }),
-                              adapterFile: { files.path(for: $0) })
+        return store
     }
 
     func testComposedTagsAreRenderedAndRecorded() throws {
@@ -187,10 +198,24 @@ final class RenderSessionTests: XCTestCase {
         XCTAssertTrue(params.contains("<lora:locon_ldm:0.56>") && params.contains("<lora:kohya:0.64>"), params)
         let hashes = try ["kohya", "locon_ldm"].map { ($0, try LoRAFile(path: "\(Self.loraDir)/\($0).safetensors").addnetShortHash()) }
         for (name, hash) in hashes { XCTAssertTrue(params.contains("\(name): \(hash)"), params) }
-        // The adapter without a local file is left out of the render, and said so.
+        // The adapter without a local file is not composed for a local render: nothing is dropped.
         XCTAssertFalse(params.contains("moonlight_v2"), params)
-        XCTAssertTrue(outcome.warnings.contains { $0.contains("moonlight_v2") }, "\(outcome.warnings)")
-        XCTAssertTrue(outcome.composed?.promptWithAdapters.contains("<lora:moonlight_v2:") ?? false)
+        XCTAssertEqual(outcome.warnings, [])
+        XCTAssertFalse(outcome.composed?.promptWithAdapters.contains("moonlight_v2") ?? true)
+    }
+
+    /// A composition that names an adapter without a file (a composer without the installed-only
+    /// filter) is refused, naming the missing file and the fix: never rendered without it.
+    func testComposedAdapterWithoutAFileIsRefused() throws {
+        var job = try promptFile("a medieval castle under moonlight, watercolor", name: "refused")
+        job.compose = true
+        let composer = try knownComposer()
+        XCTAssertTrue(try composer.compose(job.prompt).promptWithAdapters.contains("<lora:moonlight_v2:"), "the test proves nothing")
+        XCTAssertThrowsError(try session().render(job, composer: composer)) { e in
+            XCTAssertTrue("\(e)".contains("'moonlight_v2' has no local file (moonlight_v2.safetensors"), "\(e)")
+            XCTAssertTrue("\(e)".contains("put the file in a LoRA folder"), "\(e)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".png") }, [])
     }
 
     /// `lora_dirs: [/]` once walked the whole disk on every render, even without a `<lora:>` tag:
@@ -209,7 +234,7 @@ final class RenderSessionTests: XCTestCase {
         XCTAssertEqual(outcome.warnings, [])
         let failed = try Deadline.run(within: 60, "a render with lora_dirs: [/] and a tag") { Result { try session.render(tagged) } }
         XCTAssertThrowsError(try failed.get()) { e in
-            XCTAssertTrue("\(e)".contains("no LoRA file for 'anything'") && "\(e)".contains("/: not searched"), "\(e)")
+            XCTAssertTrue("\(e)".contains("no LoRA file for <lora:anything:…>") && "\(e)".contains("/: not searched"), "\(e)")
         }
     }
 
@@ -234,15 +259,22 @@ final class RenderSessionTests: XCTestCase {
         var composing = try promptFile("a castle, watercolor", name: "cards")
         composing.compose = true
         let job = composing, session = try session()
-        let outcome = try Deadline.run(within: 120, "a render whose cards name /etc/passwd and a FIFO", unblock: { FIFO.releaseReaders(fifo) }) {
-            try session.render(job, composer: composer)
+        let result = try Deadline.run(within: 120, "a render whose cards name /etc/passwd and a FIFO", unblock: { FIFO.releaseReaders(fifo) }) {
+            Result { try session.render(job, composer: composer) }
         }
-        let composed = outcome.composed?.composition.topics.flatMap { $0.adapters.map(\.alias) } ?? []
+        let composed = try composer.compose(job.prompt).composition.topics.flatMap { $0.adapters.map(\.alias) }
         XCTAssertFalse(composed.isEmpty, "nothing composed: the test proves nothing")
-        XCTAssertEqual(outcome.images.first?.adapters.map(\.name), [])
-        for alias in composed {
-            XCTAssertTrue(outcome.warnings.contains { $0.contains("'\(alias)' has no local file") }, "\(outcome.warnings)")
+        XCTAssertThrowsError(try result.get()) { e in
+            for alias in composed { XCTAssertTrue("\(e)".contains("'\(alias)'") && "\(e)".contains("no local file"), "\(e)") }
         }
+        // Neither counts as installed: the installed-only composer composes nothing from them.
+        let index = try CatalogIndex(store: store)
+        XCTAssertEqual(index.installed.count, 0)
+        let installed = try Deadline.run(within: 120, "an installed-only render over the same cards", unblock: { FIFO.releaseReaders(fifo) }) {
+            try session.render(job, composer: RenderComposer(catalog: index))
+        }
+        XCTAssertEqual(installed.images.first?.adapters.map(\.name), [])
+        XCTAssertEqual(installed.warnings, [])
     }
 
     /// Variations: one image per sampled mask, each recording its own adapters, seeds counting up.

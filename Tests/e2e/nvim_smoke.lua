@@ -92,7 +92,8 @@ local ok, err = pcall(function()
   check(table.concat(labels, ',') == 'gouachebook_v2', 'completion labels: ' .. vim.inspect(labels))
   vim.lsp.util.apply_text_edits({ citems[1].textEdit }, 0, 'utf-16')
   local completed = vim.api.nvim_buf_get_lines(0, 0, 1, false)[1]
-  check(completed == '🐱 linocut print of a lighthouse, <lora:linoprint_v1:0.6>, <lora:gouachebook_v2:0.7>',
+  -- Closed with the composer's weight for an adapter alone in its topic (recommended 0.7 × 0.8).
+  check(completed == '🐱 linocut print of a lighthouse, <lora:linoprint_v1:0.6>, <lora:gouachebook_v2:0.56>',
     'completion edit gave: ' .. completed)
 
   -- Hover on the tag, with the position made by Neovim from the cursor (byte column → UTF-16).

@@ -5,8 +5,10 @@ pytest-lsp against the client's declared capabilities (snippets, documentation f
 
 import asyncio
 import json
+import os
 import re
 import subprocess
+import tempfile
 
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -116,6 +118,15 @@ def cli_tags(text: str) -> list[str]:
     return re.findall(r"<lora:[^>]+>", json.loads(out.stdout)["prompt_with_adapters"])
 
 
+def check_codes(text: str) -> list[str]:
+    """The diagnostic codes `stylus check` gives `text` on the test catalog."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sdprompt", delete=False) as f:
+        f.write("---\nbase_model: SD 1.5\n---\n" + text + "\n")
+    out = subprocess.run([SERVER, "check", "--json", "--db", str(CATALOG), f.name], capture_output=True, text=True, timeout=60)
+    os.unlink(f.name)
+    return [d["code"] for file in json.loads(out.stdout)["files"] for d in file["diagnostics"]]
+
+
 async def test_compose_code_action(client: LanguageClient):
     text = "linocut print of a lighthouse"
     open_doc(client, text)
@@ -130,7 +141,11 @@ async def test_compose_code_action(client: LanguageClient):
         edits = edit.changes[URI] if edit.changes else edit.document_changes[0].edits
         tags = cli_tags(text)
         assert "<lora:linoprint_v1:0.48>" in tags
-        assert apply(text, edits) == text + "".join(", " + t for t in tags)
+        composed = apply(text, edits)
+        # The CLI's tags, after the trigger words they lack, so the result raises no missing-trigger.
+        assert composed.startswith(text + ", ") and composed.endswith(", ".join(tags)), composed
+        assert "linoprint, " in composed, composed
+        assert "missing-trigger" not in check_codes(composed)
     else:
         assert compose.command == "stylus.compose"
     assert not any(a.title == "Render image" for a in actions) or "stylus.render" in \

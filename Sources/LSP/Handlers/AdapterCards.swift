@@ -6,7 +6,9 @@ import StylusCore
 enum AdapterCards {
     /// The adapter card: title and alias, refined description, trigger words, recommended
     /// weight, base model, tags, source link. Markdown or plain text.
-    static func card(_ a: AdapterSummary, markdown: Bool) -> String {
+    /// `installed`: the adapter's local file, nil when it has none (known, not installed); the
+    /// card says which, and how to install it.
+    static func card(_ a: AdapterSummary, markdown: Bool, installed: String?? = .none) -> String {
         func code(_ s: String) -> String { markdown ? "`\(s)`" : s }
         var head: [String] = []
         head.append(markdown ? "**\(escape(a.title))** \(code(a.alias))" : "\(a.title) (\(a.alias))")
@@ -16,9 +18,15 @@ enum AdapterCards {
         var facts: [String] = []
         if !a.triggerWords.isEmpty { facts.append("Trigger words: " + a.triggerWords.map(code).joined(separator: ", ")) }
         if !a.tags.isEmpty { facts.append("Tags: " + a.tags.joined(separator: ", ")) }
-        facts.append("Use: " + code("<lora:\(a.alias):\(formatNumber(a.weight))>"))
+        facts.append("Use: " + code("<lora:\(a.alias):\(weightText(a))>")
+                     + " (recommended \(formatNumber(a.weight)) × 0.8, as the composer weighs an adapter alone in its topic)")
         if let link = sourceLink(a) { facts.append(markdown ? "[Source](\(link))" : "Source: \(link)") }
-        if let file = a.filePath { facts.append("File: " + code(file)) }
+        switch installed {
+        case .some(.some(let file)): facts.append("Installed: " + code(file))
+        case .some(.none):
+            facts.append("Not installed: no local file; put \(code(a.alias + ".safetensors")) in a LoRA folder (loraDirs) to render with it")
+        case .none: if let file = a.filePath { facts.append("File: " + code(file)) }
+        }
         let lineBreak = markdown ? "  \n" : "\n"
         var blocks = [head.joined(separator: lineBreak)]
         if !a.refinedDescription.isEmpty { blocks.append(markdown ? escape(a.refinedDescription) : a.refinedDescription) }
@@ -26,9 +34,9 @@ enum AdapterCards {
         return blocks.joined(separator: "\n\n")
     }
 
-    /// One line for completion `detail`: title · category · weight.
-    static func detail(_ a: AdapterSummary) -> String {
-        "\(a.title) · \(a.category.rawValue) · \(formatNumber(a.weight))"
+    /// One line for completion `detail`: installed or not (when known) · title · category · weight.
+    static func detail(_ a: AdapterSummary, installed: Bool? = nil) -> String {
+        (installed.map { $0 ? "installed · " : "not installed · " } ?? "") + "\(a.title) · \(a.category.rawValue) · \(weightText(a))"
     }
 
     static func sourceLink(_ a: AdapterSummary) -> String? {
@@ -49,8 +57,17 @@ enum AdapterCards {
         return out
     }
 
-    /// The recommended weight of an adapter as the tag would show it.
-    static func weightText(_ a: AdapterSummary) -> String { formatNumber(a.weight) }
+    /// The weight a tag of this adapter gets: the composer's rule (`PromptBuilder.weight`) for an
+    /// adapter alone in its topic, so completion, hover, quick fix and "Compose adapters" agree.
+    static func weightText(_ a: AdapterSummary) -> String { formatNumber(suggestedWeight(a)) }
+
+    static func suggestedWeight(_ a: AdapterSummary) -> Double { PromptBuilder.weight(recommended: a.weight, activeInTopic: 1) }
+
+    /// Whether a tag's weight is one the composer gives this adapter (alone or sharing its topic
+    /// with up to three others): no quick fix contradicts it.
+    static func isComposerWeight(_ w: Double, of a: AdapterSummary) -> Bool {
+        (1...4).contains { abs(PromptBuilder.weight(recommended: a.weight, activeInTopic: $0) - w) < 0.005 }
+    }
 
     /// A tag's removal: the tag plus one separating comma and spaces, so no ", ," is left.
     static func removalRange(_ tag: ExtraNetworkTag, in source: SourceText) -> Range<Int> {

@@ -7,12 +7,16 @@ import StylusCore
 /// "Render image" (command `stylus.render`). Clients without code action literals get commands.
 enum CodeActionsHandler {
     static func actions(_ s: DocumentSnapshot, _ p: CodeActionParams, adapters: AdapterContext?,
-                        client: ClientCapabilities, canRender: Bool) throws -> [CodeActionOrCommand] {
+                        client: ClientCapabilities, canRender: Bool, settings: Settings = Settings()) throws -> [CodeActionOrCommand] {
         let uri = s.uri
         let argument: [JSONValue] = [["uri": .string(uri)]]
         guard client.codeActionLiterals else {
             var commands: [CodeActionOrCommand] = []
-            if adapters != nil { commands.append(.command(Command(title: "Compose adapters", command: StylusCommand.compose, arguments: argument))) }
+            if adapters != nil {
+                commands.append(.command(Command(title: "Compose adapters", command: StylusCommand.compose, arguments: argument)))
+                commands.append(.command(Command(title: "Compose installed adapters", command: StylusCommand.compose,
+                                                 arguments: [["uri": .string(uri), "installedOnly": true]])))
+            }
             if canRender { commands += RenderActions.commands(uri: uri, composable: adapters != nil).map { .command($0) } }
             return commands
         }
@@ -61,25 +65,38 @@ enum CodeActionsHandler {
             }
         }
 
-        // The recommended weight of a known adapter under the cursor.
+        // The suggested weight of a known adapter under the cursor (the composer's weight rule,
+        // `AdapterCards.weightText`), unless the tag already has a weight the composer gives it.
         if let adapters, let (t, negative) = tags.first(where: { overlaps($0.tag.range.lsp, p.range) }), !negative,
            let e = adapters.catalog.summary(alias: t.name) {
             let w = AdapterCards.weightText(e)
             let fix = p.context.diagnostics.first { $0.code == DiagnosticCode.weightRange.rawValue && overlaps($0.range, t.range.lsp) }
-            if let first = t.positional.first, first.number.map(PromptBuilder.format) != w {
-                out.append(CodeAction(title: "Set weight to the recommended \(w)", kind: fix == nil ? "refactor.rewrite" : "quickfix",
+            if let first = t.positional.first, fix != nil || !(first.number.map { AdapterCards.isComposerWeight($0, of: e) } ?? false) {
+                out.append(CodeAction(title: "Set weight to the suggested \(w)", kind: fix == nil ? "refactor.rewrite" : "quickfix",
                                       diagnostics: fix.map { [$0] }, edit: edit([replace(first.range.utf8, w)])))
             } else if t.positional.isEmpty, t.named("te") == nil {
                 let end = t.nameRange.utf8.upperBound
-                out.append(CodeAction(title: "Set weight to the recommended \(w)", kind: "refactor.rewrite",
+                out.append(CodeAction(title: "Set weight to the suggested \(w)", kind: "refactor.rewrite",
                                       edit: edit([replace(end..<end, ":" + w)])))
             }
         }
 
-        let composed = adapters?.composeIfReady(file)
+        // "Compose adapters" from every known adapter (saying which are not installed), and from
+        // the installed ones when that differs: what "Render image with composed adapters" uses.
+        let addTriggers = settings.addTriggerWords
+        let composed = adapters?.composeIfReady(file, addTriggers: addTriggers)
         if let composed, let e = composed.edit {
-            out.append(CodeAction(title: "Compose adapters: " + composed.tags.joined(separator: " "), kind: "source.compose",
+            let missing = composed.notInstalled.isEmpty ? "" : " (not installed: \(composed.notInstalled.joined(separator: ", ")))"
+            out.append(CodeAction(title: "Compose adapters: " + composed.tags.joined(separator: " ") + missing, kind: "source.compose",
                                   edit: edit([e])))
+        }
+        var installedComposition: AdapterContext.Composed?
+        if let composed, !composed.notInstalled.isEmpty {
+            installedComposition = adapters?.composeIfReady(file, installedOnly: true, addTriggers: addTriggers)
+            if let installed = installedComposition, let e = installed.edit {
+                out.append(CodeAction(title: "Compose installed adapters: " + installed.tags.joined(separator: " "),
+                                      kind: "source.compose.installed", edit: edit([e])))
+            }
         }
         if canRender { out += RenderActions.actions(uri: uri, composable: composed?.edit != nil) }
         if let only = p.context.only, !only.isEmpty {

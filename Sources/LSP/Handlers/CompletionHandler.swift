@@ -44,8 +44,10 @@ enum CompletionHandler {
         guard prefix.utf8.count >= 2 else { return CompletionList(isIncomplete: true, items: []) }
         let (matches, truncated) = adapters.catalog.adapters(wordPrefix: prefix, baseModel: base, limit: limit)
         let body = PhraseLookup(file.triggerSearchText)
-        let items = matches.enumerated().map { i, m in
-            wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client)
+        let installed: InstalledAdapters? = adapters.catalog.installed
+        let ranked = installed.map { set in matches.filter { set.isInstalled($0.adapter.adapterId) } + matches.filter { !set.isInstalled($0.adapter.adapterId) } } ?? matches
+        let items = ranked.enumerated().map { i, m in
+            wordItem(m.word, m.adapter, body: body, rank: i, range: range, file: file, cursor: cursor, client: client, installed: installed)
         }
         return CompletionList(isIncomplete: truncated || prefix.utf8.count < 4, items: items)
     }
@@ -77,7 +79,10 @@ enum CompletionHandler {
         let closed = nameEnd < b.count && (b[nameEnd] == UInt8(ascii: ":") || b[nameEnd] == UInt8(ascii: ">"))
         let prefix = String(decoding: b[nameStart..<cursor], as: UTF8.self)
         let range = LSPRange(start: source.position(ofUTF8: nameStart), end: source.position(ofUTF8: nameEnd))
-        let (entries, truncated) = adapters.catalog.aliases(prefix: prefix, baseModel: base, limit: limit)
+        let (found, truncated) = adapters.catalog.aliases(prefix: prefix, baseModel: base, limit: limit)
+        // Installed adapters first (in alias order), then the known ones.
+        let installed: InstalledAdapters? = adapters.catalog.installed
+        let entries = installed.map { set in found.filter { set.isInstalled($0.adapterId) } + found.filter { !set.isInstalled($0.adapterId) } } ?? found
         let items = entries.enumerated().map { i, e in
             let w = AdapterCards.weightText(e)
             var newText = e.alias
@@ -90,8 +95,9 @@ enum CompletionHandler {
                     newText += ":\(w)>"
                 }
             }
-            return CompletionItem(label: e.alias, kind: CompletionItemKind.module, detail: AdapterCards.detail(e),
-                                  documentation: documentation(e, client), sortText: String(format: "%04d", i),
+            return CompletionItem(label: e.alias, kind: CompletionItemKind.module,
+                                  detail: AdapterCards.detail(e, installed: installed?.isInstalled(e.adapterId)),
+                                  documentation: documentation(e, client, installed), sortText: String(format: "%04d", i),
                                   filterText: e.alias, insertTextFormat: format,
                                   textEdit: TextEdit(range: range, newText: newText), data: resolveData(e, client))
         }
@@ -101,7 +107,7 @@ enum CompletionHandler {
     // MARK: Words
 
     static func wordItem(_ word: String, _ e: AdapterSummary, body: PhraseLookup, rank: Int, range: LSPRange, file: PromptFile, cursor: Int,
-                         client: ClientCapabilities) -> CompletionItem {
+                         client: ClientCapabilities, installed: InstalledAdapters? = nil) -> CompletionItem {
         let source = file.source
         let tag = "<lora:\(e.alias):\(AdapterCards.weightText(e))>"
         let triggers = e.triggerWords.filter { !body.contains($0) && $0.lowercased() != word }
@@ -127,7 +133,8 @@ enum CompletionHandler {
         }
         return CompletionItem(
             label: e.alias, kind: CompletionItemKind.reference,
-            detail: "\(word) → \(AdapterCards.detail(e))", documentation: documentation(e, client),
+            detail: "\(word) → \(AdapterCards.detail(e, installed: installed?.isInstalled(e.adapterId)))",
+            documentation: documentation(e, client, installed),
             sortText: String(format: "%04d", rank), filterText: word,
             textEdit: TextEdit(range: range, newText: main), additionalTextEdits: extra.isEmpty ? nil : extra,
             data: resolveData(e, client))
@@ -144,7 +151,7 @@ enum CompletionHandler {
     static func resolve(_ item: CompletionItem, adapters: AdapterContext?, client: ClientCapabilities) -> CompletionItem {
         var item = item
         if item.documentation == nil, let alias = item.data?["alias"]?.stringValue, let s = adapters?.catalog.summary(alias: alias) {
-            item.documentation = card(s, client)
+            item.documentation = card(s, client, adapters?.catalog.installed)
         }
         return item
     }
@@ -153,13 +160,14 @@ enum CompletionHandler {
         client.completionResolvesDocumentation ? ["alias": .string(e.alias)] : nil
     }
 
-    static func documentation(_ e: AdapterSummary, _ client: ClientCapabilities) -> Documentation? {
-        client.completionResolvesDocumentation ? nil : card(e, client)
+    static func documentation(_ e: AdapterSummary, _ client: ClientCapabilities, _ installed: InstalledAdapters? = nil) -> Documentation? {
+        client.completionResolvesDocumentation ? nil : card(e, client, installed)
     }
 
-    static func card(_ e: AdapterSummary, _ client: ClientCapabilities) -> Documentation {
-        if client.completionMarkdown { return .markup(MarkupContent(kind: .markdown, value: AdapterCards.card(e, markdown: true))) }
-        let text = AdapterCards.card(e, markdown: false)
+    static func card(_ e: AdapterSummary, _ client: ClientCapabilities, _ installed: InstalledAdapters? = nil) -> Documentation {
+        let file: String?? = installed.map { .some($0.file(adapterID: e.adapterId)) } ?? .none
+        if client.completionMarkdown { return .markup(MarkupContent(kind: .markdown, value: AdapterCards.card(e, markdown: true, installed: file))) }
+        let text = AdapterCards.card(e, markdown: false, installed: file)
         return client.completionPlaintext ? .markup(MarkupContent(kind: .plaintext, value: text)) : .plain(text)
     }
 

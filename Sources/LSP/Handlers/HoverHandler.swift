@@ -17,7 +17,8 @@ enum HoverHandler {
                 if !close.isEmpty { text += " Closest: " + close.map { md ? "`\($0)`" : $0 }.joined(separator: ", ") + "." }
                 return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: text), range: tag.range.lsp)
             }
-            return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: AdapterCards.card(e, markdown: md)),
+            let file: String?? = .some(adapters.catalog.installed.file(adapterID: e.adapterId))
+            return Hover(contents: MarkupContent(kind: md ? .markdown : .plaintext, value: AdapterCards.card(e, markdown: md, installed: file)),
                          range: tag.range.lsp)
         }
         guard file.positive.range.utf8.contains(cursor) || file.positive.range.utf8.upperBound == cursor else { return nil }
@@ -35,7 +36,8 @@ enum HoverHandler {
             for d in accepted {
                 let w = weights.first { $0.adapterID == d.adapterID }.map { formatNumber($0.weight) } ?? "?"
                 let title = adapters.catalog.summary(alias: d.alias)?.title ?? d.alias
-                lines.append("\(md ? "- " : "• ")\(name("<lora:\(d.alias):\(w)>")) \(title): \(d.reason)")
+                let mark = adapters.catalog.installed.isInstalled(d.adapterID) ? "" : " (not installed)"
+                lines.append("\(md ? "- " : "• ")\(name("<lora:\(d.alias):\(w)>")) \(title)\(mark): \(d.reason)")
             }
         }
         if !rejected.isEmpty {

@@ -123,6 +123,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             }
             await adapters.composerReady()
             composer = RenderComposer(catalog: adapters.catalog)
+            if !env.settings.addTriggerWords { composer?.triggerWords = nil }
         }
 
         let cancellation = RenderCancellation()
@@ -186,6 +187,9 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             for w in result.warnings {
                 env.connection.sendNotification("window/showMessage", LogMessageParams(type: 2, message: "stylus.render: \(w)"))
             }
+            if let note = await notInstalledNote(result, job: job, env: env) {
+                env.connection.sendNotification("window/showMessage", LogMessageParams(type: 3, message: note))
+            }
             await show(paths, env: env)
             return .object([
                 "paths": .array(paths.map { .string($0) }),
@@ -199,14 +203,30 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         }
     }
 
-    /// Opens the image(s) in the editor when the client can, else tells where they are.
+    /// A composed local render used installed adapters only: which adapters the composer would
+    /// also have chosen from the known ones, and how to use them (nil when none).
+    private func notInstalledNote(_ result: RenderOutcome, job: RenderJob, env: CommandEnvironment) async -> String? {
+        guard job.compose, job.backend == .local, let adapters = await env.adapters(),
+              let known = try? adapters.compose(job.prompt.file, addTriggers: false) else { return nil }
+        let used = Set(result.images.flatMap { $0.adapters.map { $0.name.lowercased() } })
+        let missing = known.outcome.composition.weightedAdapters().map(\.alias).filter { !used.contains($0.lowercased()) }
+            .filter { adapters.catalog.installedFile(alias: $0) == nil }
+        guard !missing.isEmpty else { return nil }
+        return "stylus.render: composed from installed adapters only; not installed, so not used: " + missing.joined(separator: ", ")
+            + " (put their .safetensors files in a LoRA folder, the loraDirs setting, to use them)"
+    }
+
+    /// Opens the image(s) outside the editor (`window/showDocument` with `external: true`, the
+    /// system's image viewer: an editor would open a PNG as text) when the client can and says it
+    /// succeeded; otherwise a message says where they are.
     private func show(_ paths: [String], env: CommandEnvironment) async {
         if env.client.showDocument, let first = paths.first {
-            struct ShowDocumentParams: Codable, Sendable { var uri: String; var takeFocus: Bool }
+            struct ShowDocumentParams: Codable, Sendable { var uri: String; var external: Bool; var takeFocus: Bool }
+            struct ShowDocumentResult: Codable, Sendable { var success: Bool }
             let uri = URL(fileURLWithPath: first).absoluteString
-            if (try? await env.connection.sendRequest("window/showDocument", ShowDocumentParams(uri: uri, takeFocus: true))) != nil {
-                return
-            }
+            let reply = try? await env.connection.sendRequest("window/showDocument", ShowDocumentParams(uri: uri, external: true, takeFocus: true),
+                                                             as: ShowDocumentResult.self)
+            if reply?.success == true, paths.count == 1 { return }
         }
         let text = paths.count == 1 ? "Rendered \(paths[0])" : "Rendered \(paths.count) images: " + paths.joined(separator: ", ")
         env.connection.sendNotification("window/showMessage", LogMessageParams(type: 3, message: text))

@@ -57,26 +57,41 @@ public final class AdapterContext: Sendable {
         public var baseModel: BaseModel?
         /// `<lora:alias:w>` tags to add (aliases already in the prompt are never added again).
         public var tags: [String]
-        /// Inserts `tags` at the end of the positive prompt; nil when there is nothing to add.
+        /// Trigger words of the chosen adapters that the prompt lacks, added before the tags.
+        public var triggers: [String]
+        /// Chosen adapters without a local file (known, not installed), by alias.
+        public var notInstalled: [String]
+        /// Inserts the trigger words and `tags` at the end of the positive prompt; nil when there is nothing to add.
         public var edit: TextEdit?
         /// The positive prompt with the composed tags appended (what a renderer should use).
         public var promptWithAdapters: String { outcome.promptWithAdapters }
     }
 
-    /// Composes a document (waits for the composer; from async code `await composerReady()` first).
-    public func compose(_ file: PromptFile) throws -> Composed {
-        composed(try catalog.compose(request(file)), file)
+    /// Composes a document (waits for the composer; from async code `await composerReady()` first):
+    /// from every known adapter, or with `installedOnly` from those with a local file.
+    /// `addTriggers` adds the missing trigger words of the chosen adapters (`TriggerWords`), so
+    /// the composed prompt raises no `missing-trigger`.
+    public func compose(_ file: PromptFile, installedOnly: Bool = false, addTriggers: Bool = true) throws -> Composed {
+        let outcome = installedOnly ? try catalog.composeInstalled(request(file)) : try catalog.compose(request(file))
+        return composed(outcome, file, addTriggers: addTriggers)
     }
 
     /// The composition if the composer is ready, else nil (for work that must not wait).
-    public func composeIfReady(_ file: PromptFile) -> Composed? {
-        catalog.composeIfReady(request(file)).map { composed($0, file) }
+    public func composeIfReady(_ file: PromptFile, installedOnly: Bool = false, addTriggers: Bool = true) -> Composed? {
+        let outcome = installedOnly ? catalog.composeInstalledIfReady(request(file)) : catalog.composeIfReady(request(file))
+        return outcome.map { composed($0, file, addTriggers: addTriggers) }
     }
 
-    private func composed(_ outcome: ComposeOutcome, _ file: PromptFile) -> Composed {
-        let tags = outcome.composition.tags()
-        return Composed(outcome: outcome, baseModel: outcome.baseModel, tags: tags,
-                        edit: tags.isEmpty ? nil : Self.appendEdit(tags.joined(separator: ", "), to: file))
+    private func composed(_ outcome: ComposeOutcome, _ file: PromptFile, addTriggers: Bool) -> Composed {
+        let adapters = outcome.composition.weightedAdapters()
+        let tags = adapters.map(\.tag)
+        let triggers = addTriggers && !tags.isEmpty
+            ? TriggerWords.missing(for: adapters.map(\.alias), in: file.triggerSearchText) { catalog.summary(alias: $0)?.triggerWords ?? [] }
+            : []
+        let installed = catalog.installed
+        let notInstalled = adapters.filter { !installed.isInstalled($0.adapterID) }.map(\.alias)
+        return Composed(outcome: outcome, baseModel: outcome.baseModel, tags: tags, triggers: triggers, notInstalled: notInstalled,
+                        edit: tags.isEmpty ? nil : Self.appendEdit((triggers + tags).joined(separator: ", "), to: file))
     }
 
     /// An edit that appends `text` to the positive prompt, after its last non-blank character,

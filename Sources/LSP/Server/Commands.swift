@@ -57,8 +57,11 @@ public enum StylusCommand {
     }
 }
 
-/// `stylus.compose [{"uri"}]`: inserts the composer's `<lora:…>` tags through `workspace/applyEdit`
-/// (when the client supports it) and returns what was composed.
+/// `stylus.compose [{"uri", "installedOnly"?}]`: inserts the composer's `<lora:…>` tags (and the
+/// trigger words they lack, unless the `addTriggerWords` setting is false) through
+/// `workspace/applyEdit` (when the client supports it) and returns what was composed. Composes from
+/// every known adapter, or with `installedOnly` from those with a local file; `not_installed`
+/// names the chosen adapters without one.
 struct ComposeAdaptersCommand: ServerCommand {
     func execute(arguments: [JSONValue], environment env: CommandEnvironment) async throws -> JSONValue? {
         let uri = try CommandEnvironment.uri(arguments, command: StylusCommand.compose)
@@ -68,7 +71,9 @@ struct ComposeAdaptersCommand: ServerCommand {
             throw ResponseError(code: ErrorCode.requestFailed, message: "no adapter catalog is loaded (see the stylus.db setting)")
         }
         await adapters.composerReady()
-        let composed = try adapters.compose(snapshot.file)
+        let installedOnly = arguments.first?["installedOnly"]?.boolValue ?? false
+        if installedOnly { try? await adapters.loaded() }
+        let composed = try adapters.compose(snapshot.file, installedOnly: installedOnly, addTriggers: env.settings.addTriggerWords)
         var applied = false
         if let edit = composed.edit, env.client.applyEdit {
             let params = ApplyWorkspaceEditParams(label: "Compose adapters", edit: WorkspaceEdit.single(uri: uri, version: snapshot.version, edits: [edit], client: env.client))
@@ -77,6 +82,8 @@ struct ComposeAdaptersCommand: ServerCommand {
         }
         return .object([
             "tags": .array(composed.tags.map { .string($0) }),
+            "trigger_words": .array(composed.triggers.map { .string($0) }),
+            "not_installed": .array(composed.notInstalled.map { .string($0) }),
             "prompt_with_adapters": .string(composed.promptWithAdapters),
             "base_model": composed.baseModel.map { .string($0.name) } ?? .null,
             "applied": .bool(applied),

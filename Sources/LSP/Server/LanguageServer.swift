@@ -72,7 +72,11 @@ public actor LanguageServer: MessageHandler {
     }
 
     private func adaptersLoaded(_ context: AdapterContext?, problems: [String]) async {
-        for p in problems { warnUser(p) }
+        // Problems of the settings (a LoRA folder that is not there, a catalog that cannot be
+        // opened) go to the user at once; the composer's degraded mode only to the log.
+        let mustFix = problems.filter { $0 != context?.catalog.composerWarning }
+        for p in problems { warnUser(p, show: false) }
+        if !mustFix.isEmpty { showUser(mustFix) }
         if let context { logger.info("adapter catalog \(context.catalog.path): \(context.count) adapters\(context.isComposerReady ? ", composer ready" : "")") }
         await diagnostics.refreshAll(compute: Self.diagnosticsCompute(options, context))
     }
@@ -198,7 +202,8 @@ public actor LanguageServer: MessageHandler {
         client = ClientCapabilities(json: params.capabilities)
         let (s, problems) = Settings.parse(params.initializationOptions)
         settings = s
-        for p in problems { warnUser("initializationOptions: \(p)") }
+        for p in problems { warnUser("initializationOptions: \(p)", show: false) }
+        if !problems.isEmpty { showUser(problems.map { "initializationOptions: \($0)" }) }
         await updateAdapters()
         lifecycle = .running
         let client = self.client
@@ -298,16 +303,25 @@ public actor LanguageServer: MessageHandler {
 
     private func apply(settings json: JSONValue, from source: String) async {
         let (s, problems) = Settings.parse(json, over: settings)
-        for p in problems { warnUser("\(source): \(p)") }
+        for p in problems { warnUser("\(source): \(p)", show: false) }
+        if !problems.isEmpty { showUser(problems.map { "\(source): \($0)" }) }
         guard s != settings else { return }
         settings = s
         await updateAdapters()  // refreshes diagnostics once loaded
     }
 
     /// A problem the user should see: logged to stderr and to the client's log (`window/logMessage`).
-    private func warnUser(_ message: String) {
+    private func warnUser(_ message: String, show: Bool = false) {
         logger.warning("\(message)")
         connection.sendNotification("window/logMessage", LogMessageParams(type: 2, message: "stylus: \(message)"))
+        if show { showUser([message]) }
+    }
+
+    /// Settings problems the user must fix, in one `window/showMessage` (warning) per batch, so
+    /// they are seen in editors that keep the log out of sight.
+    private func showUser(_ messages: [String]) {
+        let shown = messages.prefix(3).joined(separator: "; ") + (messages.count > 3 ? "; and \(messages.count - 3) more (see the log)" : "")
+        connection.sendNotification("window/showMessage", LogMessageParams(type: 2, message: "stylus: \(shown)"))
     }
 
     /// Current settings (for tests and handlers).

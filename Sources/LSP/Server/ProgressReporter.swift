@@ -4,17 +4,26 @@ import JSONRPC
 /// Work-done progress for one long task (reindex, render). Uses the token the client put in
 /// the request (`workDoneToken`) if any; otherwise creates one with
 /// `window/workDoneProgress/create` — only when the client declared `window.workDoneProgress`,
-/// and only after the client accepted it. Without either, every call is a no-op.
-/// Sends exactly one `begin`, then `report`s (unchanged ones skipped), then one `end`.
+/// and only after the client accepted it. Sends exactly one `begin`, then `report`s (unchanged
+/// ones skipped), then one `end`.
+///
+/// Clients without `$/progress` (Neovim 0.7, Emacs/eglot before 29.2, Helix without a token) get
+/// the same progress as messages instead: a `window/showMessage` when the task begins (saying how to
+/// follow and cancel it), a `window/logMessage` line each time the percentage passes a tenth, and
+/// one when it ends.
 package actor ProgressReporter {
     private let connection: Connection?
     private let token: ProgressToken?
     private var lastReport: WorkDoneProgress?
     private var ended = false
+    /// Messages instead of `$/progress`: the task's title and the last tenth logged.
+    private var fallbackTitle: String?
+    private var lastTenth = -1
 
-    private init(connection: Connection?, token: ProgressToken?) {
+    private init(connection: Connection?, token: ProgressToken?, fallbackTitle: String? = nil) {
         self.connection = connection
         self.token = token
+        self.fallbackTitle = fallbackTitle
     }
 
     private static let counter = Locked(0)
@@ -32,7 +41,11 @@ package actor ProgressReporter {
                 token = nil  // the client refused: run without progress
             }
         }
-        guard let token else { return ProgressReporter(connection: nil, token: nil) }
+        guard let token else {
+            connection.sendNotification("window/showMessage", LogMessageParams(
+                type: 3, message: "\(title)… (progress goes to the language server's log)"))
+            return ProgressReporter(connection: connection, token: nil, fallbackTitle: title)
+        }
         connection.sendNotification("$/progress", ProgressParams(
             token: token, value: WorkDoneProgress(kind: .begin, title: title, cancellable: cancellable, percentage: 0)))
         return ProgressReporter(connection: connection, token: token)
@@ -45,6 +58,13 @@ package actor ProgressReporter {
     package var isActive: Bool { token != nil && !ended }
 
     package func report(_ message: String?, percentage: Int? = nil) {
+        if let connection, let title = fallbackTitle, !ended {
+            let p = min(100, max(0, percentage ?? 0))
+            guard percentage != nil, p / 10 > lastTenth else { return }
+            lastTenth = p / 10
+            connection.sendNotification("window/logMessage", LogMessageParams(type: 3, message: "\(title): \(p)%" + (message.map { " \($0)" } ?? "")))
+            return
+        }
         guard let connection, let token, !ended else { return }
         let value = WorkDoneProgress(kind: .report, message: message, percentage: percentage.map { min(100, max(0, $0)) })
         guard value != lastReport else { return }
@@ -53,6 +73,11 @@ package actor ProgressReporter {
     }
 
     package func end(_ message: String? = nil) {
+        if let connection, let title = fallbackTitle, !ended {
+            ended = true
+            connection.sendNotification("window/logMessage", LogMessageParams(type: 3, message: "\(title): \(message ?? "done")"))
+            return
+        }
         guard let connection, let token, !ended else { return }
         ended = true
         connection.sendNotification("$/progress", ProgressParams(token: token, value: WorkDoneProgress(kind: .end, message: message)))

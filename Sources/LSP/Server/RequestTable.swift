@@ -19,6 +19,8 @@ struct RequestContext: Sendable {
     let client: ClientCapabilities
     /// Whether `stylus.render` is wired (code actions then offer "Render image").
     let canRender: Bool
+    /// The settings when the request arrived.
+    var settings = Settings()
 }
 
 /// How much of the adapter catalog a document request waits for.
@@ -97,7 +99,7 @@ extension LanguageServer {
                   oversized: { _, _ in Hover?.none }) { p, s, a, c in try HoverHandler.hover(s, at: p.position, adapters: a, client: c.client) },
         .document("textDocument/codeAction", CodeActionParams.self, catalog: .full,
                   oversized: { p, c in CodeActionsHandler.oversized(uri: p.textDocument.uri, client: c.client, canRender: c.canRender) }) { p, s, a, c in
-            try CodeActionsHandler.actions(s, p, adapters: a, client: c.client, canRender: c.canRender)
+            try CodeActionsHandler.actions(s, p, adapters: a, client: c.client, canRender: c.canRender, settings: c.settings)
         },
         .other("workspace/executeCommand", ExecuteCommandParams.self) { server, p in try server.executeCommand(p) },
         .other("stylus/debugDocument", TextDocumentIdentifier.self) { server, p in try server.debugDocument(p) },
@@ -111,7 +113,7 @@ extension LanguageServer {
         _ compute: @escaping @Sendable (DocumentSnapshot, AdapterContext?, RequestContext) throws -> Result
     ) throws -> ReplyWork {
         let s = try snapshot(uri)
-        let context = RequestContext(client: client, canRender: canRender)
+        let context = RequestContext(client: client, canRender: canRender, settings: settings)
         let aliasesSuffice: (@Sendable (Params, DocumentSnapshot) -> Bool)?
         switch catalog {
         case .none:

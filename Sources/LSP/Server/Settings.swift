@@ -8,6 +8,8 @@ public struct Settings: Sendable, Hashable {
     public var baseModel: String?
     public var checkpoint: String?
     public var renderer: String?
+    /// Whether composing adds the trigger words of the chosen adapters that the prompt lacks.
+    public var addTriggerWords = true
 
     public init() {}
 
@@ -36,6 +38,11 @@ public struct Settings: Sendable, Hashable {
                 problems.append("setting stylus.renderer must be a string or a list of strings")
             }
         } else if let v = string("renderer") { s.renderer = v }
+        if let v = o["addTriggerWords"] {
+            if let b = v.boolValue { s.addTriggerWords = b }
+            else if v == .null { s.addTriggerWords = true }
+            else { problems.append("setting stylus.addTriggerWords must be true or false") }
+        }
         if let v = o["loraDirs"] {
             if let dirs = v.arrayValue, dirs.allSatisfy({ $0.stringValue != nil }) {
                 s.loraDirs = dirs.compactMap(\.stringValue)
