@@ -1,0 +1,168 @@
+import Foundation
+import StylusML
+import StylusRender
+import XCTest
+
+/// The tiny SDXL fixture written by scripts/gen_tiny_sdxl_fixture.py (diffusers and transformers
+/// reference tensors for the same weights).
+enum TinySDXL {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures/TinySDXL").path
+    static let singleFile = directory + "/tiny-sdxl.safetensors"
+    static let diffusers = directory + "/diffusers"
+
+    static let reference: Reference = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: directory + "/reference.json"))
+        return try! JSONDecoder().decode(Reference.self, from: data)
+    }()
+
+    static let tensors = { () -> SafetensorsFile in try! SafetensorsFile(path: directory + "/reference.safetensors") }()
+
+    static func tensor(_ name: String) throws -> Tensor { try Tensor(tensors, name) }
+
+    struct Reference: Decodable {
+        struct Chunks: Decodable {
+            let ids: [[Int32]]
+            let ids2: [[Int32]]
+            let multipliers: [[Float]]
+            let token_count: Int
+        }
+        struct Pipeline: Decodable {
+            let prompt: String
+            let negative: String
+            let steps: Int
+            let cfg: Double
+            let seed: UInt64
+            let height: Int
+            let width: Int
+            let eps_sigmas: [Double]
+            let vpred_sigmas: [Double]
+        }
+        let chunks: [String: Chunks]
+        let unet_timestep: Double
+        let scaling_factor: Float
+        let pipeline: Pipeline
+    }
+
+    static func chunking(_ name: String) -> TokenChunking {
+        let c = reference.chunks[name]!
+        return TokenChunking(chunks: zip(c.ids, c.multipliers).map { TokenChunk(ids: $0, multipliers: $1) }, tokenCount: c.token_count)
+    }
+
+    static func rows(_ t: Tensor, _ i: Int) -> Tensor {
+        let n = t.count / t.shape[0]
+        return Tensor(shape: Array(t.shape.dropFirst()), data: Array(t.data[(i * n)..<((i + 1) * n)]))
+    }
+}
+
+final class SDXLCheckpointTests: XCTestCase {
+    func testBothLayoutsAreDetectedAsSDXLWithTheSameWeights() throws {
+        let single = try Checkpoint(path: TinySDXL.singleFile)
+        let folder = try Checkpoint(path: TinySDXL.diffusers)
+        for c in [single, folder] {
+            XCTAssertEqual(c.architecture, .sdxl)
+            XCTAssertEqual(c.config.unetChannels, [32, 32, 32])
+            XCTAssertEqual(c.config.contextDim, 32)
+            XCTAssertEqual(c.config.textWidth, 16)
+            XCTAssertEqual(c.config.text2, SD1Config.TextConfig(width: 16, layers: 3, heads: 2, positions: 77, projection: 24))
+            XCTAssertEqual(c.config.timeIdWidth, 8)
+            XCTAssertEqual(c.config.vaeScalingFactor, TinySDXL.reference.scaling_factor)
+            XCTAssertFalse(c.vPredictionMarker)
+        }
+        XCTAssertEqual(single.names, folder.names)
+        // Mixed dtypes on disk (bf16 text encoders, fp16 UNet, fp32 VAE) against fp16 everywhere;
+        // the fused OpenCLIP q/k/v and the transposed projection read back as transformers' tensors.
+        XCTAssertEqual(single.dtype(KeyMapping.text2Prefix + "text_model.encoder.layers.0.self_attn.k_proj.weight"), "BF16")
+        for name in single.names {
+            XCTAssertEqual(try single.tensor(name).data, try folder.tensor(name).data, name)
+            XCTAssertEqual(single.shape(name)?.reduce(1, *), folder.shape(name)?.reduce(1, *), name)
+        }
+    }
+
+    func testSDXLKeyMappingRoundTripsOnEveryUNetName() throws {
+        let single = try Checkpoint(path: TinySDXL.singleFile)
+        var count = 0
+        for name in single.names where name.hasPrefix(KeyMapping.unetPrefix) {
+            let short = String(name.dropFirst(KeyMapping.unetPrefix.count))
+            let d = try XCTUnwrap(KeyMapping.unetToDiffusers(short, sdxl: true), short)
+            XCTAssertEqual(KeyMapping.unetToLDM(d, sdxl: true), short)
+            count += 1
+        }
+        XCTAssertGreaterThan(count, 200)
+        // The SDXL-specific places: attention at up level 0, every upsampler after an attention.
+        XCTAssertEqual(KeyMapping.unetToDiffusers("output_blocks.2.2.conv.weight", sdxl: true), "up_blocks.0.upsamplers.0.conv.weight")
+        XCTAssertEqual(KeyMapping.unetToDiffusers("output_blocks.1.1.proj_in.weight", sdxl: true), "up_blocks.0.attentions.1.proj_in.weight")
+        XCTAssertEqual(KeyMapping.openCLIPToTransformers("transformer.resblocks.3.attn.in_proj_weight").map(\.0),
+                       ["q", "k", "v"].map { "text_model.encoder.layers.3.self_attn.\($0)_proj.weight" })
+        XCTAssertTrue(KeyMapping.openCLIPToTransformers("logit_scale").isEmpty)
+    }
+
+    func testOtherArchitecturesAndBrokenFilesAreRefusedByName() throws {
+        func expect(_ path: String, _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try Checkpoint(path: path), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "\(e)", line: line)
+                XCTAssertTrue("\(e)".contains(path), "\(e)", line: line)
+            }
+        }
+        expect(TinySDXL.directory + "/tiny-sdxl-refiner.safetensors", "not supported: SDXL refiner")
+        expect(TinySDXL.directory + "/tiny-sd3-like.safetensors", "not supported: SD3")
+        let tmp = NSTemporaryDirectory() + "sdxl-bad-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        // Truncated: the header promises more bytes than the file has.
+        let data = try Data(contentsOf: URL(fileURLWithPath: TinySDXL.singleFile))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: tmp + "/truncated.safetensors"))
+        expect(tmp + "/truncated.safetensors", "safetensors")
+        // An SDXL file missing a whole text encoder names SDXL.
+        let single = try Checkpoint(path: TinySDXL.singleFile)
+        let kept = try single.names.filter { !$0.hasPrefix(KeyMapping.text2Prefix) }.map { ($0, single.shape($0)!, try single.tensor($0).data) }
+        try writeSafetensors(kept, to: tmp + "/no-te2.safetensors")
+        expect(tmp + "/no-te2.safetensors", "SDXL")
+        // Flux's layout.
+        try writeSafetensors([("double_blocks.0.img_attn.qkv.weight", [6, 2], [Float](repeating: 0, count: 12))], to: tmp + "/flux.safetensors")
+        expect(tmp + "/flux.safetensors", "not supported: Flux")
+    }
+}
+
+final class SDXLParityTests: XCTestCase {
+    func testTextEncodersMatchTransformers() throws {
+        for path in [TinySDXL.singleFile, TinySDXL.diffusers] {
+            let c = try Checkpoint(path: path)
+            let te1 = try ClipTextEncoder(c), te2 = try ClipTextEncoder(c, encoder: 2)
+            for name in TinySDXL.reference.chunks.keys.sorted() {
+                let chunking = TinySDXL.chunking(name)
+                let a = try te1.encodeSDXL(chunking, padID: nil), b = try te2.encodeSDXL(chunking, padID: 0)
+                XCTAssertNil(a.pooled)
+                assertRelative(a.hidden.data, try TinySDXL.tensor("cond.\(name).te1").data, 1e-4, "\(path) \(name) te1")
+                assertRelative(b.hidden.data, try TinySDXL.tensor("cond.\(name).te2").data, 1e-4, "\(path) \(name) te2")
+                assertRelative(try XCTUnwrap(b.pooled).data, try TinySDXL.tensor("pooled.\(name)").data, 1e-4, "\(path) \(name) pooled")
+            }
+        }
+    }
+
+    func testOneUNetEvaluationMatchesDiffusers() throws {
+        let x = try TinySDXL.tensor("unet.x"), ctx = try TinySDXL.tensor("unet.context")
+        let pooled = try TinySDXL.tensor("unet.pooled"), ids = try TinySDXL.tensor("unet.time_ids"), want = try TinySDXL.tensor("unet.out")
+        let added = (0..<2).map { UNet.Added(pooled: TinySDXL.rows(pooled, $0), timeIds: TinySDXL.rows(ids, $0).data.map(Double.init)) }
+        for path in [TinySDXL.singleFile, TinySDXL.diffusers] {
+            let unet = try UNet(Checkpoint(path: path))
+            XCTAssertTrue(unet.takesAddedConditioning)
+            let t = TinySDXL.reference.unet_timestep
+            let eps = try unet(x, timesteps: [t, t], context: [TinySDXL.rows(ctx, 0), TinySDXL.rows(ctx, 1)], added: added)
+            XCTAssertEqual(eps.shape, want.shape)
+            assertRelative(eps.data, want.data, 1e-4, "\(path) UNet")
+            // Without the added conditioning the SDXL UNet refuses instead of guessing.
+            XCTAssertThrowsError(try unet(x, timesteps: [t, t], context: [TinySDXL.rows(ctx, 0), TinySDXL.rows(ctx, 1)]))
+        }
+    }
+
+    func testVAEDecodeMatchesDiffusersWithSDXLScale() throws {
+        let z = try TinySDXL.tensor("vae.latent"), want = try TinySDXL.tensor("vae.out")
+        for path in [TinySDXL.singleFile, TinySDXL.diffusers] {
+            let vae = try VAEDecoder(Checkpoint(path: path))
+            XCTAssertEqual(vae.scale, 0.13025)
+            let out = try vae(Tensor(shape: [1] + z.shape, data: z.data))
+            assertRelative(out.data, want.data, 1e-4, "\(path) VAE")
+        }
+    }
+}
