@@ -1,6 +1,7 @@
 import Foundation
 import StylusML
 import StylusRender
+import TestSupport
 import XCTest
 
 /// The tiny SDXL fixture written by scripts/gen_tiny_sdxl_fixture.py (diffusers and transformers
@@ -164,5 +165,53 @@ final class SDXLParityTests: XCTestCase {
             let out = try vae(Tensor(shape: [1] + z.shape, data: z.data))
             assertRelative(out.data, want.data, 1e-4, "\(path) VAE")
         }
+    }
+}
+
+final class SDXLPipelineTests: XCTestCase {
+    /// diffusers' StableDiffusionXLPipeline, 2 Euler steps with CFG and a negative prompt, ε and
+    /// v-prediction (zero-terminal-SNR schedule, σ_max ≈ 4096): the final latent and the image.
+    func testTwoStepEulerMatchesDiffusersForEpsilonAndV() throws {
+        let tokenizer = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
+        let p = TinySDXL.reference.pipeline
+        for path in [TinySDXL.singleFile, TinySDXL.diffusers] {
+            let pipeline = try Pipeline(checkpoint: Checkpoint(path: path), tokenizer: tokenizer)
+            for (tag, prediction) in [("eps", Prediction.epsilon), ("vpred", Prediction.v)] {
+                var request = RenderRequest(prompt: [.text(p.prompt, weight: 1)])
+                request.negative = [.text(p.negative, weight: 1)]
+                request.steps = p.steps
+                request.cfgScale = p.cfg
+                request.seed = p.seed
+                request.width = p.width
+                request.height = p.height
+                request.sampler = .euler
+                request.prediction = prediction
+                let latent = try pipeline.sample(request, try pipeline.encode(request))
+                assertRelative(latent, try TinySDXL.tensor("pipeline.\(tag).latent").data, 1e-4, "\(path) \(tag) latent")
+                let image = try pipeline.decode(latent, request)
+                let want = try RGBImage(planar: try TinySDXL.tensor("pipeline.\(tag).image").data, width: p.width, height: p.height)
+                let worst = zip(image.pixels, want.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
+                XCTAssertLessThanOrEqual(worst, 1, "\(path) \(tag) image (8-bit)")
+            }
+        }
+        let sigmas = try Sampler(kind: .euler, steps: 2, schedule: .sd1ZeroTerminalSNR, prediction: .v).plan.sigmas
+        assertRelative(sigmas.map(Float.init), p.vpred_sigmas.map(Float.init), 1e-6, "zero-terminal-SNR sigmas")
+    }
+
+    func testVPredictionMarkerIsRead() throws {
+        let file = try SafetensorsFile(path: TinySDXL.singleFile)
+        let tmp = NSTemporaryDirectory() + "sdxl-vpred-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var tensors = try file.tensorNames.filter { file.header[$0]!.dtype.isConvertibleToFloat }
+            .map { ($0, file.header[$0]!.shape, try file.floats($0)) }
+        tensors.append(("v_pred", [0], []))
+        try writeSafetensors(tensors, to: tmp)
+        let marked = try Checkpoint(path: tmp)
+        XCTAssertTrue(marked.vPredictionMarker)
+        let pipeline = try Pipeline(checkpoint: marked, tokenizer: try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary()))
+        var request = RenderRequest(prompt: [])
+        XCTAssertEqual(pipeline.prediction(request), .v)
+        request.prediction = .epsilon  // frontmatter `prediction: eps` wins
+        XCTAssertEqual(pipeline.prediction(request), .epsilon)
     }
 }
