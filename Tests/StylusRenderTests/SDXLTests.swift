@@ -215,3 +215,77 @@ final class SDXLPipelineTests: XCTestCase {
         XCTAssertEqual(pipeline.prediction(request), .epsilon)
     }
 }
+
+/// SDXL LoRA merges against scripts/gen_sdxl_lora_fixtures.py (PEFT's own merge checks the PEFT file).
+final class SDXLLoRATests: XCTestCase {
+    static let directory = TinySDXL.directory + "/LoRA"
+    struct Entry: Decodable { let te: Float; let unet: Float; let modules: [String] }
+    static let reference: [String: Entry] = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: directory + "/reference.json"))
+        return try! JSONDecoder().decode([String: Entry].self, from: data)
+    }()
+
+    func testEveryFormatMergesSwitchesAndRevertsOnBothLayouts() throws {
+        for path in [TinySDXL.singleFile, TinySDXL.diffusers] {
+            let checkpoint = try Checkpoint(path: path)
+            let merger = LoRAMerger(checkpoint: checkpoint)
+            // A model holds the weights while adapters switch: its buffers are patched in place.
+            let unet = try UNet(checkpoint)
+            _ = unet
+            for name in ["kohya", "loha", "lokr", "peft"] {
+                let entry = try XCTUnwrap(Self.reference[name])
+                let file = try LoRAFile(path: "\(Self.directory)/\(name).safetensors")
+                XCTAssertEqual(file.architecture, .sdxl, name)
+                let reports = try merger.apply([LoRAApplication(file: file, textEncoder: entry.te, unet: entry.unet)])
+                XCTAssertEqual(reports[0].unusedTensors, [], name)
+                XCTAssertEqual(reports[0].modules, entry.modules, name)
+                let refs = try SafetensorsFile(path: "\(Self.directory)/\(name).reference.safetensors")
+                for key in entry.modules {
+                    let expected = try refs.floats(key)
+                    let got = try checkpoint.tensor(key).data
+                    assertRelative(got, expected, 1e-4, "\(path) \(name) \(key)")
+                    XCTAssertNotEqual(got, try checkpoint.baseTensor(key).data, "\(name) \(key) changed")
+                }
+            }
+            merger.revert()
+            for entry in Self.reference.values {
+                for key in entry.modules {
+                    XCTAssertEqual(try checkpoint.tensor(key), try checkpoint.baseTensor(key), "\(key) reverted")
+                }
+            }
+        }
+    }
+
+    func testWrongFamilyIsRefusedNamingBothAndLeavesWeightsAlone() throws {
+        let checkpoint = try Checkpoint(path: TinySDXL.singleFile)
+        let file = try LoRAFile(path: Self.directory + "/sd15.safetensors")
+        XCTAssertEqual(file.architecture, .sd1)
+        let key = KeyMapping.textPrefix + "text_model.encoder.layers.0.self_attn.q_proj.weight"
+        let before = try checkpoint.tensor(key)
+        XCTAssertThrowsError(try LoRAMerger(checkpoint: checkpoint).apply([LoRAApplication(file: file, textEncoder: 1, unet: 1)])) { error in
+            XCTAssertTrue("\(error)".contains("SD 1.x LoRA") && "\(error)".contains("is SDXL"), "\(error)")
+        }
+        XCTAssertEqual(try checkpoint.tensor(key), before)
+    }
+
+    /// The render path end to end: an SDXL LoRA merged, a PNG written whose pixels differ from the
+    /// base model's, and the same image again after switching back.
+    func testRenderWithAndWithoutLoRA() throws {
+        let tokenizer = try ClipTokenizer(vocabularyPath: try RequiredFiles.clipVocabulary())
+        let checkpoint = try Checkpoint(path: TinySDXL.singleFile)
+        let pipeline = try Pipeline(checkpoint: checkpoint, tokenizer: tokenizer)
+        var request = RenderRequest(prompt: [.text("a red cat", weight: 1)])
+        request.negative = [.text("blurry", weight: 1)]
+        request.steps = 2
+        request.width = 128
+        request.height = 64
+        request.sampler = .euler
+        let base = try pipeline.render(request)
+        let merger = LoRAMerger(checkpoint: checkpoint)
+        try merger.apply([LoRAApplication(file: try LoRAFile(path: Self.directory + "/kohya.safetensors"), textEncoder: 1, unet: 1)])
+        let styled = try pipeline.render(request)
+        XCTAssertNotEqual(styled.pixels, base.pixels)
+        merger.revert()
+        XCTAssertEqual(try pipeline.render(request).pixels, base.pixels)
+    }
+}
