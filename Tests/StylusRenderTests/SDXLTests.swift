@@ -56,6 +56,14 @@ enum TinySDXL {
     }
 }
 
+/// `assertRelative`, and the error relative to the reference's scale on stderr (the figures in docs/SDXL.md).
+func sdxlParity(_ a: [Float], _ b: [Float], _ tolerance: Float, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+    let scale = b.reduce(Float(0)) { max($0, abs($1)) }
+    let worst = zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+    FileHandle.standardError.write(Data("sdxl parity \(message.split(separator: "/").last ?? ""): \(worst / max(scale, 1e-12))\n".utf8))
+    assertRelative(a, b, tolerance, message, file: file, line: line)
+}
+
 final class SDXLCheckpointTests: XCTestCase {
     func testBothLayoutsAreDetectedAsSDXLWithTheSameWeights() throws {
         let single = try Checkpoint(path: TinySDXL.singleFile)
@@ -134,9 +142,9 @@ final class SDXLParityTests: XCTestCase {
                 let chunking = TinySDXL.chunking(name)
                 let a = try te1.encodeSDXL(chunking, padID: nil), b = try te2.encodeSDXL(chunking, padID: 0)
                 XCTAssertNil(a.pooled)
-                assertRelative(a.hidden.data, try TinySDXL.tensor("cond.\(name).te1").data, 1e-4, "\(path) \(name) te1")
-                assertRelative(b.hidden.data, try TinySDXL.tensor("cond.\(name).te2").data, 1e-4, "\(path) \(name) te2")
-                assertRelative(try XCTUnwrap(b.pooled).data, try TinySDXL.tensor("pooled.\(name)").data, 1e-4, "\(path) \(name) pooled")
+                sdxlParity(a.hidden.data, try TinySDXL.tensor("cond.\(name).te1").data, 1e-4, "\(path) \(name) te1")
+                sdxlParity(b.hidden.data, try TinySDXL.tensor("cond.\(name).te2").data, 1e-4, "\(path) \(name) te2")
+                sdxlParity(try XCTUnwrap(b.pooled).data, try TinySDXL.tensor("pooled.\(name)").data, 1e-4, "\(path) \(name) pooled")
             }
         }
     }
@@ -151,7 +159,7 @@ final class SDXLParityTests: XCTestCase {
             let t = TinySDXL.reference.unet_timestep
             let eps = try unet(x, timesteps: [t, t], context: [TinySDXL.rows(ctx, 0), TinySDXL.rows(ctx, 1)], added: added)
             XCTAssertEqual(eps.shape, want.shape)
-            assertRelative(eps.data, want.data, 1e-4, "\(path) UNet")
+            sdxlParity(eps.data, want.data, 1e-4, "\(path) UNet")
             // Without the added conditioning the SDXL UNet refuses instead of guessing.
             XCTAssertThrowsError(try unet(x, timesteps: [t, t], context: [TinySDXL.rows(ctx, 0), TinySDXL.rows(ctx, 1)]))
         }
@@ -163,7 +171,7 @@ final class SDXLParityTests: XCTestCase {
             let vae = try VAEDecoder(Checkpoint(path: path))
             XCTAssertEqual(vae.scale, 0.13025)
             let out = try vae(Tensor(shape: [1] + z.shape, data: z.data))
-            assertRelative(out.data, want.data, 1e-4, "\(path) VAE")
+            sdxlParity(out.data, want.data, 1e-4, "\(path) VAE")
         }
     }
 }
@@ -187,7 +195,7 @@ final class SDXLPipelineTests: XCTestCase {
                 request.sampler = .euler
                 request.prediction = prediction
                 let latent = try pipeline.sample(request, try pipeline.encode(request))
-                assertRelative(latent, try TinySDXL.tensor("pipeline.\(tag).latent").data, 1e-4, "\(path) \(tag) latent")
+                sdxlParity(latent, try TinySDXL.tensor("pipeline.\(tag).latent").data, 1e-4, "\(path) \(tag) latent")
                 let image = try pipeline.decode(latent, request)
                 let want = try RGBImage(planar: try TinySDXL.tensor("pipeline.\(tag).image").data, width: p.width, height: p.height)
                 let worst = zip(image.pixels, want.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
@@ -195,7 +203,7 @@ final class SDXLPipelineTests: XCTestCase {
             }
         }
         let sigmas = try Sampler(kind: .euler, steps: 2, schedule: .sd1ZeroTerminalSNR, prediction: .v).plan.sigmas
-        assertRelative(sigmas.map(Float.init), p.vpred_sigmas.map(Float.init), 1e-6, "zero-terminal-SNR sigmas")
+        sdxlParity(sigmas.map(Float.init), p.vpred_sigmas.map(Float.init), 1e-6, "zero-terminal-SNR sigmas")
     }
 
     func testVPredictionMarkerIsRead() throws {
@@ -243,7 +251,7 @@ final class SDXLLoRATests: XCTestCase {
                 for key in entry.modules {
                     let expected = try refs.floats(key)
                     let got = try checkpoint.tensor(key).data
-                    assertRelative(got, expected, 1e-4, "\(path) \(name) \(key)")
+                    sdxlParity(got, expected, 1e-4, "\(path) \(name) \(key)")
                     XCTAssertNotEqual(got, try checkpoint.baseTensor(key).data, "\(name) \(key) changed")
                 }
             }
@@ -287,5 +295,8 @@ final class SDXLLoRATests: XCTestCase {
         XCTAssertNotEqual(styled.pixels, base.pixels)
         merger.revert()
         XCTAssertEqual(try pipeline.render(request).pixels, base.pixels)
+        // A size the latent grid cannot take is an error, not a crash.
+        request.width = 100
+        XCTAssertThrowsError(try pipeline.render(request)) { XCTAssertTrue("\($0)".contains("multiples of 64"), "\($0)") }
     }
 }
