@@ -161,7 +161,18 @@ public final class Checkpoint: @unchecked Sendable {
                 entries[canonical] = Entry(file: index, name: name, info: info)
             }
         }
-        try self.init(path: path, layout: .diffusers, files: files, entries: entries)
+        try self.init(path: path, layout: .diffusers, files: files, entries: entries, vPrediction: Self.schedulerPredictsV(path))
+    }
+
+    /// A diffusers folder's `scheduler/scheduler_config.json` says `"prediction_type": "v_prediction"`
+    /// (how v-prediction folders are marked); anything unreadable counts as ε.
+    static func schedulerPredictsV(_ folder: String) -> Bool {
+        let url = URL(fileURLWithPath: folder + "/scheduler/scheduler_config.json")
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+              (attributes[.size] as? Int ?? 0) < 1 << 20, attributes[.type] as? FileAttributeType == .typeRegular,
+              let data = try? Data(contentsOf: url),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return json["prediction_type"] as? String == "v_prediction"
     }
 
     private static func open(_ path: String) throws -> SafetensorsFile {

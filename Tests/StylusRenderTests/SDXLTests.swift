@@ -222,6 +222,21 @@ final class SDXLPipelineTests: XCTestCase {
         request.prediction = .epsilon  // frontmatter `prediction: eps` wins
         XCTAssertEqual(pipeline.prediction(request), .epsilon)
     }
+
+    func testDiffusersFolderSchedulerConfigMarksVPrediction() throws {
+        let folder = NSTemporaryDirectory() + "sdxl-vfolder-\(UUID().uuidString)"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: folder + "/scheduler", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: folder) }
+        for part in ["unet", "vae", "text_encoder", "text_encoder_2"] {
+            try fm.createSymbolicLink(atPath: folder + "/" + part, withDestinationPath: TinySDXL.diffusers + "/" + part)
+        }
+        XCTAssertFalse(try Checkpoint(path: folder).vPredictionMarker)  // no scheduler config
+        try #"{"prediction_type": "v_prediction", "rescale_betas_zero_snr": true}"#.write(toFile: folder + "/scheduler/scheduler_config.json",
+                                                                                         atomically: true, encoding: .utf8)
+        XCTAssertTrue(try Checkpoint(path: folder).vPredictionMarker)
+        XCTAssertFalse(try Checkpoint(path: TinySDXL.diffusers).vPredictionMarker)  // epsilon in the fixture's config
+    }
 }
 
 /// SDXL LoRA merges against scripts/gen_sdxl_lora_fixtures.py (PEFT's own merge checks the PEFT file).
