@@ -19,19 +19,21 @@ public struct PromptSettings: Sendable, Equatable, Codable {
     public var restoreConcepts: Bool?
     public var renderer: String?
     public var nsfw: Bool?
+    /// What the checkpoint's UNet predicts: "v" or "eps" (otherwise read from the checkpoint).
+    public var prediction: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case baseModel = "base_model", checkpoint, negative, steps, cfg, sampler, scheduler, seed, size
         case loraDirs = "lora_dirs", masks, samples, clipSkip = "clip_skip", debias
-        case restoreConcepts = "restore_concepts", renderer, nsfw
+        case restoreConcepts = "restore_concepts", renderer, nsfw, prediction
     }
 
     /// Every key the frontmatter accepts.
     public static let knownKeys: [String] = [
         "base_model", "checkpoint", "negative", "steps", "cfg", "sampler", "scheduler", "seed", "size",
-        "lora_dirs", "masks", "samples", "clip_skip", "debias", "restore_concepts", "renderer", "nsfw",
+        "lora_dirs", "masks", "samples", "clip_skip", "debias", "restore_concepts", "renderer", "nsfw", "prediction",
     ]
 }
 
@@ -320,6 +322,14 @@ enum Frontmatter {
                     }
                 }
             case "debias": s.debias = string()
+            case "prediction":
+                if let p = string() {
+                    switch p.lowercased() {
+                    case "v", "v_prediction", "v-prediction": s.prediction = "v"
+                    case "eps", "epsilon": s.prediction = "eps"
+                    default: report(.error, "'prediction' must be v or eps (got '\(p)').", lineRange)
+                    }
+                }
             case "renderer":
                 // One setting or a list of them (several servers); RendererSetting checks the grammar.
                 var text: String?

@@ -23,6 +23,26 @@ public final class Checkpoint: @unchecked Sendable {
         let file: Int
         let name: String
         let info: SafetensorsTensorInfo
+        /// A block of rows of the stored tensor (OpenCLIP's fused q/k/v projections), nil for all of it.
+        var rows: Range<Int>? = nil
+        /// Stored as [in, out] and read as its transpose (OpenCLIP's `text_projection`).
+        var transposed = false
+        /// The shape this entry is read as.
+        var shape: [Int]
+
+        init(file: Int, name: String, info: SafetensorsTensorInfo, rows: Range<Int>? = nil, transposed: Bool = false) {
+            self.file = file
+            self.name = name
+            self.info = info
+            self.rows = rows
+            self.transposed = transposed
+            var shape = info.shape
+            if let rows, !shape.isEmpty { shape[0] = rows.count }
+            if transposed, shape.count == 2 { shape = [shape[1], shape[0]] }
+            self.shape = shape
+        }
+
+        var elementCount: Int { shape.reduce(1, *) }
     }
 
     /// Opens a single-file `.safetensors` checkpoint or a diffusers folder.
@@ -38,13 +58,20 @@ public final class Checkpoint: @unchecked Sendable {
         }
     }
 
-    private init(path: String, layout: Layout, files: [SafetensorsFile], entries: [String: Entry]) throws {
+    private init(path: String, layout: Layout, files: [SafetensorsFile], entries: [String: Entry], vPrediction: Bool = false) throws {
         self.path = path
         self.layout = layout
         self.files = files
         self.entries = entries
-        self.config = try SD1Config.detect(path: path, shape: { entries[$0]?.info.shape }, names: Array(entries.keys))
+        self.config = try SD1Config.detect(path: path, shape: { entries[$0]?.shape }, names: Array(entries.keys))
+        self.vPredictionMarker = vPrediction
     }
+
+    /// The file carries NoobAI's `v_pred` marker key: the UNet predicts v (with a zero-terminal-SNR schedule).
+    public let vPredictionMarker: Bool
+
+    /// Which model family the checkpoint is.
+    public var architecture: Architecture { config.architecture }
 
     private convenience init(singleFile path: String) throws {
         let file = try Self.open(path)
@@ -61,22 +88,45 @@ public final class Checkpoint: @unchecked Sendable {
             } else if name.hasPrefix(KeyMapping.textPrefix) {
                 // Old checkpoints lack the `text_model.` level (A1111 fixes this the same way).
                 canonical = KeyMapping.textPrefix + KeyMapping.canonicalTextName(String(name.dropFirst(KeyMapping.textPrefix.count)))
+            } else if name.hasPrefix(KeyMapping.sdxlText1FilePrefix) {
+                // SDXL's CLIP ViT-L keeps transformers names; it takes SD 1.x's canonical place.
+                canonical = KeyMapping.textPrefix + KeyMapping.canonicalTextName(String(name.dropFirst(KeyMapping.sdxlText1FilePrefix.count)))
+            } else if name.hasPrefix(KeyMapping.sdxlText2FilePrefix) {
+                // OpenCLIP ViT-bigG in open_clip names: fused q/k/v are read as three row blocks.
+                let rest = String(name.dropFirst(KeyMapping.sdxlText2FilePrefix.count))
+                for (mapped, part) in KeyMapping.openCLIPToTransformers(rest) {
+                    var e = Entry(file: 0, name: name, info: info, transposed: mapped == "text_projection.weight")
+                    if let part {
+                        guard let rows = info.shape.first, rows % 3 == 0 else {
+                            throw RenderError.badWeight(path: path, name: name, reason: "has shape \(info.shape), expected 3·width rows")
+                        }
+                        e = Entry(file: 0, name: name, info: info, rows: (part * rows / 3)..<((part + 1) * rows / 3))
+                    }
+                    entries[KeyMapping.text2Prefix + mapped] = e
+                }
+                continue
             } else {
                 continue  // EMA copies, schedule buffers, anything else
             }
             if canonical.hasSuffix(".position_ids") { continue }
             entries[canonical] = Entry(file: 0, name: name, info: info)
         }
-        try self.init(path: path, layout: .singleFile, files: [file], entries: entries)
+        try self.init(path: path, layout: .singleFile, files: [file], entries: entries, vPrediction: names.contains("v_pred"))
     }
 
     private convenience init(diffusersFolder path: String) throws {
         var files: [SafetensorsFile] = []
         var entries: [String: Entry] = [:]
-        let parts: [(dir: String, stem: String, component: KeyMapping.Component)] = [
+        var parts: [(dir: String, stem: String, component: KeyMapping.Component)] = [
             ("unet", "diffusion_pytorch_model", .unet), ("vae", "diffusion_pytorch_model", .vae),
             ("text_encoder", "model", .textEncoder),
         ]
+        if FileManager.default.fileExists(atPath: path + "/text_encoder_2") {
+            if !FileManager.default.fileExists(atPath: path + "/text_encoder") {
+                throw RenderError.unsupportedCheckpoint(path: path, reason: "not supported: SDXL refiner (it has only the OpenCLIP text encoder; Stylus renders with SDXL base models)")
+            }
+            parts.append(("text_encoder_2", "model", .textEncoder2))
+        }
         for part in parts {
             let dir = path + "/" + part.dir
             let candidates = [".safetensors", ".fp16.safetensors"].map { "\(dir)/\(part.stem)\($0)" }
@@ -92,6 +142,8 @@ public final class Checkpoint: @unchecked Sendable {
             }
             let index = files.count
             files.append(file)
+            // SDXL's UNet puts its attention-free level last (its upsamplers then sit at `.2`).
+            let sdxl = part.component == .unet && file.tensorNames.contains { $0.hasPrefix("add_embedding.") }
             let levels = Set(file.tensorNames.compactMap { n -> Int? in
                 let p = n.split(separator: ".")
                 return p.count > 2 && p[0] == "decoder" && p[1] == "up_blocks" ? Int(p[2]) : nil
@@ -100,7 +152,8 @@ public final class Checkpoint: @unchecked Sendable {
                 guard let info = file.header[name], info.dtype.isConvertibleToFloat else { continue }
                 let mapped: String?
                 switch part.component {
-                case .unet: mapped = KeyMapping.unetToLDM(name).map { KeyMapping.unetPrefix + $0 }
+                case .unet: mapped = KeyMapping.unetToLDM(name, sdxl: sdxl).map { KeyMapping.unetPrefix + $0 }
+                case .textEncoder2: mapped = KeyMapping.text2Prefix + KeyMapping.canonicalTextName(name)
                 case .vae: mapped = KeyMapping.vaeToLDM(name, levels: max(levels, 1)).map { KeyMapping.vaePrefix + $0 }
                 case .textEncoder: mapped = KeyMapping.textPrefix + KeyMapping.canonicalTextName(name)
                 }
@@ -108,7 +161,18 @@ public final class Checkpoint: @unchecked Sendable {
                 entries[canonical] = Entry(file: index, name: name, info: info)
             }
         }
-        try self.init(path: path, layout: .diffusers, files: files, entries: entries)
+        try self.init(path: path, layout: .diffusers, files: files, entries: entries, vPrediction: Self.schedulerPredictsV(path))
+    }
+
+    /// A diffusers folder's `scheduler/scheduler_config.json` says `"prediction_type": "v_prediction"`
+    /// (how v-prediction folders are marked); anything unreadable counts as ε.
+    static func schedulerPredictsV(_ folder: String) -> Bool {
+        let url = URL(fileURLWithPath: folder + "/scheduler/scheduler_config.json")
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+              (attributes[.size] as? Int ?? 0) < 1 << 20, attributes[.type] as? FileAttributeType == .typeRegular,
+              let data = try? Data(contentsOf: url),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return json["prediction_type"] as? String == "v_prediction"
     }
 
     private static func open(_ path: String) throws -> SafetensorsFile {
@@ -121,14 +185,21 @@ public final class Checkpoint: @unchecked Sendable {
 
     /// A reason when the names belong to SDXL, SD 2.x or another family (before looking at shapes).
     static func foreignArchitecture(_ names: [String]) -> String? {
-        if names.contains(where: { $0.hasPrefix("conditioner.embedders.") || $0.contains("label_emb.") || $0.hasPrefix("add_embedding.") }) {
-            return "this is an SDXL checkpoint (it has SDXL's extra conditioning weights)"
+        func any(_ test: (String) -> Bool) -> Bool { names.contains(where: test) }
+        if any({ $0.contains("double_blocks.") && $0.contains("img_attn") }) || any({ $0.hasPrefix("double_blocks.") }) {
+            return "not supported: Flux (a transformer model, not a UNet)"
         }
-        if names.contains(where: { $0.hasPrefix("cond_stage_model.model.") }) {
+        if any({ $0.contains("joint_blocks.") }) {
+            return "not supported: SD3 (an MMDiT transformer model, not a UNet)"
+        }
+        if any({ $0.contains("transformer_blocks.0.ff_context") }) {
+            return "not supported: a Flux/SD3-style transformer model (diffusers layout), not a UNet"
+        }
+        if any({ $0.hasPrefix("conditioner.embedders.0.model.") }) && !any({ $0.hasPrefix("conditioner.embedders.1.") }) {
+            return "not supported: SDXL refiner (it has only the OpenCLIP text encoder; Stylus renders with SDXL base models)"
+        }
+        if any({ $0.hasPrefix("cond_stage_model.model.") }) {
             return "this is an SD 2.x checkpoint (OpenCLIP text encoder)"
-        }
-        if names.contains(where: { $0.hasPrefix("double_blocks.") || $0.hasPrefix("joint_blocks.") || $0.contains("transformer_blocks.0.ff_context") }) {
-            return "this is a transformer (Flux/SD3-style) checkpoint, not a UNet model"
         }
         return nil
     }
@@ -139,7 +210,7 @@ public final class Checkpoint: @unchecked Sendable {
     public func contains(_ name: String) -> Bool { entries[name] != nil }
 
     /// The shape as stored (VAE attention projections are [C, C] in diffusers, [C, C, 1, 1] in LDM).
-    public func shape(_ name: String) -> [Int]? { entries[name]?.info.shape }
+    public func shape(_ name: String) -> [Int]? { entries[name]?.shape }
 
     /// The stored dtype name (F32, F16, BF16).
     public func dtype(_ name: String) -> String? { entries[name]?.info.dtype.name }
@@ -150,13 +221,13 @@ public final class Checkpoint: @unchecked Sendable {
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
         stateLock.lock(); defer { stateLock.unlock() }
         let entry = try self.entry(name, shape: expected)
-        let shape = expected ?? entry.info.shape
+        let shape = expected ?? entry.shape
         if let buffer = live[name]?.buffer {
             return Tensor(shape: shape, data: Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)))
         }
         var data = try baseData(name, entry)
         if let patch = patches[name] {
-            data.withUnsafeMutableBufferPointer { patch.add(to: $0.baseAddress!, rows: entry.info.shape.first ?? 1, parallel: true) }
+            data.withUnsafeMutableBufferPointer { patch.add(to: $0.baseAddress!, rows: entry.shape.first ?? 1, parallel: true) }
         }
         return Tensor(shape: shape, data: data)
     }
@@ -164,7 +235,7 @@ public final class Checkpoint: @unchecked Sendable {
     /// The weight as stored in the file, ignoring merged LoRAs.
     public func baseTensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
         let entry = try self.entry(name, shape: expected)
-        return Tensor(shape: expected ?? entry.info.shape, data: try baseData(name, entry))
+        return Tensor(shape: expected ?? entry.shape, data: try baseData(name, entry))
     }
 
     /// The weight models compute with: one Float32 buffer per name, shared by every model built from
@@ -174,7 +245,7 @@ public final class Checkpoint: @unchecked Sendable {
         stateLock.lock(); defer { stateLock.unlock() }
         let entry = try self.entry(name, shape: expected)
         if let buffer = live[name]?.buffer { return buffer }
-        let buffer = WeightBuffer(count: entry.info.elementCount, rows: entry.info.shape.first ?? 1)
+        let buffer = WeightBuffer(count: entry.elementCount, rows: entry.shape.first ?? 1)
         try loadBase(name, entry, into: buffer.pointer)
         if let patch = patches[name] {
             patch.add(to: buffer.pointer, rows: buffer.rows, parallel: true)
@@ -186,16 +257,16 @@ public final class Checkpoint: @unchecked Sendable {
 
     private func entry(_ name: String, shape expected: [Int]?) throws -> Entry {
         guard let entry = entries[name] else { throw RenderError.missingWeight(path: path, name: name) }
-        if let expected, expected.reduce(1, *) != entry.info.elementCount {
-            throw RenderError.badWeight(path: path, name: name, reason: "has shape \(entry.info.shape), expected \(expected)")
+        if let expected, expected.reduce(1, *) != entry.elementCount {
+            throw RenderError.badWeight(path: path, name: name, reason: "has shape \(entry.shape), expected \(expected)")
         }
         return entry
     }
 
     private func baseData(_ name: String, _ entry: Entry) throws -> [Float] {
-        try [Float](unsafeUninitializedCapacity: entry.info.elementCount) { p, initialized in
+        try [Float](unsafeUninitializedCapacity: entry.elementCount) { p, initialized in
             try loadBase(name, entry, into: p.baseAddress!)
-            initialized = entry.info.elementCount
+            initialized = entry.elementCount
         }
     }
 
@@ -207,23 +278,38 @@ public final class Checkpoint: @unchecked Sendable {
         } catch {
             throw RenderError.badWeight(path: path, name: name, reason: "cannot be read (\(error))")
         }
-        guard let finite = Self.convert(raw, entry.info, into: out, parallel: parallel) else {
+        var source = raw
+        if let rows = entry.rows, let base = raw.baseAddress {
+            let rowBytes = entry.info.shape.isEmpty ? raw.count : raw.count / max(entry.info.shape[0], 1)
+            source = UnsafeRawBufferPointer(start: base + rows.lowerBound * rowBytes, count: rows.count * rowBytes)
+        }
+        let finite: Bool?
+        if entry.transposed, entry.shape.count == 2 {
+            // Stored [in, out]: convert, then write the transpose.
+            let stored = UnsafeMutablePointer<Float>.allocate(capacity: max(entry.elementCount, 1))
+            defer { stored.deallocate() }
+            finite = Self.convert(source, entry.info.dtype, count: entry.elementCount, into: stored, parallel: parallel)
+            let (r, c) = (entry.shape[1], entry.shape[0])  // stored rows, columns
+            for i in 0..<r { for j in 0..<c { out[j * r + i] = stored[i * c + j] } }
+        } else {
+            finite = Self.convert(source, entry.info.dtype, count: entry.elementCount, into: out, parallel: parallel)
+        }
+        guard let finite else {
             throw RenderError.badWeight(path: path, name: name, reason: "has the unsupported type \(entry.info.dtype.name)")
         }
-        releasePages(raw)
+        if entry.rows == nil { releasePages(raw) }
         if !finite {
-            let bad = (0..<entry.info.elementCount).first { !out[$0].isFinite } ?? 0
+            let bad = (0..<entry.elementCount).first { !out[$0].isFinite } ?? 0
             throw RenderError.badWeight(path: path, name: name, reason: "contains \(out[bad]) at element \(bad)")
         }
     }
 
     /// Whether all values are finite, nil for a type that is not converted here.
-    private static func convert(_ raw: UnsafeRawBufferPointer, _ info: SafetensorsTensorInfo, into out: UnsafeMutablePointer<Float>,
+    private static func convert(_ raw: UnsafeRawBufferPointer, _ dtype: SafetensorsDType, count: Int, into out: UnsafeMutablePointer<Float>,
                                 parallel: Bool) -> Bool? {
-        let count = info.elementCount
         guard count > 0, let base = raw.baseAddress else { return true }
         populate(raw)
-        switch info.dtype {
+        switch dtype {
         case .f16: return Kernels.convertHalf(base, to: out, count: count, parallel: parallel)
         case .bf16: return Kernels.convertBFloat16(base, to: out, count: count, parallel: parallel)
         case .f32: return Kernels.copyFloats(base, to: out, count: count, parallel: parallel)
@@ -332,6 +418,31 @@ public struct SD1Config: Equatable, Sendable {
     public var vaeChannels: [Int]
     /// Resnets per decoder level (3 in SD).
     public var vaeDecoderBlocks: Int
+    public var architecture = Architecture.sd1
+    /// SDXL: attention heads are this wide (64; 8 in the small test models); nil: `unetHeads` heads.
+    public var unetHeadWidth: Int?
+    /// SDXL's second text encoder (OpenCLIP ViT-bigG).
+    public var text2: TextConfig?
+    /// SDXL: width of each of the six size/crop time-id embeddings (256).
+    public var timeIdWidth = 0
+    /// Latents are the VAE's latents times this (SD 1.x 0.18215, SDXL 0.13025).
+    public var vaeScalingFactor: Float = 0.18215
+
+    public struct TextConfig: Equatable, Sendable {
+        public var width: Int, layers: Int, heads: Int, positions: Int
+        /// Width of the pooled output after `text_projection` (1280 in SDXL).
+        public var projection: Int
+
+        public init(width: Int, layers: Int, heads: Int, positions: Int, projection: Int) {
+            (self.width, self.layers, self.heads, self.positions, self.projection) = (width, layers, heads, positions, projection)
+        }
+    }
+
+    /// Heads of a spatial transformer `width` channels wide.
+    public func unetHeads(width: Int) -> Int {
+        guard let w = unetHeadWidth else { return unetHeads }
+        return max(1, width / w)
+    }
 
     public init(textWidth: Int, textLayers: Int, textHeads: Int, textPositions: Int, unetChannels: [Int],
                 unetHeads: Int = 8, contextDim: Int, latentChannels: Int, vaeChannels: [Int], vaeDecoderBlocks: Int) {
@@ -358,6 +469,9 @@ public struct SD1Config: Equatable, Sendable {
         }
         guard names.contains(where: { $0.hasPrefix(u) }) else {
             throw RenderError.unsupportedCheckpoint(path: path, reason: "no Stable Diffusion UNet weights found (model.diffusion_model.* or unet/)")
+        }
+        if names.contains(where: { $0.hasPrefix(u + "label_emb.") || $0.hasPrefix(KeyMapping.text2Prefix) }) {
+            return try detectSDXL(path: path, shape: shape, names: names)
         }
         let convIn = try need(u + "input_blocks.0.0.weight", rank: 4)
         switch convIn[1] {
@@ -406,5 +520,94 @@ public struct SD1Config: Equatable, Sendable {
             textWidth: width, textLayers: layers, textHeads: width >= 64 ? width / 64 : max(1, width / 8),
             textPositions: positions[0], unetChannels: channels, contextDim: toK[1],
             latentChannels: postQuant[0], vaeChannels: vaeChannels, vaeDecoderBlocks: blocks)
+    }
+}
+
+
+/// The model families a checkpoint can be.
+public enum Architecture: String, Sendable {
+    case sd1 = "SD 1.x"
+    case sdxl = "SDXL"
+}
+
+extension SD1Config {
+    /// SDXL (base, and its finetunes Pony, Illustrious, NoobAI): three UNet levels, the first without
+    /// attention, `label_emb` fed by the pooled text embedding and six time ids, two text encoders
+    /// whose penultimate hidden states are concatenated. Every problem names SDXL.
+    static func detectSDXL(path: String, shape: (String) -> [Int]?, names: [String]) throws -> SD1Config {
+        let u = KeyMapping.unetPrefix, v = KeyMapping.vaePrefix
+        let t1 = KeyMapping.textPrefix + "text_model.", t2 = KeyMapping.text2Prefix + "text_model."
+        func need(_ name: String, rank: Int) throws -> [Int] {
+            guard let s = shape(name) else {
+                throw RenderError.unsupportedCheckpoint(path: path, reason: "an SDXL checkpoint without \(name) (truncated or incomplete)")
+            }
+            guard s.count == rank else {
+                throw RenderError.badWeight(path: path, name: name, reason: "has shape \(s), expected rank \(rank) (SDXL)")
+            }
+            return s
+        }
+        let convIn = try need(u + "input_blocks.0.0.weight", rank: 4)
+        guard convIn[1] == 4 else {
+            throw RenderError.unsupportedCheckpoint(path: path, reason: "an SDXL UNet taking \(convIn[1]) input channels (inpainting or other variants are not supported)")
+        }
+        var channels: [Int] = []
+        while let s = shape(u + "input_blocks.\(3 * channels.count + 1).0.out_layers.3.weight") { channels.append(s[0]) }
+        guard channels.count == 3, shape(u + "output_blocks.8.0.out_layers.3.weight") != nil,
+              shape(u + "output_blocks.9.0.out_layers.3.weight") == nil else {
+            throw RenderError.unsupportedCheckpoint(path: path, reason: "the SDXL UNet does not have SDXL's 3 levels of 2 blocks (found \(channels.count) levels)")
+        }
+        var found: [Int]?
+        for block in 1...8 where found == nil { found = shape(u + "input_blocks.\(block).1.transformer_blocks.0.attn2.to_k.weight") }
+        guard let toK = found, toK.count == 2 else {
+            throw RenderError.unsupportedCheckpoint(path: path, reason: "an SDXL checkpoint without cross-attention weights (truncated)")
+        }
+        func text(_ prefix: String, projection: String?) throws -> TextConfig {
+            let embedding = try need(prefix + "embeddings.token_embedding.weight", rank: 2)
+            guard embedding[0] == ClipTokenizer.vocabularySize else {
+                throw RenderError.unsupportedCheckpoint(path: path, reason: "an SDXL text encoder with \(embedding[0]) tokens, not CLIP's \(ClipTokenizer.vocabularySize)")
+            }
+            let positions = try need(prefix + "embeddings.position_embedding.weight", rank: 2)
+            var layers = 0
+            while shape(prefix + "encoder.layers.\(layers).self_attn.q_proj.weight") != nil { layers += 1 }
+            guard layers > 1 else {
+                throw RenderError.unsupportedCheckpoint(path: path, reason: "an SDXL text encoder with \(layers) layers (truncated)")
+            }
+            let width = embedding[1]
+            let proj = try projection.map { try need($0, rank: 2) }
+            if let proj, proj[1] != width {
+                throw RenderError.badWeight(path: path, name: projection!, reason: "has shape \(proj), expected [_, \(width)]")
+            }
+            return TextConfig(width: width, layers: layers, heads: width >= 64 ? width / 64 : max(1, width / 8),
+                              positions: positions[0], projection: proj?[0] ?? width)
+        }
+        let te1 = try text(t1, projection: nil)
+        let te2 = try text(t2, projection: KeyMapping.text2Prefix + "text_projection.weight")
+        guard te1.width + te2.width == toK[1] else {
+            throw RenderError.unsupportedCheckpoint(path: path, reason: "SDXL text widths \(te1.width) + \(te2.width) do not match the UNet's context width \(toK[1])")
+        }
+        let label = try need(u + "label_emb.0.0.weight", rank: 2)
+        let timeIds = label[1] - te2.projection
+        guard timeIds > 0, timeIds % 6 == 0 else {
+            throw RenderError.unsupportedCheckpoint(path: path, reason: "the SDXL UNet's label_emb takes \(label[1]) inputs, not pooled \(te2.projection) + 6 time ids (an SDXL refiner takes 5)")
+        }
+        let postQuant = try need(v + "post_quant_conv.weight", rank: 4)
+        var vaeChannels: [Int] = []
+        while let s = shape(v + "decoder.up.\(vaeChannels.count).block.0.conv2.weight") { vaeChannels.append(s[0]) }
+        guard !vaeChannels.isEmpty else {
+            throw RenderError.unsupportedCheckpoint(path: path, reason: "an SDXL checkpoint without VAE decoder weights (first_stage_model.decoder.*)")
+        }
+        var blocks = 0
+        while shape(v + "decoder.up.0.block.\(blocks).conv2.weight") != nil { blocks += 1 }
+        var config = SD1Config(
+            textWidth: te1.width, textLayers: te1.layers, textHeads: te1.heads, textPositions: te1.positions,
+            unetChannels: channels, contextDim: toK[1], latentChannels: postQuant[0], vaeChannels: vaeChannels,
+            vaeDecoderBlocks: blocks)
+        config.architecture = .sdxl
+        // SDXL's heads are 64 wide (5/10/20 per level); the small test models use 8-wide heads.
+        config.unetHeadWidth = channels[0] >= 128 ? 64 : 8
+        config.text2 = te2
+        config.timeIdWidth = timeIds / 6
+        config.vaeScalingFactor = 0.13025
+        return config
     }
 }

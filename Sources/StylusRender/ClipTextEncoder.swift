@@ -15,13 +15,31 @@ public struct ClipTextEncoder: Sendable {
     let positions: Int
     let layers: [Layer]
     let finalNorm: LayerNorm
+    /// SDXL's OpenCLIP ViT-bigG: [projection, width], applied to the pooled (end-token) state.
+    let textProjection: Dense?
+    /// erf GELU (OpenCLIP) instead of CLIP's quick GELU.
+    let erfGELU: Bool
     public let width: Int
     public let heads: Int
     static let epsilon: Float = 1e-5
 
-    public init(_ ckpt: Checkpoint) throws {
-        let c = ckpt.config, w = c.textWidth
-        let p = KeyMapping.textPrefix + "text_model."
+    /// The checkpoint's text encoder: `encoder` 1 is CLIP ViT-L (SD 1.x's only one), 2 is SDXL's
+    /// OpenCLIP ViT-bigG (erf GELU, `text_projection` for the pooled output).
+    public init(_ ckpt: Checkpoint, encoder: Int = 1) throws {
+        var c = ckpt.config
+        let prefix: String
+        switch encoder {
+        case 1: prefix = KeyMapping.textPrefix
+        case 2:
+            guard let t2 = c.text2 else {
+                throw RenderError.unsupportedCheckpoint(path: ckpt.path, reason: "a \(c.architecture.rawValue) checkpoint has no second text encoder")
+            }
+            (c.textWidth, c.textLayers, c.textHeads, c.textPositions) = (t2.width, t2.layers, t2.heads, t2.positions)
+            prefix = KeyMapping.text2Prefix
+        default: throw RenderError.invalidArgument("text encoder \(encoder) does not exist")
+        }
+        let w = c.textWidth
+        let p = prefix + "text_model."
         func linear(_ name: String, _ out: Int, _ inp: Int) throws -> Dense {
             Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp]), bias: try ckpt.weight(name + ".bias", shape: [out]),
                   inputSize: inp, outputSize: out)
@@ -44,11 +62,37 @@ public struct ClipTextEncoder: Sendable {
         finalNorm = try norm(p + "final_layer_norm")
         width = w
         heads = c.textHeads
+        erfGELU = encoder == 2
+        if encoder == 2, let t2 = c.text2 {
+            textProjection = Dense(weight: try ckpt.weight(prefix + "text_projection.weight", shape: [t2.projection, w]), bias: nil,
+                                   inputSize: w, outputSize: t2.projection)
+        } else {
+            textProjection = nil
+        }
     }
 
     /// Hidden states [ids.count, width] after the final LayerNorm. `clipSkip` 2 takes the
     /// penultimate layer's output (A1111 numbering: 1 = last layer).
     public func encode(_ ids: [Int32], clipSkip: Int = 1) throws -> Tensor {
+        finalNorm(try run(ids, clipSkip: clipSkip).last)
+    }
+
+    /// SDXL's view: the penultimate layer's hidden states as they are (no final LayerNorm) and, for
+    /// the encoder with a `text_projection`, the pooled output (the final-normed state of the first
+    /// end token, projected).
+    public func penultimateAndPooled(_ ids: [Int32]) throws -> (hidden: Tensor, pooled: Tensor?) {
+        guard layers.count >= 2 else { throw RenderError.invalidArgument("the text encoder has one layer; SDXL takes the penultimate") }
+        guard let projection = textProjection else {
+            return (try run(ids, clipSkip: 2).last, nil)
+        }
+        let (last, penultimate) = try run(ids, clipSkip: 1, keepPenultimate: true)
+        let end = ids.firstIndex(of: ClipTokenizer.eos) ?? ids.count - 1
+        let row = Tensor(shape: [1, width], data: Array(last.data[(end * width)..<((end + 1) * width)]))
+        return (penultimate!, projection(finalNorm(row)))
+    }
+
+    /// The hidden states after `layers - (clipSkip - 1)` layers, and the penultimate layer's when asked.
+    private func run(_ ids: [Int32], clipSkip: Int, keepPenultimate: Bool = false) throws -> (last: Tensor, penultimate: Tensor?) {
         let n = ids.count, w = width
         guard n > 0, n <= positions else {
             throw RenderError.invalidArgument("the text encoder takes 1...\(positions) tokens, got \(n)")
@@ -67,16 +111,23 @@ public struct ClipTextEncoder: Sendable {
                 for j in 0..<w { xp[i * w + j] = tokenEmbedding[Int(id) * w + j] + positionEmbedding[i * w + j] }
             }
         }
-        for layer in layers.prefix(layers.count - (clipSkip - 1)) {
+        var penultimate: Tensor?
+        let used = layers.count - (clipSkip - 1)
+        for (index, layer) in layers.prefix(used).enumerated() {
+            if keepPenultimate, index == used - 1 { penultimate = x }
             let h = layer.norm1(x)
             x.add(layer.out(causalAttention(q: layer.q(h), k: layer.k(h), v: layer.v(h))))
             var m = layer.fc1(layer.norm2(x))
-            m.withUnsafeMutableBufferPointer { buf in
-                for i in buf.indices { buf[i] = buf[i] / (1 + Foundation.exp(-1.702 * buf[i])) }  // quick GELU
+            if erfGELU {
+                m.withUnsafeMutableBufferPointer { buf in Kernels.gelu(buf.baseAddress!, count: buf.count) }
+            } else {
+                m.withUnsafeMutableBufferPointer { buf in
+                    for i in buf.indices { buf[i] = buf[i] / (1 + Foundation.exp(-1.702 * buf[i])) }  // quick GELU
+                }
             }
             x.add(layer.fc2(m))
         }
-        return finalNorm(x)
+        return (x, penultimate)
     }
 
     /// Multi-head attention where token i sees tokens 0...i.
@@ -103,9 +154,30 @@ public struct ClipTextEncoder: Sendable {
     /// A1111 conditioning: each 77-token chunk encoded, token weights applied to the hidden states
     /// and the chunk's mean restored, chunks concatenated along the token axis → [77·chunks, width].
     public func encode(_ chunking: TokenChunking, clipSkip: Int = 1) throws -> Tensor {
+        try encode(chunking) { try encode($0, clipSkip: clipSkip) }.hidden
+    }
+
+    /// SDXL conditioning of one encoder: A1111 chunks of penultimate hidden states with emphasis and
+    /// mean restored (each encoder on its own), and the pooled output of the first chunk. `padID`
+    /// replaces everything after a chunk's first end token (0 for OpenCLIP, as A1111 and diffusers do).
+    public func encodeSDXL(_ chunking: TokenChunking, padID: Int32?) throws -> (hidden: Tensor, pooled: Tensor?) {
+        var pooled: Tensor?
+        let hidden = try encode(chunking) { ids in
+            var ids = ids
+            if let padID, let end = ids.firstIndex(of: ClipTokenizer.eos) {
+                for i in (end + 1)..<ids.count { ids[i] = padID }
+            }
+            let r = try penultimateAndPooled(ids)
+            if pooled == nil { pooled = r.pooled }
+            return r.hidden
+        }.hidden
+        return (hidden, pooled)
+    }
+
+    private func encode(_ chunking: TokenChunking, _ run: ([Int32]) throws -> Tensor) throws -> (hidden: Tensor, Void) {
         var rows: [Float] = []
         for chunk in chunking.chunks {
-            var z = try encode(chunk.ids, clipSkip: clipSkip)
+            var z = try run(chunk.ids)
             let count = Double(z.count)
             let before = z.data.reduce(0.0) { $0 + Double($1) } / count
             z.withUnsafeMutableBufferPointer { zp in
@@ -117,6 +189,6 @@ public struct ClipTextEncoder: Sendable {
             if after != 0 { z = z * Float(before / after) }
             rows += z.data
         }
-        return Tensor(shape: [chunking.chunks.count * TokenChunk.length, width], data: rows)
+        return (Tensor(shape: [chunking.chunks.count * TokenChunk.length, width], data: rows), ())
     }
 }

@@ -7,7 +7,43 @@ public enum KeyMapping {
     public static let vaePrefix = "first_stage_model."
     public static let textPrefix = "cond_stage_model.transformer."
 
-    public enum Component: String, Sendable { case unet, vae, textEncoder = "text_encoder" }
+    /// SDXL single files: CLIP ViT-L in transformers names, OpenCLIP ViT-bigG in open_clip names.
+    public static let sdxlText1FilePrefix = "conditioner.embedders.0.transformer."
+    public static let sdxlText2FilePrefix = "conditioner.embedders.1.model."
+    /// Canonical prefix of SDXL's second text encoder, in transformers names
+    /// (`text_model.…`, `text_projection.weight` as [projection, width]). The first one (CLIP ViT-L)
+    /// uses SD 1.x's `textPrefix`.
+    public static let text2Prefix = "conditioner.embedders.1.transformer."
+
+    public enum Component: String, Sendable { case unet, vae, textEncoder = "text_encoder", textEncoder2 = "text_encoder_2" }
+
+    /// An open_clip text-tower name (after `model.`) → its transformers names, each with the third of
+    /// the stored rows it takes (the fused `in_proj` holds q, k, v) or nil for the whole tensor.
+    /// Empty for names that have no counterpart (`logit_scale`, `attn_mask`).
+    public static func openCLIPToTransformers(_ name: String) -> [(String, Int?)] {
+        switch name {
+        case "token_embedding.weight": return [("text_model.embeddings.token_embedding.weight", nil)]
+        case "positional_embedding": return [("text_model.embeddings.position_embedding.weight", nil)]
+        case "ln_final.weight": return [("text_model.final_layer_norm.weight", nil)]
+        case "ln_final.bias": return [("text_model.final_layer_norm.bias", nil)]
+        case "text_projection": return [("text_projection.weight", nil)]
+        default: break
+        }
+        let p = name.split(separator: ".").map(String.init)
+        guard p.count >= 5, p[0] == "transformer", p[1] == "resblocks", let i = Int(p[2]) else { return [] }
+        let layer = "text_model.encoder.layers.\(i)."
+        let rest = p[3...].joined(separator: ".")
+        switch rest {
+        case "attn.in_proj_weight", "attn.in_proj_bias":
+            let kind = rest.hasSuffix("weight") ? "weight" : "bias"
+            return ["q", "k", "v"].enumerated().map { (layer + "self_attn.\($1)_proj.\(kind)", $0) }
+        default:
+            let table = ["attn.out_proj": "self_attn.out_proj", "ln_1": "layer_norm1", "ln_2": "layer_norm2",
+                         "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"]
+            guard let last = p.last, let mapped = table[p[3..<(p.count - 1)].joined(separator: ".")] else { return [] }
+            return [(layer + mapped + "." + last, nil)]
+        }
+    }
 
     // MARK: UNet
 
@@ -19,11 +55,14 @@ public enum KeyMapping {
     private static let unetTopToLDM = [
         "time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
         "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2",
+        "add_embedding.linear_1": "label_emb.0.0", "add_embedding.linear_2": "label_emb.0.2",
     ]
     private static let unetTopToDiffusers = Dictionary(uniqueKeysWithValues: unetTopToLDM.map { ($1, $0) })
 
     /// diffusers UNet name (without `unet.`) → LDM name (without the prefix), nil if unknown.
-    public static func unetToLDM(_ name: String) -> String? {
+    /// `sdxl`: SDXL's layout, whose attention-free up block is the last one (not the first), so every
+    /// upsampler follows a resnet and an attention (`.2`).
+    public static func unetToLDM(_ name: String, sdxl: Bool = false) -> String? {
         if let (head, rest) = splitKnownHead(name, unetTopToLDM) { return head + rest }
         let p = name.split(separator: ".").map(String.init)
         func resnet(_ r: ArraySlice<String>) -> String? {
@@ -46,15 +85,15 @@ public enum KeyMapping {
             if p[2] == "resnets", let l = int(3), let r = resnet(p[4...]) { return "output_blocks.\(3 * b + l).0.\(r)" }
             if p[2] == "attentions", let l = int(3) { return "output_blocks.\(3 * b + l).1." + p[4...].joined(separator: ".") }
             if p[2] == "upsamplers", p.count > 5, p[4] == "conv" {
-                return "output_blocks.\(3 * b + 2).\(b == 0 ? 1 : 2).conv." + p[5...].joined(separator: ".")
+                return "output_blocks.\(3 * b + 2).\(b == 0 && !sdxl ? 1 : 2).conv." + p[5...].joined(separator: ".")
             }
         default: break
         }
         return nil
     }
 
-    /// LDM UNet name (without the prefix) → diffusers name, nil if unknown.
-    public static func unetToDiffusers(_ name: String) -> String? {
+    /// LDM UNet name (without the prefix) → diffusers name, nil if unknown (`sdxl` as in `unetToLDM`).
+    public static func unetToDiffusers(_ name: String, sdxl: Bool = false) -> String? {
         if let (head, rest) = splitKnownHead(name, unetTopToDiffusers) { return head + rest }
         let p = name.split(separator: ".").map(String.init)
         func resnet(_ r: ArraySlice<String>) -> String? {
@@ -81,10 +120,10 @@ public enum KeyMapping {
         case "output_blocks":
             let b = n / 3, l = n % 3
             if sub == 0, let r = resnet(p[3...]) { return "up_blocks.\(b).resnets.\(l).\(r)" }
-            if l == 2, p[3] == "conv", sub == (b == 0 ? 1 : 2) {
+            if l == 2, p[3] == "conv", sub == (b == 0 && !sdxl ? 1 : 2) {
                 return "up_blocks.\(b).upsamplers.0.conv." + p[4...].joined(separator: ".")
             }
-            if sub == 1, b > 0 { return "up_blocks.\(b).attentions.\(l)." + p[3...].joined(separator: ".") }
+            if sub == 1, b > 0 || sdxl { return "up_blocks.\(b).attentions.\(l)." + p[3...].joined(separator: ".") }
         default: break
         }
         return nil

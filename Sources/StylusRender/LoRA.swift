@@ -13,9 +13,9 @@ public enum LoRAError: Error, Equatable, CustomStringConvertible {
         case let .unreadable(path, reason):
             return "\(path): not a readable LoRA file (\(reason)); re-download it"
         case let .wrongArchitecture(path, reason):
-            return "\(path): \(reason); this LoRA cannot be applied to a Stable Diffusion 1.x checkpoint"
+            return "\(path): \(reason)"
         case let .noMatchingTensors(path, example):
-            return "\(path): no tensor matches a module of the checkpoint (e.g. \(example)); it is not an SD 1.x LoRA or uses an unknown naming"
+            return "\(path): no tensor matches a module of the checkpoint (e.g. \(example)); it is for another model or uses an unknown naming"
         case let .badTensor(path, name, reason):
             return "\(path): \(name) \(reason); the LoRA file is damaged or made for another model"
         }
@@ -82,6 +82,26 @@ public final class LoRAFile: @unchecked Sendable {
         if let reason = Self.foreignArchitecture(Array(modules.keys), metadata: metadata) {
             throw LoRAError.wrongArchitecture(path: path, reason: reason)
         }
+        architecture = Self.family(Array(modules.keys), metadata: metadata)
+    }
+
+    /// The model family the file's names (or kohya's `ss_base_model_version`) show, nil when they
+    /// fit both (a UNet-only LoRA on modules SD 1.x and SDXL share).
+    public let architecture: Architecture?
+
+    static func family(_ modules: [String], metadata: [String: String]) -> Architecture? {
+        let version = (metadata["ss_base_model_version"] ?? "").lowercased()
+        if version.hasPrefix("sdxl") { return .sdxl }
+        if version.hasPrefix("sd_v1") { return .sd1 }
+        func any(_ test: (String) -> Bool) -> Bool { modules.contains(where: test) }
+        if any({ $0.hasPrefix("lora_te1_") || $0.hasPrefix("lora_te2_") || $0.hasPrefix("text_encoder_2.") }) { return .sdxl }
+        // Deeper transformers and attention in the first up block are SDXL's; attention at the first
+        // input level and a fourth level are SD 1.x's.
+        if any({ $0.contains("transformer_blocks_1_") || $0.contains("transformer_blocks.1.") || $0.contains("label_emb") }) { return .sdxl }
+        if any({ $0.hasPrefix("lora_te_") || $0.contains("input_blocks_1_1_") || $0.contains("down_blocks_0_attentions")
+                 || $0.contains("down_blocks.0.attentions") || $0.contains("down_blocks_3_") || $0.contains("down_blocks.3.")
+                 || $0.contains("input_blocks_10_") || $0.contains("input_blocks_11_") }) { return .sd1 }
+        return nil
     }
 
     public var tensorCount: Int { file.tensorNames.count }
@@ -92,10 +112,6 @@ public final class LoRAFile: @unchecked Sendable {
     }
 
     static func foreignArchitecture(_ modules: [String], metadata: [String: String]) -> String? {
-        if modules.contains(where: { $0.hasPrefix("lora_te1_") || $0.hasPrefix("lora_te2_") || $0.hasPrefix("text_encoder_2.") })
-            || (metadata["ss_base_model_version"] ?? "").lowercased().hasPrefix("sdxl") {
-            return "it is an SDXL LoRA (two text encoders)"
-        }
         if modules.contains(where: { $0.hasPrefix("lora_transformer_") || $0.hasPrefix("transformer.") || $0.contains("double_blocks") }) {
             return "it is a LoRA for a transformer model (Flux/SD3)"
         }

@@ -39,19 +39,19 @@ public final class LoRAMerger: @unchecked Sendable {
 
     public init(checkpoint: Checkpoint) {
         self.checkpoint = checkpoint
-        lookup = Self.buildLookup(checkpoint.names)
+        lookup = Self.buildLookup(checkpoint.names, sdxl: checkpoint.architecture == .sdxl)
     }
 
     /// Every module name a LoRA may use for each UNet/text-encoder weight of the checkpoint, from the
     /// checkpoint's own names in both namings.
-    static func buildLookup(_ names: [String]) -> [String: String] {
+    static func buildLookup(_ names: [String], sdxl: Bool = false) -> [String: String] {
         var table: [String: String] = [:]
         for name in names where name.hasSuffix(".weight") {
             let module = String(name.dropLast(".weight".count))
             if module.hasPrefix(KeyMapping.unetPrefix) {
                 let ldm = String(module.dropFirst(KeyMapping.unetPrefix.count))
                 table["lora_unet_" + ldm.replacingOccurrences(of: ".", with: "_")] = module
-                guard let diffusers = KeyMapping.unetToDiffusers(ldm + ".weight").map({ String($0.dropLast(".weight".count)) }) else { continue }
+                guard let diffusers = KeyMapping.unetToDiffusers(ldm + ".weight", sdxl: sdxl).map({ String($0.dropLast(".weight".count)) }) else { continue }
                 table["lora_unet_" + diffusers.replacingOccurrences(of: ".", with: "_")] = module
                 table["unet." + diffusers] = module
                 // Old attention-processor files: `attn1.processor.to_q_lora`, `…processor.to_out_lora`.
@@ -61,8 +61,13 @@ public final class LoRAMerger: @unchecked Sendable {
                 }
             } else if module.hasPrefix(KeyMapping.textPrefix) {
                 let hf = String(module.dropFirst(KeyMapping.textPrefix.count))  // text_model.encoder…
-                table["lora_te_" + hf.replacingOccurrences(of: ".", with: "_")] = module
+                // SDXL's CLIP ViT-L is kohya's te1; SD 1.x's only encoder is te.
+                table[(sdxl ? "lora_te1_" : "lora_te_") + hf.replacingOccurrences(of: ".", with: "_")] = module
                 table["text_encoder." + hf] = module
+            } else if module.hasPrefix(KeyMapping.text2Prefix) {
+                let hf = String(module.dropFirst(KeyMapping.text2Prefix.count))
+                table["lora_te2_" + hf.replacingOccurrences(of: ".", with: "_")] = module
+                table["text_encoder_2." + hf] = module
             }
         }
         return table
@@ -78,6 +83,9 @@ public final class LoRAMerger: @unchecked Sendable {
         var reports: [LoRAReport] = []
         for app in applications {
             let file = app.file
+            if let family = file.architecture, family != checkpoint.architecture {
+                throw LoRAError.wrongArchitecture(path: file.path, reason: "it is an \(family.rawValue) LoRA and the checkpoint \(checkpoint.path) is \(checkpoint.architecture.rawValue)")
+            }
             var applied = 0, unused = file.unknownTensors, touched: [String] = []
             for (module, parts) in file.modules.sorted(by: { $0.key < $1.key }) {
                 guard let target = lookup[module], let shape = checkpoint.shape(target + ".weight") else {
@@ -87,7 +95,7 @@ public final class LoRAMerger: @unchecked Sendable {
                 let biasName = target + ".bias"
                 let d = try file.delta(module: module, parts: parts, shape: shape, biasCount: checkpoint.shape(biasName)?.reduce(1, *))
                 guard d.weight != nil || d.bias != nil else { unused += parts.values; continue }
-                let m = target.hasPrefix(KeyMapping.textPrefix) ? app.textEncoder : app.unet
+                let m = target.hasPrefix(KeyMapping.textPrefix) || target.hasPrefix(KeyMapping.text2Prefix) ? app.textEncoder : app.unet
                 if let w = d.weight { plan[target + ".weight", default: LoRAPatch()].append(w, multiplier: m); touched.append(target + ".weight") }
                 if let b = d.bias { plan[biasName, default: LoRAPatch()].append(.dense(b), multiplier: m); touched.append(biasName) }
                 applied += parts.count

@@ -14,20 +14,40 @@ public struct NoiseSchedule: Sendable {
     public let sigmas: [Double]
     private let logSigmas: [Double]
 
-    public init(trainSteps: Int, betaStart: Double, betaEnd: Double) {
+    /// SD's schedule rescaled to zero terminal SNR (Lin et al. 2024), as v-prediction finetunes
+    /// (NoobAI v-pred) are trained: ᾱ at the last step is 0, kept at 2⁻²⁴ as diffusers does, so σ_max ≈ 4096.
+    public static let sd1ZeroTerminalSNR = NoiseSchedule(trainSteps: 1000, betaStart: 0.00085, betaEnd: 0.012, zeroTerminalSNR: true)
+
+    public let zeroTerminalSNR: Bool
+
+    public init(trainSteps: Int, betaStart: Double, betaEnd: Double, zeroTerminalSNR: Bool = false) {
         let start = Float(betaStart.squareRoot()), end = Float(betaEnd.squareRoot())
         let step = (end - start) / Float(trainSteps - 1)
-        var cumulative = 1.0
-        var ac: [Double] = [], sg: [Double] = []
+        var alphas: [Float] = []
         for i in 0..<trainSteps {
             // torch.linspace fills the first half from the start and the second from the end.
             let root = i < trainSteps / 2 ? start + step * Float(i) : end - step * Float(trainSteps - 1 - i)
-            let alpha = 1 - root * root
+            alphas.append(1 - root * root)
+        }
+        if zeroTerminalSNR {
+            // √ᾱ shifted so the last is 0 and scaled so the first is unchanged; betas recovered from it.
+            var cumulative = 1.0
+            var roots = alphas.map { a -> Double in cumulative *= Double(a); return cumulative.squareRoot() }
+            let first = roots[0], last = roots[roots.count - 1]
+            roots = roots.map { ($0 - last) * first / (first - last) }
+            let bars = roots.map { $0 * $0 }
+            alphas = (0..<trainSteps).map { Float($0 == 0 ? bars[0] : bars[$0] / bars[$0 - 1]) }
+        }
+        var cumulative = 1.0
+        var ac: [Double] = [], sg: [Double] = []
+        for (i, alpha) in alphas.enumerated() {
             cumulative *= Double(alpha)
-            let a = Float(cumulative)
+            var a = Float(cumulative)
+            if zeroTerminalSNR, i == trainSteps - 1 { a = 1.0 / 16_777_216 }  // 2⁻²⁴: σ stays finite
             ac.append(Double(a))
             sg.append(Double(((1 - a) / a).squareRoot()))
         }
+        self.zeroTerminalSNR = zeroTerminalSNR
         alphasCumprod = ac
         sigmas = sg
         logSigmas = sg.map { Foundation.log($0) }

@@ -19,9 +19,9 @@ public enum RenderError: Error, Equatable, CustomStringConvertible {
         case let .invalidArgument(message):
             return message
         case let .unsupportedCheckpoint(path, reason):
-            return "\(path): \(reason); Stylus renders Stable Diffusion 1.x checkpoints (single-file .safetensors or a diffusers folder)"
+            return "\(path): \(reason); Stylus renders Stable Diffusion 1.x and SDXL checkpoints (single-file .safetensors or a diffusers folder)"
         case let .missingWeight(path, name):
-            return "\(path): missing weight \(name); the checkpoint is incomplete or not SD 1.x"
+            return "\(path): missing weight \(name); the checkpoint is incomplete or not SD 1.x or SDXL"
         case let .badWeight(path, name, reason):
             return "\(path): weight \(name) \(reason); the checkpoint is damaged"
         case let .serversFailed(lines):

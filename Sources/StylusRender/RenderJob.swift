@@ -340,6 +340,7 @@ struct RenderPlan {
         r.steps = o.steps ?? s.steps ?? 20
         r.cfgScale = o.cfg ?? s.cfg ?? 7
         r.clipSkip = o.clipSkip ?? s.clipSkip ?? 1
+        r.prediction = s.prediction.map { $0 == "v" ? .v : .epsilon }
         if let size = o.size ?? s.size { (r.width, r.height) = (size.width, size.height) }
         let seed = o.seed ?? s.seed.map(Int64.init) ?? -1
         r.seed = seed < 0 ? UInt64(UInt32.random(in: 0...UInt32.max)) : UInt64(seed)

@@ -41,6 +41,11 @@ public enum SamplerKind: String, CaseIterable, Sendable {
 }
 
 /// How the k-diffusion samplers space their noise levels. DDIM and LCM use their own grids.
+/// What a UNet's output is: the noise ε, or v = α·ε − σ·x₀ (v-prediction).
+public enum Prediction: String, Sendable {
+    case epsilon, v
+}
+
 public enum SigmaSpacing: String, Sendable {
     case discrete, karras
 }
@@ -97,7 +102,12 @@ public struct Sampler: Sendable {
     public let plan: SamplingPlan
     public let schedule: NoiseSchedule
 
-    public init(kind: SamplerKind, spacing: SigmaSpacing = .discrete, steps: Int, schedule: NoiseSchedule = .sd1) throws {
+    /// What the model predicts: ε (SD 1.x, SDXL) or v (v-prediction finetunes).
+    public var prediction = Prediction.epsilon
+
+    public init(kind: SamplerKind, spacing: SigmaSpacing = .discrete, steps: Int, schedule: NoiseSchedule = .sd1,
+                prediction: Prediction = .epsilon) throws {
+        self.prediction = prediction
         self.kind = kind
         self.plan = try SamplingPlan(kind: kind, spacing: spacing, steps: steps, schedule: schedule)
         self.schedule = schedule
@@ -133,7 +143,14 @@ public struct Sampler: Sendable {
             }
             let s = Float(sigma)
             var denoised = [Float](repeating: 0, count: x.count)
-            for j in 0..<x.count { denoised[j] = x[j] - s * eps[j] }
+            switch prediction {
+            case .epsilon:
+                for j in 0..<x.count { denoised[j] = x[j] - s * eps[j] }
+            case .v:
+                // D = x·σ_data²/(σ²+σ_data²) − v·σ·σ_data/√(σ²+σ_data²), σ_data = 1 (k-diffusion's VDenoiser)
+                let cSkip = Float(1 / (sigma * sigma + 1)), cOut = Float(-sigma / (sigma * sigma + 1).squareRoot())
+                for j in 0..<x.count { denoised[j] = x[j] * cSkip + eps[j] * cOut }
+            }
             return denoised
         }, noise: noise, onStep: onStep)
         switch kind {

@@ -49,10 +49,14 @@ public struct UNet: Sendable {
         let blocks: [TransformerBlock]
         let heads: Int
 
-        init(_ c: Checkpoint, _ p: String, heads: Int) throws {
-            projIn = try linear(c, p + "proj_in")
+        init(_ c: Checkpoint, _ p: String) throws {
+            projIn = try linear(c, p + "proj_in")  // a 1×1 conv (SD 1.x) or a linear (SDXL): the same matrix
             projOut = try linear(c, p + "proj_out")
             let width = projIn.outputSize
+            let heads = c.config.unetHeads(width: width)
+            guard width % heads == 0 else {
+                throw RenderError.unsupportedCheckpoint(path: c.path, reason: "\(p) is \(width) wide, not a multiple of \(heads) heads")
+            }
             norm = try GroupNorm(c, p + "norm", channels: projIn.inputSize, epsilon: 1e-6)
             var blocks: [TransformerBlock] = []
             while c.contains(p + "transformer_blocks.\(blocks.count).attn1.to_q.weight") {
@@ -103,6 +107,10 @@ public struct UNet: Sendable {
     }
 
     let timeDense1: Dense, timeDense2: Dense
+    /// SDXL's `label_emb` (diffusers `add_embedding`): [pooled text, 6 time-id embeddings] → added to the time embedding.
+    let labelDense1: Dense?, labelDense2: Dense?
+    /// Width of each time-id embedding (0 without `label_emb`).
+    public let timeIdWidth: Int
     let convIn: Conv2d
     let input: [[Block]]
     let middle: [Block]
@@ -113,13 +121,12 @@ public struct UNet: Sendable {
     public init(_ c: Checkpoint) throws {
         _ = ActivationMemory.reuse
         let p = KeyMapping.unetPrefix
-        let heads = c.config.unetHeads
         func blocks(_ prefix: String, _ subs: ClosedRange<Int>) throws -> [Block] {
             var out: [Block] = []
             for s in subs {
                 let b = "\(prefix).\(s)."
                 if c.contains(b + "in_layers.2.weight") { out.append(.res(try ResBlock(c, b))) }
-                else if c.contains(b + "proj_in.weight") { out.append(.attn(try SpatialTransformer(c, b, heads: heads))) }
+                else if c.contains(b + "proj_in.weight") { out.append(.attn(try SpatialTransformer(c, b))) }
                 else if c.contains(b + "op.weight") { out.append(.down(try Conv2d(c, b + "op", stride: 2))) }
                 else if c.contains(b + "conv.weight") { out.append(.up(try Conv2d(c, b + "conv"))) }
             }
@@ -127,6 +134,15 @@ public struct UNet: Sendable {
         }
         timeDense1 = try linear(c, p + "time_embed.0")
         timeDense2 = try linear(c, p + "time_embed.2")
+        if c.contains(p + "label_emb.0.0.weight") {
+            labelDense1 = try linear(c, p + "label_emb.0.0")
+            labelDense2 = try linear(c, p + "label_emb.0.2")
+            timeIdWidth = c.config.timeIdWidth
+        } else {
+            labelDense1 = nil
+            labelDense2 = nil
+            timeIdWidth = 0
+        }
         convIn = try Conv2d(c, p + "input_blocks.0.0")
         modelChannels = convIn.outChannels
         let names = c.names
@@ -150,31 +166,72 @@ public struct UNet: Sendable {
 
     /// Sinusoidal embedding of (possibly fractional) timesteps, [cos, sin] halves as in SD.
     func timestepEmbedding(_ t: [Double]) -> Tensor {
-        let half = modelChannels / 2
-        var values = [Float](repeating: 0, count: t.count * modelChannels)
+        Self.sinusoidal(t, width: modelChannels)
+    }
+
+    /// `width`-wide [cos, sin] embeddings of values (timesteps, SDXL's size/crop ids), one row each.
+    static func sinusoidal(_ t: [Double], width: Int) -> Tensor {
+        let half = width / 2
+        var values = [Float](repeating: 0, count: t.count * width)
         for (n, tv) in t.enumerated() {
             for i in 0..<half {
                 // float32 throughout, as diffusers computes it (a 1-ulp frequency error times t ≈ 1000 shows)
                 let freq = Foundation.exp(Float(-Foundation.log(10000.0)) * Float(i) / Float(half))
                 let arg = Float(tv) * freq
-                values[n * modelChannels + i] = Foundation.cos(arg)
-                values[n * modelChannels + half + i] = Foundation.sin(arg)
+                values[n * width + i] = Foundation.cos(arg)
+                values[n * width + half + i] = Foundation.sin(arg)
             }
         }
-        return Tensor(shape: [t.count, modelChannels], data: values)
+        return Tensor(shape: [t.count, width], data: values)
     }
 
-    /// ε for a batch of latents [B, 4, h, w] at timesteps [B] with text contexts ([tokens, width] each).
-    public func callAsFunction(_ x: Tensor, timesteps: [Double], context: [Tensor]) throws -> Tensor {
+    /// SDXL's extra conditioning per batch item: the pooled text embedding and the six time ids
+    /// (original height, width, crop top, left, target height, width).
+    public struct Added: Sendable {
+        public var pooled: Tensor
+        public var timeIds: [Double]
+        public init(pooled: Tensor, timeIds: [Double]) {
+            self.pooled = pooled
+            self.timeIds = timeIds
+        }
+    }
+
+    /// Whether the UNet needs `added` conditioning (SDXL).
+    public var takesAddedConditioning: Bool { labelDense1 != nil }
+
+    /// ε (or v) for a batch of latents [B, 4, h, w] at timesteps [B] with text contexts ([tokens, width]
+    /// each) and, for SDXL, the added conditioning of each item.
+    public func callAsFunction(_ x: Tensor, timesteps: [Double], context: [Tensor], added: [Added]? = nil) throws -> Tensor {
         let (b, _, h, w) = try dims(x, channels: convIn.inChannels)
         guard timesteps.count == b, context.count == b else {
             throw RenderError.invalidArgument("UNet batch of \(b) needs \(b) timesteps and contexts")
+        }
+        var labelInput: Tensor?
+        if let l1 = labelDense1 {
+            guard let added, added.count == b else {
+                throw RenderError.invalidArgument("the SDXL UNet needs pooled text and time ids for each of the \(b) batch items")
+            }
+            var rows: [Float] = []
+            rows.reserveCapacity(b * l1.inputSize)
+            for item in added {
+                guard item.timeIds.count == 6, item.pooled.count + 6 * timeIdWidth == l1.inputSize else {
+                    throw RenderError.invalidArgument("SDXL conditioning needs a \(l1.inputSize - 6 * timeIdWidth)-wide pooled embedding and 6 time ids")
+                }
+                rows += item.pooled.data
+                rows += Self.sinusoidal(item.timeIds, width: timeIdWidth).data
+            }
+            labelInput = Tensor(shape: [b, l1.inputSize], data: rows)
+        } else if added != nil {
+            throw RenderError.invalidArgument("this UNet takes no pooled text or time ids (not SDXL)")
         }
         let levels = input.filter { $0.contains { if case .down = $0 { return true } else { return false } } }.count
         guard h % (1 << levels) == 0, w % (1 << levels) == 0 else {
             throw RenderError.invalidArgument("latent size \(w)x\(h) must be a multiple of \(1 << levels)")
         }
-        let temb = timeDense2(silu(timeDense1(timestepEmbedding(timesteps))))
+        var temb = timeDense2(silu(timeDense1(timestepEmbedding(timesteps))))
+        if let labelInput, let l1 = labelDense1, let l2 = labelDense2 {
+            l2.add(silu(l1(labelInput)), into: &temb)
+        }
         // All items' contexts as one matrix: the cross-attention keys and values are one gemm each.
         let contextCounts = context.map(\.rows)
         let stacked = Tensor(shape: [contextCounts.reduce(0, +), context[0].columns], data: context.flatMap(\.data))

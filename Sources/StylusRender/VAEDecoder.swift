@@ -5,7 +5,11 @@ import StylusML
 /// (resnet, single-head attention, resnet) → up levels (resnets, nearest 2× + conv) → GN, SiLU,
 /// conv_out. Levels and resnets per level are read from the checkpoint.
 public struct VAEDecoder: Sendable {
+    /// SD 1.x's latent scale; the checkpoint's own (SDXL 0.13025) is `scale`.
     public static let scalingFactor: Float = 0.18215
+    /// Latents are divided by this before decoding (from the checkpoint's family). The decoder runs in
+    /// fp32 whatever the stored dtype, so the original SDXL VAE's fp16 overflow cannot happen.
+    public let scale: Float
 
     struct ResBlock: Sendable {
         let norm1: GroupNorm, conv1: Conv2d, norm2: GroupNorm, conv2: Conv2d, shortcut: Conv2d?
@@ -59,6 +63,7 @@ public struct VAEDecoder: Sendable {
     public init(_ c: Checkpoint) throws {
         _ = ActivationMemory.reuse
         let p = KeyMapping.vaePrefix, d = p + "decoder."
+        scale = c.config.vaeScalingFactor
         postQuant = try Conv2d(c, p + "post_quant_conv")
         convIn = try Conv2d(c, d + "conv_in")
         mid1 = try ResBlock(c, d + "mid.block_1.")
@@ -80,7 +85,7 @@ public struct VAEDecoder: Sendable {
 
     /// Decodes UNet latents [B, 4, h, w] to images [B, 3, 8h, 8w] in about [-1, 1].
     public func callAsFunction(_ latents: Tensor) throws -> Tensor {
-        var x = try postQuant(latents * (1 / Self.scalingFactor))
+        var x = try postQuant(latents * (1 / scale))
         x = try convIn(x)
         x = try mid2(try midAttention(try mid1(x)))
         for level in levels {

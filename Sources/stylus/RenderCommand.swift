@@ -171,19 +171,29 @@ extension RenderCommand {
         do {
             var pipeline: Pipeline!
             let load = try seconds { pipeline = try Pipeline(checkpoint: Checkpoint(path: checkpoint), tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
-            let ctx = try pipeline.condition([.text("a photograph of an astronaut riding a horse", weight: 1)])
+            var conditioned: (hidden: Tensor, pooled: Tensor?)!
+            let text = try seconds("text") {
+                conditioned = try pipeline.conditionWithPooled([.text("a photograph of an astronaut riding a horse", weight: 1)])
+            }
+            let ctx = conditioned.hidden
             let h = dims.height / 8, w = dims.width / 8
             var rng = TorchCPURandom(seed: 0)
             let x = Tensor(shape: [2, 4, h, w], data: rng.randn(count: 2 * 4 * h * w))
+            // SDXL: pooled text and (h, w, 0, 0, h, w) time ids for both batch items.
+            let added = conditioned.pooled.map { pooled -> [UNet.Added] in
+                let ids = [dims.height, dims.width, 0, 0, dims.height, dims.width].map(Double.init)
+                return [UNet.Added(pooled: pooled, timeIds: ids), UNet.Added(pooled: pooled, timeIds: ids)]
+            }
             var unetTimes: [Double] = []
             for _ in 0..<max(1, steps ?? 2) {
-                unetTimes.append(try seconds("unet") { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx]) })
+                unetTimes.append(try seconds("unet") { _ = try pipeline.unet(x, timesteps: [500, 500], context: [ctx, ctx], added: added) })
             }
             let z = Tensor(shape: [1, 4, h, w], data: rng.randn(count: 4 * h * w))
             let vae = try seconds("vae") { _ = try pipeline.vae(z) }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            let json: [String: Any] = ["load_s": load, "unet_eval_s": unetTimes, "vae_decode_s": vae,
+            let json: [String: Any] = ["load_s": load, "text_encode_s": text, "unet_eval_s": unetTimes, "vae_decode_s": vae,
+                                       "architecture": pipeline.checkpoint.architecture.rawValue,
                                        "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)",
                                        "unet_cpu_s": cpu["unet"] ?? [], "vae_cpu_s": cpu["vae"]?.first ?? 0]
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))

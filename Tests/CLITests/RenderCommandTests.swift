@@ -81,3 +81,52 @@ final class RenderCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("scene-9223372036854775807.png: no scene-<n>.png number is left after this one"), r.stderr)
     }
 }
+
+/// `stylus render` on the tiny SDXL checkpoint: the pipeline comes from the checkpoint.
+final class SDXLRenderCommandTests: XCTestCase {
+    func testRendersSDXLWithAnSDXLLoRAAndRefusesAnSD1LoRA() throws {
+        _ = try RequiredFiles.clipVocabulary()
+        let dir = NSTemporaryDirectory() + "stylus-sdxl-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tiny = RenderCommandTests.fixtures + "/TinySDXL"
+        func write(_ body: String, extra: String = "") throws -> String {
+            let path = dir + "/xl.sdprompt"
+            try """
+                ---
+                checkpoint: \(tiny)/tiny-sdxl.safetensors
+                steps: 2
+                size: 128x64
+                seed: 5
+                sampler: Euler
+                lora_dirs: [\(tiny)/LoRA]
+                \(extra)
+                ---
+                \(body)
+                Negative prompt: blurry
+                """.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let r = try CLI.run(["render", "--json", try write("a red cat <lora:kohya:0.8>")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let png = dir + "/xl-1.png"
+        let data = try Data(contentsOf: URL(fileURLWithPath: png))
+        XCTAssertEqual(Array(data.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        // A1111's parameters: size, model hash, the LoRA's hash.
+        let text = String(decoding: data, as: UTF8.self)
+        XCTAssertTrue(text.contains("Size: 128x64") && text.contains("Model hash: ") && text.contains("Lora hashes: \"kohya: "), text)
+
+        let v = try CLI.run(["render", "--json", try write("a red cat", extra: "prediction: v")])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/xl-2.png"))
+
+        let wrong = try CLI.run(["render", try write("a red cat <lora:sd15:1>")])
+        XCTAssertEqual(wrong.status, 2, wrong.stderr)  // bad input
+        XCTAssertTrue(wrong.stderr.contains("SD 1.x LoRA") && wrong.stderr.contains("is SDXL"), wrong.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/xl-3.png"))
+
+        let bad = try CLI.run(["check", try write("a red cat", extra: "prediction: x0")])
+        XCTAssertEqual(bad.status, 1, bad.stdout)
+        XCTAssertTrue(bad.stdout.contains("'prediction' must be v or eps (got 'x0')"), bad.stdout)
+    }
+}

@@ -83,7 +83,8 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(KeyMapping.unetToDiffusers("input_blocks.9.0.op.weight"), "down_blocks.2.downsamplers.0.conv.weight")
         XCTAssertEqual(KeyMapping.vaeToDiffusers("decoder.up.3.block.0.nin_shortcut.weight"),
                        "decoder.up_blocks.0.resnets.0.conv_shortcut.weight")
-        XCTAssertNil(KeyMapping.unetToDiffusers("label_emb.0.0.weight"))
+        XCTAssertEqual(KeyMapping.unetToDiffusers("label_emb.0.0.weight"), "add_embedding.linear_1.weight")  // SDXL's
+        XCTAssertNil(KeyMapping.unetToDiffusers("label_emb.1.weight"))
     }
 
     func testOldTextEncoderLayoutLoads() throws {

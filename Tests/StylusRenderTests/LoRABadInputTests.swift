@@ -71,10 +71,16 @@ final class LoRABadInputTests: XCTestCase {
 
     func testSDXLLoRAIsRefused() throws {
         let path = LoRAMergeTests.directory + "/sdxl.safetensors"
-        XCTAssertThrowsError(try LoRAFile(path: path)) { error in
+        let file = try LoRAFile(path: path)
+        XCTAssertEqual(file.architecture, .sdxl)
+        let checkpoint = try Checkpoint(path: TinySD.directory + "/tiny-sd15.safetensors")
+        let name = "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"
+        let before = try checkpoint.tensor(name)
+        XCTAssertThrowsError(try LoRAMerger(checkpoint: checkpoint).apply([LoRAApplication(file: file, textEncoder: 1, unet: 1)])) { error in
             guard case let .wrongArchitecture(_, reason) = error as? LoRAError else { return XCTFail("\(error)") }
-            XCTAssertTrue(reason.contains("SDXL"), reason)
+            XCTAssertTrue(reason.contains("SDXL LoRA") && reason.contains("is SD 1.x"), reason)
         }
+        XCTAssertEqual(try checkpoint.tensor(name), before)
     }
 
     func testUnusedTensorsAreReported() throws {
