@@ -29,7 +29,7 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
     private let lock = NSLock()
     private var sensesCache: [String: [Int]] = [:]
     private var ancestorsCache: [String: [Int: Int]] = [:]
-    private var lineCache: [Int: DataLine] = [:]
+    private var lineCache: [Int: DataLine?] = [:]
 
     public init(directory: String = WordNet.defaultDirectory) throws {
         func open(_ name: String) throws -> Data {
@@ -61,27 +61,25 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
     // MARK: - WordKnowledge
 
     public func senses(of phrase: String) -> [Int] {
+        remembered(phrase, in: \.sensesCache) { lookUpSenses(phrase) }
+    }
+
+    /// The answer for `key` kept in `cache` (bounded: cleared when full), computed outside the lock.
+    private func remembered<Key: Hashable, Value>(_ key: Key, in cache: ReferenceWritableKeyPath<WordNet, [Key: Value]>,
+                                                  _ compute: () -> Value) -> Value {
         lock.lock()
-        if let known = sensesCache[phrase] { lock.unlock(); return known }
+        if let known = self[keyPath: cache][key] { lock.unlock(); return known }
         lock.unlock()
-        let found = lookUpSenses(phrase)
+        let found = compute()
         lock.lock()
-        if sensesCache.count > 100_000 { sensesCache.removeAll() }
-        sensesCache[phrase] = found
+        if self[keyPath: cache].count > 100_000 { self[keyPath: cache].removeAll() }
+        self[keyPath: cache][key] = found
         lock.unlock()
         return found
     }
 
     public func ancestors(of phrase: String) -> [Int: Int] {
-        lock.lock()
-        if let known = ancestorsCache[phrase] { lock.unlock(); return known }
-        lock.unlock()
-        let found = walkAncestors(of: phrase)
-        lock.lock()
-        if ancestorsCache.count > 100_000 { ancestorsCache.removeAll() }
-        ancestorsCache[phrase] = found
-        lock.unlock()
-        return found
+        remembered(phrase, in: \.ancestorsCache) { walkAncestors(of: phrase) }
     }
 
     func lookUpSenses(_ phrase: String) -> [Int] {
@@ -199,15 +197,7 @@ public final class WordNet: WordKnowledge, @unchecked Sendable {  // immutable a
     }
 
     func cachedLine(_ offset: Int) -> DataLine? {
-        lock.lock()
-        if let known = lineCache[offset] { lock.unlock(); return known }
-        lock.unlock()
-        guard let line = dataLine(offset) else { return nil }
-        lock.lock()
-        if lineCache.count > 100_000 { lineCache.removeAll() }
-        lineCache[offset] = line
-        lock.unlock()
-        return line
+        remembered(offset, in: \.lineCache) { dataLine(offset) }
     }
 
     struct DataLine {
