@@ -12,7 +12,7 @@ bin=.build/release/stylus
 work="${STYLUS_FIT_WORK:-/tmp/stylus-fit}"
 mkdir -p "$work"
 python3 scripts/fit_composer.py --refresh --work "$work" --train dev --out "$work/fit-dev.json" 2>/dev/null
-python3 scripts/fit_composer.py --work "$work" --train dev-b --out "$work/fit-dev-b.json" 2>/dev/null
+python3 scripts/fit_composer.py --refresh --work "$work" --train dev-b --out "$work/fit-dev-b.json" 2>/dev/null
 score() {  # model (or "shipped") bench label
   model=(--composer-model "$1")
   [ "$1" = shipped ] && model=()

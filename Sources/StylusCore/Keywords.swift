@@ -52,12 +52,20 @@ public enum KeywordExtractor {
         var lastWasSpace = true
         var p = range.lowerBound
         let bytes = source.bytes
+        var escaped = false
         while p < range.upperBound {
             let b = bytes[p]
-            if b == 0x5C, p + 1 < range.upperBound {  // an escape: keep the escaped character
+            if b == 0x5C, p + 1 < range.upperBound, !escaped {  // an escape: keep the escaped character
+                p += 1
+                escaped = true
+                continue
+            }
+            // Emphasis brackets inside the phrase are syntax, not words: "a (red hair) girl".
+            if !escaped, b == 0x28 || b == 0x29 || b == 0x5B || b == 0x5D {
                 p += 1
                 continue
             }
+            escaped = false
             let isSpace = b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == 0x5F
             if isSpace {
                 if !lastWasSpace { keyword.append(" ") }
@@ -116,8 +124,12 @@ struct AtomCollector {
             case .text(let t):
                 words(in: t.range.utf8, weight: weight)
             case .emphasis(let e):
-                // Emphasis is not a boundary: "a (fluffy) cat" is one phrase.
+                // Plain emphasis is not a boundary: "a (fluffy) cat" is one phrase. A group with its
+                // own weight is a concept the author singled out: "(watercolor:1.3) illustration of
+                // a tart" and "standing under (power lines:1.2)" each name it as a topic of its own.
+                if e.explicitWeight != nil { boundary() }
                 collect(e.children, weight: weight * e.multiplier)
+                if e.explicitWeight != nil { boundary() }
             case .schedule(let s):
                 boundary()
                 if let from = s.from {
@@ -332,6 +344,8 @@ enum Chunker {
                     chunk = Chunk(words: [w], isAction: isVerbStart(lower) && !Lexicon.ingAdjectives.contains(lower))
                 } else if isParticiple(lower), nextRole != .content {
                     flush()  // "curled up in the snow": the verb itself is not a topic
+                } else if isFiniteVerb(lower, after: chunk, next: nextRole) {
+                    flush()  // "a giant mecha kneels in a flooded city": the subject is the topic
                 } else {
                     chunk.words.append(w)
                     if w.possessive { flush() }
@@ -341,6 +355,17 @@ enum Chunker {
         }
         flush()
         return finish(out)
+    }
+
+    /// A verb that ends its subject's phrase in running text: "mist hangs between the trees",
+    /// "ferns give off a soft light". Only words WordNet's tagged counts say are almost never nouns
+    /// (`VerbForms`), only after a phrase has begun and before a preposition, determiner or pronoun,
+    /// so "autumn leaves" or "business suits" stay nouns.
+    static func isFiniteVerb(_ w: String, after chunk: Chunk, next: Role?) -> Bool {
+        guard !chunk.isAction, let subject = chunk.words.last?.lower, let next, next != .content, next != .filler else { return false }
+        if VerbForms.thirdPerson.contains(w) { return true }
+        // A base form follows a plural subject: "searchlights sweep across".
+        return VerbForms.base.contains(w) && subject.count > 3 && subject.hasSuffix("s") && !subject.hasSuffix("ss")
     }
 
     /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".

@@ -25,6 +25,27 @@ final class KeywordTests: XCTestCase {
                        ["stained glass window", "fox", "crescent moon"])
     }
 
+    func testAWeightedGroupIsATopicAndBracketsAreNotWords() {
+        XCTAssertEqual(topics("(watercolor:1.3) illustration of a strawberry tart"), ["watercolor", "strawberry tart"])
+        XCTAssertEqual(topics("1girl, standing under (power lines:1.2), summer"), ["1girl", "standing", "power lines", "summer"])
+        // Plain emphasis stays inside its phrase, without its brackets.
+        XCTAssertEqual(topics("a (fluffy) cat, [blurry] background"), ["fluffy cat", "blurry background"])
+        XCTAssertEqual(topics("raiden shogun (genshin impact), naginata"), ["raiden shogun genshin impact", "naginata"])
+        // Escaped brackets are text: a booru qualifier keeps them.
+        XCTAssertEqual(topics("miku \\(vocaloid\\)"), ["miku (vocaloid)"])
+    }
+
+    func testAFiniteVerbEndsItsSubjectsPhrase() {
+        XCTAssertEqual(topics("A giant mecha kneels in a flooded city while searchlights sweep across the water"),
+                       ["giant mecha", "flooded city", "searchlights", "water"])
+        XCTAssertEqual(topics("faint mist hangs between the trees"), ["faint mist", "trees"])
+        // Plural nouns that are also verbs stay nouns: WordNet tags them as nouns too often.
+        XCTAssertEqual(topics("a hedgehog curled up in autumn leaves"), ["hedgehog", "autumn leaves"])
+        XCTAssertEqual(topics("two men in business suits with ties"), ["men", "business suits", "ties"])
+        // A verb needs a subject: "sits" alone is not cut from nothing.
+        XCTAssertEqual(topics("a cup of tea on a table"), ["cup of tea", "table"])
+    }
+
     func testAStyleModifierIsATopicOfItsOwn() {
         XCTAssertEqual(topics("claymation-style wolf howling at a paper moon"), ["claymation-style", "wolf", "howling", "paper moon"])
         XCTAssertEqual(topics("ghibli-style landscape, rolling hills"), ["ghibli-style", "landscape", "rolling hills"])
@@ -114,8 +135,16 @@ final class KeywordTests: XCTestCase {
             XCTAssertFalse(topics.isEmpty, prompt)
             for topic in topics {
                 let raw = file.source.slice(topic.range.utf8)
-                let normalised = raw.replacingOccurrences(of: "\\", with: "").replacingOccurrences(of: "_", with: " ")
-                    .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                // Escapes resolved, emphasis brackets dropped (they are syntax), underscores as spaces.
+                var text = ""
+                var escaped = false
+                for ch in raw {
+                    if ch == "\\", !escaped { escaped = true; continue }
+                    if !escaped, "()[]".contains(ch) { continue }
+                    escaped = false
+                    text.append(ch == "_" ? " " : ch)
+                }
+                let normalised = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
                 XCTAssertEqual(normalised, topic.keyword, prompt)
             }
             count += 1
