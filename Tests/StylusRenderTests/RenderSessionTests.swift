@@ -275,6 +275,9 @@ final class RenderSessionTests: XCTestCase {
         }
         XCTAssertEqual(installed.images.first?.adapters.map(\.name), [])
         XCTAssertEqual(installed.warnings, [])
+        // The index's loading threads are done before tearDown removes the folder under them.
+        try index.waitUntilLoaded()
+        _ = try index.candidatePool()
     }
 
     /// Variations: one image per sampled mask, each recording its own adapters, seeds counting up.
