@@ -11,7 +11,8 @@ waits for the catalog to load), `--calls` calls of search_adapters and of compos
 at a time, cycling over the queries; each is timed from the client's send to the parsed result.
 The same calls are then timed with a minimal JSON-RPC client writing and reading newline-delimited
 messages on the pipes ("raw"): the difference is the Python SDK's own cost per call (pydantic
-models, and a jsonschema check of each result against the tool's output schema).
+models, and a jsonschema check of each result against the tool's output schema, which first checks
+the schema itself against its metaschema, on every call: hence the draft-07 output schemas).
 Prints p50/p95/mean/max per tool and client, the server's own compose timing (timings_ms.total),
 the load average and the CPU count, since the figures depend on what else the machine runs."""
 

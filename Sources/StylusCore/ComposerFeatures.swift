@@ -94,11 +94,64 @@ public enum ComposerFeatures {
     /// Candidates scored per topic: the closest by embedding (or name) closeness; the rest are not plausible enough to weigh.
     public static let scoredPerTopic = 12
 
-    static func dot(_ a: [Float], _ b: [Float]) -> Double {
+    package static func dot(_ a: [Float], _ b: [Float]) -> Double {
         guard a.count == b.count, !a.isEmpty else { return 0 }
         var s: Float = 0
         for i in a.indices { s += a[i] * b[i] }
         return Double(s)
+    }
+
+    /// Several vectors (a prompt's topics) laid out dimension by dimension, so the dot products of
+    /// all of them with one vector run side by side in SIMD lanes. Each lane adds its products in
+    /// the order `dot` does, rounding each product and each sum (no fused multiply-add), so every
+    /// result has the same bits as `dot`'s; `dot`'s one sequential chain per pair was most of
+    /// `compute` on prompts with many topics.
+    package struct TransposedVectors {
+        typealias Lanes = SIMD8<Float>
+        let vectors: [[Float]]
+        let dimension: Int
+        /// `lanes[i * groups + g]` holds component i of vectors 8g..<8g+8 (zero past the last).
+        let lanes: [Lanes]
+        let groups: Int
+
+        package init(_ vectors: [[Float]]) {
+            let dimension = vectors.first?.count ?? 0
+            let groups = (vectors.count + Lanes.scalarCount - 1) / Lanes.scalarCount
+            var lanes = [Lanes](repeating: Lanes(), count: dimension * groups)
+            if vectors.allSatisfy({ $0.count == dimension }) {
+                for (k, v) in vectors.enumerated() {
+                    for i in 0..<dimension { lanes[i * groups + k / Lanes.scalarCount][k % Lanes.scalarCount] = v[i] }
+                }
+            }
+            (self.vectors, self.dimension, self.groups, self.lanes) = (vectors, dimension, groups, lanes)
+        }
+
+        /// `dot(vectors[k], b)` for every k.
+        package func dots(_ b: [Float]) -> [Double] {
+            guard dimension > 0, b.count == dimension, vectors.allSatisfy({ $0.count == dimension }) else {
+                return vectors.map { ComposerFeatures.dot($0, b) }
+            }
+            var sums = [Lanes](repeating: Lanes(), count: groups)
+            lanes.withUnsafeBufferPointer { lanes in
+                b.withUnsafeBufferPointer { b in
+                    // Up to 32 vectors at a time in four register accumulators (an array of sums
+                    // would go through memory on every step).
+                    for g0 in stride(from: 0, to: groups, by: 4) {
+                        let width = min(4, groups - g0)
+                        var s0 = Lanes(), s1 = Lanes(), s2 = Lanes(), s3 = Lanes()
+                        for i in 0..<dimension {
+                            let x = Lanes(repeating: b[i]), row = i * groups + g0
+                            s0 = s0 + lanes[row] * x
+                            if width > 1 { s1 = s1 + lanes[row + 1] * x }
+                            if width > 2 { s2 = s2 + lanes[row + 2] * x }
+                            if width > 3 { s3 = s3 + lanes[row + 3] * x }
+                        }
+                        for (k, s) in [s0, s1, s2, s3].prefix(width).enumerated() { sums[g0 + k] = s }
+                    }
+                }
+            }
+            return vectors.indices.map { Double(sums[$0 / Lanes.scalarCount][$0 % Lanes.scalarCount]) }
+        }
     }
 
     static let functionWords: Set<String> = Lexicon.functionWords.union(ComposerLexicon.headStops)
@@ -199,12 +252,15 @@ extension ComposerFeatures {
         var cosTitle = cosCard
         var cosTag = cosCard
         if semantic {
-            for t in topics.indices {
-                for (j, p) in profiles.enumerated() {
-                    guard let v = p.vectors else { continue }
-                    cosCard[t][j] = dot(evidence.topicVectors[t], v.card)
-                    cosTitle[t][j] = dot(evidence.topicVectors[t], v.title)
-                    cosTag[t][j] = v.tags.map { dot(evidence.topicVectors[t], $0) }.max() ?? 0
+            let topicVectors = TransposedVectors(evidence.topicVectors)
+            for (j, p) in profiles.enumerated() {
+                guard let v = p.vectors else { continue }
+                let card = topicVectors.dots(v.card), title = topicVectors.dots(v.title)
+                let tags = v.tags.map(topicVectors.dots)
+                for t in topics.indices {
+                    cosCard[t][j] = card[t]
+                    cosTitle[t][j] = title[t]
+                    cosTag[t][j] = tags.map { $0[t] }.max() ?? 0
                 }
             }
         }

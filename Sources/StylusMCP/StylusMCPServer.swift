@@ -29,6 +29,8 @@ public final class StylusMCPServer: Sendable {
     static let adapterURIPrefix = "stylus://adapter/"
     static let resourcePageSize = 100
     static let composePromptName = "compose_prompt_for"
+    /// Tools answered by `ToolCallShortcut`: all but `render_image`, which sends progress and stops on cancellation.
+    static let shortcutTools = Set(ToolSchemas.all.map(\.name)).subtracting(["render_image"])
 
     let server: Server
     let tools: Task<Result<StylusTools, Error>, Never>
@@ -55,7 +57,9 @@ public final class StylusMCPServer: Sendable {
     /// Serves on `transport` until the client goes away; `started` runs once it listens.
     public func run(transport: any Transport, started: @Sendable () -> Void = {}) async throws {
         await register()
-        try await server.start(transport: transport)
+        // Calls of the catalog tools skip the SDK's round trip of each result through `Value`.
+        let shortcut = ToolCallShortcut(transport, logger: logger, tools: Self.shortcutTools) { [self] params in try await call(params) }
+        try await server.start(transport: shortcut)
         started()
         Task { [tools, logger] in
             switch await tools.value {

@@ -105,11 +105,13 @@ package struct PackedLinear: Sendable {
             bias.withOptionalBufferPointer { bias in
                 let (px, pw, py, pb) = (UncheckedSendable(x), UncheckedSendable(wp.baseAddress!), UncheckedSendable(y), UncheckedSendable(bias))
                 // Groups of 3 panels (48 columns) are the kernel's unit; split them over threads
-                // when the product is big enough to pay for waking one.
+                // when the product is big enough to pay for waking one. One part per group, taken
+                // as threads come: a worker that wakes late or is preempted on a busy machine
+                // leaves the caller waiting for one group, not for half the layer.
                 let groups = (panelCount + 2) / 3
                 let chunk = rows * n * k >= Kernels.parallelThreshold ? 1 : groups
                 let wide = blocking == .wide
-                Kernels.parallelFor(groups, minimumChunk: chunk) { range in
+                Kernels.parallelFor(groups, minimumChunk: chunk, uneven: true) { range in
                     let (begin, end) = (range.lowerBound * 3, min(panelCount, range.upperBound * 3))
                     if wide {
                         stylus_linear_packed(px.value, rows, k, pw.value, n, pb.value, py.value, accumulate ? 1 : 0, begin, end)

@@ -133,8 +133,13 @@ async def test_initialize_lists_tools_with_valid_schemas_and_annotations():
         tools = (await s.list_tools()).tools
         assert sorted(t.name for t in tools) == sorted(READ_ONLY | {"render_image"})
         for t in tools:
+            # Inputs in MCP's default dialect (2020-12); outputs declare draft-07, which clients that
+            # check every result against the schema check much faster (docs/CONTRACTS.md).
+            assert "$schema" not in t.inputSchema and t.outputSchema["$schema"] == "http://json-schema.org/draft-07/schema#"
+            jsonschema.Draft202012Validator.check_schema(t.inputSchema)
+            jsonschema.Draft7Validator.check_schema(t.outputSchema)
+            assert jsonschema.validators.validator_for(t.outputSchema) is jsonschema.Draft7Validator
             for schema in (t.inputSchema, t.outputSchema):
-                jsonschema.Draft202012Validator.check_schema(schema)
                 assert schema["type"] == "object"
             assert t.description and len(t.description) > 40
             a = t.annotations
