@@ -211,6 +211,25 @@ final class RetrievalIndexDeltaTests: XCTestCase {
         XCTAssertEqual(try open(store).0.tombstoneCount, 1)
     }
 
+    /// The embedding run derives the name texts of the adapters changed since its last run only
+    /// (through the same change log), all of them the first time.
+    func testNameTextsToEmbedFollowTheChangeLog() throws {
+        let store = try makeStore()
+        let first = try store.nameTextsToEmbed()
+        XCTAssertEqual(first.generation, try store.indexState().generation)
+        XCTAssertTrue(first.texts.contains(ComposerWords.titleText(card(7)["title"] as! String)), "every adapter the first time")
+        XCTAssertGreaterThanOrEqual(first.texts.count, 64)
+        try store.markNameTextsEmbedded(generation: first.generation)
+        XCTAssertEqual(try store.nameTextsToEmbed().texts, [], "nothing changed since")
+        try importCards([card(90, prefix: "n")], into: store)
+        let next = try store.nameTextsToEmbed()
+        XCTAssertEqual(Set(next.texts), Set([ComposerWords.titleText(card(90)["title"] as! String)] + ComposerWords.subjectTags(card(90)["tags"] as! [String])))
+        // An older mark never replaces a newer one.
+        try store.markNameTextsEmbedded(generation: next.generation)
+        try store.markNameTextsEmbedded(generation: first.generation)
+        XCTAssertEqual(try store.nameTextsToEmbed().texts, [])
+    }
+
     /// A catalog whose change log starts after its index was built (a catalog from before the log,
     /// whose index was stale when it was migrated): the index is rebuilt whole, never patched.
     func testAnIndexOlderThanTheChangeLogIsRebuiltWhole() throws {
