@@ -1,10 +1,11 @@
 #!/bin/sh
 # Cold-process latency and peak RSS at 75,000 adapters (issue 16): `stylus compose` and `stylus
 # search` each in a fresh process, answered from the retrieval index file beside the catalog
-# (`<catalog>.index`). Generates and imports the catalog once (scripts/gen_catalog_75k.py), times
-# the index build (the first reader after the import builds nothing: the import wrote it; this
-# script deletes it once to time a rebuild), then RUNS cold runs of each command with
-# /usr/bin/time -v (wall, peak RSS). Prints the machine load before and after.
+# (`<catalog>.index`, and its delta `<catalog>.index.delta`). Generates and imports the catalog once
+# (scripts/gen_catalog_75k.py), times the index build (the first reader after the import builds
+# nothing: the import wrote it; this script deletes it once to time a rebuild), then RUNS cold runs
+# of each command with /usr/bin/time -v (wall, peak RSS), then an import of 100 new cards (which
+# writes only the delta) and the delta rebuilt alone by a reader. Prints the machine load before and after.
 #
 #   benchmarks/cold_start.sh [WORK_DIR]      (release build expected in .build/release)
 #   STYLUS=path/to/stylus  RUNS=5  PYTHON=python3  LSP=1 (also scripts/bench-lsp.py cold starts)
@@ -27,7 +28,7 @@ measure() {  # label, command…: one cold process; prints wall seconds and peak
   printf '%-44s wall %6.3f s   peak RSS %4d MB\n' "$label" "$wall" $((rss / 1024))
 }
 
-rm -f "$db.index"
+rm -f "$db.index" "$db.index.delta"
 measure "index build (75K) + first search" "$stylus" search --db "$db" --k 5 "a watercolor painting of a fox"
 ls -l "$db.index" | awk '{ printf "index file: %.1f MB\n", $5 / 1048576 }'
 for i in $(seq "$runs"); do
@@ -36,11 +37,15 @@ done
 for i in $(seq "$runs"); do
   measure "cold search --k 5 (run $i)" "$stylus" search --db "$db" --k 5 "a watercolor painting of a fox"
 done
-# An import of 100 new cards into the 75K catalog (the import rebuilds the index); the cards are
-# removed again afterwards, which rebuilds it once more.
+# An import of 100 new cards into the 75K catalog (the import writes the index's delta, not the
+# base); the delta alone rebuilt by a reader (its note gives the time); the cards are removed again
+# afterwards (a delta again).
 head -n 100 "$work/catalog_75k.jsonl" | sed -e 's/"adapter_id": "gen-/"adapter_id": "new-/' -e 's/"alias": "gen_/"alias": "new_/' > "$work/new_100.jsonl"
 measure "import 100 new cards (index updated)" "$stylus" catalog import --db "$db" "$work/new_100.jsonl"
+ls -l "$db.index.delta" | awk '{ printf "delta file: %.1f KB\n", $5 / 1024 }'
 measure "cold search after the import" "$stylus" search --db "$db" --k 5 "a watercolor painting of a fox"
+rm -f "$db.index.delta"
+"$stylus" search --db "$db" --k 5 "a watercolor painting of a fox" 2>&1 >/dev/null | grep "rebuilding its delta" || true
 "$stylus" catalog remove --db "$db" $(seq -f 'new-%06g' 0 99) >/dev/null
 if [ -n "$LSP" ]; then
   "$python" scripts/bench-lsp.py --bin "$stylus" --db "$db" --skip-protocol --cold-runs 3 2>&1 | grep -i "cold\|rss\|ready" || true

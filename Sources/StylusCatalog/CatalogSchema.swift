@@ -153,6 +153,40 @@ package enum CatalogSchema {
                 CREATE TRIGGER adapters_generation_au AFTER UPDATE OF \(indexed) ON adapters BEGIN \(bump) END;
                 """)
         }
+        // The change log behind the retrieval index's delta (`RetrievalIndex`): which adapter ids
+        // changed at which generation, written by the same triggers, in the same transaction, as
+        // the generation bump (so a delta built from the log is exactly the catalog at that
+        // generation). One row per adapter id (the latest change). `changes_since`: the log is
+        // complete from this generation on; an index older than that is rebuilt whole.
+        m.registerMigration("v7_index_change_log") { db in
+            let indexed = """
+                adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words, tags,
+                refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
+                trigger_words, is_character, embedding, embedding_model, embedding_dim
+                """
+            let bump = "UPDATE catalog_state SET value = value + 1 WHERE key = 'generation';"
+            // Delete, then insert: an INSERT OR REPLACE here would take the conflict policy of the
+            // statement that fired the trigger (an INSERT OR IGNORE would drop the log entry).
+            func log(_ id: String) -> String {
+                """
+                DELETE FROM index_changes WHERE adapter_id = \(id);
+                INSERT INTO index_changes (adapter_id, generation) SELECT \(id), value FROM catalog_state WHERE key = 'generation';
+                """
+            }
+            try db.execute(sql: """
+                CREATE TABLE index_changes (adapter_id TEXT PRIMARY KEY, generation INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX index_changes_generation ON index_changes (generation);
+                INSERT INTO catalog_state (key, value) SELECT 'changes_since', value FROM catalog_state WHERE key = 'generation';
+                DROP TRIGGER adapters_generation_ai;
+                DROP TRIGGER adapters_generation_ad;
+                DROP TRIGGER adapters_generation_au;
+                CREATE TRIGGER adapters_generation_ai AFTER INSERT ON adapters BEGIN \(bump) \(log("NEW.adapter_id")) END;
+                CREATE TRIGGER adapters_generation_ad AFTER DELETE ON adapters BEGIN \(bump) \(log("OLD.adapter_id")) END;
+                CREATE TRIGGER adapters_generation_au AFTER UPDATE OF \(indexed) ON adapters BEGIN
+                    \(bump) \(log("OLD.adapter_id")) \(log("NEW.adapter_id"))
+                END;
+                """)
+        }
         return m
     }
 }

@@ -238,14 +238,36 @@ public final class CatalogStore: Sendable {
     }
 
     func embeddings(model: String, _ db: Database) throws -> [(adapterID: String, vector: [Float])] {
-        do {
-            let rows = try Row.fetchCursor(db, sql: "SELECT adapter_id, embedding, embedding_dim FROM adapters WHERE embedding_model = ? ORDER BY id", arguments: [model])
-            var out: [(String, [Float])] = []
-            while let row = try rows.next() {
-                out.append((row["adapter_id"], Self.floats(row["embedding"], count: row["embedding_dim"])))
-            }
-            return out
+        try embeddings(sql: "SELECT adapter_id, embedding, embedding_dim FROM adapters WHERE embedding_model = ? ORDER BY id",
+                       arguments: [model], db)
+    }
+
+    /// The stored vectors of the adapters changed after `generation` (`adaptersChanged`), in row order.
+    func embeddings(model: String, changedAfter generation: UInt64, _ db: Database) throws -> [(adapterID: String, vector: [Float])] {
+        try embeddings(sql: """
+            SELECT adapter_id, embedding, embedding_dim FROM adapters WHERE embedding_model = ?
+            AND adapter_id IN (SELECT adapter_id FROM index_changes WHERE generation > ?) ORDER BY id
+            """, arguments: [model, Int64(clamping: generation)], db)
+    }
+
+    private func embeddings(sql: String, arguments: StatementArguments, _ db: Database) throws -> [(adapterID: String, vector: [Float])] {
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        var out: [(String, [Float])] = []
+        while let row = try rows.next() {
+            out.append((row["adapter_id"], Self.floats(row["embedding"], count: row["embedding_dim"])))
         }
+        return out
+    }
+
+    /// The generation from which the change log (`index_changes`, kept by the same triggers that
+    /// bump the generation) is complete; nil for a catalog without one.
+    func changeLogStart(_ db: Database) throws -> UInt64? {
+        try Int64.fetchOne(db, sql: "SELECT value FROM catalog_state WHERE key = 'changes_since'").map { UInt64(max(0, $0)) }
+    }
+
+    /// The adapter ids added, changed or removed after `generation` (each once).
+    func adaptersChanged(after generation: UInt64, _ db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT adapter_id FROM index_changes WHERE generation > ?", arguments: [Int64(clamping: generation)])
     }
 
     /// What the retrieval index file must match: the catalog's id and its generation (bumped by
@@ -337,6 +359,40 @@ public final class CatalogStore: Sendable {
                 out += ComposerWords.subjectTags(JSONText.decodeStringArray(row["tags"]))
             }
             return out
+        }
+    }
+
+    /// The name texts (`allNameTexts`) of the adapters changed since the last `markNameTextsEmbedded`,
+    /// found through the catalog's change log, with the generation to mark once they are embedded.
+    /// Every adapter's when nothing was marked yet or the log does not reach back to the mark.
+    /// (Deriving the texts of all 75,000 adapters costs seconds; an import of 100 needs 100.)
+    public func nameTextsToEmbed() throws -> (texts: [String], generation: UInt64) {
+        try read { db in
+            let generation = try indexState(db).generation
+            var sql = "SELECT title, tags FROM adapters"
+            var arguments: StatementArguments = []
+            if let marked = try Int64.fetchOne(db, sql: "SELECT value FROM catalog_state WHERE key = 'name_texts_embedded'"),
+               let logStart = try changeLogStart(db), logStart <= UInt64(max(0, marked)) {
+                sql += " WHERE adapter_id IN (SELECT adapter_id FROM index_changes WHERE generation > ?)"
+                arguments = [marked]
+            }
+            var out: [String] = []
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                out.append(ComposerWords.titleText(row["title"]))
+                out += ComposerWords.subjectTags(JSONText.decodeStringArray(row["tags"]))
+            }
+            return (out, generation)
+        }
+    }
+
+    /// Records that the name texts of every adapter as of `generation` have vectors.
+    public func markNameTextsEmbedded(generation: UInt64) throws {
+        try write { db in
+            try db.execute(sql: """
+                INSERT INTO catalog_state (key, value) VALUES ('name_texts_embedded', ?)
+                ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)
+                """, arguments: [Int64(clamping: generation)])
         }
     }
 

@@ -52,9 +52,22 @@ extension CatalogStore {
     }
 
     func summaries(_ db: Database) throws -> [AdapterSummary] {
+        try summaries(sql: "SELECT \(Self.summaryColumns) FROM adapters ORDER BY adapter_id", arguments: [], db)
+    }
+
+    /// The summaries of the adapters changed after `generation` (the catalog's change log), ordered
+    /// by adapter id: the documents of a retrieval index delta.
+    func summaries(changedAfter generation: UInt64, _ db: Database) throws -> [AdapterSummary] {
+        try summaries(sql: """
+            SELECT \(Self.summaryColumns) FROM adapters
+            WHERE adapter_id IN (SELECT adapter_id FROM index_changes WHERE generation > ?) ORDER BY adapter_id
+            """, arguments: [Int64(clamping: generation)], db)
+    }
+
+    private func summaries(sql: String, arguments: StatementArguments, _ db: Database) throws -> [AdapterSummary] {
         var bases = BaseModelCache()
         var out: [AdapterSummary] = []
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.summaryColumns) FROM adapters ORDER BY adapter_id")
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let r = try rows.next() { out.append(Self.summary(r, &bases)) }
         return out
     }

@@ -1,9 +1,9 @@
 import Foundation
 import StylusCore
 
-/// BM25 over each adapter's title, alias, tags, trigger words and refined description, held in
-/// memory: postings lists with precomputed weights, so a query only touches the documents that
-/// share a term with it. One index type serves both the composer's lexical candidates and the
+/// BM25 over each adapter's title, alias, tags, trigger words and refined description: the
+/// retrieval index's postings lists (term counts, weighted per query with the index's statistics),
+/// so a query only touches the documents that share a term with it. One index type serves both the composer's lexical candidates and the
 /// hybrid retriever's keyword list.
 public struct BM25Index: Sendable {
     /// The postings, in the retrieval index's layout (a mapped file or memory).
@@ -58,20 +58,8 @@ public struct BM25Index: Sendable {
         guard limit > 0, documentCount > 0 else { return [] }
         var scores = [Float](repeating: 0, count: documentCount)
         var touched: [Int32] = []
-        let n = Int32(documentCount)
-        for term in terms {
-            guard let list = index.postings(term) else { continue }
-            scores.withUnsafeMutableBufferPointer { s in
-                var k = 0
-                while k + 1 < list.count {
-                    let doc = list[k], weight = Float(bitPattern: UInt32(bitPattern: list[k + 1]))
-                    k += 2
-                    guard doc >= 0, doc < n else { continue }  // never in an index this build wrote
-                    let d = Int(doc)
-                    if s[d] == 0 { touched.append(doc) }
-                    s[d] += weight
-                }
-            }
+        scores.withUnsafeMutableBufferPointer { s in
+            for term in terms { index.addScores(term: term, to: s, touched: &touched) }
         }
         // A bounded sorted list of the best `limit` (limit ≪ touched): no full sort.
         var best: [(doc: Int, score: Float)] = []

@@ -7,38 +7,54 @@ import Glibc
 import Darwin
 #endif
 
-/// The retrieval index: everything retrieval and the composer read about every adapter, in one
-/// flat file beside the catalog (`<catalog>.index`) that a process maps and answers from at once,
-/// instead of reading 75,000 rows from SQLite and rebuilding BM25 and the int8 codes.
+/// The retrieval index: everything retrieval and the composer read about every adapter, in flat
+/// files beside the catalog that a process maps and answers from at once, instead of reading
+/// 75,000 rows from SQLite and rebuilding BM25 and the int8 codes.
 ///
-/// Contents, per adapter ("document", ordered by adapter id as `summaries()`): catalog row,
-/// adapter id, base model, NSFW flag and an encoded `AdapterSummary` (decoded on demand); the BM25
-/// postings with their precomputed weights (terms sorted by UTF-8 bytes, binary-searched); the
-/// stored MiniLM vectors as fp32 (rescoring, composer features) and as int8 codes with scales (the
-/// scan). Built by `RetrievalIndex.build`; the same bytes serve files and in-memory indexes, so
-/// there is one query path.
+/// Two files, log-structured: the base (`<catalog>.index`), built from the whole catalog, and a
+/// small delta (`<catalog>.index.delta`) with the adapters added or changed since the base was
+/// built and tombstones for the base's documents removed or changed since. A write to the catalog
+/// rewrites only the delta (from the catalog's change log, `index_changes`); when the delta grows
+/// past a sixteenth of the base, the base is rebuilt and the delta dropped (compaction). This
+/// type is the merged view: documents numbered in adapter-id order over both files, exactly as a
+/// base built from the whole catalog would number them, so rankings and ties do not depend on
+/// where a document lives.
+///
+/// Contents of each file, per adapter ("document", ordered by adapter id as `summaries()`):
+/// catalog row, adapter id, base model, NSFW flag and an encoded `AdapterSummary` (decoded on
+/// demand); the BM25 postings with each document's raw term count and length (terms sorted by
+/// UTF-8 bytes, binary-searched); the stored MiniLM vectors as fp32 (rescoring, composer features)
+/// and as int8 codes with scales (the scan). BM25 weights depend on the document count, the average
+/// length and each term's document frequency over base and delta together, so they are computed
+/// per query from the counts (`BM25Postings.weight`), with the same arithmetic a full build used.
 ///
 /// File layout (little-endian): a 128-byte header (magic `STYLUSIX`, format version, generation,
-/// catalog id, file length, counts, payload checksum, header checksum), the section table
+/// catalog id, file length, counts, payload checksum, kind (base or delta), for a delta the
+/// generation and payload checksum of the base it extends, header checksum), the section table
 /// (offset, length per `Section`), then the sections, each 64-byte aligned and zero-padded. The
 /// checksum (`Checksum`) covers every byte after the header.
 ///
 /// Kept consistent with the catalog by its generation: SQLite triggers bump `catalog_state`'s
-/// generation on every change to an indexed field, in the writer's transaction. A file whose
-/// catalog id, generation, version, length or checksums do not match is never used: it is rebuilt
-/// (`open(store:)`), with one line saying why. Writers write a temporary file, fsync it and rename
-/// it over the old one, so a reader maps either the old index or the new one, never a mix.
+/// generation on every change to an indexed field, in the writer's transaction, and log the
+/// changed adapter id with it. Files whose catalog id, generation, version, length, checksums or
+/// base binding do not match are never used: the delta is rebuilt, or the base (`open(store:)`),
+/// with one line saying why. Writers write a temporary file, fsync it and rename it over the old
+/// one, so a reader maps either the old file or the new one, never a mix; a delta names the base it
+/// extends, so a reader never combines a base with another base's delta.
 public final class RetrievalIndex: @unchecked Sendable {  // immutable after init
     static let magic = Array("STYLUSIX".utf8)
-    /// Bumped whenever the layout or the meaning of a section changes.
-    public static let formatVersion: UInt32 = 1
+    /// Bumped whenever the layout or the meaning of a section changes (2: raw term counts and
+    /// document lengths instead of weights; deltas).
+    public static let formatVersion: UInt32 = 2
     static let headerSize = 128
     static let alignment = 64
 
     enum Section: Int, CaseIterable {
         case rowIDs, baseOfDoc, nsfw, idOffsets, idBytes, summaryOffsets, summaryBytes, baseNames
-        case termOffsets, termBytes, postingStarts, postings
+        case termOffsets, termBytes, postingStarts, postings, documentLengths
         case rowOfDoc, matrixEntry, scales, codes, matrix
+        /// Delta only: the base's documents it replaces or removes (sorted).
+        case tombstones
     }
 
     /// Why an index file cannot be used.
@@ -48,15 +64,331 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
     public let generation: UInt64
     public let catalogID: String
+    /// Documents (adapters) in the index, base and delta together.
     public let documentCount: Int
+    /// Documents with a vector.
     public let vectorCount: Int
     public let dimension: Int
-    /// Where the index was mapped from (nil: built in memory).
+    /// Where the base was mapped from (nil: built in memory).
     public let path: String?
+
+    let base: IndexSegment
+    let delta: IndexSegment?
+    /// Documents in the delta and tombstones in it (0 without a delta).
+    public var deltaDocumentCount: Int { delta?.documentCount ?? 0 }
+    public var tombstoneCount: Int { delta?.tombstoneCount ?? 0 }
+
+    /// Base models by id (`baseOfDoc`), and ids by name, over both files.
+    let baseModels: [BaseModel?]
+    let baseIDByName: [String: Int32]
+    // Per document of the merged view: base model id and NSFW flag; per vector row (base rows,
+    // then delta rows): its document, -1 for a row of a removed document.
+    let baseOfDoc: UnsafePointer<Int32>
+    let nsfwOfDoc: UnsafePointer<UInt8>
+    let matrixEntry: UnsafePointer<Int32>
+    /// Vector rows of both files, removed ones included (the row space of `matrixEntry`).
+    let vectorRows: Int
+    /// Sum of the BM25 lengths of every document (for the average length).
+    let totalLength: UInt64
+
+    /// The merged numbering, nil without a delta (then it is the base's): per view document its
+    /// source (>= 0: base document; < 0: delta document ~x), per base document its view document
+    /// (-1: removed), per delta document its view document.
+    private let sourceOfDoc: [Int32]?
+    private let docOfBase: [Int32]?
+    private let docOfDelta: [Int32]?
+    /// Buffers behind the merged per-document tables (freed with the view).
+    private let owned: [UnsafeMutableRawPointer]
+
+    /// The view of a base alone, or of a base and a delta that extends it (checked by the caller).
+    init(base: IndexSegment, delta: IndexSegment?) {
+        self.base = base
+        self.delta = delta
+        path = base.path
+        catalogID = base.catalogID
+        dimension = base.dimension
+        guard let delta else {
+            generation = base.generation
+            documentCount = base.documentCount
+            vectorCount = base.vectorCount
+            vectorRows = base.vectorCount
+            baseModels = base.baseModels
+            baseIDByName = base.baseIDByName
+            baseOfDoc = base.baseOfDoc
+            nsfwOfDoc = base.nsfwOfDoc
+            matrixEntry = base.matrixEntry
+            totalLength = base.totalLength
+            sourceOfDoc = nil; docOfBase = nil; docOfDelta = nil; owned = []
+            return
+        }
+        generation = delta.generation
+        // Base documents the delta removes.
+        var docOfBase = [Int32](repeating: 0, count: base.documentCount)
+        var removedLength: UInt64 = 0
+        for t in 0..<delta.tombstoneCount {
+            let d = Int(delta.tombstones[t])
+            if docOfBase[d] == 0 { removedLength += UInt64(base.documentLengths[d]) }
+            docOfBase[d] = -1
+        }
+        // Merge by adapter id: each delta document goes before the first base document whose id
+        // is not smaller (ids are unique among live documents: a changed adapter's base document is
+        // a tombstone).
+        let nb = base.documentCount, nd = delta.documentCount
+        var sourceOfDoc: [Int32] = []
+        sourceOfDoc.reserveCapacity(nb + nd)
+        var docOfDelta = [Int32](repeating: 0, count: nd)
+        var i = 0
+        for j in 0..<nd {
+            let position = base.lowerBound(delta.adapterIDBytes(j))
+            while i < position {
+                if docOfBase[i] >= 0 { docOfBase[i] = Int32(sourceOfDoc.count); sourceOfDoc.append(Int32(i)) }
+                i += 1
+            }
+            docOfDelta[j] = Int32(sourceOfDoc.count)
+            sourceOfDoc.append(~Int32(j))
+        }
+        while i < nb {
+            if docOfBase[i] >= 0 { docOfBase[i] = Int32(sourceOfDoc.count); sourceOfDoc.append(Int32(i)) }
+            i += 1
+        }
+        let n = sourceOfDoc.count
+        documentCount = n
+        totalLength = base.totalLength - removedLength + delta.totalLength
+
+        // One table of base model names; the delta's ids are translated into it.
+        var baseModels = base.baseModels
+        var baseIDByName = base.baseIDByName
+        let deltaBaseIDs: [Int32] = delta.baseModels.map { model in
+            let name = model?.name ?? ""
+            if let id = baseIDByName[name] { return id }
+            baseModels.append(model)
+            baseIDByName[name] = Int32(baseModels.count - 1)
+            return Int32(baseModels.count - 1)
+        }
+        self.baseModels = baseModels
+        self.baseIDByName = baseIDByName
+
+        let bases = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+        let nsfw = UnsafeMutablePointer<UInt8>.allocate(capacity: max(n, 1))
+        for (doc, source) in sourceOfDoc.enumerated() {
+            if source >= 0 {
+                bases[doc] = base.baseOfDoc[Int(source)]
+                nsfw[doc] = base.nsfwOfDoc[Int(source)]
+            } else {
+                let b = delta.baseOfDoc[Int(~source)]
+                bases[doc] = b < 0 ? -1 : deltaBaseIDs[Int(b)]
+                nsfw[doc] = delta.nsfwOfDoc[Int(~source)]
+            }
+        }
+        vectorRows = base.vectorCount + delta.vectorCount
+        let entries = UnsafeMutablePointer<Int32>.allocate(capacity: max(vectorRows, 1))
+        var live = 0
+        for r in 0..<base.vectorCount {
+            entries[r] = docOfBase[Int(base.matrixEntry[r])]
+            if entries[r] >= 0 { live += 1 }
+        }
+        for r in 0..<delta.vectorCount { entries[base.vectorCount + r] = docOfDelta[Int(delta.matrixEntry[r])] }
+        vectorCount = live + delta.vectorCount
+        baseOfDoc = UnsafePointer(bases)
+        nsfwOfDoc = UnsafePointer(nsfw)
+        matrixEntry = UnsafePointer(entries)
+        owned = [UnsafeMutableRawPointer(bases), UnsafeMutableRawPointer(nsfw), UnsafeMutableRawPointer(entries)]
+        self.sourceOfDoc = sourceOfDoc
+        self.docOfBase = docOfBase
+        self.docOfDelta = docOfDelta
+    }
+
+    deinit { owned.forEach { $0.deallocate() } }
+
+    /// The file of document `doc` and its number there.
+    @inline(__always) private func locate(_ doc: Int) -> (IndexSegment, Int) {
+        guard let sourceOfDoc, let delta else { return (base, doc) }
+        let source = sourceOfDoc[doc]
+        return source >= 0 ? (base, Int(source)) : (delta, Int(~source))
+    }
+
+    // MARK: - Opening
+
+    /// The base index file of the catalog at `catalogPath`.
+    public static func path(forCatalog catalogPath: String) -> String { catalogPath + ".index" }
+
+    /// The delta file beside the base index file at `indexPath`.
+    public static func deltaPath(forIndex indexPath: String) -> String { indexPath + ".delta" }
+
+    /// Maps and checks the index files at `path` (and its delta, when there is one that extends this
+    /// base) against the catalog's id and generation. Throws a `Problem` saying what is wrong
+    /// (missing, empty, truncated, foreign, older version, another catalog's, stale, damaged).
+    public static func map(path: String, catalogID: String, generation: UInt64) throws -> RetrievalIndex {
+        let index = try mapFiles(path: path, catalogID: catalogID).index
+        guard index.generation == generation else {
+            throw Problem(description: "is stale (generation \(index.generation), catalog at \(generation))")
+        }
+        return index
+    }
+
+    /// Maps and checks the index files without matching them to a catalog (tests of concurrent readers).
+    package static func mapAny(path: String) throws -> RetrievalIndex { try mapFiles(path: path, catalogID: nil).index }
+
+    /// The base at `path` with its delta when one extends it; `deltaProblem` says why a delta file
+    /// that exists was left out (damaged, truncated, of another base…).
+    static func mapFiles(path: String, catalogID: String?) throws -> (index: RetrievalIndex, deltaProblem: Problem?) {
+        let base = try IndexSegment.map(path: path)
+        guard base.kind == .base else { throw Problem(description: "is damaged (a delta where the base should be)") }
+        if let catalogID, base.catalogID != catalogID {
+            throw Problem(description: "belongs to another catalog (id \(base.catalogID), catalog \(catalogID))")
+        }
+        let deltaPath = Self.deltaPath(forIndex: path)
+        do {
+            let delta = try IndexSegment.map(path: deltaPath)
+            guard delta.kind == .delta else { throw Problem(description: "is damaged (not a delta)") }
+            guard delta.catalogID == base.catalogID, delta.baseGeneration == base.generation,
+                  delta.baseChecksum == base.payloadChecksum else {
+                throw Problem(description: "extends another base index (generation \(delta.baseGeneration), base at \(base.generation))")
+            }
+            for t in 0..<delta.tombstoneCount where Int(delta.tombstones[t]) >= base.documentCount {
+                throw Problem(description: "is damaged (tombstone \(t) out of range)")
+            }
+            return (RetrievalIndex(base: base, delta: delta), nil)
+        } catch let problem as Problem {
+            if problem.description == IndexSegment.missing { return (RetrievalIndex(base: base, delta: nil), nil) }
+            return (RetrievalIndex(base: base, delta: nil), Problem(description: "delta \(deltaPath) \(problem.description)"))
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The catalog row of document `doc`.
+    public func rowID(_ doc: Int) -> Int64 { let (s, d) = locate(doc); return s.rowIDs[d] }
+
+    /// The adapter id of document `doc`.
+    public func adapterID(_ doc: Int) -> String { String(decoding: adapterIDBytes(doc), as: UTF8.self) }
+
+    func adapterIDBytes(_ doc: Int) -> UnsafeRawBufferPointer { let (s, d) = locate(doc); return s.adapterIDBytes(d) }
+
+    /// The document of an adapter id (documents are in the adapter ids' byte order), or nil.
+    public func document(adapterID: String) -> Int? {
+        var id = adapterID
+        return id.withUTF8 { key in
+            var lo = 0, hi = documentCount
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let c = IndexSegment.compare(adapterIDBytes(mid), UnsafeRawBufferPointer(key))
+                if c == 0 { return mid }
+                if c < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            return nil
+        }
+    }
+
+    /// The documents of these adapter ids (ids not in the index are left out); nil for nil.
+    public func documents(adapterIDs: Set<String>?) -> Set<Int>? {
+        guard let adapterIDs else { return nil }
+        // A file's documents are in adapter-id order (binary search); one built in memory from
+        // cards keeps the cards' order, so it is scanned.
+        guard path == nil else { return Set(adapterIDs.compactMap { document(adapterID: $0) }) }
+        return Set((0..<documentCount).filter { adapterIDs.contains(adapterID($0)) })
+    }
+
+    public func baseModel(_ doc: Int) -> BaseModel? { baseOfDoc[doc] < 0 ? nil : baseModels[Int(baseOfDoc[doc])] }
+    public func isNSFW(_ doc: Int) -> Bool { nsfwOfDoc[doc] != 0 }
+    /// The id `baseOfDoc` uses for a base model (-2: no document has it).
+    func baseID(_ base: BaseModel) -> Int32 { baseIDByName[base.name] ?? -2 }
+
+    /// The summary of document `doc`, decoded from the index.
+    public func summary(_ doc: Int) -> AdapterSummary {
+        let (s, d) = locate(doc)
+        return s.summary(d, baseModel: baseModel(doc))
+    }
+
+    /// Every summary, in document order.
+    public func summaries() -> [AdapterSummary] { (0..<documentCount).map(summary) }
+
+    /// The BM25 length averaged over all documents (at least 1), as a full build computed it.
+    var averageLength: Double { max(1, Double(totalLength) / Double(max(1, documentCount))) }
+
+    /// Adds each document's BM25 weight for `term` to `scores` (indexed by document), appending
+    /// the documents whose score was still 0 to `touched`. Weights are computed from the counts
+    /// of both files (`BM25Postings.weight`), so they equal those of one index over the catalog.
+    func addScores(term: String, to scores: UnsafeMutableBufferPointer<Float>, touched: inout [Int32]) {
+        let inBase = base.postings(term), inDelta = delta?.postings(term)
+        guard inBase != nil || inDelta != nil else { return }
+        var frequency = (inDelta?.count ?? 0) / 2
+        if let inBase {
+            if let docOfBase {
+                var k = 0
+                while k + 1 < inBase.count {
+                    let d = Int(inBase[k])
+                    if d >= 0, d < docOfBase.count, docOfBase[d] >= 0 { frequency += 1 }
+                    k += 2
+                }
+            } else {
+                frequency += inBase.count / 2
+            }
+        }
+        guard frequency > 0 else { return }
+        let n = Double(max(1, documentCount))
+        let idf = BM25Postings.idf(documents: n, frequency: Double(frequency))
+        let averageLength = self.averageLength
+        func add(_ list: UnsafeBufferPointer<Int32>, _ segment: IndexSegment, _ viewDoc: [Int32]?) {
+            let count = segment.documentCount
+            var k = 0
+            while k + 1 < list.count {
+                let local = Int(list[k]), termCount = Double(UInt32(bitPattern: list[k + 1]))
+                k += 2
+                guard local >= 0, local < count else { continue }  // never in an index this build wrote
+                let doc = viewDoc.map { Int($0[local]) } ?? local
+                guard doc >= 0 else { continue }  // removed by the delta
+                let weight = Float(BM25Postings.weight(idf: idf, termCount: termCount,
+                                                       length: Double(segment.documentLengths[local]), averageLength: averageLength))
+                if scores[doc] == 0 { touched.append(Int32(doc)) }
+                scores[doc] += weight
+            }
+        }
+        if let inBase { add(inBase, base, docOfBase) }
+        if let inDelta, let delta { add(inDelta, delta, docOfDelta) }
+    }
+
+    /// The vector of document `doc` (nil when it has none), read without mapping its pages in.
+    func vector(_ doc: Int) -> [Float]? {
+        let (s, d) = locate(doc)
+        let row = s.rowOfDoc[d]
+        return row < 0 ? nil : s.matrixRow(Int(row))
+    }
+
+    /// Row `row` of the fp32 vectors (base rows, then delta rows).
+    func matrixRow(_ row: Int) -> [Float] {
+        if row < base.vectorCount { return base.matrixRow(row) }
+        return delta!.matrixRow(row - base.vectorCount)  // rows past the base exist only with a delta
+    }
+
+    /// The int8 codes and scales of each file, with the first row (of `matrixEntry`) they hold.
+    var codeBlocks: [(firstRow: Int, rows: Int, codes: UnsafePointer<Int8>, scales: UnsafePointer<Float>)] {
+        var blocks = [(0, base.vectorCount, base.codes, base.scales)]
+        if let delta { blocks.append((base.vectorCount, delta.vectorCount, delta.codes, delta.scales)) }
+        return blocks
+    }
+}
+
+/// One index file (or an in-memory index): a base, or a delta over a base. `RetrievalIndex` is the
+/// view over a base and its delta.
+final class IndexSegment: @unchecked Sendable {  // immutable after init
+    enum Kind: UInt32 { case base = 0, delta = 1 }
+    static let missing = "does not exist"
+
+    let kind: Kind
+    let generation: UInt64
+    let catalogID: String
+    let payloadChecksum: UInt64
+    /// For a delta: the generation and payload checksum of the base it extends.
+    let baseGeneration: UInt64
+    let baseChecksum: UInt64
+    let documentCount: Int
+    let vectorCount: Int
+    let dimension: Int
+    let path: String?
 
     private let storage: Storage
     private let sections: [UnsafeRawBufferPointer]
-    /// Base models by id (`baseOfDoc`), and ids by name.
     let baseModels: [BaseModel?]
     let baseIDByName: [String: Int32]
 
@@ -69,12 +401,19 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
     let termOffsets: UnsafePointer<UInt32>
     let termCount: Int
     let postingStarts: UnsafePointer<UInt32>
-    let postingDocs: UnsafePointer<Int32>  // doc, weight bits, doc, weight bits, …
+    let postingDocs: UnsafePointer<Int32>  // doc, term count, doc, term count, …
+    let documentLengths: UnsafePointer<UInt32>
+    let totalLength: UInt64
     let rowOfDoc: UnsafePointer<Int32>
     let matrixEntry: UnsafePointer<Int32>
     let scales: UnsafePointer<Float>
     let codes: UnsafePointer<Int8>
     let matrix: UnsafePointer<Float>
+    let tombstones: UnsafePointer<Int32>
+    let tombstoneCount: Int
+
+    typealias Section = RetrievalIndex.Section
+    typealias Problem = RetrievalIndex.Problem
 
     /// The memory behind an index: a read-only mapping of a file, or an allocation.
     final class Storage: @unchecked Sendable {
@@ -125,25 +464,12 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         }
     }
 
-    // MARK: - Opening
-
-    /// The index file of the catalog at `catalogPath`.
-    public static func path(forCatalog catalogPath: String) -> String { catalogPath + ".index" }
-
-    /// Maps and checks the index file at `path` against the catalog's id and generation. Throws a
-    /// `Problem` saying what is wrong (missing, empty, truncated, foreign, older version, another
-    /// catalog's, stale, damaged).
-    public static func map(path: String, catalogID: String, generation: UInt64) throws -> RetrievalIndex {
-        try map(path: path, expect: (catalogID, generation))
-    }
-
-    /// Maps and checks an index file without matching it to a catalog (tests of concurrent readers).
-    package static func mapAny(path: String) throws -> RetrievalIndex { try map(path: path, expect: nil) }
-
-    private static func map(path: String, expect: (catalogID: String, generation: UInt64)?) throws -> RetrievalIndex {
+    /// Maps and checks the index file at `path` (its own consistency; matching it to a catalog and
+    /// a base is the caller's). Throws a `Problem` saying what is wrong.
+    static func map(path: String) throws -> IndexSegment {
         let fd = posixOpen(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw Problem(description: errno == ENOENT ? "does not exist" : "cannot be opened (\(String(cString: strerror(errno))))")
+            throw Problem(description: errno == ENOENT ? missing : "cannot be opened (\(String(cString: strerror(errno))))")
         }
         var keepOpen = false  // the storage owns the descriptor once the file is mapped
         defer { if !keepOpen { close(fd) } }
@@ -152,29 +478,30 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw Problem(description: "is not a regular file") }
         let size = Int(info.st_size)
         guard size > 0 else { throw Problem(description: "is empty") }
-        guard size >= headerSize else { throw Problem(description: "is truncated (\(size) bytes, shorter than its header)") }
+        guard size >= RetrievalIndex.headerSize else { throw Problem(description: "is truncated (\(size) bytes, shorter than its header)") }
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw Problem(description: "cannot be mapped (\(String(cString: strerror(errno))))")
         }
         let storage = Storage(mapping: p, count: size, fd: fd)
         keepOpen = true
-        return try RetrievalIndex(storage: storage, path: path, expect: expect)
+        return try IndexSegment(storage: storage, path: path)
     }
 
     /// Parses and checks an index held in `storage`.
-    init(storage: Storage, path: String?, expect: (catalogID: String, generation: UInt64)?) throws {
+    init(storage: Storage, path: String?) throws {
+        let headerSize = RetrievalIndex.headerSize
         let base = storage.base, size = storage.count
         func u32(_ o: Int) -> UInt32 { base.loadUnaligned(fromByteOffset: o, as: UInt32.self) }
         func u64(_ o: Int) -> UInt64 { base.loadUnaligned(fromByteOffset: o, as: UInt64.self) }
-        guard size >= Self.headerSize else { throw Problem(description: "is truncated (\(size) bytes, shorter than its header)") }
-        guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == Self.magic else {
+        guard size >= headerSize else { throw Problem(description: "is truncated (\(size) bytes, shorter than its header)") }
+        guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == RetrievalIndex.magic else {
             throw Problem(description: "is not a stylus retrieval index (no STYLUSIX header)")
         }
         let version = u32(8)
-        guard version == Self.formatVersion else {
-            throw Problem(description: "has format version \(version); this stylus reads version \(Self.formatVersion)")
+        guard version == RetrievalIndex.formatVersion else {
+            throw Problem(description: "has format version \(version); this stylus reads version \(RetrievalIndex.formatVersion)")
         }
-        guard u32(12) == UInt32(Self.headerSize),
+        guard u32(12) == UInt32(headerSize),
               Checksum.of(UnsafeRawBufferPointer(start: base, count: 120)) == u64(120) else {
             throw Problem(description: "is damaged (header checksum mismatch)")
         }
@@ -183,14 +510,7 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
             throw Problem(description: fileLength > UInt64(size) ? "is truncated (\(size) of \(fileLength) bytes)"
                                                                   : "is damaged (\(size) bytes, header says \(fileLength))")
         }
-        let generation = u64(16)
-        let catalogID = String(decoding: UnsafeRawBufferPointer(start: base + 24, count: 32).prefix { $0 != 0 }, as: UTF8.self)
-        if let expect {
-            guard catalogID == expect.catalogID else { throw Problem(description: "belongs to another catalog (id \(catalogID), catalog \(expect.catalogID))") }
-            guard generation == expect.generation else {
-                throw Problem(description: "is stale (generation \(generation), catalog at \(expect.generation))")
-            }
-        }
+        guard let kind = Kind(rawValue: u32(96)) else { throw Problem(description: "is damaged (unknown kind \(u32(96)))") }
         let sectionCount = Int(u32(64))
         let d = Int(u32(68)), n = Int(u64(72)), r = Int(u64(80))
         guard sectionCount == Section.allCases.count, d == MiniLMEncoder.dimension, n < Int(Int32.max), r <= n else {
@@ -201,7 +521,7 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         // index does not raise the resident size by the index's size.
         var checksum = Checksum()
         let piece = 4 << 20
-        var offset = Self.headerSize
+        var offset = headerSize
         while offset < size {
             let count = min(piece, size - offset)
             checksum.update(UnsafeRawBufferPointer(start: base + offset, count: count))
@@ -215,8 +535,8 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
         var sections: [UnsafeRawBufferPointer] = []
         for s in 0..<sectionCount {
-            let o = Int(u64(Self.headerSize + 16 * s)), len = Int(u64(Self.headerSize + 16 * s + 8))
-            guard o % Self.alignment == 0, o >= Self.headerSize, len >= 0, o <= size, len <= size - o else {
+            let o = Int(u64(headerSize + 16 * s)), len = Int(u64(headerSize + 16 * s + 8))
+            guard o % RetrievalIndex.alignment == 0, o >= headerSize, len >= 0, o <= size, len <= size - o else {
                 throw Problem(description: "is damaged (section \(s) out of bounds)")
             }
             sections.append(UnsafeRawBufferPointer(start: base + o, count: len))
@@ -239,8 +559,12 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
         self.storage = storage
         self.path = path
-        self.generation = generation
-        self.catalogID = catalogID
+        self.kind = kind
+        self.generation = u64(16)
+        self.catalogID = String(decoding: UnsafeRawBufferPointer(start: base + 24, count: 32).prefix { $0 != 0 }, as: UTF8.self)
+        self.payloadChecksum = u64(88)
+        self.baseGeneration = u64(104)
+        self.baseChecksum = u64(112)
         self.dimension = d
         self.documentCount = n
         self.vectorCount = r
@@ -256,11 +580,17 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         termOffsets = try section(.termOffsets, 4, UInt32.self)
         postingStarts = try section(.postingStarts, 4 * (termCount + 1), UInt32.self)
         postingDocs = try section(.postings, 0, Int32.self)
+        documentLengths = try section(.documentLengths, 4 * n, UInt32.self)
         rowOfDoc = try section(.rowOfDoc, 4 * n, Int32.self)
         matrixEntry = try section(.matrixEntry, 4 * r, Int32.self)
         scales = try section(.scales, 4 * r, Float.self)
         codes = try section(.codes, r * d, Int8.self)
         matrix = try section(.matrix, 4 * r * d, Float.self)
+        tombstoneCount = sections[Section.tombstones.rawValue].count / 4
+        tombstones = try section(.tombstones, 0, Int32.self)
+        var total: UInt64 = 0
+        for i in 0..<n { total += UInt64(documentLengths[i]) }
+        totalLength = total
 
         // Offsets into the variable-length sections must stay inside them, and documents and
         // vectors refer to each other within range (checked once here, so lookups need not).
@@ -279,63 +609,46 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
             throw Problem(description: "is damaged (document \(i) out of range)")
         }
         for i in 0..<r where matrixEntry[i] < 0 || Int(matrixEntry[i]) >= n { throw Problem(description: "is damaged (vector \(i) out of range)") }
+        guard kind == .delta || tombstoneCount == 0 else { throw Problem(description: "is damaged (tombstones in a base)") }
+        // Tombstones name base documents; the view checks them against the base's size.
+        for i in 0..<tombstoneCount where tombstones[i] < 0 { throw Problem(description: "is damaged (tombstone \(i) out of range)") }
     }
 
     // MARK: - Reading
-
-    /// The catalog row of document `doc`.
-    public func rowID(_ doc: Int) -> Int64 { rowIDs[doc] }
-
-    /// The adapter id of document `doc`.
-    public func adapterID(_ doc: Int) -> String {
-        let start = Int(idOffsets[doc]), end = Int(idOffsets[doc + 1])
-        return String(decoding: UnsafeRawBufferPointer(rebasing: sections[Section.idBytes.rawValue][start..<end]), as: UTF8.self)
-    }
 
     func adapterIDBytes(_ doc: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: sections[Section.idBytes.rawValue][Int(idOffsets[doc])..<Int(idOffsets[doc + 1])])
     }
 
-    /// The document of an adapter id (documents are in the adapter ids' byte order), or nil.
-    public func document(adapterID: String) -> Int? {
+    func adapterID(_ doc: Int) -> String { String(decoding: adapterIDBytes(doc), as: UTF8.self) }
+
+    /// The first document whose adapter id is not smaller than `key` (byte order).
+    func lowerBound(_ key: UnsafeRawBufferPointer) -> Int {
+        var lo = 0, hi = documentCount
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Self.compare(adapterIDBytes(mid), key) < 0 { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The document of an adapter id, or nil.
+    func document(adapterID: String) -> Int? {
         var id = adapterID
         return id.withUTF8 { key in
-            var lo = 0, hi = documentCount
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                let c = Self.compare(adapterIDBytes(mid), UnsafeRawBufferPointer(key))
-                if c == 0 { return mid }
-                if c < 0 { lo = mid + 1 } else { hi = mid }
-            }
-            return nil
+            let i = lowerBound(UnsafeRawBufferPointer(key))
+            return i < documentCount && Self.compare(adapterIDBytes(i), UnsafeRawBufferPointer(key)) == 0 ? i : nil
         }
     }
 
-    /// The documents of these adapter ids (ids not in the index are left out); nil for nil.
-    public func documents(adapterIDs: Set<String>?) -> Set<Int>? {
-        guard let adapterIDs else { return nil }
-        // A file's documents are in adapter-id order (binary search); one built in memory from
-        // cards keeps the cards' order, so it is scanned.
-        guard path == nil else { return Set(adapterIDs.compactMap { document(adapterID: $0) }) }
-        return Set((0..<documentCount).filter { adapterIDs.contains(adapterID($0)) })
-    }
-
-    public func baseModel(_ doc: Int) -> BaseModel? { baseOfDoc[doc] < 0 ? nil : baseModels[Int(baseOfDoc[doc])] }
-    public func isNSFW(_ doc: Int) -> Bool { nsfwOfDoc[doc] != 0 }
-    /// The id `baseOfDoc` uses for a base model (-2: no document has it).
-    func baseID(_ base: BaseModel) -> Int32 { baseIDByName[base.name] ?? -2 }
-
-    /// The summary of document `doc`, decoded from the index.
-    public func summary(_ doc: Int) -> AdapterSummary {
+    /// The summary of document `doc` (its base model given by the view, which owns the names table).
+    func summary(_ doc: Int, baseModel: BaseModel?) -> AdapterSummary {
         let s = sections[Section.summaryBytes.rawValue]
         var r = IndexReader(UnsafeRawBufferPointer(rebasing: s[Int(summaryOffsets[doc])..<Int(summaryOffsets[doc + 1])]))
-        return r.summary(rowID: rowIDs[doc], adapterId: adapterID(doc), baseModel: baseModel(doc))
+        return r.summary(rowID: rowIDs[doc], adapterId: adapterID(doc), baseModel: baseModel)
     }
 
-    /// Every summary, in document order.
-    public func summaries() -> [AdapterSummary] { (0..<documentCount).map(summary) }
-
-    /// The postings of a term: (document, weight) pairs in document order.
+    /// The postings of a term: (document, term count) pairs in document order.
     func postings(_ term: String) -> UnsafeBufferPointer<Int32>? {
         var t = term
         return t.withUTF8 { key -> UnsafeBufferPointer<Int32>? in
@@ -352,12 +665,6 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
             }
             return nil
         }
-    }
-
-    /// The vector of document `doc` (nil when it has none), read without mapping its pages in.
-    func vector(_ doc: Int) -> [Float]? {
-        let row = rowOfDoc[doc]
-        return row < 0 ? nil : matrixRow(Int(row))
     }
 
     /// Row `row` of the fp32 matrix (see `Storage.read` for why it is not read in place).

@@ -18,6 +18,10 @@ extension RetrievalIndex {
         var vectorCount: Int
         var catalogID: String
         var generation: UInt64
+        var kind = IndexSegment.Kind.base
+        /// For a delta: the generation and payload checksum of the base it extends.
+        var baseGeneration: UInt64 = 0
+        var baseChecksum: UInt64 = 0
 
         /// Sections padded to the alignment, the section table, and the header with its checksums.
         func layout() -> (header: Data, table: Data, sections: [Data]) {
@@ -57,7 +61,10 @@ extension RetrievalIndex {
             w.u64(UInt64(documentCount))
             w.u64(UInt64(vectorCount))
             w.u64(checksum.value())
-            w.bytes += [UInt8](repeating: 0, count: 120 - w.bytes.count)
+            w.u32(kind.rawValue)
+            w.u32(0)
+            w.u64(baseGeneration)
+            w.u64(baseChecksum)
             let headerChecksum = w.bytes.withUnsafeBytes { Checksum.of($0) }
             w.u64(headerChecksum)
             return (Data(w.bytes), table, out)
@@ -133,6 +140,7 @@ extension RetrievalIndex {
         sections[Section.termBytes.rawValue] = Data(bm25.termBytes)
         sections[Section.postingStarts.rawValue] = data(bm25.starts)
         sections[Section.postings.rawValue] = data(bm25.postings)
+        sections[Section.documentLengths.rawValue] = data(bm25.documentLengths)
         sections[Section.rowOfDoc.rawValue] = data(rowOfDoc)
         sections[Section.matrixEntry.rawValue] = data(matrixEntry)
         sections[Section.scales.rawValue] = data(quantized.scales)
@@ -143,8 +151,7 @@ extension RetrievalIndex {
 
     /// An index held in memory (not written anywhere).
     static func inMemory(_ contents: Contents) -> RetrievalIndex {
-        // Our own bytes: they always parse.
-        try! RetrievalIndex(storage: Storage(copying: contents.bytes()), path: nil, expect: nil)
+        RetrievalIndex(base: IndexSegment.inMemory(contents), delta: nil)
     }
 
     /// An in-memory index over cards (tests, and sources built from cards rather than a catalog).
@@ -152,6 +159,9 @@ extension RetrievalIndex {
         let summaries = entries.enumerated().map { i, e in AdapterSummary(card: e.0, refinement: e.1, rowID: Int64(i + 1)) }
         return inMemory(contents(summaries: summaries, vectors: [], catalogID: "", generation: 0))
     }
+
+    /// The index a full rebuild would give, built in memory (tests compare a base and its delta with it).
+    package static func rebuiltInMemory(store: CatalogStore) throws -> RetrievalIndex { inMemory(try contents(of: store)) }
 
     /// Reads one snapshot of the catalog: its summaries, stored vectors, id and generation.
     static func contents(of store: CatalogStore) throws -> Contents {
@@ -199,29 +209,45 @@ extension RetrievalIndex {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
-    /// The catalog's index: its file when that matches the catalog, else rebuilt from the catalog
-    /// and written beside it (in memory when the folder is not writable). `note` gets one line when
-    /// the file was missing, stale, damaged or foreign, or could not be written.
+    /// The catalog's index: its files when they match the catalog; else brought up to date from
+    /// the catalog and written beside it (in memory when the folder is not writable): the delta
+    /// rewritten when the base is sound and the catalog's change log reaches back to it and the
+    /// changes are few (`deltaContents`), else the base rebuilt and the delta dropped. `note` gets
+    /// one line when the files were stale, damaged or foreign, or could not be written.
     public static func open(store: CatalogStore, note: (String) -> Void = RetrievalIndex.stderrNote) throws -> RetrievalIndex {
         let path = Self.path(forCatalog: store.path)
         let state = try store.indexState()
         let problem: Problem
+        var sound: IndexSegment?  // a base of this catalog that a new delta can extend
         do {
-            return try map(path: path, catalogID: state.catalogID, generation: state.generation)
+            let (index, deltaProblem) = try mapFiles(path: path, catalogID: state.catalogID)
+            if index.generation == state.generation { return index }
+            sound = index.base
+            problem = deltaProblem ?? Problem(description: "is stale (generation \(index.generation), catalog at \(state.generation))")
         } catch let p as Problem {
             problem = p
         }
         let start = DispatchTime.now().uptimeNanoseconds
+        func seconds() -> String { String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+        if let base = sound, let update = try deltaContents(extending: base, store: store) {
+            let index = writeDelta(update.contents, over: base, path: path, note: note)
+            let changed = update.documentCount + update.tombstones
+            let time = String(format: "%.3f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            note("stylus: retrieval index \(path) \(problem.description); rebuilding its delta (\(changed) adapters changed, \(time) s)")
+            return index
+        }
         let contents = try Self.contents(of: store)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let missing = "does not exist"
+        let missing = IndexSegment.missing
         let what = problem.description == missing ? "building it" : "rebuilding it"
         do {
             try write(contents, to: path)
+            // The delta extended the old base: no reader may combine it with the new one (it
+            // would not anyway: a delta names its base).
+            unlink(deltaPath(forIndex: path))
             let index = try map(path: path, catalogID: contents.catalogID, generation: contents.generation)
             // A first build is expected (a new catalog, or one from before the index existed): no note.
             if problem.description != missing {
-                note("stylus: retrieval index \(path) \(problem.description); \(what) (\(contents.documentCount) adapters, \(String(format: "%.1f", seconds)) s)")
+                note("stylus: retrieval index \(path) \(problem.description); \(what) (\(contents.documentCount) adapters, \(seconds()) s)")
             }
             return index
         } catch let p as Problem {
@@ -230,8 +256,32 @@ extension RetrievalIndex {
         }
     }
 
-    /// Rebuilds the index file unless it already matches the catalog (after writes to the catalog),
-    /// without a note: rebuilding after a write is expected. Errors are returned as one line.
+    /// Writes a delta over `base` (already mapped and checked: it is not read again) and maps it;
+    /// when the delta cannot be written (or another writer replaced it meanwhile), the delta is
+    /// used from memory.
+    private static func writeDelta(_ contents: Contents, over base: IndexSegment, path: String,
+                                   note: (String) -> Void) -> RetrievalIndex {
+        let deltaPath = Self.deltaPath(forIndex: path)
+        do {
+            try write(contents, to: deltaPath)
+            let delta = try IndexSegment.map(path: deltaPath)
+            guard delta.generation == contents.generation, delta.baseChecksum == base.payloadChecksum,
+                  delta.baseGeneration == base.generation else {
+                throw Problem(description: "was replaced by another writer")
+            }
+            return RetrievalIndex(base: base, delta: delta)
+        } catch let p as Problem {
+            note("stylus: retrieval index delta \(deltaPath) \(p.description); using a delta in memory")
+            return RetrievalIndex(base: base, delta: IndexSegment.inMemory(contents))
+        } catch {
+            note("stylus: retrieval index delta \(deltaPath) could not be written (\(error)); using a delta in memory")
+            return RetrievalIndex(base: base, delta: IndexSegment.inMemory(contents))
+        }
+    }
+
+    /// Brings the index files up to date unless they already match the catalog (after writes to
+    /// the catalog), without a note: updating after a write is expected. Errors are returned as
+    /// one line.
     @discardableResult
     public static func refresh(store: CatalogStore) -> String? {
         do {
@@ -242,53 +292,87 @@ extension RetrievalIndex {
         }
     }
 
+    /// The delta is rewritten (not the base) while it holds at most this fraction of the base's
+    /// documents: its build costs in proportion to its size, and every reader merges it.
+    static let compactionFraction = 16
+
+    /// The delta over `base` for the catalog as it is now: the adapters changed since the base's
+    /// generation (from the catalog's change log) as documents, and tombstones for their base
+    /// documents. Nil when a full rebuild is due instead: the log does not reach back to the base
+    /// (a catalog from before the log, or restored from a copy), or too many adapters changed.
+    static func deltaContents(extending base: IndexSegment, store: CatalogStore) throws
+        -> (contents: Contents, documentCount: Int, tombstones: Int)? {
+        try store.snapshot { db -> (contents: Contents, documentCount: Int, tombstones: Int)? in
+            let state = try store.indexState(db)
+            guard state.catalogID == base.catalogID, base.generation <= state.generation,
+                  let logStart = try store.changeLogStart(db), logStart <= base.generation else { return nil }
+            let changed = try store.adaptersChanged(after: base.generation, db)
+            guard changed.count <= max(1, base.documentCount / compactionFraction) else { return nil }
+            let summaries = try store.summaries(changedAfter: base.generation, db)
+            let vectors = try store.embeddings(model: MiniLMEncoder.modelID, changedAfter: base.generation, db)
+            let tombstones = changed.compactMap { base.document(adapterID: $0) }.sorted().map { Int32($0) }
+            var contents = contents(summaries: summaries, vectors: vectors, catalogID: state.catalogID, generation: state.generation)
+            contents.kind = .delta
+            contents.baseGeneration = base.generation
+            contents.baseChecksum = base.payloadChecksum
+            contents.sections[Section.tombstones.rawValue] = tombstones.withUnsafeBytes { Data($0) }
+            return (contents, summaries.count, tombstones.count)
+        }
+    }
+
     /// Writes a note on stderr (never stdout: the servers' stdout carries their protocol).
     public static let stderrNote: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
 /// BM25 postings in the index's layout: distinct terms sorted by UTF-8 bytes with their postings
-/// (document, weight) in document order. The weights are computed exactly as they always were
-/// (idf × saturated tf, in Double, stored as Float).
+/// (document, term count) in document order, and each document's length. The weights are computed
+/// from these per query (`weight`), so a delta's documents and the base's are weighted with the
+/// statistics of both together.
 struct BM25Postings {
     var termOffsets: [UInt32] = [0]
     var termBytes: [UInt8] = []
     var starts: [UInt32] = [0]
-    /// doc, weight bits, doc, weight bits, …
+    /// doc, term count, doc, term count, …
     var postings: [Int32] = []
+    var documentLengths: [UInt32] = []
+
+    static let k1 = 1.2, b = 0.75
+
+    /// A term's inverse document frequency among `documents`.
+    static func idf(documents n: Double, frequency df: Double) -> Double { log(1 + (n - df + 0.5) / (df + 0.5)) }
+
+    /// A term's weight in a document: idf × saturated term count (in Double, used as Float).
+    @inline(__always)
+    static func weight(idf: Double, termCount tf: Double, length: Double, averageLength: Double) -> Double {
+        idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / averageLength))
+    }
 
     init(entries: [(AdapterCard, AdapterRefinement)]) {
-        var termCounts: [[String: Int]] = []
-        termCounts.reserveCapacity(entries.count)
-        var documentFrequency: [String: Int] = [:]
-        for (card, refinement) in entries {
+        var lists: [String: [Int32]] = [:]
+        documentLengths.reserveCapacity(entries.count)
+        for (i, (card, refinement)) in entries.enumerated() {
             var terms: [String: Int] = [:]
             // Names count more than the description.
             let named = [card.title, card.alias.replacingOccurrences(of: "_", with: " ")] + card.tags + card.triggerWords
             for w in named.flatMap({ BM25Index.tokens($0) }) { terms[w, default: 0] += 3 }
             for w in BM25Index.tokens(refinement.refinedDescription) { terms[w, default: 0] += 1 }
-            for t in terms.keys { documentFrequency[t, default: 0] += 1 }
-            termCounts.append(terms)
-        }
-        let n = Double(max(1, entries.count))
-        let lengths = termCounts.map { Double($0.values.reduce(0, +)) }
-        let averageLength = max(1, lengths.reduce(0, +) / n)
-        let k1 = 1.2, b = 0.75
-        var lists: [String: [(Int32, Float)]] = [:]
-        for (i, terms) in termCounts.enumerated() {
-            for (t, count) in terms {
-                let df = Double(documentFrequency[t] ?? 1)
-                let idf = log(1 + (n - df + 0.5) / (df + 0.5))
-                let tf = Double(count)
-                let w = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[i] / averageLength))
-                lists[t, default: []].append((Int32(i), Float(w)))
-            }
+            documentLengths.append(UInt32(clamping: terms.values.reduce(0, +)))
+            for (t, count) in terms { lists[t, default: []].append(contentsOf: [Int32(i), Int32(bitPattern: UInt32(clamping: count))]) }
         }
         for term in lists.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             termBytes.append(contentsOf: term.utf8)
             termOffsets.append(UInt32(termBytes.count))
-            for (doc, w) in lists[term]! { postings.append(doc); postings.append(Int32(bitPattern: w.bitPattern)) }
+            postings += lists[term]!
             starts.append(UInt32(postings.count / 2))
         }
+    }
+}
+
+extension IndexSegment {
+    /// A segment held in memory (not written anywhere).
+    static func inMemory(_ contents: RetrievalIndex.Contents) -> IndexSegment {
+        // Our own bytes: they always parse.
+        try! IndexSegment(storage: Storage(copying: contents.bytes()), path: nil)
     }
 }
 

@@ -256,18 +256,20 @@ public final class Retriever: CandidateSource, Sendable {
     /// result is the exact ranking (a test compares it with a full fp32 scan).
     func topRows(_ q: [Float], depth: Int, allowed: (Int) -> Bool) -> [(Int, Float)] {
         let d = MiniLMEncoder.dimension
-        let rows = index.vectorCount
+        let rows = index.vectorRows  // base rows then delta rows, those of removed documents included
         guard rows > 0, depth > 0 else { return [] }
         let matrixEntry = UnsafeBufferPointer(start: index.matrixEntry, count: rows)
         let (q8, _) = Kernels.int8QueryCodes(q)  // the query's scale is common to all rows: order only
         var approximate = [Float](repeating: 0, count: rows)
         q8.withUnsafeBufferPointer { qp in
             approximate.withUnsafeMutableBufferPointer { out in
-                let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(index.codes),
-                                    UncheckedSendable(index.scales), UncheckedSendable(out.baseAddress!))
-                Kernels.parallelFor(rows, minimumChunk: 16384) { range in
-                    Kernels.scanInt8(q.value, c.value + range.lowerBound * d, scales: s.value + range.lowerBound,
-                                     rows: range.count, dim: d, into: o.value + range.lowerBound)
+                for block in index.codeBlocks where block.rows > 0 {
+                    let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(block.codes),
+                                        UncheckedSendable(block.scales), UncheckedSendable(out.baseAddress! + block.firstRow))
+                    Kernels.parallelFor(block.rows, minimumChunk: 16384) { range in
+                        Kernels.scanInt8(q.value, c.value + range.lowerBound * d, scales: s.value + range.lowerBound,
+                                         rows: range.count, dim: d, into: o.value + range.lowerBound)
+                    }
                 }
             }
         }
@@ -276,7 +278,8 @@ public final class Retriever: CandidateSource, Sendable {
         var threshold = -Float.infinity  // the heap's minimum once it is full
         approximate.withUnsafeBufferPointer { scores in
             for r in 0..<rows where scores[r] > threshold {
-                guard allowed(Int(matrixEntry[r])) else { continue }
+                let doc = matrixEntry[r]
+                guard doc >= 0, allowed(Int(doc)) else { continue }  // -1: a document the delta removed
                 heap.insert(scores[r], Int32(r))
                 if heap.isFull { threshold = heap.minimum }
             }
@@ -302,8 +305,8 @@ public final class Retriever: CandidateSource, Sendable {
         let d = MiniLMEncoder.dimension
         var all: [(Int, Float)] = []
         q.withUnsafeBufferPointer { qp in
-            for r in 0..<index.vectorCount {
-                all.append((Int(index.matrixEntry[r]), Kernels.dot(qp.baseAddress!, index.matrix + r * d, count: d)))
+            for r in 0..<index.vectorRows where index.matrixEntry[r] >= 0 {
+                all.append((Int(index.matrixEntry[r]), Kernels.dot(qp.baseAddress!, index.matrixRow(r), count: d)))
             }
         }
         all.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }

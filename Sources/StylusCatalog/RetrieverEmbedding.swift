@@ -33,10 +33,12 @@ public struct CatalogEmbedder: Sendable {
             done += slice.count
             progress(done, pending.count)
         }
-        // Every adapter's names, not only the ones embedded now: adapters imported with a precomputed
-        // card vector need their title and tag vectors too (else the composer embeds them while a
-        // user waits). Only texts without a vector are embedded.
-        try embedMissingTexts(store.allNameTexts() + Self.composerTexts, batch: batch)
+        // The names of every adapter changed since the last time, not only the ones embedded now:
+        // adapters imported with a precomputed card vector need their title and tag vectors too
+        // (else the composer embeds them while a user waits). Only texts without a vector are embedded.
+        let names = try store.nameTextsToEmbed()
+        try embedMissingTexts(names.texts + Self.composerTexts, batch: batch)
+        try store.markNameTextsEmbedded(generation: names.generation)
         return done
     }
 

@@ -20,7 +20,7 @@ final class StoreTests: XCTestCase {
     func testOpenCreatesWALDatabaseWithAllMigrations() throws {
         let path = try Support.tempDir() + "/sub/dir/catalog.sqlite"
         let store = try CatalogStore(path: path)
-        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache", "v4_embedding_text_hash", "v5_text_vectors", "v6_index_generation"])
+        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache", "v4_embedding_text_hash", "v5_text_vectors", "v6_index_generation", "v7_index_change_log"])
         let db = try DatabaseQueue(path: path)
         XCTAssertEqual(try db.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }, "wal")
     }
@@ -41,7 +41,7 @@ final class StoreTests: XCTestCase {
             XCTAssertFalse(try queue.read { try $0.tableExists("adapters_fts") })
         }
         let store = try CatalogStore(path: path)
-        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache", "v4_embedding_text_hash", "v5_text_vectors", "v6_index_generation"])
+        XCTAssertEqual(try store.appliedMigrations, ["v1_adapters", "v2_fts", "v3_llm_cache", "v4_embedding_text_hash", "v5_text_vectors", "v6_index_generation", "v7_index_change_log"])
         XCTAssertEqual(try store.lookup("oldalias").first?.card.title, "Old Title")
         // The FTS index was built over the rows that were already there.
         XCTAssertEqual(try store.fullTextSearch("ancient"), ["old-1"])
