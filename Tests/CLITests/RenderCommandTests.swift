@@ -130,7 +130,9 @@ final class SDXLRenderCommandTests: XCTestCase {
         XCTAssertTrue(wrong.stderr.contains("SD 1.x LoRA") && wrong.stderr.contains("is SDXL"), wrong.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/xl-3.png"))
 
-        let bad = try CLI.run(["check", try write("a red cat", extra: "prediction: x0")])
+        // `check` opens the catalog: its own data directory, so the user's (possibly from another
+        // stylus version) stays out of it.
+        let bad = try CLI.run(["check", try write("a red cat", extra: "prediction: x0")], environment: ["STYLUS_HOME": dir + "/home"])
         XCTAssertEqual(bad.status, 1, bad.stdout)
         XCTAssertTrue(bad.stdout.contains("'prediction' must be v or eps (got 'x0')"), bad.stdout)
     }
