@@ -7,12 +7,17 @@ scripts/gen_tiny_sdxl_fixture.py. Runs offline in a few seconds:
 
     /work/venv/bin/python scripts/gen_sdxl_lora_fixtures.py
 
-For each <name>.safetensors it writes <name>.reference.safetensors: W + multiplier * scale * dW
-(float32, the canonical names Stylus uses: `model.diffusion_model.` LDM UNet names,
-`cond_stage_model.transformer.` for CLIP ViT-L, `conditioner.embedders.1.transformer.` with
-transformers names for OpenCLIP ViT-bigG). The formula is computed here in float64 (our own code);
-for the PEFT file the script also injects the adapter with `peft` into the diffusers UNet and text
-encoder 2, merges it, and asserts the result equals the formula.
+For each <name>.safetensors it writes <name>.reference.safetensors: the merged weights
+W + multiplier * scale * dW (float32, the canonical names Stylus uses: `model.diffusion_model.` LDM
+UNet names, `cond_stage_model.transformer.` for CLIP ViT-L, `conditioner.embedders.1.transformer.`
+with transformers names for OpenCLIP ViT-bigG). Where a reference implementation exists, the merged
+weights come from it (and are checked against the float64 formula computed here):
+- kohya/LoCon: diffusers' `load_lora_weights` (its kohya → PEFT conversion, alpha/rank scale) and
+  `fuse_lora`, on the fp32 diffusers pipeline; `label_emb` is not read by diffusers' converter, so
+  that one module keeps the formula (reference.json lists which is which);
+- LoHa and LoKr: peft's LyCORIS ports (`LoHaConfig`, `LoKrConfig`) injected into the diffusers
+  UNet and text encoders with the file's factors, scaled by the multiplier and merged;
+- PEFT: peft's own merge.
 """
 import json
 import os
@@ -55,15 +60,93 @@ def lora_delta(down, up):
     return u.reshape(u.shape[0], r) @ d.reshape(r, -1)
 
 
-def write(out, name, tensors, deltas, te_mult, unet_mult, metadata=None):
+def write(out, name, tensors, deltas, te_mult, unet_mult, metadata=None, reference=None):
+    """`reference(name → merged)` from a reference implementation replaces the formula where it has
+    a key, after checking the two agree."""
     save_file(tensors, os.path.join(out, name + ".safetensors"), metadata=metadata)
-    ref = {}
+    ref, by_impl = {}, []
     for key, dw in deltas.items():
         mult = te_mult if key.startswith((T1, T2)) else unet_mult
         w = base[key].astype(np.float64)
         ref[key] = (w + mult * dw.reshape(w.shape)).astype(np.float32)
+        if reference is not None and key in reference:
+            got = reference[key].reshape(ref[key].shape)
+            err = np.abs(got - ref[key]).max()
+            assert err <= 1e-5 * max(1.0, np.abs(ref[key]).max()), (name, key, err)
+            ref[key] = got.astype(np.float32)
+            by_impl.append(key)
     save_file(ref, os.path.join(out, name + ".reference.safetensors"))
-    return {"te": te_mult, "unet": unet_mult, "modules": sorted(ref)}
+    result = {"te": te_mult, "unet": unet_mult, "modules": sorted(ref)}
+    if reference is not None:
+        result["reference_implementation"] = sorted(by_impl)
+        result["formula_only"] = sorted(set(ref) - set(by_impl))
+    return result
+
+
+def canonical(component, name):
+    """A diffusers-pipeline parameter name → Stylus' canonical name (None for the rest)."""
+    if component == "unet":
+        ldm = sdxl_unet_to_ldm(name)
+        return U + ldm if ldm else None
+    return {"text_encoder": T1, "text_encoder_2": T2}[component] + name
+
+
+def pipeline():
+    from diffusers import StableDiffusionXLPipeline
+    return StableDiffusionXLPipeline.from_pretrained(DIFF, torch_dtype=torch.float32)
+
+
+def changed_weights(pipe):
+    """Weights that differ from the fixture's base after a merge, under canonical names."""
+    out = {}
+    for comp in ("unet", "text_encoder", "text_encoder_2"):
+        for n, v in getattr(pipe, comp).state_dict().items():
+            n = n.replace(".base_layer.", ".")
+            if comp != "unet" and not n.startswith(("text_model.", "text_projection")):
+                n = "text_model." + n  # this transformers' CLIPTextModel names its parameters without the level
+            if "lora_" in n or "hada_" in n or "lokr_" in n:
+                continue
+            key = canonical(comp, n)
+            if key in base and not np.array_equal(v.float().numpy(), base[key]):
+                out[key] = v.float().numpy()
+    return out
+
+
+def diffusers_kohya(tensors, te_mult, unet_mult):
+    """diffusers' own kohya loader and fuse_lora. It drops LDM-named ("SGM") UNet modules from a file
+    that also has diffusers-named ones, so the two kinds are loaded into fresh pipelines apart."""
+    sgm = ("input_blocks", "middle_block", "output_blocks")
+    merged = {}
+    for part in ([k for k in tensors if not any(p in k for p in sgm)], [k for k in tensors if any(p in k for p in sgm)]):
+        pipe = pipeline()
+        pipe.load_lora_weights({k: torch.from_numpy(np.array(tensors[k])) for k in part}, adapter_name="kohya")
+        pipe.fuse_lora(components=["unet"], lora_scale=unet_mult)
+        pipe.fuse_lora(components=["text_encoder", "text_encoder_2"], lora_scale=te_mult)
+        merged.update(changed_weights(pipe))
+    return merged
+
+
+def peft_lycoris(kind, modules, mult_te, mult_unet):
+    """peft's LoHa/LoKr: one adapter per module with the file's factors, scaled and merged.
+    modules: (component, diffusers module name, {parameter: array}, r, alpha)."""
+    from peft import LoHaConfig, LoKrConfig, inject_adapter_in_model
+    pipe = pipeline()
+    for i, (comp, name, params, r, alpha) in enumerate(modules):
+        model = getattr(pipe, comp)
+        cfg = (LoHaConfig if kind == "loha" else LoKrConfig)(r=r, alpha=alpha, target_modules=[name])
+        inject_adapter_in_model(cfg, model, adapter_name=f"m{i}")
+        module = model.get_submodule(name)
+        with torch.no_grad():
+            for pname, value in params.items():
+                # The file's factors, whatever shapes peft picked (LoKr's split of the sides).
+                getattr(module, pname)[f"m{i}"] = torch.nn.Parameter(torch.from_numpy(value).float())
+    # Merged only once all are injected: a later injection into the same model unmerges it.
+    for i, (comp, name, _, _, _) in enumerate(modules):
+        module = getattr(pipe, comp).get_submodule(name)
+        module.set_adapter(f"m{i}")
+        module.scale_layer(mult_unet if comp == "unet" else mult_te)
+        module.merge(adapter_names=[f"m{i}"])
+    return changed_weights(pipe)
 
 
 # (kohya module name, canonical weight name)
@@ -76,6 +159,8 @@ LABEL = ("label_emb_0_0", U + "label_emb.0.0.weight")
 CONV1 = ("input_blocks_1_0_in_layers_2", U + "input_blocks.1.0.in_layers.2.weight")
 TE1_Q = ("lora_te1_text_model_encoder_layers_0_self_attn_q_proj", T1 + "text_model.encoder.layers.0.self_attn.q_proj.weight")
 TE2_K = ("lora_te2_text_model_encoder_layers_1_self_attn_k_proj", T2 + "text_model.encoder.layers.1.self_attn.k_proj.weight")
+TE1_OUT = ("lora_te1_text_model_encoder_layers_0_self_attn_out_proj", T1 + "text_model.encoder.layers.0.self_attn.out_proj.weight")
+TE2_OUT = ("lora_te2_text_model_encoder_layers_1_self_attn_out_proj", T2 + "text_model.encoder.layers.1.self_attn.out_proj.weight")
 TE2_FC1 = ("lora_te2_text_model_encoder_layers_2_mlp_fc1", T2 + "text_model.encoder.layers.2.mlp.fc1.weight")
 
 
@@ -94,11 +179,29 @@ def kohya(out):
         t[prefix + ".lora_down.weight"], t[prefix + ".lora_up.weight"] = down, up
         t[prefix + ".alpha"] = np.array(alpha, dtype=np.float32)
         deltas[key] = lora_delta(down, up) * (alpha / r)
-    return write(out, "kohya", t, deltas, 0.7, 1.3, {"ss_base_model_version": "sdxl_base_v1-0", "ss_output_name": "xl_kohya"})
+    # Output projections too: diffusers tells a kohya text-encoder part by its `to_out` module. Their
+    # own generator, so the modules above and the other files keep their values.
+    extra = np.random.default_rng(2028)
+    for kname, key in [TE1_OUT, TE2_OUT]:
+        shape = base[key].shape
+        down = (extra.standard_normal((r, shape[1])) * 0.1).astype(np.float32)
+        up = (extra.standard_normal((shape[0], r)) * 0.1).astype(np.float32)
+        t[kname + ".lora_down.weight"], t[kname + ".lora_up.weight"] = down, up
+        t[kname + ".alpha"] = np.array(alpha, dtype=np.float32)
+        deltas[key] = lora_delta(down, up) * (alpha / r)
+    return write(out, "kohya", t, deltas, 0.7, 1.3, {"ss_base_model_version": "sdxl_base_v1-0", "ss_output_name": "xl_kohya"},
+                 reference=diffusers_kohya(t, 0.7, 1.3))
+
+
+DIFFUSERS_MODULE = {K2_D: ("unet", "down_blocks.2.attentions.0.transformer_blocks.1.attn2.to_k"),
+                    TE2_FC1: ("text_encoder_2", "text_model.encoder.layers.2.mlp.fc1"),
+                    CONV1: ("unet", "down_blocks.0.resnets.0.conv1"),
+                    Q_DEEP: ("unet", "down_blocks.2.attentions.0.transformer_blocks.1.attn1.to_q"),
+                    TE2_K: ("text_encoder_2", "text_model.encoder.layers.1.self_attn.k_proj")}
 
 
 def loha(out):
-    t, deltas = {}, {}
+    t, deltas, modules = {}, {}, []
     for (kname, key), r, alpha in [(K2_D, 4, 2.0), ((TE2_FC1[0], TE2_FC1[1]), 2, 1.0), (CONV1, 4, 4.0)]:
         shape = base[key].shape
         prefix = kname if kname.startswith("lora_te") else "lora_unet_" + kname
@@ -109,18 +212,22 @@ def loha(out):
             t[prefix + "." + n] = v
         t[prefix + ".alpha"] = np.array(alpha, dtype=np.float32)
         deltas[key] = (f["hada_w1_a"] @ f["hada_w1_b"]) * (f["hada_w2_a"] @ f["hada_w2_b"]) * (alpha / r)
-    return write(out, "loha", t, deltas, 0.5, 1.0)
+        modules.append(DIFFUSERS_MODULE[(kname, key)] + (w, r, alpha))
+    return write(out, "loha", t, deltas, 0.5, 1.0, reference=peft_lycoris("loha", modules, 0.5, 1.0))
 
 
 def lokr(out):
-    t, deltas = {}, {}
+    t, deltas, modules = {}, {}, []
     for (kname, key), w1s, w2s in [(Q_DEEP, (8, 4), (4, 8)), ((TE2_K[0], TE2_K[1]), (4, 2), (4, 8))]:
         shape = base[key].shape
         prefix = kname if kname.startswith("lora_te") else "lora_unet_" + kname
         w1, w2 = rnd(*w1s, s=0.3), rnd(*w2s, s=0.3)
         t[prefix + ".lokr_w1"], t[prefix + ".lokr_w2"] = w1, w2
         deltas[key] = np.kron(w1.astype(np.float64), w2.astype(np.float64)).reshape(shape)
-    return write(out, "lokr", t, deltas, 1.0, 0.6)
+        # Full w1 and w2 (no alpha in the file): scale 1, so alpha = r, and r large enough that
+        # peft keeps both factors whole.
+        modules.append(DIFFUSERS_MODULE[(kname, key)] + ({"lokr_w1": w1, "lokr_w2": w2}, 64, 64.0))
+    return write(out, "lokr", t, deltas, 1.0, 0.6, reference=peft_lycoris("lokr", modules, 1.0, 0.6))
 
 
 def peft(out):

@@ -294,8 +294,22 @@ def main():
         ref["pipeline"][f"{tag}_sigmas"] = [float(s) for s in pipe.scheduler.sigmas]
         ref["pipeline"][f"{tag}_timesteps"] = [float(t) for t in pipe.scheduler.timesteps]
 
+    # --- a latent not divisible by 2^levels (image sizes in multiples of 8, 9x7 latent): diffusers
+    # forwards each skip's size to the upsamplers (`upsample_size`), nearest interpolation to it ---
+    g = torch.Generator().manual_seed(SEED + 3)
+    odd_h, odd_w = 7, 9
+    x_odd = torch.randn((2, 4, odd_h, odd_w), generator=g)
+    ids_odd = torch.tensor([[odd_h * 8, odd_w * 8, 0, 0, odd_h * 8, odd_w * 8]] * 2, dtype=torch.float32)
+    with torch.no_grad():
+        eps_odd = unet(x_odd, torch.tensor(537.25), encoder_hidden_states=ctx,
+                       added_cond_kwargs={"text_embeds": pooled, "time_ids": ids_odd}).sample
+    tensors["unet_odd.x"], tensors["unet_odd.time_ids"], tensors["unet_odd.out"] = x_odd, ids_odd, eps_odd
+
     ref["configs"] = {"te1": te1_cfg.to_diff_dict(), "te2": te2_cfg.to_diff_dict(), "unet": dict(unet.config),
                       "vae": dict(vae.config)}
+    for c in ref["configs"].values():  # diffusers lists these from a set: sorted, the file is reproducible
+        if isinstance(c.get("_use_default_values"), list):
+            c["_use_default_values"] = sorted(c["_use_default_values"])
     save_file({k: v.float().contiguous() for k, v in tensors.items()}, os.path.join(out, "reference.safetensors"))
     with open(os.path.join(out, "reference.json"), "w") as f:
         json.dump(ref, f, indent=None, separators=(",", ":"), default=str)

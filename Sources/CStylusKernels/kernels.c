@@ -270,6 +270,28 @@ void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp) {
 }
 
 CLONES
+void stylus_narrow_half(const float *x, long n, uint16_t *out) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        h16 h = __builtin_convertvector(load(x + i), h16);  // round to nearest even
+        memcpy(out + i, &h, sizeof h);
+    }
+    for (; i < n; i++) {
+        _Float16 h = (_Float16)x[i];
+        memcpy(out + i, &h, sizeof h);
+    }
+}
+
+CLONES
+void stylus_narrow_bf16(const float *x, long n, uint16_t *out) {
+    for (long i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        out[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // nearest even on the dropped half
+    }
+}
+
+CLONES
 void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
                           int accumulate, long panel_begin, long panel_end) {
     for (long p0 = panel_begin; p0 < panel_end; p0 += 3) {

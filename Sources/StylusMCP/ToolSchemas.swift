@@ -151,7 +151,7 @@ package enum ToolSchemas {
             "cfg": number("Classifier-free guidance scale (0–30)."),
             "seed": integer("Seed (-1 for a random one).", -1, Int(Int32.max)),
             "sampler": choice("Sampler.", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"]),
-            "size": string("Image size WxH in multiples of 64, e.g. \"512x768\"."),
+            "size": string("Image size WxH in multiples of 8, e.g. \"512x768\"."),
             "compose": boolean("Run the composer first and render its prompt with <lora:…> tags (default false)."),
             "base_model": baseModel,
             "backend": choice("local (this machine, the default), a1111 (an A1111/Forge server started with --api) or comfyui (a ComfyUI server).", ["local", "a1111", "comfyui"]),

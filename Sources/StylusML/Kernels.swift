@@ -272,6 +272,22 @@ public enum Kernels {
         }
     }
 
+    /// Float → IEEE half bits, rounded to nearest even (LoRA merges into weights kept in half).
+    public static func narrowHalf(_ x: UnsafePointer<Float>, to out: UnsafeMutablePointer<UInt16>, count: Int, parallel: Bool = true) {
+        _ = convertInParts(count, parallel: parallel) { r in
+            stylus_narrow_half(x + r.lowerBound, r.count, out + r.lowerBound)
+            return true
+        }
+    }
+
+    /// Float → bfloat16 bits, rounded to nearest even.
+    public static func narrowBFloat16(_ x: UnsafePointer<Float>, to out: UnsafeMutablePointer<UInt16>, count: Int, parallel: Bool = true) {
+        _ = convertInParts(count, parallel: parallel) { r in
+            stylus_narrow_bf16(x + r.lowerBound, r.count, out + r.lowerBound)
+            return true
+        }
+    }
+
     /// Copies `count` Floats (any source alignment); false if any is infinite or NaN.
     @discardableResult
     public static func copyFloats(_ source: UnsafeRawPointer, to out: UnsafeMutablePointer<Float>, count: Int,

@@ -3,8 +3,9 @@ import StylusML
 
 /// An SD 1.x checkpoint opened for reading: every weight under its canonical LDM name
 /// (`model.diffusion_model.…`, `first_stage_model.…`, `cond_stage_model.transformer.text_model.…`),
-/// whatever the layout on disk. Files stay memory-mapped; weights are converted to Float32 when a
-/// model asks for them (fp16/bf16/fp32 on disk, compute in fp32).
+/// whatever the layout on disk. Files stay memory-mapped; weights are read when a model asks for them
+/// (fp16/bf16/fp32 on disk): linear and conv kernels keep their stored precision and are widened per
+/// operation, everything else is converted to Float32 (compute in fp32).
 public final class Checkpoint: @unchecked Sendable {
     public enum Layout: String, Sendable { case singleFile = "single-file", diffusers }
 
@@ -223,7 +224,10 @@ public final class Checkpoint: @unchecked Sendable {
         let entry = try self.entry(name, shape: expected)
         let shape = expected ?? entry.shape
         if let buffer = live[name]?.buffer {
-            return Tensor(shape: shape, data: Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)))
+            return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: buffer.count) { p, n in
+                buffer.widen(into: p.baseAddress!, parallel: true)
+                n = buffer.count
+            })
         }
         var data = try baseData(name, entry)
         if let patch = patches[name] {
@@ -238,17 +242,27 @@ public final class Checkpoint: @unchecked Sendable {
         return Tensor(shape: expected ?? entry.shape, data: try baseData(name, entry))
     }
 
-    /// The weight models compute with: one Float32 buffer per name, shared by every model built from
-    /// this checkpoint and patched in place when LoRAs are merged or reverted, so switching adapter
-    /// sets needs no rebuild. Don't merge while a model of this checkpoint is running.
-    package func weight(_ name: String, shape expected: [Int]) throws -> WeightBuffer {
+    /// The weight models compute with: one buffer per name, shared by every model built from this
+    /// checkpoint and patched in place when LoRAs are merged or reverted, so switching adapter sets
+    /// needs no rebuild. Don't merge while a model of this checkpoint is running. With `keepHalf`
+    /// (matrices read through `WeightBuffer.withFloats`), an fp16 or bf16 weight stays in its
+    /// stored format; otherwise it is Float32.
+    package func weight(_ name: String, shape expected: [Int], keepHalf: Bool = false) throws -> WeightBuffer {
         stateLock.lock(); defer { stateLock.unlock() }
         let entry = try self.entry(name, shape: expected)
-        if let buffer = live[name]?.buffer { return buffer }
-        let buffer = WeightBuffer(count: entry.elementCount, rows: entry.shape.first ?? 1)
-        try loadBase(name, entry, into: buffer.pointer)
+        if let buffer = live[name]?.buffer {
+            // The first model to ask decides; a Float32 reader of a half buffer would be a bug here.
+            if buffer.storage != .f32 && !keepHalf {
+                throw RenderError.badWeight(path: path, name: name, reason: "is held in half precision and was asked for as Float32")
+            }
+            return buffer
+        }
+        let storage: WeightBuffer.Storage = !keepHalf || entry.transposed ? .f32
+            : entry.info.dtype == .f16 ? .f16 : entry.info.dtype == .bf16 ? .bf16 : .f32
+        let buffer = WeightBuffer(count: entry.elementCount, rows: entry.shape.first ?? 1, storage: storage)
+        try loadBase(name, entry, into: buffer)
         if let patch = patches[name] {
-            patch.add(to: buffer.pointer, rows: buffer.rows, parallel: true)
+            buffer.add(patch, parallel: true)
             buffer.patched = true
         }
         live[name] = WeakWeight(buffer: buffer)
@@ -270,8 +284,35 @@ public final class Checkpoint: @unchecked Sendable {
         }
     }
 
-    /// Converts a stored weight to Float32 into `out`, refusing non-finite values.
-    private func loadBase(_ name: String, _ entry: Entry, into out: UnsafeMutablePointer<Float>, parallel: Bool = true) throws {
+    /// Loads a stored weight into a model's buffer: its bits for half storage (refusing non-finite
+    /// values), else converted to Float32.
+    private func loadBase(_ name: String, _ entry: Entry, into buffer: WeightBuffer, parallel: Bool = true) throws {
+        guard buffer.storage != .f32 else { return try loadBase(name, entry, into: buffer.pointer, parallel: parallel) }
+        let (raw, source) = try bytes(name, entry)
+        Self.populate(source)
+        if let base = source.baseAddress {
+            UnsafeMutableRawPointer(buffer.halves).copyMemory(from: base, byteCount: min(source.count, 2 * buffer.count))
+        }
+        if entry.rows == nil { releasePages(raw) }
+        // Finite check by widening in slices (vectorised; one small scratch buffer).
+        let slice = 1 << 16
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: slice)
+        defer { scratch.deallocate() }
+        var start = 0
+        while start < buffer.count {
+            let n = min(slice, buffer.count - start)
+            let finite = buffer.storage == .f16 ? Kernels.convertHalf(buffer.halves + start, to: scratch, count: n, parallel: false)
+                : Kernels.convertBFloat16(buffer.halves + start, to: scratch, count: n, parallel: false)
+            if !finite {
+                let bad = (0..<n).first { !scratch[$0].isFinite } ?? 0
+                throw RenderError.badWeight(path: path, name: name, reason: "contains \(scratch[bad]) at element \(start + bad)")
+            }
+            start += n
+        }
+    }
+
+    /// The tensor's mapped bytes, and the part this entry reads (a block of rows, or all of it).
+    private func bytes(_ name: String, _ entry: Entry) throws -> (all: UnsafeRawBufferPointer, part: UnsafeRawBufferPointer) {
         let raw: UnsafeRawBufferPointer
         do {
             raw = try files[entry.file].rawBytes(entry.name)
@@ -283,6 +324,12 @@ public final class Checkpoint: @unchecked Sendable {
             let rowBytes = entry.info.shape.isEmpty ? raw.count : raw.count / max(entry.info.shape[0], 1)
             source = UnsafeRawBufferPointer(start: base + rows.lowerBound * rowBytes, count: rows.count * rowBytes)
         }
+        return (raw, source)
+    }
+
+    /// Converts a stored weight to Float32 into `out`, refusing non-finite values.
+    private func loadBase(_ name: String, _ entry: Entry, into out: UnsafeMutablePointer<Float>, parallel: Bool = true) throws {
+        let (raw, source) = try bytes(name, entry)
         let finite: Bool?
         if entry.transposed, entry.shape.count == 2 {
             // Stored [in, out]: convert, then write the transpose.
@@ -321,25 +368,84 @@ public final class Checkpoint: @unchecked Sendable {
     }
 }
 
-/// A Float32 weight shared by the models of a checkpoint and patched in place by the LoRA merger.
-/// Allocated once; its address never changes.
+/// A weight shared by the models of a checkpoint and patched in place by the LoRA merger.
+/// Allocated once; its address never changes. Matrices stored as fp16 or bf16 stay in that format
+/// (half the memory: an SDXL UNet is 5.2 GB instead of 10.4) and are widened per operation
+/// (`withFloats`); everything else is Float32.
 package final class WeightBuffer: @unchecked Sendable {
+    package enum Storage: Sendable { case f32, f16, bf16 }
     package let count: Int
     /// Rows of the stored weight (its first dimension): the `m` of a LoRA gemm on it.
     package let rows: Int
-    package let pointer: UnsafeMutablePointer<Float>
+    package let storage: Storage
+    private let raw: UnsafeMutableRawPointer
     /// Holds base + a LoRA patch (a revert must reload it); guarded by the checkpoint's lock.
     var patched = false
 
-    init(count: Int, rows: Int) {
+    init(count: Int, rows: Int, storage: Storage = .f32) {
         self.count = count
         self.rows = rows
-        pointer = .allocate(capacity: max(count, 1))
+        self.storage = storage
+        raw = .allocate(byteCount: max(count, 1) * (storage == .f32 ? 4 : 2), alignment: 64)
     }
 
-    deinit { pointer.deallocate() }
+    deinit { raw.deallocate() }
 
-    package subscript(_ i: Int) -> Float { pointer[i] }
+    /// The Float32 values; only for `.f32` storage.
+    package var pointer: UnsafeMutablePointer<Float> {
+        precondition(storage == .f32, "a half-precision weight read as Float32")
+        return raw.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The stored bits of a `.f16` or `.bf16` weight.
+    var halves: UnsafeMutablePointer<UInt16> { raw.assumingMemoryBound(to: UInt16.self) }
+
+    package subscript(_ i: Int) -> Float {
+        switch storage {
+        case .f32: return pointer[i]
+        case .f16: return Float(Float16(bitPattern: halves[i]))
+        case .bf16: return Float(bitPattern: UInt32(halves[i]) << 16)
+        }
+    }
+
+    /// Runs `body` on the weight as Float32: in place, or widened into a temporary buffer for this
+    /// one operation (a pass over the weight; in a 1024² UNet step each weight element meets ≥ 2,048 token rows).
+    package func withFloats<R>(parallel: Bool = true, _ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        if storage == .f32 { return try body(pointer) }
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        defer { wide.deallocate() }
+        widen(into: wide, parallel: parallel)
+        return try body(wide)
+    }
+
+    /// The values as Float32 into `out` (exact for every storage).
+    func widen(into out: UnsafeMutablePointer<Float>, parallel: Bool) {
+        switch storage {
+        case .f32: out.update(from: pointer, count: count)
+        case .f16: Kernels.convertHalf(halves, to: out, count: count, parallel: parallel)
+        case .bf16: Kernels.convertBFloat16(halves, to: out, count: count, parallel: parallel)
+        }
+    }
+
+    /// Stores Float32 values, rounded to nearest even for half storage.
+    func store(_ values: UnsafePointer<Float>, parallel: Bool) {
+        switch storage {
+        case .f32: pointer.update(from: values, count: count)
+        case .f16: Kernels.narrowHalf(values, to: halves, count: count, parallel: parallel)
+        case .bf16: Kernels.narrowBFloat16(values, to: halves, count: count, parallel: parallel)
+        }
+    }
+
+    /// Adds a LoRA patch: in place for Float32; widened, patched and rounded back for half storage
+    /// (as A1111 and diffusers' `fuse_lora` do for fp16 models).
+    func add(_ patch: WeightPatch, parallel: Bool) {
+        if storage == .f32 { return patch.add(to: pointer, rows: rows, parallel: parallel) }
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        defer { wide.deallocate() }
+        widen(into: wide, parallel: parallel)
+        patch.add(to: wide, rows: rows, parallel: parallel)
+        store(wide, parallel: parallel)
+    }
 }
 
 private struct WeakWeight {
@@ -370,9 +476,9 @@ extension Checkpoint {
             let (name, buffer, patch) = items.value[i]
             if buffer.patched, let entry = entries[name] {
                 // Was finite when first loaded; the file cannot change under the mapping.
-                try? loadBase(name, entry, into: buffer.pointer, parallel: false)
+                try? loadBase(name, entry, into: buffer, parallel: false)
             }
-            patch?.add(to: buffer.pointer, rows: buffer.rows, parallel: false)
+            if let patch { buffer.add(patch, parallel: false) }
             buffer.patched = patch != nil
         }
     }

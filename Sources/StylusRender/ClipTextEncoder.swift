@@ -41,7 +41,7 @@ public struct ClipTextEncoder: Sendable {
         let w = c.textWidth
         let p = prefix + "text_model."
         func linear(_ name: String, _ out: Int, _ inp: Int) throws -> Dense {
-            Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp]), bias: try ckpt.weight(name + ".bias", shape: [out]),
+            Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp], keepHalf: true), bias: try ckpt.weight(name + ".bias", shape: [out]),
                   inputSize: inp, outputSize: out)
         }
         func norm(_ name: String) throws -> LayerNorm { try LayerNorm(ckpt, name, w, epsilon: Self.epsilon) }
@@ -64,7 +64,7 @@ public struct ClipTextEncoder: Sendable {
         heads = c.textHeads
         erfGELU = encoder == 2
         if encoder == 2, let t2 = c.text2 {
-            textProjection = Dense(weight: try ckpt.weight(prefix + "text_projection.weight", shape: [t2.projection, w]), bias: nil,
+            textProjection = Dense(weight: try ckpt.weight(prefix + "text_projection.weight", shape: [t2.projection, w], keepHalf: true), bias: nil,
                                    inputSize: w, outputSize: t2.projection)
         } else {
             textProjection = nil

@@ -8,6 +8,11 @@ import StylusML
 ///     <prompt>
 ///     Negative prompt: <negative>
 ///     Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 512x512, Model hash: 6ce0161689, …
+///
+/// A1111 (`processing.create_infotext`) writes the same fields for SDXL as for SD 1.x, in this
+/// order: no SDXL-only field, nothing for v-prediction; "Clip skip" whenever the setting is above 1,
+/// even though A1111 (without `sdxl_clip_l_skip`) and Stylus do not apply it to SDXL's encoders;
+/// "Lora hashes" as `alias: addnet short hash` with ":" and "," taken out of the alias.
 public struct RenderParameters: Equatable, Sendable {
     public var prompt: String
     public var negativePrompt: String
@@ -50,7 +55,7 @@ public struct RenderParameters: Equatable, Sendable {
         if let modelName { fields.append(("Model", modelName)) }
         if clipSkip > 1 { fields.append(("Clip skip", "\(clipSkip)")) }
         if !loraHashes.isEmpty {
-            fields.append(("Lora hashes", loraHashes.map { "\($0.name): \($0.hash)" }.joined(separator: ", ")))
+            fields.append(("Lora hashes", loraHashes.map { "\(Self.alias($0.name)): \($0.hash)" }.joined(separator: ", ")))
         }
         fields.append(("Version", version))
         var text = prompt
@@ -58,6 +63,9 @@ public struct RenderParameters: Equatable, Sendable {
         text += "\n" + fields.map { "\($0.0): \(Self.quote($0.1))" }.joined(separator: ", ")
         return text
     }
+
+    /// A LoRA's name as A1111's Lora hashes field writes it (the field's own separators removed).
+    static func alias(_ name: String) -> String { name.filter { $0 != ":" && $0 != "," } }
 
     /// A1111 quotes a value (JSON string syntax) when it contains a comma, colon or newline.
     static func quote(_ value: String) -> String {

@@ -30,7 +30,7 @@ struct Conv2d: Sendable {
         kernel = k
         self.stride = stride
         padding = k / 2
-        weight = try ckpt.weight(name + ".weight", shape: [s[0], s[1] * k * k])
+        weight = try ckpt.weight(name + ".weight", shape: [s[0], s[1] * k * k], keepHalf: true)
         bias = ckpt.contains(name + ".bias") ? try ckpt.weight(name + ".bias", shape: [s[0]]) : nil
     }
 
@@ -41,9 +41,12 @@ struct Conv2d: Sendable {
 
     private func run(_ x: Tensor) throws -> Tensor {
         let (b, c, h, w) = try dims(x, channels: inChannels)
+        return weight.withFloats { wp in run(x, b, c, h, w, wp) }
+    }
+
+    private func run(_ x: Tensor, _ b: Int, _ c: Int, _ h: Int, _ w: Int, _ wp: UnsafePointer<Float>) -> Tensor {
         let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
         let kk = inChannels * kernel * kernel, planeOut = oh * ow
-        let wp = UnsafePointer(weight.pointer)
         if kernel == 3 && stride == 1 && padding == 1
             && Kernels.winogradPaysOff(tiles: b * ((oh + 1) / 2) * ((ow + 1) / 2), inChannels: c, outChannels: outChannels) {
             var out = Tensor(uninitialized: [b, outChannels, oh, ow])
@@ -207,6 +210,34 @@ private func upsample2xRun(_ x: Tensor) throws -> Tensor {
                     let s = src + y * w, d = dst + 2 * y * 2 * w
                     for xx in 0..<w { d[2 * xx] = s[xx]; d[2 * xx + 1] = s[xx] }
                     (d + 2 * w).update(from: d, count: 2 * w)
+                }
+            }
+        }
+    } }
+    return out
+}
+
+/// Nearest-neighbour resize of NCHW to height × width, PyTorch's `interpolate(size:, mode="nearest")`
+/// index rule (source = ⌊destination · in/out⌋ in Float32, clamped): the UNet's upsamplers on
+/// latents whose side is not a multiple of 2^levels.
+func upsampleNearest(_ x: Tensor, height oh: Int, width ow: Int) throws -> Tensor {
+    let (b, c, h, w) = try dims(x)
+    guard oh > 0, ow > 0 else { throw RenderError.invalidArgument("cannot resize \(x.shape) to \(ow)x\(oh)") }
+    func index(_ d: Int, _ input: Int, _ output: Int) -> Int {
+        if input == output { return d }
+        if output == 2 * input { return d >> 1 }
+        return min(Int((Float(d) * (Float(input) / Float(output))).rounded(.down)), input - 1)
+    }
+    let rows = (0..<oh).map { index($0, h, oh) }, columns = (0..<ow).map { index($0, w, ow) }
+    var out = Tensor(uninitialized: [b, c, oh, ow])
+    x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+        let source = UncheckedBox(xp.baseAddress!), target = UncheckedBox(op.baseAddress!)
+        Kernels.parallelFor(b * c, minimumChunk: 8) { planes in
+            for plane in planes {
+                let src = source.value + plane * h * w, dst = target.value + plane * oh * ow
+                for y in 0..<oh {
+                    let s = src + rows[y] * w, d = dst + y * ow
+                    for xx in 0..<ow { d[xx] = s[columns[xx]] }
                 }
             }
         }
@@ -422,15 +453,17 @@ struct Dense: Sendable {
             }
             beta = 1
         }
-        Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
-                     b: weight.pointer, ldb: inputSize, transposeB: true, c: y, ldc: outputSize, beta: beta)
+        weight.withFloats { w in
+            Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,
+                         b: w, ldb: inputSize, transposeB: true, c: y, ldc: outputSize, beta: beta)
+        }
     }
 }
 
 func linear(_ ckpt: Checkpoint, _ name: String, bias: Bool = true) throws -> Dense {
     guard let s = ckpt.shape(name + ".weight") else { throw RenderError.missingWeight(path: ckpt.path, name: name + ".weight") }
     let out = s[0], inp = s.dropFirst().reduce(1, *)  // 1×1 convs used as linears
-    return Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp]),
+    return Dense(weight: try ckpt.weight(name + ".weight", shape: [out, inp], keepHalf: true),
                  bias: bias && ckpt.contains(name + ".bias") ? try ckpt.weight(name + ".bias", shape: [out]) : nil,
                  inputSize: inp, outputSize: out)
 }

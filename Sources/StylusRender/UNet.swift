@@ -224,10 +224,7 @@ public struct UNet: Sendable {
         } else if added != nil {
             throw RenderError.invalidArgument("this UNet takes no pooled text or time ids (not SDXL)")
         }
-        let levels = input.filter { $0.contains { if case .down = $0 { return true } else { return false } } }.count
-        guard h % (1 << levels) == 0, w % (1 << levels) == 0 else {
-            throw RenderError.invalidArgument("latent size \(w)x\(h) must be a multiple of \(1 << levels)")
-        }
+        guard h >= 1, w >= 1 else { throw RenderError.invalidArgument("latent size \(w)x\(h) is empty") }
         var temb = timeDense2(silu(timeDense1(timestepEmbedding(timesteps))))
         if let labelInput, let l1 = labelDense1, let l2 = labelDense2 {
             l2.add(silu(l1(labelInput)), into: &temb)
@@ -237,14 +234,20 @@ public struct UNet: Sendable {
         let stacked = Tensor(shape: [contextCounts.reduce(0, +), context[0].columns], data: context.flatMap(\.data))
         var hidden = try convIn(x)
         var skips = [hidden]
-        func run(_ blocks: [Block], _ x: Tensor) throws -> Tensor {
+        // A side that is odd at some level (latents in multiples of 1, images in multiples of 8) is
+        // rounded up by the stride-2 convs; each upsampler then resizes to the next skip's size, as
+        // diffusers does when it forwards `upsample_size`.
+        func run(_ blocks: [Block], _ x: Tensor, upTo size: (Int, Int)? = nil) throws -> Tensor {
             var x = x
             for block in blocks {
                 switch block {
                 case let .res(r): x = try r(x, temb)
                 case let .attn(a): x = try a(x, context: stacked, contextCounts: contextCounts)
                 case let .down(conv): x = try conv(x)
-                case let .up(conv): x = try conv(try upsample2x(x))
+                case let .up(conv):
+                    let (_, _, xh, xw) = try dims(x)
+                    let (th, tw) = size ?? (2 * xh, 2 * xw)
+                    x = try conv(th == 2 * xh && tw == 2 * xw ? try upsample2x(x) : try upsampleNearest(x, height: th, width: tw))
                 }
             }
             return x
@@ -257,7 +260,8 @@ public struct UNet: Sendable {
         for blocks in output {
             let skip = skips.removeLast()
             hidden = try Profile.measure("elementwise", "concat") { try concatChannels(hidden, skip) }
-            hidden = try run(blocks, hidden)
+            let next = try skips.last.map { try dims($0) }
+            hidden = try run(blocks, hidden, upTo: next.map { ($0.2, $0.3) })
         }
         let result = try convOut(try normOut(hidden, silu: true))
         Profile.report("UNet \(x.shape)")

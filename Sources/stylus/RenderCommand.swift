@@ -25,7 +25,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Classifier-free guidance scale.") var cfg: Double?
     @Option(help: "Seed (-1 for a random one).") var seed: Int64?
     @Option(help: "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM.") var sampler: String?
-    @Option(help: "Image size WxH (multiples of 64).") var size: String?
+    @Option(help: "Image size WxH (multiples of 8).") var size: String?
     @Option(name: .customLong("clip-skip"), help: "CLIP skip (1 = last layer).") var clipSkip: Int?
     @Option(name: .customLong("lora-dir"), help: "A folder of LoRA files for <lora:name:…> tags (repeatable; adds to the frontmatter's lora_dirs).")
     var loraDir: [String] = []

@@ -107,7 +107,7 @@ final class SDXLRenderCommandTests: XCTestCase {
                 """.write(toFile: path, atomically: true, encoding: .utf8)
             return path
         }
-        let r = try CLI.run(["render", "--json", try write("a red cat <lora:kohya:0.8>")])
+        let r = try CLI.run(["render", "--json", try write("a red cat <lora:kohya:0.8>", extra: "clip_skip: 2")])
         XCTAssertEqual(r.status, 0, r.stderr)
         let png = dir + "/xl-1.png"
         let data = try Data(contentsOf: URL(fileURLWithPath: png))
@@ -115,6 +115,11 @@ final class SDXLRenderCommandTests: XCTestCase {
         // A1111's parameters: size, model hash, the LoRA's hash.
         let text = String(decoding: data, as: UTF8.self)
         XCTAssertTrue(text.contains("Size: 128x64") && text.contains("Model hash: ") && text.contains("Lora hashes: \"kohya: "), text)
+        // A1111's SDXL fields and order exactly: model hash = SHA-256 of the file [:10], Lora hash =
+        // addnet SHA-256 (tensor bytes after the header) [:12], both computed with Python's hashlib;
+        // Clip skip written as A1111 writes it for SDXL (the setting, though neither applies it).
+        XCTAssertTrue(text.contains("\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 128x64, Model hash: 30038b3629, "
+            + "Model: tiny-sdxl, Clip skip: 2, Lora hashes: \"kohya: 57057b564ffa\", Version: stylus"), text)
 
         let v = try CLI.run(["render", "--json", try write("a red cat", extra: "prediction: v")])
         XCTAssertEqual(v.status, 0, v.stderr)
@@ -125,7 +130,9 @@ final class SDXLRenderCommandTests: XCTestCase {
         XCTAssertTrue(wrong.stderr.contains("SD 1.x LoRA") && wrong.stderr.contains("is SDXL"), wrong.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/xl-3.png"))
 
-        let bad = try CLI.run(["check", try write("a red cat", extra: "prediction: x0")])
+        // `check` opens the catalog: its own data directory, so the user's (possibly from another
+        // stylus version) stays out of it.
+        let bad = try CLI.run(["check", try write("a red cat", extra: "prediction: x0")], environment: ["STYLUS_HOME": dir + "/home"])
         XCTAssertEqual(bad.status, 1, bad.stdout)
         XCTAssertTrue(bad.stdout.contains("'prediction' must be v or eps (got 'x0')"), bad.stdout)
     }

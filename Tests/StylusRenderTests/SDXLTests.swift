@@ -56,6 +56,23 @@ enum TinySDXL {
     }
 }
 
+/// Merged weights held in half precision (`storage` "F16" or "BF16") are base + ΔW rounded to it, as
+/// A1111 and diffusers' `fuse_lora` store them for fp16 models: the error past half a unit in the last
+/// place of that format, relative to the reference's scale, must stay within `tolerance`.
+func mergedParity(_ got: [Float], _ want: [Float], storage: String?, _ tolerance: Float, _ message: String,
+                  file: StaticString = #filePath, line: UInt = #line) {
+    let mantissa: Int? = storage == "F16" ? 10 : storage == "BF16" ? 7 : nil
+    guard let mantissa else { return sdxlParity(got, want, tolerance, message, file: file, line: line) }
+    func halfULP(_ v: Float) -> Float {
+        let e = max(Int(v.magnitude.exponent), mantissa == 10 ? -14 : -126)  // subnormals keep the smallest step
+        return Float(sign: .plus, exponent: e - mantissa - 1, significand: 1)
+    }
+    let scale = want.reduce(Float(0)) { max($0, abs($1)) }
+    let worst = zip(got, want).reduce(Float(0)) { max($0, abs($1.0 - $1.1) - halfULP(max(abs($1.0), abs($1.1)))) } / max(scale, 1e-12)
+    FileHandle.standardError.write(Data("sdxl parity \(message.split(separator: "/").last ?? "") (past \(storage!) rounding): \(max(worst, 0))\n".utf8))
+    XCTAssertLessThanOrEqual(worst, tolerance, message, file: file, line: line)
+}
+
 /// `assertRelative`, and the error relative to the reference's scale on stderr (the figures in docs/SDXL.md).
 func sdxlParity(_ a: [Float], _ b: [Float], _ tolerance: Float, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
     let scale = b.reduce(Float(0)) { max($0, abs($1)) }
@@ -86,6 +103,29 @@ final class SDXLCheckpointTests: XCTestCase {
             XCTAssertEqual(try single.tensor(name).data, try folder.tensor(name).data, name)
             XCTAssertEqual(single.shape(name)?.reduce(1, *), folder.shape(name)?.reduce(1, *), name)
         }
+    }
+
+    /// Linear and conv kernels stay in the stored precision (fp16 UNet, bf16 text encoders in the single
+    /// file; fp32 VAE stays fp32) and widen exactly; the rest is Float32.
+    func testMatricesKeepTheirStoredPrecisionAndWidenExactly() throws {
+        let ckpt = try Checkpoint(path: TinySDXL.singleFile)
+        let cases: [(String, WeightBuffer.Storage)] = [
+            (KeyMapping.unetPrefix + "input_blocks.7.1.transformer_blocks.1.attn1.to_q.weight", .f16),
+            (KeyMapping.unetPrefix + "input_blocks.1.0.in_layers.2.weight", .f16),
+            (KeyMapping.textPrefix + "text_model.encoder.layers.0.self_attn.q_proj.weight", .bf16),
+            (KeyMapping.vaePrefix + "decoder.conv_in.weight", .f32),
+        ]
+        for (name, storage) in cases {
+            let shape = try XCTUnwrap(ckpt.shape(name))
+            let flat = [shape[0], shape.dropFirst().reduce(1, *)]
+            let buffer = try ckpt.weight(name, shape: flat, keepHalf: true)
+            XCTAssertEqual(buffer.storage, storage, name)
+            let widened = buffer.withFloats { Array(UnsafeBufferPointer(start: $0, count: buffer.count)) }
+            XCTAssertEqual(widened, try ckpt.baseTensor(name).data, name)
+            // A model holding it half cannot be handed a Float32 view by mistake.
+            if storage != .f32 { XCTAssertThrowsError(try ckpt.weight(name, shape: flat)) }
+        }
+        XCTAssertEqual(try ckpt.weight(KeyMapping.unetPrefix + "out.2.bias", shape: [4]).storage, .f32)
     }
 
     func testSDXLKeyMappingRoundTripsOnEveryUNetName() throws {
@@ -162,6 +202,22 @@ final class SDXLParityTests: XCTestCase {
             sdxlParity(eps.data, want.data, 1e-4, "\(path) UNet")
             // Without the added conditioning the SDXL UNet refuses instead of guessing.
             XCTAssertThrowsError(try unet(x, timesteps: [t, t], context: [TinySDXL.rows(ctx, 0), TinySDXL.rows(ctx, 1)]))
+        }
+    }
+
+    /// A 9×7 latent (a 72×56 image: multiples of 8, not of 32): the down convs round odd sides up
+    /// and each upsampler resizes to its skip's size, as diffusers does with `upsample_size`.
+    func testUNetAtALatentSizeNotDivisibleByItsLevelsMatchesDiffusers() throws {
+        let x = try TinySDXL.tensor("unet_odd.x"), ids = try TinySDXL.tensor("unet_odd.time_ids"), want = try TinySDXL.tensor("unet_odd.out")
+        let ctx = try TinySDXL.tensor("unet.context"), pooled = try TinySDXL.tensor("unet.pooled")
+        XCTAssertEqual(x.shape, [2, 4, 7, 9])
+        let added = (0..<2).map { UNet.Added(pooled: TinySDXL.rows(pooled, $0), timeIds: TinySDXL.rows(ids, $0).data.map(Double.init)) }
+        for path in [TinySDXL.singleFile, TinySDXL.diffusers] {
+            let unet = try UNet(Checkpoint(path: path))
+            let t = TinySDXL.reference.unet_timestep
+            let eps = try unet(x, timesteps: [t, t], context: [TinySDXL.rows(ctx, 0), TinySDXL.rows(ctx, 1)], added: added)
+            XCTAssertEqual(eps.shape, want.shape)
+            sdxlParity(eps.data, want.data, 1e-4, "\(path) UNet 9x7 latent")
         }
     }
 
@@ -266,7 +322,9 @@ final class SDXLLoRATests: XCTestCase {
                 for key in entry.modules {
                     let expected = try refs.floats(key)
                     let got = try checkpoint.tensor(key).data
-                    sdxlParity(got, expected, 1e-4, "\(path) \(name) \(key)")
+                    // The UNet holds its fp16 weights as stored: merged into, they round back to fp16.
+                    let held = key.hasPrefix(KeyMapping.unetPrefix) ? checkpoint.dtype(key) : nil
+                    mergedParity(got, expected, storage: held, 1e-4, "\(path) \(name) \(key)")
                     XCTAssertNotEqual(got, try checkpoint.baseTensor(key).data, "\(name) \(key) changed")
                 }
             }
@@ -277,6 +335,16 @@ final class SDXLLoRATests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// A1111 takes ":" and "," out of a LoRA's alias in "Lora hashes" (extra_networks_lora.py), so the
+    /// field splits back into name: hash pairs.
+    func testInfotextLoRAAliasesLoseTheFieldSeparators() {
+        var p = RenderParameters(prompt: "x", steps: 2, sampler: "Euler", cfgScale: 5, seed: 1, width: 1024, height: 832,
+                                 modelHash: "0123456789", modelName: "ponyDiffusionV6XL")
+        p.loraHashes = [("style:v2,b", "aaaaaaaaaaaa"), ("plain", "bbbbbbbbbbbb")]
+        XCTAssertEqual(p.infotext, "x\nSteps: 2, Sampler: Euler, CFG scale: 5, Seed: 1, Size: 1024x832, Model hash: 0123456789, "
+                       + "Model: ponyDiffusionV6XL, Lora hashes: \"stylev2b: aaaaaaaaaaaa, plain: bbbbbbbbbbbb\", Version: stylus")
     }
 
     func testWrongFamilyIsRefusedNamingBothAndLeavesWeightsAlone() throws {
@@ -310,8 +378,14 @@ final class SDXLLoRATests: XCTestCase {
         XCTAssertNotEqual(styled.pixels, base.pixels)
         merger.revert()
         XCTAssertEqual(try pipeline.render(request).pixels, base.pixels)
-        // A size the latent grid cannot take is an error, not a crash.
+        // Multiples of 8 render (88×72: an 11×9 latent); other sizes are an error naming the rule, not a crash.
+        request.width = 88
+        request.height = 72
+        let odd = try pipeline.render(request)
+        XCTAssertEqual([odd.width, odd.height], [88, 72])
         request.width = 100
-        XCTAssertThrowsError(try pipeline.render(request)) { XCTAssertTrue("\($0)".contains("multiples of 64"), "\($0)") }
+        XCTAssertThrowsError(try pipeline.render(request)) {
+            XCTAssertTrue("\($0)".contains("100x72 is not divisible by 8") && "\($0)".contains("multiples of 8"), "\($0)")
+        }
     }
 }

@@ -57,6 +57,13 @@ void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t 
 /// rounded to nearest.
 void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp);
 
+/// Rounds n floats to IEEE halves (nearest even; beyond ±65504 becomes ±inf): LoRA merges into
+/// weights kept in half precision.
+void stylus_narrow_half(const float *x, long n, uint16_t *out);
+
+/// Rounds n finite floats to bfloat16 (nearest even).
+void stylus_narrow_bf16(const float *x, long n, uint16_t *out);
+
 /// Retrieval's dense scan over int8 vectors: scores[r] = scales[r] · Σ_j q[j]·codes[r·dim + j]
 /// for `rows` rows of `dim` codes (the sum exact in int32). `level` picks the code path: 2 AVX-512
 /// VNNI, 1 AVX2, 0 portable C; a level the CPU or dim does not allow must not be passed (use
