@@ -316,14 +316,15 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
 
 // y rows r0..<r0+R for one panel p (16 outputs): R × 16 outputs in registers. With AVX2's 16
 // vector registers a v16 takes two, so R ≤ 6 keeps 12 accumulators, the panel and a broadcast in
-// registers, and the panel (16·k halves) stays in L1 across the blocks of rows.
-#define NARROW_BLOCK(R)                                                                             \
+// registers, and the panel (16·k halves) stays in L1 across the blocks of rows. `PANEL_ROW` reads
+// row kk of the panel as 16 floats.
+#define NARROW_BLOCK_OF(R, PANEL_ROW)                                                               \
     do {                                                                                             \
         v16 c[R];                                                                                    \
         for (int i = 0; i < R; i++) c[i] = 0;                                                        \
         const float *xr = x + r0 * k;                                                                \
         for (long kk = 0; kk < k; kk++) {                                                            \
-            v16 b = load_half(w + kk * 16);                                                          \
+            v16 b = PANEL_ROW;                                                                       \
             for (int i = 0; i < R; i++) c[i] += splat(xr[i * k + kk]) * b;                           \
         }                                                                                            \
         for (int i = 0; i < R; i++) {                                                                \
@@ -335,25 +336,11 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
         }                                                                                            \
     } while (0)
 
-// NARROW_BLOCK on a panel already widened to floats (`wf`, 16·k): the same products in the same
-// order, so the same bits, without converting the halves again for every block of rows.
-#define NARROW_BLOCK_F32(R)                                                                         \
-    do {                                                                                             \
-        v16 c[R];                                                                                    \
-        for (int i = 0; i < R; i++) c[i] = 0;                                                        \
-        const float *xr = x + r0 * k;                                                                \
-        for (long kk = 0; kk < k; kk++) {                                                            \
-            v16 b = load(wf + kk * 16);                                                              \
-            for (int i = 0; i < R; i++) c[i] += splat(xr[i * k + kk]) * b;                           \
-        }                                                                                            \
-        for (int i = 0; i < R; i++) {                                                                \
-            float *out = y + (r0 + i) * n + p * 16;                                                  \
-            v16 v = c[i];                                                                            \
-            if (bias) v += load(bias + p * 16);                                                      \
-            if (accumulate) v += load(out);                                                          \
-            store(out, v);                                                                           \
-        }                                                                                            \
-    } while (0)
+// The panel as halves, widened as it is read.
+#define NARROW_BLOCK(R) NARROW_BLOCK_OF(R, load_half(w + kk * 16))
+// The panel already widened to floats (`wf`, 16·k): the same products in the same order, so the
+// same bits, without converting the halves again for every block of rows.
+#define NARROW_BLOCK_F32(R) NARROW_BLOCK_OF(R, load(wf + kk * 16))
 
 CLONES
 void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
