@@ -162,7 +162,8 @@ public final class WebSocketClient: @unchecked Sendable {
         writeLock.unlock()
         guard s >= 0 else { return }
         let frame = Self.frame(opcode: 8, payload: [0x03, 0xE8])
-        _ = frame.withUnsafeBytes { write(s, $0.baseAddress!, frame.count) }
+        // MSG_NOSIGNAL: a server that already went away is no reason for SIGPIPE to end the process.
+        _ = frame.withUnsafeBytes { Glibc.send(s, $0.baseAddress!, frame.count, Int32(MSG_NOSIGNAL)) }
         Glibc.close(s)
     }
 
