@@ -167,10 +167,15 @@ def bench_catalog(binary, label, env, settings, doc, cold_runs):
                       and any(d["code"] == "syntax" for d in m["params"]["diagnostics"]))
         lat.append((t - t0) * 1000)
         if not any(d["code"] == "adapter-available" for d in m["params"]["diagnostics"]):
-            # Large catalogs publish the composer's hints as a second stage.
-            t2, m = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
-                           and any(d["code"] == "adapter-available" for d in m["params"]["diagnostics"]))
-            hints.append((t2 - t0) * 1000)
+            # Large catalogs publish the composer's hints as a second stage; a composer that proposes
+            # nothing publishes no second stage (the generated catalogs' synthetic vectors rarely
+            # pass the semantic composer), so that wait is bounded.
+            try:
+                t2, m = c.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics" and m["params"].get("uri") == uri
+                               and any(d["code"] == "adapter-available" for d in m["params"]["diagnostics"]), timeout=2)
+                hints.append((t2 - t0) * 1000)
+            except TimeoutError:
+                pass
         else:
             hints.append((t - t0) * 1000)
         version += 1
@@ -179,8 +184,9 @@ def bench_catalog(binary, label, env, settings, doc, cold_runs):
                and not any(d["code"] == "syntax" for d in m["params"]["diagnostics"]))
     codes = sorted({d["code"] for d in m["params"]["diagnostics"]})
     print(f"[{label}] last keystroke to publishDiagnostics (150 ms debounce, catalog checks {codes}): "
-          f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms; with the composer's hints: "
-          f"median {statistics.median(hints):.0f} ms, max {max(hints):.0f} ms")
+          f"median {statistics.median(lat):.0f} ms, max {max(lat):.0f} ms; " + (
+              f"with the composer's hints: median {statistics.median(hints):.0f} ms, max {max(hints):.0f} ms"
+              if hints else "the composer proposed nothing here (no hints published)"))
     print(f"[{label}] server peak RSS: {c.rss_mb():.0f} MB")
     c.request("shutdown")
     c.notify("exit")

@@ -28,6 +28,7 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 
 // Use OpenBLAS's AVX2/AVX-512 kernels on CPUs it does not recognise (see BLASRuntime).
 BLASRuntime.reexecWithFastKernelsIfNeeded()
+BLASRuntime.stopIdleThreads()
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 guard arguments.count >= 2 else { fail("usage: StylusBench embed|latency FILE [--batch N] [--repeat R]") }

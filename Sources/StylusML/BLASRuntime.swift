@@ -1,4 +1,4 @@
-// OpenBLAS kernel selection.
+// OpenBLAS kernel selection and threads.
 //
 // Debian's OpenBLAS (0.3.21, DYNAMIC_ARCH) picks its kernels from the CPU model number when the
 // library loads. On CPUs newer than it knows (e.g. Intel family 6 model 207, or CPUs that VMs report
@@ -43,6 +43,20 @@ public enum BLASRuntime {
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv only returns on failure: carry on with the slow kernels.
         unsetenv("OPENBLAS_CORETYPE")
+        #endif
+    }
+
+    /// For executables, first thing in `main`: stops the threads OpenBLAS's pthread build started
+    /// when it loaded (one per core). Stylus runs OpenBLAS single-threaded (`Kernels.gemm` spreads
+    /// work over its own pool), but each of those threads first spins in `sched_yield` for about
+    /// 0.1 s of CPU before it sleeps: on a 2-core machine that took one core from a cold
+    /// `stylus compose` for most of its life (0.18 s wall, 0.14 s without). Builds of OpenBLAS
+    /// without that entry point (OpenMP, serial) are left alone.
+    public static func stopIdleThreads() {
+        openblas_set_num_threads(1)
+        #if os(Linux)
+        typealias Shutdown = @convention(c) () -> Int32
+        if let entry = dlsym(nil, "blas_thread_shutdown_") { _ = unsafeBitCast(entry, to: Shutdown.self)() }
         #endif
     }
 

@@ -24,6 +24,7 @@ struct Stylus: ParsableCommand {
         // OpenBLAS picks its kernels when it loads; on CPUs it does not recognise, restart once
         // with the right core type (see BLASRuntime). Happens before any I/O.
         BLASRuntime.reexecWithFastKernelsIfNeeded()
+        BLASRuntime.stopIdleThreads()
         do {
             var command = try parseAsRoot()
             try command.run()
