@@ -42,8 +42,16 @@ public struct WordPieceTokenizer: Sendable {
             throw TokenizerError(path: path, message: "cannot read the vocabulary file; run scripts/setup to install the model")
         }
         // One token per line; only "\n" separates (as Hugging Face's loader), a final newline ends the list.
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
-            String(decoding: $0, as: UTF8.self)
+        var lines: [String] = []
+        data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            lines.reserveCapacity(bytes.count / 6)
+            var start = 0
+            for i in bytes.indices where bytes[i] == UInt8(ascii: "\n") {
+                lines.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+                start = i + 1
+            }
+            lines.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start...]), as: UTF8.self))
         }
         if lines.last == "" { lines.removeLast() }
         do throws(TokenizerError) {
@@ -58,14 +66,11 @@ public struct WordPieceTokenizer: Sendable {
         guard maxLength >= 2 else { throw TokenizerError(path: nil, message: "maxLength must be at least 2") }
         guard vocabulary.count < Int(Int32.max) else { throw TokenizerError(path: nil, message: "vocabulary too large") }
         var trie = Trie(capacity: vocabulary.count * 4)  // BERT's 30,522 tokens make ~3 edges each: no rehashing
-        var ids: [String: Int32] = [:]
-        ids.reserveCapacity(vocabulary.count)
         for (id, token) in vocabulary.enumerated() {
             trie.insert(token.unicodeScalars, id: Int32(id))  // a repeated token keeps its last id, as HF
-            ids[token] = Int32(id)
         }
         func special(_ name: String) throws(TokenizerError) -> Int32 {
-            guard let id = ids[name] else {
+            guard let id = vocabulary.lastIndex(of: name).map(Int32.init) else {
                 throw TokenizerError(path: nil, message: "the vocabulary has no \(name) token; it is not a BERT vocabulary")
             }
             return id
@@ -208,13 +213,23 @@ public struct WordPieceTokenizer: Sendable {
 }
 
 /// A prefix tree over Unicode scalars, for exact (not canonical-equivalence) longest-match lookup.
-/// Node 0 is the root; edges live in one hash table keyed by (node, scalar).
+/// Node 0 is the root; edges live in one open-addressing hash table keyed by (node, scalar), with a
+/// multiplicative hash: building BERT's ~100,000 edges with `Dictionary` (SipHash) was most of a
+/// cold start's tokenizer load.
 private struct Trie: Sendable {
-    private var edges: [UInt64: Int32] = [:]
+    private static let empty = UInt64.max  // no edge: node ids stay below 2^31
+    private var keys: [UInt64]
+    private var targets: [Int32]
+    private var shift: UInt64
+    private var edgeCount = 0
     private var tokenIDs: [Int32] = [-1]
 
     init(capacity: Int) {
-        edges.reserveCapacity(capacity)
+        var size = 16
+        while size < 2 * capacity { size *= 2 }
+        keys = [UInt64](repeating: Self.empty, count: size)
+        targets = [Int32](repeating: 0, count: size)
+        shift = UInt64(64 - size.trailingZeroBitCount)
         tokenIDs.reserveCapacity(capacity)
     }
 
@@ -222,18 +237,46 @@ private struct Trie: Sendable {
         UInt64(UInt32(node)) << 32 | UInt64(scalar.value)
     }
 
+    /// The slot holding `key`, or the empty slot where it belongs.
+    private func slot(_ key: UInt64) -> Int {
+        let mask = keys.count - 1
+        var i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while keys[i] != key && keys[i] != Self.empty { i = (i + 1) & mask }
+        return i
+    }
+
+    private func target(_ node: Int32, _ scalar: Unicode.Scalar) -> Int32? {
+        let i = slot(Self.key(node, scalar))
+        return keys[i] == Self.empty ? nil : targets[i]
+    }
+
+    private mutating func grow() {
+        let (oldKeys, oldTargets) = (keys, targets)
+        keys = [UInt64](repeating: Self.empty, count: 2 * oldKeys.count)
+        targets = [Int32](repeating: 0, count: 2 * oldKeys.count)
+        shift -= 1
+        for (k, t) in zip(oldKeys, oldTargets) where k != Self.empty {
+            let i = slot(k)
+            keys[i] = k
+            targets[i] = t
+        }
+    }
+
     mutating func insert(_ scalars: String.UnicodeScalarView, id: Int32) {
         var node: Int32 = 0
         for s in scalars {
-            let k = Self.key(node, s)
-            if let next = edges[k] {
+            if let next = target(node, s) {
                 node = next
-            } else {
-                let next = Int32(tokenIDs.count)
-                tokenIDs.append(-1)
-                edges[k] = next
-                node = next
+                continue
             }
+            if 2 * (edgeCount + 1) > keys.count { grow() }
+            let next = Int32(tokenIDs.count)
+            tokenIDs.append(-1)
+            let k = Self.key(node, s), i = slot(k)
+            keys[i] = k
+            targets[i] = next
+            edgeCount += 1
+            node = next
         }
         if node != 0 { tokenIDs[Int(node)] = id }
     }
@@ -241,7 +284,7 @@ private struct Trie: Sendable {
     func walk(from node: Int32, _ scalars: String.UnicodeScalarView) -> Int32? {
         var node = node
         for s in scalars {
-            guard let next = edges[Self.key(node, s)] else { return nil }
+            guard let next = target(node, s) else { return nil }
             node = next
         }
         return node
@@ -252,7 +295,7 @@ private struct Trie: Sendable {
         var node = root
         var best: (Int32, Int)?
         var i = start
-        while i < word.count, let next = edges[Self.key(node, word[i])] {
+        while i < word.count, let next = target(node, word[i]) {
             node = next
             i += 1
             let id = tokenIDs[Int(node)]

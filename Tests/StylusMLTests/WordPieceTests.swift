@@ -25,6 +25,19 @@ final class WordPieceTests: XCTestCase {
         XCTAssertEqual(tokenizer.wordPieces("a" + String(repeating: "b", count: 99)).count, 100)
     }
 
+    /// Long tokens make more trie edges than the table was sized for (it grows), and a repeated
+    /// token keeps its last id, as Hugging Face's loader does.
+    func testLongTokensGrowTheTrieAndRepeatsKeepTheLastID() throws {
+        let long = (0..<6).map { i in String(repeating: "xyz", count: 12) + "\(i)" }
+        let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "##b"] + long + ["a"]
+        let tokenizer = try WordPieceTokenizer(vocabulary: vocabulary)
+        for (i, token) in long.enumerated() {
+            XCTAssertEqual(tokenizer.encode(token), [2, Int32(6 + i), 3], token)
+        }
+        XCTAssertEqual(tokenizer.encode("ab"), [2, Int32(vocabulary.count - 1), 5, 3])
+        XCTAssertEqual(tokenizer.encode(String(repeating: "xyz", count: 12)), [2, 1, 3])  // a prefix only: [UNK]
+    }
+
     func testTruncatesToMaxLengthIncludingSpecialTokens() throws {
         let tokenizer = try WordPieceTokenizer(vocabulary: tiny, maxLength: 5)
         XCTAssertEqual(tokenizer.encode("a a a a a a"), [2, 11, 11, 11, 3])
