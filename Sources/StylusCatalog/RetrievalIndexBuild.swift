@@ -46,7 +46,7 @@ extension RetrievalIndex {
             table = padded(table)
             var checksum = Checksum()
             table.withUnsafeBytes { checksum.update($0) }
-            for s in out { s.withUnsafeBytes { checksum.update($0) } }
+            for (i, s) in out.enumerated() where i != Section.matrix.rawValue { s.withUnsafeBytes { checksum.update($0) } }
             var w = IndexWriter()
             w.bytes.append(contentsOf: RetrievalIndex.magic)
             w.u32(RetrievalIndex.formatVersion)
@@ -146,6 +146,9 @@ extension RetrievalIndex {
         sections[Section.scales.rawValue] = data(quantized.scales)
         sections[Section.codes.rawValue] = data(quantized.codes)
         sections[Section.matrix.rawValue] = data(matrix)
+        sections[Section.rowChecksums.rawValue] = matrix.withUnsafeBytes { m in
+            data((0..<matrixEntry.count).map { r in Checksum.of(UnsafeRawBufferPointer(rebasing: m[(4 * r * d)..<(4 * (r + 1) * d)])) })
+        }
         return Contents(sections: sections, documentCount: n, vectorCount: matrixEntry.count, catalogID: catalogID, generation: generation)
     }
 

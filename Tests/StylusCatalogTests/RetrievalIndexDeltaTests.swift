@@ -123,6 +123,34 @@ final class RetrievalIndexDeltaTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), baseBytes, "the base is not rewritten")
     }
 
+    /// The fp32 vectors are the one part of the file the open-time checksum leaves out: a damaged
+    /// row is caught when it is read (its own checksum), its int8 codes stand in for it, and the
+    /// file is removed so that the next open rebuilds it.
+    func testADamagedVectorRowIsNeverUsedAndTheFileIsRebuilt() throws {
+        let store = try makeStore()
+        let path = RetrievalIndex.path(forCatalog: store.path)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let matrixSection = 17  // RetrievalIndex.Section.matrix: (offset, length) at 128 + 16 · section
+        let matrixOffset = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 128 + 16 * matrixSection, as: UInt64.self) })
+        let matrixLength = Int(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 128 + 16 * matrixSection + 8, as: UInt64.self) })
+        XCTAssertEqual(matrixLength, 64 * 384 * 4)
+        bytes[matrixOffset + 5 * 384 * 4 + 3] ^= 0x40  // row 5, first value: its exponent
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let (index, notes) = try open(store)
+        XCTAssertEqual(notes, [], "the open-time checksum does not cover the vectors")
+        let dense = try Retriever(store: store, encoder: nil, index: index)
+        for seed in 0..<64 {
+            let best = try XCTUnwrap(dense.exactTopRows(vector(seed), depth: 1).first)
+            XCTAssertEqual(index.adapterID(best.0), card(seed)["adapter_id"] as? String)
+            XCTAssertEqual(best.1, 1, accuracy: 0.01, "seed \(seed): its own vector, or the int8 codes in its place")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path), "removed once the damage was seen")
+        let (rebuilt, _) = try open(store)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path))
+        try assertSameAsFullRebuild(rebuilt, store)
+    }
+
     func testRemovedAdaptersAreTombstones() throws {
         let store = try makeStore()
         try store.remove("c-010")
