@@ -304,8 +304,13 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         return s.summary(d, baseModel: baseModel(doc))
     }
 
-    /// Every summary, in document order.
-    public func summaries() -> [AdapterSummary] { (0..<documentCount).map(summary) }
+    /// Every summary, in document order (decoded in place: all of them are read anyway).
+    public func summaries() -> [AdapterSummary] {
+        (0..<documentCount).map { doc in
+            let (s, d) = locate(doc)
+            return s.summary(d, baseModel: baseModel(doc), inPlace: true)
+        }
+    }
 
     /// The BM25 length averaged over all documents (at least 1), as a full build computed it.
     var averageLength: Double { max(1, Double(totalLength) / Double(max(1, documentCount))) }
@@ -661,9 +666,14 @@ final class IndexSegment: @unchecked Sendable {  // immutable after init
     /// The summary of document `doc` (its base model given by the view, which owns the names table),
     /// read from the file like a vector row (`Storage.read`): summaries are read scattered, a few
     /// hundred per query, and through the mapping they made most of a 29 MB section resident.
-    func summary(_ doc: Int, baseModel: BaseModel?) -> AdapterSummary {
+    /// `inPlace`: decoded through the mapping, for a scan of them all.
+    func summary(_ doc: Int, baseModel: BaseModel?, inPlace: Bool = false) -> AdapterSummary {
         let s = sections[Section.summaryBytes.rawValue]
         let range = UnsafeRawBufferPointer(rebasing: s[Int(summaryOffsets[doc])..<Int(summaryOffsets[doc + 1])])
+        if inPlace {
+            var r = IndexReader(range)
+            return r.summary(rowID: rowIDs[doc], adapterId: adapterID(doc), baseModel: baseModel)
+        }
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(range.count, 1), alignment: 8)
         defer { copy.deallocate() }
         if let source = range.baseAddress, !range.isEmpty { storage.read(source, range.count, into: copy.baseAddress!) }
