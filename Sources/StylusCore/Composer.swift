@@ -308,10 +308,13 @@ struct TopicWords {
     /// The topic ends in a bracketed qualifier, the booru way of naming a character after its
     /// series ("jinx \\(league of legends\\)"): its first word is then a name, not a common word.
     var hasQualifier: Bool
+    /// The words folded (`AdapterProfile.fold`), for matching names.
+    var folded: Set<String>
 
     init(keyword: String) {
         let words = ComposerLexicon.words(keyword)
         self.words = words
+        folded = Set(words.map(AdapterProfile.fold))
         let trimmed = keyword.trimmingCharacters(in: .whitespaces)
         hasQualifier = trimmed.hasSuffix(")") && (trimmed.firstIndex(of: "(").map { $0 > trimmed.startIndex } ?? false)
         var lead: [String] = []
@@ -502,7 +505,7 @@ struct AdapterProfile {
     /// trigger elsewhere in the prompt, the name capitalised inside a lower-case prompt ("1girl,
     /// Jinx, blue hair"), or a booru qualifier after it ("jinx \\(league of legends\\)").
     func isNamed(topic query: TopicWords, in names: NameContext, knowledge: (any WordKnowledge)?) -> Bool {
-        let topicWords = Set(query.words.map(AdapterProfile.fold))
+        let topicWords = query.folded
         for trigger in triggerNames where trigger.map(AdapterProfile.fold).allSatisfy(topicWords.contains) { return true }
         func isCommon(_ w: String) -> Bool { knowledge?.isCommonWord(w) ?? true }
         let topicRuns = NameContext.squashedRuns(query.words)
@@ -540,7 +543,9 @@ struct AdapterProfile {
     }
 
     static func fold(_ w: String) -> String {
-        w.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
+        // ASCII (nearly every word): folding is lowercasing, and Foundation's folding is slow.
+        if w.utf8.allSatisfy({ $0 < 0x80 }) { return w.lowercased() }
+        return w.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
     }
 }
 
