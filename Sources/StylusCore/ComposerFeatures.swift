@@ -51,7 +51,7 @@ public enum ComposerFeatures {
     public static let names: [String] = [
         "cos_card", "cos_title", "cos_prompt_card", "cos_card_gap", "cos_title_gap", "cos_title_top", "category_fit",
         "retrieval_rank",
-        "lex_head_named", "lex_topic_coverage", "lex_title_coverage", "lex_title_extra", "adapter_head_in_topic",
+        "lex_head_named", "lex_topic_coverage", "lex_title_coverage", "lex_title_extra", "lex_exact_name", "adapter_head_in_topic",
         "adapter_head_related", "wn_same", "wn_topic_narrower", "wn_adapter_narrower", "wn_kind_agrees", "wn_kind_disagrees", "person_extra",
         "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
         "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead",
@@ -230,6 +230,7 @@ extension ComposerFeatures {
     static let iCategoryFit = index["category_fit"]!, iRetrievalRank = index["retrieval_rank"]!
     static let iLexHeadNamed = index["lex_head_named"]!, iLexTopicCoverage = index["lex_topic_coverage"]!
     static let iLexTitleCoverage = index["lex_title_coverage"]!, iLexTitleExtra = index["lex_title_extra"]!
+    static let iLexExactName = index["lex_exact_name"]!
     static let iAdapterHeadInTopic = index["adapter_head_in_topic"]!, iAdapterHeadRelated = index["adapter_head_related"]!
     static let iWnSame = index["wn_same"]!, iWnTopicNarrower = index["wn_topic_narrower"]!, iWnAdapterNarrower = index["wn_adapter_narrower"]!
     static let iWnKindAgrees = index["wn_kind_agrees"]!, iWnKindDisagrees = index["wn_kind_disagrees"]!, iPersonExtra = index["person_extra"]!
@@ -337,6 +338,9 @@ extension ComposerFeatures {
                     let inTopic = title.filter { topic.content.contains($0) }.count
                     x[iLexTitleCoverage] = Double(inTopic) / Double(title.count)
                     x[iLexTitleExtra] = Double(min(3, title.count - inTopic)) / 3
+                    // The title's content words are the topic's, no more and no fewer: a linear model
+                    // cannot build this conjunction from the two collinear coverages.
+                    x[iLexExactName] = inTopic == title.count && coverage[t][j] >= 1 ? 1 : 0
                 }
                 // Scope: what the adapter is about (its title's head) must be what the topic asks for.
                 let heads = p.titleHeads

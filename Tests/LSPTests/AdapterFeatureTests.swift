@@ -240,8 +240,10 @@ final class AdapterFeatureTests: XCTestCase {
         XCTAssertEqual(unknown.range, LSPRange(start: p["5️⃣"]!, end: p["6️⃣"]!))
         XCTAssertFalse(all.contains { $0.code == "missing-trigger" && $0.range.start == p["3️⃣"]! }, "the trigger word is in the prompt")
         let hints = all.filter { $0.code == "adapter-available" }
-        XCTAssertEqual(hints.map(\.severity), [.hint])
-        XCTAssertTrue(hints[0].message.contains("linoprint_v1"), hints[0].message)
+        XCTAssertEqual(hints.map(\.severity), [.hint, .hint])
+        for alias in ["linoprint_v1", "lighthse_v3"] {  // the medium, and the "Lighthouse" adapter
+            XCTAssertTrue(hints.contains { $0.message.contains(alias) }, "\(alias): \(hints.map(\.message))")
+        }
         XCTAssertTrue(all.allSatisfy { $0.source == "stylus" })
 
         // Removing the trigger word: the tag now misses it.
@@ -291,13 +293,13 @@ final class AdapterFeatureTests: XCTestCase {
         let text = "linocut print of a lighthouse"
         let composition = try context.compose(PromptFile(text: text))
         let composed = apply([try XCTUnwrap(composition.edit)], to: text)
-        XCTAssertEqual(composed, "linocut print of a lighthouse, linoprint, <lora:linoprint_v1:0.48>")
+        XCTAssertEqual(composed, "linocut print of a lighthouse, linoprint, lighthse, <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>")
         let codes = { (t: String) in context.linter.diagnostics(context.request(PromptFile(text: t))).map(\.code.rawValue) }
         XCTAssertTrue(codes("linocut print of a lighthouse, <lora:linoprint_v1:0.48>").contains("missing-trigger"), "the check works")
         XCTAssertFalse(codes(composed).contains("missing-trigger"), composed)
 
         client.openDocument(composed, uri: uri)
-        let tagStart = composed.utf16.count - "<lora:linoprint_v1:0.48>".utf16.count + 3
+        let tagStart = try XCTUnwrap(composed.range(of: "<lora:linoprint_v1")).lowerBound.utf16Offset(in: composed) + 3
         let onTag = LSPRange(start: Position(line: 0, character: tagStart), end: Position(line: 0, character: tagStart))
         let titles = try await codeActions(onTag, []).arrayValue?.compactMap { $0["title"]?.stringValue } ?? []
         XCTAssertFalse(titles.contains { $0.hasPrefix("Set weight") }, "\(titles)")
@@ -322,8 +324,8 @@ final class AdapterFeatureTests: XCTestCase {
         let compose = try decode(try XCTUnwrap(actions.arrayValue?.first { $0["kind"] == "source.compose" }), as: CodeAction.self)
         // With the trigger word the adapter lacks; the title says the adapter has no local file.
         XCTAssertEqual(apply(compose.edit?.changes?[uri] ?? [], to: text),
-                       "linocut print of a lighthouse, linoprint, <lora:linoprint_v1:0.48>")
-        XCTAssertEqual(compose.title, "Compose adapters: <lora:linoprint_v1:0.48> (not installed: linoprint_v1)")
+                       "linocut print of a lighthouse, linoprint, lighthse, <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>")
+        XCTAssertEqual(compose.title, "Compose adapters: <lora:linoprint_v1:0.48> <lora:lighthse_v3:0.64> (not installed: linoprint_v1, lighthse_v3)")
         XCTAssertFalse(actions.arrayValue?.contains { $0["title"] == "Render image" } ?? true, "no render handler, no action")
         let onlyQuickfix = try await codeActions(whole, [], only: ["quickfix"])
         XCTAssertEqual(onlyQuickfix.arrayValue?.count, 0)
@@ -365,16 +367,16 @@ final class AdapterFeatureTests: XCTestCase {
         let result = try await client.request("workspace/executeCommand", ExecuteCommandParams(
             command: "stylus.compose", arguments: [["uri": .string(uri)]]))
         XCTAssertEqual(result["applied"], true)
-        XCTAssertEqual(result["tags"], ["<lora:linoprint_v1:0.48>"])
-        XCTAssertEqual(result["trigger_words"], ["linoprint"])
-        XCTAssertEqual(result["not_installed"], ["linoprint_v1"])
+        XCTAssertEqual(result["tags"], ["<lora:linoprint_v1:0.48>", "<lora:lighthse_v3:0.64>"])
+        XCTAssertEqual(result["trigger_words"], ["linoprint", "lighthse"])
+        XCTAssertEqual(result["not_installed"], ["linoprint_v1", "lighthse_v3"])
         let edit = try decode(try XCTUnwrap(applied.current.first?["edit"]), as: WorkspaceEdit.self)
-        XCTAssertEqual(apply(edit.changes?[uri] ?? [], to: text), text + ", linoprint, <lora:linoprint_v1:0.48>")
+        XCTAssertEqual(apply(edit.changes?[uri] ?? [], to: text), text + ", linoprint, lighthse, <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>")
 
         let rendered = try await client.request("workspace/executeCommand", ExecuteCommandParams(
             command: "stylus.render", arguments: [["uri": .string(uri)]]))
         XCTAssertEqual(rendered["image"], "/tmp/x.png")
-        XCTAssertEqual(render.calls.current, [.string(text + ", <lora:linoprint_v1:0.48>")])
+        XCTAssertEqual(render.calls.current, [.string(text + ", <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>")])
         let init2 = try await TestClient.capabilitiesWithRender(home: home)
         XCTAssertEqual(init2, ["stylus.compose", "stylus.reindex", "stylus.render"])
 
