@@ -24,9 +24,10 @@ import Darwin
 /// catalog row, adapter id, base model, NSFW flag and an encoded `AdapterSummary` (decoded on
 /// demand); the BM25 postings with each document's raw term count and length (terms sorted by
 /// UTF-8 bytes, binary-searched); the stored MiniLM vectors as fp32 (rescoring, composer features)
-/// with a checksum per row, and as int8 codes with scales (the scan). BM25 weights depend on the document count, the average
-/// length and each term's document frequency over base and delta together, so they are computed
-/// per query from the counts (`BM25Postings.weight`), with the same arithmetic a full build used.
+/// with a checksum per row, and as int8 codes with scales (the scan). BM25 weights depend on the
+/// document count, the average length and each term's document frequency over base and delta
+/// together, so they are computed per query from the counts (`BM25Postings.weight`), with the same
+/// arithmetic a full build used.
 ///
 /// File layout (little-endian): a 128-byte header (magic `STYLUSIX`, format version, generation,
 /// catalog id, file length, counts, payload checksum, kind (base or delta), for a delta the

@@ -338,8 +338,9 @@ extension ComposerFeatures {
                     let inTopic = title.filter { topic.content.contains($0) }.count
                     x[iLexTitleCoverage] = Double(inTopic) / Double(title.count)
                     x[iLexTitleExtra] = Double(min(3, title.count - inTopic)) / 3
-                    // The title's content words are the topic's, no more and no fewer: a linear model
-                    // cannot build this conjunction from the two collinear coverages.
+                    // Every title word is in the topic and every topic word among its names (title,
+                    // tags, triggers): a linear model cannot build this conjunction from the two
+                    // collinear coverages.
                     x[iLexExactName] = inTopic == title.count && coverage[t][j] >= 1 ? 1 : 0
                 }
                 // Scope: what the adapter is about (its title's head) must be what the topic asks for.
