@@ -341,6 +341,19 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
 // The panel already widened to floats (`wf`, 16·k): the same products in the same order, so the
 // same bits, without converting the halves again for every block of rows.
 #define NARROW_BLOCK_F32(R) NARROW_BLOCK_OF(R, load(wf + kk * 16))
+// All rows of the panel: blocks of 6, then the remainder as one block (R must be a constant).
+#define NARROW_ROWS(BLOCK)                                                                          \
+    do {                                                                                             \
+        for (; r0 + 6 <= m; r0 += 6) BLOCK(6);                                                       \
+        switch (m - r0) {                                                                            \
+        case 5: BLOCK(5); break;                                                                     \
+        case 4: BLOCK(4); break;                                                                     \
+        case 3: BLOCK(3); break;                                                                     \
+        case 2: BLOCK(2); break;                                                                     \
+        case 1: BLOCK(1); break;                                                                     \
+        default: break;                                                                              \
+        }                                                                                            \
+    } while (0)
 
 CLONES
 void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
@@ -355,26 +368,10 @@ void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t 
         long r0 = 0;
         if (wf) {
             for (long kk = 0; kk < k; kk++) store(wf + kk * 16, load_half(w + kk * 16));
-            for (; r0 + 6 <= m; r0 += 6) NARROW_BLOCK_F32(6);
-            switch (m - r0) {
-            case 5: NARROW_BLOCK_F32(5); break;
-            case 4: NARROW_BLOCK_F32(4); break;
-            case 3: NARROW_BLOCK_F32(3); break;
-            case 2: NARROW_BLOCK_F32(2); break;
-            case 1: NARROW_BLOCK_F32(1); break;
-            default: break;
-            }
+            NARROW_ROWS(NARROW_BLOCK_F32);
             continue;
         }
-        for (; r0 + 6 <= m; r0 += 6) NARROW_BLOCK(6);
-        switch (m - r0) {
-        case 5: NARROW_BLOCK(5); break;
-        case 4: NARROW_BLOCK(4); break;
-        case 3: NARROW_BLOCK(3); break;
-        case 2: NARROW_BLOCK(2); break;
-        case 1: NARROW_BLOCK(1); break;
-        default: break;
-        }
+        NARROW_ROWS(NARROW_BLOCK);
     }
     free(wf);
 }

@@ -139,12 +139,7 @@ package enum CatalogSchema {
         // (adapters added or removed; names, refined fields, file, vector changed), whichever code
         // path writes. `catalog_id` tells this catalog's index from another catalog's.
         m.registerMigration("v6_index_generation") { db in
-            let indexed = """
-                adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words, tags,
-                refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
-                trigger_words, is_character, embedding, embedding_model, embedding_dim
-                """
-            let bump = "UPDATE catalog_state SET value = value + 1 WHERE key = 'generation';"
+            let (indexed, bump) = (indexedColumns, bumpGeneration)
             try db.execute(sql: """
                 CREATE TABLE catalog_state (key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;
                 INSERT INTO catalog_state (key, value) VALUES ('generation', 1), ('catalog_id', lower(hex(randomblob(16))));
@@ -159,12 +154,7 @@ package enum CatalogSchema {
         // generation). One row per adapter id (the latest change). `changes_since`: the log is
         // complete from this generation on; an index older than that is rebuilt whole.
         m.registerMigration("v7_index_change_log") { db in
-            let indexed = """
-                adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words, tags,
-                refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
-                trigger_words, is_character, embedding, embedding_model, embedding_dim
-                """
-            let bump = "UPDATE catalog_state SET value = value + 1 WHERE key = 'generation';"
+            let (indexed, bump) = (indexedColumns, bumpGeneration)
             // Delete, then insert: an INSERT OR REPLACE here would take the conflict policy of the
             // statement that fired the trigger (an INSERT OR IGNORE would drop the log entry).
             func log(_ id: String) -> String {
@@ -189,4 +179,13 @@ package enum CatalogSchema {
         }
         return m
     }
+
+    /// The columns whose change makes the retrieval index stale (v6 and v7 triggers). Part of those
+    /// migrations' SQL: a change here needs a new migration that recreates the triggers.
+    private static let indexedColumns = """
+        adapter_id, alias, title, base_model, category, weight, weight_source, refined_trigger_words, tags,
+        refined_description, nsfw, download_count, download_url, source, source_ref, file_path, file_stem,
+        trigger_words, is_character, embedding, embedding_model, embedding_dim
+        """
+    private static let bumpGeneration = "UPDATE catalog_state SET value = value + 1 WHERE key = 'generation';"
 }

@@ -3,8 +3,8 @@ import StylusCore
 
 /// BM25 over each adapter's title, alias, tags, trigger words and refined description: the
 /// retrieval index's postings lists (term counts, weighted per query with the index's statistics),
-/// so a query only touches the documents that share a term with it. One index type serves both the composer's lexical candidates and the
-/// hybrid retriever's keyword list.
+/// so a query only touches the documents that share a term with it. One index type serves both the
+/// composer's lexical candidates and the hybrid retriever's keyword list.
 public struct BM25Index: Sendable {
     /// The postings, in the retrieval index's layout (a mapped file or memory).
     let index: RetrievalIndex
