@@ -77,6 +77,9 @@ struct OnlySomeAdapters: CandidateSource {
     func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter] {
         try base.candidates(for: restricted(query), denseVector: denseVector)
     }
+    func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]] {
+        try base.candidates(for: queries.map { (restricted($0.query), $0.denseVector) })
+    }
     func embed(_ texts: [String]) -> [[Float]]? { base.embed(texts) }
     var wordKnowledge: (any WordKnowledge)? { base.wordKnowledge }
     func attachVectors(_ candidates: inout [CandidateAdapter]) { base.attachVectors(&candidates) }

@@ -179,46 +179,79 @@ public final class Retriever: CandidateSource, Sendable {
             .map { candidate($0) }
     }
 
-    func search(_ query: CandidateQuery, denseVector: [Float]?, timings: inout Timings) throws -> [Hit] {
-        func ms(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
-        let k = max(0, query.limit)
-        guard k > 0 else { return [] }
-        let cleaned = QueryText.clean(query.text)
-        let topic = query.topic.map(QueryText.clean)
-        let depth = max(options.depth, k)
+    /// Rankings for several queries whose dense vectors the caller has (a prompt's topics): one
+    /// int8 scan serves them all. Each ranking is the one `candidates(for:denseVector:)` gives.
+    public func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]] {
+        let plans = queries.map { plan($0.query) }
+        var vectors: [[Float]?] = []
+        for (plan, (_, given)) in zip(plans, queries) {
+            var t = Timings()
+            vectors.append(denseVector(plan, given: given, timings: &t))
+        }
+        let dense = topRows(zip(plans, vectors).map { plan, v in (v ?? [], v == nil ? 0 : plan.depth, plan.allowed) })
+        var t = Timings()
+        return try zip(plans, dense).map { plan, dense in try fused(plan, dense: dense, timings: &t).map { candidate($0) } }
+    }
+
+    func search(_ query: CandidateQuery, denseVector given: [Float]?, timings: inout Timings) throws -> [Hit] {
+        let plan = plan(query)
+        var dense: [(Int, Float)] = []
+        if let q = denseVector(plan, given: given, timings: &timings) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            dense = topRows(q, depth: plan.depth, allowed: plan.allowed)
+            timings.dense += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+        return try fused(plan, dense: dense, timings: &timings)
+    }
+
+    /// What a query asks, as the search uses it.
+    private struct QueryPlan {
+        var k: Int
+        var cleaned: String
+        var topic: String?
+        var depth: Int
+        var allowed: (Int) -> Bool
+    }
+
+    private func plan(_ query: CandidateQuery) -> QueryPlan {
         // -2 matches no entry (a base model no adapter has).
         let wanted: Int32? = query.baseModel.map(index.baseID)
         let only = index.documents(adapterIDs: query.onlyAdapterIDs)
         let allowed: (Int) -> Bool = { [index, includeNSFW = query.includeNSFW] i in
             (only?.contains(i) ?? true) && (wanted == nil || index.baseOfDoc[i] == wanted) && (includeNSFW || index.nsfwOfDoc[i] == 0)
         }
+        let k = max(0, query.limit)
+        return QueryPlan(k: k, cleaned: QueryText.clean(query.text), topic: query.topic.map(QueryText.clean),
+                         depth: max(options.depth, k), allowed: allowed)
+    }
 
-        var dense: [(Int, Float)] = []
-        if let encoder, index.vectorCount > 0, !cleaned.isEmpty {
-            var start = DispatchTime.now().uptimeNanoseconds
-            var q: [Float]
-            if let denseVector, denseVector.count == MiniLMEncoder.dimension {
-                q = denseVector
-            } else if let topic, !topic.isEmpty {
-                // The topic itself weighs more than the prompt around it (both in one encoder pass).
-                let both = encoder.embed(tokenIDs: [queryTokens(cleaned, encoder), queryTokens(topic, encoder)])
-                q = both[0]
-                let t = both[1]
-                for j in q.indices { q[j] = 2 * t[j] + q[j] }
-                let n = (q.reduce(0) { $0 + $1 * $1 }).squareRoot()
-                if n > 0 { for j in q.indices { q[j] /= n } }
-            } else {
-                q = encoder.embed(tokenIDs: [queryTokens(cleaned, encoder)])[0]
-            }
-            timings.embed += ms(since: start)
-            start = DispatchTime.now().uptimeNanoseconds
-            dense = topRows(q, depth: depth, allowed: allowed)
-            timings.dense += ms(since: start)
-        }
+    /// The dense query vector: `given` when it has the model's dimension, else embedded here; nil
+    /// when there is no dense search (no model, no vectors, nothing asked).
+    private func denseVector(_ plan: QueryPlan, given: [Float]?, timings: inout Timings) -> [Float]? {
+        guard plan.k > 0, let encoder, index.vectorCount > 0, !plan.cleaned.isEmpty else { return nil }
+        if let given, given.count == MiniLMEncoder.dimension { return given }
         let start = DispatchTime.now().uptimeNanoseconds
-        let terms = Set(QueryText.words(topic ?? cleaned).flatMap(BM25Index.tokens))
-        let lexical = self.lexical.search(terms: terms, limit: depth, allowed: allowed).map { ($0.doc, $0.score) }
-        timings.bm25 += ms(since: start)
+        defer { timings.embed += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
+        guard let topic = plan.topic, !topic.isEmpty else {
+            return encoder.embed(tokenIDs: [queryTokens(plan.cleaned, encoder)])[0]
+        }
+        // The topic itself weighs more than the prompt around it (both in one encoder pass).
+        let both = encoder.embed(tokenIDs: [queryTokens(plan.cleaned, encoder), queryTokens(topic, encoder)])
+        var q = both[0]
+        let t = both[1]
+        for j in q.indices { q[j] = 2 * t[j] + q[j] }
+        let n = (q.reduce(0) { $0 + $1 * $1 }).squareRoot()
+        if n > 0 { for j in q.indices { q[j] /= n } }
+        return q
+    }
+
+    /// BM25 for the plan, fused with its dense ranking.
+    private func fused(_ plan: QueryPlan, dense: [(Int, Float)], timings: inout Timings) throws -> [Hit] {
+        guard plan.k > 0 else { return [] }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let terms = Set(QueryText.words(plan.topic ?? plan.cleaned).flatMap(BM25Index.tokens))
+        let lexical = self.lexical.search(terms: terms, limit: plan.depth, allowed: plan.allowed).map { ($0.doc, $0.score) }
+        timings.bm25 += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
 
         var fused: [Int: Double] = [:]
         switch options.fusion {
@@ -232,7 +265,7 @@ public final class Retriever: CandidateSource, Sendable {
             }
         }
         return fused.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .prefix(k).map { Hit(index: $0.key, score: $0.value, adapterID: index.adapterID($0.key)) }
+            .prefix(plan.k).map { Hit(index: $0.key, score: $0.value, adapterID: index.adapterID($0.key)) }
     }
 
     /// The query's word pieces, cut to `queryTokenLimit` as sentence-transformers cuts to its
@@ -255,34 +288,62 @@ public final class Retriever: CandidateSource, Sendable {
     /// much less than the score gap between rank `depth` and rank `rescoreDepth` in practice, so the
     /// result is the exact ranking (a test compares it with a full fp32 scan).
     func topRows(_ q: [Float], depth: Int, allowed: (Int) -> Bool) -> [(Int, Float)] {
+        withoutActuallyEscaping(allowed) { topRows([(q, depth, $0)])[0] }
+    }
+
+    /// `topRows` for several queries: each pass over the int8 codes serves up to
+    /// `queriesPerScan` of them (a prompt's topics), so the codes are read from memory once per
+    /// pass rather than once per query. Each result is the one `topRows` gives for its query alone.
+    func topRows(_ queries: [(vector: [Float], depth: Int, allowed: (Int) -> Bool)]) -> [[(Int, Float)]] {
         let d = MiniLMEncoder.dimension
         let rows = index.vectorRows  // base rows then delta rows, those of removed documents included
-        guard rows > 0, depth > 0 else { return [] }
+        var results = [[(Int, Float)]](repeating: [], count: queries.count)
+        let wanted = queries.indices.filter { queries[$0].depth > 0 }
+        guard rows > 0, !wanted.isEmpty else { return results }
         let matrixEntry = UnsafeBufferPointer(start: index.matrixEntry, count: rows)
-        let (q8, _) = Kernels.int8QueryCodes(q)  // the query's scale is common to all rows: order only
-        var approximate = [Float](repeating: 0, count: rows)
-        q8.withUnsafeBufferPointer { qp in
-            approximate.withUnsafeMutableBufferPointer { out in
-                for block in index.codeBlocks where block.rows > 0 {
-                    let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(block.codes),
-                                        UncheckedSendable(block.scales), UncheckedSendable(out.baseAddress! + block.firstRow))
-                    Kernels.parallelFor(block.rows, minimumChunk: 16384) { range in
-                        Kernels.scanInt8(q.value, c.value + range.lowerBound * d, scales: s.value + range.lowerBound,
-                                         rows: range.count, dim: d, into: o.value + range.lowerBound)
+        var approximate = [Float](repeating: 0, count: rows * min(wanted.count, Self.queriesPerScan))
+        for first in stride(from: 0, to: wanted.count, by: Self.queriesPerScan) {
+            let group = Array(wanted[first..<min(wanted.count, first + Self.queriesPerScan)])
+            // The queries' scales are common to all rows: order only.
+            let q8 = group.flatMap { Kernels.int8QueryCodes(queries[$0].vector).codes }
+            q8.withUnsafeBufferPointer { qp in
+                approximate.withUnsafeMutableBufferPointer { out in
+                    for block in index.codeBlocks where block.rows > 0 {
+                        let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(block.codes),
+                                            UncheckedSendable(block.scales), UncheckedSendable(out.baseAddress! + block.firstRow))
+                        Kernels.parallelFor(block.rows, minimumChunk: 16384) { range in
+                            Kernels.scanInt8(queries: q.value, count: group.count, c.value + range.lowerBound * d,
+                                             scales: s.value + range.lowerBound, rows: range.count, dim: d,
+                                             into: o.value + range.lowerBound, stride: rows)
+                        }
                     }
                 }
             }
+            for (slot, i) in group.enumerated() {
+                results[i] = approximate.withUnsafeBufferPointer { scores in
+                    rescored(queries[i].vector, approximate: UnsafeBufferPointer(rebasing: scores[slot * rows..<(slot + 1) * rows]),
+                             depth: queries[i].depth, allowed: queries[i].allowed, matrixEntry: matrixEntry)
+                }
+            }
         }
-        // Best approximate rows (allowed ones only) in a bounded min-heap, then exact fp32 scores.
+        return results
+    }
+
+    /// Queries per pass of the int8 scan: their approximate scores are held for every row (4 bytes
+    /// each), so this bounds that buffer (8 × 300K rows: 9.6 MB).
+    static let queriesPerScan = 8
+
+    /// The best approximate rows (allowed ones only) in a bounded min-heap, then exact fp32 scores.
+    private func rescored(_ q: [Float], approximate scores: UnsafeBufferPointer<Float>, depth: Int, allowed: (Int) -> Bool,
+                          matrixEntry: UnsafeBufferPointer<Int32>) -> [(Int, Float)] {
+        let d = MiniLMEncoder.dimension
         var heap = BoundedMinHeap(capacity: Self.rescoreDepth(depth))
         var threshold = -Float.infinity  // the heap's minimum once it is full
-        approximate.withUnsafeBufferPointer { scores in
-            for r in 0..<rows where scores[r] > threshold {
-                let doc = matrixEntry[r]
-                guard doc >= 0, allowed(Int(doc)) else { continue }  // -1: a document the delta removed
-                heap.insert(scores[r], Int32(r))
-                if heap.isFull { threshold = heap.minimum }
-            }
+        for r in scores.indices where scores[r] > threshold {
+            let doc = matrixEntry[r]
+            guard doc >= 0, allowed(Int(doc)) else { continue }  // -1: a document the delta removed
+            heap.insert(scores[r], Int32(r))
+            if heap.isFull { threshold = heap.minimum }
         }
         var exact: [(Int, Float)] = []
         exact.reserveCapacity(heap.count)

@@ -57,12 +57,18 @@ public protocol CandidateSource: Sendable {
     func attachVectors(_ candidates: inout [CandidateAdapter])
     /// Ranks with a dense query vector already computed (sources without embeddings ignore it).
     func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter]
+    /// `candidates(for:denseVector:)` for several queries at once (a prompt's topics), which a
+    /// source may serve with one pass over its vectors.
+    func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]]
 }
 
 extension CandidateSource {
     public func attachVectors(_ candidates: inout [CandidateAdapter]) {}
     public func candidates(for query: CandidateQuery, denseVector: [Float]) throws -> [CandidateAdapter] {
         try candidates(for: query)
+    }
+    public func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]] {
+        try queries.map { try candidates(for: $0.query, denseVector: $0.denseVector) }
     }
     public func embed(_ texts: [String]) -> [[Float]]? { nil }
     public var wordKnowledge: (any WordKnowledge)? { nil }

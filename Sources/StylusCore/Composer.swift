@@ -390,6 +390,10 @@ struct AdapterProfile {
     var nameWords: Set<String> = []
     /// The head word of each title alternative ("Japanese Castle" → castle).
     var titleHeads: Set<String> = []
+    /// Title words that carry content.
+    var titleContent: Set<String> = []
+    /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
+    var knowledgeNames: [String] = []
 
     static func heads(_ titleNames: [[String]]) -> Set<String> {
         Set(titleNames.compactMap { name in
@@ -418,6 +422,8 @@ struct AdapterProfile {
         triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         nameWords = Set((titleNames + tagNames + triggerNames).joined())
         titleHeads = AdapterProfile.heads(titleNames)
+        titleContent = AdapterProfile.contentWords(titleNames)
+        knowledgeNames = AdapterProfile.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
         qualifierWords = AdapterProfile.bracketed(c.card.title)
         vectors = c.vectors
         if isCharacterLike {

@@ -196,13 +196,13 @@ struct TopicTerms {
 }
 
 extension AdapterProfile {
-    /// Title words that carry content.
-    var titleContent: Set<String> {
+    /// The words of the title alternatives that carry content.
+    static func contentWords(_ titleNames: [[String]]) -> Set<String> {
         Set(titleNames.joined().filter { !ComposerFeatures.functionWords.contains($0) && !ComposerLexicon.tagNoise.contains($0) })
     }
 
-    /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
-    var knowledgeNames: [String] {
+    /// Each title alternative (the first two) and its head, then the primary tag; no repeats.
+    static func knowledgeNames(titleNames: [[String]], tagNames: [[String]]) -> [String] {
         var out: [String] = []
         for name in titleNames.prefix(2) {
             out.append(name.joined(separator: " "))
@@ -295,10 +295,8 @@ extension ComposerFeatures {
         var selection = Selection(rows: Array(repeating: Array(repeating: nil, count: profiles.count), count: topics.count),
                                   weighed: Array(repeating: Array(repeating: false, count: profiles.count), count: topics.count))
         for (t, topic) in topics.enumerated() {
-            let order = profiles.indices.sorted { a, b in
-                let (x, y) = (closeness(t, a), closeness(t, b))
-                return x != y ? x > y : a < b
-            }
+            let key = profiles.indices.map { closeness(t, $0) }
+            let order = profiles.indices.sorted { a, b in key[a] != key[b] ? key[a] > key[b] : a < b }
             let okIdx = order.filter { allowed[t][$0] }
             for j in okIdx.prefix(scoredPerTopic) { selection.weighed[t][j] = true }
             var needed = Set(okIdx.prefix(scoredPerTopic))
@@ -335,7 +333,8 @@ extension ComposerFeatures {
                 x[iLexTopicCoverage] = coverage[t][j]
                 let title = p.titleContent
                 if !title.isEmpty {
-                    let inTopic = title.filter { topic.content.contains($0) }.count
+                    var inTopic = 0
+                    for w in title where topic.content.contains(w) { inTopic += 1 }
                     x[iLexTitleCoverage] = Double(inTopic) / Double(title.count)
                     x[iLexTitleExtra] = Double(min(3, title.count - inTopic)) / 3
                     // Every title word is in the topic and every topic word among its names (title,
@@ -392,6 +391,8 @@ extension ComposerFeatures {
     /// The share of the topic's content words that the adapter's names contain.
     static func topicCoverage(_ t: TopicTerms, _ p: AdapterProfile) -> Double {
         guard !t.content.isEmpty else { return 0 }
-        return Double(t.content.filter { p.nameWords.contains($0) }.count) / Double(t.content.count)
+        var named = 0
+        for w in t.content where p.nameWords.contains(w) { named += 1 }
+        return Double(named) / Double(t.content.count)
     }
 }

@@ -91,24 +91,22 @@ public enum ComposePipeline {
         }
         let whole = try source.candidates(for: wholeQuery)
         var pool = Array(whole.prefix(wholePromptPoolLimit))
-        var rankings: [[String]] = []
-        for (t, topic) in topics.enumerated() {
-            let lexical = try source.candidates(for: CandidateQuery(text: topic.keyword, topic: topic.keyword, baseModel: nil,
-                                                                    includeNSFW: true, limit: perTopicLimit))
-            pool += lexical
-            if let retriever, evidence.isSemantic, let prompt = evidence.promptVector {
-                // The hybrid ranking for the topic in its prompt (the topic counts twice): semantic
-                // neighbours its names miss.
-                let query = CandidateQuery(text: body, topic: topic.keyword, baseModel: base, includeNSFW: request.includeNSFW,
-                                           limit: perTopicHybridLimit)
-                let hybrid = try retriever.candidates(for: query, denseVector: topicQueryVector(evidence.topicVectors[t], prompt))
-                pool += hybrid
-                rankings.append(hybrid.map(\.card.adapterId))
-            } else {
-                rankings.append(lexical.map(\.card.adapterId))
-            }
+        let lexical = try topics.map { topic in
+            try source.candidates(for: CandidateQuery(text: topic.keyword, topic: topic.keyword, baseModel: nil,
+                                                      includeNSFW: true, limit: perTopicLimit))
         }
-        evidence.topicRankings = rankings
+        var perTopicHybrid: [[CandidateAdapter]]?
+        if let retriever, evidence.isSemantic, let prompt = evidence.promptVector {
+            // The hybrid ranking for each topic in its prompt (the topic counts twice): semantic
+            // neighbours its names miss. All topics in one request: one scan of the vectors.
+            perTopicHybrid = try retriever.candidates(for: topics.indices.map { t in
+                (query: CandidateQuery(text: body, topic: topics[t].keyword, baseModel: base, includeNSFW: request.includeNSFW,
+                                       limit: perTopicHybridLimit),
+                 denseVector: topicQueryVector(evidence.topicVectors[t], prompt))
+            })
+        }
+        for t in topics.indices { pool += lexical[t] + (perTopicHybrid?[t] ?? []) }
+        evidence.topicRankings = (perTopicHybrid ?? lexical).map { $0.map(\.card.adapterId) }
         retriever?.attachVectors(&pool)
         let t2 = clock.now
         let composition = Composer.compose(topics: topics, candidates: pool, promptText: body,

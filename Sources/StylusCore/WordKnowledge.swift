@@ -88,7 +88,7 @@ struct WordRelationMemo {
     mutating func relation(_ a: String, _ b: String, _ k: any WordKnowledge) -> WordRelation {
         let ea = entry(a, k), eb = entry(b, k)
         guard !ea.senses.isEmpty, !eb.senses.isEmpty else { return .unrelated }
-        if !Set(ea.senses).isDisjoint(with: eb.senses) { return .same }
+        if ea.senses.contains(where: eb.senses.contains) { return .same }  // at most 3 senses each
         if let d = eb.senses.compactMap({ ea.ancestors[$0] }).min() { return .narrower(depth: d) }
         if let d = ea.senses.compactMap({ eb.ancestors[$0] }).min() { return .broader(depth: d) }
         return .unrelated

@@ -93,6 +93,16 @@ extension Kernels {
         let best = int8ScanLevel(dim: dim)
         stylus_scan_i8(q, codes, scales, rows, dim, scores, min(level ?? best, best))
     }
+
+    /// `scanInt8` for `count` queries (`queries`: count × dim codes) over the same rows, reading
+    /// the rows once: the scores of query i go to scores + i·stride, the same values `scanInt8` gives.
+    public static func scanInt8(queries: UnsafePointer<Int8>, count: Int, _ codes: UnsafePointer<Int8>,
+                                scales: UnsafePointer<Float>, rows: Int, dim: Int, into scores: UnsafeMutablePointer<Float>,
+                                stride: Int, level: Int32? = nil) {
+        guard rows > 0, dim > 0, count > 0 else { return }
+        let best = int8ScanLevel(dim: dim)
+        stylus_scan_i8_many(queries, count, codes, scales, rows, dim, scores, stride, min(level ?? best, best))
+    }
 }
 
 #if canImport(Glibc)

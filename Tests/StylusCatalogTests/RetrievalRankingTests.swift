@@ -68,6 +68,22 @@ final class RetrievalRankingTests: XCTestCase {
         // Real query text through the encoder: same agreement.
         let q = try XCTUnwrap(r.queryVector("a castle in the mountains"))
         XCTAssertEqual(r.denseTopRows(q, depth: 50).map { $0.0 }, r.exactTopRows(q, depth: 50).map { $0.0 })
+
+        // A prompt's topics in one request (more than one scan's worth, each with its own base model,
+        // limit and filters) rank as each does alone.
+        let queries = (0..<11).map { n in
+            (query: CandidateQuery(text: "card \(n)", topic: "vector \(n)", baseModel: n % 2 == 0 ? BaseModel("SD 1.5") : nil,
+                                   includeNSFW: n % 3 == 0, limit: [1, 20, 150][n % 3],
+                                   onlyAdapterIDs: n == 4 ? Set((0..<50).map { "v\($0)" }) : nil),
+             denseVector: Self.unit(zip(centres[n % 6], (0..<384).map { _ in Float.random(in: -1...1, using: &g) * 0.2 }).map { $0 + $1 }))
+        }
+        let together = try r.candidates(for: queries)
+        XCTAssertEqual(together.count, queries.count)
+        for (n, q) in queries.enumerated() {
+            let alone = try r.candidates(for: q.query, denseVector: q.denseVector)
+            XCTAssertFalse(alone.isEmpty)
+            XCTAssertEqual(together[n].map(\.card.adapterId), alone.map(\.card.adapterId), "query \(n)")
+        }
     }
 
     func testLongQueriesAreCutToTheTokenLimit() throws {

@@ -29,6 +29,29 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    func testSeveralQueriesInOneScanScoreAsEachAlone() {
+        var g = SeededGenerator(seed: 13)
+        // 300 rows of 384 codes span several of the scan's cache blocks, the last one partial.
+        for (rows, dim, count) in [(300, 384, 5), (7, 64, 3), (2, 40, 1)] {
+            let codes = (0..<(rows * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+            let queries = (0..<(count * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+            let scales = (0..<rows).map { _ in Float(Int.random(in: 1...1000, using: &g)) / 1e5 }
+            for level in 0...Kernels.int8ScanLevel(dim: dim) {
+                let stride = rows + 3  // the scores of each query start `stride` after the last's
+                var together = [Float](repeating: .nan, count: count * stride)
+                Kernels.scanInt8(queries: queries, count: count, codes, scales: scales, rows: rows, dim: dim,
+                                 into: &together, stride: stride, level: level)
+                for i in 0..<count {
+                    var alone = [Float](repeating: .nan, count: rows)
+                    Kernels.scanInt8(Array(queries[i * dim..<(i + 1) * dim]), codes, scales: scales, rows: rows, dim: dim,
+                                     into: &alone, level: level)
+                    XCTAssertEqual(Array(together[i * stride..<i * stride + rows]), alone, "level \(level), dim \(dim), query \(i)")
+                    XCTAssertTrue(together[i * stride + rows..<(i + 1) * stride].allSatisfy(\.isNaN), "wrote past its rows")
+                }
+            }
+        }
+    }
+
     func testInt8CodesStayWithinHalfAStepOfTheVector() {
         var g = SeededGenerator(seed: 11)
         var codes = Kernels.Int8Codes(dimension: 64)

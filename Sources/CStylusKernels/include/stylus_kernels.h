@@ -70,6 +70,12 @@ void stylus_narrow_bf16(const float *x, long n, uint16_t *out);
 /// `stylus_scan_i8_best_level`).
 void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores, int level);
 
+/// `stylus_scan_i8` for `nq` queries (q: nq × dim codes) over the same rows, the scores of query i
+/// at scores + i·stride (the same values). The rows are read from memory once for all the queries,
+/// in blocks that stay in cache while each query scans them, instead of once per query.
+void stylus_scan_i8_many(const int8_t *q, long nq, const int8_t *codes, const float *scales, long rows, long dim,
+                         float *scores, long stride, int level);
+
 /// The fastest `stylus_scan_i8` level this CPU runs for vectors of `dim` codes.
 int stylus_scan_i8_best_level(long dim);
 
