@@ -301,9 +301,12 @@ public final class Retriever: CandidateSource, Sendable {
         let wanted = queries.indices.filter { queries[$0].depth > 0 }
         guard rows > 0, !wanted.isEmpty else { return results }
         let matrixEntry = UnsafeBufferPointer(start: index.matrixEntry, count: rows)
-        var approximate = [Float](repeating: 0, count: rows * min(wanted.count, Self.queriesPerScan))
-        for first in stride(from: 0, to: wanted.count, by: Self.queriesPerScan) {
-            let group = Array(wanted[first..<min(wanted.count, first + Self.queriesPerScan)])
+        // Equal passes: 17 queries go as 6 + 6 + 5, not 16 + 1.
+        let passes = (wanted.count + Self.queriesPerScan - 1) / Self.queriesPerScan
+        let perPass = (wanted.count + passes - 1) / passes
+        var approximate = [Float](repeating: 0, count: rows * perPass)
+        for first in stride(from: 0, to: wanted.count, by: perPass) {
+            let group = Array(wanted[first..<min(wanted.count, first + perPass)])
             // The queries' scales are common to all rows: order only.
             let q8 = group.flatMap { Kernels.int8QueryCodes(queries[$0].vector).codes }
             q8.withUnsafeBufferPointer { qp in
@@ -329,9 +332,9 @@ public final class Retriever: CandidateSource, Sendable {
         return results
     }
 
-    /// Queries per pass of the int8 scan: their approximate scores are held for every row (4 bytes
-    /// each), so this bounds that buffer (8 × 300K rows: 9.6 MB).
-    static let queriesPerScan = 8
+    /// At most this many queries per pass of the int8 scan: their approximate scores are held for
+    /// every row (4 bytes each), so this bounds that buffer (16 × 300K rows: 19 MB).
+    static let queriesPerScan = 16
 
     /// The best approximate rows (allowed ones only) in a bounded min-heap, then exact fp32 scores.
     private func rescored(_ q: [Float], approximate scores: UnsafeBufferPointer<Float>, depth: Int, allowed: (Int) -> Bool,
