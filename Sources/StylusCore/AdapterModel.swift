@@ -11,25 +11,29 @@ public enum AdapterCategory: String, Sendable, Hashable, Codable, CaseIterable {
     /// Reads a category name or its plural ("poses", "buildings", "celebrities", …), as Civitai
     /// category tags are written.
     public init?(tag: String) {
-        let t = tag.lowercased().trimmingCharacters(in: .whitespaces)
-        if let exact = AdapterCategory(rawValue: t) { self = exact; return }
-        switch t {
-        case "styles": self = .style
-        case "characters": self = .character
-        case "celebrities": self = .celebrity
-        case "concepts": self = .concept
-        case "clothes": self = .clothing
-        case "backgrounds": self = .background
-        case "buildings": self = .building
-        case "vehicles": self = .vehicle
-        case "animals": self = .animal
-        case "poses": self = .pose
-        case "actions": self = .action
-        case "objects": self = .object
-        case "tools": self = .tool
-        default: return nil
+        if let known = Self.byTagName[tag] { self = known; return }  // as most catalogs write them
+        // A lowercase ASCII tag without surrounding blanks is already in normal form (most tags
+        // are subjects, and this runs for every tag of every card the composer weighs).
+        let bytes = tag.utf8
+        if let first = bytes.first, let last = bytes.last, first != 0x20, first != 0x09, last != 0x20, last != 0x09,
+           !bytes.contains(where: { $0 >= 0x80 || (0x41...0x5A).contains($0) }) {
+            return nil
         }
+        guard let known = Self.byTagName[tag.lowercased().trimmingCharacters(in: .whitespaces)] else { return nil }
+        self = known
     }
+
+    /// Category names and their plurals.
+    private static let byTagName: [String: AdapterCategory] = {
+        var names = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
+        let plurals: [String: AdapterCategory] = [
+            "styles": .style, "characters": .character, "celebrities": .celebrity, "concepts": .concept,
+            "clothes": .clothing, "backgrounds": .background, "buildings": .building, "vehicles": .vehicle,
+            "animals": .animal, "poses": .pose, "actions": .action, "objects": .object, "tools": .tool,
+        ]
+        names.merge(plurals) { name, _ in name }
+        return names
+    }()
 }
 
 /// A base-model name in Civitai's spelling ("SD 1.5", "SDXL 1.0", "Pony", …), normalised from

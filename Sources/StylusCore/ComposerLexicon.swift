@@ -1,3 +1,5 @@
+import Foundation
+
 /// General knowledge the composer uses to judge whether an adapter fits a topic: word normalisation,
 /// words that never identify an adapter, modifiers that do not narrow a concept, and synonyms /
 /// hypernyms ("corgi" is a dog). General prompt-writing knowledge only: nothing here names an
@@ -102,14 +104,42 @@ public enum ComposerWords {
     public static func subjectTags(_ tags: [String]) -> [String] {
         var out: [String] = []
         for raw in tags where out.count < 6 {
-            let tag = raw.trimmingCharacters(in: .whitespaces).lowercased()
-            if !tag.isEmpty, AdapterCategory(tag: tag) == nil, !isBaseModelName(tag), !out.contains(tag) { out.append(tag) }
+            if let tag = subjectTagMemo.subject(raw), !out.contains(tag) { out.append(tag) }
         }
         return out
     }
 
+    /// A tag in normal form when it names a subject (not a category or a base model), else nil.
+    static func subjectTag(_ raw: String) -> String? {
+        let tag = raw.trimmingCharacters(in: .whitespaces).lowercased()
+        return !tag.isEmpty && AdapterCategory(tag: tag) == nil && !isBaseModelName(tag) ? tag : nil
+    }
+
+    /// A catalog's tags repeat across thousands of cards: each is classified once per process.
+    private static let subjectTagMemo = SubjectTagMemo()
+
     /// A tag that names a known base model ("sdxl", "flux", "Pony XL"), not a subject.
     static func isBaseModelName(_ tag: String) -> Bool {
         BaseModel(tag).map { [BaseModel.sd14, .sd15, .sd21, .sdxl, .pony, .illustrious, .flux1D].contains($0) } ?? false
+    }
+}
+
+/// `ComposerWords.subjectTag` of tags already seen (bounded: cleared when full).
+final class SubjectTagMemo: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var known: [String: String?] = [:]
+    static let capacity = 100_000
+
+    func subject(_ raw: String) -> String? {
+        lock.lock()
+        let seen = known[raw]
+        lock.unlock()
+        if let seen { return seen }
+        let subject = ComposerWords.subjectTag(raw)
+        lock.lock()
+        if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
+        known[raw] = subject
+        lock.unlock()
+        return subject
     }
 }

@@ -136,5 +136,14 @@ final class RefinerTests: XCTestCase {
         XCTAssertNil(BaseModel("  "))
         XCTAssertEqual(BaseModel.pony.architecture, "sdxl")
         XCTAssertEqual(AdapterCategory(tag: "Buildings"), .building)
+        // Names in any case, plurals, blanks around: the lookup and its fast refusal agree.
+        for (tag, category) in [("style", AdapterCategory.style), ("poses", .pose), (" Celebrities\t", .celebrity),
+                                ("CLOTHES", .clothing), ("\u{3000}tool", .tool)] {
+            XCTAssertEqual(AdapterCategory(tag: tag), category, tag)
+        }
+        for tag in ["watercolor", "ink wash", "styles of art", "", "stylé", "toolz"] {
+            XCTAssertNil(AdapterCategory(tag: tag), tag)
+        }
+        XCTAssertEqual(AdapterCategory(tag: "style "), .style)
     }
 }

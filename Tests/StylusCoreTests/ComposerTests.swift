@@ -209,6 +209,8 @@ final class ComposerTests: XCTestCase {
     func testSubjectTagsDropCategoryAndBaseModelNames() {
         XCTAssertEqual(ComposerWords.subjectTags(["style", "Watercolor", "SDXL", "flux", "Pony", "watercolor", "ink wash", "animals"]),
                        ["watercolor", "ink wash"])
+        // Remembered per raw tag: asking again (and in another order) gives the same answer.
+        XCTAssertEqual(ComposerWords.subjectTags([" Ink Wash ", "Animals", "watercolor"]), ["ink wash", "watercolor"])
     }
 
     /// The closest tag counts even when the card as a whole is far from the topic, and the lead says
