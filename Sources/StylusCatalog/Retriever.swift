@@ -322,44 +322,84 @@ public final class Retriever: CandidateSource, Sendable {
                     }
                 }
             }
-            for (slot, i) in group.enumerated() {
-                results[i] = approximate.withUnsafeBufferPointer { scores in
-                    rescored(queries[i].vector, approximate: UnsafeBufferPointer(rebasing: scores[slot * rows..<(slot + 1) * rows]),
-                             depth: queries[i].depth, allowed: queries[i].allowed, matrixEntry: matrixEntry)
+            let selected = approximate.withUnsafeBufferPointer { scores in
+                bestApproximateRows(group.indices.map { slot in
+                    (UnsafeBufferPointer(rebasing: scores[slot * rows..<(slot + 1) * rows]),
+                     Self.rescoreDepth(queries[group[slot]].depth), queries[group[slot]].allowed)
+                }, matrixEntry: matrixEntry)
+            }
+            let exact = exactScores(group.map { queries[$0].vector }, rows: selected, matrixEntry: matrixEntry)
+            for (slot, i) in group.enumerated() { results[i] = Array(exact[slot].prefix(queries[i].depth)) }
+        }
+        return results
+    }
+
+    /// For each query, the rows with the best approximate scores among allowed documents (a bounded
+    /// min-heap per query; the queries on the worker threads).
+    private func bestApproximateRows(_ queries: [(scores: UnsafeBufferPointer<Float>, keep: Int, allowed: (Int) -> Bool)],
+                                     matrixEntry: UnsafeBufferPointer<Int32>) -> [[Int32]] {
+        var selected = [[Int32]](repeating: [], count: queries.count)
+        selected.withUnsafeMutableBufferPointer { out in
+            let (out, queries) = (UncheckedSendable(out), UncheckedSendable(queries))
+            Kernels.parallelFor(queries.value.count) { range in
+                for q in range {
+                    let (scores, keep, allowed) = queries.value[q]
+                    var heap = BoundedMinHeap(capacity: keep)
+                    var threshold = -Float.infinity  // the heap's minimum once it is full
+                    for r in scores.indices where scores[r] > threshold {
+                        let doc = matrixEntry[r]
+                        guard doc >= 0, allowed(Int(doc)) else { continue }  // -1: a document the delta removed
+                        heap.insert(scores[r], Int32(r))
+                        if heap.isFull { threshold = heap.minimum }
+                    }
+                    out.value[q] = heap.items
                 }
             }
         }
-        return results
+        return selected
+    }
+
+    /// Exact fp32 cosines of each query with its selected rows, best first (ties by document).
+    /// A prompt's topic queries share most of their rows: each row is read (and its checksum
+    /// checked) once.
+    private func exactScores(_ vectors: [[Float]], rows selected: [[Int32]], matrixEntry: UnsafeBufferPointer<Int32>) -> [[(Int, Float)]] {
+        let d = MiniLMEncoder.dimension
+        var slotOfRow: [Int32: Int] = [:]
+        var rows: [Int32] = []
+        for r in selected.joined() where slotOfRow[r] == nil {
+            slotOfRow[r] = rows.count
+            rows.append(r)
+        }
+        var matrix = [Float](repeating: 0, count: rows.count * d)
+        matrix.withUnsafeMutableBufferPointer { out in
+            let out = UncheckedSendable(out)
+            Kernels.parallelFor(rows.count, minimumChunk: 64) { range in
+                for slot in range {
+                    let vector = index.matrixRow(Int(rows[slot]))
+                    vector.withUnsafeBufferPointer { v in
+                        UnsafeMutableBufferPointer(rebasing: out.value[slot * d..<(slot + 1) * d]).update(fromContentsOf: v)
+                    }
+                }
+            }
+        }
+        return zip(vectors, selected).map { q, rowsOfQuery in
+            var exact: [(Int, Float)] = []
+            exact.reserveCapacity(rowsOfQuery.count)
+            q.withUnsafeBufferPointer { qp in
+                matrix.withUnsafeBufferPointer { m in
+                    for r in rowsOfQuery {
+                        exact.append((Int(matrixEntry[Int(r)]), Kernels.dot(qp.baseAddress!, m.baseAddress! + slotOfRow[r]! * d, count: d)))
+                    }
+                }
+            }
+            exact.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+            return exact
+        }
     }
 
     /// At most this many queries per pass of the int8 scan: their approximate scores are held for
     /// every row (4 bytes each), so this bounds that buffer (16 × 300K rows: 19 MB).
     static let queriesPerScan = 16
-
-    /// The best approximate rows (allowed ones only) in a bounded min-heap, then exact fp32 scores.
-    private func rescored(_ q: [Float], approximate scores: UnsafeBufferPointer<Float>, depth: Int, allowed: (Int) -> Bool,
-                          matrixEntry: UnsafeBufferPointer<Int32>) -> [(Int, Float)] {
-        let d = MiniLMEncoder.dimension
-        var heap = BoundedMinHeap(capacity: Self.rescoreDepth(depth))
-        var threshold = -Float.infinity  // the heap's minimum once it is full
-        for r in scores.indices where scores[r] > threshold {
-            let doc = matrixEntry[r]
-            guard doc >= 0, allowed(Int(doc)) else { continue }  // -1: a document the delta removed
-            heap.insert(scores[r], Int32(r))
-            if heap.isFull { threshold = heap.minimum }
-        }
-        var exact: [(Int, Float)] = []
-        exact.reserveCapacity(heap.count)
-        q.withUnsafeBufferPointer { qp in
-            for r in heap.items {
-                let row = Int(r)
-                let vector = index.matrixRow(row)
-                exact.append((Int(matrixEntry[row]), Kernels.dot(qp.baseAddress!, vector, count: d)))
-            }
-        }
-        exact.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-        return Array(exact.prefix(depth))
-    }
 
     /// How many rows the int8 scan keeps for fp32 rescoring when `depth` are wanted.
     static func rescoreDepth(_ depth: Int) -> Int { 2 * depth + 100 }
