@@ -377,7 +377,7 @@ public final class Retriever: CandidateSource, Sendable {
                 for slot in range {
                     let vector = index.matrixRow(Int(rows[slot]))
                     vector.withUnsafeBufferPointer { v in
-                        UnsafeMutableBufferPointer(rebasing: out.value[slot * d..<(slot + 1) * d]).update(fromContentsOf: v)
+                        _ = UnsafeMutableBufferPointer(rebasing: out.value[slot * d..<(slot + 1) * d]).update(fromContentsOf: v)
                     }
                 }
             }

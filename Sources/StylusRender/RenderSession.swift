@@ -190,7 +190,7 @@ public final class RenderSession: @unchecked Sendable {
     func resolveLoRAs(_ prompt: ComposedPrompt, written: [ExtraNetworkTag], library: LoRALibrary, composer: RenderComposer?,
                       needFiles: Bool) throws -> (String, [Adapter], [String]) {
         var adapters: [Adapter] = []
-        var warnings: [String] = []
+        let warnings: [String] = []  // nothing here warns yet; callers show what it returns
         func file(_ name: String) -> String? {
             let fromCatalog = composer?.adapterFile(name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
             // A card's `file` counts only as a regular .safetensors file (a card may name anything).
