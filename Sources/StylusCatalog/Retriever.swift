@@ -50,7 +50,10 @@ public final class Retriever: CandidateSource, Sendable {
     public let storeProblem: String?
 
     /// Each candidate's cleaned title and subject tags, derived once per adapter.
-    let nameTexts = NameTextCache()
+    /// The texts that name an adapter for the composer's embeddings (cleaned title, subject tags),
+    /// per adapter id: cleaning titles is string work the pool would otherwise repeat on every
+    /// compose. This retriever's index never changes, so neither do its cards' names.
+    let nameTexts = BoundedMemo<String, (title: String, tags: [String])>(capacity: 200_000)
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog. Reads
     /// only: store missing vectors first with `CatalogEmbedder.storeMissingVectors`.
@@ -136,7 +139,9 @@ public final class Retriever: CandidateSource, Sendable {
     /// Card vectors from the matrix; title and subject-tag vectors embedded on first use, then cached.
     public func attachVectors(_ candidates: inout [CandidateAdapter]) {
         guard encoder != nil else { return }
-        let names = candidates.map { nameTexts.get($0.card) }
+        let names = candidates.map { c in
+            nameTexts.value(c.card.adapterId) { _ in (ComposerWords.titleText(c.card.title), ComposerWords.subjectTags(c.card.tags)) }
+        }
         let titles = names.map(\.title), tags = names.map(\.tags)
         let distinct = Array(Set(titles + tags.joined()))
         guard let vectors = embed(distinct) else { return }
@@ -182,15 +187,11 @@ public final class Retriever: CandidateSource, Sendable {
     /// Rankings for several queries whose dense vectors the caller has (a prompt's topics): one
     /// int8 scan serves them all. Each ranking is the one `candidates(for:denseVector:)` gives.
     public func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]] {
+        var timings = Timings()  // not reported: one request times nothing on its own
         let plans = queries.map { plan($0.query) }
-        var vectors: [[Float]?] = []
-        for (plan, (_, given)) in zip(plans, queries) {
-            var t = Timings()
-            vectors.append(denseVector(plan, given: given, timings: &t))
-        }
+        let vectors = zip(plans, queries).map { plan, query in denseVector(plan, given: query.denseVector, timings: &timings) }
         let dense = topRows(zip(plans, vectors).map { plan, v in (v ?? [], v == nil ? 0 : plan.depth, plan.allowed) })
-        var t = Timings()
-        return try zip(plans, dense).map { plan, dense in try fused(plan, dense: dense, timings: &t).map { candidate($0) } }
+        return try zip(plans, dense).map { plan, dense in try fused(plan, dense: dense, timings: &timings).map { candidate($0) } }
     }
 
     func search(_ query: CandidateQuery, denseVector given: [Float]?, timings: inout Timings) throws -> [Hit] {
@@ -370,26 +371,19 @@ public final class Retriever: CandidateSource, Sendable {
             slotOfRow[r] = rows.count
             rows.append(r)
         }
-        var matrix = [Float](repeating: 0, count: rows.count * d)
-        matrix.withUnsafeMutableBufferPointer { out in
+        var rowVectors = [[Float]](repeating: [], count: rows.count)
+        rowVectors.withUnsafeMutableBufferPointer { out in
             let out = UncheckedSendable(out)
             Kernels.parallelFor(rows.count, minimumChunk: 64) { range in
-                for slot in range {
-                    let vector = index.matrixRow(Int(rows[slot]))
-                    vector.withUnsafeBufferPointer { v in
-                        _ = UnsafeMutableBufferPointer(rebasing: out.value[slot * d..<(slot + 1) * d]).update(fromContentsOf: v)
-                    }
-                }
+                for slot in range { out.value[slot] = index.matrixRow(Int(rows[slot])) }
             }
         }
         return zip(vectors, selected).map { q, rowsOfQuery in
             var exact: [(Int, Float)] = []
             exact.reserveCapacity(rowsOfQuery.count)
             q.withUnsafeBufferPointer { qp in
-                matrix.withUnsafeBufferPointer { m in
-                    for r in rowsOfQuery {
-                        exact.append((Int(matrixEntry[Int(r)]), Kernels.dot(qp.baseAddress!, m.baseAddress! + slotOfRow[r]! * d, count: d)))
-                    }
+                for r in rowsOfQuery {
+                    exact.append((Int(matrixEntry[Int(r)]), Kernels.dot(qp.baseAddress!, rowVectors[slotOfRow[r]!], count: d)))
                 }
             }
             exact.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
@@ -447,25 +441,6 @@ final class TextVectorCache: @unchecked Sendable {  // state behind `lock`
         lock.lock(); defer { lock.unlock() }
         if vectors.count + fresh.count > capacity { vectors.removeAll(keepingCapacity: true) }
         vectors.merge(fresh) { _, new in new }
-    }
-}
-
-/// The texts that name an adapter for the composer's embeddings (cleaned title, subject tags), kept
-/// per adapter id: cleaning titles is string work the pool would otherwise repeat on every compose.
-final class NameTextCache: @unchecked Sendable {  // state behind `lock`
-    private let lock = NSLock()
-    private var names: [String: (title: String, tags: [String])] = [:]
-
-    func get(_ card: AdapterCard) -> (title: String, tags: [String]) {
-        lock.lock()
-        let known = names[card.adapterId]
-        lock.unlock()
-        if let known { return known }
-        let fresh = (title: ComposerWords.titleText(card.title), tags: ComposerWords.subjectTags(card.tags))
-        lock.lock()
-        names[card.adapterId] = fresh
-        lock.unlock()
-        return fresh
     }
 }
 

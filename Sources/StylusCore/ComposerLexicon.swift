@@ -104,7 +104,7 @@ public enum ComposerWords {
     public static func subjectTags(_ tags: [String]) -> [String] {
         var out: [String] = []
         for raw in tags where out.count < 6 {
-            if let tag = subjectTagMemo.subject(raw), !out.contains(tag) { out.append(tag) }
+            if let tag = subjectTagMemo.value(raw, ComposerWords.subjectTag), !out.contains(tag) { out.append(tag) }
         }
         return out
     }
@@ -116,30 +116,10 @@ public enum ComposerWords {
     }
 
     /// A catalog's tags repeat across thousands of cards: each is classified once per process.
-    private static let subjectTagMemo = SubjectTagMemo()
+    private static let subjectTagMemo = BoundedMemo<String, String?>(capacity: 100_000)
 
     /// A tag that names a known base model ("sdxl", "flux", "Pony XL"), not a subject.
     static func isBaseModelName(_ tag: String) -> Bool {
         BaseModel(tag).map { [BaseModel.sd14, .sd15, .sd21, .sdxl, .pony, .illustrious, .flux1D].contains($0) } ?? false
-    }
-}
-
-/// `ComposerWords.subjectTag` of tags already seen (bounded: cleared when full).
-final class SubjectTagMemo: @unchecked Sendable {  // state behind `lock`
-    private let lock = NSLock()
-    private var known: [String: String?] = [:]
-    static let capacity = 100_000
-
-    func subject(_ raw: String) -> String? {
-        lock.lock()
-        let seen = known[raw]
-        lock.unlock()
-        if let seen { return seen }
-        let subject = ComposerWords.subjectTag(raw)
-        lock.lock()
-        if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
-        known[raw] = subject
-        lock.unlock()
-        return subject
     }
 }

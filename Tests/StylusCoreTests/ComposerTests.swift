@@ -206,6 +206,17 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(all(compose("Albert Einstein writing on a blackboard, oil painting style")).filter { $0 == "einstein" }, ["einstein"])
     }
 
+    func testBoundedMemoComputesOnceAndForgetsWhenFull() {
+        let memo = BoundedMemo<String, Int>(capacity: 2)
+        var computed: [String] = []
+        func value(_ key: String) -> Int { memo.value(key) { computed.append($0); return $0.count } }
+        XCTAssertEqual([value("a"), value("bb"), value("a")], [1, 2, 1])
+        XCTAssertEqual(computed, ["a", "bb"])
+        XCTAssertEqual(value("ccc"), 3)  // full: everything kept is dropped first
+        XCTAssertEqual(value("a"), 1)
+        XCTAssertEqual(computed, ["a", "bb", "ccc", "a"])
+    }
+
     func testSubjectTagsDropCategoryAndBaseModelNames() {
         XCTAssertEqual(ComposerWords.subjectTags(["style", "Watercolor", "SDXL", "flux", "Pony", "watercolor", "ink wash", "animals"]),
                        ["watercolor", "ink wash"])
