@@ -452,7 +452,7 @@ public final class CatalogIndex: Sendable {
 
     /// Everything a composition depends on besides the catalog.
     private static func key(_ r: PromptRequest) -> String {
-        "\(r.baseModel?.name ?? "")\u{0}\(r.includeNSFW)\u{0}\(r.debias ?? "")\u{0}\(r.restoreConcepts)\u{0}\(r.text)"
+        "\(r.baseModel?.name ?? "")\u{0}\(r.includeNSFW)\u{0}\(r.debias ?? "")\u{0}\(r.restoreConcepts)\u{0}\(r.addTriggerWords)\u{0}\(r.text)"
     }
 }
 
@@ -496,7 +496,6 @@ extension RenderComposer {
     public init(catalog: CatalogIndex) {
         self.init(compose: { try catalog.compose($0) }, adapterFile: { catalog.installedFile(alias: $0) })
         composeInstalled = { try catalog.composeInstalled($0, localNames: $1) }
-        triggerWords = { catalog.summary(alias: $0)?.triggerWords ?? [] }
     }
 }
 

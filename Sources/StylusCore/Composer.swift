@@ -58,6 +58,8 @@ public struct ComposedAdapter: Sendable, Hashable {
     public var alias: String
     public var recommendedWeight: Double
     public var category: AdapterCategory
+    /// The adapter's trigger words (refined), so a composed prompt can add the ones it lacks.
+    public var triggerWords: [String] = []
 }
 
 public struct ComposedTopic: Sendable, Hashable {
@@ -169,7 +171,8 @@ public enum Composer {
                     decide(false, "topic already has \(options.maxPerTopic) adapters")
                     continue
                 }
-                chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category))
+                chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category,
+                                              triggerWords: p.triggerWords))
                 decide(true, "\(because); \(p.category.rawValue) adapter of \(p.baseModel?.name ?? "unknown base")")
             }
             out.append(ComposedTopic(keyword: topic.keyword, range: topic.range, adapters: chosen, decisions: decisions, scored: scored))
@@ -379,6 +382,7 @@ struct AdapterProfile {
     var isCharacterLike: Bool
     var nsfw: Bool
     var weight: Double
+    var triggerWords: [String]
     /// Title alternatives ("Phoenix / Firebird" → two), parentheses and packaging words removed.
     var titleNames: [[String]]
     var tagNames: [[String]]
@@ -416,6 +420,7 @@ struct AdapterProfile {
             || c.card.tags.contains { AdapterCategory(tag: $0)?.isCharacterLike == true }
         nsfw = c.card.nsfw
         weight = c.refinement.weight
+        triggerWords = c.refinement.triggerWords
         titleNames = AdapterProfile.titleAlternatives(c.card.title)
         tagNames = c.card.tags.filter { !ComposerLexicon.tagNoise.contains($0.lowercased()) }
             .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }

@@ -10,15 +10,28 @@ public struct ComposeRequest: Sendable {
     public var restoreConcepts: Bool
     /// How many whole-prompt retrieval results to report (the paper's retriever output).
     public var retrieveLimit: Int
+    /// Add the trigger words the chosen adapters need and the prompt lacks, before the tags.
+    public var addTriggerWords: Bool
 
     public init(prompt: String, baseModel: BaseModel? = nil, includeNSFW: Bool = false, debias: String? = nil,
-                restoreConcepts: Bool = false, retrieveLimit: Int = 150) {
+                restoreConcepts: Bool = false, retrieveLimit: Int = 150, addTriggerWords: Bool = true) {
         self.prompt = prompt
         self.baseModel = baseModel
         self.includeNSFW = includeNSFW
         self.debias = debias
         self.restoreConcepts = restoreConcepts
         self.retrieveLimit = retrieveLimit
+        self.addTriggerWords = addTriggerWords
+    }
+
+    /// The final prompt for a composition of this request's prompt file: the prompt, debias text,
+    /// the missing trigger words (unless turned off) and the tags. Both pipelines build it here.
+    func promptWithAdapters(_ composition: Composition, file: PromptFile) -> (text: String, triggerWords: [String]) {
+        let search = addTriggerWords ? file.triggerSearchText : nil
+        let text = PromptBuilder.build(prompt: file.positiveText, composition: composition, debias: debias,
+                                       restoreConcepts: restoreConcepts, rangeOffset: file.positive.range.utf8.lowerBound,
+                                       triggerSearchText: search)
+        return (text, search.map { PromptBuilder.missingTriggerWords(composition, in: $0) } ?? [])
     }
 }
 
@@ -29,7 +42,10 @@ public struct ComposeOutcome: Sendable {
     public var composition: Composition
     /// UTF-16 offsets of each topic in the prompt text.
     public var topicRanges: [[Int]]
+    /// The prompt, debias text, missing trigger words and `<lora:…>` tags.
     public var promptWithAdapters: String
+    /// The trigger words `promptWithAdapters` adds (none when the request turns them off).
+    public var triggerWords: [String] = []
     /// Milliseconds per stage: topics, retrieve, compose, hybrid_wait (what was left of the hybrid
     /// whole-prompt retrieval, which runs beside the others), total.
     public var timingsMs: [(String, Double)]
@@ -112,9 +128,7 @@ public enum ComposePipeline {
         let composition = Composer.compose(topics: topics, candidates: pool, promptText: body,
                                            options: ComposerOptions(baseModel: base, includeNSFW: request.includeNSFW, model: model),
                                            evidence: evidence)
-        let built = PromptBuilder.build(prompt: body, composition: composition, debias: request.debias,
-                                        restoreConcepts: request.restoreConcepts,
-                                        rangeOffset: file.positive.range.utf8.lowerBound)
+        let built = request.promptWithAdapters(composition, file: file)
         let t3 = clock.now
         let retrieved = try hybrid?.value() ?? whole
         let t4 = clock.now
@@ -122,7 +136,7 @@ public enum ComposePipeline {
         return ComposeOutcome(prompt: request.prompt, baseModel: base, retrieved: retrieved.map(\.card.adapterId),
                               composition: composition,
                               topicRanges: topics.map { [file.source.utf16Offset(ofUTF8: $0.range.utf8.lowerBound), file.source.utf16Offset(ofUTF8: $0.range.utf8.upperBound)] },
-                              promptWithAdapters: built,
+                              promptWithAdapters: built.text, triggerWords: built.triggerWords,
                               timingsMs: [("topics", ms(t1 - t0)), ("retrieve", ms(t2 - t1)), ("compose", ms(t3 - t2)),
                                           ("hybrid_wait", ms(t4 - t3)), ("total", ms(t4 - t0))])
     }
@@ -165,8 +179,6 @@ public struct RenderComposer: Sendable {
     /// Composes from installed adapters only (a local file in the catalog, or a name among the
     /// given lowercased file stems and aliases of the render's LoRA folders); nil: `compose`.
     public var composeInstalled: (@Sendable (PromptRequest, Set<String>) throws -> ComposeOutcome)?
-    /// An adapter's trigger words by alias (added to a composed prompt that lacks them); nil: none added.
-    public var triggerWords: (@Sendable (String) -> [String])?
 
     public init(compose: @escaping @Sendable (PromptRequest) throws -> ComposeOutcome,
                 adapterFile: @escaping @Sendable (String) -> String?) {

@@ -19,16 +19,20 @@ public enum PromptBuilder {
     /// The final prompt: `body`, then one `<lora:alias:w>` per active adapter
     /// (`Composition.tags(mask:)`). `mask[t]` lists the active adapter indices of topic t (nil: all active).
     public static func build(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
-                             debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0) -> String {
+                             debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0,
+                             triggerSearchText: String? = nil) -> String {
         composition.tags(mask: mask).reduce(body(prompt: prompt, composition: composition, mask: mask, debias: debias,
-                                                 restoreConcepts: restoreConcepts, rangeOffset: rangeOffset)) { $0 + ", " + $1 }
+                                                 restoreConcepts: restoreConcepts, rangeOffset: rangeOffset,
+                                                 triggerSearchText: triggerSearchText)) { $0 + ", " + $1 }
     }
 
-    /// The final prompt without the composed tags: the prompt as written and the optional debias
-    /// string. With `restoreConcepts`, topics left without an active adapter are emphasised as
-    /// `(topic:1.1)`.
+    /// The final prompt without the composed tags: the prompt as written, the optional debias
+    /// string, and, when `triggerSearchText` is given, the trigger words of the active adapters that
+    /// it lacks (`missingTriggerWords`). With `restoreConcepts`, topics left without an active
+    /// adapter are emphasised as `(topic:1.1)`.
     public static func body(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
-                            debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0) -> String {
+                            debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0,
+                            triggerSearchText: String? = nil) -> String {
         var text = prompt.trimmingCharacters(in: .whitespacesAndNewlines)
         if restoreConcepts {
             let uncovered = composition.topics.enumerated().filter { t, topic in
@@ -45,7 +49,21 @@ public enum PromptBuilder {
             text = String(decoding: bytes, as: UTF8.self)
         }
         if let d = debias?.trimmingCharacters(in: .whitespaces), !d.isEmpty { text += ", " + d }
+        if let triggerSearchText {
+            let add = missingTriggerWords(composition, mask: mask, in: triggerSearchText)
+            if !add.isEmpty { text += (text.isEmpty ? "" : ", ") + add.joined(separator: ", ") }
+        }
         return text
+    }
+
+    /// The trigger words of the adapters `mask` keeps that `text` lacks (the `missing-trigger`
+    /// rule, `TriggerWords.missing`): what composing adds before the tags, so the composed prompt
+    /// raises no `missing-trigger`. `text` is the positive prompt with its `<…>` tags blanked
+    /// (`PromptFile.triggerSearchText`).
+    public static func missingTriggerWords(_ composition: Composition, mask: [[Bool]]? = nil, in text: String) -> [String] {
+        var byAlias: [String: [String]] = [:]
+        for topic in composition.topics { for a in topic.adapters { byAlias[a.alias] = a.triggerWords } }
+        return TriggerWords.missing(for: composition.weightedAdapters(mask: mask).map(\.alias), in: text) { byAlias[$0] ?? [] }
     }
 }
 

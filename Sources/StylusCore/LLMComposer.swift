@@ -223,7 +223,8 @@ public enum LLMComposer {
                 } else {
                     if r.category == .style { styles += 1 }
                     usedBy[id] = topic.keyword
-                    chosen.append(ComposedAdapter(adapterID: id, alias: c.card.alias, recommendedWeight: r.weight, category: r.category))
+                    chosen.append(ComposedAdapter(adapterID: id, alias: c.card.alias, recommendedWeight: r.weight, category: r.category,
+                                                  triggerWords: r.triggerWords))
                     decisions.append(AdapterDecision(adapterID: id, alias: c.card.alias, accepted: true,
                                                      reason: "llm: chosen by \(model) for \"\(topic.keyword)\"; \(r.category.rawValue) adapter of \(c.card.baseModel?.name ?? "unknown base")"))
                 }

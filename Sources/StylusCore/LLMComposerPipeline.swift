@@ -42,9 +42,7 @@ public enum LLMComposePipeline {
         }
         var outcome = builtIn
         outcome.composition = composition
-        outcome.promptWithAdapters = PromptBuilder.build(prompt: body, composition: composition, debias: request.debias,
-                                                         restoreConcepts: request.restoreConcepts,
-                                                         rangeOffset: file.positive.range.utf8.lowerBound)
+        (outcome.promptWithAdapters, outcome.triggerWords) = request.promptWithAdapters(composition, file: file)
         let llmMs = (clock.now - start).milliseconds.rounded(toPlaces: 3)
         outcome.timingsMs = outcome.timingsMs.map { $0.0 == "total" ? ($0.0, ($0.1 + llmMs).rounded(toPlaces: 3)) : $0 }
         outcome.timingsMs.insert(("llm", llmMs), at: max(0, outcome.timingsMs.count - 1))

@@ -5,12 +5,16 @@ public struct ComposeOverrides: Sendable, Equatable {
     public var includeNSFW: Bool?
     public var debias: String?
     public var restoreConcepts: Bool?
+    /// Whether a composed prompt gets the trigger words its adapters need (default: yes).
+    public var addTriggerWords: Bool?
 
-    public init(baseModel: BaseModel? = nil, includeNSFW: Bool? = nil, debias: String? = nil, restoreConcepts: Bool? = nil) {
+    public init(baseModel: BaseModel? = nil, includeNSFW: Bool? = nil, debias: String? = nil, restoreConcepts: Bool? = nil,
+                addTriggerWords: Bool? = nil) {
         self.baseModel = baseModel
         self.includeNSFW = includeNSFW
         self.debias = debias
         self.restoreConcepts = restoreConcepts
+        self.addTriggerWords = addTriggerWords
     }
 }
 
@@ -41,17 +45,21 @@ public struct PromptRequest: Sendable {
     public var includeNSFW: Bool { overrides.includeNSFW ?? file.settings.nsfw ?? false }
     public var debias: String? { overrides.debias ?? file.settings.debias }
     public var restoreConcepts: Bool { overrides.restoreConcepts ?? file.settings.restoreConcepts ?? false }
+    public var addTriggerWords: Bool { overrides.addTriggerWords ?? true }
 
     /// What the composer pipeline is asked.
     public var composeRequest: ComposeRequest {
-        ComposeRequest(prompt: text, baseModel: baseModel, includeNSFW: includeNSFW, debias: debias, restoreConcepts: restoreConcepts)
+        ComposeRequest(prompt: text, baseModel: baseModel, includeNSFW: includeNSFW, debias: debias, restoreConcepts: restoreConcepts,
+                       addTriggerWords: addTriggerWords)
     }
 
     /// The positive prompt with a composition's adapters (all, or those `mask` keeps), built with
-    /// this request's `debias` and `restoreConcepts`.
+    /// this request's `debias`, `restoreConcepts` and `addTriggerWords`: the same text as the
+    /// pipeline's `promptWithAdapters` for the same mask.
     public func composedPrompt(_ composition: Composition, mask: [[Bool]]? = nil) -> ComposedPrompt {
         ComposedPrompt(body: PromptBuilder.body(prompt: file.positiveText, composition: composition, mask: mask, debias: debias,
-                                                restoreConcepts: restoreConcepts, rangeOffset: file.positive.range.utf8.lowerBound),
+                                                restoreConcepts: restoreConcepts, rangeOffset: file.positive.range.utf8.lowerBound,
+                                                triggerSearchText: addTriggerWords ? file.triggerSearchText : nil),
                        adapters: composition.weightedAdapters(mask: mask))
     }
 
@@ -105,8 +113,8 @@ extension Composition {
 /// A prompt ready to render: its text without composed tags, and the composed adapters as values
 /// (a renderer resolves them to files and may leave some out without editing text).
 public struct ComposedPrompt: Sendable, Equatable {
-    /// The positive prompt as written (with its own `<lora:…>` tags), plus debias text and
-    /// restored concepts.
+    /// The positive prompt as written (with its own `<lora:…>` tags), plus debias text, restored
+    /// concepts and the trigger words the composed adapters need.
     public var body: String
     public var adapters: [WeightedAdapter]
 

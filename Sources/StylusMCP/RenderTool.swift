@@ -65,6 +65,7 @@ extension StylusTools {
         job.loraDirs = configuration.loraDirs
         job.compose = try a.bool("compose") ?? false
         job.composeOverrides.baseModel = try baseModel(a)
+        job.composeOverrides.addTriggerWords = try a.bool("add_trigger_words")
         let backend = try a.choice("backend", ["local", "a1111", "comfyui"]) ?? PromptFile(text: text).settings.renderer
         switch RenderBackend.parse(backend, url: try a.string("a1111_url"), comfyuiURLs: try a.string("comfyui_url").map { [$0] } ?? []) {
         case .success(let b): job.backend = b

@@ -79,7 +79,8 @@ final class StylusTools: Sendable {
         let seed = try a.int("seed", in: 0...Int(Int32.max)) ?? 0
         let explain = try a.bool("explain") ?? false
         // The same request a prompt file gives `stylus compose` (frontmatter read, arguments over it).
-        let request = PromptRequest(text: prompt, overrides: ComposeOverrides(baseModel: base, includeNSFW: try a.bool("nsfw")))
+        let request = PromptRequest(text: prompt, overrides: ComposeOverrides(baseModel: base, includeNSFW: try a.bool("nsfw"),
+                                                                              addTriggerWords: try a.bool("add_trigger_words")))
         let outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid, model: .shipped)
         var sampled: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {

@@ -80,6 +80,7 @@ package enum ToolSchemas {
             "seed": integer("Seed of mask sampling (default 0).", 0, Int(Int32.max)),
             "explain": boolean("Add each topic's accept/reject decisions with reasons (default false)."),
             "nsfw": boolean("Allow NSFW adapters (default false)."),
+            "add_trigger_words": boolean("Add the trigger words the chosen adapters need, before the tags (default true)."),
         ], required: ["prompt"],
         output: object([
             "prompt": ["type": "string"], "base_model": nullable("string"),
@@ -153,6 +154,7 @@ package enum ToolSchemas {
             "sampler": choice("Sampler.", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"]),
             "size": string("Image size WxH in multiples of 8, e.g. \"512x768\"."),
             "compose": boolean("Run the composer first and render its prompt with <lora:…> tags (default false)."),
+            "add_trigger_words": boolean("With compose: add the trigger words the composed adapters need (default true)."),
             "base_model": baseModel,
             "backend": choice("local (this machine, the default), a1111 (an A1111/Forge server started with --api) or comfyui (a ComfyUI server).", ["local", "a1111", "comfyui"]),
             "a1111_url": string("The A1111/Forge server for backend a1111 (default http://127.0.0.1:7860)."),

@@ -103,14 +103,6 @@ public final class RenderSession: @unchecked Sendable {
                                          seed: job.maskSeed ?? plan.template.seed)
                 prompts = masks.map { request.composedPrompt(composed.composition, mask: $0) }
             }
-            if let triggerWords = composer.triggerWords {
-                prompts = prompts.map { p in
-                    var p = p
-                    let add = TriggerWords.missing(for: p.adapters.map(\.alias), in: p.body, triggerWords: triggerWords)
-                    if !add.isEmpty { p.body += (p.body.isEmpty ? "" : ", ") + add.joined(separator: ", ") }
-                    return p
-                }
-            }
             outcome.composed = composed
             outcome.composeSeconds = Date().timeIntervalSince(started)
         }

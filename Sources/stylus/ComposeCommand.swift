@@ -38,6 +38,9 @@ struct ComposeCommand: ParsableCommand {
     @Flag(name: .long, help: "Allow NSFW adapters.")
     var nsfw = false
 
+    @Flag(name: .customLong("no-trigger-words"), help: "Do not add the trigger words the chosen adapters need (added by default, before the tags).")
+    var noTriggerWords = false
+
     @Option(name: .long, help: "JSONL file of {\"id\", \"prompt\", \"base_model\"} lines; writes one result line each.")
     var batch: String?
 
@@ -145,7 +148,8 @@ struct ComposeCommand: ParsableCommand {
     /// The prompt (file) with this command's flags over its frontmatter.
     func request(_ text: String, base: BaseModel?) -> PromptRequest {
         PromptRequest(text: text, overrides: ComposeOverrides(baseModel: base, includeNSFW: nsfw ? true : nil, debias: debias,
-                                                              restoreConcepts: restoreConcepts ? true : nil))
+                                                              restoreConcepts: restoreConcepts ? true : nil,
+                                                              addTriggerWords: noTriggerWords ? false : nil))
     }
 
     func runBatch(_ path: String, source: ComposerSources, base: BaseModel?, model: ComposerModel) throws {

@@ -31,6 +31,7 @@ struct RenderCommand: ParsableCommand {
     var loraDir: [String] = []
     @Flag(help: "Run the Stylus composer first and render its prompt with <lora:…> tags.") var compose = false
     @Option(help: "Render N images with sampled adapter masks (implies --compose).") var variations: Int = 1
+    @Flag(name: .customLong("no-trigger-words"), help: "With --compose: do not add the trigger words the composed adapters need.") var noTriggerWords = false
     @Option(help: "Mask strategy for --variations: all, one_hot_loras (default) or one_hot_concepts.") var masks: String?
     @Option(name: .customLong("mask-seed"), help: "Seed of mask sampling (default: the image seed).") var maskSeed: UInt64?
     @Option(help: "Catalog database for --compose (default: $STYLUS_DB, else <data>/catalog.sqlite).") var db: String?
@@ -72,6 +73,7 @@ struct RenderCommand: ParsableCommand {
             guard let b = BaseModel(baseModel) else { throw bad("--base-model '\(baseModel)' is not a base model name (e.g. \"SD 1.5\")") }
             options.composeOverrides.baseModel = b
         }
+        if noTriggerWords { options.composeOverrides.addTriggerWords = false }
         let job: RenderJob
         do { job = try RenderJob(promptPath: file, text: text, options: options) } catch { throw bad("\(error)") }
         var composer: RenderComposer?

@@ -43,6 +43,49 @@ final class ComposeCommandTests: XCTestCase {
                        "a watercolor painting of a dog, <lora:wc_style:0.48>, <lora:dogs_v1:0.64>")
     }
 
+    /// What `stylus compose` writes raises no note in `stylus check`: the trigger words the chosen
+    /// adapters need come before their tags, once, and not when the prompt already has them.
+    /// `--no-trigger-words` leaves them out, and then check says what is missing.
+    func testComposedPromptCarriesItsTriggerWordsAndPassesCheck() throws {
+        let cards = """
+        {"adapter_id": "t1", "alias": "linoprint_v1", "title": "Linocut Print", "base_model": "SD 1.5", "type": "LORA", "tags": ["style", "linocut", "printmaking"], "trigger_words": ["linoprint"], "description": "bold carved linocut print style", "weight": 0.6, "nsfw": false}
+        {"adapter_id": "t2", "alias": "lighthouse_v3", "title": "Lighthouse", "base_model": "SD 1.5", "type": "LORA", "tags": ["building", "lighthouse"], "trigger_words": ["lighthse", "coastal beacon"], "description": "lighthouses on rocky coasts", "weight": 0.8, "nsfw": false}
+        """
+        let jsonl = try CLI.temporaryFile("trigger-cards-\(UUID().uuidString).jsonl", Data(cards.utf8))
+        let db = jsonl.deletingLastPathComponent().appendingPathComponent("trigger-\(UUID().uuidString).sqlite").path
+        XCTAssertEqual(try CLI.run(["catalog", "import", "--db", db, jsonl.path]).status, 0)
+        let header = "---\nbase_model: SD 1.5\n---\n"
+
+        func composed(_ prompt: String, _ flags: [String] = []) throws -> String {
+            let file = try CLI.temporaryFile("trigger-\(UUID().uuidString).sdprompt", Data((header + prompt + "\n").utf8))
+            let r = try CLI.run(["compose", "--json", "--db", db] + flags + [file.path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let chosen = (obj["topics"] as? [[String: Any]] ?? []).flatMap { $0["adapters"] as? [[String: Any]] ?? [] }
+            XCTAssertEqual(Set(chosen.compactMap { $0["adapter_id"] as? String }), ["t1", "t2"], r.stdout)
+            return try XCTUnwrap(obj["prompt_with_adapters"] as? String)
+        }
+        func checkNotes(_ prompt: String) throws -> String {
+            let file = try CLI.temporaryFile("checked-\(UUID().uuidString).sdprompt", Data((header + prompt + "\n").utf8))
+            let r = try CLI.run(["check", "--db", db, file.path])
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            return r.stdout
+        }
+
+        let withTriggers = try composed("linocut print of a lighthouse")
+        XCTAssertEqual(withTriggers, "linocut print of a lighthouse, linoprint, lighthse, <lora:linoprint_v1:0.48>, <lora:lighthouse_v3:0.64>")
+        XCTAssertFalse(try checkNotes(withTriggers).contains("[missing-trigger]"), withTriggers)
+
+        // One of its trigger words is enough; the other adapter's is still added.
+        let partly = try composed("linocut print of a lighthouse, coastal beacon")
+        XCTAssertEqual(partly, "linocut print of a lighthouse, coastal beacon, linoprint, <lora:linoprint_v1:0.48>, <lora:lighthouse_v3:0.64>")
+
+        let without = try composed("linocut print of a lighthouse", ["--no-trigger-words"])
+        XCTAssertEqual(without, "linocut print of a lighthouse, <lora:linoprint_v1:0.48>, <lora:lighthouse_v3:0.64>")
+        let notes = try checkNotes(without)
+        XCTAssertTrue(notes.contains("'linoprint_v1' works best") && notes.contains("'lighthouse_v3' works best"), notes)
+    }
+
     func testBatchWritesOneLinePerQueryWithItsID() throws {
         let db = try catalog()
         let queries = """

@@ -371,12 +371,15 @@ final class AdapterFeatureTests: XCTestCase {
         XCTAssertEqual(result["trigger_words"], ["linoprint", "lighthse"])
         XCTAssertEqual(result["not_installed"], ["linoprint_v1", "lighthse_v3"])
         let edit = try decode(try XCTUnwrap(applied.current.first?["edit"]), as: WorkspaceEdit.self)
-        XCTAssertEqual(apply(edit.changes?[uri] ?? [], to: text), text + ", linoprint, lighthse, <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>")
+        let composedText = text + ", linoprint, lighthse, <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>"
+        XCTAssertEqual(apply(edit.changes?[uri] ?? [], to: text), composedText)
+        // The command's prompt_with_adapters is the text the edit makes (one rule for both).
+        XCTAssertEqual(result["prompt_with_adapters"], .string(composedText))
 
         let rendered = try await client.request("workspace/executeCommand", ExecuteCommandParams(
             command: "stylus.render", arguments: [["uri": .string(uri)]]))
         XCTAssertEqual(rendered["image"], "/tmp/x.png")
-        XCTAssertEqual(render.calls.current, [.string(text + ", <lora:linoprint_v1:0.48>, <lora:lighthse_v3:0.64>")])
+        XCTAssertEqual(render.calls.current, [.string(composedText)], "Composed.promptWithAdapters is the text the edit makes")
         let init2 = try await TestClient.capabilitiesWithRender(home: home)
         XCTAssertEqual(init2, ["stylus.compose", "stylus.reindex", "stylus.render"])
 

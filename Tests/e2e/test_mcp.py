@@ -209,6 +209,25 @@ async def test_compose_explain_and_masks():
     assert [t["keyword"] for t in got["explanation"]] == [t["keyword"] for t in got["topics"]]
 
 
+async def test_composed_prompt_has_its_trigger_words_and_checks_clean():
+    """compose_prompt adds the trigger words its adapters need (kohya's "wtrcolor"), as the editor and a
+    composed render do, so check_prompt finds nothing missing; add_trigger_words=false leaves them out."""
+    prompt = "a medieval castle on a hill, watercolor"
+    async with server(catalog=FIXTURE_CATALOG) as s:
+        got = await ok(s, "compose_prompt", {"prompt": prompt, "base_model": "SD 1.5"})
+        assert got["prompt_with_adapters"].startswith(prompt + ", wtrcolor, <lora:"), got["prompt_with_adapters"]
+        assert got["prompt_with_adapters"].count("wtrcolor") == 1
+        checked = await ok(s, "check_prompt", {"text": got["prompt_with_adapters"], "base_model": "SD 1.5"})
+        assert "missing-trigger" not in [d["code"] for d in checked["diagnostics"]], checked
+        bare = await ok(s, "compose_prompt", {"prompt": prompt, "base_model": "SD 1.5", "add_trigger_words": False})
+        assert "wtrcolor" not in bare["prompt_with_adapters"] and "<lora:kohya:" in bare["prompt_with_adapters"]
+        checked = await ok(s, "check_prompt", {"text": bare["prompt_with_adapters"], "base_model": "SD 1.5"})
+        assert "missing-trigger" in [d["code"] for d in checked["diagnostics"]], checked
+        assert "add_trigger_words" in await error(s, "compose_prompt", {"prompt": prompt, "add_trigger_words": "yes"})
+    assert cli("compose", "--json", "--base-model", "SD 1.5", "--no-trigger-words", prompt,
+               catalog=FIXTURE_CATALOG)[0]["prompt_with_adapters"] == bare["prompt_with_adapters"]
+
+
 async def test_check_prompt_gives_the_editor_diagnostics():
     text = "---\nbase_model: SDXL 1.0\n---\na castle, <lora:kohya:0.8>, <lora:nosuch:1>, (glowing eyes:1.2, <lora:kohya:0.5>"
     async with server(catalog=FIXTURE_CATALOG) as s:

@@ -107,7 +107,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
                 throw ResponseError.invalidParams("stylus.render: \(path) is neither open nor readable")
             }
         }
-        let job: RenderJob
+        var job: RenderJob
         do {
             job = try RenderJob(promptPath: path, text: text, options: args.options, defaults: RenderDefaults(
                 checkpoint: env.settings.checkpoint, renderer: env.settings.renderer, loraDirs: env.settings.loraDirs,
@@ -115,6 +115,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         } catch {
             throw ResponseError.invalidParams("stylus.render: \(error)")
         }
+        job.composeOverrides.addTriggerWords = env.settings.addTriggerWords
 
         var composer: RenderComposer?
         if job.compose {
@@ -123,7 +124,6 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             }
             await adapters.composerReady()
             composer = RenderComposer(catalog: adapters.catalog)
-            if !env.settings.addTriggerWords { composer?.triggerWords = nil }
         }
 
         let cancellation = RenderCancellation()

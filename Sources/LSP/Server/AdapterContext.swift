@@ -72,22 +72,29 @@ public final class AdapterContext: Sendable {
     /// `addTriggers` adds the missing trigger words of the chosen adapters (`TriggerWords`), so
     /// the composed prompt raises no `missing-trigger`.
     public func compose(_ file: PromptFile, installedOnly: Bool = false, addTriggers: Bool = true) throws -> Composed {
-        let outcome = installedOnly ? try catalog.composeInstalled(request(file)) : try catalog.compose(request(file))
-        return composed(outcome, file, addTriggers: addTriggers)
+        let request = composeRequest(file, addTriggers: addTriggers)
+        let outcome = installedOnly ? try catalog.composeInstalled(request) : try catalog.compose(request)
+        return composed(outcome, file)
     }
 
     /// The composition if the composer is ready, else nil (for work that must not wait).
     public func composeIfReady(_ file: PromptFile, installedOnly: Bool = false, addTriggers: Bool = true) -> Composed? {
-        let outcome = installedOnly ? catalog.composeInstalledIfReady(request(file)) : catalog.composeIfReady(request(file))
-        return outcome.map { composed($0, file, addTriggers: addTriggers) }
+        let request = composeRequest(file, addTriggers: addTriggers)
+        let outcome = installedOnly ? catalog.composeInstalledIfReady(request) : catalog.composeIfReady(request)
+        return outcome.map { composed($0, file) }
     }
 
-    private func composed(_ outcome: ComposeOutcome, _ file: PromptFile, addTriggers: Bool) -> Composed {
+    private func composeRequest(_ file: PromptFile, addTriggers: Bool) -> PromptRequest {
+        var request = request(file)
+        request.overrides.addTriggerWords = addTriggers
+        return request
+    }
+
+    /// The edit inserts what the pipeline's `promptWithAdapters` appends: the missing trigger words, then the tags.
+    private func composed(_ outcome: ComposeOutcome, _ file: PromptFile) -> Composed {
         let adapters = outcome.composition.weightedAdapters()
         let tags = adapters.map(\.tag)
-        let triggers = addTriggers && !tags.isEmpty
-            ? TriggerWords.missing(for: adapters.map(\.alias), in: file.triggerSearchText) { catalog.summary(alias: $0)?.triggerWords ?? [] }
-            : []
+        let triggers = outcome.triggerWords
         let installed = catalog.installed
         let notInstalled = adapters.filter { !installed.isInstalled($0.adapterID) }.map(\.alias)
         return Composed(outcome: outcome, baseModel: outcome.baseModel, tags: tags, triggers: triggers, notInstalled: notInstalled,
