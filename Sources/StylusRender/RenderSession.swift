@@ -114,9 +114,8 @@ public final class RenderSession: @unchecked Sendable {
         for (i, composedPrompt) in prompts.enumerated() {
             var request = plan.template
             request.seed = plan.template.seed &+ UInt64(i)  // A1111 batches: seed, seed+1, …
-            let (prompt, adapters, warnings) = try resolveLoRAs(composedPrompt, written: written, library: library, composer: composer,
-                                                                 needFiles: needFiles)
-            outcome.warnings += warnings
+            let (prompt, adapters) = try resolveLoRAs(composedPrompt, written: written, library: library, composer: composer,
+                                                      needFiles: needFiles)
             if servers.isEmpty {
                 let progress = StageReporter(variation: i + 1, of: n, events: events)
                 outcome.images.append(try renderLocally(request, prompt: prompt, adapters: adapters, plan: plan, job: job,
@@ -178,11 +177,11 @@ public final class RenderSession: @unchecked Sendable {
     /// files adding their multipliers: first the tags the user wrote (`written`, which must
     /// resolve), then the composed adapters. For local renders every adapter needs a local file:
     /// without one the render is refused with the names of the missing files and how to fix it
-    /// (nothing is left out silently). Returns the prompt text to render.
+    /// (nothing is left out silently); a remote server resolves names itself. Returns the prompt
+    /// text to render and the adapters with their files.
     func resolveLoRAs(_ prompt: ComposedPrompt, written: [ExtraNetworkTag], library: LoRALibrary, composer: RenderComposer?,
-                      needFiles: Bool) throws -> (String, [Adapter], [String]) {
+                      needFiles: Bool) throws -> (String, [Adapter]) {
         var adapters: [Adapter] = []
-        let warnings: [String] = []  // nothing here warns yet; callers show what it returns
         func file(_ name: String) -> String? {
             let fromCatalog = composer?.adapterFile(name).map { DataPaths.expandingTilde($0, environment: ProcessInfo.processInfo.environment) }
             // A card's `file` counts only as a regular .safetensors file (a card may name anything).
@@ -223,7 +222,7 @@ public final class RenderSession: @unchecked Sendable {
                 + "(\(missing.map { "\($0).safetensors" }.joined(separator: ", ")): \(folders)); put the file\(missing.count == 1 ? "" : "s") "
                 + "in a LoRA folder (the loraDirs setting, lora_dirs in the frontmatter or --lora-dir), or render without composing")
         }
-        return (prompt.text(), adapters, warnings)
+        return (prompt.text(), adapters)
     }
 
     /// A1111's short hash per LoRA file, cached by path and mtime.
