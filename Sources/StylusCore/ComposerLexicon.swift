@@ -67,10 +67,8 @@ enum ComposerLexicon {
     /// Modifiers that describe the default form of a thing and so do not make an adapter narrower
     /// than a plain topic ("Classical Oil Painting" for "oil painting", "Realistic Dogs" for "dog").
     static let defaultModifiers: Set<String> = [
-        "realistic", "photorealistic", "photo", "photography", "classic", "classical", "traditional", "western",
-        "fantasy", "medieval", "knight", "plate", "business", "formal", "modern", "generic", "simple",
-        "good", "boy", "real", "painterly", "paint", "painting", "impasto", "outfit", "costume", "clothe",
-        "wear", "8-bit", "8bit", "16-bit", "basic", "casual", "natural", "better",
+        "realistic", "photorealistic", "photo", "photography", "classic", "classical", "traditional",
+        "modern", "generic", "simple", "good", "real", "basic", "natural", "better",
     ]
 
     /// "-ing" words that are nouns at the end of a phrase ("oil painting", "tall building"); any other
