@@ -128,6 +128,11 @@ public final class ComfyUIBackend: @unchecked Sendable {
             throw ComfyUIError.connection(url: webSocketURL(clientID).absoluteString, reason: "\(e)")
         }
         defer { socket.close() }
+        // ComfyUI sends a prompt's messages only to sockets it has listed under the client id, and
+        // says `status` to a socket once it is listed: a prompt posted before that could have its
+        // first progress (or all of it, and its end) sent nowhere. A server that never says it is
+        // waited for at most two seconds.
+        _ = try? socket.receive(timeout: min(timeout, 2))
         let promptID = try submit(workflow, clientID: clientID, cancellation: cancellation)
         let previews = try follow(promptID, socket: socket, cancellation: cancellation, progress: progress)
         let png = try fetchImage(promptID, cancellation: cancellation)

@@ -104,8 +104,12 @@ def validate(workflow, object_info, drop=()):
 
 
 class ScriptedComfyUI:
-    def __init__(self, fail_after=None, execution_error=False, hold=False, step_delay=0.0, fixture=None, drop=()):
+    def __init__(self, fail_after=None, execution_error=False, hold=False, step_delay=0.0, fixture=None, drop=(),
+                 late_socket=0.0):
         self.fixture = fixture or load_fixture()
+        # Seconds between the WebSocket handshake and listing the socket under its client id (a
+        # server may answer the handshake before it knows where to send that client's messages).
+        self.late_socket = late_socket
         self.drop = drop
         self.fail_after = fail_after
         self.execution_error = execution_error
@@ -352,17 +356,27 @@ class ScriptedComfyUI:
     def websocket(self, h, client):
         key = h.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-        h.send_response(101)
-        h.send_header("Upgrade", "websocket")
-        h.send_header("Connection", "Upgrade")
-        h.send_header("Sec-WebSocket-Accept", accept)
-        h.end_headers()
-        h.wfile.flush()
-        h.close_connection = True
         sock = h.connection
         client = client or uuid.uuid4().hex
-        with self.lock:
-            self.sockets[client] = (sock, threading.Lock())
+        # The socket is listed before the client can read the 101: a prompt it posts right after
+        # the handshake must not run before its socket is known (its first progress would be lost).
+        # Holding the socket's write lock keeps every message after the handshake's headers.
+        write_lock = threading.Lock()
+        with write_lock:
+            if not self.late_socket:
+                with self.lock:
+                    self.sockets[client] = (sock, write_lock)
+            h.send_response(101)
+            h.send_header("Upgrade", "websocket")
+            h.send_header("Connection", "Upgrade")
+            h.send_header("Sec-WebSocket-Accept", accept)
+            h.end_headers()
+            h.wfile.flush()
+        h.close_connection = True
+        if self.late_socket:
+            time.sleep(self.late_socket)
+            with self.lock:
+                self.sockets[client] = (sock, write_lock)
         self.send(client, {"type": "status", "data": {"status": {"exec_info": {"queue_remaining": len(self.queue)}}, "sid": client}})
         try:
             while not self.dead:

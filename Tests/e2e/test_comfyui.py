@@ -183,6 +183,23 @@ def test_execution_error_is_reported_with_the_node():
         server.stop()
 
 
+def test_no_progress_is_lost_when_the_server_lists_the_socket_late():
+    """ComfyUI sends a prompt's messages to the sockets it has listed under the client id, and says
+    `status` to a socket once it is listed. A client that posts its prompt right after the handshake
+    can have the first messages (or all of them, and the end) sent nowhere; stylus waits for that
+    first `status`."""
+    server = ScriptedComfyUI(late_socket=0.5)
+    try:
+        path, _ = prompt_file("late", "a knight")
+        run = subprocess.run([SERVER, "render", str(path), "--backend", "comfyui", "--comfyui-url", server.url],
+                             capture_output=True, text=True, timeout=60, env={**os.environ, "STYLUS_SERVER_TIMEOUT": "5"})
+        assert run.returncode == 0, run.stderr
+        for step in range(1, 5):
+            assert f"step {step}/4" in run.stderr, run.stderr
+    finally:
+        server.stop()
+
+
 def test_a_stuck_server_times_out_and_is_interrupted():
     server = ScriptedComfyUI(hold=True)  # one progress message, then silence
     try:
