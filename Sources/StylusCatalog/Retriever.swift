@@ -44,7 +44,7 @@ public final class Retriever: CandidateSource, Sendable {
     /// WordNet for the composer (nil when not installed; the composer then has no knowledge features).
     public let wordNet: WordNet?
     /// Embeddings of short texts already seen (titles, topics, category descriptions), bounded.
-    let textVectors = TextVectorCache(capacity: 50_000)
+    let textVectors = BoundedMemo<String, [Float]>(capacity: 50_000)
     /// Why the vectors of new adapters could not be stored in the catalog (they are embedded in
     /// memory for this retriever instead), for the front end to show once.
     public let storeProblem: String?
@@ -115,7 +115,7 @@ public final class Retriever: CandidateSource, Sendable {
         var out = [[Float]?](repeating: nil, count: texts.count)
         var missing: [Int] = []
         for (i, t) in texts.enumerated() {
-            if let v = textVectors.get(t) { out[i] = v } else { missing.append(i) }
+            if let v = textVectors[t] { out[i] = v } else { missing.append(i) }
         }
         if !missing.isEmpty {
             // Titles and tags were embedded with the catalog; only the rest is encoded now.
@@ -123,7 +123,7 @@ public final class Retriever: CandidateSource, Sendable {
             let unique = Array(Set(missing.map { texts[$0] }.filter { fresh[$0] == nil }))
             let vectors = encoder.embed(tokenIDs: unique.map { Self.shortTextTokens($0, encoder: encoder, limit: options.queryTokenLimit) })
             for (t, v) in zip(unique, vectors) { fresh[t] = v }
-            textVectors.put(fresh)
+            textVectors.store(fresh)
             for i in missing { out[i] = fresh[texts[i]] }
         }
         return out.map { $0 ?? [] }
@@ -421,26 +421,6 @@ public final class Retriever: CandidateSource, Sendable {
     /// Dense top rows for a query vector with the production (int8 + rescore) path.
     package func denseTopRows(_ q: [Float], depth: Int) -> [(Int, Float)] {
         topRows(q, depth: depth, allowed: { _ in true })
-    }
-}
-
-/// A bounded, thread-safe map from text to its embedding (cleared when full: the working set of
-/// titles and topics is small next to the capacity).
-final class TextVectorCache: @unchecked Sendable {  // state behind `lock`
-    private let lock = NSLock()
-    private var vectors: [String: [Float]] = [:]
-    let capacity: Int
-    init(capacity: Int) { self.capacity = capacity }
-
-    func get(_ text: String) -> [Float]? {
-        lock.lock(); defer { lock.unlock() }
-        return vectors[text]
-    }
-
-    func put(_ fresh: [String: [Float]]) {
-        lock.lock(); defer { lock.unlock() }
-        if vectors.count + fresh.count > capacity { vectors.removeAll(keepingCapacity: true) }
-        vectors.merge(fresh) { _, new in new }
     }
 }
 

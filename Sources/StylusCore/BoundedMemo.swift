@@ -11,15 +11,22 @@ package final class BoundedMemo<Key: Hashable, Value>: @unchecked Sendable {  //
 
     /// The value kept for `key`, else `compute(key)` (outside the lock), kept.
     package func value(_ key: Key, _ compute: (Key) -> Value) -> Value {
-        lock.lock()
-        let seen = known[key]
-        lock.unlock()
-        if let seen { return seen }
+        if let seen = self[key] { return seen }
         let fresh = compute(key)
-        lock.lock()
-        if known.count >= capacity { known.removeAll(keepingCapacity: true) }
-        known[key] = fresh
-        lock.unlock()
+        store([key: fresh])
         return fresh
+    }
+
+    /// The value kept for `key`, if any.
+    package subscript(key: Key) -> Value? {
+        lock.lock(); defer { lock.unlock() }
+        return known[key]
+    }
+
+    /// Keeps `fresh` (computed together by the caller, e.g. in one encoder pass).
+    package func store(_ fresh: [Key: Value]) {
+        lock.lock(); defer { lock.unlock() }
+        if known.count + fresh.count > capacity { known.removeAll(keepingCapacity: true) }
+        known.merge(fresh) { _, new in new }
     }
 }

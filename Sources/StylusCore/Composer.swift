@@ -349,25 +349,17 @@ struct TopicWords {
 /// Profiles already built, by adapter id: building one folds and splits every name of the card, and
 /// the same adapters come back for prompt after prompt (and keystroke after keystroke). An entry
 /// is used only for the same card and refinement; the vectors are the candidate's own.
-final class AdapterProfileCache: @unchecked Sendable {  // state behind `lock`
+final class AdapterProfileCache: Sendable {
     static let shared = AdapterProfileCache()
-    private let lock = NSLock()
-    private var entries: [String: (card: AdapterCard, refinement: AdapterRefinement, profile: AdapterProfile)] = [:]
-    static let capacity = 50_000
+    private let entries = BoundedMemo<String, (card: AdapterCard, refinement: AdapterRefinement, profile: AdapterProfile)>(capacity: 50_000)
 
     func profile(_ c: CandidateAdapter) -> AdapterProfile {
-        lock.lock()
-        let known = entries[c.card.adapterId]
-        lock.unlock()
         var profile: AdapterProfile
-        if let known, known.card == c.card, known.refinement == c.refinement {
+        if let known = entries[c.card.adapterId], known.card == c.card, known.refinement == c.refinement {
             profile = known.profile
         } else {
             profile = AdapterProfile(c)
-            lock.lock()
-            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[c.card.adapterId] = (c.card, c.refinement, profile)
-            lock.unlock()
+            entries.store([c.card.adapterId: (c.card, c.refinement, profile)])
         }
         profile.vectors = c.vectors
         return profile

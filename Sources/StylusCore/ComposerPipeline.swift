@@ -27,11 +27,9 @@ public struct ComposeRequest: Sendable {
     /// The final prompt for a composition of this request's prompt file: the prompt, debias text,
     /// the missing trigger words (unless turned off) and the tags. Both pipelines build it here.
     func promptWithAdapters(_ composition: Composition, file: PromptFile) -> (text: String, triggerWords: [String]) {
-        let search = addTriggerWords ? file.triggerSearchText : nil
-        let text = PromptBuilder.build(prompt: file.positiveText, composition: composition, debias: debias,
-                                       restoreConcepts: restoreConcepts, rangeOffset: file.positive.range.utf8.lowerBound,
-                                       triggerSearchText: search)
-        return (text, search.map { PromptBuilder.missingTriggerWords(composition, in: $0) } ?? [])
+        let (body, triggers) = PromptBuilder.composedBody(file, composition: composition, debias: debias,
+                                                          restoreConcepts: restoreConcepts, addTriggerWords: addTriggerWords)
+        return (ComposedPrompt(body: body, adapters: composition.weightedAdapters()).text(), triggers)
     }
 }
 

@@ -20,19 +20,18 @@ public enum PromptBuilder {
     /// (`Composition.tags(mask:)`). `mask[t]` lists the active adapter indices of topic t (nil: all active).
     public static func build(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
                              debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0,
-                             triggerSearchText: String? = nil) -> String {
+                             triggerWords: [String] = []) -> String {
         composition.tags(mask: mask).reduce(body(prompt: prompt, composition: composition, mask: mask, debias: debias,
                                                  restoreConcepts: restoreConcepts, rangeOffset: rangeOffset,
-                                                 triggerSearchText: triggerSearchText)) { $0 + ", " + $1 }
+                                                 triggerWords: triggerWords)) { $0 + ", " + $1 }
     }
 
     /// The final prompt without the composed tags: the prompt as written, the optional debias
-    /// string, and, when `triggerSearchText` is given, the trigger words of the active adapters that
-    /// it lacks (`missingTriggerWords`). With `restoreConcepts`, topics left without an active
-    /// adapter are emphasised as `(topic:1.1)`.
+    /// string and `triggerWords` (those the active adapters need, `missingTriggerWords`). With
+    /// `restoreConcepts`, topics left without an active adapter are emphasised as `(topic:1.1)`.
     public static func body(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
                             debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0,
-                            triggerSearchText: String? = nil) -> String {
+                            triggerWords: [String] = []) -> String {
         var text = prompt.trimmingCharacters(in: .whitespacesAndNewlines)
         if restoreConcepts {
             let uncovered = composition.topics.enumerated().filter { t, topic in
@@ -49,11 +48,18 @@ public enum PromptBuilder {
             text = String(decoding: bytes, as: UTF8.self)
         }
         if let d = debias?.trimmingCharacters(in: .whitespaces), !d.isEmpty { text += ", " + d }
-        if let triggerSearchText {
-            let add = missingTriggerWords(composition, mask: mask, in: triggerSearchText)
-            if !add.isEmpty { text += (text.isEmpty ? "" : ", ") + add.joined(separator: ", ") }
-        }
+        if !triggerWords.isEmpty { text += (text.isEmpty ? "" : ", ") + triggerWords.joined(separator: ", ") }
         return text
+    }
+
+    /// A prompt file's composed body (`body`) for the adapters `mask` keeps, with the trigger words
+    /// they need unless `addTriggerWords` is false; and those words. The pipeline's
+    /// `promptWithAdapters`, masked samples and renders are all built here.
+    static func composedBody(_ file: PromptFile, composition: Composition, mask: [[Bool]]? = nil, debias: String?,
+                             restoreConcepts: Bool, addTriggerWords: Bool) -> (body: String, triggerWords: [String]) {
+        let triggers = addTriggerWords ? missingTriggerWords(composition, mask: mask, in: file.triggerSearchText) : []
+        return (body(prompt: file.positiveText, composition: composition, mask: mask, debias: debias, restoreConcepts: restoreConcepts,
+                     rangeOffset: file.positive.range.utf8.lowerBound, triggerWords: triggers), triggers)
     }
 
     /// The trigger words of the adapters `mask` keeps that `text` lacks (the `missing-trigger`

@@ -57,9 +57,8 @@ public struct PromptRequest: Sendable {
     /// this request's `debias`, `restoreConcepts` and `addTriggerWords`: the same text as the
     /// pipeline's `promptWithAdapters` for the same mask.
     public func composedPrompt(_ composition: Composition, mask: [[Bool]]? = nil) -> ComposedPrompt {
-        ComposedPrompt(body: PromptBuilder.body(prompt: file.positiveText, composition: composition, mask: mask, debias: debias,
-                                                restoreConcepts: restoreConcepts, rangeOffset: file.positive.range.utf8.lowerBound,
-                                                triggerSearchText: addTriggerWords ? file.triggerSearchText : nil),
+        ComposedPrompt(body: PromptBuilder.composedBody(file, composition: composition, mask: mask, debias: debias,
+                                                        restoreConcepts: restoreConcepts, addTriggerWords: addTriggerWords).body,
                        adapters: composition.weightedAdapters(mask: mask))
     }
 

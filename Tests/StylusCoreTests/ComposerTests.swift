@@ -215,6 +215,12 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(value("ccc"), 3)  // full: everything kept is dropped first
         XCTAssertEqual(value("a"), 1)
         XCTAssertEqual(computed, ["a", "bb", "ccc", "a"])
+        // Values computed together (one encoder pass) are stored together and read back.
+        memo.store(["dddd": 40])
+        XCTAssertEqual(memo["dddd"], 40)
+        XCTAssertNil(memo["ccc"], "storing past the bound dropped what was kept")
+        XCTAssertEqual(value("dddd"), 40)
+        XCTAssertEqual(computed.count, 4)
     }
 
     func testSubjectTagsDropCategoryAndBaseModelNames() {

@@ -74,7 +74,8 @@ final class PromptRequestTests: XCTestCase {
         let all = request.composedPrompt(composition)
         XCTAssertTrue(all.body.hasSuffix("<lora:old_jptemple:0.5>, wtrclr, jptemple") || all.body.hasSuffix("<lora:old_jptemple:0.5>, jptemple, wtrclr"), all.body)
         XCTAssertEqual(all.text(), PromptBuilder.build(prompt: request.file.positiveText, composition: composition,
-                                                       rangeOffset: request.file.positive.range.utf8.lowerBound, triggerSearchText: search))
+                                                       rangeOffset: request.file.positive.range.utf8.lowerBound,
+                                                       triggerWords: PromptBuilder.missingTriggerWords(composition, in: search)))
         // A mask that keeps only the temple adapter adds only its trigger word.
         let templeOnly = composition.topics.map { $0.adapters.map { $0.alias == "temple" } }
         let masked = request.composedPrompt(composition, mask: templeOnly)
