@@ -149,6 +149,17 @@ public enum Kernels {
         stylus_attention_rows(q, ldq, keyPanels, paddedValues, rows, keys, width, scale, scratch, out, ldo)
     }
 
+    /// Attention of one head over one short text (`keys` tokens), Q, K and V read in place with rows
+    /// `ld` apart: `out[i] = softmax_j(scale · q[i]·k[j]) · v[j]`. `width` must be a multiple of 16;
+    /// `scores` holds `keys` floats.
+    public static func attentionShort(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int,
+                                      keys: Int, width: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
+                                      out: UnsafeMutablePointer<Float>, ldo: Int) {
+        precondition(width % 16 == 0)
+        guard keys > 0, width > 0 else { return }
+        stylus_attention_short(q, k, v, ld, keys, width, scale, scores, out, ldo)
+    }
+
     /// Row length of the padded value matrix `attentionRows` reads for heads `width` wide.
     public static func attentionPaddedWidth(_ width: Int) -> Int { stylus_attention_padded_width(width) }
 

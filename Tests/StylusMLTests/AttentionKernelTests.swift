@@ -56,6 +56,37 @@ final class AttentionKernelTests: XCTestCase {
         XCTAssertEqual(out, Array(v[(best * d)..<((best + 1) * d)]), accuracy: 1e-5)
     }
 
+    func testShortAttentionMatchesDirectSoftmaxAttentionInPlace() {
+        // Q, K and V side by side in each row, as the encoder's stacked projection holds them
+        // (heads of `d` columns, rows 3·heads·d apart); large scores on the last case.
+        for (keys, d, heads, scoreScale) in [(1, 16, 1, Float(1)), (2, 32, 2, 1), (5, 32, 12, 3), (17, 48, 2, 3), (64, 32, 1, 1), (9, 16, 1, 40)] {
+            let width = d * heads, ld = 3 * width, scale = 1 / Float(d).squareRoot()
+            let qkv = values(keys * ld, seed: UInt64(keys * 7 + d), scale: scoreScale)
+            var out = [Float](repeating: .nan, count: keys * width)
+            var scores = [Float](repeating: .nan, count: keys)
+            qkv.withUnsafeBufferPointer { p in out.withUnsafeMutableBufferPointer { o in
+                for h in 0..<heads {
+                    let q = p.baseAddress! + h * d
+                    Kernels.attentionShort(q: q, k: q + width, v: q + 2 * width, ld: ld, keys: keys, width: d, scale: scale,
+                                           scores: &scores, out: o.baseAddress! + h * d, ldo: width)
+                }
+            } }
+            var worst: Double = 0
+            for h in 0..<heads { for i in 0..<keys {
+                let s = (0..<keys).map { j in
+                    (0..<d).reduce(0.0) { $0 + Double(qkv[i * ld + h * d + $1]) * Double(qkv[j * ld + width + h * d + $1]) } * Double(scale)
+                }
+                let m = s.max()!, e = s.map { Foundation.exp($0 - m) }, total = e.reduce(0, +)
+                for c in 0..<d {
+                    let want = (0..<keys).reduce(0.0) { $0 + e[$1] * Double(qkv[$1 * ld + 2 * width + h * d + c]) } / total
+                    worst = max(worst, abs(want - Double(out[i * width + h * d + c])))
+                }
+            } }
+            XCTAssertTrue(out.allSatisfy(\.isFinite), "keys \(keys) width \(d)")
+            XCTAssertLessThanOrEqual(worst, 1e-5, "keys \(keys) width \(d) heads \(heads)")
+        }
+    }
+
     func testGegluMatchesErfGelu() {
         for (rows, inner) in [(1, 1), (3, 5), (4, 16), (7, 37)] {
             let x = values(rows * 2 * inner, seed: 9, scale: 6)

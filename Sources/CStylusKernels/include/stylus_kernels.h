@@ -20,6 +20,13 @@
 void stylus_attention_rows(const float *q, long ldq, const float *kt, const float *vp, long rows, long m, long d,
                            float scale, float *scratch, float *out, long ldo);
 
+/// Attention of one head over one short text, reading Q, K and V in place (rows `ld` floats apart):
+///   out[i, 0..<d] = softmax_j(scale · q[i]·k[j]) · v[j]   for i, j < m.
+/// For the few-token texts the sentence encoder embeds, where an sgemm call per (text, head) costs
+/// more than its product. d must be a multiple of 16; scores: m floats of scratch.
+void stylus_attention_short(const float *q, const float *k, const float *v, long ld, long m, long d, float scale,
+                            float *scores, float *out, long ldo);
+
 /// Keys rounded up to whole panels of `kt`.
 long stylus_attention_padded_keys(long m);
 
