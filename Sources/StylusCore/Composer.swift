@@ -107,7 +107,8 @@ public enum Composer {
         let weighed = selection.weighed
         // Only each topic's closest allowed candidates are weighed; the rest score 0. Hard-rejected
         // candidates near the topic get a probability too, so explanations can say what the rule overrode.
-        let probability: [[Double]] = selection.rows.map { row in row.map { x in x.map(variant.probability) ?? 0 } }
+        let scorer = variant.scorer()
+        let probability: [[Double]] = selection.rows.map { row in row.map { x in x.map(scorer.probability) ?? 0 } }
         let noFeatures = [Double](repeating: 0, count: ComposerFeatures.names.count)
         func features(_ t: Int, _ j: Int) -> [Double] { selection.rows[t][j] ?? noFeatures }
 

@@ -7,7 +7,7 @@ import Foundation
 /// `lexical` (the degraded BM25-only mode, without the embedding features).
 public struct ComposerModel: Sendable, Codable, Hashable {
     public struct Variant: Sendable, Codable, Hashable {
-        /// Feature names in the order of `weights`; evaluation looks each up by name.
+        /// Feature names in the order of `weights`; evaluation looks each up by name (once, in `scorer`).
         public var features: [String]
         /// Standardisation applied before the weights: (x - mean) / scale.
         public var mean: [Double]
@@ -27,14 +27,25 @@ public struct ComposerModel: Sendable, Codable, Hashable {
         }
 
         /// P(adapter fits topic) for a feature vector laid out as `ComposerFeatures.names`.
-        public func probability(_ x: [Double]) -> Double {
-            var z = bias
-            for (k, name) in features.enumerated() {
-                guard let i = ComposerFeatures.index[name] else { continue }
-                let s = scale[k] == 0 ? 1 : scale[k]
-                z += weights[k] * (x[i] - mean[k]) / s
+        public func probability(_ x: [Double]) -> Double { scorer().probability(x) }
+
+        /// The variant with its features looked up once, for scoring many pairs.
+        public func scorer() -> Scorer {
+            Scorer(terms: features.indices.compactMap { k in
+                ComposerFeatures.index[features[k]].map { (column: $0, weight: weights[k], mean: mean[k], scale: scale[k] == 0 ? 1 : scale[k]) }
+            }, bias: bias)
+        }
+
+        /// `probability` without a name lookup per feature and pair (a long prompt scores thousands).
+        public struct Scorer: Sendable {
+            let terms: [(column: Int, weight: Double, mean: Double, scale: Double)]
+            let bias: Double
+
+            public func probability(_ x: [Double]) -> Double {
+                var z = bias
+                for t in terms { z += t.weight * (x[t.column] - t.mean) / t.scale }
+                return 1 / (1 + Foundation.exp(-z))
             }
-            return 1 / (1 + Foundation.exp(-z))
         }
 
         /// The features that pushed this decision most, strongest first, as (name, contribution).

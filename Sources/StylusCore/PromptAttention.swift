@@ -42,6 +42,9 @@ public enum PromptAttention {
     public struct Scan: Sendable {
         public var pieces: [Piece]
         public var hasInvalidNumber: Bool
+        /// Weight multiplications and linear-pass steps the scan did: at most `exactWorkLimit` plus
+        /// a few per piece and group, however deep the nesting (what keeps hostile prompts cheap).
+        public var weightUpdates = 0
     }
 
     /// Multiplications past this count (deeply nested groups over many pieces, which A1111 itself
@@ -77,7 +80,7 @@ public enum PromptAttention {
         var invalidNumber = false
         // Each close: (first piece, piece count then, multiplier), for the linear fallback.
         var closes: [(Int, Int, Double)] = []
-        var work = 0
+        var work = 0, updates = 0
         var exact = true
 
         func multiply(from start: Int, by m: Double) {
@@ -93,6 +96,7 @@ public enum PromptAttention {
                 pieces[p].weight *= m
                 p += 1
             }
+            updates += pieces.count - start
         }
 
         func emitText(_ r: Range<Int>) {
@@ -153,8 +157,11 @@ public enum PromptAttention {
         }
         for start in round { multiply(from: start, by: 1.1) }
         for start in square { multiply(from: start, by: 1 / 1.1) }
-        if !exact { linearWeights(&pieces, closes) }
-        return Scan(pieces: pieces, hasInvalidNumber: invalidNumber)
+        if !exact {
+            linearWeights(&pieces, closes)
+            updates += closes.count + pieces.count
+        }
+        return Scan(pieces: pieces, hasInvalidNumber: invalidNumber, weightUpdates: updates)
     }
 
     /// Every piece's weight as the product of the multipliers covering it, in one pass over the
