@@ -313,13 +313,13 @@ struct TopicWords {
     /// The topic ends in a bracketed qualifier, the booru way of naming a character after its
     /// series ("jinx \\(league of legends\\)"): its first word is then a name, not a common word.
     var hasQualifier: Bool
-    /// The words folded (`AdapterProfile.fold`), for matching names.
+    /// The words folded (`AdapterNames.fold`), for matching names.
     var folded: Set<String>
 
     init(keyword: String) {
         let words = ComposerLexicon.words(keyword)
         self.words = words
-        folded = Set(words.map(AdapterProfile.fold))
+        folded = Set(words.map(AdapterNames.fold))
         let trimmed = keyword.trimmingCharacters(in: .whitespaces)
         hasQualifier = trimmed.hasSuffix(")") && (trimmed.firstIndex(of: "(").map { $0 > trimmed.startIndex } ?? false)
         var lead: [String] = []
@@ -346,51 +346,70 @@ struct TopicWords {
     }
 }
 
-/// What the composer knows about one candidate, normalised once.
 /// Profiles already built, by adapter id: building one folds and splits every name of the card, and
 /// the same adapters come back for prompt after prompt (and keystroke after keystroke). An entry
 /// is used only for the same card and refinement; the vectors are the candidate's own.
 final class AdapterProfileCache: Sendable {
     static let shared = AdapterProfileCache()
-    private let entries = BoundedMemo<String, (card: AdapterCard, refinement: AdapterRefinement, profile: AdapterProfile)>(capacity: 50_000)
+    private let entries = BoundedMemo<String, (card: AdapterCard, refinement: AdapterRefinement, names: AdapterNames)>(capacity: 50_000)
 
     func profile(_ c: CandidateAdapter) -> AdapterProfile {
-        var profile: AdapterProfile
         if let known = entries[c.card.adapterId], known.card == c.card, known.refinement == c.refinement {
-            profile = known.profile
-        } else {
-            profile = AdapterProfile(c)
-            entries.store([c.card.adapterId: (c.card, c.refinement, profile)])
+            return AdapterProfile(names: known.names, vectors: c.vectors)
         }
-        profile.vectors = c.vectors
-        return profile
+        let names = AdapterNames(c)
+        entries.store([c.card.adapterId: (c.card, c.refinement, names)])
+        return AdapterProfile(names: names, vectors: c.vectors)
     }
 }
 
+/// A candidate as the composer weighs it: its names (`AdapterNames`, built once per card and
+/// shared) and its own vectors. Name fields read through: `profile.titleNames`.
+@dynamicMemberLookup
 struct AdapterProfile {
-    var id: String
-    var alias: String
-    var baseModel: BaseModel?
-    var category: AdapterCategory
-    var isCharacterLike: Bool
-    var nsfw: Bool
-    var weight: Double
-    var triggerWords: [String]
-    /// Title alternatives ("Phoenix / Firebird" → two), parentheses and packaging words removed.
-    var titleNames: [[String]]
-    var tagNames: [[String]]
-    var triggerNames: [[String]]
-    /// Every word of the title ("clifford the big red dog").
-    var fullTitleWords: [String]
+    let names: AdapterNames
     var vectors: AdapterVectors?
+
+    init(_ c: CandidateAdapter) { self.init(names: AdapterNames(c), vectors: c.vectors) }
+
+    init(names: AdapterNames, vectors: AdapterVectors?) {
+        self.names = names
+        self.vectors = vectors
+    }
+
+    subscript<T>(dynamicMember path: KeyPath<AdapterNames, T>) -> T { names[keyPath: path] }
+
+    func isNamed(topic query: TopicWords, in context: NameContext, knowledge: (any WordKnowledge)?) -> Bool {
+        names.isNamed(topic: query, in: context, knowledge: knowledge)
+    }
+}
+
+/// What the composer knows about one card's names, normalised once: folding and splitting every
+/// name of a card is the costly part, and the profile cache shares it across prompts (a class, so
+/// the composer's many reads of a profile copy one reference, not twenty arrays and sets).
+final class AdapterNames: Sendable {
+    let id: String
+    let alias: String
+    let baseModel: BaseModel?
+    let category: AdapterCategory
+    let isCharacterLike: Bool
+    let nsfw: Bool
+    let weight: Double
+    let triggerWords: [String]
+    /// Title alternatives ("Phoenix / Firebird" → two), parentheses and packaging words removed.
+    let titleNames: [[String]]
+    let tagNames: [[String]]
+    let triggerNames: [[String]]
+    /// Every word of the title ("clifford the big red dog").
+    let fullTitleWords: [String]
     /// Every word of every name (title alternatives, tags, trigger words).
-    var nameWords: Set<String> = []
+    let nameWords: Set<String>
     /// The head word of each title alternative ("Japanese Castle" → castle).
-    var titleHeads: Set<String> = []
+    let titleHeads: Set<String>
     /// Title words that carry content.
-    var titleContent: Set<String> = []
+    let titleContent: Set<String>
     /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
-    var knowledgeNames: [String] = []
+    let knowledgeNames: [String]
 
     static func heads(_ titleNames: [[String]]) -> Set<String> {
         Set(titleNames.compactMap { name in
@@ -414,20 +433,17 @@ struct AdapterProfile {
         nsfw = c.card.nsfw
         weight = c.refinement.weight
         triggerWords = c.refinement.triggerWords
-        titleNames = AdapterProfile.titleAlternatives(c.card.title)
+        titleNames = AdapterNames.titleAlternatives(c.card.title)
         tagNames = c.card.tags.filter { !ComposerLexicon.tagNoise.contains($0.lowercased()) }
             .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         nameWords = Set((titleNames + tagNames + triggerNames).joined())
-        titleHeads = AdapterProfile.heads(titleNames)
-        titleContent = AdapterProfile.contentWords(titleNames)
-        knowledgeNames = AdapterProfile.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
-        qualifierWords = AdapterProfile.bracketed(c.card.title)
-        vectors = c.vectors
-        if isCharacterLike {
-            aliasNames = AdapterProfile.aliasTokens(c.card.alias)
-            triggerTokens = Set(triggerNames.joined().map { NameContext.squash($0) }.filter { $0.count >= 3 })
-        }
+        titleHeads = AdapterNames.heads(titleNames)
+        titleContent = AdapterNames.contentWords(titleNames)
+        knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
+        qualifierWords = AdapterNames.bracketed(c.card.title)
+        aliasNames = isCharacterLike ? AdapterNames.aliasTokens(c.card.alias) : []
+        triggerTokens = isCharacterLike ? Set(triggerNames.joined().map { NameContext.squash($0) }.filter { $0.count >= 3 }) : []
     }
 
     /// The parts of an alias that can be names: split at underscores, dots and case changes
@@ -497,10 +513,10 @@ struct AdapterProfile {
 
     /// Words of the title's bracketed qualifiers ("Power (Chainsaw Man)" → chainsaw, man), which
     /// confirm a character whose name is a common word.
-    var qualifierWords: Set<String> = []
+    let qualifierWords: Set<String>
     /// For characters: alias parts and trigger words, squashed ("spiderman", "eva01", "nightfury").
-    var aliasNames: Set<String> = []
-    var triggerTokens: Set<String> = []
+    let aliasNames: Set<String>
+    let triggerTokens: Set<String>
 
     /// Whether the topic names this character or person. A character adapter is only for prompts
     /// that ask for that character: by its full name, its trigger word, the surname of a multi-word
@@ -511,24 +527,24 @@ struct AdapterProfile {
     /// Jinx, blue hair"), or a booru qualifier after it ("jinx \\(league of legends\\)").
     func isNamed(topic query: TopicWords, in names: NameContext, knowledge: (any WordKnowledge)?) -> Bool {
         let topicWords = query.folded
-        for trigger in triggerNames where trigger.map(AdapterProfile.fold).allSatisfy(topicWords.contains) { return true }
+        for trigger in triggerNames where trigger.map(AdapterNames.fold).allSatisfy(topicWords.contains) { return true }
         func isCommon(_ w: String) -> Bool { knowledge?.isCommonWord(w) ?? true }
         let topicRuns = NameContext.squashedRuns(query.words)
         // Capitalisation confirms a name only where a capital cannot be a title's lead word
         // ("Princess" in "a Princess in a castle" does not name Princess Zelda).
         func confirmed(_ name: String, capitalised: Bool = true) -> Bool {
             if query.hasQualifier || (capitalised && names.properNouns.contains(name)) { return true }
-            let confirming = qualifierWords.union(tagNames.joined().map(AdapterProfile.fold)).subtracting([name])
+            let confirming = qualifierWords.union(tagNames.joined().map(AdapterNames.fold)).subtracting([name])
             if !confirming.isDisjoint(with: names.promptWords) { return true }
             return !triggerTokens.union(aliasNames).subtracting([name]).isDisjoint(with: names.promptRuns)
         }
         func phraseConfirms(_ name: String) -> Bool {
             (tagNames + [Array(qualifierWords)]).contains { phrase in
-                phrase.count >= 2 && !phrase.contains(name) && phrase.map(AdapterProfile.fold).allSatisfy(names.promptWords.contains)
+                phrase.count >= 2 && !phrase.contains(name) && phrase.map(AdapterNames.fold).allSatisfy(names.promptWords.contains)
             }
         }
         for (k, name) in titleNames.enumerated() {
-            let words = name.map(AdapterProfile.fold).filter { !ComposerLexicon.headStops.contains($0) }
+            let words = name.map(AdapterNames.fold).filter { !ComposerLexicon.headStops.contains($0) }
             guard let first = words.first, let last = words.last else { continue }
             if words.count >= 2, words.allSatisfy(topicWords.contains) { return true }
             if words.count >= 2, last.count >= 4, topicWords.contains(last), !isCommon(last) { return true }
@@ -563,14 +579,14 @@ struct NameContext {
 
     init(promptText: String) {
         let words = ComposerLexicon.words(promptText)
-        promptWords = Set(words.map(AdapterProfile.fold))
+        promptWords = Set(words.map(AdapterNames.fold))
         promptRuns = NameContext.squashedRuns(words)
         properNouns = NameContext.capitalisedWords(promptText)
     }
 
     /// Lower case, accents folded, letters and digits only: "Spider-Man" → spiderman.
     static func squash(_ text: String) -> String {
-        String(AdapterProfile.fold(text).filter { $0.isLetter || $0.isNumber })
+        String(AdapterNames.fold(text).filter { $0.isLetter || $0.isNumber })
     }
 
     /// Every run of one to three consecutive words, squashed.
@@ -599,7 +615,7 @@ struct NameContext {
             guard !current.isEmpty else { return }
             total += 1
             if let f = current.first, f.isUppercase, !currentStartsSentence {
-                capitalised.append(contentsOf: ComposerLexicon.words(current).map(AdapterProfile.fold))
+                capitalised.append(contentsOf: ComposerLexicon.words(current).map(AdapterNames.fold))
             }
             current = ""
         }

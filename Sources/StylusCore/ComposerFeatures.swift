@@ -195,7 +195,7 @@ struct TopicTerms {
     }
 }
 
-extension AdapterProfile {
+extension AdapterNames {
     /// The words of the title alternatives that carry content.
     static func contentWords(_ titleNames: [[String]]) -> Set<String> {
         Set(titleNames.joined().filter { !ComposerFeatures.functionWords.contains($0) && !ComposerLexicon.tagNoise.contains($0) })
@@ -206,7 +206,7 @@ extension AdapterProfile {
         var out: [String] = []
         for name in titleNames.prefix(2) {
             out.append(name.joined(separator: " "))
-            if let h = AdapterProfile.heads([name]).first, name.count > 1 { out.append(h) }
+            if let h = AdapterNames.heads([name]).first, name.count > 1 { out.append(h) }
         }
         if let tag = tagNames.first { out.append(tag.joined(separator: " ")) }
         var seen: Set<String> = []

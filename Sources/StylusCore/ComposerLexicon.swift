@@ -92,7 +92,7 @@ public enum ComposerWords {
     /// An adapter title without packaging ("[XL] Watercolor Style v2 | 水彩" → "watercolor"), the text
     /// whose embedding stands for the adapter's name; the raw title when nothing is left.
     public static func titleText(_ title: String) -> String {
-        let names = AdapterProfile.titleAlternatives(title).map { $0.joined(separator: " ") }
+        let names = AdapterNames.titleAlternatives(title).map { $0.joined(separator: " ") }
         return names.isEmpty ? title : names.joined(separator: " / ")
     }
     public static func words(_ text: String) -> [String] { ComposerLexicon.words(text) }

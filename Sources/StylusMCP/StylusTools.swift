@@ -81,7 +81,8 @@ final class StylusTools: Sendable {
         // The same request a prompt file gives `stylus compose` (frontmatter read, arguments over it).
         let request = PromptRequest(text: prompt, overrides: ComposeOverrides(baseModel: base, includeNSFW: try a.bool("nsfw"),
                                                                               addTriggerWords: try a.bool("add_trigger_words")))
-        let outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid, model: .shipped)
+        var outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid, model: .shipped)
+        outcome.retrieved = Array(outcome.retrieved.prefix(20))
         var sampled: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {
             sampled = ComposeJSON.samples(outcome, request: request, strategy: strategy, count: samples, seed: UInt64(seed))
