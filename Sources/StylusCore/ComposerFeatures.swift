@@ -292,6 +292,8 @@ extension ComposerFeatures {
 
         var memo = WordRelationMemo()
         var personWords: [String: Bool] = [:]
+        // The prompt's cosine with a card is the same for every topic: computed once per candidate.
+        var promptCard = [Double?](repeating: nil, count: profiles.count)
         var selection = Selection(rows: Array(repeating: Array(repeating: nil, count: profiles.count), count: topics.count),
                                   weighed: Array(repeating: Array(repeating: false, count: profiles.count), count: topics.count))
         for (t, topic) in topics.enumerated() {
@@ -318,7 +320,10 @@ extension ComposerFeatures {
                 if semantic {
                     x[iCosCard] = cosCard[t][j]
                     x[iCosTitle] = cosTitle[t][j]
-                    if let pv = evidence.promptVector, let v = p.vectors { x[iCosPromptCard] = dot(pv, v.card) }
+                    if let pv = evidence.promptVector, let v = p.vectors {
+                        if promptCard[j] == nil { promptCard[j] = dot(pv, v.card) }
+                        x[iCosPromptCard] = promptCard[j]!
+                    }
                     x[iCosCardGap] = bestCard - cosCard[t][j]
                     x[iCosTitleGap] = bestTitle - cosTitle[t][j]
                     x[iCosTitleTop] = cosTitle[t][j] >= bestTitle && allowed[t][j] ? 1 : 0
