@@ -11,14 +11,15 @@ public enum ComposeJSON {
     }
 
     /// `{"prompt", "base_model", "retrieved", "topics", "prompt_with_adapters", "timings_ms"}`, with
-    /// `id` (batch lines), `samples` (masks), `composer` (`--llm`) and `explanation` when given.
+    /// `id` (batch lines), `samples` (masks), `composer` (`--llm`) and `explanation` when given;
+    /// `retrieved` lists the first `retrievedCount` of the ranking (all of it when nil).
     public static func object(_ o: ComposeOutcome, id: Any? = nil, samples: [String] = [], composer: String? = nil,
-                              explain: Bool = false) -> [String: Any] {
+                              explain: Bool = false, retrievedCount: Int? = nil) -> [String: Any] {
         var obj: [String: Any] = [:]
         if let id { obj["id"] = id }
         obj["prompt"] = o.prompt
         obj["base_model"] = o.baseModel?.name ?? NSNull()
-        obj["retrieved"] = o.retrieved
+        obj["retrieved"] = retrievedCount.map { Array(o.retrieved.prefix(max(0, $0))) } ?? o.retrieved
         obj["topics"] = zip(o.composition.topics.indices, o.topicRanges).map { i, r in
             let t = o.composition.topics[i]
             return ["keyword": t.keyword, "range": r,

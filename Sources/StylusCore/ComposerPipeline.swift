@@ -8,13 +8,16 @@ public struct ComposeRequest: Sendable {
     public var includeNSFW: Bool
     public var debias: String?
     public var restoreConcepts: Bool
-    /// How many whole-prompt retrieval results to report (the paper's retriever output).
+    /// How many whole-prompt retrieval results to rank (the paper's retriever output); the lexical
+    /// candidate pool is its first `ComposePipeline.wholePromptPoolLimit`.
     public var retrieveLimit: Int
+    /// `retrieveLimit`'s default, and the most `stylus compose --retrieved` / MCP `retrieved` show.
+    public static let defaultRetrieveLimit = 150
     /// Add the trigger words the chosen adapters need and the prompt lacks, before the tags.
     public var addTriggerWords: Bool
 
     public init(prompt: String, baseModel: BaseModel? = nil, includeNSFW: Bool = false, debias: String? = nil,
-                restoreConcepts: Bool = false, retrieveLimit: Int = 150, addTriggerWords: Bool = true) {
+                restoreConcepts: Bool = false, retrieveLimit: Int = defaultRetrieveLimit, addTriggerWords: Bool = true) {
         self.prompt = prompt
         self.baseModel = baseModel
         self.includeNSFW = includeNSFW

@@ -78,16 +78,16 @@ final class StylusTools: Sendable {
         let samples = try a.int("samples", in: 1...16) ?? 1
         let seed = try a.int("seed", in: 0...Int(Int32.max)) ?? 0
         let explain = try a.bool("explain") ?? false
+        let retrieved = try a.int("retrieved", in: 0...ComposeRequest.defaultRetrieveLimit) ?? ToolSchemas.defaultRetrieved
         // The same request a prompt file gives `stylus compose` (frontmatter read, arguments over it).
         let request = PromptRequest(text: prompt, overrides: ComposeOverrides(baseModel: base, includeNSFW: try a.bool("nsfw"),
                                                                               addTriggerWords: try a.bool("add_trigger_words")))
-        var outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid, model: .shipped)
-        outcome.retrieved = Array(outcome.retrieved.prefix(20))
+        let outcome = try ComposePipeline.run(request.composeRequest, source: sources.lexical, retriever: sources.hybrid, model: .shipped)
         var sampled: [String] = []
         if let masks, let strategy = MaskStrategy(name: masks) {
             sampled = ComposeJSON.samples(outcome, request: request, strategy: strategy, count: samples, seed: UInt64(seed))
         }
-        return try jsonValue(object: ComposeJSON.object(outcome, samples: sampled, explain: explain))
+        return try jsonValue(object: ComposeJSON.object(outcome, samples: sampled, explain: explain, retrievedCount: retrieved))
     }
 
     func checkPrompt(_ a: ToolArguments) async throws -> Value {

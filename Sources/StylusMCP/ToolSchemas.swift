@@ -1,4 +1,5 @@
 import MCP
+import StylusCore
 
 /// The tools' JSON schemas (input and output) and annotations (docs/CONTRACTS.md, MCP server).
 package enum ToolSchemas {
@@ -68,6 +69,10 @@ package enum ToolSchemas {
                                  required: ["adapter_id", "alias", "weight"])),
     ], required: ["keyword", "range", "adapters"])
 
+    /// `compose_prompt`'s `retrieved` count: the adapters an agent may look at next, without the 150
+    /// ids of the CLI's benchmark output in its context (or in the SDK's per-result schema check).
+    static let defaultRetrieved = 20
+
     static let composePrompt = tool(
         "compose_prompt", "Compose adapters for a prompt",
         "Run the Stylus composer (as `stylus compose --json`): split the prompt into topics (keywords), choose adapters per topic "
@@ -81,6 +86,9 @@ package enum ToolSchemas {
             "explain": boolean("Add each topic's accept/reject decisions with reasons (default false)."),
             "nsfw": boolean("Allow NSFW adapters (default false)."),
             "add_trigger_words": boolean("Add the trigger words the chosen adapters need, before the tags (default true)."),
+            "retrieved": integer("How many of the whole-prompt retrieval ranking to list in `retrieved` "
+                                     + "(default \(defaultRetrieved); `stylus compose --json` lists \(ComposeRequest.defaultRetrieveLimit)).",
+                                 0, ComposeRequest.defaultRetrieveLimit),
         ], required: ["prompt"],
         output: object([
             "prompt": ["type": "string"], "base_model": nullable("string"),

@@ -59,6 +59,9 @@ struct ComposeCommand: ParsableCommand {
     @Option(name: .customLong("composer-model"), help: "A composer model JSON written by scripts/fit_composer.py (default: the shipped one).")
     var composerModel: String?
 
+    @Option(name: .long, help: "With --json: how many whole-prompt retrieval results to list in \"retrieved\" (0–\(ComposeRequest.defaultRetrieveLimit); default \(ComposeRequest.defaultRetrieveLimit)).")
+    var retrieved = ComposeRequest.defaultRetrieveLimit
+
     @Option(name: .customLong("dump-features"), help: "Write every scored (topic, adapter) pair's features as JSONL to this file (for scripts/fit_composer.py).")
     var dumpFeatures: String?
 
@@ -74,6 +77,9 @@ struct ComposeCommand: ParsableCommand {
             problem = "unknown --masks '\(masks)'; use all, one_hot_loras or one_hot_concepts"
         }
         if samples < 1 { problem = "--samples must be at least 1" }
+        if !(0...ComposeRequest.defaultRetrieveLimit).contains(retrieved) {
+            problem = "--retrieved must be between 0 and \(ComposeRequest.defaultRetrieveLimit), got \(retrieved)"
+        }
         if let llmProblem = validateLLMOptions() { problem = llmProblem }
         if let problem {
             printError("stylus compose: \(problem)")
@@ -217,7 +223,7 @@ struct ComposeCommand: ParsableCommand {
             if json { lines.forEach(printError) } else { lines.forEach(printOut) }
         }
         if json {
-            if let line = ComposeJSON.text(ComposeJSON.object(o, id: id, samples: samplesOut, composer: composer)) { printOut(line) }
+            if let line = ComposeJSON.text(ComposeJSON.object(o, id: id, samples: samplesOut, composer: composer, retrievedCount: retrieved)) { printOut(line) }
         } else {
             for (i, t) in o.composition.topics.enumerated() where !t.adapters.isEmpty {
                 printOut("\(t.keyword): " + t.weightedAdapters(topic: i).map { "\($0.alias) (\(PromptBuilder.format($0.weight)))" }.joined(separator: ", "))

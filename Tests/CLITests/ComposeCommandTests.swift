@@ -179,6 +179,15 @@ final class ComposeRetrievalTests: XCTestCase {
         XCTAssertEqual(ids.first, "a1", r.stdout)
         XCTAssertFalse(ids.contains("a2"), "another base model must be filtered out")
         XCTAssertFalse(r.stderr.contains("warning"), r.stderr)
+        // --retrieved lists the head of the same ranking; the composition does not change.
+        let one = try CLI.run(["compose", "--json", "--retrieved", "1", "--db", db, "--base-model", "SD 1.5", "a fluffy canine"])
+        XCTAssertEqual(try retrieved(one), ["a1"])
+        XCTAssertEqual(try XCTUnwrap(JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [String: Any])["prompt_with_adapters"] as? String,
+                       try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])["prompt_with_adapters"] as? String)
+        XCTAssertEqual(try retrieved(try CLI.run(["compose", "--json", "--retrieved", "0", "--db", db, "a fluffy canine"])), [])
+        let bad = try CLI.run(["compose", "--json", "--retrieved", "151", "--db", db, "a dog"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--retrieved must be between 0 and 150"), bad.stderr)
     }
 
     func testRetrievedFallsBackToBM25WithOneWarningWithoutTheModel() throws {

@@ -185,9 +185,17 @@ async def test_search_filters_base_model_and_k():
 async def test_compose_prompt_is_the_cli_json(catalog, prompt):
     async with server(catalog=catalog) as s:
         got = await ok(s, "compose_prompt", {"prompt": prompt})
-    want = cli("compose", "--json", "-", catalog=catalog, stdin=prompt)[0]
-    got.pop("timings_ms"), want.pop("timings_ms")
-    assert got == want
+        every = await ok(s, "compose_prompt", {"prompt": prompt, "retrieved": 150})
+        assert "'retrieved'" in await error(s, "compose_prompt", {"prompt": prompt, "retrieved": 151})
+    # An agent gets the head of the ranking (20) unless it asks for the CLI's 150.
+    want = cli("compose", "--json", "--retrieved", "20", "-", catalog=catalog, stdin=prompt)[0]
+    want_every = cli("compose", "--json", "-", catalog=catalog, stdin=prompt)[0]
+    for o in (got, want, every, want_every):
+        o.pop("timings_ms")
+    assert got == want and every == want_every
+    assert len(got["retrieved"]) <= 20 and every["retrieved"][:20] == got["retrieved"]
+    if catalog == STARTER_CATALOG:
+        assert len(every["retrieved"]) > 20, every["retrieved"]
     assert got["prompt_with_adapters"].startswith(prompt.split("---\n")[-1])
     if catalog == FIXTURE_CATALOG:
         chosen = {a["alias"] for t in got["topics"] for a in t["adapters"]}
