@@ -10,6 +10,10 @@ one tagged noun use and at least 2n+1 tagged verb uses. Words that are also irre
 their own right ("glasses"). Output: the regular third-person forms ("kneels", "hangs") and the
 base forms ("give" after a plural subject: "ferns give off a soft light").
 
+Also the irregular past forms (verb.exc: "laid", "broken", "overgrown", "flew") that are no noun in
+WordNet, for the extractor's "a shield broken in half" → "shield": regular "-ed" forms it tells by
+their ending, and forms that are also nouns ("set", "left") would cut noun phrases.
+
   scripts/gen_verb_forms.py [--wordnet /usr/share/wordnet] [--out Sources/StylusCore/VerbForms.swift]
 """
 import argparse
@@ -49,6 +53,13 @@ def main():
     with open(os.path.join(args.wordnet, "noun.exc"), encoding="latin-1") as f:
         for line in f:
             noun_exceptions.add(line.split()[0])
+    irregular = set()
+    with open(os.path.join(args.wordnet, "verb.exc"), encoding="latin-1") as f:
+        for line in f:
+            form, *bases = line.split()
+            if (form.isalpha() and len(form) >= 3 and not form.endswith(("ed", "s", "ing")) and form not in nouns
+                    and any(b in verbs for b in bases)):
+                irregular.add(form)
     base, third = [], []
     for lemma, v in sorted(verbs.items()):
         if not lemma.isalpha() or len(lemma) < 3:
@@ -80,9 +91,11 @@ def main():
         f.write("    /// Third-person singular forms: \"kneels\", \"hangs\".\n")
         f.write(f"    static let thirdPerson: Set<String> = [\n{swift_set(third)}\n    ]\n\n")
         f.write("    /// Base forms, verbs after a plural subject: \"ferns give off …\".\n")
-        f.write(f"    static let base: Set<String> = [\n{swift_set(base)}\n    ]\n")
+        f.write(f"    static let base: Set<String> = [\n{swift_set(base)}\n    ]\n\n")
+        f.write("    /// Irregular past forms that are no noun: \"laid\", \"broken\", \"overgrown\".\n")
+        f.write(f"    static let irregularPast: Set<String> = [\n{swift_set(sorted(irregular))}\n    ]\n")
         f.write("}\n")
-    print(f"{args.out}: {len(third)} third-person forms, {len(base)} base forms")
+    print(f"{args.out}: {len(third)} third-person forms, {len(base)} base forms, {len(irregular)} irregular past forms")
 
 
 if __name__ == "__main__":

@@ -269,7 +269,8 @@ enum Chunker {
 
     /// Participles that act as verbs when no noun follows ("curled up", "lit by", "torn by").
     static func isParticiple(_ w: String) -> Bool {
-        (w.count > 4 && w.hasSuffix("ed") && !Lexicon.edWords.contains(w)) || Lexicon.irregularParticiples.contains(w)
+        (w.count > 4 && w.hasSuffix("ed") && !Lexicon.edWords.contains(w)) || VerbForms.irregularPast.contains(w)
+            || Lexicon.irregularParticiples.contains(w)
     }
 
     static func chunks(_ segment: [Word]) -> [Chunk] {

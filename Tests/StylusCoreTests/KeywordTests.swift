@@ -42,6 +42,11 @@ final class KeywordTests: XCTestCase {
         // Plural nouns that are also verbs stay nouns: WordNet tags them as nouns too often.
         XCTAssertEqual(topics("a hedgehog curled up in autumn leaves"), ["hedgehog", "autumn leaves"])
         XCTAssertEqual(topics("two men in business suits with ties"), ["men", "business suits", "ties"])
+        // Irregular past forms from WordNet's verb.exc end a phrase too when no noun follows; before
+        // a noun they are its modifier.
+        XCTAssertEqual(topics("a tower overgrown with ivy, a shield broken in half"), ["tower", "ivy", "shield", "half"])
+        XCTAssertEqual(topics("a backpack laid out on wooden planks"), ["backpack", "wooden planks"])
+        XCTAssertEqual(topics("a fallen knight beside a broken sword"), ["fallen knight", "broken sword"])
         // A verb needs a subject: "sits" alone is not cut from nothing.
         XCTAssertEqual(topics("a cup of tea on a table"), ["cup of tea", "table"])
     }
