@@ -4,27 +4,6 @@ import FoundationNetworking
 #endif
 import StylusCore
 
-/// Errors talking to an A1111/Forge server; each says what failed, where, and what to do.
-public enum A1111Error: Error, Equatable, CustomStringConvertible {
-    case connection(url: String, reason: String)
-    case timeout(url: String, seconds: Double)
-    case http(url: String, status: Int, detail: String)
-    case badResponse(url: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .connection(url, reason):
-            return "cannot reach the A1111 server at \(url) (\(reason)); start it with --api or fix the renderer URL"
-        case let .timeout(url, seconds):
-            return "the A1111 server at \(url) did not answer within \(formatNumber(seconds, maxDecimals: 0)) s; check that it is not stuck or raise the timeout"
-        case let .http(url, status, detail):
-            return "the A1111 server answered \(url) with HTTP \(status)\(detail.isEmpty ? "" : ": \(detail)")"
-        case let .badResponse(url, reason):
-            return "the A1111 server's answer to \(url) is not usable: \(reason)"
-        }
-    }
-}
-
 /// txt2img on an A1111/Forge server (`--api`): the composed prompt goes as text with its
 /// `<lora:…>` tags (the server loads the LoRAs itself), the checkpoint through `/sdapi/v1/options`.
 public struct A1111Backend: Sendable {
@@ -77,18 +56,18 @@ public struct A1111Backend: Sendable {
                             whileWaiting: { poller.tick() })
         let url = endpoint("/sdapi/v1/txt2img").absoluteString
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw A1111Error.badResponse(url: url, reason: "not a JSON object: \(Self.snippet(data))")
+            throw RemoteServerError(.a1111, url: url, .badResponse(reason: "not a JSON object: \(RemoteHTTP.snippet(data))"))
         }
         guard let images = obj["images"] as? [String], var first = images.first else {
-            throw A1111Error.badResponse(url: url, reason: "no \"images\" list in the answer")
+            throw RemoteServerError(.a1111, url: url, .badResponse(reason: "no \"images\" list in the answer"))
         }
         if first.hasPrefix("data:"), let comma = first.firstIndex(of: ",") { first = String(first[first.index(after: comma)...]) }
         guard let decoded = Data(base64Encoded: first, options: .ignoreUnknownCharacters) else {
-            throw A1111Error.badResponse(url: url, reason: "the image is not base64")
+            throw RemoteServerError(.a1111, url: url, .badResponse(reason: "the image is not base64"))
         }
         let png = [UInt8](decoded)
         guard PNGText.chunks(png) != nil else {
-            throw A1111Error.badResponse(url: url, reason: "the image is not a PNG (set the server's image format to png)")
+            throw RemoteServerError(.a1111, url: url, .badResponse(reason: "the image is not a PNG (set the server's image format to png)"))
         }
         var result = Result(png: png)
         // `info` is a JSON document inside a string.
@@ -113,61 +92,17 @@ public struct A1111Backend: Sendable {
         return URL(string: base + path)!
     }
 
-    /// One HTTP exchange, waited for in short slices so cancellation and `whileWaiting` run meanwhile.
+    /// One HTTP exchange, waited for in short slices so cancellation and `whileWaiting` run meanwhile;
+    /// a cancelled txt2img asks the server to stop.
     func send(_ method: String, _ path: String, body: Data?, timeout: TimeInterval? = nil,
               cancellation: RenderCancellation, whileWaiting: (() -> Void)?) throws -> Data {
         let url = endpoint(path)
-        let limit = timeout ?? self.timeout
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.httpBody = body
-        request.timeoutInterval = limit
-        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        let exchange = RemoteHTTP.exchange(request, limit: limit, cancellation: cancellation, whileWaiting: whileWaiting)
-        let (data, response, error): (Data?, HTTPURLResponse?, Error?)
-        switch exchange {
-        case .cancelled:
-            if path == "/sdapi/v1/txt2img" { interrupt() }
-            throw RenderCancelled()
-        case .timedOut: throw A1111Error.timeout(url: url.absoluteString, seconds: limit)
-        case let .done(d, r, e): (data, response, error) = (d, r, e)
-        }
-        if let error {
-            let code = (error as NSError).code
-            if code == NSURLErrorTimedOut { throw A1111Error.timeout(url: url.absoluteString, seconds: limit) }
-            if code == NSURLErrorCancelled, cancellation.isCancelled { throw RenderCancelled() }
-            throw A1111Error.connection(url: url.absoluteString, reason: (error as NSError).localizedDescription)
-        }
-        guard let response else { throw A1111Error.badResponse(url: url.absoluteString, reason: "no HTTP response") }
-        let payload = data ?? Data()
-        guard (200..<300).contains(response.statusCode) else {
-            throw A1111Error.http(url: url.absoluteString, status: response.statusCode, detail: Self.errorDetail(payload))
-        }
-        return payload
+        let answer = try RemoteHTTP.send(method, url, body: body, limit: timeout ?? self.timeout, server: .a1111,
+                                         cancellation: cancellation, whileWaiting: whileWaiting,
+                                         onCancel: { if path == "/sdapi/v1/txt2img" { interrupt() } })
+        return try RemoteHTTP.successful(answer, url: url, server: .a1111)
     }
 
-    /// The server's error message (`detail`/`error`/`errors` in its JSON), else the start of the body.
-    static func errorDetail(_ data: Data) -> String {
-        if let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-            // A1111's and Forge's exception answer: {"error": type, "detail": "", "body": "", "errors": message}.
-            if let type = obj["error"] as? String, let message = obj["errors"] as? String, !message.isEmpty,
-               (obj["detail"] as? String ?? "").isEmpty {
-                return "\(type): \(message)"
-            }
-            for key in ["detail", "error", "errors"] {
-                if let s = obj[key] as? String, !s.isEmpty { return s }
-                if let v = obj[key], !(v is NSNull), let d = try? JSONSerialization.data(withJSONObject: v) {
-                    return String(decoding: d, as: UTF8.self)
-                }
-            }
-        }
-        return snippet(data)
-    }
-
-    static func snippet(_ data: Data) -> String {
-        let text = String(decoding: data.prefix(200), as: UTF8.self)
-        return data.count > 200 ? text + "…" : text
-    }
 
     /// Polls `/sdapi/v1/progress` while a txt2img call runs; answers arrive asynchronously and are
     /// reported from the waiting thread. Failures are ignored (older servers, busy servers).

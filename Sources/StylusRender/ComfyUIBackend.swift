@@ -24,12 +24,9 @@ public struct ComfyUINodeProblem: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Errors talking to a ComfyUI server; each says what failed, where, and what to do.
+/// What a ComfyUI server refused or failed at; each says what, where, and what to do. Transport
+/// failures are `RemoteServerError`s, as for every render server.
 public enum ComfyUIError: Error, Equatable, CustomStringConvertible {
-    case connection(url: String, reason: String)
-    case timeout(url: String, seconds: Double)
-    case http(url: String, status: Int, detail: String)
-    case badResponse(url: String, reason: String)
     /// 400 from `/prompt`: the workflow did not validate.
     case rejected(url: String, message: String, problems: [ComfyUINodeProblem])
     /// `execution_error` on the WebSocket.
@@ -41,14 +38,6 @@ public enum ComfyUIError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .connection(url, reason):
-            return "cannot reach the ComfyUI server at \(url) (\(reason)); start it or fix the renderer URL"
-        case let .timeout(url, seconds):
-            return "the ComfyUI server at \(url) said nothing for \(formatNumber(seconds, maxDecimals: 0)) s; check that it is not stuck or raise the timeout"
-        case let .http(url, status, detail):
-            return "the ComfyUI server answered \(url) with HTTP \(status)\(detail.isEmpty ? "" : ": \(detail)")"
-        case let .badResponse(url, reason):
-            return "the ComfyUI server's answer to \(url) is not usable: \(reason)"
         case let .rejected(url, message, problems):
             let list = problems.map(\.description).joined(separator: "; ")
             return "the ComfyUI server at \(url) refused the workflow: \(message)" + (list.isEmpty ? "" : " — \(list)")
@@ -125,7 +114,7 @@ public final class ComfyUIBackend: @unchecked Sendable {
         do {
             socket = try WebSocketClient(url: webSocketURL(clientID), timeout: min(timeout, 30))
         } catch let e as WebSocketError {
-            throw ComfyUIError.connection(url: webSocketURL(clientID).absoluteString, reason: "\(e)")
+            throw RemoteServerError(.comfyui, url: webSocketURL(clientID).absoluteString, .connection(reason: "\(e)"))
         }
         defer { socket.close() }
         // ComfyUI sends a prompt's messages only to sockets it has listed under the client id, and
@@ -209,7 +198,7 @@ public final class ComfyUIBackend: @unchecked Sendable {
             if let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
                 for (k, v) in obj { if let s = v as? String { m[k] = s } }
             }
-        } catch ComfyUIError.http(_, 404, _) {
+        } catch let e as RemoteServerError where e.failure.isNotFound {
             // no metadata in that file
         }
         loraMetadata[name] = m
@@ -223,12 +212,12 @@ public final class ComfyUIBackend: @unchecked Sendable {
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let info = obj[node] as? [String: Any], let inputs = info["input"] as? [String: Any],
               let required = inputs["required"] as? [String: Any], let spec = required[input] as? [Any], let first = spec.first else {
-            throw ComfyUIError.badResponse(url: endpoint(path).absoluteString, reason: "no \(node).input.required.\(input) list (is this a ComfyUI server?)")
+            throw RemoteServerError(.comfyui, url: endpoint(path).absoluteString, .badResponse(reason: "no \(node).input.required.\(input) list (is this a ComfyUI server?)"))
         }
         // Older builds: [[names…], {…}]; newer "COMBO" form: ["COMBO", {"options": [names…]}].
         if let list = first as? [String] { return list }
         if spec.count > 1, let options = (spec[1] as? [String: Any])?["options"] as? [String] { return options }
-        throw ComfyUIError.badResponse(url: endpoint(path).absoluteString, reason: "\(node).\(input) is not a list of names")
+        throw RemoteServerError(.comfyui, url: endpoint(path).absoluteString, .badResponse(reason: "\(node).\(input) is not a list of names"))
     }
 
     // MARK: Submit, follow, fetch
@@ -243,15 +232,15 @@ public final class ComfyUIBackend: @unchecked Sendable {
             throw Self.rejection(url: url, status: status, payload: payload)
         }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let id = obj["prompt_id"] as? String, !id.isEmpty else {
-            throw ComfyUIError.badResponse(url: url, reason: "no prompt_id in \(A1111Backend.snippet(data))")
+            throw RemoteServerError(.comfyui, url: url, .badResponse(reason: "no prompt_id in \(RemoteHTTP.snippet(data))"))
         }
         return id
     }
 
     /// A 400 from `/prompt` as the nodes and inputs ComfyUI named; other statuses as HTTP errors.
-    package static func rejection(url: String, status: Int, payload: Data) -> ComfyUIError {
+    package static func rejection(url: String, status: Int, payload: Data) -> Error {
         guard let obj = try? JSONSerialization.jsonObject(with: payload) as? [String: Any] else {
-            return .http(url: url, status: status, detail: A1111Backend.snippet(payload))
+            return RemoteServerError(.comfyui, url: url, .http(status: status, detail: RemoteHTTP.snippet(payload)))
         }
         let error = obj["error"] as? [String: Any]
         var message = (error?["message"] as? String) ?? (obj["error"] as? String) ?? "HTTP \(status)"
@@ -269,8 +258,8 @@ public final class ComfyUIBackend: @unchecked Sendable {
                 }
             }
         }
-        guard status == 400 || !problems.isEmpty else { return .http(url: url, status: status, detail: message) }
-        return .rejected(url: url, message: message, problems: problems)
+        guard status == 400 || !problems.isEmpty else { return RemoteServerError(.comfyui, url: url, .http(status: status, detail: message)) }
+        return ComfyUIError.rejected(url: url, message: message, problems: problems)
     }
 
     /// Reads WebSocket messages until `promptID` has finished; returns how many preview frames came.
@@ -287,7 +276,7 @@ public final class ComfyUIBackend: @unchecked Sendable {
             }
             let message: WebSocketClient.Message?
             do { message = try socket.receive(timeout: 0.1) } catch let e as WebSocketError {
-                throw ComfyUIError.connection(url: url, reason: "\(e)")
+                throw RemoteServerError(.comfyui, url: url, .connection(reason: "\(e)"))
             }
             guard let message else {
                 if Date().timeIntervalSince(lastHeard) > timeout {
@@ -299,7 +288,7 @@ public final class ComfyUIBackend: @unchecked Sendable {
                         continue
                     }
                     interrupt(promptID, running: running)
-                    throw ComfyUIError.timeout(url: url, seconds: timeout)
+                    throw RemoteServerError(.comfyui, url: url, .timeout(seconds: timeout))
                 }
                 continue
             }
@@ -353,12 +342,12 @@ public final class ComfyUIBackend: @unchecked Sendable {
         for attempt in 0..<50 {  // the history entry is written right after the last message
             let data = try send("GET", path, body: nil, cancellation: cancellation)
             guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ComfyUIError.badResponse(url: url, reason: "not a JSON object: \(A1111Backend.snippet(data))")
+                throw RemoteServerError(.comfyui, url: url, .badResponse(reason: "not a JSON object: \(RemoteHTTP.snippet(data))"))
             }
             if let e = obj[promptID] as? [String: Any] { entry = e; break }
             if attempt < 49 { Thread.sleep(forTimeInterval: 0.1) }
         }
-        guard let entry else { throw ComfyUIError.badResponse(url: url, reason: "no history entry for prompt \(promptID)") }
+        guard let entry else { throw RemoteServerError(.comfyui, url: url, .badResponse(reason: "no history entry for prompt \(promptID)")) }
         let outputs = entry["outputs"] as? [String: Any] ?? [:]
         let order = [ComfyUIWorkflow.saveNode] + outputs.keys.sorted().filter { $0 != ComfyUIWorkflow.saveNode }
         for id in order {
@@ -369,12 +358,12 @@ public final class ComfyUIBackend: @unchecked Sendable {
             let view = "/view?filename=\(Self.query(filename))&subfolder=\(Self.query(subfolder))&type=\(Self.query(type))"
             let png = [UInt8](try send("GET", view, body: nil, cancellation: cancellation))
             guard PNGText.chunks(png) != nil else {
-                throw ComfyUIError.badResponse(url: endpoint(view).absoluteString, reason: "the image is not a PNG")
+                throw RemoteServerError(.comfyui, url: endpoint(view).absoluteString, .badResponse(reason: "the image is not a PNG"))
             }
             return png
         }
         let status = (entry["status"] as? [String: Any])?["status_str"] as? String
-        throw ComfyUIError.badResponse(url: url, reason: "the prompt has no image output" + (status.map { " (status \($0))" } ?? ""))
+        throw RemoteServerError(.comfyui, url: url, .badResponse(reason: "the prompt has no image output" + (status.map { " (status \($0))" } ?? "")))
     }
 
     /// Stops the prompt: interrupts it when it runs, removes it from the queue otherwise (best effort).
@@ -409,31 +398,14 @@ public final class ComfyUIBackend: @unchecked Sendable {
 
     enum RawHTTPError: Error { case status(Int, Data) }
 
+    /// One HTTP exchange; with `rawErrors`, a failure status comes back as `RawHTTPError` with its body.
     func send(_ method: String, _ path: String, body: Data?, timeout: TimeInterval? = nil,
               cancellation: RenderCancellation, rawErrors: Bool = false) throws -> Data {
         let url = endpoint(path)
-        let limit = timeout ?? self.timeout
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.httpBody = body
-        request.timeoutInterval = limit
-        if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        let (data, response, error): (Data?, HTTPURLResponse?, Error?)
-        switch RemoteHTTP.exchange(request, limit: limit, cancellation: cancellation) {
-        case .cancelled: throw RenderCancelled()
-        case .timedOut: throw ComfyUIError.timeout(url: url.absoluteString, seconds: limit)
-        case let .done(d, r, e): (data, response, error) = (d, r, e)
-        }
-        if let error {
-            throw ComfyUIError.connection(url: url.absoluteString, reason: (error as NSError).localizedDescription)
-        }
-        guard let response else { throw ComfyUIError.badResponse(url: url.absoluteString, reason: "no HTTP response") }
-        let payload = data ?? Data()
-        guard (200..<300).contains(response.statusCode) else {
-            if rawErrors { throw RawHTTPError.status(response.statusCode, payload) }
-            throw ComfyUIError.http(url: url.absoluteString, status: response.statusCode, detail: A1111Backend.errorDetail(payload))
-        }
-        return payload
+        let answer = try RemoteHTTP.send(method, url, body: body, limit: timeout ?? self.timeout, server: .comfyui,
+                                         cancellation: cancellation)
+        if rawErrors, !(200..<300).contains(answer.status) { throw RawHTTPError.status(answer.status, answer.payload) }
+        return try RemoteHTTP.successful(answer, url: url, server: .comfyui)
     }
 }
 

@@ -75,7 +75,7 @@ final class RenderCommandTests: XCTestCase {
 
     func testFullOutputNumberingIsAnErrorNotACrash() throws {
         let file = try prompt("a cat")
-        FileManager.default.createFile(atPath: dir + "/scene-9223372036854775807.png", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/scene-9223372036854775807.png", contents: Data()))
         let r = try CLI.run(["render", file])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("scene-9223372036854775807.png: no scene-<n>.png number is left after this one"), r.stderr)

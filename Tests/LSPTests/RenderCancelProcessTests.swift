@@ -171,7 +171,7 @@ final class RenderCancelProcessTests: XCTestCase {
 
     /// A PNG numbered Int.max beside the prompt once overflowed the output numbering and killed the server.
     func testFullOutputNumberingFailsTheRenderNotTheServer() throws {
-        FileManager.default.createFile(atPath: dir + "/full-9223372036854775807.png", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/full-9223372036854775807.png", contents: Data()))
         let server = try start()
         let uri = try open(server, name: "full", size: "64x64", steps: 2)
         render(server, id: "render-1", uri: uri, token: "tok-1")

@@ -93,8 +93,9 @@ final class A1111BackendTests: XCTestCase {
         let url = server.url
         server.stop()  // nothing listens on that port any more
         XCTAssertThrowsError(try session().render(try job(.a1111(url: url)))) { e in
-            guard case .connection(let where_, _)? = e as? A1111Error else { return XCTFail("\(e)") }
-            XCTAssertTrue(where_.hasPrefix(url.absoluteString), where_)
+            guard let e = e as? RemoteServerError, case .connection = e.failure else { return XCTFail("\(e)") }
+            XCTAssertEqual(e.server, .a1111)
+            XCTAssertTrue(e.url.hasPrefix(url.absoluteString), e.url)
             XCTAssertTrue("\(e)".contains("cannot reach the A1111 server"), "\(e)")
         }
     }
@@ -106,7 +107,8 @@ final class A1111BackendTests: XCTestCase {
         }
         defer { server.stop() }
         XCTAssertThrowsError(try session().render(try job(.a1111(url: server.url)))) { e in
-            XCTAssertEqual(e as? A1111Error, .http(url: server.url.absoluteString + "/sdapi/v1/txt2img", status: 500, detail: "CUDA out of memory"))
+            XCTAssertEqual(e as? RemoteServerError, RemoteServerError(.a1111, url: server.url.absoluteString + "/sdapi/v1/txt2img",
+                                                                      .http(status: 500, detail: "CUDA out of memory")))
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".png") }, [])
     }
@@ -117,7 +119,7 @@ final class A1111BackendTests: XCTestCase {
             let server = try ScriptedHTTPServer { r in r.path == "/sdapi/v1/txt2img" ? reply : .json(200, [:] as [String: Any]) }
             defer { server.stop() }
             XCTAssertThrowsError(try session().render(try job(.a1111(url: server.url)))) { e in
-                guard case .badResponse? = e as? A1111Error else { return XCTFail("\(e)") }
+                guard case .badResponse? = (e as? RemoteServerError)?.failure else { return XCTFail("\(e)") }
             }
         }
     }
@@ -127,7 +129,7 @@ final class A1111BackendTests: XCTestCase {
         defer { server.stop() }
         let started = Date()
         XCTAssertThrowsError(try session(timeout: 1).render(try job(.a1111(url: server.url)))) { e in
-            guard case .timeout? = e as? A1111Error else { return XCTFail("\(e)") }
+            guard case .timeout? = (e as? RemoteServerError)?.failure else { return XCTFail("\(e)") }
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 10)
     }

@@ -106,13 +106,15 @@ final class ComfyUIBackendTests: XCTestCase {
                                               "extra_info": ["input_name": "sampler_name", "received_value": "nope"]]]]],
         ]
         let e = ComfyUIBackend.rejection(url: "http://h:1/prompt", status: 400, payload: try JSONSerialization.data(withJSONObject: body))
-        guard case let .rejected(_, message, problems) = e else { return XCTFail("\(e)") }
+        guard case let .rejected(_, message, problems)? = e as? ComfyUIError else { return XCTFail("\(e)") }
         XCTAssertEqual(message, "Prompt outputs failed validation")
         XCTAssertEqual(problems, [ComfyUINodeProblem(node: "6", classType: "KSampler", input: "sampler_name",
                                                      message: "Value not in list: sampler_name: 'nope' not in ['euler']")])
         XCTAssertTrue("\(e)".contains("node 6 (KSampler), input 'sampler_name'"), "\(e)")
-        XCTAssertEqual(ComfyUIBackend.rejection(url: "u", status: 500, payload: Data("oops".utf8)),
-                       .http(url: "u", status: 500, detail: "oops"))
+        XCTAssertEqual(ComfyUIBackend.rejection(url: "u", status: 500, payload: Data("oops".utf8)) as? RemoteServerError,
+                       RemoteServerError(.comfyui, url: "u", .http(status: 500, detail: "oops")))
+        XCTAssertEqual("\(ComfyUIBackend.rejection(url: "u", status: 500, payload: Data("oops".utf8)))",
+                       "the ComfyUI server answered u with HTTP 500: oops")
     }
 
     func testRendererSettings() throws {

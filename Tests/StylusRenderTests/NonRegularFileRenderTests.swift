@@ -52,7 +52,7 @@ final class LoRAFolderBoundaryTests: XCTestCase {
     func testSafetensorsErrorsDoNotEchoFileBytes() throws {
         let path = NSTemporaryDirectory() + "stylus-passwd-\(UUID().uuidString).safetensors"
         let text = "root:x:0:0:root:/root:/bin/bash\n"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         var n: UInt64 = 0
         for (i, b) in text.utf8.prefix(8).enumerated() { n |= UInt64(b) << (8 * UInt64(i)) }

@@ -14,7 +14,7 @@ final class RenderOutputTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func touch(_ name: String) { FileManager.default.createFile(atPath: dir + "/" + name, contents: Data()) }
+    func touch(_ name: String) { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data())) }
 
     func testNumbersFollowTheHighest() throws {
         XCTAssertEqual(try RenderOutput.nextNumber(directory: dir, stem: "p"), 1)
