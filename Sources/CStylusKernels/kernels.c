@@ -384,8 +384,7 @@ void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t 
     // and let every block read floats: 9–15% faster from 36 rows (Zen, weights not in cache), the
     // conversions were that much of a long prompt's linear layers. Below 24 rows the extra pass
     // over the panel costs more than it saves.
-    // Cache-line aligned: from malloc's 16-byte alignment, half the 32-byte loads of a panel row can
-    // straddle two lines, which made the whole product ~15% slower in about half of all processes.
+    // Cache-line aligned, so no 32-byte load of a panel row straddles two lines (malloc gives 16 bytes).
     float *wf = m >= 24 ? aligned_alloc(64, (size_t)(16 * k) * sizeof(float)) : NULL;
     for (long p = panel_begin; p < panel_end; p++) {
         const uint16_t *w = wp + p * 16 * k;

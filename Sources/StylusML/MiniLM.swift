@@ -361,4 +361,3 @@ struct WordEmbeddingTable: @unchecked Sendable {  // immutable; `file` keeps the
         return try copy.withUnsafeBufferPointer(body)
     }
 }
-
