@@ -66,7 +66,7 @@ final class ScannerBoundaryTests: XCTestCase {
 
     func testTheWalkIsBounded() throws {
         let dir = try Support.tempDir()
-        for i in 0..<50 { FileManager.default.createFile(atPath: dir + "/f\(i).safetensors", contents: Data()) }
+        for i in 0..<50 { XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/f\(i).safetensors", contents: Data())) }
         let walk = DirectoryWalk(root: dir, maxEntries: 20, matches: { _ in true }, reportable: { _ in true })
         XCTAssertTrue(walk.truncated)
         XCTAssertEqual(walk.files.count, 20)

@@ -37,7 +37,7 @@ final class NonRegularFileTests: XCTestCase {
         XCTAssertEqual(RegularFile.problem(at: dir), "a folder, not a regular file")
         XCTAssertEqual(RegularFile.problem(at: "/dev/null"), "a device, not a regular file")
         XCTAssertNotNil(RegularFile.problem(at: dir + "/missing"))
-        FileManager.default.createFile(atPath: dir + "/plain", contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/plain", contents: Data([1])))
         XCTAssertNil(RegularFile.problem(at: dir + "/plain"))
         XCTAssertThrowsError(try SafetensorsHeader.read(at: "/dev/zero")) { e in
             XCTAssertTrue("\(e)".contains("a device, not a regular file"), "\(e)")
