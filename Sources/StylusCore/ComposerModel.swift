@@ -32,29 +32,34 @@ public struct ComposerModel: Sendable, Codable, Hashable {
         /// The variant with its features looked up once, for scoring many pairs.
         public func scorer() -> Scorer {
             Scorer(terms: features.indices.compactMap { k in
-                ComposerFeatures.index[features[k]].map { (column: $0, weight: weights[k], mean: mean[k], scale: scale[k] == 0 ? 1 : scale[k]) }
+                ComposerFeatures.index[features[k]].map {
+                    (name: features[k], column: $0, weight: weights[k], mean: mean[k], scale: scale[k] == 0 ? 1 : scale[k])
+                }
             }, bias: bias)
         }
 
+        /// The features that pushed this decision most, strongest first, as (name, contribution).
+        public func contributions(_ x: [Double]) -> [(String, Double)] { scorer().contributions(x) }
+
         /// `probability` without a name lookup per feature and pair (a long prompt scores thousands).
         public struct Scorer: Sendable {
-            let terms: [(column: Int, weight: Double, mean: Double, scale: Double)]
+            let terms: [(name: String, column: Int, weight: Double, mean: Double, scale: Double)]
             let bias: Double
+
+            /// One feature's term of the logit: its standardised value times its weight.
+            private func term(_ t: (name: String, column: Int, weight: Double, mean: Double, scale: Double), _ x: [Double]) -> Double {
+                t.weight * (x[t.column] - t.mean) / t.scale
+            }
 
             public func probability(_ x: [Double]) -> Double {
                 var z = bias
-                for t in terms { z += t.weight * (x[t.column] - t.mean) / t.scale }
+                for t in terms { z += term(t, x) }
                 return 1 / (1 + Foundation.exp(-z))
             }
-        }
 
-        /// The features that pushed this decision most, strongest first, as (name, contribution).
-        public func contributions(_ x: [Double]) -> [(String, Double)] {
-            features.enumerated().compactMap { k, name -> (String, Double)? in
-                guard let i = ComposerFeatures.index[name] else { return nil }
-                let s = scale[k] == 0 ? 1 : scale[k]
-                return (name, weights[k] * (x[i] - mean[k]) / s)
-            }.sorted { abs($0.1) > abs($1.1) }
+            public func contributions(_ x: [Double]) -> [(String, Double)] {
+                terms.map { ($0.name, term($0, x)) }.sorted { abs($0.1) > abs($1.1) }
+            }
         }
     }
 

@@ -16,14 +16,14 @@ public enum PromptBuilder {
         return s
     }
 
-    /// The final prompt: `body`, then one `<lora:alias:w>` per active adapter
-    /// (`Composition.tags(mask:)`). `mask[t]` lists the active adapter indices of topic t (nil: all active).
+    /// The final prompt: `body`, then one `<lora:alias:w>` per active adapter (`ComposedPrompt.text`,
+    /// as every front end builds it). `mask[t]` lists the active adapter indices of topic t (nil: all active).
     public static func build(prompt: String, composition: Composition, mask: [[Bool]]? = nil,
                              debias: String? = nil, restoreConcepts: Bool = false, rangeOffset: Int = 0,
                              triggerWords: [String] = []) -> String {
-        composition.tags(mask: mask).reduce(body(prompt: prompt, composition: composition, mask: mask, debias: debias,
-                                                 restoreConcepts: restoreConcepts, rangeOffset: rangeOffset,
-                                                 triggerWords: triggerWords)) { $0 + ", " + $1 }
+        ComposedPrompt(body: body(prompt: prompt, composition: composition, mask: mask, debias: debias, restoreConcepts: restoreConcepts,
+                                  rangeOffset: rangeOffset, triggerWords: triggerWords),
+                       adapters: composition.weightedAdapters(mask: mask)).text()
     }
 
     /// The final prompt without the composed tags: the prompt as written, the optional debias
