@@ -43,8 +43,8 @@ public final class Retriever: CandidateSource, Sendable {
     let lexical: BM25Index
     /// WordNet for the composer (nil when not installed; the composer then has no knowledge features).
     public let wordNet: WordNet?
-    /// Embeddings of short texts already seen (titles, topics, category descriptions), bounded.
-    let textVectors = BoundedMemo<String, [Float]>(capacity: 50_000)
+    /// Embeddings of texts already seen (titles, topics, category descriptions, whole queries), bounded.
+    package let textVectors = BoundedMemo<String, [Float]>(capacity: 50_000)
     /// Why the vectors of new adapters could not be stored in the catalog (they are embedded in
     /// memory for this retriever instead), for the front end to show once.
     public let storeProblem: String?
@@ -188,7 +188,14 @@ public final class Retriever: CandidateSource, Sendable {
     /// int8 scan serves them all. Each ranking is the one `candidates(for:denseVector:)` gives.
     public func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]] {
         var timings = Timings()  // not reported: one request times nothing on its own
-        let plans = queries.map { plan($0.query) }
+        // The topics of a prompt share its text: cleaned once, not once per topic.
+        var cleanedTexts: [String: String] = [:]
+        let plans = queries.map { q in
+            let text = q.query.text
+            let cleaned = cleanedTexts[text] ?? QueryText.clean(text)
+            cleanedTexts[text] = cleaned
+            return plan(q.query, cleanedText: cleaned)
+        }
         let vectors = zip(plans, queries).map { plan, query in denseVector(plan, given: query.denseVector, timings: &timings) }
         let dense = topRows(zip(plans, vectors).map { plan, v in (v ?? [], v == nil ? 0 : plan.depth, plan.allowed) })
         return try zip(plans, dense).map { plan, dense in try fused(plan, dense: dense, timings: &timings).map { candidate($0) } }
@@ -208,13 +215,17 @@ public final class Retriever: CandidateSource, Sendable {
     /// What a query asks, as the search uses it.
     private struct QueryPlan {
         var k: Int
+        /// The query's text and topic as asked (the cache's keys), and cleaned.
+        var text: String
+        var topicText: String?
         var cleaned: String
         var topic: String?
         var depth: Int
         var allowed: (Int) -> Bool
     }
 
-    private func plan(_ query: CandidateQuery) -> QueryPlan {
+    /// `cleanedText`, when given, is `QueryText.clean(query.text)` computed by the caller.
+    private func plan(_ query: CandidateQuery, cleanedText: String? = nil) -> QueryPlan {
         // -2 matches no entry (a base model no adapter has).
         let wanted: Int32? = query.baseModel.map(index.baseID)
         let only = index.documents(adapterIDs: query.onlyAdapterIDs)
@@ -222,22 +233,24 @@ public final class Retriever: CandidateSource, Sendable {
             (only?.contains(i) ?? true) && (wanted == nil || index.baseOfDoc[i] == wanted) && (includeNSFW || index.nsfwOfDoc[i] == 0)
         }
         let k = max(0, query.limit)
-        return QueryPlan(k: k, cleaned: QueryText.clean(query.text), topic: query.topic.map(QueryText.clean),
+        return QueryPlan(k: k, text: query.text, topicText: query.topic, cleaned: cleanedText ?? QueryText.clean(query.text), topic: query.topic.map(QueryText.clean),
                          depth: max(options.depth, k), allowed: allowed)
     }
 
     /// The dense query vector: `given` when it has the model's dimension, else embedded here; nil
     /// when there is no dense search (no model, no vectors, nothing asked).
     private func denseVector(_ plan: QueryPlan, given: [Float]?, timings: inout Timings) -> [Float]? {
-        guard plan.k > 0, let encoder, index.vectorCount > 0, !plan.cleaned.isEmpty else { return nil }
+        guard plan.k > 0, encoder != nil, index.vectorCount > 0, !plan.cleaned.isEmpty else { return nil }
         if let given, given.count == MiniLMEncoder.dimension { return given }
         let start = DispatchTime.now().uptimeNanoseconds
         defer { timings.embed += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
-        guard let topic = plan.topic, !topic.isEmpty else {
-            return encoder.embed(tokenIDs: [queryTokens(plan.cleaned, encoder)])[0]
+        // Through the text-vector cache: an agent or editor asks about the same prompt again and
+        // again (search, then compose), and the encoder pass is most of a search's time.
+        guard let topic = plan.topic, !topic.isEmpty, let topicText = plan.topicText else {
+            return embed([plan.text])?.first
         }
         // The topic itself weighs more than the prompt around it (both in one encoder pass).
-        let both = encoder.embed(tokenIDs: [queryTokens(plan.cleaned, encoder), queryTokens(topic, encoder)])
+        guard let both = embed([plan.text, topicText]), both.count == 2 else { return nil }
         var q = both[0]
         let t = both[1]
         for j in q.indices { q[j] = 2 * t[j] + q[j] }
@@ -472,13 +485,13 @@ struct BoundedMinHeap {
 }
 
 /// Turning prompt text into retrieval queries.
-enum QueryText {
+package enum QueryText {
     /// At most this many characters are embedded or matched: the tokenizer keeps 256 word pieces anyway.
     static let maxCharacters = 4096
 
     /// The prompt without A1111 syntax noise (`<lora:…>`/`<lyco:…>` tags, `:1.2` weights, brackets)
     /// and without quality boilerplate tags (`masterpiece`, `best quality`, …).
-    static func clean(_ text: String) -> String {
+    package static func clean(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(min(text.utf8.count, maxCharacters))
         var inTag = false
@@ -502,8 +515,10 @@ enum QueryText {
             case ":": pendingColon = true
             case "(", ")", "[", "]", "{", "}", "\\", "|": out.append(" ")
             default:
-                // Control characters and replacement characters (binary input) become spaces.
-                if c.properties.generalCategory == .control || c == "\u{FFFD}" { out.append(" ") } else { out.unicodeScalars.append(c) }
+                // Control characters and replacement characters (binary input) become spaces. ASCII is
+                // decided without the Unicode property look-up, which costs more than the rest of the loop.
+                let isControl = c.isASCII ? c.value < 0x20 || c.value == 0x7F : c.properties.generalCategory == .control
+                if isControl || c == "\u{FFFD}" { out.append(" ") } else { out.unicodeScalars.append(c) }
             }
             count += 1
         }

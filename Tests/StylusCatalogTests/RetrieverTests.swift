@@ -129,6 +129,14 @@ final class RetrieverTests: XCTestCase {
         XCTAssertEqual(try ids(r, huge), ["a-castle"])
     }
 
+    func testQueryCleaningDropsSyntaxAndControlCharacters() {
+        XCTAssertEqual(QueryText.clean("(castle:1.3), <lora:castle_bg:0.8>, [dogs]"), "castle, dogs")
+        // ASCII controls (tab, escape, DEL), C1 controls and replacement characters become spaces;
+        // other scalars, ASCII or not, stay.
+        XCTAssertEqual(QueryText.clean("red\tcastle\u{1B}x\u{7F}y\u{85}z\u{FFFD}é~"), "red castle x y z é~")
+        XCTAssertEqual(QueryText.clean("café, 東京 tower"), "café, 東京 tower")
+    }
+
     // MARK: - With the real MiniLM weights
 
     func testDenseRetrievalStoresAndReusesEmbeddings() throws {
@@ -163,6 +171,24 @@ final class RetrieverTests: XCTestCase {
         let again = try Retriever(store: store, modelDirectory: dir)
         XCTAssertEqual(again.vectorCount, Self.cards.count)
         XCTAssertEqual(try store.adaptersMissingEmbedding(model: "sentence-transformers/all-MiniLM-L6-v2").count, 0)
+    }
+
+    /// A search keeps its query's and topic's vectors in the retriever's text cache, the one the
+    /// composer reads: asking again (search, then compose the same prompt) runs no encoder pass.
+    func testSearchKeepsItsQueryVectorsInTheTextCache() throws {
+        let r = try Retriever(store: try makeStore(), modelDirectory: try RequiredFiles.miniLMDirectory())
+        let prompt = "a puppy in front of a (fortress:1.2)"
+        XCTAssertNil(r.textVectors[prompt])
+        let first = try ids(r, prompt, topic: "fortress")
+        XCTAssertEqual(first.first, "a-castle")
+        let cached = try XCTUnwrap(r.textVectors[prompt])
+        XCTAssertNotNil(r.textVectors["fortress"])
+        // The cached vector is the query's own embedding (syntax cleaned as before).
+        let direct = try XCTUnwrap(r.queryVector(prompt))
+        XCTAssertEqual(cached.count, direct.count)
+        XCTAssertLessThan(zip(cached, direct).map { abs($0 - $1) }.max() ?? 1, 1e-6)
+        XCTAssertEqual(try ids(r, prompt, topic: "fortress"), first)
+        XCTAssertEqual(try ids(r, prompt), try ids(r, "a puppy in front of a fortress"))
     }
 
     /// A catalog that refuses the vectors: one line naming the catalog and what to do, and
