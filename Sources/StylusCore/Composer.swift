@@ -315,11 +315,15 @@ struct TopicWords {
     var hasQualifier: Bool
     /// The words folded (`AdapterNames.fold`), for matching names.
     var folded: Set<String>
+    /// Runs of one to three words written together ("night fury" → nightfury), for aliases and
+    /// triggers: computed once per topic, not once per character candidate.
+    var runs: Set<String>
 
     init(keyword: String) {
         let words = ComposerLexicon.words(keyword)
         self.words = words
         folded = Set(words.map(AdapterNames.fold))
+        runs = NameContext.squashedRuns(words)
         let trimmed = keyword.trimmingCharacters(in: .whitespaces)
         hasQualifier = trimmed.hasSuffix(")") && (trimmed.firstIndex(of: "(").map { $0 > trimmed.startIndex } ?? false)
         var lead: [String] = []
@@ -529,7 +533,6 @@ final class AdapterNames: Sendable {
         let topicWords = query.folded
         for trigger in triggerNames where trigger.map(AdapterNames.fold).allSatisfy(topicWords.contains) { return true }
         func isCommon(_ w: String) -> Bool { knowledge?.isCommonWord(w) ?? true }
-        let topicRuns = NameContext.squashedRuns(query.words)
         // Capitalisation confirms a name only where a capital cannot be a title's lead word
         // ("Princess" in "a Princess in a castle" does not name Princess Zelda).
         func confirmed(_ name: String, capitalised: Bool = true) -> Bool {
@@ -557,7 +560,7 @@ final class AdapterNames: Sendable {
             if k == 0, words.count >= 2, topicWords.contains(last), phraseConfirms(last) { return true }
         }
         // The alias or a trigger written as words: "Spider-Man" → spiderman, "night fury" → nightfury.
-        for token in aliasNames.union(triggerTokens) where topicRuns.contains(token) {
+        for token in aliasNames.union(triggerTokens) where query.runs.contains(token) {
             if !isCommon(token) || confirmed(token) { return true }
         }
         return false
@@ -586,7 +589,13 @@ struct NameContext {
 
     /// Lower case, accents folded, letters and digits only: "Spider-Man" → spiderman.
     static func squash(_ text: String) -> String {
-        String(AdapterNames.fold(text).filter { $0.isLetter || $0.isNumber })
+        let folded = AdapterNames.fold(text)
+        // ASCII: letters and digits by byte, without Unicode property look-ups.
+        if folded.utf8.allSatisfy({ $0 < 0x80 }) {
+            return String(decoding: folded.utf8.filter { (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) },
+                          as: UTF8.self)
+        }
+        return String(folded.filter { $0.isLetter || $0.isNumber })
     }
 
     /// Every run of one to three consecutive words, squashed.
