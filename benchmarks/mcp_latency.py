@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Client-side latency of `stylus mcp` tool calls (target: p95 <= 20 ms).
 
-    .venv/bin/python benchmarks/mcp_latency.py BENCH_DIR [--calls 500] [--k 10] [--bin .build/release/stylus]
+    .venv/bin/python benchmarks/mcp_latency.py BENCH_DIR [--calls 500] [--k 10] [--tools search_adapters,compose_prompt]
+                                               [--bin .build/release/stylus]
 
 BENCH_DIR holds a benchmark split (catalog.jsonl, queries.jsonl with {"id", "prompt", "base_model"}
 lines), e.g. the dev split the composer benchmark uses. The catalog is imported into a temporary
@@ -9,6 +10,9 @@ database with the real CLI; one `stylus mcp` server is spawned over stdio with t
 Python SDK (scripts/setup-e2e installs it into .venv). After one warm-up call per tool (the first
 waits for the catalog to load), `--calls` calls of search_adapters and of compose_prompt run one
 at a time, cycling over the queries; each is timed from the client's send to the parsed result.
+The server keeps the vectors of texts it has embedded, so a compose after the search loop finds
+each prompt's own vector there and encodes only its topics; `--tools compose_prompt` times compose
+on a server that has seen no search (the whole prompt encoded on each prompt's first call).
 The same calls are then timed with a minimal JSON-RPC client writing and reading newline-delimited
 messages on the pipes ("raw"): the difference is the Python SDK's own cost per call (pydantic
 models, and a jsonschema check of each result against the tool's output schema, which first checks
@@ -64,7 +68,7 @@ def run_raw(args, db, queries):
     rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}})
     p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
     report = {}
-    for tool in ("search_adapters", "compose_prompt"):
+    for tool in args.tools:
         rpc("tools/call", {"name": tool, "arguments": arguments_for(tool, queries[0], args.k)})
         times = []
         for n in range(args.calls):
@@ -89,11 +93,12 @@ async def run(args, db, queries):
         async with ClientSession(read, write, read_timeout_seconds=timedelta(seconds=300)) as s:
             await s.initialize()
             started = time.perf_counter()
-            first = await s.call_tool("search_adapters", {"query": queries[0]["prompt"]})
+            first = await s.call_tool(args.tools[0], arguments_for(args.tools[0], queries[0], args.k))
             assert not first.isError, first.content
             report["first_call_including_load_ms"] = (time.perf_counter() - started) * 1000
-            await s.call_tool("compose_prompt", {"prompt": queries[0]["prompt"]})
-            for tool in ("search_adapters", "compose_prompt"):
+            for tool in args.tools[1:]:
+                await s.call_tool(tool, arguments_for(tool, queries[0], args.k))
+            for tool in args.tools:
                 times, server_ms = [], []
                 for n in range(args.calls):
                     arguments = arguments_for(tool, queries[n % len(queries)], args.k)
@@ -112,8 +117,14 @@ def main():
     parser.add_argument("bench_dir", type=pathlib.Path)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--k", type=int, default=10, help="search_adapters' k (its default is 10)")
+    parser.add_argument("--tools", default="search_adapters,compose_prompt",
+                        help="the tools to time, in this order (comma-separated)")
     parser.add_argument("--bin", default=str(ROOT / ".build" / "release" / "stylus"))
     args = parser.parse_args()
+    args.tools = [t for t in args.tools.split(",") if t]
+    unknown = set(args.tools) - {"search_adapters", "compose_prompt"}
+    if not args.tools or unknown:
+        parser.error(f"--tools: choose from search_adapters, compose_prompt (got {args.tools or 'none'})")
     queries = [json.loads(line) for line in (args.bench_dir / "queries.jsonl").read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         db = pathlib.Path(tmp) / "catalog.sqlite"
@@ -126,7 +137,7 @@ def main():
         report["cpus"] = os.cpu_count()
     print(json.dumps(report, indent=2))
     for client in ("sdk_client", "raw_client"):
-        for tool in ("search_adapters", "compose_prompt"):
+        for tool in args.tools:
             r = report[client][tool]
             print(f"{client} {tool}: {r['calls']} calls, p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms, "
                   f"mean {r['mean_ms']:.1f} ms, max {r['max_ms']:.1f} ms")

@@ -95,13 +95,14 @@ package enum ToolSchemas {
             "retrieved": array(["type": "string"]), "topics": array(composeTopic),
             "prompt_with_adapters": ["type": "string"], "timings_ms": ["type": "object", "additionalProperties": ["type": "number"]],
             "samples": array(["type": "string"]),
-            "explanation": array(object([
-                "keyword": ["type": "string"],
-                "decisions": array(object([
-                    "adapter_id": ["type": "string"], "alias": ["type": "string"], "accepted": ["type": "boolean"],
-                    "reason": ["type": "string"], "score": nullable("number"),
-                ], required: ["adapter_id", "alias", "accepted", "reason", "score"])),
-            ], required: ["keyword", "decisions"])),
+            // Described, not spelled out: clients that validate each result (the Python SDK) check
+            // the schema itself on every call, and each nested object costs every call ~0.1 ms;
+            // these explanations are for people and the fields are listed here.
+            "explanation": [
+                "type": "array", "items": ["type": "object"],
+                "description": .string("With explain: per topic, {keyword, decisions: [{adapter_id, alias, accepted, reason, score (the scorer's probability; null for "
+                    + "a rule-only decision)}]}: every accept/reject decision with its reason, as `stylus compose --json --explain`."),
+            ],
         ], required: ["prompt", "base_model", "retrieved", "topics", "prompt_with_adapters", "timings_ms"]))
 
     static let position = object(["line": ["type": "integer", "minimum": 0], "character": ["type": "integer", "minimum": 0]],
