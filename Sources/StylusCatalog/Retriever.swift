@@ -233,8 +233,8 @@ public final class Retriever: CandidateSource, Sendable {
             (only?.contains(i) ?? true) && (wanted == nil || index.baseOfDoc[i] == wanted) && (includeNSFW || index.nsfwOfDoc[i] == 0)
         }
         let k = max(0, query.limit)
-        return QueryPlan(k: k, text: query.text, topicText: query.topic, cleaned: cleanedText ?? QueryText.clean(query.text), topic: query.topic.map(QueryText.clean),
-                         depth: max(options.depth, k), allowed: allowed)
+        return QueryPlan(k: k, text: query.text, topicText: query.topic, cleaned: cleanedText ?? QueryText.clean(query.text),
+                         topic: query.topic.map(QueryText.clean), depth: max(options.depth, k), allowed: allowed)
     }
 
     /// The dense query vector: `given` when it has the model's dimension, else embedded here; nil
