@@ -488,14 +488,20 @@ void stylus_winograd_output(const float *m, long K, long H, long W, long t0, lon
 
 // MARK: int8 scan (retrieval)
 
-// scores[r] = scales[r] · Σ_j q[j]·codes[r·dim + j], the dot product exact in int32 (|Σ| ≤ dim·127²).
+// scores[k] = scales[r] · Σ_j q[j]·codes[r·dim + j] for the k-th row r scanned, the dot product
+// exact in int32 (|Σ| ≤ dim·127²). The rows are 0..<rows, or, when `list` is not NULL, the listed
+// ones (list[0..<rows]: a query restricted to one base model reads only that model's rows).
 
-static void scan_i8_portable(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
-    for (long r = 0; r < rows; r++) {
+#define ROW_OF(list, k) ((list) ? (long)(list)[k] : (k))
+
+static void scan_i8_portable(const int8_t *q, const int8_t *codes, const float *scales, const int32_t *list, long rows,
+                             long dim, float *scores) {
+    for (long k = 0; k < rows; k++) {
+        const long r = ROW_OF(list, k);
         const int8_t *row = codes + r * dim;
         int32_t sum = 0;
         for (long j = 0; j < dim; j++) sum += (int32_t)q[j] * row[j];
-        scores[r] = (float)sum * scales[r];
+        scores[k] = (float)sum * scales[r];
     }
 }
 
@@ -503,8 +509,10 @@ static void scan_i8_portable(const int8_t *q, const int8_t *codes, const float *
 // AVX2: codes widened to int16, pairs multiplied and summed by madd. dim % 32 == 0, dim ≤ 4096.
 // `qw` is the query widened to int16.
 __attribute__((target("avx2")))
-static void scan_i8_avx2_wide(const int16_t *qw, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
-    for (long r = 0; r < rows; r++) {
+static void scan_i8_avx2_wide(const int16_t *qw, const int8_t *codes, const float *scales, const int32_t *list, long rows,
+                              long dim, float *scores) {
+    for (long k = 0; k < rows; k++) {
+        const long r = ROW_OF(list, k);
         const int8_t *row = codes + r * dim;
         __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
         for (long c = 0; c < dim; c += 32) {
@@ -517,16 +525,17 @@ static void scan_i8_avx2_wide(const int16_t *qw, const int8_t *codes, const floa
         __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
         t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
-        scores[r] = (float)_mm_cvtsi128_si32(t) * scales[r];
+        scores[k] = (float)_mm_cvtsi128_si32(t) * scales[r];
     }
 }
 
 // Four widened queries against the same rows: each row's codes are widened once for all four,
 // and the four sums reduced together. The sums are the same exact int32 as `scan_i8_avx2_wide`'s.
 __attribute__((target("avx2")))
-static void scan_i8_avx2_four(const int16_t *const q[4], const int8_t *codes, const float *scales, long rows, long dim,
-                              float *const scores[4]) {
-    for (long r = 0; r < rows; r++) {
+static void scan_i8_avx2_four(const int16_t *const q[4], const int8_t *codes, const float *scales, const int32_t *list,
+                              long rows, long dim, float *const scores[4]) {
+    for (long k = 0; k < rows; k++) {
+        const long r = ROW_OF(list, k);
         const int8_t *row = codes + r * dim;
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
         for (long c = 0; c < dim; c += 16) {
@@ -540,50 +549,54 @@ static void scan_i8_avx2_four(const int16_t *const q[4], const int8_t *codes, co
         const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
         const __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
         const float scale = scales[r];
-        scores[0][r] = (float)_mm_extract_epi32(t, 0) * scale;
-        scores[1][r] = (float)_mm_extract_epi32(t, 1) * scale;
-        scores[2][r] = (float)_mm_extract_epi32(t, 2) * scale;
-        scores[3][r] = (float)_mm_extract_epi32(t, 3) * scale;
+        scores[0][k] = (float)_mm_extract_epi32(t, 0) * scale;
+        scores[1][k] = (float)_mm_extract_epi32(t, 1) * scale;
+        scores[2][k] = (float)_mm_extract_epi32(t, 2) * scale;
+        scores[3][k] = (float)_mm_extract_epi32(t, 3) * scale;
     }
 }
 
 __attribute__((target("avx2")))
-static void scan_i8_avx2(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
+static void scan_i8_avx2(const int8_t *q, const int8_t *codes, const float *scales, const int32_t *list, long rows, long dim,
+                         float *scores) {
     int16_t qw[4096];
     for (long j = 0; j < dim; j++) qw[j] = q[j];
-    scan_i8_avx2_wide(qw, codes, scales, rows, dim, scores);
+    scan_i8_avx2_wide(qw, codes, scales, list, rows, dim, scores);
 }
 
 // AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes, 4 per int32 lane, so the codes are
 // read as c + 128 (flip the sign bit) and 128 · Σq is taken off again. dim % 64 == 0.
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-static void scan_i8_vnni(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores) {
+static void scan_i8_vnni(const int8_t *q, const int8_t *codes, const float *scales, const int32_t *list, long rows, long dim,
+                         float *scores) {
     int32_t qsum = 0;
     for (long j = 0; j < dim; j++) qsum += q[j];
     const int32_t offset = 128 * qsum;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    long r = 0;
-    for (; r + 4 <= rows; r += 4) {  // 4 rows at a time: 4 independent accumulation chains
-        const int8_t *p = codes + r * dim;
+    long k = 0;
+    for (; k + 4 <= rows; k += 4) {  // 4 rows at a time: 4 independent accumulation chains
+        const long r0 = ROW_OF(list, k), r1 = ROW_OF(list, k + 1), r2 = ROW_OF(list, k + 2), r3 = ROW_OF(list, k + 3);
+        const int8_t *p0 = codes + r0 * dim, *p1 = codes + r1 * dim, *p2 = codes + r2 * dim, *p3 = codes + r3 * dim;
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
         for (long c = 0; c < dim; c += 64) {
             __m512i qv = _mm512_loadu_si512(q + c);
-            a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(p + c), flip), qv);
-            a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_loadu_si512(p + dim + c), flip), qv);
-            a2 = _mm512_dpbusd_epi32(a2, _mm512_xor_si512(_mm512_loadu_si512(p + 2 * dim + c), flip), qv);
-            a3 = _mm512_dpbusd_epi32(a3, _mm512_xor_si512(_mm512_loadu_si512(p + 3 * dim + c), flip), qv);
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(p0 + c), flip), qv);
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_xor_si512(_mm512_loadu_si512(p1 + c), flip), qv);
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_xor_si512(_mm512_loadu_si512(p2 + c), flip), qv);
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_xor_si512(_mm512_loadu_si512(p3 + c), flip), qv);
         }
-        scores[r] = (float)(_mm512_reduce_add_epi32(a0) - offset) * scales[r];
-        scores[r + 1] = (float)(_mm512_reduce_add_epi32(a1) - offset) * scales[r + 1];
-        scores[r + 2] = (float)(_mm512_reduce_add_epi32(a2) - offset) * scales[r + 2];
-        scores[r + 3] = (float)(_mm512_reduce_add_epi32(a3) - offset) * scales[r + 3];
+        scores[k] = (float)(_mm512_reduce_add_epi32(a0) - offset) * scales[r0];
+        scores[k + 1] = (float)(_mm512_reduce_add_epi32(a1) - offset) * scales[r1];
+        scores[k + 2] = (float)(_mm512_reduce_add_epi32(a2) - offset) * scales[r2];
+        scores[k + 3] = (float)(_mm512_reduce_add_epi32(a3) - offset) * scales[r3];
     }
-    for (; r < rows; r++) {
+    for (; k < rows; k++) {
+        const long r = ROW_OF(list, k);
         const int8_t *p = codes + r * dim;
         __m512i a0 = _mm512_setzero_si512();
         for (long c = 0; c < dim; c += 64)
             a0 = _mm512_dpbusd_epi32(a0, _mm512_xor_si512(_mm512_loadu_si512(p + c), flip), _mm512_loadu_si512(q + c));
-        scores[r] = (float)(_mm512_reduce_add_epi32(a0) - offset) * scales[r];
+        scores[k] = (float)(_mm512_reduce_add_epi32(a0) - offset) * scales[r];
     }
 }
 #endif
@@ -598,49 +611,69 @@ int stylus_scan_i8_best_level(long dim) {
     return 0;
 }
 
-void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores, int level) {
+static void scan_one(const int8_t *q, const int8_t *codes, const float *scales, const int32_t *list, long rows, long dim,
+                     float *scores, int level) {
 #if defined(__x86_64__) && defined(__clang__)
-    if (level >= 2 && dim % 64 == 0) { scan_i8_vnni(q, codes, scales, rows, dim, scores); return; }
-    if (level >= 1 && dim % 32 == 0 && dim <= 4096) { scan_i8_avx2(q, codes, scales, rows, dim, scores); return; }
+    if (level >= 2 && dim % 64 == 0) { scan_i8_vnni(q, codes, scales, list, rows, dim, scores); return; }
+    if (level >= 1 && dim % 32 == 0 && dim <= 4096) { scan_i8_avx2(q, codes, scales, list, rows, dim, scores); return; }
 #endif
     (void)level;
-    scan_i8_portable(q, codes, scales, rows, dim, scores);
+    scan_i8_portable(q, codes, scales, list, rows, dim, scores);
 }
 
-// Rows per block of `stylus_scan_i8_many`: 48 KB of codes at dim 384, so a block read from memory
+void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, long rows, long dim, float *scores, int level) {
+    scan_one(q, codes, scales, NULL, rows, dim, scores, level);
+}
+
+// Rows per block of the many-query scans: 48 KB of codes at dim 384, so a block read from memory
 // by the first query is still in L2 (512 KB per core on Zen 2, 1–2 MB on recent Intel) for the rest.
 static long scan_block_rows(long dim) { return dim >= 49152 ? 1 : 49152 / dim; }
 
-void stylus_scan_i8_many(const int8_t *q, long nq, const int8_t *codes, const float *scales, long rows, long dim,
-                         float *scores, long stride, int level) {
+static void scan_many(const int8_t *q, long nq, const int8_t *codes, const float *scales, const int32_t *list, long rows,
+                      long dim, float *scores, long stride, int level) {
     const long block = scan_block_rows(dim);
 #if defined(__x86_64__) && defined(__clang__)
     if (level == 1 && dim % 32 == 0 && dim <= 4096) {
         int16_t *qw = malloc((size_t)(nq * dim) * sizeof(int16_t));  // every query widened once
         if (qw) {
             for (long j = 0; j < nq * dim; j++) qw[j] = q[j];
-            for (long r0 = 0; r0 < rows; r0 += block) {
-                const long n = rows - r0 < block ? rows - r0 : block;
+            for (long k0 = 0; k0 < rows; k0 += block) {
+                const long n = rows - k0 < block ? rows - k0 : block;
+                // The block's rows: contiguous from k0, or the listed ones from list + k0.
+                const int8_t *c = list ? codes : codes + k0 * dim;
+                const float *s = list ? scales : scales + k0;
+                const int32_t *l = list ? list + k0 : NULL;
                 long i = 0;
                 for (; i + 4 <= nq; i += 4) {
                     const int16_t *const four[4] = {qw + i * dim, qw + (i + 1) * dim, qw + (i + 2) * dim, qw + (i + 3) * dim};
-                    float *const out[4] = {scores + i * stride + r0, scores + (i + 1) * stride + r0,
-                                           scores + (i + 2) * stride + r0, scores + (i + 3) * stride + r0};
-                    scan_i8_avx2_four(four, codes + r0 * dim, scales + r0, n, dim, out);
+                    float *const out[4] = {scores + i * stride + k0, scores + (i + 1) * stride + k0,
+                                           scores + (i + 2) * stride + k0, scores + (i + 3) * stride + k0};
+                    scan_i8_avx2_four(four, c, s, l, n, dim, out);
                 }
-                for (; i < nq; i++)
-                    scan_i8_avx2_wide(qw + i * dim, codes + r0 * dim, scales + r0, n, dim, scores + i * stride + r0);
+                for (; i < nq; i++) scan_i8_avx2_wide(qw + i * dim, c, s, l, n, dim, scores + i * stride + k0);
             }
             free(qw);
             return;
         }
     }
 #endif
-    for (long r0 = 0; r0 < rows; r0 += block) {
-        const long n = rows - r0 < block ? rows - r0 : block;
-        for (long i = 0; i < nq; i++)
-            stylus_scan_i8(q + i * dim, codes + r0 * dim, scales + r0, n, dim, scores + i * stride + r0, level);
+    for (long k0 = 0; k0 < rows; k0 += block) {
+        const long n = rows - k0 < block ? rows - k0 : block;
+        const int8_t *c = list ? codes : codes + k0 * dim;
+        const float *s = list ? scales : scales + k0;
+        const int32_t *l = list ? list + k0 : NULL;
+        for (long i = 0; i < nq; i++) scan_one(q + i * dim, c, s, l, n, dim, scores + i * stride + k0, level);
     }
+}
+
+void stylus_scan_i8_many(const int8_t *q, long nq, const int8_t *codes, const float *scales, long rows, long dim,
+                         float *scores, long stride, int level) {
+    scan_many(q, nq, codes, scales, NULL, rows, dim, scores, stride, level);
+}
+
+void stylus_scan_i8_many_listed(const int8_t *q, long nq, const int8_t *codes, const float *scales, const int32_t *list,
+                                long count, long dim, float *scores, long stride, int level) {
+    scan_many(q, nq, codes, scales, list, count, dim, scores, stride, level);
 }
 
 // MARK: checksum

@@ -95,6 +95,8 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
     let vectorRows: Int
     /// Sum of the BM25 lengths of every document (for the average length).
     let totalLength: UInt64
+    /// `rows(ofBase:)`, computed on first use (a handful of base models per catalog).
+    private let rowsByBase = BoundedMemo<Int32, BaseRows>(capacity: 64)
 
     /// The merged numbering, nil without a delta (then it is the base's): per view document its
     /// source (>= 0: base document; < 0: delta document ~x), per base document its view document
@@ -376,6 +378,33 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
         var blocks = [(0, base.vectorCount, base.codes, base.scales)]
         if let delta { blocks.append((base.vectorCount, delta.vectorCount, delta.codes, delta.scales)) }
         return blocks
+    }
+
+    /// The vector rows of one base model's documents, ascending: per code block (numbered within
+    /// the block) and over all blocks (numbered as `matrixEntry`). Rows of removed documents are left out.
+    final class BaseRows: Sendable {
+        let perBlock: [[Int32]]
+        let all: [Int32]
+        init(perBlock: [[Int32]], all: [Int32]) { (self.perBlock, self.all) = (perBlock, all) }
+    }
+
+    /// `BaseRows` of the base model with id `base` (a query for one base model scans only these),
+    /// found in one pass over the rows and kept for the view's life.
+    func rows(ofBase base: Int32) -> BaseRows {
+        rowsByBase.value(base) { base in
+            var perBlock: [[Int32]] = []
+            var all: [Int32] = []
+            for block in codeBlocks {
+                var local: [Int32] = []
+                for r in 0..<block.rows {
+                    let doc = matrixEntry[block.firstRow + r]
+                    if doc >= 0, baseOfDoc[Int(doc)] == base { local.append(Int32(r)) }
+                }
+                all += local.map { $0 + Int32(block.firstRow) }
+                perBlock.append(local)
+            }
+            return BaseRows(perBlock: perBlock, all: all)
+        }
     }
 }
 

@@ -197,7 +197,7 @@ public final class Retriever: CandidateSource, Sendable {
             return plan(q.query, cleanedText: cleaned)
         }
         let vectors = zip(plans, queries).map { plan, query in denseVector(plan, given: query.denseVector, timings: &timings) }
-        let dense = topRows(zip(plans, vectors).map { plan, v in (v ?? [], v == nil ? 0 : plan.depth, plan.allowed) })
+        let dense = topRows(zip(plans, vectors).map { plan, v in (v ?? [], v == nil ? 0 : plan.depth, plan.allowed, plan.base) })
         return try zip(plans, dense).map { plan, dense in try fused(plan, dense: dense, timings: &timings).map { candidate($0) } }
     }
 
@@ -206,7 +206,7 @@ public final class Retriever: CandidateSource, Sendable {
         var dense: [(Int, Float)] = []
         if let q = denseVector(plan, given: given, timings: &timings) {
             let start = DispatchTime.now().uptimeNanoseconds
-            dense = topRows(q, depth: plan.depth, allowed: plan.allowed)
+            dense = topRows(q, depth: plan.depth, allowed: plan.allowed, base: plan.base)
             timings.dense += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         }
         return try fused(plan, dense: dense, timings: &timings)
@@ -222,6 +222,8 @@ public final class Retriever: CandidateSource, Sendable {
         var topic: String?
         var depth: Int
         var allowed: (Int) -> Bool
+        /// The base model id `allowed` requires, if any (-2: one no document has).
+        var base: Int32?
     }
 
     /// `cleanedText`, when given, is `QueryText.clean(query.text)` computed by the caller.
@@ -234,7 +236,7 @@ public final class Retriever: CandidateSource, Sendable {
         }
         let k = max(0, query.limit)
         return QueryPlan(k: k, text: query.text, topicText: query.topic, cleaned: cleanedText ?? QueryText.clean(query.text),
-                         topic: query.topic.map(QueryText.clean), depth: max(options.depth, k), allowed: allowed)
+                         topic: query.topic.map(QueryText.clean), depth: max(options.depth, k), allowed: allowed, base: wanted)
     }
 
     /// The dense query vector: `given` when it has the model's dimension, else embedded here; nil
@@ -301,14 +303,17 @@ public final class Retriever: CandidateSource, Sendable {
     /// those are rescored with the fp32 vectors. The approximation errs by a few thousandths in cosine,
     /// much less than the score gap between rank `depth` and rank `rescoreDepth` in practice, so the
     /// result is the exact ranking (a test compares it with a full fp32 scan).
-    func topRows(_ q: [Float], depth: Int, allowed: (Int) -> Bool) -> [(Int, Float)] {
-        withoutActuallyEscaping(allowed) { topRows([(q, depth, $0)])[0] }
+    /// `base`: the base model id `allowed` requires, if any; only that model's rows are scanned.
+    func topRows(_ q: [Float], depth: Int, allowed: (Int) -> Bool, base: Int32? = nil) -> [(Int, Float)] {
+        withoutActuallyEscaping(allowed) { topRows([(q, depth, $0, base)])[0] }
     }
 
     /// `topRows` for several queries: each pass over the int8 codes serves up to
     /// `queriesPerScan` of them (a prompt's topics), so the codes are read from memory once per
     /// pass rather than once per query. Each result is the one `topRows` gives for its query alone.
-    func topRows(_ queries: [(vector: [Float], depth: Int, allowed: (Int) -> Bool)]) -> [[(Int, Float)]] {
+    /// A group of queries that all require one base model scans only the rows of that model's
+    /// documents (`RetrievalIndex.rows(ofBase:)`): the others could never be selected.
+    func topRows(_ queries: [(vector: [Float], depth: Int, allowed: (Int) -> Bool, base: Int32?)]) -> [[(Int, Float)]] {
         let d = MiniLMEncoder.dimension
         let rows = index.vectorRows  // base rows then delta rows, those of removed documents included
         var results = [[(Int, Float)]](repeating: [], count: queries.count)
@@ -318,29 +323,50 @@ public final class Retriever: CandidateSource, Sendable {
         // Equal passes: 17 queries go as 6 + 6 + 5, not 16 + 1.
         let passes = (wanted.count + Self.queriesPerScan - 1) / Self.queriesPerScan
         let perPass = (wanted.count + passes - 1) / passes
-        var approximate = [Float](repeating: 0, count: rows * perPass)
+        // Every position a pass reads back is written by its scan first: no need to zero 10–40 MB.
+        var approximate = [Float](unsafeUninitializedCapacity: rows * perPass) { _, count in count = rows * perPass }
+        let blocks = index.codeBlocks
         for first in stride(from: 0, to: wanted.count, by: perPass) {
             let group = Array(wanted[first..<min(wanted.count, first + perPass)])
+            let bases = Set(group.map { queries[$0].base })
+            let listed = bases.count == 1 ? bases.first!.map(index.rows(ofBase:)) : nil
+            let scanned = listed?.all.count ?? rows  // score positions per query
             // The queries' scales are common to all rows: order only.
             let q8 = group.flatMap { Kernels.int8QueryCodes(queries[$0].vector).codes }
             q8.withUnsafeBufferPointer { qp in
                 approximate.withUnsafeMutableBufferPointer { out in
-                    for block in index.codeBlocks where block.rows > 0 {
-                        let (q, c, s, o) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(block.codes),
-                                            UncheckedSendable(block.scales), UncheckedSendable(out.baseAddress! + block.firstRow))
-                        Kernels.parallelFor(block.rows, minimumChunk: 16384) { range in
-                            Kernels.scanInt8(queries: q.value, count: group.count, c.value + range.lowerBound * d,
-                                             scales: s.value + range.lowerBound, rows: range.count, dim: d,
-                                             into: o.value + range.lowerBound, stride: rows)
+                    var position = 0  // of the block's first listed row among the scanned
+                    for (b, block) in blocks.enumerated() where block.rows > 0 {
+                        let (q, c, s) = (UncheckedSendable(qp.baseAddress!), UncheckedSendable(block.codes), UncheckedSendable(block.scales))
+                        guard let listed else {
+                            let o = UncheckedSendable(out.baseAddress! + block.firstRow)
+                            Kernels.parallelFor(block.rows, minimumChunk: 16384) { range in
+                                Kernels.scanInt8(queries: q.value, count: group.count, c.value + range.lowerBound * d,
+                                                 scales: s.value + range.lowerBound, rows: range.count, dim: d,
+                                                 into: o.value + range.lowerBound, stride: scanned)
+                            }
+                            continue
                         }
+                        let o = UncheckedSendable(out.baseAddress! + position)
+                        listed.perBlock[b].withUnsafeBufferPointer { list in
+                            let list = UncheckedSendable(list)
+                            Kernels.parallelFor(list.value.count, minimumChunk: 16384) { range in
+                                Kernels.scanInt8(queries: q.value, count: group.count, c.value, scales: s.value,
+                                                 listedRows: UnsafeBufferPointer(rebasing: list.value[range]), dim: d,
+                                                 into: o.value + range.lowerBound, stride: scanned)
+                            }
+                        }
+                        position += listed.perBlock[b].count
                     }
                 }
             }
             let selected = approximate.withUnsafeBufferPointer { scores in
-                bestApproximateRows(group.indices.map { slot in
-                    (UnsafeBufferPointer(rebasing: scores[slot * rows..<(slot + 1) * rows]),
+                let perQuery = group.indices.map { slot in
+                    (UnsafeBufferPointer(rebasing: scores[slot * scanned..<(slot + 1) * scanned]),
                      Self.rescoreDepth(queries[group[slot]].depth), queries[group[slot]].allowed)
-                }, matrixEntry: matrixEntry)
+                }
+                guard let listed else { return bestApproximateRows(perQuery, rowAt: nil, matrixEntry: matrixEntry) }
+                return listed.all.withUnsafeBufferPointer { bestApproximateRows(perQuery, rowAt: $0, matrixEntry: matrixEntry) }
             }
             let exact = exactScores(group.map { queries[$0].vector }, rows: selected, matrixEntry: matrixEntry)
             for (slot, i) in group.enumerated() { results[i] = Array(exact[slot].prefix(queries[i].depth)) }
@@ -349,21 +375,23 @@ public final class Retriever: CandidateSource, Sendable {
     }
 
     /// For each query, the rows with the best approximate scores among allowed documents (a bounded
-    /// min-heap per query; the queries on the worker threads).
+    /// min-heap per query; the queries on the worker threads). Score k is row k's, or row
+    /// `rowAt[k]`'s when the scan read listed rows only.
     private func bestApproximateRows(_ queries: [(scores: UnsafeBufferPointer<Float>, keep: Int, allowed: (Int) -> Bool)],
-                                     matrixEntry: UnsafeBufferPointer<Int32>) -> [[Int32]] {
+                                     rowAt: UnsafeBufferPointer<Int32>?, matrixEntry: UnsafeBufferPointer<Int32>) -> [[Int32]] {
         var selected = [[Int32]](repeating: [], count: queries.count)
         selected.withUnsafeMutableBufferPointer { out in
-            let (out, queries) = (UncheckedSendable(out), UncheckedSendable(queries))
+            let (out, queries, rowAt) = (UncheckedSendable(out), UncheckedSendable(queries), UncheckedSendable(rowAt))
             Kernels.parallelFor(queries.value.count) { range in
                 for q in range {
                     let (scores, keep, allowed) = queries.value[q]
                     var heap = BoundedMinHeap(capacity: keep)
                     var threshold = -Float.infinity  // the heap's minimum once it is full
-                    for r in scores.indices where scores[r] > threshold {
+                    for k in scores.indices where scores[k] > threshold {
+                        let r = rowAt.value.map { Int($0[k]) } ?? k
                         let doc = matrixEntry[r]
                         guard doc >= 0, allowed(Int(doc)) else { continue }  // -1: a document the delta removed
-                        heap.insert(scores[r], Int32(r))
+                        heap.insert(scores[k], Int32(r))
                         if heap.isFull { threshold = heap.minimum }
                     }
                     out.value[q] = heap.items
@@ -405,18 +433,21 @@ public final class Retriever: CandidateSource, Sendable {
     }
 
     /// At most this many queries per pass of the int8 scan: their approximate scores are held for
-    /// every row (4 bytes each), so this bounds that buffer (16 × 300K rows: 19 MB).
-    static let queriesPerScan = 16
+    /// every row (4 bytes each), so this bounds that buffer (32 × 300K rows: 38 MB). A prompt and
+    /// its topics (up to ~20) go in one pass: the scan is bound by reading the codes from memory.
+    static let queriesPerScan = 32
 
     /// How many rows the int8 scan keeps for fp32 rescoring when `depth` are wanted.
     static func rescoreDepth(_ depth: Int) -> Int { 2 * depth + 100 }
 
     /// The exact fp32 ranking by a full scan (reference for tests of `topRows`).
-    package func exactTopRows(_ q: [Float], depth: Int) -> [(Int, Float)] {
+    package func exactTopRows(_ q: [Float], depth: Int, base: BaseModel? = nil) -> [(Int, Float)] {
         let d = MiniLMEncoder.dimension
+        let wanted = base.map(index.baseID)
         var all: [(Int, Float)] = []
         q.withUnsafeBufferPointer { qp in
-            for r in 0..<index.vectorRows where index.matrixEntry[r] >= 0 {
+            for r in 0..<index.vectorRows where index.matrixEntry[r] >= 0
+                && (wanted == nil || index.baseOfDoc[Int(index.matrixEntry[r])] == wanted) {
                 all.append((Int(index.matrixEntry[r]), Kernels.dot(qp.baseAddress!, index.matrixRow(r), count: d)))
             }
         }
@@ -434,6 +465,12 @@ public final class Retriever: CandidateSource, Sendable {
     /// Dense top rows for a query vector with the production (int8 + rescore) path.
     package func denseTopRows(_ q: [Float], depth: Int) -> [(Int, Float)] {
         topRows(q, depth: depth, allowed: { _ in true })
+    }
+
+    /// `denseTopRows` among one base model's adapters (the scan reads only their rows).
+    package func denseTopRows(_ q: [Float], depth: Int, base: BaseModel) -> [(Int, Float)] {
+        let wanted = index.baseID(base)
+        return topRows(q, depth: depth, allowed: { [index] in index.baseOfDoc[$0] == wanted }, base: wanted)
     }
 }
 

@@ -7,6 +7,7 @@ import Foundation
 enum ComposerLexicon {
     /// Lowercased words of a phrase, singularised; `-`/`'` inside words kept, `_` as a space.
     static func words(_ text: String) -> [String] {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiWords(text) }
         var out: [String] = []
         var current = ""
         func flush() {
@@ -19,6 +20,30 @@ enum ComposerLexicon {
                 current.append(ch)
             } else if (ch == "-" || ch == "'") && !current.isEmpty {
                 current.append(ch)
+            } else {
+                flush()
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// `words` of an ASCII text, by byte: the same words without a Unicode property look-up per
+    /// character (most of the cost of reading a catalog's names).
+    private static func asciiWords(_ text: String) -> [String] {
+        var out: [String] = []
+        var current: [UInt8] = []
+        func flush() {
+            while let last = current.last, last == UInt8(ascii: "-") || last == UInt8(ascii: "'") { current.removeLast() }
+            if !current.isEmpty { out.append(singular(String(decoding: current, as: UTF8.self))) }
+            current.removeAll(keepingCapacity: true)
+        }
+        for byte in text.utf8 {
+            let b = (0x41...0x5A).contains(byte) ? byte + 0x20 : byte  // lower case
+            if (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) {
+                current.append(b)
+            } else if (b == UInt8(ascii: "-") || b == UInt8(ascii: "'")) && !current.isEmpty {
+                current.append(b)
             } else {
                 flush()
             }

@@ -101,11 +101,6 @@ public enum ComposePipeline {
         let wholeQuery = CandidateQuery(text: body, baseModel: base, includeNSFW: request.includeNSFW, limit: request.retrieveLimit)
         // Topics, the prompt and the category descriptions are embedded in one encoder pass.
         var evidence = composeEvidence(topics: topics, body: body, source: source, retriever: retriever)
-        // The hybrid whole-prompt ranking runs beside the composer's own work: neither needs the other's result.
-        let promptVector = evidence.promptVector
-        let hybrid = retriever.map { r in
-            Background { try promptVector.map { try r.candidates(for: wholeQuery, denseVector: $0) } ?? r.candidates(for: wholeQuery) }
-        }
         let whole = try source.candidates(for: wholeQuery)
         var pool = Array(whole.prefix(wholePromptPoolLimit))
         let lexical = try topics.map { topic in
@@ -113,14 +108,21 @@ public enum ComposePipeline {
                                                       includeNSFW: true, limit: perTopicLimit))
         }
         var perTopicHybrid: [[CandidateAdapter]]?
+        var hybrid: Background<[CandidateAdapter]>?
         if let retriever, evidence.isSemantic, let prompt = evidence.promptVector {
-            // The hybrid ranking for each topic in its prompt (the topic counts twice): semantic
-            // neighbours its names miss. All topics in one request: one scan of the vectors.
-            perTopicHybrid = try retriever.candidates(for: topics.indices.map { t in
+            // The whole-prompt ranking (what `retrieved` reports) and the hybrid ranking for each
+            // topic in its prompt (the topic counts twice: semantic neighbours its names miss), in
+            // one request: one pass over the vectors serves them all.
+            let rankings = try retriever.candidates(for: [(query: wholeQuery, denseVector: prompt)] + topics.indices.map { t in
                 (query: CandidateQuery(text: body, topic: topics[t].keyword, baseModel: base, includeNSFW: request.includeNSFW,
                                        limit: perTopicHybridLimit),
                  denseVector: topicQueryVector(evidence.topicVectors[t], prompt))
             })
+            hybrid = Background.done(rankings[0])
+            perTopicHybrid = Array(rankings.dropFirst())
+        } else if let retriever {
+            // Without the prompt's vector the whole-prompt ranking runs beside the composer's work.
+            hybrid = Background { try retriever.candidates(for: wholeQuery) }
         }
         for t in topics.indices { pool += lexical[t] + (perTopicHybrid?[t] ?? []) }
         evidence.topicRankings = (perTopicHybrid ?? lexical).map { $0.map(\.card.adapterId) }
@@ -154,6 +156,14 @@ final class Background<T: Sendable>: @unchecked Sendable {
             self.done.signal()
         }
     }
+
+    private init(result: T) {
+        self.result = .success(result)
+        done.signal()
+    }
+
+    /// A computation already done.
+    static func done(_ value: T) -> Background { Background(result: value) }
 
     func value() throws -> T {
         done.wait()

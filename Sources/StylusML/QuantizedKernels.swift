@@ -103,6 +103,16 @@ extension Kernels {
         let best = int8ScanLevel(dim: dim)
         stylus_scan_i8_many(queries, count, codes, scales, rows, dim, scores, stride, min(level ?? best, best))
     }
+
+    /// `scanInt8(queries:…)` over the listed rows only (row numbers of `codes` and `scales`): the
+    /// score of query i for `rows[k]` goes to scores + i·stride + k, the value the full scan gives that row.
+    public static func scanInt8(queries: UnsafePointer<Int8>, count: Int, _ codes: UnsafePointer<Int8>,
+                                scales: UnsafePointer<Float>, listedRows rows: UnsafeBufferPointer<Int32>, dim: Int,
+                                into scores: UnsafeMutablePointer<Float>, stride: Int, level: Int32? = nil) {
+        guard let list = rows.baseAddress, rows.count > 0, dim > 0, count > 0 else { return }
+        let best = int8ScanLevel(dim: dim)
+        stylus_scan_i8_many_listed(queries, count, codes, scales, list, rows.count, dim, scores, stride, min(level ?? best, best))
+    }
 }
 
 #if canImport(Glibc)

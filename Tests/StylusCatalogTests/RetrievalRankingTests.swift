@@ -63,6 +63,11 @@ final class RetrievalRankingTests: XCTestCase {
                 let fast = r.denseTopRows(q, depth: depth), exact = r.exactTopRows(q, depth: depth)
                 XCTAssertEqual(fast.map { $0.0 }, exact.map { $0.0 }, "trial \(trial) depth \(depth)")
                 for (a, b) in zip(fast, exact) { XCTAssertEqual(a.1, b.1, accuracy: 1e-6) }
+                // One base model's rows only (every third card is SDXL): the same ranking among them.
+                let sdxl = try XCTUnwrap(BaseModel("SDXL 1.0"))
+                let fastBase = r.denseTopRows(q, depth: depth, base: sdxl), exactBase = r.exactTopRows(q, depth: depth, base: sdxl)
+                XCTAssertEqual(fastBase.map { $0.0 }, exactBase.map { $0.0 }, "trial \(trial) depth \(depth), SDXL")
+                XCTAssertEqual(exactBase.count, min(depth, 200))
             }
         }
         // Real query text through the encoder: same agreement.
@@ -77,13 +82,22 @@ final class RetrievalRankingTests: XCTestCase {
                                    onlyAdapterIDs: n == 4 ? Set((0..<50).map { "v\($0)" }) : nil),
              denseVector: Self.unit(zip(centres[n % 6], (0..<384).map { _ in Float.random(in: -1...1, using: &g) * 0.2 }).map { $0 + $1 }))
         }
-        let together = try r.candidates(for: queries)
-        XCTAssertEqual(together.count, queries.count)
-        for (n, q) in queries.enumerated() {
-            let alone = try r.candidates(for: q.query, denseVector: q.denseVector)
-            XCTAssertFalse(alone.isEmpty)
-            XCTAssertEqual(together[n].map(\.card.adapterId), alone.map(\.card.adapterId), "query \(n)")
+        // A prompt's own request: all its queries ask for its base model, so the pass reads only those rows.
+        let oneBase = (0..<7).map { n in
+            (query: CandidateQuery(text: "card \(n)", topic: "vector \(n)", baseModel: BaseModel("SD 1.5"), includeNSFW: false,
+                                   limit: [1, 20, 150][n % 3]),
+             denseVector: Self.unit(zip(centres[n % 6], (0..<384).map { _ in Float.random(in: -1...1, using: &g) * 0.2 }).map { $0 + $1 }))
         }
+        for batch in [queries, oneBase] {
+            let together = try r.candidates(for: batch)
+            XCTAssertEqual(together.count, batch.count)
+            for (n, q) in batch.enumerated() {
+                let alone = try r.candidates(for: q.query, denseVector: q.denseVector)
+                XCTAssertFalse(alone.isEmpty)
+                XCTAssertEqual(together[n].map(\.card.adapterId), alone.map(\.card.adapterId), "query \(n)")
+            }
+        }
+        XCTAssertTrue(try r.candidates(for: oneBase).joined().allSatisfy { $0.card.baseModel == BaseModel("SD 1.5") })
     }
 
     func testLongQueriesAreCutToTheTokenLimit() throws {

@@ -52,6 +52,36 @@ final class QuantizedKernelTests: XCTestCase {
         }
     }
 
+    /// A scan over listed rows (a base model's) gives each listed row the full scan's score, in
+    /// list order, on every code path; over several cache blocks and with 1–6 queries (the
+    /// four-query kernel and its remainder).
+    func testScanOverListedRowsScoresThemAsTheFullScan() {
+        var g = SeededGenerator(seed: 17)
+        for (rows, dim, count) in [(400, 384, 6), (9, 64, 1), (5, 40, 4)] {
+            let codes = (0..<(rows * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+            let queries = (0..<(count * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+            let scales = (0..<rows).map { _ in Float(Int.random(in: 1...1000, using: &g)) / 1e5 }
+            // Every other row and then some: ascending, with gaps of different lengths.
+            let listed = (0..<rows).filter { $0 % 2 == 0 || $0 % 7 == 3 }.map(Int32.init)
+            for level in 0...Kernels.int8ScanLevel(dim: dim) {
+                var full = [Float](repeating: .nan, count: count * rows)
+                Kernels.scanInt8(queries: queries, count: count, codes, scales: scales, rows: rows, dim: dim,
+                                 into: &full, stride: rows, level: level)
+                let stride = listed.count + 2
+                var picked = [Float](repeating: .nan, count: count * stride)
+                listed.withUnsafeBufferPointer { list in
+                    Kernels.scanInt8(queries: queries, count: count, codes, scales: scales, listedRows: list, dim: dim,
+                                     into: &picked, stride: stride, level: level)
+                }
+                for i in 0..<count {
+                    XCTAssertEqual(Array(picked[i * stride..<i * stride + listed.count]), listed.map { full[i * rows + Int($0)] },
+                                   "level \(level), dim \(dim), query \(i)")
+                    XCTAssertTrue(picked[i * stride + listed.count..<(i + 1) * stride].allSatisfy(\.isNaN), "wrote past its rows")
+                }
+            }
+        }
+    }
+
     func testInt8CodesStayWithinHalfAStepOfTheVector() {
         var g = SeededGenerator(seed: 11)
         var codes = Kernels.Int8Codes(dimension: 64)

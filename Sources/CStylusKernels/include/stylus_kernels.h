@@ -83,6 +83,12 @@ void stylus_scan_i8(const int8_t *q, const int8_t *codes, const float *scales, l
 void stylus_scan_i8_many(const int8_t *q, long nq, const int8_t *codes, const float *scales, long rows, long dim,
                          float *scores, long stride, int level);
 
+/// `stylus_scan_i8_many` over the `count` rows listed in `list` (row numbers of codes and scales):
+/// the score of query i for the k-th listed row at scores[i·stride + k]. A query restricted to one
+/// base model scans only that model's rows.
+void stylus_scan_i8_many_listed(const int8_t *q, long nq, const int8_t *codes, const float *scales, const int32_t *list,
+                                long count, long dim, float *scores, long stride, int level);
+
 /// The fastest `stylus_scan_i8` level this CPU runs for vectors of `dim` codes.
 int stylus_scan_i8_best_level(long dim);
 
