@@ -33,9 +33,7 @@ final class QuantizedKernelTests: XCTestCase {
         var g = SeededGenerator(seed: 13)
         // 300 rows of 384 codes span several of the scan's cache blocks, the last one partial.
         for (rows, dim, count) in [(300, 384, 5), (7, 64, 3), (2, 40, 1)] {
-            let codes = (0..<(rows * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
-            let queries = (0..<(count * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
-            let scales = (0..<rows).map { _ in Float(Int.random(in: 1...1000, using: &g)) / 1e5 }
+            let (codes, queries, scales) = Self.scanInputs(rows: rows, dim: dim, queries: count, &g)
             for level in 0...Kernels.int8ScanLevel(dim: dim) {
                 let stride = rows + 3  // the scores of each query start `stride` after the last's
                 var together = [Float](repeating: .nan, count: count * stride)
@@ -58,9 +56,7 @@ final class QuantizedKernelTests: XCTestCase {
     func testScanOverListedRowsScoresThemAsTheFullScan() {
         var g = SeededGenerator(seed: 17)
         for (rows, dim, count) in [(400, 384, 6), (9, 64, 1), (5, 40, 4)] {
-            let codes = (0..<(rows * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
-            let queries = (0..<(count * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
-            let scales = (0..<rows).map { _ in Float(Int.random(in: 1...1000, using: &g)) / 1e5 }
+            let (codes, queries, scales) = Self.scanInputs(rows: rows, dim: dim, queries: count, &g)
             // Every other row and then some: ascending, with gaps of different lengths.
             let listed = (0..<rows).filter { $0 % 2 == 0 || $0 % 7 == 3 }.map(Int32.init)
             for level in 0...Kernels.int8ScanLevel(dim: dim) {
@@ -80,6 +76,14 @@ final class QuantizedKernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Random codes for `rows` rows and `queries` queries of `dim` codes, and a scale per row.
+    static func scanInputs(rows: Int, dim: Int, queries: Int, _ g: inout SeededGenerator) -> ([Int8], [Int8], [Float]) {
+        let codes = (0..<(rows * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+        let query = (0..<(queries * dim)).map { _ in Int8.random(in: -127...127, using: &g) }
+        let scales = (0..<rows).map { _ in Float(Int.random(in: 1...1000, using: &g)) / 1e5 }
+        return (codes, query, scales)
     }
 
     func testInt8CodesStayWithinHalfAStepOfTheVector() {
