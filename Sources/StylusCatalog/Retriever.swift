@@ -43,8 +43,18 @@ public final class Retriever: CandidateSource, Sendable {
     let lexical: BM25Index
     /// WordNet for the composer (nil when not installed; the composer then has no knowledge features).
     public let wordNet: WordNet?
-    /// Embeddings of texts already seen (titles, topics, category descriptions, whole queries), bounded.
+    /// Embeddings of short texts already seen (titles, tags, topics, category descriptions), bounded.
     package let textVectors = BoundedMemo<String, [Float]>(capacity: 50_000)
+    /// Embeddings of longer texts (whole prompts and queries), kept apart and fewer: an editor
+    /// composes every version of a document it types, and 50,000 of those would hold ~200 MB.
+    package let queryVectors = BoundedMemo<String, [Float]>(capacity: 1_000)
+    /// Texts longer than this (UTF-8 bytes) are cached in `queryVectors`.
+    static let shortTextBytes = 160
+
+    /// The cache that holds `text`'s vector.
+    package func vectorCache(for text: String) -> BoundedMemo<String, [Float]> {
+        text.utf8.count > Self.shortTextBytes ? queryVectors : textVectors
+    }
     /// Why the vectors of new adapters could not be stored in the catalog (they are embedded in
     /// memory for this retriever instead), for the front end to show once.
     public let storeProblem: String?
@@ -115,7 +125,7 @@ public final class Retriever: CandidateSource, Sendable {
         var out = [[Float]?](repeating: nil, count: texts.count)
         var missing: [Int] = []
         for (i, t) in texts.enumerated() {
-            if let v = textVectors[t] { out[i] = v } else { missing.append(i) }
+            if let v = vectorCache(for: t)[t] { out[i] = v } else { missing.append(i) }
         }
         if !missing.isEmpty {
             // Titles and tags were embedded with the catalog; only the rest is encoded now.
@@ -123,7 +133,8 @@ public final class Retriever: CandidateSource, Sendable {
             let unique = Array(Set(missing.map { texts[$0] }.filter { fresh[$0] == nil }))
             let vectors = encoder.embed(tokenIDs: unique.map { Self.shortTextTokens($0, encoder: encoder, limit: options.queryTokenLimit) })
             for (t, v) in zip(unique, vectors) { fresh[t] = v }
-            textVectors.store(fresh)
+            textVectors.store(fresh.filter { $0.key.utf8.count <= Self.shortTextBytes })
+            queryVectors.store(fresh.filter { $0.key.utf8.count > Self.shortTextBytes })
             for i in missing { out[i] = fresh[texts[i]] }
         }
         return out.map { $0 ?? [] }

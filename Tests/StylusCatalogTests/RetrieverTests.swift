@@ -178,10 +178,10 @@ final class RetrieverTests: XCTestCase {
     func testSearchKeepsItsQueryVectorsInTheTextCache() throws {
         let r = try Retriever(store: try makeStore(), modelDirectory: try RequiredFiles.miniLMDirectory())
         let prompt = "a puppy in front of a (fortress:1.2)"
-        XCTAssertNil(r.textVectors[prompt])
+        XCTAssertNil(r.vectorCache(for: prompt)[prompt])
         let first = try ids(r, prompt, topic: "fortress")
         XCTAssertEqual(first.first, "a-castle")
-        let cached = try XCTUnwrap(r.textVectors[prompt])
+        let cached = try XCTUnwrap(r.vectorCache(for: prompt)[prompt])
         XCTAssertNotNil(r.textVectors["fortress"])
         // The cached vector is the query's own embedding (syntax cleaned as before).
         let direct = try XCTUnwrap(r.queryVector(prompt))
@@ -189,6 +189,14 @@ final class RetrieverTests: XCTestCase {
         XCTAssertLessThan(zip(cached, direct).map { abs($0 - $1) }.max() ?? 1, 1e-6)
         XCTAssertEqual(try ids(r, prompt, topic: "fortress"), first)
         XCTAssertEqual(try ids(r, prompt), try ids(r, "a puppy in front of a fortress"))
+        // A whole prompt goes to the smaller cache of long texts, a topic to the short texts'.
+        let long = String(repeating: "a puppy in front of a fortress, ", count: 8)
+        _ = try ids(r, long, topic: "puppy")
+        XCTAssertNotNil(r.queryVectors[long])
+        XCTAssertNil(r.textVectors[long])
+        XCTAssertNotNil(r.textVectors["puppy"])
+        XCTAssertNil(r.queryVectors["puppy"])
+        XCTAssertTrue(r.vectorCache(for: long) === r.queryVectors)
     }
 
     /// A catalog that refuses the vectors: one line naming the catalog and what to do, and
