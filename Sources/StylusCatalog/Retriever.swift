@@ -140,7 +140,7 @@ public final class Retriever: CandidateSource, Sendable {
         return out.map { $0 ?? [] }
     }
 
-    /// How a short text (a topic, a title, a tag) is tokenised for its embedding: cleaned of prompt
+    /// How a text (a query, a topic, a title, a tag) is tokenised for its embedding: cleaned of prompt
     /// syntax, cut like a query.
     package static func shortTextTokens(_ text: String, encoder: MiniLMEncoder, limit: Int = Options().queryTokenLimit) -> [Int32] {
         let cleaned = QueryText.clean(text)
@@ -295,10 +295,10 @@ public final class Retriever: CandidateSource, Sendable {
             .prefix(plan.k).map { Hit(index: $0.key, score: $0.value, adapterID: index.adapterID($0.key)) }
     }
 
-    /// The query's word pieces, cut to `queryTokenLimit` as sentence-transformers cuts to its
-    /// max_seq_length (the first pieces, then [SEP]).
+    /// The query's word pieces as `embed` encodes them (`shortTextTokens`), cut to `queryTokenLimit`
+    /// as sentence-transformers cuts to its max_seq_length (the first pieces, then [SEP]).
     package func queryTokens(_ text: String, _ encoder: MiniLMEncoder) -> [Int32] {
-        Self.cutTokens(encoder.tokenizer.encode(text), limit: options.queryTokenLimit)
+        Self.shortTextTokens(text, encoder: encoder, limit: options.queryTokenLimit)
     }
 
     static func cutTokens(_ ids: [Int32], limit: Int) -> [Int32] {
@@ -466,11 +466,11 @@ public final class Retriever: CandidateSource, Sendable {
         return Array(all.prefix(depth))
     }
 
-    /// The query's embedding as the dense search uses it (nil without the model).
+    /// The query's embedding as the dense search uses it, computed afresh (not from the text-vector
+    /// cache; nil without the model or for a query with nothing left after cleaning).
     package func queryVector(_ text: String) -> [Float]? {
-        guard let encoder else { return nil }
-        let cleaned = QueryText.clean(text)
-        return cleaned.isEmpty ? nil : encoder.embed(tokenIDs: [queryTokens(cleaned, encoder)])[0]
+        guard let encoder, !QueryText.clean(text).isEmpty else { return nil }
+        return encoder.embed(tokenIDs: [queryTokens(text, encoder)])[0]
     }
 
     /// Dense top rows for a query vector with the production (int8 + rescore) path.

@@ -374,8 +374,6 @@ struct AdapterProfile {
     let names: AdapterNames
     var vectors: AdapterVectors?
 
-    init(_ c: CandidateAdapter) { self.init(names: AdapterNames(c), vectors: c.vectors) }
-
     init(names: AdapterNames, vectors: AdapterVectors?) {
         self.names = names
         self.vectors = vectors
@@ -568,7 +566,7 @@ final class AdapterNames: Sendable {
 
     static func fold(_ w: String) -> String {
         // ASCII (nearly every word): folding is lowercasing, and Foundation's folding is slow.
-        if w.utf8.allSatisfy({ $0 < 0x80 }) { return w.lowercased() }
+        if ComposerLexicon.isASCII(w) { return w.lowercased() }
         return w.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
     }
 }
@@ -591,9 +589,8 @@ struct NameContext {
     static func squash(_ text: String) -> String {
         let folded = AdapterNames.fold(text)
         // ASCII: letters and digits by byte, without Unicode property look-ups.
-        if folded.utf8.allSatisfy({ $0 < 0x80 }) {
-            return String(decoding: folded.utf8.filter { (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) || (0x30...0x39).contains($0) },
-                          as: UTF8.self)
+        if ComposerLexicon.isASCII(folded) {
+            return String(decoding: folded.utf8.filter(ComposerLexicon.isASCIILetterOrDigit), as: UTF8.self)
         }
         return String(folded.filter { $0.isLetter || $0.isNumber })
     }

@@ -7,7 +7,7 @@ import Foundation
 enum ComposerLexicon {
     /// Lowercased words of a phrase, singularised; `-`/`'` inside words kept, `_` as a space.
     static func words(_ text: String) -> [String] {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiWords(text) }
+        if isASCII(text) { return asciiWords(text) }
         var out: [String] = []
         var current = ""
         func flush() {
@@ -40,7 +40,7 @@ enum ComposerLexicon {
         }
         for byte in text.utf8 {
             let b = (0x41...0x5A).contains(byte) ? byte + 0x20 : byte  // lower case
-            if (0x61...0x7A).contains(b) || (0x30...0x39).contains(b) {
+            if isASCIILetterOrDigit(b) {
                 current.append(b)
             } else if (b == UInt8(ascii: "-") || b == UInt8(ascii: "'")) && !current.isEmpty {
                 current.append(b)
@@ -50,6 +50,14 @@ enum ComposerLexicon {
         }
         flush()
         return out
+    }
+
+    /// Whether `text` is all ASCII: then words and names can be read byte by byte.
+    static func isASCII(_ text: String) -> Bool { text.utf8.allSatisfy { $0 < 0x80 } }
+
+    /// An ASCII letter or digit (what `Character.isLetter || isNumber` says for ASCII).
+    static func isASCIILetterOrDigit(_ b: UInt8) -> Bool {
+        (0x61...0x7A).contains(b) || (0x41...0x5A).contains(b) || (0x30...0x39).contains(b)
     }
 
     /// A crude English singular, applied to both sides of every comparison so it only has to be
