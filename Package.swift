@@ -31,10 +31,13 @@ let package = Package(
             "StylusCore", "StylusML", .product(name: "GRDB", package: "GRDB.swift"),
         ], resources: [.copy("Resources")]),
         // CPU tensors over BLAS, safetensors, tokenizers, MiniLM.
-        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS", "CStylusKernels"]),
+        .target(name: "StylusML", dependencies: ["StylusCore", "CBLAS", "CStylusKernels", "CStylusBF16"]),
         // Vectorised C kernels compiled per instruction set, used by StylusML: attention, GEGLU and
         // Winograd for the renderer; the int8 scan and small-batch linear layers for retrieval.
         .target(name: "CStylusKernels"),
+        // oneDNN's bf16 matmul, loaded with dlopen when a bf16 render asks for it (headers from
+        // libdnnl-dev at build time; without libdnnl2 at run time, renders stay fp32).
+        .target(name: "CStylusBF16", linkerSettings: [.linkedLibrary("dl")]),
         // SD 1.x pipeline, LoRA merging, PNG.
         .target(name: "StylusRender", dependencies: ["StylusCore", "StylusML", "CZlib"]),
         // JSON-RPC framing and connection; LSP types and server.

@@ -6,6 +6,13 @@ Not run by CI. Needs /work/venv (torch CPU, diffusers, transformers) and a relea
     /work/venv/bin/python benchmarks/render_bench.py gen   [--dir DIR]   # ~2 GB fp16 checkpoint + diffusers folder
     /work/venv/bin/python benchmarks/render_bench.py run   [--dir DIR] [--threads N] [--repeat N]
     OPENBLAS_CORETYPE=SkylakeX /work/venv/bin/python benchmarks/render_bench.py peak [--threads N]   # sgemm GFLOP/s
+    /work/venv/bin/python benchmarks/render_bench.py bf16  [--dir DIR] [--repeat N] [--render] [--loras DIR]
+
+`bf16` (CPUs with AVX512-BF16 or AMX): one run of diffusers under bf16 autocast, Swift bf16 and
+Swift fp32 (each its own process), printing the host's CPU model and bf16 flags, the path Swift
+dispatched to, UNet/VAE times, peak RSS and the ratios. With `--render`, also two 20-step 512²
+renders of the same prompt and seed through `stylus render` (fp32, bf16) and their PSNR, and, with
+`--loras DIR` (benchmarks/lora_bench.py gen), a bf16 render with three LoRAs, timed end to end.
 
 `gen` writes DIR/sd15-random.safetensors (LDM single file, fp16, our key mapping) and DIR/diffusers
 (fp32 diffusers folder); nothing is committed. `run` measures, each side in its own process so peak
@@ -19,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -62,7 +70,10 @@ def gen(d):
     print("wrote", d)
 
 
-def torch_side(d, threads, repeat):
+def torch_side(d, threads, repeat, bf16=False):
+    """diffusers in fp32, or with `torch.autocast("cpu", dtype=torch.bfloat16)` (what a diffusers
+    user turns on for bf16 hardware)."""
+    import contextlib
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel
@@ -73,7 +84,8 @@ def torch_side(d, threads, repeat):
     vae = AutoencoderKL.from_pretrained(os.path.join(d, "diffusers", "vae")).eval()
     load = time.time() - t0
     g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    with torch.no_grad(), autocast:
         ctx = te(torch.full((2, 77), 49407)).last_hidden_state
         x = torch.randn((2, 4, 64, 64), generator=g)
         unet_times, unet_cpu = [], []
@@ -87,6 +99,86 @@ def torch_side(d, threads, repeat):
         vae_time, vae_cpu = time.time() - t, cpu() - c
     return {"load_s": load, "unet_eval_s": unet_times, "vae_decode_s": vae_time, "unet_cpu_s": unet_cpu, "vae_cpu_s": vae_cpu,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def host():
+    """The CPU model and the flags that decide the bf16 path."""
+    model, flags = "unknown", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "unknown":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    wanted = ["avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni"]
+    return {"cpu": model, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags], "load_avg": os.getloadavg()}
+
+
+def swift_bench(d, repeat, precision, threads):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    return json.loads(subprocess.run([os.path.join(ROOT, ".build", "release", "stylus"), "render", "--benchmark",
+                                      "--checkpoint", os.path.join(d, "sd15-random.safetensors"),
+                                      "--steps", str(repeat), "--precision", precision],
+                                     check=True, capture_output=True, text=True, env=env).stdout)
+
+
+def psnr(a, b):
+    import numpy as np
+    from PIL import Image
+    x = np.asarray(Image.open(a).convert("RGB"), dtype=np.float64)
+    y = np.asarray(Image.open(b).convert("RGB"), dtype=np.float64)
+    mse = float(((x - y) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+
+def render(d, out, precision, loras=None, steps=20):
+    """One `stylus render` of a 512² prompt file; returns (PNG path, wall seconds, the JSON line)."""
+    os.makedirs(out, exist_ok=True)
+    tags = "".join(f" <lora:{n}:0.8>" for n in sorted(os.path.splitext(f)[0] for f in os.listdir(loras))) if loras else ""
+    prompt = os.path.join(out, f"bench-{precision}{'-loras' if loras else ''}.sdprompt")
+    with open(prompt, "w") as f:
+        f.write(f"---\ncheckpoint: {os.path.join(d, 'sd15-random.safetensors')}\nsteps: {steps}\nsize: 512x512\nseed: 42\n"
+                f"sampler: Euler\nprecision: {precision}\n---\na lighthouse on a cliff at dusk, oil painting{tags}\n")
+    args = [os.path.join(ROOT, ".build", "release", "stylus"), "render", "--json", prompt]
+    if loras:
+        args[3:3] = ["--lora-dir", loras]
+    t = time.time()
+    line = subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    wall = time.time() - t
+    result = json.loads(line)
+    return result["path"], wall, result
+
+
+def bf16_report(d, threads, repeat, with_render, loras):
+    torch_bf16 = json.loads(subprocess.run([sys.executable, __file__, "torch-bf16", "--dir", d, "--threads", str(threads),
+                                            "--repeat", str(repeat)], check=True, capture_output=True, text=True).stdout)
+    swift_bf16 = swift_bench(d, repeat, "bf16", threads)
+    swift_fp32 = swift_bench(d, repeat, "fp32", threads)
+    unet = lambda r: min(r["unet_eval_s"])
+    report = {
+        "host": host(), "swift_bf16_path": swift_bf16.get("bf16_path"), "threads": threads,
+        "swift_bf16": swift_bf16, "swift_fp32": swift_fp32, "torch_bf16_autocast": torch_bf16,
+        "ratios": {
+            "unet_bf16_vs_torch_bf16": unet(swift_bf16) / unet(torch_bf16),
+            "unet_bf16_vs_swift_fp32": unet(swift_bf16) / unet(swift_fp32),
+            "vae_bf16_vs_torch_bf16": swift_bf16["vae_decode_s"] / torch_bf16["vae_decode_s"],
+            "vae_bf16_vs_swift_fp32": swift_bf16["vae_decode_s"] / swift_fp32["vae_decode_s"],
+            "peak_rss_bf16_vs_fp32": swift_bf16["peak_rss_mb"] / swift_fp32["peak_rss_mb"],
+        },
+    }
+    if with_render:
+        out = os.path.join(d, "renders")
+        shutil.rmtree(out, ignore_errors=True)
+        fp32_png, fp32_wall, _ = render(d, out, "fp32")
+        bf16_png, bf16_wall, _ = render(d, out, "bf16")
+        report["render_20_steps_512"] = {"fp32_wall_s": fp32_wall, "bf16_wall_s": bf16_wall,
+                                         "psnr_bf16_vs_fp32_db": psnr(bf16_png, fp32_png)}
+        if loras:
+            png, wall, result = render(d, out, "bf16", loras=loras)
+            report["render_20_steps_512_three_loras_bf16"] = {"wall_s": wall, "timings_s": result.get("timings_s"),
+                                                              "adapters": [a["name"] for a in result.get("adapters", [])]}
+    report["host"]["load_avg_after"] = os.getloadavg()
+    print(json.dumps(report, indent=1))
 
 
 def cpu():
@@ -116,7 +208,9 @@ def sgemm_peak(threads, n=2048, repeat=5):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["gen", "run", "torch", "peak"])
+    ap.add_argument("mode", choices=["gen", "run", "torch", "torch-bf16", "peak", "bf16"])
+    ap.add_argument("--render", action="store_true", help="bf16: also 20-step 512² renders, fp32 vs bf16")
+    ap.add_argument("--loras", help="bf16 --render: a folder of three LoRAs for a bf16 render with them")
     ap.add_argument("--dir", default=DEFAULT_DIR)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=2)
@@ -127,6 +221,10 @@ def main():
         return print(json.dumps([sgemm_peak(t) for t in sorted({1, a.threads})]))
     if a.mode == "torch":
         return print(json.dumps(torch_side(a.dir, a.threads, a.repeat)))
+    if a.mode == "torch-bf16":
+        return print(json.dumps(torch_side(a.dir, a.threads, a.repeat, bf16=True)))
+    if a.mode == "bf16":
+        return bf16_report(a.dir, a.threads, a.repeat, a.render, a.loras)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
     torch_out = json.loads(subprocess.run([sys.executable, __file__, "torch", "--dir", a.dir, "--threads", str(a.threads),
                                            "--repeat", str(a.repeat)], check=True, capture_output=True, text=True).stdout)

@@ -424,36 +424,57 @@ void stylus_winograd_weights(const float *w, long K, long C, long k0, long k1, f
     }
 }
 
+// The 16 transformed values B^T d B of the 4×4 input tile whose top-left is (y0, x0), zeros outside.
+static inline void winograd_input_tile(const float *src, long H, long W, long y0, long x0, float out[16]) {
+    float d[4][4];
+    if (y0 >= 0 && x0 >= 0 && y0 + 4 <= H && x0 + 4 <= W) {
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) d[i][j] = src[(y0 + i) * W + x0 + j];
+    } else {
+        for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) {
+            long yy = y0 + i, xx = x0 + j;
+            d[i][j] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? src[yy * W + xx] : 0;
+        }
+    }
+    float r[4][4];  // B^T d: rows d0−d2, d1+d2, d2−d1, d1−d3
+    for (int j = 0; j < 4; j++) {
+        r[0][j] = d[0][j] - d[2][j];
+        r[1][j] = d[1][j] + d[2][j];
+        r[2][j] = d[2][j] - d[1][j];
+        r[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {  // (B^T d) B, the same on columns
+        out[4 * i + 0] = r[i][0] - r[i][2];
+        out[4 * i + 1] = r[i][1] + r[i][2];
+        out[4 * i + 2] = r[i][2] - r[i][1];
+        out[4 * i + 3] = r[i][1] - r[i][3];
+    }
+}
+
 void stylus_winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *v) {
     const long tilesX = (W + 1) / 2, perItem = (H + 1) / 2 * tilesX, plane = C * tb;
     for (long c = c0; c < c1; c++) {
         float *vc = v + c * tb;
         for (long t = t0; t < t0 + tb; t++) {
             const long item = t / perItem, ty = t % perItem / tilesX, tx = t % perItem % tilesX;
-            const float *src = x + (item * C + c) * H * W;
-            const long y0 = 2 * ty - 1, x0 = 2 * tx - 1;
-            float d[4][4];
-            if (y0 >= 0 && x0 >= 0 && y0 + 4 <= H && x0 + 4 <= W) {
-                for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) d[i][j] = src[(y0 + i) * W + x0 + j];
-            } else {
-                for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) {
-                    long yy = y0 + i, xx = x0 + j;
-                    d[i][j] = (yy >= 0 && yy < H && xx >= 0 && xx < W) ? src[yy * W + xx] : 0;
-                }
-            }
-            float r[4][4];  // B^T d: rows d0−d2, d1+d2, d2−d1, d1−d3
-            for (int j = 0; j < 4; j++) {
-                r[0][j] = d[0][j] - d[2][j];
-                r[1][j] = d[1][j] + d[2][j];
-                r[2][j] = d[2][j] - d[1][j];
-                r[3][j] = d[1][j] - d[3][j];
-            }
-            float *o = vc + (t - t0);
-            for (int i = 0; i < 4; i++) {  // (B^T d) B, the same on columns
-                o[(4 * i + 0) * plane] = r[i][0] - r[i][2];
-                o[(4 * i + 1) * plane] = r[i][1] + r[i][2];
-                o[(4 * i + 2) * plane] = r[i][2] - r[i][1];
-                o[(4 * i + 3) * plane] = r[i][1] - r[i][3];
+            float tile[16];
+            winograd_input_tile(x + (item * C + c) * H * W, H, W, 2 * ty - 1, 2 * tx - 1, tile);
+            for (int e = 0; e < 16; e++) vc[e * plane + (t - t0)] = tile[e];
+        }
+    }
+}
+
+void stylus_winograd_input_bf16(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, uint16_t *v) {
+    const long tilesX = (W + 1) / 2, perItem = (H + 1) / 2 * tilesX, plane = C * tb;
+    for (long c = c0; c < c1; c++) {
+        uint16_t *vc = v + c * tb;
+        for (long t = t0; t < t0 + tb; t++) {
+            const long item = t / perItem, ty = t % perItem / tilesX, tx = t % perItem % tilesX;
+            float tile[16];
+            winograd_input_tile(x + (item * C + c) * H * W, H, W, 2 * ty - 1, 2 * tx - 1, tile);
+            for (int e = 0; e < 16; e++) {
+                uint32_t u;
+                memcpy(&u, tile + e, sizeof u);
+                vc[e * plane + (t - t0)] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // nearest even
             }
         }
     }

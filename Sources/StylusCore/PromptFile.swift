@@ -21,19 +21,22 @@ public struct PromptSettings: Sendable, Equatable, Codable {
     public var nsfw: Bool?
     /// What the checkpoint's UNet predicts: "v" or "eps" (otherwise read from the checkpoint).
     public var prediction: String?
+    /// What a local render multiplies in: "auto", "bf16" or "fp32".
+    public var precision: String?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case baseModel = "base_model", checkpoint, negative, steps, cfg, sampler, scheduler, seed, size
         case loraDirs = "lora_dirs", masks, samples, clipSkip = "clip_skip", debias
-        case restoreConcepts = "restore_concepts", renderer, nsfw, prediction
+        case restoreConcepts = "restore_concepts", renderer, nsfw, prediction, precision
     }
 
     /// Every key the frontmatter accepts.
     public static let knownKeys: [String] = [
         "base_model", "checkpoint", "negative", "steps", "cfg", "sampler", "scheduler", "seed", "size",
         "lora_dirs", "masks", "samples", "clip_skip", "debias", "restore_concepts", "renderer", "nsfw", "prediction",
+        "precision",
     ]
 }
 
@@ -328,6 +331,13 @@ enum Frontmatter {
                     case "v", "v_prediction", "v-prediction": s.prediction = "v"
                     case "eps", "epsilon": s.prediction = "eps"
                     default: report(.error, "'prediction' must be v or eps (got '\(p)').", lineRange)
+                    }
+                }
+            case "precision":
+                if let p = string() {
+                    let value = p.trimmingCharacters(in: .whitespaces).lowercased()
+                    if ["auto", "bf16", "fp32"].contains(value) { s.precision = value } else {
+                        report(.error, "'precision' must be auto, bf16 or fp32 (got '\(p)').", lineRange)
                     }
                 }
             case "renderer":

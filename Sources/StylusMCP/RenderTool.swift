@@ -57,6 +57,7 @@ extension StylusTools {
         job.overrides.cfg = try a.double("cfg", in: 0...30)
         job.overrides.seed = try a.int("seed", in: -1...Int(Int32.max)).map(Int64.init)
         job.overrides.sampler = try a.choice("sampler", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"])
+        job.overrides.precision = try a.choice("precision", PrecisionSetting.allCases.map(\.rawValue))
         if let size = try a.string("size") {
             guard let parsed = ImageSize(parsing: size) else { throw a.problem("size", "WxH in multiples of 8, e.g. \"512x768\"; got '\(size)'") }
             job.overrides.size = parsed

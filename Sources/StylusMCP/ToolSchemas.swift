@@ -162,6 +162,7 @@ package enum ToolSchemas {
             "seed": integer("Seed (-1 for a random one).", -1, Int(Int32.max)),
             "sampler": choice("Sampler.", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"]),
             "size": string("Image size WxH in multiples of 8, e.g. \"512x768\"."),
+            "precision": choice("Local renders: auto (bf16 where the CPU has AVX512-BF16 or AMX, the default), bf16 or fp32.", ["auto", "bf16", "fp32"]),
             "compose": boolean("Run the composer first and render its prompt with <lora:…> tags (default false)."),
             "add_trigger_words": boolean("With compose: add the trigger words the composed adapters need (default true)."),
             "base_model": baseModel,

@@ -223,6 +223,48 @@ public enum Kernels {
         }
     }
 
+    /// The transformed weights `winogradConv3x3BF16` takes: u[ξ][k][c] of bf16 `weights` [K, C, 3, 3],
+    /// computed in Float32 and rounded to bf16 once, into `u` (16·K·C values).
+    public static func winogradWeightsBF16(_ weights: UnsafePointer<UInt16>, outChannels K: Int, inChannels C: Int,
+                                           into u: UnsafeMutablePointer<UInt16>) {
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(1, 9 * K * C))
+        let uf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, 16 * K * C))
+        defer { wide.deallocate(); uf.deallocate() }
+        convertBFloat16(weights, to: wide, count: 9 * K * C)
+        let pw = UncheckedSendable(UnsafePointer(wide)), pu = UncheckedSendable(uf)
+        parallelFor(K, minimumChunk: 8) { ks in stylus_winograd_weights(pw.value, K, C, ks.lowerBound, ks.upperBound, pu.value) }
+        narrowBFloat16(uf, to: u, count: 16 * K * C)
+    }
+
+    /// `winogradConv3x3` with bf16 products on the CPU's bf16 hardware (`BFloat16Compute`): the input
+    /// tiles are rounded to bf16, the 16 products accumulate in Float32 and the output transform is
+    /// Float32. `transformed` holds the weights from `winogradWeightsBF16` (made once per weight).
+    public static func winogradConv3x3BF16(_ x: UnsafePointer<Float>, batch: Int, inChannels C: Int, height H: Int, width W: Int,
+                                           transformed u: UnsafePointer<UInt16>, outChannels K: Int, bias: UnsafePointer<Float>?,
+                                           out: UnsafeMutablePointer<Float>, tilesPerBand: Int? = nil) {
+        let total = batch * ((H + 1) / 2) * ((W + 1) / 2)
+        guard total > 0, K > 0 else { return }
+        // Bands twice as wide as fp32's for the same memory: the transformed input is bf16.
+        let band = min(total, max(1, tilesPerBand ?? max(64, (32 << 20) / (16 * (C + K)))))
+        let v = UnsafeMutablePointer<UInt16>.allocate(capacity: 16 * C * band), m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * K * band)
+        defer { v.deallocate(); m.deallocate() }
+        let px = UncheckedSendable(x), pv = UncheckedSendable(v), pm = UncheckedSendable(m)
+        let pb = UncheckedSendable(bias), po = UncheckedSendable(out)
+        var t0 = 0
+        while t0 < total {
+            let tb = min(band, total - t0), start = t0
+            parallelFor(C, minimumChunk: 8) { cs in stylus_winograd_input_bf16(px.value, C, H, W, start, tb, cs.lowerBound, cs.upperBound, pv.value) }
+            // One product at a time, each on every core.
+            for xi in 0..<16 {
+                BFloat16Compute.gemm(m: K, n: tb, k: C, a: u + xi * K * C, lda: C, b: v + xi * C * tb, ldb: tb, c: m + xi * K * tb, ldc: tb)
+            }
+            parallelFor(K, minimumChunk: 8) { ks in
+                stylus_winograd_output(pm.value, K, H, W, start, tb, pb.value, ks.lowerBound, ks.upperBound, po.value)
+            }
+            t0 += tb
+        }
+    }
+
     // MARK: conversion
 
     /// IEEE half → Float for `count` little-endian values at `source` (any alignment), split over

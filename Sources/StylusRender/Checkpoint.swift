@@ -12,6 +12,9 @@ public final class Checkpoint: @unchecked Sendable {
     public let path: String
     public let layout: Layout
     public let config: SD1Config
+    /// What models built from this checkpoint multiply in (fixed for its life: a render in the
+    /// other precision opens the file again).
+    public let precision: ComputePrecision
     fileprivate let files: [SafetensorsFile]
     private let entries: [String: Entry]
     // Weights handed to models, shared so the LoRA merger can patch them in place (weak: a weight
@@ -46,21 +49,28 @@ public final class Checkpoint: @unchecked Sendable {
         var elementCount: Int { shape.reduce(1, *) }
     }
 
-    /// Opens a single-file `.safetensors` checkpoint or a diffusers folder.
-    public convenience init(path: String) throws {
+    /// Opens a single-file `.safetensors` checkpoint or a diffusers folder. With `.bf16`, every
+    /// linear and convolution kernel is held in bfloat16 (converted once here) and computed on the
+    /// CPU's bf16 hardware.
+    public convenience init(path: String, precision: ComputePrecision = .fp32) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw RenderError.unreadableFile(path: path, reason: "no such checkpoint file or folder")
         }
         if isDirectory.boolValue {
-            try self.init(diffusersFolder: path)
+            try self.init(diffusersFolder: path, precision: precision)
         } else {
-            try self.init(singleFile: path)
+            try self.init(singleFile: path, precision: precision)
         }
     }
 
-    private init(path: String, layout: Layout, files: [SafetensorsFile], entries: [String: Entry], vPrediction: Bool = false) throws {
+    private init(path: String, layout: Layout, files: [SafetensorsFile], entries: [String: Entry], vPrediction: Bool = false,
+                 precision: ComputePrecision) throws {
+        if precision == .bf16, case let .failure(why) = BFloat16Compute.availability {
+            throw RenderError.invalidArgument("precision bf16 is not available here: \(why); use precision auto or fp32")
+        }
         self.path = path
+        self.precision = precision
         self.layout = layout
         self.files = files
         self.entries = entries
@@ -74,7 +84,7 @@ public final class Checkpoint: @unchecked Sendable {
     /// Which model family the checkpoint is.
     public var architecture: Architecture { config.architecture }
 
-    private convenience init(singleFile path: String) throws {
+    private convenience init(singleFile path: String, precision: ComputePrecision) throws {
         let file = try Self.open(path)
         let names = file.tensorNames
         if let reason = Self.foreignArchitecture(names) { throw RenderError.unsupportedCheckpoint(path: path, reason: reason) }
@@ -112,10 +122,11 @@ public final class Checkpoint: @unchecked Sendable {
             if canonical.hasSuffix(".position_ids") { continue }
             entries[canonical] = Entry(file: 0, name: name, info: info)
         }
-        try self.init(path: path, layout: .singleFile, files: [file], entries: entries, vPrediction: names.contains("v_pred"))
+        try self.init(path: path, layout: .singleFile, files: [file], entries: entries, vPrediction: names.contains("v_pred"),
+                      precision: precision)
     }
 
-    private convenience init(diffusersFolder path: String) throws {
+    private convenience init(diffusersFolder path: String, precision: ComputePrecision) throws {
         var files: [SafetensorsFile] = []
         var entries: [String: Entry] = [:]
         var parts: [(dir: String, stem: String, component: KeyMapping.Component)] = [
@@ -162,7 +173,8 @@ public final class Checkpoint: @unchecked Sendable {
                 entries[canonical] = Entry(file: index, name: name, info: info)
             }
         }
-        try self.init(path: path, layout: .diffusers, files: files, entries: entries, vPrediction: Self.schedulerPredictsV(path))
+        try self.init(path: path, layout: .diffusers, files: files, entries: entries, vPrediction: Self.schedulerPredictsV(path),
+                      precision: precision)
     }
 
     /// A diffusers folder's `scheduler/scheduler_config.json` says `"prediction_type": "v_prediction"`
@@ -246,7 +258,8 @@ public final class Checkpoint: @unchecked Sendable {
     /// checkpoint and patched in place when LoRAs are merged or reverted, so switching adapter sets
     /// needs no rebuild. Don't merge while a model of this checkpoint is running. With `keepHalf`
     /// (matrices read through `WeightBuffer.withFloats`), an fp16 or bf16 weight stays in its
-    /// stored format; otherwise it is Float32.
+    /// stored format; otherwise it is Float32. In a `.bf16` checkpoint such matrices are bfloat16
+    /// whatever the file holds, and their layers compute in bf16 (`WeightBuffer.computesInBF16`).
     package func weight(_ name: String, shape expected: [Int], keepHalf: Bool = false) throws -> WeightBuffer {
         stateLock.lock(); defer { stateLock.unlock() }
         let entry = try self.entry(name, shape: expected)
@@ -257,9 +270,10 @@ public final class Checkpoint: @unchecked Sendable {
             }
             return buffer
         }
-        let storage: WeightBuffer.Storage = !keepHalf || entry.transposed ? .f32
+        let bf16 = precision == .bf16 && keepHalf && !entry.transposed
+        let storage: WeightBuffer.Storage = bf16 ? .bf16 : !keepHalf || entry.transposed ? .f32
             : entry.info.dtype == .f16 ? .f16 : entry.info.dtype == .bf16 ? .bf16 : .f32
-        let buffer = WeightBuffer(count: entry.elementCount, rows: entry.shape.first ?? 1, storage: storage)
+        let buffer = WeightBuffer(count: entry.elementCount, rows: entry.shape.first ?? 1, storage: storage, computesInBF16: bf16)
         try loadBase(name, entry, into: buffer)
         if let patch = patches[name] {
             buffer.add(patch, parallel: true)
@@ -288,6 +302,13 @@ public final class Checkpoint: @unchecked Sendable {
     /// values), else converted to Float32.
     private func loadBase(_ name: String, _ entry: Entry, into buffer: WeightBuffer, parallel: Bool = true) throws {
         guard buffer.storage != .f32 else { return try loadBase(name, entry, into: buffer.pointer, parallel: parallel) }
+        if buffer.storage == .bf16 && entry.info.dtype != .bf16 {
+            // A bf16 checkpoint over an fp16 or fp32 file: through Float32, rounded once.
+            let wide = UnsafeMutablePointer<Float>.allocate(capacity: max(buffer.count, 1))
+            defer { wide.deallocate() }
+            try loadBase(name, entry, into: wide, parallel: parallel)
+            return buffer.store(wide, parallel: parallel)
+        }
         let (raw, source) = try bytes(name, entry)
         Self.populate(source)
         if let base = source.baseAddress {
@@ -381,15 +402,38 @@ package final class WeightBuffer: @unchecked Sendable {
     private let raw: UnsafeMutableRawPointer
     /// Holds base + a LoRA patch (a revert must reload it); guarded by the checkpoint's lock.
     var patched = false
+    /// Layers multiply this weight in bf16 on the CPU's bf16 hardware (storage is `.bf16`).
+    package let computesInBF16: Bool
+    /// Values layers compute from the weight once (Winograd-transformed kernels), by key; dropped
+    /// when a merge changes the weight.
+    private var derived: [String: AnyObject] = [:]
+    private let derivedLock = NSLock()
 
-    init(count: Int, rows: Int, storage: Storage = .f32) {
+    init(count: Int, rows: Int, storage: Storage = .f32, computesInBF16: Bool = false) {
+        precondition(!computesInBF16 || storage == .bf16)
         self.count = count
         self.rows = rows
         self.storage = storage
+        self.computesInBF16 = computesInBF16
         raw = .allocate(byteCount: max(count, 1) * (storage == .f32 ? 4 : 2), alignment: 64)
     }
 
     deinit { raw.deallocate() }
+
+    /// The value `make` computes from this weight, made on first use and kept until the weight changes.
+    package func derived<Value: AnyObject>(_ key: String, _ make: () -> Value) -> Value {
+        derivedLock.lock(); defer { derivedLock.unlock() }
+        if let value = derived[key] as? Value { return value }
+        let value = make()
+        derived[key] = value
+        return value
+    }
+
+    /// The merger changed the values: whatever was derived from them is stale.
+    func contentChanged() {
+        derivedLock.lock(); defer { derivedLock.unlock() }
+        derived = [:]
+    }
 
     /// The Float32 values; only for `.f32` storage.
     package var pointer: UnsafeMutablePointer<Float> {
@@ -398,7 +442,7 @@ package final class WeightBuffer: @unchecked Sendable {
     }
 
     /// The stored bits of a `.f16` or `.bf16` weight.
-    var halves: UnsafeMutablePointer<UInt16> { raw.assumingMemoryBound(to: UInt16.self) }
+    package var halves: UnsafeMutablePointer<UInt16> { raw.assumingMemoryBound(to: UInt16.self) }
 
     package subscript(_ i: Int) -> Float {
         switch storage {
@@ -480,6 +524,7 @@ extension Checkpoint {
             }
             if let patch { buffer.add(patch, parallel: false) }
             buffer.patched = patch != nil
+            buffer.contentChanged()
         }
     }
 

@@ -27,6 +27,8 @@ public struct RenderParameters: Equatable, Sendable {
     public var clipSkip: Int = 1
     /// (name, A1111 short hash) per LoRA.
     public var loraHashes: [(name: String, hash: String)] = []
+    /// What a local render multiplied in ("fp32", "bf16"); not an A1111 field, which A1111 ignores.
+    public var precision: String?
     public var version: String = "stylus"
 
     public init(prompt: String, negativePrompt: String = "", steps: Int, sampler: String, cfgScale: Double,
@@ -57,6 +59,7 @@ public struct RenderParameters: Equatable, Sendable {
         if !loraHashes.isEmpty {
             fields.append(("Lora hashes", loraHashes.map { "\(Self.alias($0.name)): \($0.hash)" }.joined(separator: ", ")))
         }
+        if let precision { fields.append(("Precision", precision)) }
         fields.append(("Version", version))
         var text = prompt
         if !negativePrompt.isEmpty { text += "\nNegative prompt: " + negativePrompt }

@@ -4,6 +4,13 @@ import StylusML
 // Renderer layers over StylusML's Tensor and gemm. Activations are NCHW ([batch, channels,
 // height, width]) for convolutions and token-major ([tokens, channels]) inside attention.
 
+/// 16-bit values (bf16 bits) owned by a class, so a weight can keep them (`WeightBuffer.derived`).
+final class HalfBuffer: @unchecked Sendable {
+    let values: UnsafeMutablePointer<UInt16>
+    init(count: Int) { values = .allocate(capacity: max(1, count)) }
+    deinit { values.deallocate() }
+}
+
 /// 2-D convolution. 3×3 stride-1 convs on images with enough output tiles use Winograd F(2×2, 3×3)
 /// (`Kernels.winogradConv3x3`, 2.25× fewer multiplies); the others tiled im2col + sgemm: the column
 /// buffer covers a band of output rows at a time (≤ `Conv2d.columnBudget` floats per worker), so a
@@ -41,7 +48,68 @@ struct Conv2d: Sendable {
 
     private func run(_ x: Tensor) throws -> Tensor {
         let (b, c, h, w) = try dims(x, channels: inChannels)
+        if weight.computesInBF16 { return runBF16(x, b, c, h, w) }
         return weight.withFloats { wp in run(x, b, c, h, w, wp) }
+    }
+
+    /// The bf16 path: Winograd with bf16 products where it pays off; otherwise the input rounded to
+    /// bf16 once, then one product per batch item (1×1) or per band of output rows over bf16
+    /// columns. The products run on every core, one at a time, so im2col is split over the cores
+    /// by channel.
+    private func runBF16(_ x: Tensor, _ b: Int, _ c: Int, _ h: Int, _ w: Int) -> Tensor {
+        let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
+        let kk = inChannels * kernel * kernel, planeOut = oh * ow
+        var out = Tensor(uninitialized: [b, outChannels, oh, ow])
+        let wp = UnsafePointer(weight.halves)
+        if kernel == 3 && stride == 1 && padding == 1
+            && Kernels.winogradPaysOff(tiles: b * ((oh + 1) / 2) * ((ow + 1) / 2), inChannels: c, outChannels: outChannels) {
+            let (k, inputs) = (outChannels, inChannels)
+            let transformed = weight.derived("winograd-bf16") {
+                let u = HalfBuffer(count: 16 * k * inputs)
+                Kernels.winogradWeightsBF16(wp, outChannels: k, inChannels: inputs, into: u.values)
+                return u
+            }
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                Kernels.winogradConv3x3BF16(xp.baseAddress!, batch: b, inChannels: c, height: h, width: w, transformed: transformed.values,
+                                            outChannels: outChannels, bias: bias.map { UnsafePointer($0.pointer) }, out: op.baseAddress!)
+            } }
+            return out
+        }
+        let input = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, x.count))
+        defer { input.deallocate() }
+        x.withUnsafeBufferPointer { BFloat16Compute.narrow($0.baseAddress!, count: x.count, into: input) }
+        out.withUnsafeMutableBufferPointer { op in
+            let output = UncheckedBox(op.baseAddress!)
+            if let bias {
+                Kernels.parallelFor(b * outChannels, minimumChunk: 64) { planes in
+                    for p in planes { (output.value + p * planeOut).update(repeating: bias[p % outChannels], count: planeOut) }
+                }
+            }
+            if kernel == 1 && stride == 1 {
+                for n in 0..<b {
+                    BFloat16Compute.gemm(m: outChannels, n: h * w, k: c, a: wp, lda: c, b: input + n * c * h * w, ldb: h * w,
+                                         c: output.value + n * outChannels * planeOut, ldc: planeOut, accumulate: bias != nil)
+                }
+                return
+            }
+            let bandRows = max(1, min(oh, Self.columnBudget / max(1, kk * ow)))
+            let columns = UnsafeMutablePointer<UInt16>.allocate(capacity: kk * bandRows * ow)
+            defer { columns.deallocate() }
+            let source = UncheckedBox(UnsafePointer(input)), column = UncheckedBox(columns)
+            for n in 0..<b {
+                var y0 = 0
+                while y0 < oh {
+                    let rows = min(bandRows, oh - y0), start = y0
+                    Kernels.parallelFor(inChannels, minimumChunk: 8) { channels in
+                        im2col(source.value + n * c * h * w, h, w, start, rows, ow, column.value, channels: channels, zero: UInt16(0))
+                    }
+                    BFloat16Compute.gemm(m: outChannels, n: rows * ow, k: kk, a: wp, lda: kk, b: columns, ldb: rows * ow,
+                                         c: output.value + n * outChannels * planeOut + y0 * ow, ldc: planeOut, accumulate: bias != nil)
+                    y0 += rows
+                }
+            }
+        }
+        return out
     }
 
     private func run(_ x: Tensor, _ b: Int, _ c: Int, _ h: Int, _ w: Int, _ wp: UnsafePointer<Float>) -> Tensor {
@@ -84,7 +152,7 @@ struct Conv2d: Sendable {
             let perCore = b * planeOut >= 4 * outChannels
             forEachTask(b * count, scratch: kk * bandRows * ow, workers: perCore ? cores : 1) { task, columns in
                 let n = task / count, y0 = (task % count) * bandRows, rows = min(bandRows, oh - y0)
-                im2col(input.value + n * c * h * w, h, w, y0, rows, ow, columns)
+                im2col(input.value + n * c * h * w, h, w, y0, rows, ow, columns, channels: 0..<inChannels, zero: Float(0))
                 Kernels.gemm(m: outChannels, n: rows * ow, k: kk, a: wp, lda: kk, b: columns, ldb: rows * ow,
                              c: output.value + n * outChannels * planeOut + y0 * ow, ldc: planeOut, beta: 1, parallel: !perCore)
             }
@@ -92,11 +160,12 @@ struct Conv2d: Sendable {
         return out
     }
 
-    /// Column matrix [in·k·k, rows·ow] for output rows y0..<y0+rows.
-    private func im2col(_ x: UnsafePointer<Float>, _ h: Int, _ w: Int, _ y0: Int, _ rows: Int, _ ow: Int,
-                        _ col: UnsafeMutablePointer<Float>) {
+    /// Column matrix [in·k·k, rows·ow] for output rows y0..<y0+rows (the rows of `channels`), in
+    /// the input's element type (Float32, or bf16 bits).
+    private func im2col<Element>(_ x: UnsafePointer<Element>, _ h: Int, _ w: Int, _ y0: Int, _ rows: Int, _ ow: Int,
+                                 _ col: UnsafeMutablePointer<Element>, channels: Range<Int>, zero: Element) {
         let n = rows * ow
-        for c in 0..<inChannels {
+        for c in channels {
             let plane = x + c * h * w
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
@@ -105,20 +174,20 @@ struct Conv2d: Sendable {
                         let iy = (y0 + r) * stride + ky - padding
                         let row = dst + r * ow
                         guard iy >= 0, iy < h else {
-                            row.update(repeating: 0, count: ow)
+                            row.update(repeating: zero, count: ow)
                             continue
                         }
                         let src = plane + iy * w
                         if stride == 1 {
                             // ix = ox + kx − padding: zeros where it leaves the row, a copy in between.
                             let lo = max(0, padding - kx), hi = min(ow, w + padding - kx)
-                            if lo > 0 { row.update(repeating: 0, count: lo) }
+                            if lo > 0 { row.update(repeating: zero, count: lo) }
                             if hi > lo { (row + lo).update(from: src + (lo + kx - padding), count: hi - lo) }
-                            if hi < ow { (row + max(hi, lo)).update(repeating: 0, count: ow - max(hi, lo)) }
+                            if hi < ow { (row + max(hi, lo)).update(repeating: zero, count: ow - max(hi, lo)) }
                         } else {
                             for ox in 0..<ow {
                                 let ix = ox * stride + kx - padding
-                                row[ox] = (ix >= 0 && ix < w) ? src[ix] : 0
+                                row[ox] = (ix >= 0 && ix < w) ? src[ix] : zero
                             }
                         }
                     }
@@ -452,6 +521,15 @@ struct Dense: Sendable {
                 Kernels.broadcastRow(bias.pointer, to: y, rows: rows, columns: outputSize)
             }
             beta = 1
+        }
+        if weight.computesInBF16 {
+            // The rows rounded to bf16, times the bf16 weight; Float32 accumulation onto y.
+            let narrow = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * inputSize)
+            defer { narrow.deallocate() }
+            BFloat16Compute.narrow(x, count: rows * inputSize, into: narrow)
+            BFloat16Compute.gemm(m: rows, n: outputSize, k: inputSize, a: narrow, lda: inputSize,
+                                 b: weight.halves, ldb: inputSize, transposeB: true, c: y, ldc: outputSize, accumulate: beta != 0)
+            return
         }
         weight.withFloats { w in
             Kernels.gemm(m: rows, n: outputSize, k: inputSize, a: x, lda: inputSize,

@@ -14,6 +14,8 @@ public struct RenderOverrides: Sendable, Equatable {
     public var negative: String?
     /// Mask strategy for variations: all, one_hot_loras, one_hot_concepts.
     public var masks: String?
+    /// auto, bf16 or fp32 (`PrecisionSetting`); local renders only.
+    public var precision: String?
 
     public init() {}
 }
@@ -107,6 +109,9 @@ public struct RenderJob: Sendable {
     public var overrides = RenderOverrides()
     /// The checkpoint when neither the overrides nor the frontmatter name one (the LSP setting).
     public var defaultCheckpoint: String?
+    /// The precision when neither the overrides nor the frontmatter set one (the LSP setting);
+    /// then `$STYLUS_PRECISION`, then auto.
+    public var defaultPrecision: String?
     /// Run the composer first and render its prompt with `<lora:…>` tags.
     public var compose = false
     /// How many images; with `compose`, each gets its own sampled mask (the paper's diversity).
@@ -143,6 +148,7 @@ public struct RenderJob: Sendable {
         composeOverrides = options.composeOverrides
         defaultBaseModel = defaults.baseModel
         defaultCheckpoint = defaults.checkpoint
+        defaultPrecision = defaults.precision
         output = options.output
         switch RenderBackend.parse(options.backend ?? PromptFile(text: text).settings.renderer ?? defaults.renderer, url: options.a1111URL,
                                    comfyuiURLs: options.comfyuiURLs) {
@@ -156,6 +162,9 @@ public struct RenderJob: Sendable {
     public func validate() throws {
         guard Self.variationLimits.contains(variations) else {
             throw RenderError.invalidArgument("variations must be between \(Self.variationLimits.lowerBound) and \(Self.variationLimits.upperBound), got \(variations)")
+        }
+        if let p = overrides.precision, PrecisionSetting(setting: p) == nil {
+            throw RenderError.invalidArgument("unknown precision '\(p)'; use auto, bf16 or fp32")
         }
         if let masks = overrides.masks, MaskStrategy(name: masks) == nil {
             throw RenderError.invalidArgument("unknown masks '\(masks)'; use all, one_hot_loras or one_hot_concepts")
@@ -194,8 +203,12 @@ public struct RenderDefaults: Sendable {
     public var renderer: String?
     public var loraDirs: [String] = []
     public var baseModel: BaseModel?
+    /// auto, bf16 or fp32, below the frontmatter's `precision`.
+    public var precision: String?
 
-    public init(checkpoint: String? = nil, renderer: String? = nil, loraDirs: [String] = [], baseModel: BaseModel? = nil) {
+    public init(checkpoint: String? = nil, renderer: String? = nil, loraDirs: [String] = [], baseModel: BaseModel? = nil,
+                precision: String? = nil) {
+        self.precision = precision
         self.checkpoint = checkpoint
         self.renderer = renderer
         self.loraDirs = loraDirs
@@ -313,6 +326,8 @@ struct RenderPlan {
     var negativeText: String
     var samplerLabel: String
     var loraDirs: [String]
+    /// What a local render multiplies in (`auto` resolved for this machine).
+    var precision: ComputePrecision
 
     init(_ job: RenderJob, _ file: PromptFile) throws {
         let s = file.settings, o = job.overrides
@@ -350,5 +365,10 @@ struct RenderPlan {
         template = r
         samplerLabel = kind.label(spacing)
         loraDirs = job.loraDirs.map(expand) + (s.loraDirs ?? []).map(resolve)
+        let precisionName = o.precision ?? s.precision ?? job.defaultPrecision ?? environment["STYLUS_PRECISION"] ?? "auto"
+        guard let setting = PrecisionSetting(setting: precisionName) else {
+            throw bad("unknown precision '\(precisionName)'; use auto, bf16 or fp32")
+        }
+        precision = try setting.resolved()
     }
 }

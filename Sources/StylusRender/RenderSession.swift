@@ -241,7 +241,7 @@ public final class RenderSession: @unchecked Sendable {
 
     /// A loaded checkpoint with its models and the LoRA set merged into them.
     final class WarmModel {
-        struct Key: Equatable { var path: String; var size: Int; var mtime: Double }
+        struct Key: Equatable { var path: String; var size: Int; var mtime: Double; var precision: ComputePrecision }
         let key: Key
         let checkpoint: Checkpoint
         let merger: LoRAMerger
@@ -258,7 +258,7 @@ public final class RenderSession: @unchecked Sendable {
         }
     }
 
-    static func key(_ path: String) throws -> WarmModel.Key {
+    static func key(_ path: String, precision: ComputePrecision) throws -> WarmModel.Key {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
             throw RenderError.unreadableFile(path: path, reason: "no such checkpoint file or folder")
         }
@@ -274,14 +274,17 @@ public final class RenderSession: @unchecked Sendable {
                 }
             }
         }
-        return WarmModel.Key(path: path, size: size, mtime: mtime)
+        return WarmModel.Key(path: path, size: size, mtime: mtime, precision: precision)
     }
 
     /// The warm model for `path` (loading it if needed), most recently used from now on.
-    private func model(_ path: String, progress: StageReporter, timings: inout [String: Double]) throws -> (WarmModel, Bool) {
-        let key = try Self.key(path)
+    private func model(_ path: String, precision: ComputePrecision, progress: StageReporter,
+                       timings: inout [String: Double]) throws -> (WarmModel, Bool) {
+        let key = try Self.key(path, precision: precision)
         lock.lock()
-        warm.removeAll { $0.key.path == path && $0.key != key }  // the file changed on disk
+        // The file changed on disk, or the render asks for the other precision (one copy of the
+        // weights stays warm per file).
+        warm.removeAll { $0.key.path == path && $0.key != key }
         if let i = warm.firstIndex(where: { $0.key == key }) {
             let m = warm.remove(at: i)
             warm.append(m)
@@ -297,7 +300,7 @@ public final class RenderSession: @unchecked Sendable {
         progress(.loadCheckpoint)
         let t = Date()
         let tokenizer = try loadTokenizer()
-        let m = WarmModel(key: key, checkpoint: try Checkpoint(path: path))
+        let m = WarmModel(key: key, checkpoint: try Checkpoint(path: path, precision: precision))
         evict(keeping: m.bytes)  // make room first: two full checkpoints at once may not fit
         m.pipeline = try Pipeline(checkpoint: m.checkpoint, tokenizer: tokenizer, vae: nil)
         timings["load"] = Date().timeIntervalSince(t)
@@ -356,7 +359,7 @@ public final class RenderSession: @unchecked Sendable {
             throw RenderError.invalidArgument("\(job.promptPath): no checkpoint: set 'checkpoint:' in the frontmatter or the checkpoint setting")
         }
         var timings: [String: Double] = [:]
-        let (model, wasWarm) = try self.model(ckpt, progress: progress, timings: &timings)
+        let (model, wasWarm) = try self.model(ckpt, precision: plan.precision, progress: progress, timings: &timings)
         defer { evict(keeping: 0) }  // the limit may be below one model: then nothing stays warm
         try cancellation.check()
 
@@ -403,6 +406,7 @@ public final class RenderSession: @unchecked Sendable {
 
         var params = parameters(r, prompt: prompt, plan: plan, adapters: adapters)
         params.modelHash = model.modelHash
+        params.precision = plan.precision.rawValue
         params.modelName = URL(fileURLWithPath: ckpt).deletingPathExtension().lastPathComponent
         progress(.write)
         t = Date()

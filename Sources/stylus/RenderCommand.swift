@@ -27,6 +27,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM.") var sampler: String?
     @Option(help: "Image size WxH (multiples of 8).") var size: String?
     @Option(name: .customLong("clip-skip"), help: "CLIP skip (1 = last layer).") var clipSkip: Int?
+    @Option(help: "Local renders: auto (bf16 where the CPU has AVX512-BF16 or AMX, else fp32), bf16 or fp32.") var precision: String?
     @Option(name: .customLong("lora-dir"), help: "A folder of LoRA files for <lora:name:…> tags (repeatable; adds to the frontmatter's lora_dirs).")
     var loraDir: [String] = []
     @Flag(help: "Run the Stylus composer first and render its prompt with <lora:…> tags.") var compose = false
@@ -40,7 +41,7 @@ struct RenderCommand: ParsableCommand {
     @Option(name: .customLong("a1111-url"), help: "The A1111/Forge server (default http://127.0.0.1:7860).") var a1111URL: String?
     @Option(name: .customLong("comfyui-url"), help: "A ComfyUI server for --backend comfyui (repeatable; default $STYLUS_COMFYUI_URL, else http://127.0.0.1:8188).")
     var comfyuiURL: [String] = []
-    @Flag(help: "Print one JSON object per image (path, prompt, seed, adapters, timings) instead of the path.") var json = false
+    @Flag(help: "Print one JSON object per image (path, prompt, seed, adapters, timings, PNG parameters) instead of the path.") var json = false
     @Flag(help: .hidden) var benchmark = false
 
     func run() throws {
@@ -56,6 +57,7 @@ struct RenderCommand: ParsableCommand {
         options.overrides.seed = seed
         options.overrides.sampler = sampler
         options.overrides.clipSkip = clipSkip
+        options.overrides.precision = precision
         options.overrides.masks = masks
         if let size {
             guard let parsed = ImageSize(parsing: size) else { throw bad("bad --size '\(size)'; write WxH, e.g. 512x768") }
@@ -110,7 +112,7 @@ struct RenderCommand: ParsableCommand {
             let obj: [String: Any] = [
                 "path": image.path, "prompt": image.prompt, "seed": image.seed, "checkpoint_was_warm": image.checkpointWasWarm,
                 "adapters": image.adapters.map { ["name": $0.name, "path": $0.path ?? NSNull(), "hash": $0.hash ?? NSNull()] as [String: Any] },
-                "timings_s": timings,
+                "timings_s": timings, "parameters": image.parameters,
             ]
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes]) {
                 printOut(String(decoding: data, as: UTF8.self))
@@ -171,8 +173,11 @@ extension RenderCommand {
             return Date().timeIntervalSince(t)
         }
         do {
+            let computePrecision = try benchmarkPrecision()
             var pipeline: Pipeline!
-            let load = try seconds { pipeline = try Pipeline(checkpoint: Checkpoint(path: checkpoint), tokenizer: ClipTokenizer(vocabularyPath: vocab)) }
+            let load = try seconds {
+                pipeline = try Pipeline(checkpoint: Checkpoint(path: checkpoint, precision: computePrecision), tokenizer: ClipTokenizer(vocabularyPath: vocab))
+            }
             var conditioned: (hidden: Tensor, pooled: Tensor?)!
             let text = try seconds("text") {
                 conditioned = try pipeline.conditionWithPooled([.text("a photograph of an astronaut riding a horse", weight: 1)])
@@ -196,6 +201,7 @@ extension RenderCommand {
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let json: [String: Any] = ["load_s": load, "text_encode_s": text, "unet_eval_s": unetTimes, "vae_decode_s": vae,
                                        "architecture": pipeline.checkpoint.architecture.rawValue,
+                                       "precision": computePrecision.rawValue, "bf16_path": BFloat16Compute.path?.rawValue ?? "none",
                                        "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "size": "\(dims)",
                                        "unet_cpu_s": cpu["unet"] ?? [], "vae_cpu_s": cpu["vae"]?.first ?? 0]
             printOut(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
@@ -203,6 +209,14 @@ extension RenderCommand {
             printError("stylus render --benchmark: \(error)")
             throw CLIExit.runtimeFailure
         }
+    }
+
+    /// `--precision` for the benchmarks (default fp32, so earlier figures stay comparable).
+    private func benchmarkPrecision() throws -> ComputePrecision {
+        guard let setting = PrecisionSetting(setting: precision ?? "fp32") else {
+            throw RenderError.invalidArgument("unknown precision '\(precision ?? "")'; use auto, bf16 or fp32")
+        }
+        return try setting.resolved()
     }
 
     /// `stylus render --benchmark --checkpoint PATH --lora-dir DIR`: builds the pipeline, then merges
@@ -218,7 +232,8 @@ extension RenderCommand {
         }
         do {
             var ckpt: Checkpoint!
-            let open = try seconds { ckpt = try Checkpoint(path: checkpointPath) }
+            let computePrecision = try benchmarkPrecision()
+            let open = try seconds { ckpt = try Checkpoint(path: checkpointPath, precision: computePrecision) }
             let env = ProcessInfo.processInfo.environment
             let vocab = DataPaths(environment: env).clipVocabPath
             var pipeline: Pipeline?

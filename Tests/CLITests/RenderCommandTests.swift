@@ -107,7 +107,9 @@ final class SDXLRenderCommandTests: XCTestCase {
                 """.write(toFile: path, atomically: true, encoding: .utf8)
             return path
         }
-        let r = try CLI.run(["render", "--json", try write("a red cat <lora:kohya:0.8>", extra: "clip_skip: 2")])
+        // $STYLUS_PRECISION under no other setting: fp32, whatever the host's bf16 hardware.
+        let r = try CLI.run(["render", "--json", try write("a red cat <lora:kohya:0.8>", extra: "clip_skip: 2")],
+                            environment: ["STYLUS_PRECISION": "fp32"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let png = dir + "/xl-1.png"
         let data = try Data(contentsOf: URL(fileURLWithPath: png))
@@ -119,7 +121,7 @@ final class SDXLRenderCommandTests: XCTestCase {
         // addnet SHA-256 (tensor bytes after the header) [:12], both computed with Python's hashlib;
         // Clip skip written as A1111 writes it for SDXL (the setting, though neither applies it).
         XCTAssertTrue(text.contains("\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 128x64, Model hash: 30038b3629, "
-            + "Model: tiny-sdxl, Clip skip: 2, Lora hashes: \"kohya: 57057b564ffa\", Version: stylus"), text)
+            + "Model: tiny-sdxl, Clip skip: 2, Lora hashes: \"kohya: 57057b564ffa\", Precision: fp32, Version: stylus"), text)
 
         let v = try CLI.run(["render", "--json", try write("a red cat", extra: "prediction: v")])
         XCTAssertEqual(v.status, 0, v.stderr)

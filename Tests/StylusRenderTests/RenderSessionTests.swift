@@ -68,7 +68,7 @@ final class RenderSessionTests: XCTestCase {
             a knight in a castle <lora:kohya:0.8>
             Negative prompt: blurry
             Steps: 3, Sampler: Euler, CFG scale: 7, Seed: 7, Size: 64x64, Model hash: \(model), Model: tiny-sd15, \
-            Lora hashes: "kohya: \(hash)", Version: stylus
+            Lora hashes: "kohya: \(hash)", Precision: \(BFloat16Compute.path == nil ? "fp32" : "bf16"), Version: stylus
             """)
         XCTAssertEqual(image.adapters.map(\.name), ["kohya"])
         XCTAssertEqual(image.adapters.first?.hash, hash)

@@ -103,6 +103,9 @@ void stylus_winograd_weights(const float *w, long K, long C, long k0, long k1, f
 /// input patch (zero outside the image). x: the batch, C × H × W per item; v has C·tb per ξ.
 void stylus_winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *v);
 
+/// `stylus_winograd_input` with v rounded to bfloat16 bits (nearest even), for bf16 products.
+void stylus_winograd_input_bf16(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, uint16_t *v);
+
 /// y[item][k][2ty+i][2tx+j] = (A^T m A)[i][j] + bias[k] for channels k0..<k1 and tiles t0..<t0+tb
 /// (outputs past H × W dropped); m[ξ][k][t − t0] has K·tb per ξ; bias may be NULL.
 void stylus_winograd_output(const float *m, long K, long H, long W, long t0, long tb, const float *bias, long k0, long k1,

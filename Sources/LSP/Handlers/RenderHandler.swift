@@ -78,6 +78,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
             overrides.negative = try string("negative")
             overrides.checkpoint = try string("checkpoint")
             overrides.masks = try string("masks")
+            overrides.precision = try string("precision")
             if let size = try string("size") {
                 guard let s = ImageSize(parsing: size) else { throw bad("size", "WxH, e.g. \"512x768\"") }
                 overrides.size = s
@@ -111,7 +112,7 @@ public final class RenderCommandHandler: ServerCommand, ProgressCancellable {
         do {
             job = try RenderJob(promptPath: path, text: text, options: args.options, defaults: RenderDefaults(
                 checkpoint: env.settings.checkpoint, renderer: env.settings.renderer, loraDirs: env.settings.loraDirs,
-                baseModel: env.settings.baseModel.flatMap { BaseModel($0) }))
+                baseModel: env.settings.baseModel.flatMap { BaseModel($0) }, precision: env.settings.precision))
         } catch {
             throw ResponseError.invalidParams("stylus.render: \(error)")
         }

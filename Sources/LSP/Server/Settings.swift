@@ -8,6 +8,8 @@ public struct Settings: Sendable, Hashable {
     public var baseModel: String?
     public var checkpoint: String?
     public var renderer: String?
+    /// What local renders multiply in: auto, bf16 or fp32 (below the frontmatter's `precision`).
+    public var precision: String?
     /// Whether composing adds the trigger words of the chosen adapters that the prompt lacks.
     public var addTriggerWords = true
 
@@ -33,6 +35,13 @@ public struct Settings: Sendable, Hashable {
         if let v = string("db") { s.db = v }
         if let v = string("baseModel") { s.baseModel = v }
         if let v = string("checkpoint") { s.checkpoint = v }
+        if let v = string("precision") {
+            if let p = v, !["auto", "bf16", "fp32"].contains(p.lowercased()) {
+                problems.append("setting stylus.precision must be auto, bf16 or fp32")
+            } else {
+                s.precision = v?.lowercased()
+            }
+        }
         if let list = o["renderer"]?.arrayValue {  // several render servers
             if list.allSatisfy({ $0.stringValue != nil }) { s.renderer = list.compactMap(\.stringValue).joined(separator: ", ") } else {
                 problems.append("setting stylus.renderer must be a string or a list of strings")
