@@ -204,6 +204,146 @@ void stylus_attention_rows(const float *q, long ldq, const float *kt, const floa
     }
 }
 
+// MARK: attention in bf16 (AVX512-BF16)
+
+// bf16 bits of x, nearest even; a pair packs (lo, hi) as one 32-bit lane of vdpbf16ps.
+static inline uint32_t bf16_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+}
+static inline uint32_t bf16_pair(float lo, float hi) { return bf16_bits(lo) | (bf16_bits(hi) << 16); }
+
+long stylus_attention_bf16_packed(long m, long d) {
+    return stylus_attention_padded_keys(m) * ((d + 1) / 2) + (m + 1) / 2 * stylus_attention_padded_width(d);
+}
+
+long stylus_attention_bf16_scratch(long rows, long m, long d) {
+    const long mp = stylus_attention_padded_keys(m);
+    return rows * (mp + 16) + rows * stylus_attention_padded_width(d) + rows + rows * ((d + 1) / 2) + rows * (mp / 2 + 16);
+}
+
+void stylus_attention_pack_bf16(const float *keys, const float *values, long ld, long m, long d, uint32_t *out) {
+    const long mp = stylus_attention_padded_keys(m), d2 = (d + 1) / 2, dp = stylus_attention_padded_width(d);
+    uint32_t *kp = out, *vp = out + mp * d2;
+    for (long j = 0; j < mp; j++) {
+        uint32_t *panel = kp + (j / 32) * 32 * d2 + j % 32;
+        for (long c2 = 0; c2 < d2; c2++) {
+            float lo = j < m ? keys[j * ld + 2 * c2] : 0, hi = j < m && 2 * c2 + 1 < d ? keys[j * ld + 2 * c2 + 1] : 0;
+            panel[c2 * 32] = bf16_pair(lo, hi);
+        }
+    }
+    for (long j2 = 0; j2 < (m + 1) / 2; j2++) {
+        const float *a = values + 2 * j2 * ld, *b = 2 * j2 + 1 < m ? a + ld : NULL;
+        for (long c = 0; c < dp; c++) vp[j2 * dp + c] = bf16_pair(c < d ? a[c] : 0, b && c < d ? b[c] : 0);
+    }
+}
+
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+#define BF16_TARGET __attribute__((target("avx512f,avx512bf16")))
+#define DPBF16(acc, x, y) _mm512_dpbf16_ps((acc), (__m512bh)(x), (__m512bh)(y))
+
+// Scores for R rows and 32-key panels j0..<j1 from bf16 pairs: a0/a1 hold keys j..j+15, j+16..j+31.
+#define SCORES_BF16(R)                                                                              \
+    for (long j = j0; j + 32 <= j1; j += 32) {                                                       \
+        __m512 a0[R], a1[R];                                                                         \
+        for (int i = 0; i < R; i++) { a0[i] = _mm512_setzero_ps(); a1[i] = _mm512_setzero_ps(); }   \
+        const uint32_t *panel = kp + j * d2;                                                         \
+        for (long c2 = 0; c2 < d2; c2++) {                                                           \
+            __m512i k0 = _mm512_loadu_si512(panel + c2 * 32), k1 = _mm512_loadu_si512(panel + c2 * 32 + 16); \
+            for (int i = 0; i < R; i++) {                                                            \
+                __m512i qv = _mm512_set1_epi32((int)qg[i * d2 + c2]);                                \
+                a0[i] = DPBF16(a0[i], k0, qv);                                                       \
+                a1[i] = DPBF16(a1[i], k1, qv);                                                       \
+            }                                                                                        \
+        }                                                                                            \
+        for (int i = 0; i < R; i++) {                                                                \
+            _mm512_storeu_ps(sg + i * ms + j, _mm512_mul_ps(a0[i], _mm512_set1_ps(scale)));          \
+            _mm512_storeu_ps(sg + i * ms + j + 16, _mm512_mul_ps(a1[i], _mm512_set1_ps(scale)));     \
+        }                                                                                            \
+    }
+
+// acc[i, 0..<dp] += Σ_j p[i, j] · v[j] over key pairs j2 in [j20, j21), 48 columns at a time.
+#define VALUES_BF16(R)                                                                              \
+    for (long b = 0; b < dp; b += 48) {                                                              \
+        __m512 a0[R], a1[R], a2[R];                                                                  \
+        for (int i = 0; i < R; i++) {                                                                \
+            a0[i] = _mm512_loadu_ps(ag + i * dp + b); a1[i] = _mm512_loadu_ps(ag + i * dp + b + 16);  \
+            a2[i] = _mm512_loadu_ps(ag + i * dp + b + 32);                                           \
+        }                                                                                            \
+        for (long j2 = j20; j2 < j21; j2++) {                                                        \
+            const uint32_t *vr = vp + j2 * dp + b;                                                   \
+            __m512i v0 = _mm512_loadu_si512(vr), v1 = _mm512_loadu_si512(vr + 16), v2 = _mm512_loadu_si512(vr + 32); \
+            for (int i = 0; i < R; i++) {                                                            \
+                __m512i pv = _mm512_set1_epi32((int)pg[i * m2s + j2]);                               \
+                a0[i] = DPBF16(a0[i], v0, pv);                                                       \
+                a1[i] = DPBF16(a1[i], v1, pv);                                                       \
+                a2[i] = DPBF16(a2[i], v2, pv);                                                       \
+            }                                                                                        \
+        }                                                                                            \
+        for (int i = 0; i < R; i++) {                                                                \
+            _mm512_storeu_ps(ag + i * dp + b, a0[i]); _mm512_storeu_ps(ag + i * dp + b + 16, a1[i]); \
+            _mm512_storeu_ps(ag + i * dp + b + 32, a2[i]);                                           \
+        }                                                                                            \
+    }
+
+BF16_TARGET
+void stylus_attention_rows_bf16(const float *q, long ldq, const uint32_t *packed, long rows, long m, long d, float scale,
+                                float *scratch, float *out, long ldo) {
+    const long mp = stylus_attention_padded_keys(m), ms = mp + 16, dp = stylus_attention_padded_width(d);
+    const long d2 = (d + 1) / 2, m2 = (m + 1) / 2, m2s = mp / 2 + 16;
+    const uint32_t *kp = packed, *vp = packed + mp * d2;
+    float *s = scratch, *acc = s + rows * ms, *sums = acc + rows * dp;
+    uint32_t *qb = (uint32_t *)(sums + rows), *pb = qb + rows * d2;
+    for (long r = 0; r < rows; r++)
+        for (long c2 = 0; c2 < d2; c2++) qb[r * d2 + c2] = bf16_pair(q[r * ldq + 2 * c2], 2 * c2 + 1 < d ? q[r * ldq + 2 * c2 + 1] : 0);
+    long block = (131072 / dp) & ~31L;  // keys whose panels stay in L2, as in the fp32 kernel
+    if (block < 32) block = 32;
+    for (long j0 = 0; j0 < mp; j0 += block) {
+        long j1 = j0 + block < mp ? j0 + block : mp;
+        long r = 0;
+        for (; r + 8 <= rows; r += 8) { const uint32_t *qg = qb + r * d2; float *sg = s + r * ms; SCORES_BF16(8) }
+        for (; r < rows; r++) { const uint32_t *qg = qb + r * d2; float *sg = s + r * ms; SCORES_BF16(1) }
+    }
+    // Softmax numerators in fp32, then rounded to bf16 pairs of keys (a zero partner past m).
+    // Pairs of consecutive keys are the row's bf16 values in order: 16 at a time, rounded by
+    // vcvtneps2bf16 (nearest even).
+    for (long r = 0; r < rows; r++) {
+        float *row = s + r * ms;
+        sums[r] = softmax_numerators(row, m);
+        row[m] = 0;  // the partner of an odd last key (the row has room past mp)
+        uint16_t *dst = (uint16_t *)(pb + r * m2s);
+        long j = 0;
+        for (; j + 16 <= 2 * m2; j += 16) {
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(row + j));
+            memcpy(dst + j, &h, sizeof h);
+        }
+        for (; j < 2 * m2; j++) dst[j] = (uint16_t)bf16_bits(row[j]);
+    }
+    memset(acc, 0, (size_t)(rows * dp) * sizeof(float));
+    for (long j20 = 0; j20 < m2; j20 += block / 2) {
+        long j21 = j20 + block / 2 < m2 ? j20 + block / 2 : m2;
+        long r = 0;
+        for (; r + 8 <= rows; r += 8) { float *ag = acc + r * dp; const uint32_t *pg = pb + r * m2s; VALUES_BF16(8) }
+        for (; r < rows; r++) { float *ag = acc + r * dp; const uint32_t *pg = pb + r * m2s; VALUES_BF16(1) }
+    }
+    for (long r = 0; r < rows; r++) {
+        float inv = 1.0f / sums[r];
+        for (long c = 0; c < d; c++) out[r * ldo + c] = acc[r * dp + c] * inv;
+    }
+}
+
+int stylus_attention_bf16_supported(void) { return __builtin_cpu_supports("avx512bf16"); }
+#else
+void stylus_attention_rows_bf16(const float *q, long ldq, const uint32_t *packed, long rows, long m, long d, float scale,
+                                float *scratch, float *out, long ldo) {
+    (void)q; (void)ldq; (void)packed; (void)rows; (void)m; (void)d; (void)scale; (void)scratch; (void)out; (void)ldo;
+    abort();
+}
+int stylus_attention_bf16_supported(void) { return 0; }
+#endif
+
 CLONES
 void stylus_geglu(const float *x, long rows, long inner, float *out) {
     for (long r = 0; r < rows; r++) {

@@ -160,6 +160,31 @@ public enum Kernels {
         stylus_attention_short(q, k, v, ld, keys, width, scale, scores, out, ldo)
     }
 
+    /// Whether `attentionRowsBF16` runs on this CPU (AVX512-BF16).
+    public static let attentionBF16Supported = stylus_attention_bf16_supported() != 0
+
+    /// `attentionRows` with the q·k and p·v products on bf16 values (AVX512-BF16), accumulated in
+    /// Float32; the softmax stays Float32. `packed` is the head from `attentionPackBF16`;
+    /// `scratch` holds `attentionScratchBF16(rows:keys:width:)` floats.
+    public static func attentionRowsBF16(q: UnsafePointer<Float>, ldq: Int, packed: UnsafePointer<UInt32>, rows: Int, keys: Int,
+                                         width: Int, scale: Float, scratch: UnsafeMutablePointer<Float>,
+                                         out: UnsafeMutablePointer<Float>, ldo: Int) {
+        precondition(attentionBF16Supported, "bf16 attention without AVX512-BF16")
+        guard rows > 0, width > 0 else { return }
+        stylus_attention_rows_bf16(q, ldq, packed, rows, keys, width, scale, scratch, out, ldo)
+    }
+
+    /// One head's keys and values (`keys` rows `ld` apart, `width` wide) packed as bf16 pairs for
+    /// `attentionRowsBF16`, into `attentionPackedBF16Count(keys:width:)` words.
+    public static func attentionPackBF16(keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, ld: Int, count: Int, width: Int,
+                                         into out: UnsafeMutablePointer<UInt32>) {
+        stylus_attention_pack_bf16(k, v, ld, count, width, out)
+    }
+
+    public static func attentionPackedBF16Count(keys: Int, width: Int) -> Int { stylus_attention_bf16_packed(keys, width) }
+
+    public static func attentionScratchBF16(rows: Int, keys: Int, width: Int) -> Int { stylus_attention_bf16_scratch(rows, keys, width) }
+
     /// Row length of the padded value matrix `attentionRows` reads for heads `width` wide.
     public static func attentionPaddedWidth(_ width: Int) -> Int { stylus_attention_padded_width(width) }
 

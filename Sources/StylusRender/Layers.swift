@@ -385,9 +385,10 @@ private func forEachTokenBlock(batch: Int, plane: Int, _ body: (Int, Range<Int>)
 /// keys when nil). Each (item, head) gets its keys and values packed once, then tasks of
 /// 64 query rows run the C kernel (`Kernels.attentionRows`), which never forms the 4096² score
 /// matrix of a 64² latent in memory.
-func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyCounts: [Int]? = nil) -> Tensor {
+func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyCounts: [Int]? = nil, bf16: Bool = false) -> Tensor {
     let counts = keyCounts ?? [k.rows]
     precondition(counts.reduce(0, +) == k.rows && k.shape == v.shape && q.columns == k.columns, "attention \(q.shape) \(k.shape) \(counts)")
+    if bf16 && Kernels.attentionBF16Supported { return attentionBF16(q: q, k: k, v: v, heads: heads, counts: counts) }
     let items = counts.count, n = q.rows / items, width = q.columns, d = width / heads
     let dp = Kernels.attentionPaddedWidth(d)
     // One packed head: key panels [padded keys · d], then values [m, dp].
@@ -431,6 +432,47 @@ func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyCounts: [Int]? = 
                 let offset = (item * n + r0) * width + h * d
                 Kernels.attentionRows(q: q.value + offset, ldq: width, keyPanels: panels, paddedValues: panels + Kernels.attentionPaddedKeys(m) * d,
                                       rows: rows, keys: m, width: d, scale: scale, scratch: scratch, out: o.value + offset, ldo: width)
+            }
+        }
+    } } }
+    return out
+}
+
+/// `attention` with bf16 products (a bf16 checkpoint on an AVX512-BF16 CPU): each (item, head)
+/// packed once as bf16 pairs, then tasks of 64 query rows run `Kernels.attentionRowsBF16`.
+private func attentionBF16(q: Tensor, k: Tensor, v: Tensor, heads: Int, counts: [Int]) -> Tensor {
+    let items = counts.count, n = q.rows / items, width = q.columns, d = width / heads
+    var keyStart = [0], packStart = [0]
+    for m in counts {
+        keyStart.append(keyStart.last! + m)
+        packStart.append(packStart.last! + heads * Kernels.attentionPackedBF16Count(keys: m, width: d))
+    }
+    let blockRows = 64, blocks = (n + blockRows - 1) / blockRows
+    let scale = 1 / Float(d).squareRoot()
+    var out = Tensor(uninitialized: [items * n, width])
+    let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, packStart.last!))
+    defer { packed.deallocate() }
+    q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+        out.withUnsafeMutableBufferPointer { op in
+            let q = UncheckedBox(qp.baseAddress!), k = UncheckedBox(kp.baseAddress!), v = UncheckedBox(vp.baseAddress!)
+            let o = UncheckedBox(op.baseAddress!), pack = UncheckedBox(packed)
+            func head(_ item: Int, _ h: Int) -> UnsafeMutablePointer<UInt32> {
+                pack.value + packStart[item] + h * Kernels.attentionPackedBF16Count(keys: counts[item], width: d)
+            }
+            Kernels.parallelFor(items * heads) { range in
+                for ih in range {
+                    let item = ih / heads, h = ih % heads, offset = keyStart[item] * width + h * d
+                    Kernels.attentionPackBF16(keys: k.value + offset, values: v.value + offset, ld: width, count: counts[item], width: d,
+                                              into: head(item, h))
+                }
+            }
+            let scratch = Kernels.attentionScratchBF16(rows: blockRows, keys: counts.max() ?? 0, width: d)
+            forEachTask(items * heads * blocks, scratch: scratch) { task, scratch in
+                let ih = task / blocks, item = ih / heads, h = ih % heads
+                let r0 = (task % blocks) * blockRows, rows = min(blockRows, n - r0)
+                let offset = (item * n + r0) * width + h * d
+                Kernels.attentionRowsBF16(q: q.value + offset, ldq: width, packed: head(item, h), rows: rows, keys: counts[item], width: d,
+                                          scale: scale, scratch: scratch, out: o.value + offset, ldo: width)
             }
         }
     } } }

@@ -85,12 +85,15 @@ public struct UNet: Sendable {
                 let a = blk.norm1(t)
                 let (q1, k1, v1) = (blk.q1(a), blk.k1(a), blk.v1(a))
                 let a1 = Profile.measure("attn self", "\(q1.shape)") {
-                    attention(q: q1, k: k1, v: v1, heads: heads, keyCounts: Array(repeating: k1.rows / b, count: b))
+                    attention(q: q1, k: k1, v: v1, heads: heads, keyCounts: Array(repeating: k1.rows / b, count: b),
+                              bf16: blk.q1.weight.computesInBF16)
                 }
                 blk.o1.add(a1, into: &t)
                 let c2 = blk.norm2(t)
                 let (q2, k2, v2) = (blk.q2(c2), blk.k2(context), blk.v2(context))
-                let a2 = Profile.measure("attn cross", "\(q2.shape)") { attention(q: q2, k: k2, v: v2, heads: heads, keyCounts: contextCounts) }
+                let a2 = Profile.measure("attn cross", "\(q2.shape)") {
+                    attention(q: q2, k: k2, v: v2, heads: heads, keyCounts: contextCounts, bf16: blk.q2.weight.computesInBF16)
+                }
                 blk.o2.add(a2, into: &t)
                 let f1 = blk.ff1(blk.norm3(t))
                 let g = Profile.measure("geglu", "\(f1.shape)") { geglu(f1) }

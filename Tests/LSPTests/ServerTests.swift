@@ -242,6 +242,14 @@ final class ServerTests: XCTestCase {
         let (kept, bad) = Settings.parse(["renderer": ["comfyui", 3]], over: servers)
         XCTAssertEqual(kept.renderer, servers.renderer)
         XCTAssertEqual(bad, ["setting stylus.renderer must be a string or a list of strings"])
+        // The render precision: auto, bf16 or fp32 (any case); anything else keeps the old value.
+        let (bf16, fine) = Settings.parse(["precision": "BF16"])
+        XCTAssertEqual(bf16.precision, "bf16")
+        XCTAssertEqual(fine, [])
+        let (same, wrong) = Settings.parse(["precision": "fp16"], over: bf16)
+        XCTAssertEqual(same.precision, "bf16")
+        XCTAssertEqual(wrong, ["setting stylus.precision must be auto, bf16 or fp32"])
+        XCTAssertNil(Settings.parse(["precision": nil], over: bf16).0.precision)
     }
 
     func testClientCapabilitiesAreReadLeniently() {

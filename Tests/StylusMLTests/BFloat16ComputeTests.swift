@@ -65,6 +65,36 @@ final class BFloat16ComputeTests: XCTestCase {
         }
     }
 
+    /// bf16 attention rows (odd key counts and widths, more keys than one L2 block) against a
+    /// Double reference of softmax(scale · q·k) · v: the products see bf16 inputs, so about 2^-8.
+    func testAttentionRowsInBF16MatchAReference() throws {
+        guard Kernels.attentionBF16Supported else { throw XCTSkip("bf16 attention not exercised: this CPU has no AVX512-BF16") }
+        for (rows, m, d) in [(1, 1, 1), (5, 7, 3), (64, 77, 40), (9, 4099, 40), (17, 300, 80), (8, 33, 160)] {
+            let ld = d + 5
+            let q = values(rows * ld, seed: 51), k = values(m * ld, seed: 52), v = values(m * ld, seed: 53)
+            var packed = [UInt32](repeating: 0, count: Kernels.attentionPackedBF16Count(keys: m, width: d))
+            Kernels.attentionPackBF16(keys: k, values: v, ld: ld, count: m, width: d, into: &packed)
+            var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchBF16(rows: rows, keys: m, width: d))
+            var out = [Float](repeating: .nan, count: rows * ld)
+            let scale = 1 / Float(d).squareRoot()
+            Kernels.attentionRowsBF16(q: q, ldq: ld, packed: packed, rows: rows, keys: m, width: d, scale: scale, scratch: &scratch,
+                                      out: &out, ldo: ld)
+            var got: [Float] = [], want: [Float] = []
+            for r in 0..<rows {
+                var scores = (0..<m).map { j in (0..<d).reduce(0.0) { $0 + Double(q[r * ld + $1]) * Double(k[j * ld + $1]) } * Double(scale) }
+                let top = scores.max()!
+                scores = scores.map { exp($0 - top) }
+                let total = scores.reduce(0, +)
+                for c in 0..<d {
+                    want.append(Float((0..<m).reduce(0.0) { $0 + scores[$1] * Double(v[$1 * ld + c]) } / total))
+                    got.append(out[r * ld + c])
+                }
+                XCTAssertTrue(out[(r * ld + d)..<(r * ld + ld)].allSatisfy(\.isNaN), "columns past the head untouched")
+            }
+            XCTAssertLessThanOrEqual(relativeRMS(got, want), 1.5e-2, "rows \(rows) keys \(m) width \(d)")
+        }
+    }
+
     /// bf16 Winograd against the Float32 Winograd of the same (bf16-exact) weights: the difference
     /// is the rounding of the transformed tiles and weights, about 2^-9 relative.
     func testWinogradInBF16MatchesFloat32() throws {

@@ -429,6 +429,13 @@ async def test_render_a_bare_prompt_into_the_output_dir_with_a_large_thumbnail_s
         assert png_size(base64.b64decode(thumb.data)) == (128, 96)
         message = await error(s, "render_image", {"prompt": "a castle", "size": "100x100", "steps": 2})
         assert "multiples of 8" in message, message
+        # The precision asked for is the one the PNG's parameters record.
+        result = await call(s, "render_image", {"prompt": "a castle", "size": "64x64", "steps": 1, "precision": "fp32"})
+        assert not result.isError, result.content
+        (image,) = result.structuredContent["images"]
+        assert b"Precision: fp32" in pathlib.Path(image["path"]).read_bytes()
+        message = await error(s, "render_image", {"prompt": "a castle", "precision": "fp16"})
+        assert "precision" in message and "bf16" in message, message
 
 
 async def test_cancelled_render_stops_and_writes_nothing():

@@ -36,6 +36,25 @@ long stylus_attention_padded_width(long d);
 /// Scratch floats `stylus_attention_rows` needs for `rows` query rows, m keys, head width d.
 long stylus_attention_scratch(long rows, long m, long d);
 
+/// The bf16 form of `stylus_attention_rows` (AVX512-BF16; check `stylus_attention_bf16_supported`):
+/// q·k and p·v products of bf16 values accumulated in float, softmax in float. `packed` is one
+/// head from `stylus_attention_pack_bf16`; scratch holds `stylus_attention_bf16_scratch` floats.
+void stylus_attention_rows_bf16(const float *q, long ldq, const uint32_t *packed, long rows, long m, long d, float scale,
+                                float *scratch, float *out, long ldo);
+
+/// One head's keys and values (m rows `ld` apart, d wide) as bf16 pairs: key panels of 32 keys ×
+/// ⌈d/2⌉ component pairs, then ⌈m/2⌉ key pairs × padded width of values; zero past m and d.
+void stylus_attention_pack_bf16(const float *keys, const float *values, long ld, long m, long d, uint32_t *out);
+
+/// 32-bit words `stylus_attention_pack_bf16` writes for m keys of width d.
+long stylus_attention_bf16_packed(long m, long d);
+
+/// Scratch floats `stylus_attention_rows_bf16` needs.
+long stylus_attention_bf16_scratch(long rows, long m, long d);
+
+/// Whether this CPU runs `stylus_attention_rows_bf16` (AVX512-BF16).
+int stylus_attention_bf16_supported(void);
+
 /// GEGLU of `rows` rows: out[r, i] = x[r, i] · gelu(x[r, inner + i]) (erf GELU), x rows are 2·inner
 /// wide, out rows inner wide.
 void stylus_geglu(const float *x, long rows, long inner, float *out);
