@@ -206,13 +206,13 @@ void stylus_attention_rows(const float *q, long ldq, const float *kt, const floa
 
 // MARK: attention in bf16 (AVX512-BF16)
 
-// bf16 bits of x, nearest even; a pair packs (lo, hi) as one 32-bit lane of vdpbf16ps.
-static inline uint32_t bf16_bits(float x) {
+// bf16 bits of x, nearest even on the dropped half; a pair packs (lo, hi) as one 32-bit lane of vdpbf16ps.
+ALWAYS uint32_t bf16_bits(float x) {
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
 }
-static inline uint32_t bf16_pair(float lo, float hi) { return bf16_bits(lo) | (bf16_bits(hi) << 16); }
+ALWAYS uint32_t bf16_pair(float lo, float hi) { return bf16_bits(lo) | (bf16_bits(hi) << 16); }
 
 long stylus_attention_bf16_packed(long m, long d) {
     return stylus_attention_padded_keys(m) * ((d + 1) / 2) + (m + 1) / 2 * stylus_attention_padded_width(d);
@@ -446,11 +446,7 @@ void stylus_narrow_half(const float *x, long n, uint16_t *out) {
 
 CLONES
 void stylus_narrow_bf16(const float *x, long n, uint16_t *out) {
-    for (long i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        out[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // nearest even on the dropped half
-    }
+    for (long i = 0; i < n; i++) out[i] = (uint16_t)bf16_bits(x[i]);
 }
 
 CLONES
@@ -565,7 +561,7 @@ void stylus_winograd_weights(const float *w, long K, long C, long k0, long k1, f
 }
 
 // The 16 transformed values B^T d B of the 4×4 input tile whose top-left is (y0, x0), zeros outside.
-static inline void winograd_input_tile(const float *src, long H, long W, long y0, long x0, float out[16]) {
+ALWAYS void winograd_input_tile(const float *src, long H, long W, long y0, long x0, float out[16]) {
     float d[4][4];
     if (y0 >= 0 && x0 >= 0 && y0 + 4 <= H && x0 + 4 <= W) {
         for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) d[i][j] = src[(y0 + i) * W + x0 + j];
@@ -590,34 +586,32 @@ static inline void winograd_input_tile(const float *src, long H, long W, long y0
     }
 }
 
-void stylus_winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *v) {
+// The input transform for channels c0..<c1 and tiles t0..<t0+tb, into vf (float) or, when vf is
+// NULL, vb (bf16 bits, nearest even).
+static void winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *vf,
+                           uint16_t *vb) {
     const long tilesX = (W + 1) / 2, perItem = (H + 1) / 2 * tilesX, plane = C * tb;
     for (long c = c0; c < c1; c++) {
-        float *vc = v + c * tb;
         for (long t = t0; t < t0 + tb; t++) {
             const long item = t / perItem, ty = t % perItem / tilesX, tx = t % perItem % tilesX;
             float tile[16];
             winograd_input_tile(x + (item * C + c) * H * W, H, W, 2 * ty - 1, 2 * tx - 1, tile);
-            for (int e = 0; e < 16; e++) vc[e * plane + (t - t0)] = tile[e];
+            const long at = c * tb + (t - t0);
+            if (vf) {
+                for (int e = 0; e < 16; e++) vf[e * plane + at] = tile[e];
+            } else {
+                for (int e = 0; e < 16; e++) vb[e * plane + at] = (uint16_t)bf16_bits(tile[e]);
+            }
         }
     }
 }
 
+void stylus_winograd_input(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, float *v) {
+    winograd_input(x, C, H, W, t0, tb, c0, c1, v, NULL);
+}
+
 void stylus_winograd_input_bf16(const float *x, long C, long H, long W, long t0, long tb, long c0, long c1, uint16_t *v) {
-    const long tilesX = (W + 1) / 2, perItem = (H + 1) / 2 * tilesX, plane = C * tb;
-    for (long c = c0; c < c1; c++) {
-        uint16_t *vc = v + c * tb;
-        for (long t = t0; t < t0 + tb; t++) {
-            const long item = t / perItem, ty = t % perItem / tilesX, tx = t % perItem % tilesX;
-            float tile[16];
-            winograd_input_tile(x + (item * C + c) * H * W, H, W, 2 * ty - 1, 2 * tx - 1, tile);
-            for (int e = 0; e < 16; e++) {
-                uint32_t u;
-                memcpy(&u, tile + e, sizeof u);
-                vc[e * plane + (t - t0)] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);  // nearest even
-            }
-        }
-    }
+    winograd_input(x, C, H, W, t0, tb, c0, c1, NULL, v);
 }
 
 void stylus_winograd_output(const float *m, long K, long H, long W, long t0, long tb, const float *bias, long k0, long k1,

@@ -393,12 +393,7 @@ func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyCounts: [Int]? = 
     let dp = Kernels.attentionPaddedWidth(d)
     // One packed head: key panels [padded keys · d], then values [m, dp].
     func headFloats(_ m: Int) -> Int { Kernels.attentionPaddedKeys(m) * d + m * dp }
-    // Where item i's keys start (rows) and where its packed heads start (floats).
-    var keyStart = [0], packStart = [0]
-    for m in counts {
-        keyStart.append(keyStart.last! + m)
-        packStart.append(packStart.last! + heads * headFloats(m))
-    }
+    let (keyStart, packStart) = attentionOffsets(counts, heads: heads, perHead: headFloats)
     let blockRows = 64, blocks = (n + blockRows - 1) / blockRows
     let scale = 1 / Float(d).squareRoot()
     var out = Tensor(uninitialized: [items * n, width])
@@ -438,15 +433,21 @@ func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, keyCounts: [Int]? = 
     return out
 }
 
+/// Where item i's keys start (rows) and where its packed heads start (`perHead(keys)` elements each).
+private func attentionOffsets(_ counts: [Int], heads: Int, perHead: (Int) -> Int) -> (keys: [Int], packs: [Int]) {
+    var keys = [0], packs = [0]
+    for m in counts {
+        keys.append(keys.last! + m)
+        packs.append(packs.last! + heads * perHead(m))
+    }
+    return (keys, packs)
+}
+
 /// `attention` with bf16 products (a bf16 checkpoint on an AVX512-BF16 CPU): each (item, head)
 /// packed once as bf16 pairs, then tasks of 64 query rows run `Kernels.attentionRowsBF16`.
 private func attentionBF16(q: Tensor, k: Tensor, v: Tensor, heads: Int, counts: [Int]) -> Tensor {
     let items = counts.count, n = q.rows / items, width = q.columns, d = width / heads
-    var keyStart = [0], packStart = [0]
-    for m in counts {
-        keyStart.append(keyStart.last! + m)
-        packStart.append(packStart.last! + heads * Kernels.attentionPackedBF16Count(keys: m, width: d))
-    }
+    let (keyStart, packStart) = attentionOffsets(counts, heads: heads) { Kernels.attentionPackedBF16Count(keys: $0, width: d) }
     let blockRows = 64, blocks = (n + blockRows - 1) / blockRows
     let scale = 1 / Float(d).squareRoot()
     var out = Tensor(uninitialized: [items * n, width])

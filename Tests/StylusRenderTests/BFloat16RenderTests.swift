@@ -131,15 +131,7 @@ final class BFloat16RenderTests: XCTestCase {
         let torchPSNR = psnr(autocast, fp32)
         for path in [CheckpointTests.ldmPath, CheckpointTests.diffusersPath] {
             let pipeline = try Pipeline(checkpoint: Checkpoint(path: path, precision: .bf16), tokenizer: tokenizer)
-            var request = RenderRequest(prompt: [.text("a photograph of an astronaut riding a horse", weight: 1)])
-            request.negative = [.text("blurry, lowres", weight: 1)]
-            request.steps = 4
-            request.cfgScale = 7.5
-            request.seed = 1236
-            request.width = 128
-            request.height = 64
-            request.sampler = .euler
-            let image = try pipeline.render(request)
+            let image = try pipeline.render(PipelineTests.referenceRequest())
             let toAutocast = psnr(image, autocast), toFP32 = psnr(image, fp32)
             note("render bf16 (\(path.split(separator: "/").last!)): PSNR vs diffusers bf16 \(toAutocast) dB, vs fp32 \(toFP32) dB; diffusers bf16 vs fp32 \(torchPSNR) dB")
             XCTAssertGreaterThanOrEqual(toAutocast, torchPSNR - 3, path)

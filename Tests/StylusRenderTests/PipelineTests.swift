@@ -5,6 +5,19 @@ import TestSupport
 import XCTest
 
 final class PipelineTests: XCTestCase {
+    /// The request the fixture's `pipeline.image` references were made with (diffusers' pipeline).
+    static func referenceRequest() -> RenderRequest {
+        var request = RenderRequest(prompt: [.text("a photograph of an astronaut riding a horse", weight: 1)])
+        request.negative = [.text("blurry, lowres", weight: 1)]
+        request.steps = 4
+        request.cfgScale = 7.5
+        request.seed = 1236
+        request.width = 128
+        request.height = 64
+        request.sampler = .euler
+        return request
+    }
+
     /// The whole txt2img path (tokenizer, text encoder, CFG with the negative prompt, Euler,
     /// torch-compatible seed, VAE) against diffusers' StableDiffusionPipeline on the fixture.
     func testRenderMatchesDiffusersPipeline() throws {
@@ -12,16 +25,8 @@ final class PipelineTests: XCTestCase {
         let want = try RGBImage(planar: try reference("pipeline.image").data, width: 128, height: 64)
         for path in [CheckpointTests.ldmPath, CheckpointTests.diffusersPath] {
             let pipeline = try Pipeline(checkpoint: Checkpoint(path: path), tokenizer: tokenizer)
-            var request = RenderRequest(prompt: [.text("a photograph of an astronaut riding a horse", weight: 1)])
-            request.negative = [.text("blurry, lowres", weight: 1)]
-            request.steps = 4
-            request.cfgScale = 7.5
-            request.seed = 1236
-            request.width = 128
-            request.height = 64
-            request.sampler = .euler
             var steps: [Int] = []
-            let image = try pipeline.render(request) { step, total in
+            let image = try pipeline.render(Self.referenceRequest()) { step, total in
                 XCTAssertEqual(total, 4)
                 steps.append(step)
             }
