@@ -67,7 +67,39 @@ public enum BFloat16Compute {
             return
         }
         let status = stylus_bf16_gemm(m, n, k, a, lda, transposeA ? 1 : 0, b, ldb, transposeB ? 1 : 0, c, ldc, accumulate ? 1 : 0)
-        precondition(status == 0, "oneDNN bf16 matmul \(m)×\(k)·\(k)×\(n) failed with status \(status)")
+        guard status != 0 else { return }
+        // oneDNN refused (out of memory, a shape it has no kernel for): the same product in Float32
+        // from the exactly widened operands, so a render goes on; said once on stderr.
+        reportFallback("oneDNN bf16 matmul \(m)×\(k)·\(k)×\(n) failed with status \(status); computing it in fp32")
+        widenedGemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+                    c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    /// `gemm` in Float32 from the exactly widened bf16 operands (the fallback when oneDNN refuses).
+    package static func widenedGemm(m: Int, n: Int, k: Int,
+                                    a: UnsafePointer<UInt16>, lda: Int, transposeA: Bool = false,
+                                    b: UnsafePointer<UInt16>, ldb: Int, transposeB: Bool = false,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        guard m > 0, n > 0, k > 0 else { return }
+        // Up to the last element each operand has (a strided view may end before a whole row).
+        let countA = ((transposeA ? k : m) - 1) * lda + (transposeA ? m : k)
+        let countB = ((transposeB ? n : k) - 1) * ldb + (transposeB ? k : n)
+        let wideA = UnsafeMutablePointer<Float>.allocate(capacity: countA), wideB = UnsafeMutablePointer<Float>.allocate(capacity: countB)
+        defer { wideA.deallocate(); wideB.deallocate() }
+        Kernels.convertBFloat16(a, to: wideA, count: countA)
+        Kernels.convertBFloat16(b, to: wideB, count: countB)
+        Kernels.gemm(m: m, n: n, k: k, a: wideA, lda: lda, transposeA: transposeA, b: wideB, ldb: ldb, transposeB: transposeB,
+                     c: c, ldc: ldc, beta: accumulate ? 1 : 0)
+    }
+
+    private static let fallbackReported = NSLock()
+    nonisolated(unsafe) private static var fallbackSaid = false
+
+    private static func reportFallback(_ message: String) {
+        fallbackReported.lock(); defer { fallbackReported.unlock() }
+        guard !fallbackSaid else { return }
+        fallbackSaid = true
+        FileHandle.standardError.write(Data("stylus: \(message)\n".utf8))
     }
 
     /// The oneDNN implementation that ran a product of these sizes (e.g. "brg:avx512_core_bf16"), for reports.

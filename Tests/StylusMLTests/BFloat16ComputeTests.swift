@@ -58,6 +58,13 @@ final class BFloat16ComputeTests: XCTestCase {
                         worst = max(worst, abs(sum - Double(c[i * ldc + j])) / max(1, abs(sum)))
                     } }
                     XCTAssertLessThanOrEqual(worst, 1e-5, "\(m)x\(n)x\(k) ta \(ta) tb \(tb) accumulate \(accumulate)")
+                    // The fp32 fallback (used when oneDNN refuses a product) computes the same.
+                    var fallback = start
+                    BFloat16Compute.widenedGemm(m: m, n: n, k: k, a: ah, lda: lda, transposeA: ta, b: bh, ldb: ldb, transposeB: tb,
+                                                c: &fallback, ldc: ldc, accumulate: accumulate)
+                    for i in 0..<m { for j in 0..<n {
+                        XCTAssertEqual(fallback[i * ldc + j], c[i * ldc + j], accuracy: 1e-5 * max(1, abs(c[i * ldc + j])))
+                    } }
                     // Columns past n in each row of C are never written.
                     for i in 0..<m { XCTAssertEqual(c[i * ldc + n], start[i * ldc + n]) }
                 }
