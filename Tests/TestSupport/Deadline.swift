@@ -15,18 +15,57 @@ public enum Deadline {
     /// `TimedOut` is thrown, which fails the test.
     public static func run<T>(within seconds: Double, _ what: String, unblock: () -> Void = {},
                               _ body: @escaping @Sendable () throws -> T) throws -> T {
-        nonisolated(unsafe) var outcome: Result<T, Error>?
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            outcome = Result { try body() }
-            done.signal()
+        let job = Job(body)
+        #if canImport(Glibc)
+        // A pthread we join once it finished: whatever the body captured is released while the
+        // caller still holds its own references. (A Foundation Thread drops its closure in the
+        // thread's exit destructors, where releasing the last reference to a Dispatch queue, e.g.
+        // a GRDB pool's, crashed libdispatch.)
+        var thread = pthread_t()
+        let context = Unmanaged<Runnable>.passRetained(job).toOpaque()
+        guard pthread_create(&thread, nil, { context in
+            Unmanaged<Runnable>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context) == 0 else {
+            Unmanaged<Runnable>.fromOpaque(context).release()
+            throw TimedOut(description: "\(what): could not start a thread")
         }
-        thread.start()
-        if done.wait(timeout: .now() + seconds) == .timedOut {
+        if job.done.wait(timeout: .now() + seconds) == .timedOut {
+            pthread_detach(thread)
             unblock()
             throw TimedOut(description: "\(what) did not finish within \(seconds) s (hung)")
         }
-        return try outcome!.get()
+        pthread_join(thread, nil)
+        #else
+        Thread { job.run() }.start()
+        if job.done.wait(timeout: .now() + seconds) == .timedOut {
+            unblock()
+            throw TimedOut(description: "\(what) did not finish within \(seconds) s (hung)")
+        }
+        #endif
+        return try job.outcome!.get()
+    }
+
+    /// What the thread runs (not generic: a C thread entry cannot name T).
+    private class Runnable: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        func run() {}
+    }
+
+    /// The body and its outcome; the body is dropped as soon as it has run.
+    private final class Job<T>: Runnable, @unchecked Sendable {
+        var body: (() throws -> T)?
+        var outcome: Result<T, Error>?
+
+        init(_ body: @escaping () throws -> T) { self.body = body }
+
+        override func run() {
+            if let body {
+                self.body = nil
+                outcome = Result { try body() }
+            }
+            done.signal()
+        }
     }
 }
 
