@@ -66,9 +66,7 @@ public final class Checkpoint: @unchecked Sendable {
 
     private init(path: String, layout: Layout, files: [SafetensorsFile], entries: [String: Entry], vPrediction: Bool = false,
                  precision: ComputePrecision) throws {
-        if precision == .bf16, case let .failure(why) = BFloat16Compute.availability {
-            throw RenderError.invalidArgument("precision bf16 is not available here: \(why); use precision auto or fp32")
-        }
+        if precision == .bf16 { try ComputePrecision.requireBF16() }
         self.path = path
         self.precision = precision
         self.layout = layout

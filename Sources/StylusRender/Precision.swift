@@ -19,16 +19,31 @@ public enum PrecisionSetting: String, Sendable, CaseIterable {
         self.init(rawValue: setting.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
+    /// The setting `text` names, or the error front ends show for an unknown one.
+    public static func parse(_ text: String) throws -> PrecisionSetting {
+        guard let setting = PrecisionSetting(setting: text) else {
+            throw RenderError.invalidArgument("unknown precision '\(text)'; use auto, bf16 or fp32")
+        }
+        return setting
+    }
+
     /// The precision a render uses; explicit bf16 on a machine without it is an error that says why.
     public func resolved() throws -> ComputePrecision {
         switch self {
         case .fp32: return .fp32
         case .auto: return BFloat16Compute.path == nil ? .fp32 : .bf16
         case .bf16:
-            if case let .failure(why) = BFloat16Compute.availability {
-                throw RenderError.invalidArgument("precision bf16 is not available here: \(why); use precision auto or fp32")
-            }
+            try ComputePrecision.requireBF16()
             return .bf16
+        }
+    }
+}
+
+extension ComputePrecision {
+    /// Throws, saying why, when bf16 products cannot run here.
+    static func requireBF16() throws {
+        if case let .failure(why) = BFloat16Compute.availability {
+            throw RenderError.invalidArgument("precision bf16 is not available here: \(why); use precision auto or fp32")
         }
     }
 }

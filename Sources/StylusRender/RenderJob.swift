@@ -163,9 +163,7 @@ public struct RenderJob: Sendable {
         guard Self.variationLimits.contains(variations) else {
             throw RenderError.invalidArgument("variations must be between \(Self.variationLimits.lowerBound) and \(Self.variationLimits.upperBound), got \(variations)")
         }
-        if let p = overrides.precision, PrecisionSetting(setting: p) == nil {
-            throw RenderError.invalidArgument("unknown precision '\(p)'; use auto, bf16 or fp32")
-        }
+        if let p = overrides.precision { _ = try PrecisionSetting.parse(p) }
         if let masks = overrides.masks, MaskStrategy(name: masks) == nil {
             throw RenderError.invalidArgument("unknown masks '\(masks)'; use all, one_hot_loras or one_hot_concepts")
         }
@@ -366,9 +364,6 @@ struct RenderPlan {
         samplerLabel = kind.label(spacing)
         loraDirs = job.loraDirs.map(expand) + (s.loraDirs ?? []).map(resolve)
         let precisionName = o.precision ?? s.precision ?? job.defaultPrecision ?? environment["STYLUS_PRECISION"] ?? "auto"
-        guard let setting = PrecisionSetting(setting: precisionName) else {
-            throw bad("unknown precision '\(precisionName)'; use auto, bf16 or fp32")
-        }
-        precision = try setting.resolved()
+        do { precision = try PrecisionSetting.parse(precisionName).resolved() } catch { throw bad("\(error)") }
     }
 }

@@ -213,10 +213,7 @@ extension RenderCommand {
 
     /// `--precision` for the benchmarks (default fp32, so earlier figures stay comparable).
     private func benchmarkPrecision() throws -> ComputePrecision {
-        guard let setting = PrecisionSetting(setting: precision ?? "fp32") else {
-            throw RenderError.invalidArgument("unknown precision '\(precision ?? "")'; use auto, bf16 or fp32")
-        }
-        return try setting.resolved()
+        try PrecisionSetting.parse(precision ?? "fp32").resolved()
     }
 
     /// `stylus render --benchmark --checkpoint PATH --lora-dir DIR`: builds the pipeline, then merges

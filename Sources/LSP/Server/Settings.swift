@@ -1,4 +1,5 @@
 import JSONRPC
+import StylusRender
 
 /// User settings (docs/CONTRACTS.md, Language server), from `initializationOptions` and the `workspace/configuration`
 /// section `stylus`. Unknown keys are ignored; a value of the wrong type is ignored and reported.
@@ -36,7 +37,7 @@ public struct Settings: Sendable, Hashable {
         if let v = string("baseModel") { s.baseModel = v }
         if let v = string("checkpoint") { s.checkpoint = v }
         if let v = string("precision") {
-            if let p = v, !["auto", "bf16", "fp32"].contains(p.lowercased()) {
+            if let p = v, PrecisionSetting(setting: p) == nil {
                 problems.append("setting stylus.precision must be auto, bf16 or fp32")
             } else {
                 s.precision = v?.lowercased()
