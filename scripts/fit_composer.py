@@ -11,6 +11,7 @@ composer's decision rules (each adapter to its best topic, at most 3 per topic, 
   scripts/fit_composer.py --train dev --out /tmp/fit-dev.json          # fit on one set only
   scripts/fit_composer.py --report                                      # cross-set and 5-fold figures
   scripts/fit_composer.py --parity Tests/Fixtures/composer_parity.json  # Swift evaluation fixture
+  scripts/fit_composer.py --errors dev dev-b                            # fit on dev, list dev-b's errors
 
 Benchmarks are folders under --bench-root (default ../shared/bench) with catalog.jsonl and
 queries.jsonl. Dumps are cached in --work (default /tmp/stylus-fit); --refresh recomputes them.
@@ -107,7 +108,7 @@ class Data:
         self.names = names
         queries = {q["id"]: q for q in load_jsonl(os.path.join(bench_dir, "queries.jsonl"))}
         self.queries = queries
-        X, y, w, qid, topic, aid = [], [], [], [], [], []
+        X, y, w, qid, topic, aid, keyword = [], [], [], [], [], [], []
         for r in rows:
             q = queries[r["id"]]
             kw = words(r["keyword"])
@@ -126,18 +127,19 @@ class Data:
             else:
                 label, weight = 0, 2.0 if forbidden else 1.0
             X.append(r["x"]); y.append(label); w.append(weight)
-            qid.append(r["id"]); topic.append(r["topic"]); aid.append(a)
+            qid.append(r["id"]); topic.append(r["topic"]); aid.append(a); keyword.append(r["keyword"])
         self.X = np.array(X, dtype=float)
         self.y = np.array(y, dtype=float)
         self.w = np.array(w, dtype=float)
         self.qid = np.array(qid)
         self.topic = np.array(topic)
         self.aid = np.array(aid)
+        self.keyword = np.array(keyword)
 
     def subset(self, mask):
         d = object.__new__(Data)
         d.names, d.queries = self.names, {k: v for k, v in self.queries.items() if k in set(self.qid[mask])}
-        for f in ("X", "y", "w", "qid", "topic", "aid"):
+        for f in ("X", "y", "w", "qid", "topic", "aid", "keyword"):
             setattr(d, f, getattr(self, f)[mask])
         return d
 
@@ -273,6 +275,50 @@ def folds(data, k=5, seed=7):
         yield data.subset(~np.isin(data.qid, list(test))), data.subset(np.isin(data.qid, list(test)))
 
 
+def contributions(variant, names, x):
+    """Each feature's share of a pair's log-odds, (share, feature, value), most negative first."""
+    out = []
+    for f, mean, scale, weight in zip(variant["features"], variant["mean"], variant["scale"], variant["weights"]):
+        value = x[names.index(f)]
+        out.append(((value - mean) / scale * weight, f, value))
+    return sorted(out)
+
+
+def report_errors(variant, data, bench_dir):
+    """What a model gets wrong on a labelled set: each labelled topic none of whose relevant adapters is
+    accepted (with its best-scored relevant pair and what held it down), each accepted pair that is
+    not relevant (forbidden or neutral, with what lifted it), and precision/recall/violations at every
+    threshold (is the ranking wrong, or only the threshold?)."""
+    cards = {c["adapter_id"]: c for c in load_jsonl(os.path.join(bench_dir, "catalog.jsonl"))}
+    title = lambda a: cards.get(a, {}).get("title", a)
+    p = probability(variant, data.names, data.X)
+    threshold = variant["threshold"]
+    fmt = lambda parts: ", ".join(f"{f}={v:.2f} ({c:+.2f})" for c, f, v in parts)
+    print(f"threshold {threshold}: {simulate(data, p, threshold)}")
+    for q_id, q in sorted(data.queries.items()):
+        idx = np.where(data.qid == q_id)[0]
+        relevant = set(a for t in q["topics"] for a in t["relevant"])
+        for t in q["topics"]:
+            if not t["relevant"] or any(p[i] >= threshold for i in idx if data.aid[i] in t["relevant"]):
+                continue
+            scored = [i for i in idx if data.aid[i] in t["relevant"]]
+            if not scored:
+                print(f"missed {q_id} [{t['keyword']}]: no relevant adapter among the scored pairs")
+                continue
+            i = max(scored, key=lambda i: p[i])
+            print(f"missed {q_id} [{t['keyword']}]: '{title(data.aid[i])}' for topic '{data.keyword[i]}' p={p[i]:.2f}; "
+                  f"against: {fmt(contributions(variant, data.names, data.X[i])[:3])}")
+        for i in idx:
+            if p[i] >= threshold and data.aid[i] not in relevant:
+                kind = "forbidden" if data.aid[i] in q.get("forbidden", []) else "neutral"
+                print(f"{kind} {q_id}: '{title(data.aid[i])}' for topic '{data.keyword[i]}' p={p[i]:.2f}; "
+                      f"for: {fmt(contributions(variant, data.names, data.X[i])[-3:][::-1])}")
+    for thr in THRESHOLDS[::2]:
+        m = simulate(data, p, thr)
+        print(f"at {thr:.2f}: precision {m['precision']:.3f}, topic recall {m['topic_recall']:.3f}, "
+              f"violations {m['violation_rate']:.3f}, empty-ok {m['empty_ok']:.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench-root", default=os.path.join(ROOT, "../shared/bench"))
@@ -282,10 +328,14 @@ def main():
     ap.add_argument("--parity", help="write a Swift parity fixture from the shipped model")
     ap.add_argument("--work", default="/tmp/stylus-fit")
     ap.add_argument("--refresh", action="store_true", help="recompute the feature dumps")
+    ap.add_argument("--errors", nargs=2, metavar=("TRAIN", "TEST"),
+                    help="fit on TRAIN, then list TEST's missed topics and wrong picks with the evidence that moved "
+                         "them, and the figures at every threshold")
     args = ap.parse_args()
 
     sets, lexical_sets = {}, {}
-    for name in sorted(set(args.train) | ({"dev", "dev-b"} if args.report else set())):
+    needed = set(args.errors or []) | ({"dev", "dev-b"} if args.report else set())
+    for name in sorted((set(args.train) if args.out else set()) | needed | ({"dev"} if args.parity else set())):
         bench = os.path.join(args.bench_root, name)
         names, rows, _ = dump(bench, args.work, args.refresh)
         sets[name] = Data(bench, names, rows)
@@ -316,6 +366,11 @@ def main():
                 totals.append(simulate(test, probability(model["semantic"], test.names, test.X), model["semantic"]["threshold"]))
             avg = {k: round(float(np.mean([t[k] for t in totals])), 4) for k in totals[0]}
             print(f"5-fold within {name}, semantic (mean of folds): {avg}")
+
+    if args.errors:
+        train, test = args.errors
+        model = fit_model([sets[train]], train, [lexical_sets[train]])
+        report_errors(model["semantic"], sets[test], os.path.join(args.bench_root, test))
 
     if args.parity:
         model = read_model(SHIPPED)
