@@ -243,6 +243,7 @@ public enum Composer {
         case "lex_title_extra": return value > 0 ? "its title adds words the topic does not ask for" : "its title adds nothing"
         case "lex_exact_name": return value > 0 ? "its title is the topic, no more and no less" : "its title is not exactly the topic"
         case "adapter_head_in_topic": return value > 0 ? "the topic names what it is about" : "it is about something the topic does not name"
+        case "lex_modifier_only": return value > 0 ? "its title shares only a modifier with the topic; it is about something else" : "it is about what the topic names"
         case "adapter_head_related": return value > 0 ? "its subject is the topic's or a broader class (WordNet)" : "its subject is not the topic's"
         case "wn_same": return value > 0 ? "a synonym of the topic (WordNet)" : "not a synonym"
         case "wn_topic_narrower": return value > 0 ? "the topic is a kind of its subject (WordNet)" : "no is-a link"

@@ -54,7 +54,7 @@ public enum ComposerFeatures {
         "lex_head_named", "lex_topic_coverage", "lex_title_coverage", "lex_title_extra", "lex_exact_name", "adapter_head_in_topic",
         "adapter_head_related", "wn_same", "wn_topic_narrower", "wn_adapter_narrower", "wn_kind_agrees", "wn_kind_disagrees", "person_extra",
         "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
-        "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead",
+        "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead", "lex_modifier_only",
     ]
     public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
@@ -235,6 +235,7 @@ extension ComposerFeatures {
     static let iWnSame = index["wn_same"]!, iWnTopicNarrower = index["wn_topic_narrower"]!, iWnAdapterNarrower = index["wn_adapter_narrower"]!
     static let iWnKindAgrees = index["wn_kind_agrees"]!, iWnKindDisagrees = index["wn_kind_disagrees"]!, iPersonExtra = index["person_extra"]!
     static let iLeadTopic = index["lead_topic"]!, iTopicLength = index["topic_length"]!, iCosTag = index["cos_tag"]!, iCosLead = index["cos_lead"]!
+    static let iLexModifierOnly = index["lex_modifier_only"]!
     static let categoryIndex: [AdapterCategory: Int] = [
         .style: index["cat_style"]!, .character: index["cat_character"]!, .celebrity: index["cat_character"]!,
         .concept: index["cat_concept"]!, .clothing: index["cat_clothing"]!, .background: index["cat_background"]!,
@@ -384,6 +385,11 @@ extension ComposerFeatures {
                         x[iPersonExtra] = 1
                     }
                 }
+                // The title shares words with the topic, but what the adapter is about is neither in
+                // the topic nor a class of it: the shared word only modifies something else ("City at
+                // Night" for "night", "Autumn Forest" for "autumn leaves"). A conjunction, which a
+                // linear model cannot form from the coverage and head features it is made of.
+                if x[iLexTitleCoverage] > 0, x[iAdapterHeadInTopic] == 0, x[iAdapterHeadRelated] == 0 { x[iLexModifierOnly] = 1 }
                 x[categoryIndex[p.category]!] = 1
                 x[iLeadTopic] = t == 0 ? 1 : 0
                 x[iTopicLength] = Double(min(6, topic.content.count)) / 6

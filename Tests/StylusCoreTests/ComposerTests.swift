@@ -193,6 +193,19 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(dog?.probability ?? 0, Self.testModel.lexical.probability(dog?.features ?? []), accuracy: 1e-12)
     }
 
+    func testATitleThatSharesOnlyAModifierIsFlagged() {
+        let c = compose("a castle on a hill, stained glass windows")
+        func feature(_ topic: String, _ id: String) -> Double? {
+            c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
+                .map { $0.features[ComposerFeatures.index["lex_modifier_only"]!] }
+        }
+        // "Castle Ruins" is about ruins; "castle" only modifies them.
+        XCTAssertEqual(feature("castle", "ruins"), 1)
+        XCTAssertEqual(feature("castle", "castles"), 0)
+        // Its head ("glass") is in the topic, though not the topic's own head.
+        XCTAssertEqual(feature("stained glass windows", "glass"), 0)
+    }
+
     /// A name used to say how the image looks asks for a style, not the person's likeness.
     func testAPersonNamedAsAStyleIsNotALikeness() {
         for prompt in ["a city painted in the style of Albert Einstein", "melting clocks, in the manner of Albert Einstein",
