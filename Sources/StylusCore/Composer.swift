@@ -220,9 +220,20 @@ public enum Composer {
         return nil
     }
 
-    /// "p 0.83 ≥ 0.50: cosine 0.71 with the title, the topic is a kind of its subject".
+    /// "p 0.83 ≥ 0.50: cosine 0.71 with the title, the topic is a kind of its subject": the two
+    /// features that moved the score most in the decision's direction and read that way (a feature
+    /// whose value speaks for a fit is never given as a reason against, whatever its weight);
+    /// features without a reading of their own (category, topic length) only when no other moved it.
     static func evidenceText(_ v: ComposerModel.Variant, _ x: [Double], prob: Double, threshold: Double, positive: Bool) -> String {
-        let strongest = v.contributions(x).filter { positive ? $0.1 > 0 : $0.1 < 0 }.prefix(2)
+        let means = Dictionary(zip(v.features, v.mean), uniquingKeysWith: { first, _ in first })
+        let moved = v.contributions(x).filter { positive ? $0.1 > 0 : $0.1 < 0 }
+        let reading = moved.filter { name, _ in
+            guard let polarity = ComposerFeatures.polarity[name], let mean = means[name],
+                  let column = ComposerFeatures.index[name] else { return false }
+            let reads = polarity * (x[column] - mean)
+            return positive ? reads > 0 : reads < 0
+        }
+        let strongest = reading.isEmpty ? Array(moved.filter { ComposerFeatures.polarity[$0.0] == nil }.prefix(2)) : Array(reading.prefix(2))
         let said = strongest.map { describe($0.0, x[ComposerFeatures.index[$0.0]!]) }
         return "score \(format(prob)) \(positive ? "≥" : "<") \(format(threshold))" + (said.isEmpty ? "" : ": " + said.joined(separator: "; "))
     }

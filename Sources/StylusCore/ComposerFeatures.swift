@@ -58,6 +58,19 @@ public enum ComposerFeatures {
     ]
     public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
+    /// Which way a feature reads: +1 when a higher value says the adapter fits (a closer cosine, a
+    /// better rank), -1 when it says the opposite (words the title adds, narrower than the topic).
+    /// Features not listed (category, topic length, lead topic) say nothing on their own. A fit on
+    /// collinear evidence can weigh a feature against its reading; explanations then skip it.
+    public static let polarity: [String: Double] = [
+        "cos_card": 1, "cos_title": 1, "cos_prompt_card": 1, "cos_title_top": 1, "category_fit": 1, "retrieval_rank": 1,
+        "lex_head_named": 1, "lex_topic_coverage": 1, "lex_title_coverage": 1, "lex_exact_name": 1,
+        "adapter_head_in_topic": 1, "adapter_head_related": 1, "wn_same": 1, "wn_topic_narrower": 1, "wn_kind_agrees": 1,
+        "cos_tag": 1, "cos_lead": 1,
+        "cos_card_gap": -1, "cos_title_gap": -1, "lex_title_extra": -1, "wn_adapter_narrower": -1, "wn_kind_disagrees": -1,
+        "person_extra": -1, "lex_modifier_only": -1,
+    ]
+
     /// One-line descriptions of what each category's adapters draw, embedded once per process: the
     /// topic's cosine with its adapter's category, relative to the best category, says whether the
     /// topic is that kind of thing ("tintype portrait" reads as a style, "sofa" as an object).

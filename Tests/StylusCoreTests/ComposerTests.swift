@@ -206,6 +206,24 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(feature("stained glass windows", "glass"), 0)
     }
 
+    func testExplanationsNeverGiveEvidenceForAFitAsAReasonAgainst() {
+        // A fit on collinear evidence can weigh a feature against its reading; here "its head is in
+        // the topic" counts against. A rejection then names what reads against, not that.
+        var model = Self.testModel
+        model.lexical.weights[ComposerFeatures.index["adapter_head_in_topic"]!] = -1
+        model.lexical.bias = -4
+        model.semantic = model.lexical
+        let file = PromptFile(text: "a castle on a hill")
+        let c = Composer.compose(topics: file.topics, candidates: Self.catalog, promptText: file.positiveText,
+                                 options: ComposerOptions(baseModel: .sd15, model: model), evidence: ComposeEvidence(knowledge: TinyWordNet()))
+        let castles = c.topics.flatMap(\.decisions).first { $0.adapterID == "castles" }
+        XCTAssertEqual(castles?.accepted, false)
+        let why = castles?.reason ?? ""
+        XCTAssertTrue(why.hasPrefix("score "), why)
+        XCTAssertFalse(why.contains("the topic names what it is about"), why)
+        XCTAssertTrue(why.contains("its title adds words the topic does not ask for"), why)
+    }
+
     /// A name used to say how the image looks asks for a style, not the person's likeness.
     func testAPersonNamedAsAStyleIsNotALikeness() {
         for prompt in ["a city painted in the style of Albert Einstein", "melting clocks, in the manner of Albert Einstein",
