@@ -337,6 +337,12 @@ struct RenderPlan {
             return expanded.hasPrefix("/") ? expanded : dir + "/" + expanded
         }
         func bad(_ message: String) -> RenderError { .invalidArgument("\(job.promptPath): \(message)") }
+        // A setting the file states but that could not be read is not replaced by its default in
+        // silence: the render stops where `stylus check` and the editor show an error.
+        if let problem = file.diagnostics.first(where: { $0.code == .frontmatter && $0.severity == .error }) {
+            throw RenderError.invalidArgument("\(job.promptPath):\(problem.range.lsp.start): \(problem.message) "
+                                   + "Fix the frontmatter and render again (`stylus check` lists every problem).")
+        }
         if let c = o.checkpoint { checkpoint = expand(c) }
         else if let c = s.checkpoint { checkpoint = resolve(c) }
         else { checkpoint = job.defaultCheckpoint.map(expand) }

@@ -151,6 +151,27 @@ final class RenderSessionTests: XCTestCase {
         XCTAssertTrue(try s.render(try promptFile("a knight")).images[0].checkpointWasWarm)
     }
 
+    func testASettingThatCannotBeReadStopsTheRender() throws {
+        // stylus check calls these errors; the render must not fall back to 20 steps or CFG 7.
+        for (setting, message) in [("steps: -5", "'steps' must be between 1 and 1000 (got -5)."),
+                                   ("cfg: nan", "'cfg' must be between 0 and 100 (got nan)."),
+                                   ("size: 10x10", "'size' must be between 64 and 4096 pixels per side")] {
+            var job = try promptFile("a knight")
+            let key = setting.prefix { $0 != ":" }
+            let lines = job.text.split(separator: "\n", omittingEmptySubsequences: false)
+            job.text = (lines.contains { $0.hasPrefix(key + ":") } ? lines.map { $0.hasPrefix(key + ":") ? Substring(setting) : $0 }
+                        : [lines[0], Substring(setting)] + lines.dropFirst()).joined(separator: "\n")
+            XCTAssertThrowsError(try session().render(job)) { e in
+                XCTAssertTrue("\(e)".contains(message) && "\(e)".contains("knight.sdprompt:"), "\(setting): \(e)")
+            }
+            XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.hasSuffix(".png") })
+        }
+        // A warning (an unknown key) does not stop it.
+        var job = try promptFile("a knight")
+        job.text = job.text.replacingOccurrences(of: "steps: 3", with: "steps: 3\nsteeps: 4")
+        XCTAssertEqual(try session().render(job).images.count, 1)
+    }
+
     func testUnknownLoRAWrittenByTheUserIsAnError() throws {
         XCTAssertThrowsError(try session().render(try promptFile("a knight <lora:nonexistent:1>"))) { e in
             XCTAssertTrue("\(e)".contains("no LoRA file for <lora:nonexistent:…>") && "\(e)".contains("put it in a LoRA folder"), "\(e)")
