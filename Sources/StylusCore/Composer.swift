@@ -121,6 +121,20 @@ public enum Composer {
             }
             if let best { owner[j] = best }
         }
+        // A prompt renders on one checkpoint: when it names no base model, the adapters it gets
+        // share the base model of its most probable adapter (adapters of an unknown base stay).
+        var promptBase = options.baseModel
+        if promptBase == nil {
+            let best = owner.filter { profiles[$0.key].baseModel != nil }.max { a, b in
+                probability[a.value][a.key] != probability[b.value][b.key] ? probability[a.value][a.key] < probability[b.value][b.key] : a.key > b.key
+            }
+            promptBase = best.flatMap { profiles[$0.key].baseModel }
+        }
+        var otherBase: Set<Int> = []
+        if options.baseModel == nil, let promptBase {
+            for j in owner.keys where profiles[j].baseModel.map({ $0 != promptBase }) ?? false { otherBase.insert(j) }
+            for j in otherBase { owner[j] = nil }
+        }
         // Style adapters are capped per prompt: the most probable ones win wherever they are.
         var allowedStyles: Set<Int> = []
         let styleOrder = owner.keys.filter { profiles[$0].category == .style }
@@ -158,6 +172,11 @@ public enum Composer {
                 var because: String { evidenceText(variant, features(t, j), prob: prob, threshold: variant.threshold, positive: prob >= variant.threshold) }
                 guard prob >= variant.threshold else {
                     if worthExplaining { decide(false, because) }
+                    continue
+                }
+                if otherBase.contains(j), let promptBase {
+                    decide(false, "base model \(p.baseModel?.name ?? "unknown") differs from \(promptBase.name), the base model "
+                           + "of this prompt's best match (the prompt names none; set base_model to choose)")
                     continue
                 }
                 if let other = owner[j], other != t {

@@ -82,6 +82,19 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(all(compose("a dog sleeping on a porch", base: .sdxl)), ["dogs-xl"])
     }
 
+    func testAPromptWithoutABaseModelGetsAdaptersOfOneBaseModel() {
+        // "Realistic Dogs" (SD 1.5) and "Dogs XL" (SDXL) both fit; one checkpoint loads only one.
+        let c = compose("a dog on a porch, 8-bit pixel style", base: nil)
+        let picked = all(c)
+        XCTAssertTrue(picked.contains("dogs") || picked.contains("dogs-xl"), "\(picked)")
+        let bases = Set(picked.compactMap { id in Self.catalog.first { $0.card.adapterId == id }?.card.baseModel })
+        XCTAssertEqual(bases.count, 1, "\(picked)")
+        let left = picked.contains("dogs") ? "dogs-xl" : "dogs"
+        XCTAssertTrue(reason(c, left)?.contains("the prompt names none; set base_model to choose") ?? false, "\(String(describing: reason(c, left)))")
+        // With a base model the rule is the hard one.
+        XCTAssertEqual(chosen(compose("a dog on a porch", base: .sdxl), "dog"), ["dogs-xl"])
+    }
+
     func testCharactersOnlyWhenTheTopicNamesThem() {
         XCTAssertFalse(all(compose("a big red dog")).contains("clifford"))
         XCTAssertTrue(reason(compose("a big red dog"), "clifford")?.contains("does not name") ?? false)
