@@ -191,6 +191,8 @@ public final class CatalogIndex: Sendable {
     public var count: Int { catalog.summaries.count }
     /// Every adapter, ordered by adapter id.
     public var summaries: [AdapterSummary] { catalog.summaries }
+    /// How many adapters each base model has.
+    public var baseModelCounts: [BaseModel: Int] { catalog.baseModelCounts }
 
     /// Whether the summaries are loaded (phase 3); before, only `aliases(prefix:…)` answers at once.
     public var isLoaded: Bool { loadedCatalog.peek() != nil }

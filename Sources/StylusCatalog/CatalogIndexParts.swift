@@ -87,6 +87,8 @@ struct LoadedCatalog: Sendable {
     let aliasOrder: [Int32]
     let aliasLengths: [UInt16]
     let aliasHistograms: [UInt8]
+    /// How many adapters each base model has (adapters of an unknown base not counted).
+    let baseModelCounts: [BaseModel: Int]
     static let bins = 32
 
     static let empty = LoadedCatalog(summaries: [], aliases: AliasIndex([]))
@@ -98,8 +100,10 @@ struct LoadedCatalog: Sendable {
         byName.reserveCapacity(summaries.count * 2)
         var byRow: [Int64: Int32] = [:]
         byRow.reserveCapacity(summaries.count)
+        var baseModelCounts: [BaseModel: Int] = [:]
         for (i, s) in summaries.enumerated() {
             byRow[s.rowID] = Int32(i)
+            if let base = s.baseModel { baseModelCounts[base, default: 0] += 1 }
             let alias = s.alias.lowercased()
             if byName[alias] == nil { byName[alias] = Int32(i) }
         }
@@ -107,6 +111,7 @@ struct LoadedCatalog: Sendable {
             if let stem = s.fileStem?.lowercased(), byName[stem] == nil { byName[stem] = Int32(i) }
         }
         self.byName = byName
+        self.baseModelCounts = baseModelCounts
         aliasOrder = aliases.rowIDs.map { byRow[$0] ?? -1 }
         aliasLengths = aliases.keys.map { UInt16(min($0.utf8.count, Int(UInt16.max))) }
         var histograms = [UInt8](repeating: 0, count: aliases.keys.count * Self.bins)

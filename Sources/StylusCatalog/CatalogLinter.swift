@@ -14,6 +14,20 @@ public struct CatalogLinter: Sendable {
         let file = request.file
         let base = request.baseModel
         let body = PhraseLookup(file.triggerSearchText)
+        // The file's own base model, when the catalog has no adapter for it: the composer would
+        // find nothing, and say nothing about why.
+        if let range = file.baseModelRange, let base, file.settings.baseModel.flatMap(BaseModel.init) == base {
+            let counts = catalog.baseModelCounts
+            if !counts.isEmpty, counts[base] == nil {
+                let known = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.name < $1.key.name }
+                    .prefix(6).map { "\($0.key.name) (\($0.value))" }
+                out.append(PromptDiagnostic(
+                    code: .baseModelMismatch, severity: .warning,
+                    message: "No adapter in the catalog is for base model '\(base.name)', so none can be proposed or composed; "
+                        + "the catalog has \(known.joined(separator: ", ")).",
+                    range: range, data: ["base_model": .string(base.name)]))
+            }
+        }
         for (tag, negative) in file.loraTags where !tag.name.isEmpty && tag.isClosed {
             guard let e = catalog.summary(alias: tag.name) else {
                 out.append(PromptDiagnostic(code: .unknownLoRA, severity: .warning,

@@ -72,6 +72,8 @@ public struct PromptFile: Sendable {
     public let settings: PromptSettings
     /// The frontmatter block including its `---` lines.
     public let frontmatterRange: SourceRange?
+    /// The frontmatter line that sets `base_model`, when one does (catalog checks point at it).
+    public let baseModelRange: SourceRange?
     public let positive: PromptSyntax
     /// The negative prompt's tree when it is in the body (or verbatim in the frontmatter).
     public let negative: PromptSyntax?
@@ -95,13 +97,16 @@ public struct PromptFile: Sendable {
         let front = Frontmatter.locate(in: source)
         var settings = PromptSettings()
         var frontNegative: (text: String, range: Range<Int>?, lineRange: Range<Int>)?
+        var baseModelLine: Range<Int>?
         if let front {
             let parsed = Frontmatter.parse(front, in: source)
             settings = parsed.settings
             diagnostics += parsed.diagnostics
             frontNegative = parsed.negative
+            baseModelLine = parsed.baseModelLine
         }
         frontmatterRange = front.map { source.range($0.block) }
+        baseModelRange = baseModelLine.map { source.range($0) }
 
         // The body: positive prompt, then an optional `Negative prompt:` section.
         let bodyStart = front?.block.upperBound ?? 0
@@ -225,6 +230,8 @@ enum Frontmatter {
         var diagnostics: [PromptDiagnostic] = []
         /// The negative prompt: its text, its verbatim range in the document if it has one, and its line.
         var negative: (text: String, range: Range<Int>?, lineRange: Range<Int>)?
+        /// The line of a readable `base_model` setting.
+        var baseModelLine: Range<Int>?
     }
 
     static var maxBytes: Int { PromptFile.maxFrontmatterBytes }
@@ -314,7 +321,9 @@ enum Frontmatter {
             }
             var s = result.settings
             switch key {
-            case "base_model": s.baseModel = string()
+            case "base_model":
+                s.baseModel = string()
+                if s.baseModel != nil { result.baseModelLine = lineRange }
             case "checkpoint": s.checkpoint = string()
             case "sampler": s.sampler = string()
             case "scheduler": s.scheduler = string()

@@ -18,6 +18,21 @@ final class CheckCommandTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("warning") || r.stdout.contains("error"), r.stdout)
     }
 
+    func testABaseModelTheCatalogDoesNotHaveIsAWarningOnItsLine() throws {
+        let db = try ComposeCommandTests.importedCatalog()
+        let unknown = try file("unknown-base.sdprompt", "---\nsteps: 20\nbase_model: SD 1.6\n---\na watercolor painting of a dog\n")
+        let r = try CLI.run(["check", "--db", db, unknown])
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains(unknown + ":3:1: warning: No adapter in the catalog is for base model 'SD 1.6', so none can be "
+                                        + "proposed or composed; the catalog has SD 1.5 ("), r.stdout)
+        XCTAssertTrue(r.stdout.contains("[base-model-mismatch]"), r.stdout)
+        // A base model the catalog has, or none at all, says nothing about it.
+        for text in ["---\nbase_model: SD 1.5\n---\na dog\n", "a dog\n"] {
+            let r = try CLI.run(["check", "--db", db, try file("known-base.sdprompt", text)])
+            XCTAssertFalse(r.stdout.contains("No adapter in the catalog is for base model"), r.stdout)
+        }
+    }
+
     func testBadFileReportsPromptAndCatalogProblemsAndExitsOne() throws {
         let db = try ComposeCommandTests.importedCatalog()
         let good = try file("good.sdprompt", "a dog\n")
