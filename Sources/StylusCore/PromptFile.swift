@@ -2,6 +2,9 @@ import Yams
 
 /// Render and composition settings from a prompt file's YAML frontmatter (docs/CONTRACTS.md, Files).
 public struct PromptSettings: Sendable, Equatable, Codable {
+    /// Sampling steps a render accepts, wherever they are set (frontmatter, CLI, editor, MCP).
+    public static let stepRange = 1...150
+
     public var baseModel: String?
     public var checkpoint: String?
     public var negative: String?
@@ -379,7 +382,7 @@ enum Frontmatter {
                     }
                     result.negative = (text, inPlace, lineRange)
                 }
-            case "steps": s.steps = int(1...1000, "between 1 and 1000")
+            case "steps": s.steps = int(PromptSettings.stepRange, "between \(PromptSettings.stepRange.lowerBound) and \(PromptSettings.stepRange.upperBound)")
             case "seed": s.seed = int(-1...Int(UInt32.max) * 2, "-1 (random) or a non-negative number")
             case "samples": s.samples = int(1...1000, "between 1 and 1000")
             case "clip_skip": s.clipSkip = int(1...12, "between 1 and 12")

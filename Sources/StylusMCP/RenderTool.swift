@@ -53,7 +53,7 @@ extension StylusTools {
         var job = RenderJob(promptPath: location, text: text)
         job.overrides.negative = try a.string("negative")
         job.overrides.checkpoint = try a.string("checkpoint")
-        job.overrides.steps = try a.int("steps", in: 1...150)
+        job.overrides.steps = try a.int("steps", in: PromptSettings.stepRange)
         job.overrides.cfg = try a.double("cfg", in: 0...30)
         job.overrides.seed = try a.int("seed", in: -1...Int(Int32.max)).map(Int64.init)
         job.overrides.sampler = try a.choice("sampler", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"])

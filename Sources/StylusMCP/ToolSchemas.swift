@@ -157,7 +157,7 @@ package enum ToolSchemas {
             "prompt_path": string("An existing .sdprompt file: read when no text is given; images are written beside it."),
             "negative": string("Negative prompt (overrides the file's)."),
             "checkpoint": string("SD 1.x checkpoint: a .safetensors file or a diffusers folder (for a1111: the model's name)."),
-            "steps": integer("Sampling steps.", 1, 150),
+            "steps": integer("Sampling steps.", PromptSettings.stepRange.lowerBound, PromptSettings.stepRange.upperBound),
             "cfg": number("Classifier-free guidance scale (0–30)."),
             "seed": integer("Seed (-1 for a random one).", -1, Int(Int32.max)),
             "sampler": choice("Sampler.", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"]),

@@ -35,7 +35,10 @@ public struct RenderRequest: Sendable {
         guard cfgScale.isFinite, cfgScale >= 0, cfgScale <= 100 else {
             throw RenderError.invalidArgument("cfg scale must be between 0 and 100, got \(cfgScale)")
         }
-        guard (1...150).contains(steps) else { throw RenderError.invalidArgument("steps must be between 1 and 150, got \(steps)") }
+        let range = PromptSettings.stepRange
+        guard range.contains(steps) else {
+            throw RenderError.invalidArgument("steps must be between \(range.lowerBound) and \(range.upperBound), got \(steps)")
+        }
     }
 }
 

@@ -40,7 +40,7 @@ final class PromptFileTests: XCTestCase {
         XCTAssertTrue(byLine[2]?.first?.message.contains("Did you mean 'steps'") ?? false, "\(file.diagnostics)")
         XCTAssertEqual(byLine[2]?.first?.severity, .warning)
         XCTAssertEqual(byLine[3]?.first?.message, "'cfg' must be a number.")
-        XCTAssertTrue(byLine[4]?.first?.message.contains("between 1 and 1000") ?? false)
+        XCTAssertTrue(byLine[4]?.first?.message.contains("between 1 and 150") ?? false)
         XCTAssertTrue(byLine[5]?.first?.message.contains("WIDTHxHEIGHT") ?? false)
         XCTAssertNil(file.settings.cfg)
         XCTAssertEqual(file.positiveText, "cat\n")

@@ -153,7 +153,8 @@ final class RenderSessionTests: XCTestCase {
 
     func testASettingThatCannotBeReadStopsTheRender() throws {
         // stylus check calls these errors; the render must not fall back to 20 steps or CFG 7.
-        for (setting, message) in [("steps: -5", "'steps' must be between 1 and 1000 (got -5)."),
+        for (setting, message) in [("steps: -5", "'steps' must be between 1 and 150 (got -5)."),
+                                   ("steps: 500", "'steps' must be between 1 and 150 (got 500)."),
                                    ("cfg: nan", "'cfg' must be between 0 and 100 (got nan)."),
                                    ("size: 10x10", "'size' must be between 64 and 4096 pixels per side")] {
             var job = try promptFile("a knight")
