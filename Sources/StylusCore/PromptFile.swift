@@ -4,6 +4,9 @@ import Yams
 public struct PromptSettings: Sendable, Equatable, Codable {
     /// Sampling steps a render accepts, wherever they are set (frontmatter, CLI, editor, MCP).
     public static let stepRange = 1...150
+    /// Image sides a render accepts, in pixels, multiples of 8 (one latent cell) as diffusers and
+    /// A1111 take them; 2048 is already 4× the pixels SD 1.x was trained on.
+    public static let sideRange = 64...2048
 
     public var baseModel: String?
     public var checkpoint: String?
@@ -398,12 +401,13 @@ enum Frontmatter {
                     size = ImageSize(parsing: text)
                 }
                 if let size {
-                    if size.width < 64 || size.height < 64 || size.width > 4096 || size.height > 4096 {
-                        report(.error, "'size' must be between 64 and 4096 pixels per side (got \(size)).", lineRange)
+                    let sides = PromptSettings.sideRange
+                    if !sides.contains(size.width) || !sides.contains(size.height) {
+                        report(.error, "'size' must be between \(sides.lowerBound) and \(sides.upperBound) pixels per side (got \(size)).", lineRange)
+                    } else if size.width % 8 != 0 || size.height % 8 != 0 {
+                        report(.error, "'size' \(size) is not a multiple of 8 (one latent cell); use e.g. "
+                               + "\(max(sides.lowerBound, size.width / 8 * 8))x\(max(sides.lowerBound, size.height / 8 * 8)).", lineRange)
                     } else {
-                        if size.width % 8 != 0 || size.height % 8 != 0 {
-                            report(.warning, "'size' \(size) is not a multiple of 8; Stable Diffusion rounds it down.", lineRange)
-                        }
                         s.size = size
                     }
                 } else { typeError("WIDTHxHEIGHT, e.g. 512x768") }

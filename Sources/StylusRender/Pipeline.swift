@@ -20,17 +20,18 @@ public struct RenderRequest: Sendable {
 
     public init(prompt: [PromptFragment]) { self.prompt = prompt }
 
-    /// The largest image side accepted: 2048 px is already 4× the pixels SD 1.x was trained on.
-    public static let maxSide = 2048
+    /// The largest image side accepted (`PromptSettings.sideRange`).
+    public static let maxSide = PromptSettings.sideRange.upperBound
 
     /// Sizes in multiples of 8 (one latent cell), as diffusers and A1111 accept; the UNet resizes
     /// its upsampled levels to odd skip sizes.
     public func validate() throws {
-        guard width % 8 == 0, height % 8 == 0 else {
-            throw RenderError.invalidArgument("size \(width)x\(height) is not divisible by 8: width and height must be multiples of 8 (one latent cell), e.g. \(width / 8 * 8)x\(height / 8 * 8)")
+        let sides = PromptSettings.sideRange
+        guard sides.contains(width), sides.contains(height) else {
+            throw RenderError.invalidArgument("size \(width)x\(height): width and height must be multiples of 8 between \(sides.lowerBound) and \(sides.upperBound)")
         }
-        guard width >= 64, height >= 64, width <= Self.maxSide, height <= Self.maxSide else {
-            throw RenderError.invalidArgument("size \(width)x\(height): width and height must be multiples of 8 between 64 and \(Self.maxSide)")
+        guard width % 8 == 0, height % 8 == 0 else {
+            throw RenderError.invalidArgument("size \(width)x\(height) is not divisible by 8: width and height must be multiples of 8 (one latent cell), e.g. \(max(sides.lowerBound, width / 8 * 8))x\(max(sides.lowerBound, height / 8 * 8))")
         }
         guard cfgScale.isFinite, cfgScale >= 0, cfgScale <= 100 else {
             throw RenderError.invalidArgument("cfg scale must be between 0 and 100, got \(cfgScale)")

@@ -23,7 +23,8 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "SD 1.x checkpoint: a .safetensors file or a diffusers folder (for a server: the model's name there).") var checkpoint: String?
     @Option(help: "Sampling steps.") var steps: Int?
     @Option(help: "Classifier-free guidance scale.") var cfg: Double?
-    @Option(help: "Seed (-1 for a random one).") var seed: Int64?
+    // Unconditional, so "--seed -1" (the documented random seed) is read as a value, not an option.
+    @Option(parsing: .unconditional, help: "Seed (-1 for a random one).") var seed: Int64?
     @Option(help: "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM or LCM.") var sampler: String?
     @Option(help: "Image size WxH (multiples of 8).") var size: String?
     @Option(name: .customLong("clip-skip"), help: "CLIP skip (1 = last layer).") var clipSkip: Int?

@@ -67,6 +67,13 @@ final class RenderCommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".png") }, [])
     }
 
+    func testSeedMinusOneIsARandomSeedNotAnOption() throws {
+        let r = try CLI.run(["render", "--json", "--seed", "-1", try prompt("a castle")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let image = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertNotEqual(image["seed"] as? Int, 9, "the frontmatter's seed 9 was not overridden: \(r.stdout)")
+    }
+
     func testA1111ConnectionRefusedIsARuntimeFailure() throws {
         let r = try CLI.run(["render", "--backend", "a1111", "--a1111-url", "http://127.0.0.1:9", try prompt("a castle")])
         XCTAssertEqual(r.status, 1, r.stderr)

@@ -125,9 +125,14 @@ final class PromptFileTests: XCTestCase {
         let tooBig = PromptFile(text: "---\nsize: 10000x10000\n---\nx")
         XCTAssertNil(tooBig.settings.size)
         XCTAssertEqual(tooBig.diagnostics.first?.severity, .error)
+        // What every render refuses is an error here too (the renderer's limits, one place).
+        let beyondRender = PromptFile(text: "---\nsize: 4096x4096\n---\nx")
+        XCTAssertNil(beyondRender.settings.size)
+        XCTAssertEqual(beyondRender.diagnostics.first?.message, "'size' must be between 64 and 2048 pixels per side (got 4096x4096).")
         let odd = PromptFile(text: "---\nsize: [500, 500]\n---\nx")
-        XCTAssertEqual(odd.settings.size, ImageSize(width: 500, height: 500))
-        XCTAssertEqual(odd.diagnostics.first?.severity, .warning)
+        XCTAssertNil(odd.settings.size)
+        XCTAssertEqual(odd.diagnostics.first?.severity, .error)
+        XCTAssertEqual(odd.diagnostics.first?.message, "'size' 500x500 is not a multiple of 8 (one latent cell); use e.g. 496x496.")
     }
 }
 

@@ -156,7 +156,9 @@ final class RenderSessionTests: XCTestCase {
         for (setting, message) in [("steps: -5", "'steps' must be between 1 and 150 (got -5)."),
                                    ("steps: 500", "'steps' must be between 1 and 150 (got 500)."),
                                    ("cfg: nan", "'cfg' must be between 0 and 100 (got nan)."),
-                                   ("size: 10x10", "'size' must be between 64 and 4096 pixels per side")] {
+                                   ("size: 10x10", "'size' must be between 64 and 2048 pixels per side"),
+                                   ("size: 4096x4096", "'size' must be between 64 and 2048 pixels per side"),
+                                   ("size: 510x512", "'size' 510x512 is not a multiple of 8 (one latent cell); use e.g. 504x512.")] {
             var job = try promptFile("a knight")
             let key = setting.prefix { $0 != ":" }
             let lines = job.text.split(separator: "\n", omittingEmptySubsequences: false)
