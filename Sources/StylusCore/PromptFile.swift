@@ -7,6 +7,8 @@ public struct PromptSettings: Sendable, Equatable, Codable {
     /// Image sides a render accepts, in pixels, multiples of 8 (one latent cell) as diffusers and
     /// A1111 take them; 2048 is already 4× the pixels SD 1.x was trained on.
     public static let sideRange = 64...2048
+    /// Classifier-free guidance scales a render accepts.
+    public static let cfgRange: ClosedRange<Double> = 0...100
 
     public var baseModel: String?
     public var checkpoint: String?
@@ -391,7 +393,10 @@ enum Frontmatter {
             case "clip_skip": s.clipSkip = int(1...12, "between 1 and 12")
             case "cfg":
                 if let x = value.float ?? value.int.map(Double.init) {
-                    if x >= 0, x <= 100 { s.cfg = x } else { report(.error, "'cfg' must be between 0 and 100 (got \(formatNumber(x))).", lineRange) }
+                    let range = PromptSettings.cfgRange
+                    if range.contains(x) { s.cfg = x } else {
+                        report(.error, "'cfg' must be between \(formatNumber(range.lowerBound)) and \(formatNumber(range.upperBound)) (got \(formatNumber(x))).", lineRange)
+                    }
                 } else { typeError("a number") }
             case "size":
                 var size: ImageSize?

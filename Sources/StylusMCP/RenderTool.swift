@@ -54,7 +54,7 @@ extension StylusTools {
         job.overrides.negative = try a.string("negative")
         job.overrides.checkpoint = try a.string("checkpoint")
         job.overrides.steps = try a.int("steps", in: PromptSettings.stepRange)
-        job.overrides.cfg = try a.double("cfg", in: 0...30)
+        job.overrides.cfg = try a.double("cfg", in: PromptSettings.cfgRange)
         job.overrides.seed = try a.int("seed", in: -1...Int(Int32.max)).map(Int64.init)
         job.overrides.sampler = try a.choice("sampler", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"])
         job.overrides.precision = try a.choice("precision", PrecisionSetting.allCases.map(\.rawValue))

@@ -158,7 +158,7 @@ package enum ToolSchemas {
             "negative": string("Negative prompt (overrides the file's)."),
             "checkpoint": string("SD 1.x checkpoint: a .safetensors file or a diffusers folder (for a1111: the model's name)."),
             "steps": integer("Sampling steps.", PromptSettings.stepRange.lowerBound, PromptSettings.stepRange.upperBound),
-            "cfg": number("Classifier-free guidance scale (0–30)."),
+            "cfg": number("Classifier-free guidance scale (0–100; 5–9 is usual)."),
             "seed": integer("Seed (-1 for a random one).", -1, Int(Int32.max)),
             "sampler": choice("Sampler.", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DDIM", "LCM"]),
             "size": string("Image size WxH in multiples of 8, e.g. \"512x768\"."),

@@ -33,8 +33,9 @@ public struct RenderRequest: Sendable {
         guard width % 8 == 0, height % 8 == 0 else {
             throw RenderError.invalidArgument("size \(width)x\(height) is not divisible by 8: width and height must be multiples of 8 (one latent cell), e.g. \(max(sides.lowerBound, width / 8 * 8))x\(max(sides.lowerBound, height / 8 * 8))")
         }
-        guard cfgScale.isFinite, cfgScale >= 0, cfgScale <= 100 else {
-            throw RenderError.invalidArgument("cfg scale must be between 0 and 100, got \(cfgScale)")
+        let cfgRange = PromptSettings.cfgRange
+        guard cfgScale.isFinite, cfgRange.contains(cfgScale) else {
+            throw RenderError.invalidArgument("cfg scale must be between \(formatNumber(cfgRange.lowerBound)) and \(formatNumber(cfgRange.upperBound)), got \(cfgScale)")
         }
         let range = PromptSettings.stepRange
         guard range.contains(steps) else {

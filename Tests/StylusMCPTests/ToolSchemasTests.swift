@@ -23,6 +23,14 @@ final class ToolSchemasTests: XCTestCase {
         }
     }
 
+    func testRenderImageTakesTheStepsEveryFrontEndTakes() throws {
+        // One limit (PromptSettings.stepRange) for the frontmatter, the renderer and this schema.
+        let render = try XCTUnwrap(ToolSchemas.all.first { $0.name == "render_image" })
+        let steps = try XCTUnwrap(render.inputSchema.objectValue?["properties"]?.objectValue?["steps"]?.objectValue)
+        XCTAssertEqual(steps["minimum"]?.intValue, 1)
+        XCTAssertEqual(steps["maximum"]?.intValue, 150)
+    }
+
     private func check(_ schema: Value, at path: String) {
         guard let object = schema.objectValue else {
             XCTAssertNotNil(schema.boolValue, "\(path): a schema is an object or a boolean")
