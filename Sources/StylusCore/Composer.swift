@@ -123,16 +123,13 @@ public enum Composer {
         }
         // A prompt renders on one checkpoint: when it names no base model, the adapters it gets
         // share the base model of its most probable adapter (adapters of an unknown base stay).
-        var promptBase = options.baseModel
-        if promptBase == nil {
-            let best = owner.filter { profiles[$0.key].baseModel != nil }.max { a, b in
-                probability[a.value][a.key] != probability[b.value][b.key] ? probability[a.value][a.key] < probability[b.value][b.key] : a.key > b.key
-            }
-            promptBase = best.flatMap { profiles[$0.key].baseModel }
-        }
+        var inferredBase: BaseModel?
         var otherBase: Set<Int> = []
-        if options.baseModel == nil, let promptBase {
-            for j in owner.keys where profiles[j].baseModel.map({ $0 != promptBase }) ?? false { otherBase.insert(j) }
+        if options.baseModel == nil {
+            func prob(_ o: (key: Int, value: Int)) -> Double { probability[o.value][o.key] }
+            let best = owner.filter { profiles[$0.key].baseModel != nil }.max { a, b in prob(a) != prob(b) ? prob(a) < prob(b) : a.key > b.key }
+            inferredBase = best.flatMap { profiles[$0.key].baseModel }
+            otherBase = Set(owner.keys.filter { j in profiles[j].baseModel.map { $0 != inferredBase } ?? false })
             for j in otherBase { owner[j] = nil }
         }
         // Style adapters are capped per prompt: the most probable ones win wherever they are.
@@ -174,8 +171,8 @@ public enum Composer {
                     if worthExplaining { decide(false, because) }
                     continue
                 }
-                if otherBase.contains(j), let promptBase {
-                    decide(false, "base model \(p.baseModel?.name ?? "unknown") differs from \(promptBase.name), the base model "
+                if otherBase.contains(j), let inferredBase {
+                    decide(false, "base model \(p.baseModel?.name ?? "unknown") differs from \(inferredBase.name), the base model "
                            + "of this prompt's best match (the prompt names none; set base_model to choose)")
                     continue
                 }
