@@ -282,7 +282,11 @@ public enum Composer {
         case "topic_length": return "topic length"
         case "cos_tag": return "cosine \(format(value)) with its closest tag"
         case "cos_lead": return value > 0 ? "\(format(value)) closer than the next candidate" : "\(format(-value)) less close than the best candidate"
+        case "unnamed": return value > 0 ? "its names do not meet the topic" : "its names meet the topic"
         default:
+            if feature.hasSuffix("_unnamed") {
+                return describe(String(feature.dropLast("_unnamed".count)), value) + " (its names do not meet the topic)"
+            }
             if feature.hasPrefix("cat_") { return "category \(feature.dropFirst(4))" }
             return feature
         }
@@ -432,11 +436,12 @@ final class AdapterNames: Sendable {
     let triggerNames: [[String]]
     /// Every word of the title ("clifford the big red dog").
     let fullTitleWords: [String]
-    /// Every word of every name (title alternatives, tags, trigger words).
+    /// Every word of every name (title alternatives, tags, trigger words), in its base form
+    /// (`ComposerLexicon.baseForm`: "Rainy Street" has "rain"), as the features compare words.
     let nameWords: Set<String>
-    /// The head word of each title alternative ("Japanese Castle" → castle).
+    /// The head word of each title alternative ("Japanese Castle" → castle), in its base form.
     let titleHeads: Set<String>
-    /// Title words that carry content.
+    /// Title words that carry content, in their base forms.
     let titleContent: Set<String>
     /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
     let knowledgeNames: [String]
@@ -467,9 +472,9 @@ final class AdapterNames: Sendable {
         tagNames = c.card.tags.filter { !ComposerLexicon.tagNoise.contains($0.lowercased()) }
             .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
-        nameWords = Set((titleNames + tagNames + triggerNames).joined())
-        titleHeads = AdapterNames.heads(titleNames)
-        titleContent = AdapterNames.contentWords(titleNames)
+        nameWords = Set((titleNames + tagNames + triggerNames).joined().map(ComposerLexicon.baseForm))
+        titleHeads = Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
+        titleContent = Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
         knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
         qualifierWords = AdapterNames.bracketed(c.card.title)
         aliasNames = isCharacterLike ? AdapterNames.aliasTokens(c.card.alias) : []

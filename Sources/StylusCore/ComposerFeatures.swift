@@ -55,6 +55,7 @@ public enum ComposerFeatures {
         "adapter_head_related", "wn_same", "wn_topic_narrower", "wn_adapter_narrower", "wn_kind_agrees", "wn_kind_disagrees", "person_extra",
         "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
         "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead", "lex_modifier_only",
+        "unnamed", "cos_card_unnamed", "cos_tag_unnamed", "retrieval_rank_unnamed", "cos_lead_unnamed",
     ]
     public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
@@ -69,6 +70,16 @@ public enum ComposerFeatures {
         "cos_tag": 1, "cos_lead": 1,
         "cos_card_gap": -1, "cos_title_gap": -1, "lex_title_extra": -1, "wn_adapter_narrower": -1, "wn_kind_disagrees": -1,
         "person_extra": -1, "lex_modifier_only": -1,
+        "cos_card_unnamed": 1, "cos_tag_unnamed": 1, "retrieval_rank_unnamed": 1, "cos_lead_unnamed": 1, "unnamed": -1,
+    ]
+
+    /// The closeness features that get a weight of their own when the adapter's names do not meet
+    /// the topic at all (`unnamed`): a paraphrase ("rainy day" for "Drizzle") has only them to go
+    /// on, while beside a name match they mostly repeat it, so one weight for both regimes
+    /// undervalues them where they are all the evidence there is.
+    static let unnamedRegime: [(feature: String, unnamed: String)] = [
+        ("cos_card", "cos_card_unnamed"), ("cos_tag", "cos_tag_unnamed"), ("retrieval_rank", "retrieval_rank_unnamed"),
+        ("cos_lead", "cos_lead_unnamed"),
     ]
 
     /// One-line descriptions of what each category's adapters draw, embedded once per process: the
@@ -174,8 +185,10 @@ public enum ComposerFeatures {
 struct TopicTerms {
     var keyword: String
     var words: [String]
-    /// Words that carry content (no articles or prepositions).
+    /// Words that carry content (no articles or prepositions), in their base forms
+    /// (`ComposerLexicon.baseForm`), as the adapter's names are compared.
     var content: Set<String>
+    /// The topic's head in its base form ("misty forest" → forest, "rainy" → rain).
     var head: String?
     /// The phrase looked up in WordNet: the whole topic when it is an entry ("harpy eagle"), else the head.
     var lookup: String?
@@ -185,9 +198,10 @@ struct TopicTerms {
     init(_ keyword: String, knowledge: (any WordKnowledge)?) {
         self.keyword = keyword
         words = ComposerLexicon.words(keyword)
-        content = Set(words.filter { !ComposerFeatures.functionWords.contains($0) })
-        head = TopicWords(keyword: keyword).head
         let core = words.filter { !ComposerFeatures.functionWords.contains($0) }
+        content = Set(core.map(ComposerLexicon.baseForm))
+        let head = TopicWords(keyword: keyword).head
+        self.head = head.map(ComposerLexicon.baseForm)
         var lookup = head
         var kind = -1
         var person = false
@@ -248,7 +262,8 @@ extension ComposerFeatures {
     static let iWnSame = index["wn_same"]!, iWnTopicNarrower = index["wn_topic_narrower"]!, iWnAdapterNarrower = index["wn_adapter_narrower"]!
     static let iWnKindAgrees = index["wn_kind_agrees"]!, iWnKindDisagrees = index["wn_kind_disagrees"]!, iPersonExtra = index["person_extra"]!
     static let iLeadTopic = index["lead_topic"]!, iTopicLength = index["topic_length"]!, iCosTag = index["cos_tag"]!, iCosLead = index["cos_lead"]!
-    static let iLexModifierOnly = index["lex_modifier_only"]!
+    static let iLexModifierOnly = index["lex_modifier_only"]!, iUnnamed = index["unnamed"]!
+    static let unnamedPairs: [(Int, Int)] = unnamedRegime.map { (index[$0.feature]!, index[$0.unnamed]!) }
     static let categoryIndex: [AdapterCategory: Int] = [
         .style: index["cat_style"]!, .character: index["cat_character"]!, .celebrity: index["cat_character"]!,
         .concept: index["cat_concept"]!, .clothing: index["cat_clothing"]!, .background: index["cat_background"]!,
@@ -403,6 +418,12 @@ extension ComposerFeatures {
                 // Night" for "night", "Autumn Forest" for "autumn leaves"). A conjunction, which a
                 // linear model cannot form from the coverage and head features it is made of.
                 if x[iLexTitleCoverage] > 0, x[iAdapterHeadInTopic] == 0, x[iAdapterHeadRelated] == 0 { x[iLexModifierOnly] = 1 }
+                // Neither a topic word among its names nor a title word in the topic: the names do
+                // not meet, and the closeness features speak for themselves (see `unnamedRegime`).
+                if x[iLexTopicCoverage] == 0, x[iLexTitleCoverage] == 0 {
+                    x[iUnnamed] = 1
+                    for (feature, unnamed) in unnamedPairs { x[unnamed] = x[feature] }
+                }
                 x[categoryIndex[p.category]!] = 1
                 x[iLeadTopic] = t == 0 ? 1 : 0
                 x[iTopicLength] = Double(min(6, topic.content.count)) / 6

@@ -219,6 +219,57 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(feature("stained glass windows", "glass"), 0)
     }
 
+    /// WordNet's derived forms meet their base on both sides: "rainy" is "Heavy Rain"'s head,
+    /// "darkness" a "Dark Mood" card's; "oil painting" stays a painting, not paint.
+    func testDerivedFormsMeetTheWordTheyComeFrom() {
+        let catalog = [
+            Self.adapter("rain", "Heavy Rain", tags: ["rain"], category: .concept),
+            Self.adapter("dark", "Dark Mood", tags: ["dark"], category: .concept),
+            Self.adapter("detail", "Detail Tweaker", tags: ["detail"], category: .tool),
+            Self.adapter("paint", "Paint Splatter", tags: ["paint"], category: .style),
+        ]
+        let c = compose("rainy, darkness, detailed, oil painting", catalog: catalog)
+        func feature(_ name: String, _ topic: String, _ id: String) -> Double? {
+            c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
+                .map { $0.features[ComposerFeatures.index[name]!] }
+        }
+        XCTAssertEqual(feature("lex_head_named", "rainy", "rain"), 1)
+        XCTAssertEqual(feature("adapter_head_in_topic", "rainy", "rain"), 1)
+        XCTAssertEqual(feature("lex_topic_coverage", "darkness", "dark"), 1)
+        XCTAssertEqual(feature("lex_head_named", "detailed", "detail"), 1)
+        XCTAssertEqual(feature("lex_topic_coverage", "oil painting", "paint") ?? 0, 0)
+        XCTAssertEqual(chosen(c, "rainy"), ["rain"])
+        XCTAssertFalse(chosen(c, "oil painting").contains("paint"))
+    }
+
+    /// When an adapter's names do not meet the topic at all, the closeness features get their own
+    /// weights (`unnamed` and its copies); beside a name match those copies are zero.
+    func testClosenessHasItsOwnWeightWhereTheNamesDoNotMeet() {
+        let file = PromptFile(text: "a sleeping dog")
+        let topic = file.topics.first?.keyword ?? ""
+        var model = Self.testModel
+        model.lexical.weights[ComposerFeatures.index["retrieval_rank_unnamed"]!] = 12
+        model.semantic = model.lexical
+        let c = Composer.compose(topics: file.topics, candidates: Self.catalog, promptText: file.positiveText,
+                                 options: ComposerOptions(baseModel: .sd15, model: model),
+                                 evidence: ComposeEvidence(knowledge: TinyWordNet(), topicRankings: [["watercolor", "dogs"]]))
+        let scored = c.topics.first { $0.keyword == topic }?.scored ?? []
+        func feature(_ name: String, _ id: String) -> Double? {
+            scored.first { $0.adapterID == id }.map { $0.features[ComposerFeatures.index[name]!] }
+        }
+        XCTAssertEqual(feature("unnamed", "watercolor"), 1)
+        XCTAssertEqual(feature("retrieval_rank_unnamed", "watercolor"), 1)
+        XCTAssertEqual(feature("retrieval_rank", "watercolor"), 1)
+        XCTAssertEqual(feature("unnamed", "dogs"), 0)
+        XCTAssertEqual(feature("retrieval_rank_unnamed", "dogs"), 0)
+        XCTAssertEqual(feature("retrieval_rank", "dogs"), 0.5)
+        // The explanation says which regime the evidence came from.
+        let watercolor = c.topics.flatMap(\.decisions).first { $0.adapterID == "watercolor" }
+        XCTAssertEqual(watercolor?.accepted, true)
+        XCTAssertTrue(watercolor?.reason.contains("retrieved at rank 1 (its names do not meet the topic)") ?? false,
+                      watercolor?.reason ?? "no decision")
+    }
+
     func testExplanationsNeverGiveEvidenceForAFitAsAReasonAgainst() {
         // A fit on collinear evidence can weigh a feature against its reading; here "its head is in
         // the topic" counts against. A rejection then names what reads against, not that.
