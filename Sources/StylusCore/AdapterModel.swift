@@ -83,7 +83,15 @@ public struct BaseModel: Sendable, Hashable, Codable, CustomStringConvertible {
         "pony": .pony, "ponyxl": .pony, "ponydiffusion": .pony, "ponydiffusionv6xl": .pony,
         "illustrious": .illustrious, "il": .illustrious, "illustriousxl": .illustrious,
         "flux1": .flux1D, "flux.1d": .flux1D, "flux1d": .flux1D, "flux1dev": .flux1D, "flux": .flux1D,
+        "f1": .flux1D, "f.1": .flux1D, "f1d": .flux1D, "f.1d": .flux1D,
     ]
+
+    /// Whether a word of a title is one of the base-model names above ("F1", "Flux.1", "SDXL",
+    /// "IL"): packaging, never what the adapter draws. Exact names only ("Ponytail" is hair).
+    public static func namesKnownModel(_ word: String) -> Bool {
+        let compact = word.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }
+        return compact.contains(where: \.isLetter) && aliases[compact] != nil
+    }
 
     /// The UNet family: adapters of one family load into checkpoints of that family.
     /// (Pony and Illustrious are SDXL-architecture but not interchangeable for selection.)

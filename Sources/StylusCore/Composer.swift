@@ -525,6 +525,12 @@ final class AdapterNames: Sendable {
             if ch == ")" || ch == "]" { depth = max(0, depth - 1); t.append(" "); continue }
             if depth == 0 { t.append(ch) }
         }
+        // Base-model names in a title are packaging ("Capybara F1", "Volumetric Fog F.1", "Heavy Rain
+        // SDXL"): without this the title's head would be "f1".
+        t = t.split(separator: " ", omittingEmptySubsequences: false).map { token in
+            let core = token.trimmingCharacters(in: .punctuationCharacters.subtracting(CharacterSet(charactersIn: ".")))
+            return BaseModel.namesKnownModel(core) ? "" : String(token)
+        }.joined(separator: " ")
         var parts: [String] = []
         var current = ""
         let chars = Array(t)

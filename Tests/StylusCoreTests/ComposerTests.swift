@@ -242,6 +242,30 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(chosen(c, "oil painting").contains("paint"))
     }
 
+    /// A base model's name in a title is packaging: "Capybara F1" is about capybaras, and is the
+    /// topic "capybara" exactly; "Ponytail" is hair, not Pony.
+    func testBaseModelNamesInTitlesAreNotWhatItDraws() {
+        let catalog = [
+            Self.adapter("capy", "Capybara F1", tags: ["capybara"], category: .animal),
+            Self.adapter("fog", "Volumetric Fog F.1 [Flux]", tags: ["fog"], category: .concept),
+            Self.adapter("tail", "Ponytail", tags: ["hairstyle"], category: .concept),
+        ]
+        let c = compose("capybara, fog, ponytail", catalog: catalog)
+        func feature(_ name: String, _ topic: String, _ id: String) -> Double? {
+            c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
+                .map { $0.features[ComposerFeatures.index[name]!] }
+        }
+        XCTAssertEqual(feature("adapter_head_in_topic", "capybara", "capy"), 1)
+        XCTAssertEqual(feature("lex_exact_name", "capybara", "capy"), 1)
+        XCTAssertEqual(feature("lex_exact_name", "fog", "fog"), 0, "'Volumetric' is a word the topic does not ask for")
+        XCTAssertEqual(feature("adapter_head_in_topic", "fog", "fog"), 1)
+        XCTAssertEqual(feature("lex_exact_name", "ponytail", "tail"), 1)
+        XCTAssertTrue(BaseModel.namesKnownModel("F.1"))
+        XCTAssertTrue(BaseModel.namesKnownModel("SDXL"))
+        XCTAssertFalse(BaseModel.namesKnownModel("Ponytail"))
+        XCTAssertFalse(BaseModel.namesKnownModel("1.5"), "a number alone is no name")
+    }
+
     /// When an adapter's names do not meet the topic at all, the closeness features get their own
     /// weights (`unnamed` and its copies); beside a name match those copies are zero.
     func testClosenessHasItsOwnWeightWhereTheNamesDoNotMeet() {
