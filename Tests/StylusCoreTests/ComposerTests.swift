@@ -65,6 +65,12 @@ final class ComposerTests: XCTestCase {
                                 evidence: ComposeEvidence(knowledge: knowledge))
     }
 
+    /// A scored pair's feature, nil when the pair was not scored.
+    func feature(_ name: String, of c: Composition, topic: String, adapter id: String) -> Double? {
+        c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
+            .map { $0.features[ComposerFeatures.index[name]!] }
+    }
+
     func chosen(_ c: Composition, _ keyword: String) -> [String] {
         c.topics.first { $0.keyword == keyword }?.adapters.map(\.adapterID) ?? []
     }
@@ -208,10 +214,7 @@ final class ComposerTests: XCTestCase {
 
     func testATitleThatSharesOnlyAModifierIsFlagged() {
         let c = compose("a castle on a hill, stained glass windows")
-        func feature(_ topic: String, _ id: String) -> Double? {
-            c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
-                .map { $0.features[ComposerFeatures.index["lex_modifier_only"]!] }
-        }
+        func feature(_ topic: String, _ id: String) -> Double? { self.feature("lex_modifier_only", of: c, topic: topic, adapter: id) }
         // "Castle Ruins" is about ruins; "castle" only modifies them.
         XCTAssertEqual(feature("castle", "ruins"), 1)
         XCTAssertEqual(feature("castle", "castles"), 0)
@@ -229,10 +232,7 @@ final class ComposerTests: XCTestCase {
             Self.adapter("paint", "Paint Splatter", tags: ["paint"], category: .style),
         ]
         let c = compose("rainy, darkness, detailed, oil painting", catalog: catalog)
-        func feature(_ name: String, _ topic: String, _ id: String) -> Double? {
-            c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
-                .map { $0.features[ComposerFeatures.index[name]!] }
-        }
+        func feature(_ name: String, _ topic: String, _ id: String) -> Double? { self.feature(name, of: c, topic: topic, adapter: id) }
         XCTAssertEqual(feature("lex_head_named", "rainy", "rain"), 1)
         XCTAssertEqual(feature("adapter_head_in_topic", "rainy", "rain"), 1)
         XCTAssertEqual(feature("lex_topic_coverage", "darkness", "dark"), 1)
@@ -251,10 +251,7 @@ final class ComposerTests: XCTestCase {
             Self.adapter("tail", "Ponytail", tags: ["hairstyle"], category: .concept),
         ]
         let c = compose("capybara, fog, ponytail", catalog: catalog)
-        func feature(_ name: String, _ topic: String, _ id: String) -> Double? {
-            c.topics.first { $0.keyword == topic }?.scored.first { $0.adapterID == id }
-                .map { $0.features[ComposerFeatures.index[name]!] }
-        }
+        func feature(_ name: String, _ topic: String, _ id: String) -> Double? { self.feature(name, of: c, topic: topic, adapter: id) }
         XCTAssertEqual(feature("adapter_head_in_topic", "capybara", "capy"), 1)
         XCTAssertEqual(feature("lex_exact_name", "capybara", "capy"), 1)
         XCTAssertEqual(feature("lex_exact_name", "fog", "fog"), 0, "'Volumetric' is a word the topic does not ask for")
@@ -277,10 +274,7 @@ final class ComposerTests: XCTestCase {
         let c = Composer.compose(topics: file.topics, candidates: Self.catalog, promptText: file.positiveText,
                                  options: ComposerOptions(baseModel: .sd15, model: model),
                                  evidence: ComposeEvidence(knowledge: TinyWordNet(), topicRankings: [["watercolor", "dogs"]]))
-        let scored = c.topics.first { $0.keyword == topic }?.scored ?? []
-        func feature(_ name: String, _ id: String) -> Double? {
-            scored.first { $0.adapterID == id }.map { $0.features[ComposerFeatures.index[name]!] }
-        }
+        func feature(_ name: String, _ id: String) -> Double? { self.feature(name, of: c, topic: topic, adapter: id) }
         XCTAssertEqual(feature("unnamed", "watercolor"), 1)
         XCTAssertEqual(feature("retrieval_rank_unnamed", "watercolor"), 1)
         XCTAssertEqual(feature("retrieval_rank", "watercolor"), 1)
