@@ -55,8 +55,10 @@ public enum OfflineRefiner {
         return out
     }
 
+    static let triggerNegations: Set<String> = ["no", "without", "sin", "sans", "ohne", "kein", "keine", "sem", "senza", "geen", "bez"]
+
     /// "trigger: xyz", "trigger word is xyz", "use trigger xyz", "触发词 xyz", "トリガー: xyz";
-    /// never "no trigger (needed)".
+    /// never "no trigger (needed)" or "sin trigger".
     static func triggersNamed(in text: String) -> [String] {
         let lower = text.lowercased()
         var found: [String] = []
@@ -64,8 +66,10 @@ public enum OfflineRefiner {
             var search = lower.startIndex..<lower.endIndex
             while let r = lower.range(of: marker, range: search) {
                 search = r.upperBound..<lower.endIndex
-                let before = String(lower[..<r.lowerBound].suffix(4))
-                if before.hasSuffix("no ") || before.hasSuffix("no") || before.hasSuffix("out ") { continue }
+                // "no trigger", "without trigger", and the same in the other languages cards are written in
+                // ("sin trigger", "sans trigger", "ohne Trigger", "kein Trigger", "sem trigger", "senza trigger").
+                let wordBefore = lower[..<r.lowerBound].reversed().drop(while: { $0 == " " }).prefix(while: { $0.isLetter })
+                if Self.triggerNegations.contains(String(wordBefore.reversed())) { continue }
                 var rest = lower[r.upperBound...].drop(while: { " ：:=-\"'是は".contains($0) })
                 if rest.hasPrefix("is ") { rest = rest.dropFirst(3) }
                 if rest.hasPrefix("word ") || rest.hasPrefix("words ") { continue }

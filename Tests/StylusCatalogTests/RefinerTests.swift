@@ -104,6 +104,10 @@ final class RefinerTests: XCTestCase {
         XCTAssertEqual(OfflineRefiner.refine(card(triggers: [" abc ", "abc", "", "d, e"])).triggerWords, ["abc", "d, e"])
         XCTAssertEqual(OfflineRefiner.refine(card("Use trigger wcxl. Strength 0.8")).triggerWords, ["wcxl"])
         XCTAssertEqual(OfflineRefiner.refine(card("no trigger needed, just put it in")).triggerWords, [])
+        // A negation in the card's language: "sin trigger" is Spanish for "no trigger", not a trigger "감사합니다".
+        XCTAssertEqual(OfflineRefiner.refine(card("36 imgs, epoch 10. sin trigger 감사합니다")).triggerWords, [])
+        XCTAssertEqual(OfflineRefiner.refine(card("Sans trigger, poids 0.8")).triggerWords, [])
+        XCTAssertEqual(OfflineRefiner.refine(card("notrigger? Use trigger nosin")).triggerWords, ["nosin"])
         XCTAssertEqual(OfflineRefiner.refine(card(training: ["1girl", "mychar", "solo", "blue cape", "x", "y"])).triggerWords,
                        ["mychar", "blue cape", "x"])
     }
