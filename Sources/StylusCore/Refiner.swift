@@ -56,28 +56,39 @@ public enum OfflineRefiner {
     }
 
     static let triggerNegations: Set<String> = ["no", "without", "sin", "sans", "ohne", "kein", "keine", "sem", "senza", "geen", "bez"]
+    /// Negations written straight before the word, as Chinese and Japanese do ("无触发词": no trigger word).
+    static let triggerNegationsJoined = ["无", "無", "没有", "不需要", "不用", "不要"]
+    /// What follows "trigger:" when there is none ("トリガーワードなし": trigger word, none), or when it is advice.
+    static let noTrigger = ["needed", "required", "none", "n/a", "not needed", "optional", "なし", "無し", "不要", "无", "無",
+                            "不需要", "没有", "없음", "없어요", "aucun", "aucune", "ninguno", "ninguna", "nada", "keine", "keiner",
+                            "nessuno", "nenhum", "weight", "strength"]
 
     /// "trigger: xyz", "trigger word is xyz", "use trigger xyz", "触发词 xyz", "トリガー: xyz";
     /// never "no trigger (needed)" or "sin trigger".
     static func triggersNamed(in text: String) -> [String] {
         let lower = text.lowercased()
         var found: [String] = []
-        for marker in ["trigger words", "trigger word", "triggers", "trigger", "触发词", "トリガーワード", "トリガー", "activation"] {
+        let markers = ["trigger words", "trigger word", "triggers", "trigger", "触发词", "トリガーワード", "トリガー", "activation"]
+        for marker in markers {
             var search = lower.startIndex..<lower.endIndex
             while let r = lower.range(of: marker, range: search) {
                 search = r.upperBound..<lower.endIndex
+                // A longer marker here was read in its own turn ("トリガー" in "トリガーワードなし").
+                if markers.contains(where: { $0.count > marker.count && lower[r.lowerBound...].hasPrefix($0) }) { continue }
                 // "no trigger", "without trigger", and the same in the other languages cards are written in
                 // ("sin trigger", "sans trigger", "ohne Trigger", "kein Trigger", "sem trigger", "senza trigger").
-                let wordBefore = lower[..<r.lowerBound].reversed().drop(while: { $0 == " " }).prefix(while: { $0.isLetter })
+                let textBefore = lower[..<r.lowerBound]
+                let wordBefore = textBefore.reversed().drop(while: { $0 == " " }).prefix(while: { $0.isLetter })
                 if Self.triggerNegations.contains(String(wordBefore.reversed())) { continue }
+                if Self.triggerNegationsJoined.contains(where: { textBefore.hasSuffix($0) }) { continue }  // "无触发词"
                 var rest = lower[r.upperBound...].drop(while: { " ：:=-\"'是は".contains($0) })
                 if rest.hasPrefix("is ") { rest = rest.dropFirst(3) }
                 if rest.hasPrefix("word ") || rest.hasPrefix("words ") { continue }
                 let tokenSlice = rest.prefix(while: { !",.;。、\n()\"'".contains($0) })
                 let token = tokenSlice.trimmingCharacters(in: .whitespaces)
                 let first = token.split(separator: " ").prefix(3).joined(separator: " ")
-                guard !first.isEmpty, first.count <= 40,
-                      !["needed", "required", "none", "n/a", "not needed", "optional"].contains(where: { first.hasPrefix($0) })
+                guard !first.isEmpty, first.count <= 40, first.contains(where: \.isLetter),
+                      !Self.noTrigger.contains(where: { first.hasPrefix($0) })
                 else { continue }
                 // Keep the author's casing: same offset in the original text (lowercasing kept the length
                 // for the scripts we meet; fall back to the lowercased token otherwise).

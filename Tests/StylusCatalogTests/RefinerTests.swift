@@ -108,6 +108,11 @@ final class RefinerTests: XCTestCase {
         XCTAssertEqual(OfflineRefiner.refine(card("36 imgs, epoch 10. sin trigger 감사합니다")).triggerWords, [])
         XCTAssertEqual(OfflineRefiner.refine(card("Sans trigger, poids 0.8")).triggerWords, [])
         XCTAssertEqual(OfflineRefiner.refine(card("notrigger? Use trigger nosin")).triggerWords, ["nosin"])
+        // "No trigger word" in Chinese and "trigger word: none" in Japanese; a number is no trigger.
+        XCTAssertEqual(OfflineRefiner.refine(card("concept: dragon 无触发词 first lora, be gentle")).triggerWords, [])
+        XCTAssertEqual(OfflineRefiner.refine(card("トリガーワードなし please post your images")).triggerWords, [])
+        XCTAssertEqual(OfflineRefiner.refine(card("trigger: 0.8")).triggerWords, [])
+        XCTAssertEqual(OfflineRefiner.refine(card("触发词: 水彩画")).triggerWords, ["水彩画"])
         XCTAssertEqual(OfflineRefiner.refine(card(training: ["1girl", "mychar", "solo", "blue cape", "x", "y"])).triggerWords,
                        ["mychar", "blue cape", "x"])
     }
