@@ -58,10 +58,12 @@ public enum OfflineRefiner {
     static let triggerNegations: Set<String> = ["no", "without", "sin", "sans", "ohne", "kein", "keine", "sem", "senza", "geen", "bez"]
     /// Negations written straight before the word, as Chinese and Japanese do ("无触发词": no trigger word).
     static let triggerNegationsJoined = ["无", "無", "没有", "不需要", "不用", "不要"]
-    /// What follows "trigger:" when there is none ("トリガーワードなし": trigger word, none), or when it is advice.
-    static let noTrigger = ["needed", "required", "none", "n/a", "not needed", "optional", "なし", "無し", "不要", "无", "無",
-                            "不需要", "没有", "없음", "없어요", "aucun", "aucune", "ninguno", "ninguna", "nada", "keine", "keiner",
-                            "nessuno", "nenhum", "weight", "strength"]
+    /// What follows "trigger:" when there is none or it is advice: the start of the text ("not needed",
+    /// "weight 0.8"), or its whole first word ("トリガーワードなし": trigger word, none; a trigger
+    /// "无脸男" is a name, not "无").
+    static let noTriggerStarts = ["needed", "required", "none", "n/a", "not needed", "optional", "weight", "strength"]
+    static let noTriggerWords: Set<String> = ["なし", "無し", "不要", "无", "無", "不需要", "没有", "없음", "없어요", "aucun", "aucune",
+                                              "ninguno", "ninguna", "nada", "keine", "keiner", "nessuno", "nenhum"]
 
     /// "trigger: xyz", "trigger word is xyz", "use trigger xyz", "触发词 xyz", "トリガー: xyz";
     /// never "no trigger (needed)" or "sin trigger".
@@ -88,7 +90,8 @@ public enum OfflineRefiner {
                 let token = tokenSlice.trimmingCharacters(in: .whitespaces)
                 let first = token.split(separator: " ").prefix(3).joined(separator: " ")
                 guard !first.isEmpty, first.count <= 40, first.contains(where: \.isLetter),
-                      !Self.noTrigger.contains(where: { first.hasPrefix($0) })
+                      !Self.noTriggerStarts.contains(where: { first.hasPrefix($0) }),
+                      !Self.noTriggerWords.contains(first.split(separator: " ").first.map(String.init) ?? "")
                 else { continue }
                 // Keep the author's casing: same offset in the original text (lowercasing kept the length
                 // for the scripts we meet; fall back to the lowercased token otherwise).

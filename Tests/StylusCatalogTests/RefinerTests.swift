@@ -113,6 +113,7 @@ final class RefinerTests: XCTestCase {
         XCTAssertEqual(OfflineRefiner.refine(card("トリガーワードなし please post your images")).triggerWords, [])
         XCTAssertEqual(OfflineRefiner.refine(card("trigger: 0.8")).triggerWords, [])
         XCTAssertEqual(OfflineRefiner.refine(card("触发词: 水彩画")).triggerWords, ["水彩画"])
+        XCTAssertEqual(OfflineRefiner.refine(card("触发词: 无脸男")).triggerWords, ["无脸男"])
         XCTAssertEqual(OfflineRefiner.refine(card(training: ["1girl", "mychar", "solo", "blue cape", "x", "y"])).triggerWords,
                        ["mychar", "blue cape", "x"])
     }
