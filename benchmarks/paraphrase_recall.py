@@ -7,19 +7,18 @@ these; only the semantic evidence can. Prints "hit/total".
   benchmarks/paraphrase_recall.py ../shared/bench/dev-b composed.jsonl
 """
 import json
-import re
+import os
 import sys
 
-IGNORED = {"a", "an", "the", "of", "in", "on", "with", "and", "style", "art", "xl", "lora"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from fit_composer import words as content_words  # noqa: E402  the fitting script's word normalisation
+
+# Packaging words that say nothing about what a card draws.
+PACKAGING = {"style", "art", "xl", "lora"}
 
 
 def words(text):
-    out = set()
-    for w in re.findall(r"[a-z0-9]+", text.lower()):
-        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out.add(w)
-    return out - IGNORED
+    return content_words(text) - PACKAGING
 
 
 def main():

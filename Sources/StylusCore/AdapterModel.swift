@@ -83,14 +83,20 @@ public struct BaseModel: Sendable, Hashable, Codable, CustomStringConvertible {
         "pony": .pony, "ponyxl": .pony, "ponydiffusion": .pony, "ponydiffusionv6xl": .pony,
         "illustrious": .illustrious, "il": .illustrious, "illustriousxl": .illustrious,
         "flux1": .flux1D, "flux.1d": .flux1D, "flux1d": .flux1D, "flux1dev": .flux1D, "flux": .flux1D,
-        "f1": .flux1D, "f.1": .flux1D, "f1d": .flux1D, "f.1d": .flux1D,
+        "f1": .flux1D, "f.1": .flux1D, "f1d": .flux1D, "f.1d": .flux1D, "stablediffusionxl": .sdxl,
     ]
 
-    /// Whether a word of a title is one of the base-model names above ("F1", "Flux.1", "SDXL",
-    /// "IL"): packaging, never what the adapter draws. Exact names only ("Ponytail" is hair).
+    /// Whether a text is exactly one of the base-model names above ("sdxl", "Pony XL", "F.1", "1.5"):
+    /// a tag or title word that says what the adapter loads into, never what it draws. Exact names
+    /// only, unlike `init` (which reads messy base-model fields): "Ponytail" is hair.
+    public static func isName(_ text: String) -> Bool {
+        aliases[text.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }] != nil
+    }
+
+    /// A title word that names a base model ("Capybara F1"); a bare number ("Detail 1.5") is left to
+    /// the title's own noise words.
     public static func namesKnownModel(_ word: String) -> Bool {
-        let compact = word.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }
-        return compact.contains(where: \.isLetter) && aliases[compact] != nil
+        word.contains(where: \.isLetter) && isName(word)
     }
 
     /// The UNet family: adapters of one family load into checkpoints of that family.

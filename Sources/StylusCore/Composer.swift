@@ -517,6 +517,9 @@ final class AdapterNames: Sendable {
         return out
     }
 
+    /// Punctuation around a title word, not the dot inside "F.1".
+    private static let punctuationAroundName = CharacterSet.punctuationCharacters.subtracting(CharacterSet(charactersIn: "."))
+
     static func titleAlternatives(_ title: String) -> [[String]] {
         var t = ""
         var depth = 0
@@ -528,8 +531,7 @@ final class AdapterNames: Sendable {
         // Base-model names in a title are packaging ("Capybara F1", "Volumetric Fog F.1", "Heavy Rain
         // SDXL"): without this the title's head would be "f1".
         t = t.split(separator: " ", omittingEmptySubsequences: false).map { token in
-            let core = token.trimmingCharacters(in: .punctuationCharacters.subtracting(CharacterSet(charactersIn: ".")))
-            return BaseModel.namesKnownModel(core) ? "" : String(token)
+            BaseModel.namesKnownModel(token.trimmingCharacters(in: punctuationAroundName)) ? "" : String(token)
         }.joined(separator: " ")
         var parts: [String] = []
         var current = ""

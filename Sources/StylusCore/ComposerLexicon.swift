@@ -174,14 +174,9 @@ public enum ComposerWords {
     /// A tag in normal form when it names a subject (not a category or a base model), else nil.
     static func subjectTag(_ raw: String) -> String? {
         let tag = raw.trimmingCharacters(in: .whitespaces).lowercased()
-        return !tag.isEmpty && AdapterCategory(tag: tag) == nil && !isBaseModelName(tag) ? tag : nil
+        return !tag.isEmpty && AdapterCategory(tag: tag) == nil && !BaseModel.isName(tag) ? tag : nil
     }
 
     /// A catalog's tags repeat across thousands of cards: each is classified once per process.
     private static let subjectTagMemo = BoundedMemo<String, String?>(capacity: 100_000)
-
-    /// A tag that names a known base model ("sdxl", "flux", "Pony XL"), not a subject.
-    static func isBaseModelName(_ tag: String) -> Bool {
-        BaseModel(tag).map { [BaseModel.sd14, .sd15, .sd21, .sdxl, .pony, .illustrious, .flux1D].contains($0) } ?? false
-    }
 }

@@ -341,6 +341,8 @@ final class ComposerTests: XCTestCase {
                        ["watercolor", "ink wash"])
         // Remembered per raw tag: asking again (and in another order) gives the same answer.
         XCTAssertEqual(ComposerWords.subjectTags([" Ink Wash ", "Animals", "watercolor"]), ["ink wash", "watercolor"])
+        // Exact base-model names only: a "ponytail" tag is hair, not Pony.
+        XCTAssertEqual(ComposerWords.subjectTags(["ponytail", "Pony XL", "sd 1.5", "F.1", "Stable Diffusion XL"]), ["ponytail"])
     }
 
     /// The closest tag counts even when the card as a whole is far from the topic, and the lead says
