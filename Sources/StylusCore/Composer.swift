@@ -358,15 +358,22 @@ struct TopicWords {
         runs = NameContext.squashedRuns(words)
         let trimmed = keyword.trimmingCharacters(in: .whitespaces)
         hasQualifier = trimmed.hasSuffix(")") && (trimmed.firstIndex(of: "(").map { $0 > trimmed.startIndex } ?? false)
+        // A bracketed qualifier says which one, not what: the head of "watercolor (medium)" is
+        // watercolor, of "makima (chainsaw man)" makima.
+        var beforeQualifier = words
+        if let open = trimmed.firstIndex(of: "("), open > trimmed.startIndex {
+            let before = ComposerLexicon.words(String(trimmed[..<open]))
+            if !before.isEmpty { beforeQualifier = before }
+        }
         var lead: [String] = []
-        for w in words {
+        for w in beforeQualifier {
             if ComposerLexicon.headStops.contains(w), !lead.isEmpty { break }
             lead.append(w)
         }
         // The head is the last meaningful word; a trailing verb form does not count ("cat waiting").
         var meaningful = lead.filter { !ComposerLexicon.topicNoise.contains($0) }
         if meaningful.isEmpty {  // "style of Studio Ghibli": the head follows "of"
-            meaningful = words.filter { !ComposerLexicon.topicNoise.contains($0) && !ComposerLexicon.headStops.contains($0) }
+            meaningful = beforeQualifier.filter { !ComposerLexicon.topicNoise.contains($0) && !ComposerLexicon.headStops.contains($0) }
         }
         var h = meaningful.last ?? lead.last
         if let last = h, meaningful.count >= 2, last.hasSuffix("ing"), !ComposerLexicon.ingHeadNouns.contains(last) {

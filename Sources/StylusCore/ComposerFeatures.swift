@@ -74,7 +74,7 @@ public enum ComposerFeatures {
     ]
 
     /// The closeness features that get a weight of their own when the adapter's names do not meet
-    /// the topic at all (`unnamed`): a paraphrase ("rainy day" for "Drizzle") has only them to go
+    /// the topic at all, not even through WordNet (`unnamed`): a paraphrase ("rainy day" for "Drizzle") has only them to go
     /// on, while beside a name match they mostly repeat it, so one weight for both regimes
     /// undervalues them where they are all the evidence there is.
     static let unnamedRegime: [(feature: String, unnamed: String)] = [
@@ -418,9 +418,10 @@ extension ComposerFeatures {
                 // Night" for "night", "Autumn Forest" for "autumn leaves"). A conjunction, which a
                 // linear model cannot form from the coverage and head features it is made of.
                 if x[iLexTitleCoverage] > 0, x[iAdapterHeadInTopic] == 0, x[iAdapterHeadRelated] == 0 { x[iLexModifierOnly] = 1 }
-                // Neither a topic word among its names nor a title word in the topic: the names do
-                // not meet, and the closeness features speak for themselves (see `unnamedRegime`).
-                if x[iLexTopicCoverage] == 0, x[iLexTitleCoverage] == 0 {
+                // Neither a topic word among its names, nor a title word in the topic, nor its head a
+                // synonym or class of the topic's ("mist" and "Volumetric Fog"): the names do not
+                // meet, and the closeness features speak for themselves (see `unnamedRegime`).
+                if x[iLexTopicCoverage] == 0, x[iLexTitleCoverage] == 0, x[iAdapterHeadRelated] == 0 {
                     x[iUnnamed] = 1
                     for (feature, unnamed) in unnamedPairs { x[unnamed] = x[feature] }
                 }

@@ -345,7 +345,7 @@ enum Chunker {
                     chunk = Chunk(words: [w], isAction: isVerbStart(lower) && !Lexicon.ingAdjectives.contains(lower))
                 } else if isParticiple(lower), nextRole != .content {
                     flush()  // "curled up in the snow": the verb itself is not a topic
-                } else if isFiniteVerb(lower, after: chunk, next: nextRole) {
+                } else if isFiniteVerb(lower, after: chunk, next: next) {
                     flush()  // "a giant mecha kneels in a flooded city": the subject is the topic
                 } else {
                     chunk.words.append(w)
@@ -359,15 +359,31 @@ enum Chunker {
     }
 
     /// A verb that ends its subject's phrase in running text: "mist hangs between the trees",
-    /// "ferns give off a soft light". Only words WordNet's tagged counts say are almost never nouns
-    /// (`VerbForms`), only after a phrase has begun and before a preposition, determiner or pronoun,
-    /// so "autumn leaves" or "business suits" stay nouns.
-    static func isFiniteVerb(_ w: String, after chunk: Chunk, next: Role?) -> Bool {
-        guard !chunk.isAction, let subject = chunk.words.last?.lower, let next, next != .content, next != .filler else { return false }
+    /// "ferns give off a soft light", "Sailor Moon strikes her pose". Only after a phrase has begun,
+    /// and only where what follows says so:
+    /// - words WordNet's tagged counts say are almost never nouns (`VerbForms`) before a preposition,
+    ///   determiner or pronoun, or before a participle ("sits parked"), so "autumn leaves" or
+    ///   "business suits" stay nouns;
+    /// - words as often verbs as nouns ("strikes", "circles", "share") only before an object: an
+    ///   article or a possessive (a noun phrase is seldom followed straight by one), or in their base
+    ///   form after a plural subject.
+    static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?) -> Bool {
+        guard !chunk.isAction, let subject = chunk.words.last?.lower, let next else { return false }
+        if objectStarts.contains(next), VerbForms.objectTaking.contains(w) { return true }
+        let nextRole = role(next)
+        if VerbForms.thirdPerson.contains(w), nextRole == .content, isParticiple(next) { return true }
+        guard nextRole != .content, nextRole != .filler else { return false }
         if VerbForms.thirdPerson.contains(w) { return true }
-        // A base form follows a plural subject: "searchlights sweep across".
-        return VerbForms.base.contains(w) && subject.count > 3 && subject.hasSuffix("s") && !subject.hasSuffix("ss")
+        // A base form follows a plural subject: "searchlights sweep across", "power lines stretch
+        // behind" (plural nouns seldom modify a noun, so a verb-or-noun word counts here too).
+        guard subject.count > 3, subject.hasSuffix("s"), !subject.hasSuffix("ss") else { return false }
+        return VerbForms.base.contains(w) || (VerbForms.objectTaking.contains(w) && !w.hasSuffix("s"))
     }
+
+    /// Words that open a verb's object: "strikes *her* pose", "circles *the* wreck".
+    static let objectStarts: Set<String> = [
+        "a", "an", "the", "his", "her", "its", "their", "my", "your", "our", "this", "these", "those", "him", "them",
+    ]
 
     /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".
     static func isStyleModifier(_ w: String) -> Bool {

@@ -263,6 +263,14 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(BaseModel.namesKnownModel("1.5"), "a number alone is no name")
     }
 
+    /// A booru qualifier in brackets says which one, not what: the topic's head is before it, so
+    /// "Watercolor Dream" names the head of "watercolor (medium)".
+    func testATopicsHeadIsBeforeItsQualifier() {
+        let c = compose("watercolor \\(medium\\)", catalog: Self.catalog)
+        XCTAssertEqual(c.topics.map(\.keyword), ["watercolor (medium)"])
+        XCTAssertEqual(feature("lex_head_named", of: c, topic: "watercolor (medium)", adapter: "watercolor"), 1)
+    }
+
     /// When an adapter's names do not meet the topic at all, the closeness features get their own
     /// weights (`unnamed` and its copies); beside a name match those copies are zero.
     func testClosenessHasItsOwnWeightWhereTheNamesDoNotMeet() {
@@ -281,6 +289,12 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(feature("unnamed", "dogs"), 0)
         XCTAssertEqual(feature("retrieval_rank_unnamed", "dogs"), 0)
         XCTAssertEqual(feature("retrieval_rank", "dogs"), 0.5)
+        // A class of the topic in WordNet is a meeting of names too: "Realistic Dogs" for "corgi".
+        let corgi = compose("a corgi", catalog: [Self.catalog[0], Self.catalog[8]])
+        XCTAssertEqual(self.feature("adapter_head_related", of: corgi, topic: "corgi", adapter: "dogs"), 1)
+        XCTAssertEqual(self.feature("lex_topic_coverage", of: corgi, topic: "corgi", adapter: "dogs"), 0)
+        XCTAssertEqual(self.feature("unnamed", of: corgi, topic: "corgi", adapter: "dogs"), 0)
+        XCTAssertEqual(self.feature("unnamed", of: corgi, topic: "corgi", adapter: "watercolor"), 1)
         // The explanation says which regime the evidence came from.
         let watercolor = c.topics.flatMap(\.decisions).first { $0.adapterID == "watercolor" }
         XCTAssertEqual(watercolor?.accepted, true)

@@ -42,6 +42,14 @@ final class KeywordTests: XCTestCase {
         // Plural nouns that are also verbs stay nouns: WordNet tags them as nouns too often.
         XCTAssertEqual(topics("a hedgehog curled up in autumn leaves"), ["hedgehog", "autumn leaves"])
         XCTAssertEqual(topics("two men in business suits with ties"), ["men", "business suits", "ties"])
+        // A word as often a verb as a noun ends the phrase where an object follows it, or in its base
+        // form after a plural subject; an unambiguous verb also before a participle.
+        XCTAssertEqual(topics("Sailor Moon strikes her transformation pose on a rooftop"), ["Sailor Moon", "transformation pose", "rooftop"])
+        XCTAssertEqual(topics("a great white shark circles the broken hull of a shipwreck"), ["white shark", "broken hull", "shipwreck"])
+        XCTAssertEqual(topics("tangled power lines stretch behind her across a blue sky"), ["tangled power lines", "blue sky"])
+        XCTAssertEqual(topics("a Cybertruck sits parked in front of a museum"), ["Cybertruck", "museum"])
+        // A verb's own object keeps its words: "kids" is no verb here.
+        XCTAssertEqual(topics("a dog giving kids a ride"), ["dog", "giving kids", "ride"])
         // Irregular past forms from WordNet's verb.exc end a phrase too when no noun follows; before
         // a noun they are its modifier.
         XCTAssertEqual(topics("a tower overgrown with ivy, a shield broken in half"), ["tower", "ivy", "shield", "half"])
