@@ -254,7 +254,7 @@ public enum Composer {
         return "score \(format(prob)) \(positive ? "≥" : "<") \(format(threshold))" + (said.isEmpty ? "" : ": " + said.joined(separator: "; "))
     }
 
-    static func describe(_ feature: String, _ value: Double) -> String {
+    package static func describe(_ feature: String, _ value: Double) -> String {
         switch feature {
         case "cos_card": return "cosine \(format(value)) with the card"
         case "cos_title": return "cosine \(format(value)) with the title"
@@ -283,6 +283,7 @@ public enum Composer {
         case "cos_tag": return "cosine \(format(value)) with its closest tag"
         case "cos_lead": return value > 0 ? "\(format(value)) closer than the next candidate" : "\(format(-value)) less close than the best candidate"
         case "unnamed": return value > 0 ? "its names do not meet the topic" : "its names meet the topic"
+        case "lex_description": return "its description uses \(Int((value * 100).rounded()))% of the topic's words"
         default:
             if feature.hasSuffix("_unnamed") {
                 return describe(String(feature.dropLast("_unnamed".count)), value) + " (its names do not meet the topic)"
@@ -452,6 +453,13 @@ final class AdapterNames: Sendable {
     let titleContent: Set<String>
     /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
     let knowledgeNames: [String]
+    /// The first `describedWords` distinct content words of the refined description, in base forms,
+    /// without the words the refiner writes into every description (its category phrase, the base
+    /// model): where a card with a cryptic title says what it draws.
+    let descriptionWords: Set<String>
+    static let describedWords = 48
+    static let refinerWords: Set<String> = Set(AdapterCategory.allCases.flatMap { ComposerLexicon.words(OfflineRefiner.categoryPhrase($0)) })
+        .union(["tags", "tag", "trigger"])
 
     static func heads(_ titleNames: [[String]]) -> Set<String> {
         Set(titleNames.compactMap { name in
@@ -483,9 +491,20 @@ final class AdapterNames: Sendable {
         titleHeads = Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
         titleContent = Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
         knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
+        descriptionWords = AdapterNames.contentWords(of: c.refinement.refinedDescription)
         qualifierWords = AdapterNames.bracketed(c.card.title)
         aliasNames = isCharacterLike ? AdapterNames.aliasTokens(c.card.alias) : []
         triggerTokens = isCharacterLike ? Set(triggerNames.joined().map { NameContext.squash($0) }.filter { $0.count >= 3 }) : []
+    }
+
+    static func contentWords(of description: String) -> Set<String> {
+        var out: Set<String> = []
+        for w in ComposerLexicon.words(description)
+        where !ComposerFeatures.functionWords.contains(w) && !refinerWords.contains(w) && !BaseModel.isName(w) {
+            out.insert(ComposerLexicon.baseForm(w))
+            if out.count == describedWords { break }
+        }
+        return out
     }
 
     /// The parts of an alias that can be names: split at underscores, dots and case changes

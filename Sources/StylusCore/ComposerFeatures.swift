@@ -55,7 +55,7 @@ public enum ComposerFeatures {
         "adapter_head_related", "wn_same", "wn_topic_narrower", "wn_adapter_narrower", "wn_kind_agrees", "wn_kind_disagrees", "person_extra",
         "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
         "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead", "lex_modifier_only",
-        "unnamed", "cos_card_unnamed", "cos_tag_unnamed", "retrieval_rank_unnamed", "cos_lead_unnamed",
+        "unnamed", "cos_card_unnamed", "cos_tag_unnamed", "retrieval_rank_unnamed", "cos_lead_unnamed", "lex_description_unnamed",
     ]
     public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
@@ -71,6 +71,7 @@ public enum ComposerFeatures {
         "cos_card_gap": -1, "cos_title_gap": -1, "lex_title_extra": -1, "wn_adapter_narrower": -1, "wn_kind_disagrees": -1,
         "person_extra": -1, "lex_modifier_only": -1,
         "cos_card_unnamed": 1, "cos_tag_unnamed": 1, "retrieval_rank_unnamed": 1, "cos_lead_unnamed": 1, "unnamed": -1,
+        "lex_description_unnamed": 1,
     ]
 
     /// The closeness features that get a weight of their own when the adapter's names do not meet
@@ -263,6 +264,7 @@ extension ComposerFeatures {
     static let iWnKindAgrees = index["wn_kind_agrees"]!, iWnKindDisagrees = index["wn_kind_disagrees"]!, iPersonExtra = index["person_extra"]!
     static let iLeadTopic = index["lead_topic"]!, iTopicLength = index["topic_length"]!, iCosTag = index["cos_tag"]!, iCosLead = index["cos_lead"]!
     static let iLexModifierOnly = index["lex_modifier_only"]!, iUnnamed = index["unnamed"]!
+    static let iLexDescriptionUnnamed = index["lex_description_unnamed"]!
     static let unnamedPairs: [(Int, Int)] = unnamedRegime.map { (index[$0.feature]!, index[$0.unnamed]!) }
     static let categoryIndex: [AdapterCategory: Int] = [
         .style: index["cat_style"]!, .character: index["cat_character"]!, .celebrity: index["cat_character"]!,
@@ -424,6 +426,13 @@ extension ComposerFeatures {
                 if x[iLexTopicCoverage] == 0, x[iLexTitleCoverage] == 0, x[iAdapterHeadRelated] == 0 {
                     x[iUnnamed] = 1
                     for (feature, unnamed) in unnamedPairs { x[unnamed] = x[feature] }
+                    // A card whose title hides its concept may still say it: "Kuroishi Hōgetsu" is
+                    // "black ink on rice paper … sumi-e". Beside a name match this would repeat it.
+                    if !topic.content.isEmpty {
+                        var described = 0
+                        for w in topic.content where p.descriptionWords.contains(w) { described += 1 }
+                        x[iLexDescriptionUnnamed] = Double(described) / Double(topic.content.count)
+                    }
                 }
                 x[categoryIndex[p.category]!] = 1
                 x[iLeadTopic] = t == 0 ? 1 : 0

@@ -263,6 +263,25 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(BaseModel.namesKnownModel("1.5"), "a number alone is no name")
     }
 
+    /// A card whose title hides its concept may say it in its description: where the names do not
+    /// meet the topic, the share of the topic's words the refined description uses is evidence.
+    /// The words the refiner writes into every description (its category phrase) do not count.
+    func testTheDescriptionSpeaksWhereTheNamesDoNot() {
+        let card = AdapterCard(adapterId: "hogetsu", alias: "hogetsu", title: "Kuroishi Hogetsu", baseModel: .sd15,
+                               tags: ["style", "monochrome"], description: "<p>Black ink on rice paper, bamboo in a few strokes.</p>")
+        let hogetsu = CandidateAdapter(card: card, refinement: OfflineRefiner.refine(card), score: 1)
+        XCTAssertTrue(hogetsu.refinement.refinedDescription.contains("art style adapter"), hogetsu.refinement.refinedDescription)
+        let c = compose("ink wash painting, art deco, monochrome ink", catalog: [hogetsu])
+        XCTAssertEqual(feature("unnamed", of: c, topic: "ink wash painting", adapter: "hogetsu"), 1)
+        XCTAssertEqual(feature("lex_description_unnamed", of: c, topic: "ink wash painting", adapter: "hogetsu") ?? 0, 1.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(feature("lex_description_unnamed", of: c, topic: "art deco", adapter: "hogetsu"), 0,
+                       "'art' is the refiner's category phrase, not the card's words")
+        XCTAssertEqual(feature("unnamed", of: c, topic: "monochrome ink", adapter: "hogetsu"), 0, "its tag names the topic")
+        XCTAssertEqual(feature("lex_description_unnamed", of: c, topic: "monochrome ink", adapter: "hogetsu"), 0)
+        XCTAssertEqual(Composer.describe("lex_description_unnamed", 0.5),
+                       "its description uses 50% of the topic's words (its names do not meet the topic)")
+    }
+
     /// A booru qualifier in brackets says which one, not what: the topic's head is before it, so
     /// "Watercolor Dream" names the head of "watercolor (medium)".
     func testATopicsHeadIsBeforeItsQualifier() {
