@@ -453,10 +453,14 @@ final class AdapterNames: Sendable {
     let titleContent: Set<String>
     /// Phrases that name what the adapter is, for WordNet: each title alternative and its head, the primary tag.
     let knowledgeNames: [String]
+    /// The refined description, whose words (`descriptionWords`) are read only when a pair needs them.
+    let refinedDescription: String
     /// The first `describedWords` distinct content words of the refined description, in base forms,
     /// without the words the refiner writes into every description (its category phrase, the base
-    /// model): where a card with a cryptic title says what it draws.
-    let descriptionWords: Set<String>
+    /// model): where a card with a cryptic title says what it draws. Read on first use and kept
+    /// (only pairs whose names do not meet the topic need them, a few of the candidates).
+    var descriptionWords: Set<String> { Self.descriptionMemo.value(refinedDescription, Self.contentWords(of:)) }
+    static let descriptionMemo = BoundedMemo<String, Set<String>>(capacity: 20_000)
     static let describedWords = 48
     static let refinerWords: Set<String> = Set(AdapterCategory.allCases.flatMap { ComposerLexicon.words(OfflineRefiner.categoryPhrase($0)) })
         .union(["tags", "tag", "trigger"])
@@ -491,7 +495,7 @@ final class AdapterNames: Sendable {
         titleHeads = Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
         titleContent = Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
         knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
-        descriptionWords = AdapterNames.contentWords(of: c.refinement.refinedDescription)
+        refinedDescription = c.refinement.refinedDescription
         qualifierWords = AdapterNames.bracketed(c.card.title)
         aliasNames = isCharacterLike ? AdapterNames.aliasTokens(c.card.alias) : []
         triggerTokens = isCharacterLike ? Set(triggerNames.joined().map { NameContext.squash($0) }.filter { $0.count >= 3 }) : []
