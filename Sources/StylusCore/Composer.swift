@@ -459,7 +459,7 @@ final class AdapterNames: Sendable {
     /// without the words the refiner writes into every description (its category phrase, the base
     /// model): where a card with a cryptic title says what it draws. Read on first use and kept
     /// (only pairs whose names do not meet the topic need them, a few of the candidates).
-    var descriptionWords: Set<String> { Self.descriptionMemo.value(refinedDescription, Self.contentWords(of:)) }
+    var descriptionWords: Set<String> { Self.descriptionMemo.value(refinedDescription, Self.descriptionContentWords) }
     static let descriptionMemo = BoundedMemo<String, Set<String>>(capacity: 20_000)
     static let describedWords = 48
     static let refinerWords: Set<String> = Set(AdapterCategory.allCases.flatMap { ComposerLexicon.words(OfflineRefiner.categoryPhrase($0)) })
@@ -501,7 +501,7 @@ final class AdapterNames: Sendable {
         triggerTokens = isCharacterLike ? Set(triggerNames.joined().map { NameContext.squash($0) }.filter { $0.count >= 3 }) : []
     }
 
-    static func contentWords(of description: String) -> Set<String> {
+    static func descriptionContentWords(_ description: String) -> Set<String> {
         var out: Set<String> = []
         for w in ComposerLexicon.words(description)
         where !ComposerFeatures.functionWords.contains(w) && !refinerWords.contains(w) && !BaseModel.isName(w) {

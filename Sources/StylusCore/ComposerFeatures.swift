@@ -75,9 +75,9 @@ public enum ComposerFeatures {
     ]
 
     /// The closeness features that get a weight of their own when the adapter's names do not meet
-    /// the topic at all, not even through WordNet (`unnamed`): a paraphrase ("rainy day" for "Drizzle") has only them to go
-    /// on, while beside a name match they mostly repeat it, so one weight for both regimes
-    /// undervalues them where they are all the evidence there is.
+    /// the topic at all, not even through WordNet (`unnamed`): a paraphrase ("rainy day" for
+    /// "Drizzle") has only them to go on, while beside a name match they mostly repeat it, so one
+    /// weight for both regimes undervalues them where they are all the evidence there is.
     static let unnamedRegime: [(feature: String, unnamed: String)] = [
         ("cos_card", "cos_card_unnamed"), ("cos_tag", "cos_tag_unnamed"), ("retrieval_rank", "retrieval_rank_unnamed"),
         ("cos_lead", "cos_lead_unnamed"),
