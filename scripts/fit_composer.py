@@ -50,7 +50,8 @@ def read_model(path):
     return json.loads(text)
 # Features the degraded (no embeddings) mode has: everything that is not a cosine.
 SEMANTIC_ONLY = {"cos_card", "cos_title", "cos_prompt_card", "cos_card_gap", "cos_title_gap", "cos_title_top",
-                 "category_fit", "cos_tag", "cos_lead", "cos_card_unnamed", "cos_tag_unnamed", "cos_lead_unnamed"}
+                 "category_fit", "cos_tag", "cos_lead", "cos_card_unnamed", "cos_tag_unnamed", "cos_lead_unnamed",
+                 "cos_card_z_unnamed"}
 L2 = 1.0
 MAX_PER_TOPIC, MAX_STYLES = 3, 2
 STOP = {"a", "an", "the", "of", "in", "on", "at", "with", "and", "or", "to", "for", "by", "from", "her", "his", "their", "its"}

@@ -283,6 +283,7 @@ public enum Composer {
         case "cos_tag": return "cosine \(format(value)) with its closest tag"
         case "cos_lead": return value > 0 ? "\(format(value)) closer than the next candidate" : "\(format(-value)) less close than the best candidate"
         case "unnamed": return value > 0 ? "its names do not meet the topic" : "its names meet the topic"
+        case "cos_card_z": return "card cosine \(format(value)) standard deviations above the topic's other candidates"
         case "lex_description": return "its description uses \(Int((value * 100).rounded()))% of the topic's words"
         default:
             if feature.hasSuffix("_unnamed") {

@@ -56,6 +56,7 @@ public enum ComposerFeatures {
         "cat_style", "cat_character", "cat_concept", "cat_clothing", "cat_background", "cat_building", "cat_vehicle",
         "cat_animal", "cat_pose", "cat_object", "lead_topic", "topic_length", "cos_tag", "cos_lead", "lex_modifier_only",
         "unnamed", "cos_card_unnamed", "cos_tag_unnamed", "retrieval_rank_unnamed", "cos_lead_unnamed", "lex_description_unnamed",
+        "cos_card_z_unnamed",
     ]
     public static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
@@ -71,7 +72,7 @@ public enum ComposerFeatures {
         "cos_card_gap": -1, "cos_title_gap": -1, "lex_title_extra": -1, "wn_adapter_narrower": -1, "wn_kind_disagrees": -1,
         "person_extra": -1, "lex_modifier_only": -1,
         "cos_card_unnamed": 1, "cos_tag_unnamed": 1, "retrieval_rank_unnamed": 1, "cos_lead_unnamed": 1, "unnamed": -1,
-        "lex_description_unnamed": 1,
+        "lex_description_unnamed": 1, "cos_card_z_unnamed": 1,
     ]
 
     /// The closeness features that get a weight of their own when the adapter's names do not meet
@@ -264,7 +265,7 @@ extension ComposerFeatures {
     static let iWnKindAgrees = index["wn_kind_agrees"]!, iWnKindDisagrees = index["wn_kind_disagrees"]!, iPersonExtra = index["person_extra"]!
     static let iLeadTopic = index["lead_topic"]!, iTopicLength = index["topic_length"]!, iCosTag = index["cos_tag"]!, iCosLead = index["cos_lead"]!
     static let iLexModifierOnly = index["lex_modifier_only"]!, iUnnamed = index["unnamed"]!
-    static let iLexDescriptionUnnamed = index["lex_description_unnamed"]!
+    static let iLexDescriptionUnnamed = index["lex_description_unnamed"]!, iCosCardZUnnamed = index["cos_card_z_unnamed"]!
     static let unnamedPairs: [(Int, Int)] = unnamedRegime.map { (index[$0.feature]!, index[$0.unnamed]!) }
     static let categoryIndex: [AdapterCategory: Int] = [
         .style: index["cat_style"]!, .character: index["cat_character"]!, .celebrity: index["cat_character"]!,
@@ -337,6 +338,15 @@ extension ComposerFeatures {
             needed.formUnion(profiles.indices.lazy.filter { !allowed[t][$0] && coverage[t][$0] >= 0.5 })
 
             let bestCard = okIdx.map { cosCard[t][$0] }.max() ?? 0
+            // How far a card's cosine stands above the topic's weighed candidates, in their standard
+            // deviations: a paraphrase's card stands out, the best of a topic nothing fits does not.
+            let weighedCards = okIdx.prefix(scoredPerTopic).map { cosCard[t][$0] }
+            var cardMean = 0.0, cardSpread = 0.0
+            if weighedCards.count >= 3 {
+                cardMean = weighedCards.reduce(0, +) / Double(weighedCards.count)
+                let variance = weighedCards.reduce(0) { $0 + ($1 - cardMean) * ($1 - cardMean) } / Double(weighedCards.count)
+                cardSpread = variance.squareRoot() + 1e-3
+            }
             let bestTitle = okIdx.map { cosTitle[t][$0] }.max() ?? 0
             // How far each candidate's closeness (card or tag, whichever is higher) leads the best of
             // the others: the obvious adapter of a topic stands out from its neighbours.
@@ -426,6 +436,7 @@ extension ComposerFeatures {
                 if x[iLexTopicCoverage] == 0, x[iLexTitleCoverage] == 0, x[iAdapterHeadRelated] == 0 {
                     x[iUnnamed] = 1
                     for (feature, unnamed) in unnamedPairs { x[unnamed] = x[feature] }
+                    if semantic, cardSpread > 0 { x[iCosCardZUnnamed] = (cosCard[t][j] - cardMean) / cardSpread }
                     // A card whose title hides its concept may still say it: "Kuroishi Hōgetsu" is
                     // "black ink on rice paper … sumi-e". Beside a name match this would repeat it.
                     if !topic.content.isEmpty {

@@ -397,6 +397,29 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(scored["street"]?[lead] ?? 0, 0.7 - 1, accuracy: 1e-6)
     }
 
+    /// Where the names do not meet the topic, how far a card's cosine stands above the topic's other
+    /// weighed candidates, in their standard deviations: a paraphrase's card stands out.
+    func testACardThatStandsOutOfItsNeighboursWhereTheNamesDoNotMeet() {
+        var cards: [CandidateAdapter] = []
+        for (id, cosine) in [("drizzle", 0.8), ("street", 0.2), ("neon", 0.2), ("fog", 0.4)] {
+            var a = Self.adapter(id, id == "fog" ? "Fog" : "Card \(id)", tags: [], category: .concept)
+            let rest = (1 - cosine * cosine).squareRoot()
+            a.vectors = AdapterVectors(card: [Float(cosine), Float(rest), 0], title: [0, 0, 1])
+            cards.append(a)
+        }
+        let file = PromptFile(text: "rainy weather")
+        let evidence = ComposeEvidence(topicVectors: [[1, 0, 0]], promptVector: [1, 0, 0], knowledge: TinyWordNet())
+        let c = Composer.compose(topics: file.topics, candidates: cards, promptText: file.positiveText,
+                                 options: ComposerOptions(baseModel: .sd15, model: Self.testModel), evidence: evidence)
+        func z(_ id: String) -> Double? { feature("cos_card_z_unnamed", of: c, topic: "rainy weather", adapter: id) }
+        // Cosines 0.8, 0.2, 0.2, 0.4: mean 0.4, standard deviation sqrt(0.06).
+        let spread = 0.06.squareRoot() + 1e-3
+        XCTAssertEqual(z("drizzle") ?? 0, 0.4 / spread, accuracy: 1e-4)
+        XCTAssertEqual(z("street") ?? 0, -0.2 / spread, accuracy: 1e-4)
+        XCTAssertEqual(z("fog") ?? 1, 0, accuracy: 1e-4)
+        XCTAssertTrue(Composer.describe("cos_card_z_unnamed", 1.63).hasPrefix("card cosine 1.63 standard deviations above"))
+    }
+
     func testPromptBuilderWeightsDebiasAndRestoreConcepts() {
         let c = compose("a dog in knight armor, snow")
         XCTAssertEqual(chosen(c, "dog"), ["dogs"])
