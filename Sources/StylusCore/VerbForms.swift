@@ -513,131 +513,132 @@ enum VerbForms {
         accelerates accept accepts accommodate accommodates accompanies accompany accomplish accomplishes accord \
         accords accumulate accumulates ache aches acknowledge acknowledges acquaint acquaints acquire acquires act \
         activate activates acts adapt adapts add address addresses adds adhere adheres adjust adjusts administer \
-        administers admire admires admit admits adopt adopts advance advances advise advises advocate advocates affect \
-        affects affirm affirms affix affixes afford affords age ages aggravate aggravates agitate agitates agree \
-        agrees aid aids aim aims alarm alarms align aligns alleviate alleviates allot allots allow allows alter alters \
-        amaze amazes ambush ambushes amend amends amount amounts amuse amuses analyze analyzes anchor anchors announce \
-        announces answer answers anticipate anticipates appeal appeals appear appears appease appeases applaud \
-        applauds applies apply appoint appoints appreciate appreciates apprehend apprehends approach approaches \
-        appropriate appropriates approve approves approximate approximates argue argues arise arises arm arms arouse \
-        arouses arraign arraigns arrange arranges arrest arrests articulate articulates ascertain ascertains ask asks \
-        assemble assembles assert asserts assign assigns assimilate assimilates assist assists associate associates \
-        assume assumes assure assures attach attaches attack attacks attain attains attempt attempts attend attends \
-        attest attests attract attracts augment augments avail avails average averages avert averts avoid avoids \
-        awaken awakens award awards babble babbles back backs bake bakes balance balances ban bang bangs banish \
-        banishes bank banks bans bar bars bask basks bat bathe bathes bats beam beams bear bears beat beats beckon \
-        beckons become becomes beg begin begins begs beguile beguiles behave behaves belabor belabors believe believes \
-        belong belongs belt belts bend bends benefit benefits beset besets besmirch besmirches bestow bestows bethink \
-        bethinks betray betrays better betters bewilder bewilders bid bids bill bills bind binds bite bites blame \
-        blames blast blasts blaze blazes bleat bleats bleed bleeds blend blends bless blesses blind blinds blink \
-        blinks block blocks blossom blossoms blow blows blur blurs bluster blusters board boards boast boasts boil \
-        boils bolt bolts book books boom booms boost boosts border borders bore bores borrow borrows bother bothers \
-        bounce bounces bound bounds bow bows brace braces brandish brandishes breach breaches break breaks breathe \
-        breathes breed breeds bring brings bristle bristles broaden broadens broil broils brood broods brush brushes \
-        buck buckle buckles bucks bud buds build builds bump bumps bunch bunches buries burn burns burst bursts bury \
-        butt butts buy buys buzz buzzes cackle cackles calculate calculates call calls calm calms campaign campaigns \
-        can cans capture captures care cares carries carry carve carves cast casts catalogue catalogues catapult \
-        catapults catch catches cease ceases celebrate celebrates certifies certify challenge challenges chance \
-        chances change changes chant chants characterize characterizes charge charges chart charts chatter chatters \
-        cheat cheats check checks cheer cheers chill chills chip chips choke chokes choose chooses circle circles \
-        circulate circulates circumscribe circumscribes cite cites claim claims clamor clamors clamp clamps clap claps \
-        claw claws clean cleans clear clears clench clenches click clicks climb climbs cling clings close closes \
-        clothe clothes cloud clouds cluster clusters clutch clutches coach coaches coalesce coalesces coat coats cock \
-        cocks coincide coincides collapse collapses collect collects color colors comb combine combines combs come \
-        comes comfort comforts command commands commemorate commemorates commence commences commend commends comment \
-        comments commit commits communicate communicates commute commutes compare compares compensate compensates \
-        compile compiles complete completes complicate complicates compliment compliments compose composes compound \
-        compounds comprehend comprehends compress compresses comprise comprises compromise compromises conceal \
-        conceals concede concedes conceive conceives concentrate concentrates conclude concludes concur concurs \
-        condemn condemns condense condenses condition conditions conduct conducts confess confesses confide confides \
-        confine confines confirm confirms conform conforms confront confronts confuse confuses congratulate \
-        congratulates connect connects conquer conquers consider considers consign consigns consolidate consolidates \
-        conspire conspires constitute constitutes construct constructs consult consults consume consumes consummate \
-        consummates contain contains contaminate contaminates contemplate contemplates contend contends continue \
-        continues contract contracts contradict contradicts contrast contrasts contribute contributes contrive \
-        contrives convert converts convey conveys convulse convulses cook cooks cool cools coordinate coordinates \
-        copies copy correct corrects correspond corresponds corroborate corroborates cost costs count counter \
-        counteract counteracts counters counts couple couples court courts cover covers crack crackle crackles cracks \
-        crash crashes crawl crawls create creates credit credits creep creeps cries cringe cringes cross crosses \
-        crouch crouches crow crowd crowds crows crucifies crucify cruise cruises crush crushes cry crystallize \
-        crystallizes cuddle cuddles culminate culminates cultivate cultivates curb curbs cure cures curl curls curse \
-        curses curve curves cut cuts dab dabs dampen dampens dance dances dangle dangles dare dares dart darts dash \
-        dashes date dates deal deals debate debates debut debuts decay decays deceive deceives decide decides declare \
-        declares decline declines decrease decreases deduce deduces deduct deducts deepen deepens defeat defeats \
-        defend defends defer defers defies define defines defy delay delays delegate delegates delight delights \
-        deliver delivers demand demands democratize democratizes demonstrate demonstrates denies denote denotes \
-        denounce denounces deny depart departs depict depicts deposit deposits depress depresses deprive deprives \
-        derive derives descend descends describe describes desert deserts design designate designates designs desire \
-        desires destine destines destroy destroys detach detaches detail details deteriorate deteriorates determine \
-        determines develop develops deviate deviates devise devises devote devotes diagnose diagnoses dictate dictates \
-        die dies differ differentiate differentiates differs diffuse diffuses dig digest digests digs diminish \
-        diminishes din dins dip dips direct directs disapprove disapproves disband disbands discharge discharges \
-        disclose discloses disconnect disconnects discontinue discontinues discourage discourages discover discovers \
-        discriminate discriminates discuss discusses disdain disdains disentangle disentangles dismiss dismisses \
-        dispatch dispatches disperse disperses dispose disposes dispute disputes disregard disregards disrupt disrupts \
-        dissipate dissipates dissolve dissolves distill distills distinguish distinguishes distort distorts distribute \
-        distributes disturb disturbs dive divert diverts dives divide divides divorce divorces doctor doctors document \
-        documents dodge dodges dominate dominates double doubles doubt doubts down downs draft drafts drag drags drain \
-        drains dramatize dramatizes drape drapes draw draws dress dresses dries drift drifts drill drills drink drinks \
-        drive drives drop drops drown drowns drum drums dry dub dubs duck ducks dull dulls dump dumps dust dusts dwell \
-        dwells earn earns ease eases eat eats echo echoes eclipse eclipses educate educates eject ejects elect elects \
-        elevate elevates elicit elicits eliminate eliminates elude eludes emancipate emancipates embark embarks \
-        embodies embody embrace embraces emerge emerges emit emits emphasize emphasizes employ employs empties empty \
-        enact enacts enclose encloses encounter encounters encourage encourages endanger endangers endorse endorses \
-        endow endows endure endures enforce enforces engage engages engulf engulfs enhance enhances enjoin enjoins \
-        enjoy enjoys enlarge enlarges enlist enlists enliven enlivens ensure ensures entail entails enter enters \
-        entertain entertains entitle entitles enunciate enunciates envision envisions equal equals equate equates \
-        equip equips erode erodes err errs erupt erupts escape escapes establish establishes estimate estimates \
-        evacuate evacuates evade evades evidence evidences evoke evokes evolve evolves exaggerate exaggerates exalt \
-        exalts examine examines exceed exceeds except excepts exchange exchanges excite excites exclaim exclaims \
-        exclude excludes excuse excuses execute executes exemplifies exemplify exercise exercises exert exerts exhaust \
-        exhausts exhibit exhibits exist exists expand expands expect expects expend expends experience experiences \
-        expire expires explain explains explode explodes exploit exploits explore explores expose exposes express \
-        expresses extend extends extract extracts extrapolate extrapolates face faces fade fades fail fails fall falls \
-        falter falters fan fancies fancy fans fascinate fascinates fasten fastens favor favors fear fears feature \
-        features feed feeds feel feels fight fights figure figures file files fill fills filter filters find finds \
-        finger fingers finish finishes fire fires fish fishes fit fits fix fixes flag flags flap flaps flare flares \
-        flash flashes flatten flattens flick flicks flies fling flings flip flips float floats flop flops flounder \
-        flounders flourish flourishes flow flows flush flushes flutter flutters fly focus focuses foil foils fold \
-        folds follow follows forbid forbids force forces forecast forecasts foreclose forecloses foresee foresees \
-        forge forges forget forgets forgive forgives form forms formulate formulates foul fouls found founds frame \
-        frames free frees freeze freezes frequent frequents fret frets fries frighten frightens fry fulfil fulfill \
-        fulfills fulfils fumble fumbles function functions furnish furnishes further furthers fuse fuses fuss fusses \
-        gain gains gallop gallops gather gathers generate generates get gets give gives glance glances glaze glazes \
-        gleam gleams glint glints glorifies glorify glow glows glue glues gnaw gnaws goad goads gobble gobbles gouge \
-        gouges govern governs grab grabs graduate graduates grant grants grapple grapples grasp grasps graze grazes \
-        greet greets grind grinds grip grips groom grooms grope gropes ground grounds group groups grow grows grumble \
-        grumbles guarantee guarantees guard guards guess guesses guide guides gull gulls gulp gulps gush gushes hail \
-        hails halt halts hamper hampers handle handles hang hangs happen happens harbor harbors harness harnesses \
-        hasten hastens hatch hatches haul hauls haunt haunts have haves head heads heal heals heap heaps hear hears \
-        heave heaves heighten heightens help helps herald heralds herd herds hesitate hesitates hide hides hinder \
-        hinders hire hires hit hitch hitches hits hobble hobbles hold holds holler hollers honor honors hook hooks hop \
-        hope hopes hops hover hovers huddle huddles hug hugs humble humbles hunt hunts hurl hurls hurries hurry hurt \
-        hurtle hurtles hurts hush hushes hustle hustles identifies identify idle idles ignite ignites ignore ignores \
-        illuminate illuminates illustrate illustrates imagine imagines imitate imitates immerse immerses impair \
-        impairs impart imparts impede impedes implement implements implies imply impose imposes impress impresses \
-        imprison imprisons improve improves incite incites include includes incorporate incorporates incubate \
-        incubates indicate indicates induce induces indulge indulges infect infects infer infers infiltrate \
-        infiltrates inflate inflates influence influences inform informs ingest ingests inhabit inhabits inhibit \
-        inhibits initiate initiates inject injects inquire inquires insert inserts insist insists inspect inspects \
-        inspire inspires install installs institute institutes instruct instructs insulate insulates insure insures \
-        integrate integrates intend intends intensifies intensify interfere interferes interpose interposes interpret \
-        interprets interrupt interrupts interview interviews intimate intimates intimidate intimidates intone intones \
-        introduce introduces intrude intrudes invade invades invent invents invest investigate investigates invests \
-        invite invites invoke invokes involve involves irritate irritates isolate isolates issue issues itch itches \
-        jab jabs jam jams jar jars jaw jaws jeopardize jeopardizes jerk jerks join joins joke jokes judge judges jump \
-        jumps justifies justify keep keeps keynote keynotes kick kicks kid kids kill kills knit knits knock knocks \
-        knot knots know knows label labels labor labors lam lams land lands lap laps lapse lapses last lasts launch \
-        launches lay lays lead leads lean leans leap leaps learn learns leave leaves lecture lectures lend lends \
-        lessen lessens let lets level levels liberate liberates lick licks lie lies lift lifts like likes limit limits \
-        limp limps linger lingers link links list listen listens lists litter litters live lives locate locates lock \
-        locks lodge lodges log logs look looks loom looms loop loops loose looses lose loses love loves lower lowers \
-        lull lulls lurch lurches lurk lurks magnifies magnify maintain maintains make makes manage manages manipulate \
-        manipulates manufacture manufactures map maps march marches mark marks marries marry marshal marshals marvel \
-        marvels mask masks masquerade masquerades massage massages master masters match matches maximize maximizes \
-        mean means measure measures meet meets melt melts menace menaces mend mends mention mentions merge merges mesh \
-        meshes milk milks mill mills mind minds mingle mingles minimize minimizes mislead misleads misplace misplaces \
-        miss misses mix mixes mobilize mobilizes moderate moderates modernize modernizes modifies modify mold molds \
+        administers admire admires admit admits adopt adopts advance advances advise advises advocate advocates \
+        affect affects affirm affirms affix affixes afford affords age ages aggravate aggravates agitate agitates \
+        agree agrees aid aids aim aims alarm alarms align aligns alleviate alleviates allot allots allow allows alter \
+        alters amaze amazes ambush ambushes amend amends amount amounts amuse amuses analyze analyzes anchor anchors \
+        announce announces answer answers anticipate anticipates appeal appeals appear appears appease appeases \
+        applaud applauds applies apply appoint appoints appreciate appreciates apprehend apprehends approach \
+        approaches appropriate appropriates approve approves approximate approximates argue argues arise arises arm \
+        arms arouse arouses arraign arraigns arrange arranges arrest arrests articulate articulates ascertain \
+        ascertains ask asks assemble assembles assert asserts assign assigns assimilate assimilates assist assists \
+        associate associates assume assumes assure assures attach attaches attack attacks attain attains attempt \
+        attempts attend attends attest attests attract attracts augment augments avail avails average averages avert \
+        averts avoid avoids awaken awakens award awards babble babbles back backs bake bakes balance balances ban \
+        bang bangs banish banishes bank banks bans bar bars bask basks bat bathe bathes bats beam beams bear bears \
+        beat beats beckon beckons become becomes beg begin begins begs beguile beguiles behave behaves belabor \
+        belabors believe believes belong belongs belt belts bend bends benefit benefits beset besets besmirch \
+        besmirches bestow bestows bethink bethinks betray betrays better betters bewilder bewilders bid bids bill \
+        bills bind binds bite bites blame blames blast blasts blaze blazes bleat bleats bleed bleeds blend blends \
+        bless blesses blind blinds blink blinks block blocks blossom blossoms blow blows blur blurs bluster blusters \
+        board boards boast boasts boil boils bolt bolts book books boom booms boost boosts border borders bore bores \
+        borrow borrows bother bothers bounce bounces bound bounds bow bows brace braces brandish brandishes breach \
+        breaches break breaks breathe breathes breed breeds bring brings bristle bristles broaden broadens broil \
+        broils brood broods brush brushes buck buckle buckles bucks bud buds build builds bump bumps bunch bunches \
+        buries burn burns burst bursts bury butt butts buy buys buzz buzzes cackle cackles calculate calculates call \
+        calls calm calms campaign campaigns can cans capture captures care cares carries carry carve carves cast \
+        casts catalogue catalogues catapult catapults catch catches cease ceases celebrate celebrates certifies \
+        certify challenge challenges chance chances change changes chant chants characterize characterizes charge \
+        charges chart charts chatter chatters cheat cheats check checks cheer cheers chill chills chip chips choke \
+        chokes choose chooses circle circles circulate circulates circumscribe circumscribes cite cites claim claims \
+        clamor clamors clamp clamps clap claps claw claws clean cleans clear clears clench clenches click clicks \
+        climb climbs cling clings close closes clothe clothes cloud clouds cluster clusters clutch clutches coach \
+        coaches coalesce coalesces coat coats cock cocks coincide coincides collapse collapses collect collects color \
+        colors comb combine combines combs come comes comfort comforts command commands commemorate commemorates \
+        commence commences commend commends comment comments commit commits communicate communicates commute commutes \
+        compare compares compensate compensates compile compiles complete completes complicate complicates compliment \
+        compliments compose composes compound compounds comprehend comprehends compress compresses comprise comprises \
+        compromise compromises conceal conceals concede concedes conceive conceives concentrate concentrates conclude \
+        concludes concur concurs condemn condemns condense condenses condition conditions conduct conducts confess \
+        confesses confide confides confine confines confirm confirms conform conforms confront confronts confuse \
+        confuses congratulate congratulates connect connects conquer conquers consider considers consign consigns \
+        consolidate consolidates conspire conspires constitute constitutes construct constructs consult consults \
+        consume consumes consummate consummates contain contains contaminate contaminates contemplate contemplates \
+        contend contends continue continues contract contracts contradict contradicts contrast contrasts contribute \
+        contributes contrive contrives convert converts convey conveys convulse convulses cook cooks cool cools \
+        coordinate coordinates copies copy correct corrects correspond corresponds corroborate corroborates cost \
+        costs count counter counteract counteracts counters counts couple couples court courts cover covers crack \
+        crackle crackles cracks crash crashes crawl crawls create creates credit credits creep creeps cries cringe \
+        cringes cross crosses crouch crouches crow crowd crowds crows crucifies crucify cruise cruises crush crushes \
+        cry crystallize crystallizes cuddle cuddles culminate culminates cultivate cultivates curb curbs cure cures \
+        curl curls curse curses curve curves cut cuts dab dabs dampen dampens dance dances dangle dangles dare dares \
+        dart darts dash dashes date dates deal deals debate debates debut debuts decay decays deceive deceives decide \
+        decides declare declares decline declines decrease decreases deduce deduces deduct deducts deepen deepens \
+        defeat defeats defend defends defer defers defies define defines defy delay delays delegate delegates delight \
+        delights deliver delivers demand demands democratize democratizes demonstrate demonstrates denies denote \
+        denotes denounce denounces deny depart departs depict depicts deposit deposits depress depresses deprive \
+        deprives derive derives descend descends describe describes desert deserts design designate designates \
+        designs desire desires destine destines destroy destroys detach detaches detail details deteriorate \
+        deteriorates determine determines develop develops deviate deviates devise devises devote devotes diagnose \
+        diagnoses dictate dictates die dies differ differentiate differentiates differs diffuse diffuses dig digest \
+        digests digs diminish diminishes din dins dip dips direct directs disapprove disapproves disband disbands \
+        discharge discharges disclose discloses disconnect disconnects discontinue discontinues discourage \
+        discourages discover discovers discriminate discriminates discuss discusses disdain disdains disentangle \
+        disentangles dismiss dismisses dispatch dispatches disperse disperses dispose disposes dispute disputes \
+        disregard disregards disrupt disrupts dissipate dissipates dissolve dissolves distill distills distinguish \
+        distinguishes distort distorts distribute distributes disturb disturbs dive divert diverts dives divide \
+        divides divorce divorces doctor doctors document documents dodge dodges dominate dominates double doubles \
+        doubt doubts down downs draft drafts drag drags drain drains dramatize dramatizes drape drapes draw draws \
+        dress dresses dries drift drifts drill drills drink drinks drive drives drop drops drown drowns drum drums \
+        dry dub dubs duck ducks dull dulls dump dumps dust dusts dwell dwells earn earns ease eases eat eats echo \
+        echoes eclipse eclipses educate educates eject ejects elect elects elevate elevates elicit elicits eliminate \
+        eliminates elude eludes emancipate emancipates embark embarks embodies embody embrace embraces emerge emerges \
+        emit emits emphasize emphasizes employ employs empties empty enact enacts enclose encloses encounter \
+        encounters encourage encourages endanger endangers endorse endorses endow endows endure endures enforce \
+        enforces engage engages engulf engulfs enhance enhances enjoin enjoins enjoy enjoys enlarge enlarges enlist \
+        enlists enliven enlivens ensure ensures entail entails enter enters entertain entertains entitle entitles \
+        enunciate enunciates envision envisions equal equals equate equates equip equips erode erodes err errs erupt \
+        erupts escape escapes establish establishes estimate estimates evacuate evacuates evade evades evidence \
+        evidences evoke evokes evolve evolves exaggerate exaggerates exalt exalts examine examines exceed exceeds \
+        except excepts exchange exchanges excite excites exclaim exclaims exclude excludes excuse excuses execute \
+        executes exemplifies exemplify exercise exercises exert exerts exhaust exhausts exhibit exhibits exist exists \
+        expand expands expect expects expend expends experience experiences expire expires explain explains explode \
+        explodes exploit exploits explore explores expose exposes express expresses extend extends extract extracts \
+        extrapolate extrapolates face faces fade fades fail fails fall falls falter falters fan fancies fancy fans \
+        fascinate fascinates fasten fastens favor favors fear fears feature features feed feeds feel feels fight \
+        fights figure figures file files fill fills filter filters find finds finger fingers finish finishes fire \
+        fires fish fishes fit fits fix fixes flag flags flap flaps flare flares flash flashes flatten flattens flick \
+        flicks flies fling flings flip flips float floats flop flops flounder flounders flourish flourishes flow \
+        flows flush flushes flutter flutters fly focus focuses foil foils fold folds follow follows forbid forbids \
+        force forces forecast forecasts foreclose forecloses foresee foresees forge forges forget forgets forgive \
+        forgives form forms formulate formulates foul fouls found founds frame frames free frees freeze freezes \
+        frequent frequents fret frets fries frighten frightens fry fulfil fulfill fulfills fulfils fumble fumbles \
+        function functions furnish furnishes further furthers fuse fuses fuss fusses gain gains gallop gallops gather \
+        gathers generate generates get gets give gives glance glances glaze glazes gleam gleams glint glints \
+        glorifies glorify glow glows glue glues gnaw gnaws goad goads gobble gobbles gouge gouges govern governs grab \
+        grabs graduate graduates grant grants grapple grapples grasp grasps graze grazes greet greets grind grinds \
+        grip grips groom grooms grope gropes ground grounds group groups grow grows grumble grumbles guarantee \
+        guarantees guard guards guess guesses guide guides gull gulls gulp gulps gush gushes hail hails halt halts \
+        hamper hampers handle handles hang hangs happen happens harbor harbors harness harnesses hasten hastens hatch \
+        hatches haul hauls haunt haunts have haves head heads heal heals heap heaps hear hears heave heaves heighten \
+        heightens help helps herald heralds herd herds hesitate hesitates hide hides hinder hinders hire hires hit \
+        hitch hitches hits hobble hobbles hold holds holler hollers honor honors hook hooks hop hope hopes hops hover \
+        hovers huddle huddles hug hugs humble humbles hunt hunts hurl hurls hurries hurry hurt hurtle hurtles hurts \
+        hush hushes hustle hustles identifies identify idle idles ignite ignites ignore ignores illuminate \
+        illuminates illustrate illustrates imagine imagines imitate imitates immerse immerses impair impairs impart \
+        imparts impede impedes implement implements implies imply impose imposes impress impresses imprison imprisons \
+        improve improves incite incites include includes incorporate incorporates incubate incubates indicate \
+        indicates induce induces indulge indulges infect infects infer infers infiltrate infiltrates inflate inflates \
+        influence influences inform informs ingest ingests inhabit inhabits inhibit inhibits initiate initiates \
+        inject injects inquire inquires insert inserts insist insists inspect inspects inspire inspires install \
+        installs institute institutes instruct instructs insulate insulates insure insures integrate integrates \
+        intend intends intensifies intensify interfere interferes interpose interposes interpret interprets interrupt \
+        interrupts interview interviews intimate intimates intimidate intimidates intone intones introduce introduces \
+        intrude intrudes invade invades invent invents invest investigate investigates invests invite invites invoke \
+        invokes involve involves irritate irritates isolate isolates issue issues itch itches jab jabs jam jams jar \
+        jars jaw jaws jeopardize jeopardizes jerk jerks join joins joke jokes judge judges jump jumps justifies \
+        justify keep keeps keynote keynotes kick kicks kid kids kill kills knit knits knock knocks knot knots know \
+        knows label labels labor labors lam lams land lands lap laps lapse lapses last lasts launch launches lay lays \
+        lead leads lean leans leap leaps learn learns leave leaves lecture lectures lend lends lessen lessens let \
+        lets level levels liberate liberates lick licks lie lies lift lifts like likes limit limits limp limps linger \
+        lingers link links list listen listens lists litter litters live lives locate locates lock locks lodge lodges \
+        log logs look looks loom looms loop loops loose looses lose loses love loves lower lowers lull lulls lurch \
+        lurches lurk lurks magnifies magnify maintain maintains make makes manage manages manipulate manipulates \
+        manufacture manufactures map maps march marches mark marks marries marry marshal marshals marvel marvels mask \
+        masks masquerade masquerades massage massages master masters match matches maximize maximizes mean means \
+        measure measures meet meets melt melts menace menaces mend mends mention mentions merge merges mesh meshes \
+        milk milks mill mills mind minds mingle mingles minimize minimizes mislead misleads misplace misplaces miss \
+        misses mix mixes mobilize mobilizes moderate moderates modernize modernizes modifies modify mold molds \
         monopolize monopolizes mount mounts mourn mourns move moves multiplies multiply murder murders muster musters \
         mutter mutters nab nabs nag nags nail nails name names narrow narrows necessitate necessitates need needs \
         neglect neglects nest nests neutralize neutralizes nip nips nod nods nose noses note notes notice notices \
@@ -645,95 +646,96 @@ enum VerbForms {
         obstruct obstructs obtain obtains occupies occupy occur occurs offer offers officiate officiates offset \
         offsets open opens operate operates oppose opposes ordain ordains order orders organize organizes orient \
         orients originate originates outweigh outweighs overcome overcomes overhaul overhauls overlap overlaps \
-        overload overloads overlook overlooks overpower overpowers overreach overreaches overshoot overshoots overtake \
-        overtakes overturn overturns overwhelm overwhelms owe owes pace paces pack packs paint paints pair pairs pan \
-        panic panics pans pant pants parade parades parallel parallels paralyze paralyzes pardon pardons park parks \
-        participate participates pass passes pat patch patches patronize patronizes pats pause pauses paw paws pay \
-        pays peck pecks pelt pelts penetrate penetrates pepper peppers perceive perceives perform performs permit \
-        permits persist persists personifies personify persuade persuades pertain pertains photograph photographs pick \
-        picket pickets picks pierce pierces pile piles pilot pilots pin pinch pinches pins pitch pitches place places \
-        plague plagues plan plans plant plants play plays plead pleads please pleases plot plots plow plows plug plugs \
-        plunge plunges plunk plunks poach poaches poise poises poison poisons poke pokes polarize polarizes polish \
-        polishes pop pops portray portrays pose poses possess possesses post posts postulate postulates pound pounds \
-        pour pours practice practices pray prays preach preaches precede precedes precipitate precipitates predict \
-        predicts prefer prefers prepare prepares present presents preserve preserves press presses presuppose \
-        presupposes pretend pretends prevail prevails prevent prevents prick pricks pries print prints probe probes \
-        proceed proceeds process processes proclaim proclaims prod prods produce produces profess professes profit \
-        profits program programs progress progresses project projects promise promises promote promotes prompt prompts \
-        promulgate promulgates pronounce pronounces propose proposes prosecute prosecutes prostrate prostrates protect \
-        protects protest protests prove proves provide provides provoke provokes prowl prowls pry publicize publicizes \
-        publish publishes puff puffs pull pulls pulse pulses pump pumps punch punches purifies purify purl purls \
-        purport purports pursue pursues push pushes put puts qualifies qualify question questions quiet quiets quit \
-        quits quiver quivers race races rack racks radiate radiates rage rages raid raids raise raises rake rakes \
-        rallies rally ram rams range ranges ransack ransacks rate rates rationalize rationalizes rattle rattles reach \
-        reaches react reacts read readies reads ready realize realizes reap reaps rear rears reason reasons reassure \
-        reassures rebel rebels rebuff rebuffs rebut rebuts recall recalls recapture recaptures receive receives recite \
-        recites reckon reckons recognize recognizes recommend recommends reconcile reconciles reconstruct reconstructs \
-        recover recovers recruit recruits recur recurs reduce reduces reek reeks reel reels reenact reenacts refer \
-        refers refine refines reflect reflects refuel refuels refuse refuses refute refutes regard regards register \
-        registers regret regrets regulate regulates reign reigns reinforce reinforces reject rejects rejoice rejoices \
-        rejoin rejoins relate relates relax relaxes release releases relegate relegates relieve relieves remain \
-        remains remember remembers remind reminds remove removes render renders renew renews rent rents reorganize \
-        reorganizes repay repays repeat repeats repel repels replace replaces report reports represent represents \
-        reproduce reproduces repudiate repudiates request requests require requires reserve reserves reside resides \
-        resist resists resolve resolves respond responds rest restore restores restrain restrains restrict restricts \
-        rests result results resume resumes retain retains retaliate retaliates retire retires return returns reunite \
-        reunites reveal reveals revere reveres reverse reverses review reviews revise revises revive revives revolve \
-        revolves reward rewards riddle riddles ride rides rig rigs ring rings rinse rinses rip ripen ripens ripple \
-        ripples rips rise rises risk risks roar roars rob robs roll rolls rotate rotates rub rubs ruffle ruffles rule \
-        rules rumble rumbles run runs rush rushes rustle rustles sacrifice sacrifices saddle saddles sag sags sail \
-        sails salute salutes sanction sanctions satisfies satisfy save saves savor savors say says scale scales scan \
-        scans scare scares scatter scatters schedule schedules scold scolds score scores scorn scorns scour scours \
-        scramble scrambles scrape scrapes scratch scratches scream screams scrub scrubs seal seals search searches \
-        seat seats secure secures see seek seeks seem seems sees seize seizes sell sells send sends separate separates \
-        serve serves set sets settle settles sever severs shade shades shake shakes shape shapes share shares sharpen \
-        sharpens shave shaves shed sheds shift shifts shimmies shimmy shine shines shiver shivers shoot shoots shop \
-        shops shorten shortens shoulder shoulders shout shouts shove shoves show shower showers shows shrink shrinks \
-        shudder shudders shuffle shuffles shut shuts sicken sickens sidle sidles sift sifts sigh sighs sign signal \
-        signals signifies signify signs silhouette silhouettes sing sings sink sinks sit sits situate situates sketch \
-        sketches skim skims skip skips skirt skirts slacken slackens slam slams slant slants slash slashes slaughter \
-        slaughters slice slices slide slides slip slips slit slits slop slops slow slows sluice sluices slump slumps \
-        smack smacks smash smashes smell smells smooth smooths smother smothers snap snaps snarl snarls snatch \
-        snatches sneak sneaks sneer sneers sniff sniffs snort snorts snub snubs soak soaks soar soars soften softens \
-        solve solves soothe soothes sound sounds sour sours sow sows spare spares spark sparkle sparkles sparks speak \
+        overload overloads overlook overlooks overpower overpowers overreach overreaches overshoot overshoots \
+        overtake overtakes overturn overturns overwhelm overwhelms owe owes pace paces pack packs paint paints pair \
+        pairs pan panic panics pans pant pants parade parades parallel parallels paralyze paralyzes pardon pardons \
+        park parks participate participates pass passes pat patch patches patronize patronizes pats pause pauses paw \
+        paws pay pays peck pecks pelt pelts penetrate penetrates pepper peppers perceive perceives perform performs \
+        permit permits persist persists personifies personify persuade persuades pertain pertains photograph \
+        photographs pick picket pickets picks pierce pierces pile piles pilot pilots pin pinch pinches pins pitch \
+        pitches place places plague plagues plan plans plant plants play plays plead pleads please pleases plot plots \
+        plow plows plug plugs plunge plunges plunk plunks poach poaches poise poises poison poisons poke pokes \
+        polarize polarizes polish polishes pop pops portray portrays pose poses possess possesses post posts \
+        postulate postulates pound pounds pour pours practice practices pray prays preach preaches precede precedes \
+        precipitate precipitates predict predicts prefer prefers prepare prepares present presents preserve preserves \
+        press presses presuppose presupposes pretend pretends prevail prevails prevent prevents prick pricks pries \
+        print prints probe probes proceed proceeds process processes proclaim proclaims prod prods produce produces \
+        profess professes profit profits program programs progress progresses project projects promise promises \
+        promote promotes prompt prompts promulgate promulgates pronounce pronounces propose proposes prosecute \
+        prosecutes prostrate prostrates protect protects protest protests prove proves provide provides provoke \
+        provokes prowl prowls pry publicize publicizes publish publishes puff puffs pull pulls pulse pulses pump \
+        pumps punch punches purifies purify purl purls purport purports pursue pursues push pushes put puts qualifies \
+        qualify question questions quiet quiets quit quits quiver quivers race races rack racks radiate radiates rage \
+        rages raid raids raise raises rake rakes rallies rally ram rams range ranges ransack ransacks rate rates \
+        rationalize rationalizes rattle rattles reach reaches react reacts read readies reads ready realize realizes \
+        reap reaps rear rears reason reasons reassure reassures rebel rebels rebuff rebuffs rebut rebuts recall \
+        recalls recapture recaptures receive receives recite recites reckon reckons recognize recognizes recommend \
+        recommends reconcile reconciles reconstruct reconstructs recover recovers recruit recruits recur recurs \
+        reduce reduces reek reeks reel reels reenact reenacts refer refers refine refines reflect reflects refuel \
+        refuels refuse refuses refute refutes regard regards register registers regret regrets regulate regulates \
+        reign reigns reinforce reinforces reject rejects rejoice rejoices rejoin rejoins relate relates relax relaxes \
+        release releases relegate relegates relieve relieves remain remains remember remembers remind reminds remove \
+        removes render renders renew renews rent rents reorganize reorganizes repay repays repeat repeats repel \
+        repels replace replaces report reports represent represents reproduce reproduces repudiate repudiates request \
+        requests require requires reserve reserves reside resides resist resists resolve resolves respond responds \
+        rest restore restores restrain restrains restrict restricts rests result results resume resumes retain \
+        retains retaliate retaliates retire retires return returns reunite reunites reveal reveals revere reveres \
+        reverse reverses review reviews revise revises revive revives revolve revolves reward rewards riddle riddles \
+        ride rides rig rigs ring rings rinse rinses rip ripen ripens ripple ripples rips rise rises risk risks roar \
+        roars rob robs roll rolls rotate rotates rub rubs ruffle ruffles rule rules rumble rumbles run runs rush \
+        rushes rustle rustles sacrifice sacrifices saddle saddles sag sags sail sails salute salutes sanction \
+        sanctions satisfies satisfy save saves savor savors say says scale scales scan scans scare scares scatter \
+        scatters schedule schedules scold scolds score scores scorn scorns scour scours scramble scrambles scrape \
+        scrapes scratch scratches scream screams scrub scrubs seal seals search searches seat seats secure secures \
+        see seek seeks seem seems sees seize seizes sell sells send sends separate separates serve serves set sets \
+        settle settles sever severs shade shades shake shakes shape shapes share shares sharpen sharpens shave shaves \
+        shed sheds shift shifts shimmies shimmy shine shines shiver shivers shoot shoots shop shops shorten shortens \
+        shoulder shoulders shout shouts shove shoves show shower showers shows shrink shrinks shudder shudders \
+        shuffle shuffles shut shuts sicken sickens sidle sidles sift sifts sigh sighs sign signal signals signifies \
+        signify signs silhouette silhouettes sing sings sink sinks sit sits situate situates sketch sketches skim \
+        skims skip skips skirt skirts slacken slackens slam slams slant slants slash slashes slaughter slaughters \
+        slice slices slide slides slip slips slit slits slop slops slow slows sluice sluices slump slumps smack \
+        smacks smash smashes smell smells smooth smooths smother smothers snap snaps snarl snarls snatch snatches \
+        sneak sneaks sneer sneers sniff sniffs snort snorts snub snubs soak soaks soar soars soften softens solve \
+        solves soothe soothes sound sounds sour sours sow sows spare spares spark sparkle sparkles sparks speak \
         speaks specialize specializes specifies specify speculate speculates speed speeds spell spells spend spends \
         spies spill spills spin spins spit spits splash splashes splinter splinters split splits spoil spoils sponsor \
         sponsors spout spouts sprawl sprawls spray sprays spread spreads spring springs sprinkle sprinkles spur spurs \
-        sputter sputters spy squall squalls square squares squat squats squeeze squeezes stagger staggers stain stains \
-        stake stakes stalk stalks stall stalls stamp stamps stand stands stare stares start starts starve starves \
-        state states stay stays steadies steady steal steals steam steams steer steers stick sticks stiffen stiffens \
-        stifle stifles still stills stimulate stimulates sting stings stir stirs stop stops store stores storm storms \
-        straddle straddles straggle straggles straighten straightens strain strains stratifies stratify stray strays \
-        stream streams strengthen strengthens stretch stretches strew strews strike strikes strip strips strive \
-        strives struggle struggles studies study stumble stumbles stun stuns subdue subdues submerge submerges submit \
-        submits subscribe subscribes substitute substitutes succeed succeeds suck sucks suffer suffers suggest \
-        suggests suit suits summon summons supplies supply support supports suppose supposes suppress suppresses surge \
-        surges surmise surmises surmount surmounts surpass surpasses surprise surprises surrender surrenders surround \
-        surrounds survey surveys survive survives suspect suspects suspend suspends sustain sustains swallow swallows \
-        swamp swamps swarm swarms sway sways swear swears sweep sweeps swell swells swim swims swing swings swirl \
-        swirls switch switches sympathize sympathizes tack tacks tag tags tailor tailors take takes talk talks tap \
-        taps taste tastes teach teaches tear tears tease teases tell tells tempt tempts tend tends terminate \
+        sputter sputters spy squall squalls square squares squat squats squeeze squeezes stagger staggers stain \
+        stains stake stakes stalk stalks stall stalls stamp stamps stand stands stare stares start starts starve \
+        starves state states stay stays steadies steady steal steals steam steams steer steers stick sticks stiffen \
+        stiffens stifle stifles still stills stimulate stimulates sting stings stir stirs stop stops store stores \
+        storm storms straddle straddles straggle straggles straighten straightens strain strains stratifies stratify \
+        stray strays stream streams strengthen strengthens stretch stretches strew strews strike strikes strip strips \
+        strive strives struggle struggles studies study stumble stumbles stun stuns subdue subdues submerge submerges \
+        submit submits subscribe subscribes substitute substitutes succeed succeeds suck sucks suffer suffers suggest \
+        suggests suit suits summon summons supplies supply support supports suppose supposes suppress suppresses \
+        surge surges surmise surmises surmount surmounts surpass surpasses surprise surprises surrender surrenders \
+        surround surrounds survey surveys survive survives suspect suspects suspend suspends sustain sustains swallow \
+        swallows swamp swamps swarm swarms sway sways swear swears sweep sweeps swell swells swim swims swing swings \
+        swirl swirls switch switches sympathize sympathizes tack tacks tag tags tailor tailors take takes talk talks \
+        tap taps taste tastes teach teaches tear tears tease teases tell tells tempt tempts tend tends terminate \
         terminates test testifies testify tests thicken thickens think thinks thrash thrashes thread threads threaten \
-        threatens thrill thrills thrive thrives throb throbs throttle throttles throw throws thrust thrusts thud thuds \
-        thump thumps thunder thunders tick ticks tie ties tighten tightens tilt tilts tip tips tire tires toast toasts \
-        tool tools torture tortures toss tosses total totals touch touches trace traces track tracks trade trades \
-        trail trails train trains trample tramples transcend transcends transcribe transcribes transfer transfers \
-        transform transforms translate translates transmit transmits transmute transmutes transport transports \
-        transpose transposes trap traps travel travels traverse traverses tread treads treat treats tries trigger \
-        triggers trim trims triple triples trot trots trouble troubles trust trusts try tumble tumbles tunnel tunnels \
-        turn turns twirl twirls twist twists twitch twitches type types uncover uncovers underestimate underestimates \
-        understand understands undertake undertakes underwrite underwrites undo undoes unfold unfolds unifies unify \
-        unite unites unleash unleashes unlock unlocks unscrew unscrews update updates upgrade upgrades uphold upholds \
-        upset upsets urge urges use uses utter utters vacate vacates validate validates value values vanish vanishes \
-        varies vary venture ventures verifies verify veto vetoes vibrate vibrates victimize victimizes violate \
-        violates visit visits volunteer volunteers vote votes wail wails wait waits wake wakes walk walks wallop \
-        wallops wallow wallows wander wanders wane wanes want wants warm warms warn warns warp warps wash washes waste \
-        wastes watch watches water waters wave waver wavers waves wax waxes weaken weakens wear wears weave weaves \
-        weigh weighs welcome welcomes weld welds wheel wheels whine whines whip whips whirl whirls whistle whistles \
-        widen widens wield wields will wills win wince winces wind winds wink winks wins wire wires wish wishes \
-        withdraw withdraws withhold withholds witness witnesses wonder wonders woo wooes work works worries worry \
-        worship worships wrap wraps wrench wrenches wrestle wrestles wring wrings wrinkle wrinkles write writes yell \
-        yells yield yields
+        threatens thrill thrills thrive thrives throb throbs throttle throttles throw throws thrust thrusts thud \
+        thuds thump thumps thunder thunders tick ticks tie ties tighten tightens tilt tilts tip tips tire tires toast \
+        toasts tool tools torture tortures toss tosses total totals touch touches trace traces track tracks trade \
+        trades trail trails train trains trample tramples transcend transcends transcribe transcribes transfer \
+        transfers transform transforms translate translates transmit transmits transmute transmutes transport \
+        transports transpose transposes trap traps travel travels traverse traverses tread treads treat treats tries \
+        trigger triggers trim trims triple triples trot trots trouble troubles trust trusts try tumble tumbles tunnel \
+        tunnels turn turns twirl twirls twist twists twitch twitches type types uncover uncovers underestimate \
+        underestimates understand understands undertake undertakes underwrite underwrites undo undoes unfold unfolds \
+        unifies unify unite unites unleash unleashes unlock unlocks unscrew unscrews update updates upgrade upgrades \
+        uphold upholds upset upsets urge urges use uses utter utters vacate vacates validate validates value values \
+        vanish vanishes varies vary venture ventures verifies verify veto vetoes vibrate vibrates victimize \
+        victimizes violate violates visit visits volunteer volunteers vote votes wail wails wait waits wake wakes \
+        walk walks wallop wallops wallow wallows wander wanders wane wanes want wants warm warms warn warns warp \
+        warps wash washes waste wastes watch watches water waters wave waver wavers waves wax waxes weaken weakens \
+        wear wears weave weaves weigh weighs welcome welcomes weld welds wheel wheels whine whines whip whips whirl \
+        whirls whistle whistles widen widens wield wields will wills win wince winces wind winds wink winks wins wire \
+        wires wish wishes withdraw withdraws withhold withholds witness witnesses wonder wonders woo wooes work works \
+        worries worry worship worships wrap wraps wrench wrenches wrestle wrestles wring wrings wrinkle wrinkles \
+        write writes yell yells yield yields
         """
 
     static let objectTaking: Set<String> = Set(objectTakingText.split(separator: " ").map(String.init))
