@@ -5,7 +5,8 @@ The Swift composer computes the features (ComposerFeatures.swift) and only evalu
 script learns the weights. It runs the release binary on each benchmark to dump every scored
 (topic, adapter) pair, labels the pairs from the benchmark's queries.jsonl, fits an L2-regularised
 logistic regression (numpy, Newton's method), and picks the acceptance threshold by simulating the
-composer's decision rules (each adapter to its best topic, at most 3 per topic, at most 2 styles).
+composer's decision rules (each adapter to its best topic, at most 3 per topic, at most 2 styles),
+along with the probability a topic's second and third adapters need.
 
   scripts/fit_composer.py --train dev dev-b --out Sources/StylusCore/ComposerModelShipped.swift
   scripts/fit_composer.py --train dev --out /tmp/fit-dev.json          # fit on one set only
@@ -171,14 +172,15 @@ def probability(variant, names, X):
     return 1 / (1 + np.exp(-(Z @ np.array(variant["weights"]) + variant["bias"])))
 
 
-def simulate(data, p, threshold):
-    """The composer's decisions from probabilities, scored like score.py (micro-averaged)."""
+def select(data, p, threshold, further=0.0):
+    """The composer's decisions from probabilities: per query, the indices of the pairs it accepts.
+    further: the probability a topic's second and third adapters need (0: the threshold alone)."""
     style = data.X[:, data.names.index("cat_style")] > 0.5
-    sel_total = tp = bad = topics = hit = empty = empty_ok = 0
     by_query = {}
     for i in range(len(p)):
         by_query.setdefault(data.qid[i], []).append(i)
-    for q_id, q in data.queries.items():
+    out = {}
+    for q_id in data.queries:
         idx = by_query.get(q_id, [])
         # Each adapter to the topic where it is most probable, if above the threshold.
         best = {}
@@ -187,14 +189,25 @@ def simulate(data, p, threshold):
                 best[data.aid[i]] = i
         chosen = sorted(best.values(), key=lambda i: -p[i])
         styles = [i for i in chosen if style[i]][:MAX_STYLES]
-        per_topic, selected = {}, set()
+        per_topic, accepted = {}, []
         for i in chosen:
             if style[i] and i not in styles:
                 continue
-            if per_topic.get(data.topic[i], 0) >= MAX_PER_TOPIC:
+            count = per_topic.get(data.topic[i], 0)
+            if count >= MAX_PER_TOPIC or (count >= 1 and p[i] < further):
                 continue
-            per_topic[data.topic[i]] = per_topic.get(data.topic[i], 0) + 1
-            selected.add(data.aid[i])
+            per_topic[data.topic[i]] = count + 1
+            accepted.append(i)
+        out[q_id] = accepted
+    return out
+
+
+def simulate(data, p, threshold, further=0.0):
+    """The composer's decisions (`select`), scored like score.py (micro-averaged)."""
+    sel_total = tp = bad = topics = hit = empty = empty_ok = 0
+    accepted = select(data, p, threshold, further)
+    for q_id, q in data.queries.items():
+        selected = set(data.aid[i] for i in accepted[q_id])
         relevant = set(a for t in q["topics"] for a in t["relevant"])
         forbidden = set(q.get("forbidden", []))
         sel_total += len(selected)
@@ -229,17 +242,8 @@ def objective(m):
 
 
 THRESHOLDS = np.round(np.arange(0.20, 0.91, 0.02), 2)
-
-
-def smoothed_best(scores):
-    """The threshold whose neighbourhood (±0.04) scores best on average: the objective is flat over a
-    wide band, and a knife-edge maximum in one set's simulation does not carry over to another set."""
-    smoothed = [np.mean(scores[max(0, i - 2):i + 3]) for i in range(len(scores))]
-    return float(THRESHOLDS[int(np.argmax(smoothed))])
-
-
-def choose_threshold(data, p):
-    return smoothed_best([objective(simulate(data, p, thr)) for thr in THRESHOLDS])
+# What a topic's second and third adapters may be asked for: 0 (nothing beyond the threshold), 0.60 … 0.95.
+FURTHER_THRESHOLDS = [0.0] + list(np.round(np.arange(0.60, 0.96, 0.05), 2))
 
 
 def fit_variant(datas, features):
@@ -250,12 +254,34 @@ def fit_variant(datas, features):
     w = np.concatenate([d.w for d in datas])
     mean, scale, weights, bias = fit_logistic(X, y, w)
     variant = dict(features=features, mean=mean.tolist(), scale=scale.tolist(), weights=weights.tolist(),
-                   bias=float(bias), threshold=0.5)
-    # One threshold for the pooled training sets: the best sum of per-set objectives.
+                   bias=float(bias), threshold=0.5, furtherThreshold=0.0)
     probabilities = [probability(variant, names, d.X) for d in datas]
-    scores = [sum(objective(simulate(d, p, thr)) for d, p in zip(datas, probabilities)) for thr in THRESHOLDS]
-    variant["threshold"] = round(smoothed_best(scores), 4)
+    variant["threshold"], variant["furtherThreshold"] = choose_thresholds(datas, probabilities)
     return variant
+
+
+def choose_thresholds(datas, probabilities):
+    """The acceptance threshold and what a topic's further adapters need, for the pooled training sets
+    (the best sum of per-set objectives). The objective is flat over a wide band, and a knife-edge
+    maximum in one set's simulation does not carry over to another set: each further-threshold setting
+    takes the threshold whose neighbourhood (±0.04) scores best on average, and the setting whose
+    neighbours (±0.05) score best on average wins."""
+    table = []
+    for further in FURTHER_THRESHOLDS:
+        scores = [sum(objective(simulate(d, p, thr, further)) for d, p in zip(datas, probabilities)) for thr in THRESHOLDS]
+        smoothed = [np.mean(scores[max(0, i - 2):i + 3]) for i in range(len(scores))]
+        k = int(np.argmax(smoothed))
+        table.append((smoothed[k], float(THRESHOLDS[k]), float(further)))
+    # 0 (no further rule) is not a neighbour of the first setting.
+    around = [np.mean([table[j][0] for j in range(max(1 if i else 0, i - 1), min(len(table), i + 2))]) for i in range(len(table))]
+    _, threshold, further = table[int(np.argmax(around))]
+    return round(threshold, 4), round(further, 4)
+
+
+def decide(variant, data):
+    """The simulated figures of a fitted variant on a labelled set."""
+    p = probability(variant, data.names, data.X)
+    return simulate(data, p, variant["threshold"], variant.get("furtherThreshold", 0.0))
 
 
 def fit_model(datas, label, lexical_datas=None):
@@ -293,14 +319,16 @@ def report_errors(variant, data, bench_dir):
     cards = {c["adapter_id"]: c for c in load_jsonl(os.path.join(bench_dir, "catalog.jsonl"))}
     title = lambda a: cards.get(a, {}).get("title", a)
     p = probability(variant, data.names, data.X)
-    threshold = variant["threshold"]
+    threshold, further = variant["threshold"], variant.get("furtherThreshold", 0.0)
     fmt = lambda parts: ", ".join(f"{f}={v:.2f} ({c:+.2f})" for c, f, v in parts)
-    print(f"threshold {threshold}: {simulate(data, p, threshold)}")
+    print(f"threshold {threshold}, further {further}: {simulate(data, p, threshold, further)}")
+    accepted = select(data, p, threshold, further)
     for q_id, q in sorted(data.queries.items()):
         idx = np.where(data.qid == q_id)[0]
+        chosen = set(data.aid[i] for i in accepted[q_id])
         relevant = set(a for t in q["topics"] for a in t["relevant"])
         for t in q["topics"]:
-            if not t["relevant"] or any(p[i] >= threshold for i in idx if data.aid[i] in t["relevant"]):
+            if not t["relevant"] or chosen & set(t["relevant"]):
                 continue
             scored = [i for i in idx if data.aid[i] in t["relevant"]]
             if not scored:
@@ -309,13 +337,13 @@ def report_errors(variant, data, bench_dir):
             i = max(scored, key=lambda i: p[i])
             print(f"missed {q_id} [{t['keyword']}]: '{title(data.aid[i])}' for topic '{data.keyword[i]}' p={p[i]:.2f}; "
                   f"against: {fmt(contributions(variant, data.names, data.X[i])[:3])}")
-        for i in idx:
-            if p[i] >= threshold and data.aid[i] not in relevant:
+        for i in accepted[q_id]:
+            if data.aid[i] not in relevant:
                 kind = "forbidden" if data.aid[i] in q.get("forbidden", []) else "neutral"
                 print(f"{kind} {q_id}: '{title(data.aid[i])}' for topic '{data.keyword[i]}' p={p[i]:.2f}; "
                       f"for: {fmt(contributions(variant, data.names, data.X[i])[-3:][::-1])}")
     for thr in THRESHOLDS[::2]:
-        m = simulate(data, p, thr)
+        m = simulate(data, p, thr, further)
         print(f"at {thr:.2f}: precision {m['precision']:.3f}, topic recall {m['topic_recall']:.3f}, "
               f"violations {m['violation_rate']:.3f}, empty-ok {m['empty_ok']:.2f}")
 
@@ -347,24 +375,25 @@ def main():
     if args.out:
         model = fit_model([sets[n] for n in args.train], "+".join(args.train), [lexical_sets[n] for n in args.train])
         write_model(model, args.out)
-        print(f"wrote {args.out} (thresholds: semantic {model['semantic']['threshold']}, lexical {model['lexical']['threshold']})",
+        print(f"wrote {args.out} (thresholds: semantic {model['semantic']['threshold']} / further {model['semantic']['furtherThreshold']}, "
+              f"lexical {model['lexical']['threshold']} / further {model['lexical']['furtherThreshold']})",
               file=sys.stderr)
         for n in args.train:
             d = sets[n]
-            print(f"  on {n} (training data, simulated): {simulate(d, probability(model['semantic'], d.names, d.X), model['semantic']['threshold'])}",
+            print(f"  on {n} (training data, simulated): {decide(model['semantic'], d)}",
                   file=sys.stderr)
 
     if args.report:
         for train, test in (("dev", "dev-b"), ("dev-b", "dev")):
             model = fit_model([sets[train]], train, [lexical_sets[train]])
             for v, d in (("semantic", sets[test]), ("lexical", lexical_sets[test])):
-                m = simulate(d, probability(model[v], d.names, d.X), model[v]["threshold"])
+                m = decide(model[v], d)
                 print(f"fit on {train}, {v}, on {test}: {m}")
         for name in ("dev", "dev-b"):
             totals = []
             for train, test in folds(sets[name]):
                 model = fit_model([train], name)
-                totals.append(simulate(test, probability(model["semantic"], test.names, test.X), model["semantic"]["threshold"]))
+                totals.append(decide(model["semantic"], test))
             avg = {k: round(float(np.mean([t[k] for t in totals])), 4) for k in totals[0]}
             print(f"5-fold within {name}, semantic (mean of folds): {avg}")
 

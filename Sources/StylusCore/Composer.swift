@@ -188,6 +188,11 @@ public enum Composer {
                     decide(false, "topic already has \(options.maxPerTopic) adapters")
                     continue
                 }
+                if prob < variant.acceptance(rank: chosen.count) {
+                    decide(false, "score \(format(prob)) < \(format(variant.acceptance(rank: chosen.count))), what a topic's "
+                           + "further adapters need beside \(chosen[0].alias)")
+                    continue
+                }
                 chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category,
                                               triggerWords: p.triggerWords))
                 decide(true, "\(because); \(p.category.rawValue) adapter of \(p.baseModel?.name ?? "unknown base")")
@@ -448,6 +453,9 @@ final class AdapterNames: Sendable {
     /// Every word of every name (title alternatives, tags, trigger words), in its base form
     /// (`ComposerLexicon.baseForm`: "Rainy Street" has "rain"), as the features compare words.
     let nameWords: Set<String>
+    /// Name words that only multi-word tags hold, with those tags' words: "big cat" for "Snow
+    /// Leopard" gives cat → [["big", "cat"]] (see `ComposerFeatures.names`).
+    let compoundTagWords: [String: [[String]]]
     /// The head word of each title alternative ("Japanese Castle" → castle), in its base form.
     let titleHeads: Set<String>
     /// Title words that carry content, in their base forms.
@@ -493,6 +501,12 @@ final class AdapterNames: Sendable {
             .map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         triggerNames = c.card.triggerWords.map { ComposerLexicon.words($0) }.filter { !$0.isEmpty }
         nameWords = Set((titleNames + tagNames + triggerNames).joined().map(ComposerLexicon.baseForm))
+        let looseWords = Set((titleNames + triggerNames + tagNames.filter { $0.count == 1 }).joined().map(ComposerLexicon.baseForm))
+        var compoundTagWords: [String: [[String]]] = [:]
+        for tag in tagNames where tag.count >= 2 {
+            for w in Set(tag.map(ComposerLexicon.baseForm)) where !looseWords.contains(w) { compoundTagWords[w, default: []].append(tag) }
+        }
+        self.compoundTagWords = compoundTagWords
         titleHeads = Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
         titleContent = Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
         knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)

@@ -315,7 +315,7 @@ extension ComposerFeatures {
             guard t < rankings.count, let r = rankings[t][profiles[j].id] else { return 0 }
             return 1 / (1 + Double(r))
         }
-        let coverage: [[Double]] = topics.map { t in profiles.map { p in Self.topicCoverage(t, p) } }
+        let coverage: [[Double]] = topics.map { t in profiles.map { p in Self.topicCoverage(t, p, knowledge: evidence.knowledge) } }
         // Orders a topic's candidates before scoring: embedding closeness when there are embeddings,
         // else how much of the topic the adapter's names cover.
         func closeness(_ t: Int, _ j: Int) -> Double {
@@ -375,7 +375,7 @@ extension ComposerFeatures {
                 }
                 x[iRetrievalRank] = rank(t, j)
                 // Lexical: names in the topic, and the topic in the names.
-                x[iLexHeadNamed] = topic.head.map { p.nameWords.contains($0) ? 1 : 0 } ?? 0
+                x[iLexHeadNamed] = topic.head.map { Self.names(p, $0, in: topic, knowledge: evidence.knowledge) ? 1 : 0 } ?? 0
                 x[iLexTopicCoverage] = coverage[t][j]
                 let title = p.titleContent
                 if !title.isEmpty {
@@ -455,10 +455,28 @@ extension ComposerFeatures {
     }
 
     /// The share of the topic's content words that the adapter's names contain.
-    static func topicCoverage(_ t: TopicTerms, _ p: AdapterProfile) -> Double {
+    static func topicCoverage(_ t: TopicTerms, _ p: AdapterProfile, knowledge: (any WordKnowledge)?) -> Double {
         guard !t.content.isEmpty else { return 0 }
         var named = 0
-        for w in t.content where p.nameWords.contains(w) { named += 1 }
+        for w in t.content where names(p, w, in: t, knowledge: knowledge) { named += 1 }
         return Double(named) / Double(t.content.count)
+    }
+
+    /// Whether the adapter's names hold the topic's word `w`. A multi-word tag that WordNet has as
+    /// an entry of its own names that concept, and its words only as far as it is a kind of them: a
+    /// "sausage dog" is a dog, a "big cat" is no cat and a "hot dog" no dog. A word only such tags
+    /// hold counts where the topic has a whole one.
+    static func names(_ p: AdapterProfile, _ w: String, in t: TopicTerms, knowledge: (any WordKnowledge)?) -> Bool {
+        guard p.nameWords.contains(w) else { return false }
+        guard let knowledge, let tags = p.compoundTagWords[w] else { return true }
+        return tags.contains { tag in
+            let phrase = tag.joined(separator: " ")
+            if knowledge.senses(of: phrase).isEmpty { return true }
+            if tag.allSatisfy({ functionWords.contains($0) || t.content.contains(ComposerLexicon.baseForm($0)) }) { return true }
+            switch knowledge.relation(phrase, w) {
+            case .same, .narrower: return true
+            case .broader, .unrelated: return false
+            }
+        }
     }
 }

@@ -16,15 +16,32 @@ public struct ComposerModel: Sendable, Codable, Hashable {
         public var bias: Double
         /// Accept an adapter for a topic when its probability reaches this.
         public var threshold: Double
+        /// What a topic's second and further adapters need (at least `threshold`): most keywords want
+        /// one adapter, and the runners-up of a topic are mostly its narrower variants ("Samurai
+        /// Armor" after "Knight Plate Armor" for "silver armor"). 0 in model files that predate it.
+        public var furtherThreshold: Double
 
-        public init(features: [String], mean: [Double], scale: [Double], weights: [Double], bias: Double, threshold: Double) {
+        public init(features: [String], mean: [Double], scale: [Double], weights: [Double], bias: Double, threshold: Double,
+                    furtherThreshold: Double = 0) {
             self.features = features
             self.mean = mean
             self.scale = scale
             self.weights = weights
             self.bias = bias
             self.threshold = threshold
+            self.furtherThreshold = furtherThreshold
         }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(features: try c.decode([String].self, forKey: .features), mean: try c.decode([Double].self, forKey: .mean),
+                      scale: try c.decode([Double].self, forKey: .scale), weights: try c.decode([Double].self, forKey: .weights),
+                      bias: try c.decode(Double.self, forKey: .bias), threshold: try c.decode(Double.self, forKey: .threshold),
+                      furtherThreshold: try c.decodeIfPresent(Double.self, forKey: .furtherThreshold) ?? 0)
+        }
+
+        /// The probability the `rank`-th adapter (0-based) a topic gets must reach.
+        public func acceptance(rank: Int) -> Double { rank == 0 ? threshold : max(threshold, furtherThreshold) }
 
         /// P(adapter fits topic) for a feature vector laid out as `ComposerFeatures.names`.
         public func probability(_ x: [Double]) -> Double { scorer().probability(x) }
@@ -84,6 +101,9 @@ public struct ComposerModel: Sendable, Codable, Hashable {
                 throw ComposerModelError.invalid("unknown feature '\(unknown)'")
             }
             guard v.threshold > 0, v.threshold < 1 else { throw ComposerModelError.invalid("threshold must be in (0, 1)") }
+            guard v.furtherThreshold >= 0, v.furtherThreshold < 1 else {
+                throw ComposerModelError.invalid("furtherThreshold must be in [0, 1)")
+            }
         }
         return self
     }

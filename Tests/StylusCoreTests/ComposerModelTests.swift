@@ -65,4 +65,32 @@ final class ComposerModelTests: XCTestCase {
         XCTAssertThrowsError(try ComposerModel.decode(JSONSerialization.data(withJSONObject: json)))
         XCTAssertThrowsError(try ComposerModel.decode(Data("not json".utf8)))
     }
+
+    func testAModelFileWithoutAFurtherThresholdAsksNothingBeyondTheThreshold() throws {
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(ComposerModel.shipped)) as! [String: Any]
+        var semantic = json["semantic"] as! [String: Any]
+        XCTAssertNotNil(semantic["furtherThreshold"], "the encoded model carries its further threshold")
+        semantic["furtherThreshold"] = nil
+        json["semantic"] = semantic
+        let older = try ComposerModel.decode(JSONSerialization.data(withJSONObject: json)).semantic
+        XCTAssertEqual(older.furtherThreshold, 0)
+        XCTAssertEqual(older.acceptance(rank: 0), older.threshold)
+        XCTAssertEqual(older.acceptance(rank: 2), older.threshold)
+        semantic["furtherThreshold"] = 1.5
+        json["semantic"] = semantic
+        XCTAssertThrowsError(try ComposerModel.decode(JSONSerialization.data(withJSONObject: json))) { error in
+            XCTAssertTrue("\(error)".contains("furtherThreshold must be in [0, 1)"), "\(error)")
+        }
+    }
+
+    func testFurtherAdaptersOfATopicNeedTheFurtherThreshold() {
+        let v = ComposerModel.Variant(features: ["cos_card"], mean: [0], scale: [1], weights: [1], bias: 0, threshold: 0.5,
+                                      furtherThreshold: 0.8)
+        XCTAssertEqual(v.acceptance(rank: 0), 0.5)
+        XCTAssertEqual(v.acceptance(rank: 1), 0.8)
+        // Never below the threshold, whatever the file says.
+        let loose = ComposerModel.Variant(features: ["cos_card"], mean: [0], scale: [1], weights: [1], bias: 0, threshold: 0.5,
+                                          furtherThreshold: 0.3)
+        XCTAssertEqual(loose.acceptance(rank: 1), 0.5)
+    }
 }

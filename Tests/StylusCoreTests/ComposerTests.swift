@@ -181,6 +181,28 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(c.topics[0].decisions.contains { $0.reason.contains("topic already has 2 adapters") })
     }
 
+    func testATopicsSecondAdapterNeedsTheFurtherThreshold() {
+        // Under the test model "Dogs" scores 0.95 for "dog", and "Two Dogs" 0.88 (a title word the
+        // topic does not have).
+        let cards = [ComposerTests.adapter("dogs", "Dogs", tags: ["dog"], category: .animal),
+                     ComposerTests.adapter("dogs2", "Two Dogs", tags: ["dog"], category: .animal)]
+        func chosenWith(further: Double) -> Composition {
+            var model = Self.testModel
+            model.semantic.furtherThreshold = further
+            model.lexical.furtherThreshold = further
+            model.semantic.threshold = 0.6
+            model.lexical.threshold = 0.6
+            return Composer.compose(topics: PromptFile(text: "dog").topics, candidates: cards, promptText: "dog",
+                                    options: ComposerOptions(baseModel: .sd15, model: model))
+        }
+        XCTAssertEqual(chosenWith(further: 0).topics[0].adapters.map(\.adapterID), ["dogs", "dogs2"])
+        let strict = chosenWith(further: 0.9)
+        XCTAssertEqual(strict.topics[0].adapters.map(\.adapterID), ["dogs"])
+        let why = strict.topics[0].decisions.first { $0.adapterID == "dogs2" }
+        XCTAssertEqual(why?.accepted, false)
+        XCTAssertTrue(why?.reason.contains("< 0.90, what a topic's further adapters need beside dogs") ?? false, why?.reason ?? "no decision")
+    }
+
     func testAdaptersAlreadyInThePromptAreKept() {
         let c = compose("a dog on a porch, <lora:dogs:0.5>")
         XCTAssertEqual(c.presentAliases, ["dogs"])
@@ -288,6 +310,26 @@ final class ComposerTests: XCTestCase {
         let c = compose("watercolor \\(medium\\)", catalog: Self.catalog)
         XCTAssertEqual(c.topics.map(\.keyword), ["watercolor (medium)"])
         XCTAssertEqual(feature("lex_head_named", of: c, topic: "watercolor (medium)", adapter: "watercolor"), 1)
+    }
+
+    /// A multi-word tag WordNet has as an entry names its concept, and its words only as far as it is
+    /// a kind of them: a "sausage dog" is a dog, a "big cat" is no cat and a "hot dog" no dog.
+    func testALexicalisedTagNamesItsConceptNotItsWords() {
+        let leopard = ComposerTests.adapter("leopard", "Snow Leopard", tags: ["snow leopard", "big cat"], category: .animal)
+        let dachshund = ComposerTests.adapter("dachshund", "Dachshund", tags: ["dachshund", "sausage dog"], category: .animal)
+        let food = ComposerTests.adapter("food", "Street Food", tags: ["hot dog", "pretzel"], category: .object)
+        let catalog = [leopard, dachshund, food]
+        let c = compose("a cat, a big cat, a dog, a hot dog", catalog: catalog, knowledge: CompoundWordNet())
+        XCTAssertEqual(c.topics.map(\.keyword), ["cat", "big cat", "dog", "hot dog"])
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "cat", adapter: "leopard") ?? 0, 0)
+        XCTAssertEqual(feature("lex_head_named", of: c, topic: "cat", adapter: "leopard") ?? 0, 0)
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "big cat", adapter: "leopard"), 1, "the topic has the whole entry")
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "dog", adapter: "dachshund"), 1)
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "dog", adapter: "food") ?? 0, 0)
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "hot dog", adapter: "food"), 1)
+        // Without a lexical resource every word of every tag is a name.
+        let plain = compose("a cat", catalog: catalog, knowledge: nil)
+        XCTAssertEqual(feature("lex_topic_coverage", of: plain, topic: "cat", adapter: "leopard"), 1)
     }
 
     /// When an adapter's names do not meet the topic at all, the closeness features get their own
@@ -484,4 +526,15 @@ struct NamesWordNet: WordKnowledge {
     func hypernyms(of synset: Int) -> [Int] { [] }
     func lexicographerFile(of synset: Int) -> Int { -1 }
     func isCommonWord(_ word: String) -> Bool { Self.common.contains(word.lowercased()) }
+}
+
+/// Compound entries for the lexicalised-tag rule: "big cat" and "cat" are both felines, a "sausage
+/// dog" is a dog, a "hot dog" is food.
+struct CompoundWordNet: WordKnowledge {
+    static let synsets: [String: [Int]] = ["cat": [1], "big cat": [2], "dog": [3], "sausage dog": [4], "hot dog": [5]]
+    static let parents: [Int: [Int]] = [1: [9], 2: [9], 4: [3], 5: [8]]
+    func senses(of phrase: String) -> [Int] { Self.synsets[phrase.lowercased()] ?? [] }
+    func hypernyms(of synset: Int) -> [Int] { Self.parents[synset] ?? [] }
+    func lexicographerFile(of synset: Int) -> Int { synset == 5 ? 13 : 5 }
+    func isCommonWord(_ word: String) -> Bool { !senses(of: word).isEmpty }
 }
