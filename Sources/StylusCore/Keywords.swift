@@ -108,6 +108,9 @@ struct AtomCollector {
     var segments: [[Word]] = []
     var current: [Word] = []
     var pendingQualifier = false
+    /// Between `\(` and `\)`: a booru qualifier's punctuation is part of its name ("kafka \(honkai:
+    /// star rail\)", "\(re:zero\)").
+    var insideQualifier = false
 
     init(source: SourceText) {
         self.source = source
@@ -116,6 +119,7 @@ struct AtomCollector {
     mutating func boundary() {
         if !current.isEmpty { segments.append(current) }
         current = []
+        insideQualifier = false
     }
 
     mutating func collect(_ nodes: [PromptNode], weight: Double) {
@@ -222,12 +226,16 @@ struct AtomCollector {
                 word.append(b)  // 1.5, v2.0
             } else {
                 endWord(&self)
+                let qualifierPunctuation = insideQualifier && (b == 0x3A || b == 0x21 || b == 0x3F || b == 0x2E)
                 switch b {
+                case _ where qualifierPunctuation:
+                    break  // : ! ? . inside a qualifier
                 case 0x2C, 0x3B, 0x3A, 0x21, 0x3F, 0x22, 0x0A, 0x0D, 0x2E, 0x7C, 0x7B, 0x7D:
                     boundary()  // , ; : ! ? " newline . | { }
                 case 0x5C:
                     // An escaped bracket is a soft break: "miku \(vocaloid\)" stays one phrase.
-                    if p + 1 < r.upperBound, bytes[p + 1] == 0x28 { pendingQualifier = true }
+                    if p + 1 < r.upperBound, bytes[p + 1] == 0x28 { pendingQualifier = true; insideQualifier = true }
+                    if p + 1 < r.upperBound, bytes[p + 1] == 0x29 { insideQualifier = false }
                     p += 1
                 default:
                     break

@@ -76,6 +76,9 @@ final class KeywordTests: XCTestCase {
     func testBooruQualifiersAndNamesWithTheStayWhole() {
         XCTAssertEqual(topics("1girl, jinx \\(league of legends\\), arcane, power \\(chainsaw man\\)"),
                        ["1girl", "jinx (league of legends)", "arcane", "power (chainsaw man)"])
+        // A qualifier's own punctuation is part of its name; after it, a colon separates again.
+        XCTAssertEqual(topics("kafka \\(honkai: star rail\\), rem \\(re:zero\\): blue hair"),
+                       ["kafka (honkai: star rail)", "rem (re:zero)", "blue hair"])
         XCTAssertEqual(topics("sonic the hedgehog, running, winnie the pooh"), ["sonic the hedgehog", "running", "winnie the pooh"])
         // Running text still splits at "the": it is a determiner there.
         XCTAssertEqual(topics("a cat on the roof"), ["cat", "roof"])
