@@ -345,10 +345,12 @@ enum Chunker {
                     flush()
                 } else if lower == "made", next == "of", !chunk.words.isEmpty {
                     chunk.words.append(w)  // "wings made of fire"
-                } else if isGerund(lower), chunk.words.isEmpty || chunk.isAction || !Lexicon.ingNouns.contains(lower) {
+                } else if isGerund(lower), chunk.words.isEmpty || chunk.isAction || !Lexicon.ingNouns.contains(lower)
+                            || next.map(objectStarts.contains) == true {
                     // An -ing word starts a new phrase: a verb with its object ("casting a spell",
                     // "breathing fire") or an adjective with its noun ("glowing eyes"). Inside a
-                    // noun phrase an -ing noun just continues it ("oil painting").
+                    // noun phrase an -ing noun just continues it ("oil painting"), unless an object
+                    // follows ("a ringed planet filling the sky").
                     flush()
                     chunk = Chunk(words: [w], isAction: isVerbStart(lower) && !Lexicon.ingAdjectives.contains(lower))
                 } else if isParticiple(lower), nextRole != .content {

@@ -70,6 +70,8 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("an oil painting in the style of Rembrandt"), ["oil painting", "style of Rembrandt"])
         XCTAssertEqual(topics("Geralt of Rivia fighting a griffin"), ["Geralt of Rivia", "fighting a griffin"])
         XCTAssertEqual(topics("a phoenix, wings made of fire"), ["phoenix", "wings made of fire"])
+        XCTAssertEqual(topics("a huge ringed planet filling the sky").first, "huge ringed planet")
+        XCTAssertEqual(topics("an oil painting of a harbor"), ["oil painting", "harbor"])
         XCTAssertEqual(topics("portrait of a wolf, depth of field"), ["wolf", "depth of field"])
     }
 
