@@ -507,7 +507,10 @@ final class AdapterNames: Sendable {
             for w in Set(tag.map(ComposerLexicon.baseForm)) where !looseWords.contains(w) { compoundTagWords[w, default: []].append(tag) }
         }
         self.compoundTagWords = compoundTagWords
-        titleHeads = Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
+        // A tool is about what it adjusts, not what it is: "Detail Tweaker" and "Better Hands" are
+        // about detail and hands, so every content word of a tool's title is a head.
+        titleHeads = category == .tool ? Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
+            : Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
         titleContent = Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
         knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)
         refinedDescription = c.refinement.refinedDescription

@@ -312,6 +312,18 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(feature("lex_head_named", of: c, topic: "watercolor (medium)", adapter: "watercolor"), 1)
     }
 
+    /// A tool is about what it adjusts: every content word of its title is a head, so "Detail
+    /// Tweaker" is about detail, while "Detailed Eyes" shares only a modifier with "extremely detailed".
+    func testAToolIsAboutWhatItAdjusts() {
+        let tweaker = ComposerTests.adapter("tweaker", "Detail Tweaker", tags: ["detail", "slider"], category: .tool)
+        let eyes = ComposerTests.adapter("eyes", "Detailed Eyes", tags: ["eyes", "detail"], category: .concept)
+        let c = compose("extremely detailed", catalog: [tweaker, eyes])
+        XCTAssertEqual(feature("adapter_head_in_topic", of: c, topic: "extremely detailed", adapter: "tweaker"), 1)
+        XCTAssertEqual(feature("lex_modifier_only", of: c, topic: "extremely detailed", adapter: "tweaker"), 0)
+        XCTAssertEqual(feature("adapter_head_in_topic", of: c, topic: "extremely detailed", adapter: "eyes"), 0)
+        XCTAssertEqual(feature("lex_modifier_only", of: c, topic: "extremely detailed", adapter: "eyes"), 1)
+    }
+
     /// A multi-word tag WordNet has as an entry names its concept, and its words only as far as it is
     /// a kind of them: a "sausage dog" is a dog, a "big cat" is no cat and a "hot dog" no dog.
     func testALexicalisedTagNamesItsConceptNotItsWords() {
