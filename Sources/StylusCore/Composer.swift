@@ -188,9 +188,9 @@ public enum Composer {
                     decide(false, "topic already has \(options.maxPerTopic) adapters")
                     continue
                 }
-                if prob < variant.acceptance(rank: chosen.count) {
-                    decide(false, "score \(format(prob)) < \(format(variant.acceptance(rank: chosen.count))), what a topic's "
-                           + "further adapters need beside \(chosen[0].alias)")
+                let needed = variant.acceptance(rank: chosen.count)
+                if prob < needed {
+                    decide(false, "score \(format(prob)) < \(format(needed)), what a topic's further adapters need beside \(chosen[0].alias)")
                     continue
                 }
                 chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category,

@@ -346,7 +346,7 @@ enum Chunker {
                 } else if lower == "made", next == "of", !chunk.words.isEmpty {
                     chunk.words.append(w)  // "wings made of fire"
                 } else if isGerund(lower), chunk.words.isEmpty || chunk.isAction || !Lexicon.ingNouns.contains(lower)
-                            || next.map(objectStarts.contains) == true {
+                            || next.map(Lexicon.objectOpeners.contains) == true {
                     // An -ing word starts a new phrase: a verb with its object ("casting a spell",
                     // "breathing fire") or an adjective with its noun ("glowing eyes"). Inside a
                     // noun phrase an -ing noun just continues it ("oil painting"), unless an object
@@ -379,7 +379,7 @@ enum Chunker {
     ///   form after a plural subject.
     static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?) -> Bool {
         guard !chunk.isAction, let subject = chunk.words.last?.lower, let next else { return false }
-        if objectStarts.contains(next), VerbForms.objectTaking.contains(w) { return true }
+        if Lexicon.objectOpeners.contains(next), VerbForms.objectTaking.contains(w) { return true }
         let nextRole = role(next)
         if VerbForms.thirdPerson.contains(w), nextRole == .content, isParticiple(next) { return true }
         guard nextRole != .content, nextRole != .filler else { return false }
@@ -389,11 +389,6 @@ enum Chunker {
         guard subject.count > 3, subject.hasSuffix("s"), !subject.hasSuffix("ss") else { return false }
         return VerbForms.base.contains(w) || (VerbForms.objectTaking.contains(w) && !w.hasSuffix("s"))
     }
-
-    /// Words that open a verb's object: "strikes *her* pose", "circles *the* wreck".
-    static let objectStarts: Set<String> = [
-        "a", "an", "the", "his", "her", "its", "their", "my", "your", "our", "this", "these", "those", "him", "them",
-    ]
 
     /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".
     static func isStyleModifier(_ w: String) -> Bool {

@@ -8,6 +8,12 @@ package enum Lexicon {
         "numerous", "various", "lots", "plenty",
     ]
 
+    /// The determiners and pronouns that open a verb's object ("strikes *her* pose", "circles *the*
+    /// wreck", "filling *the* sky"): a noun phrase is seldom followed straight by one.
+    static let objectOpeners: Set<String> = [
+        "a", "an", "the", "his", "her", "its", "their", "my", "your", "our", "this", "these", "those", "him", "them",
+    ]
+
     static let prepositions: Set<String> = [
         "of", "in", "on", "at", "by", "with", "without", "from", "to", "into", "onto", "over", "under",
         "above", "below", "behind", "beside", "besides", "between", "among", "amongst", "through", "throughout",
