@@ -569,6 +569,69 @@ final class AdapterNames: Sendable {
     private static let punctuationAroundName = CharacterSet.punctuationCharacters.subtracting(CharacterSet(charactersIn: "."))
 
     static func titleAlternatives(_ title: String) -> [[String]] {
+        ComposerLexicon.isASCII(title) ? asciiTitleAlternatives(title) : unicodeTitleAlternatives(title)
+    }
+
+    /// `titleAlternatives` of an ASCII title, by byte: the same words without Character and
+    /// CharacterSet work per letter (a large catalog's first compose meets hundreds of titles).
+    static func asciiTitleAlternatives(_ title: String) -> [[String]] {
+        var kept: [UInt8] = []
+        kept.reserveCapacity(title.utf8.count)
+        var depth = 0
+        for b in title.utf8 {
+            if b == UInt8(ascii: "(") || b == UInt8(ascii: "[") { depth += 1; kept.append(UInt8(ascii: " ")); continue }
+            if b == UInt8(ascii: ")") || b == UInt8(ascii: "]") { depth = max(0, depth - 1); kept.append(UInt8(ascii: " ")); continue }
+            if depth == 0 { kept.append(b) }
+        }
+        // Base-model names are packaging (see `unicodeTitleAlternatives`).
+        var t: [UInt8] = []
+        t.reserveCapacity(kept.count)
+        for (i, token) in kept.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).enumerated() {
+            if i > 0 { t.append(UInt8(ascii: " ")) }
+            if !namesKnownModel(asciiToken: token) { t.append(contentsOf: token) }
+        }
+        var parts: [String] = []
+        var current: [UInt8] = []
+        for (i, b) in t.enumerated() {
+            let spaced = i > 0 && i + 1 < t.count && t[i - 1] == UInt8(ascii: " ") && t[i + 1] == UInt8(ascii: " ")
+            if b == UInt8(ascii: "|") || b == UInt8(ascii: ":") || b == UInt8(ascii: "&") || ((b == UInt8(ascii: "/") || b == UInt8(ascii: "-")) && spaced) {
+                parts.append(String(decoding: current, as: UTF8.self))
+                current.removeAll(keepingCapacity: true)
+            } else {
+                current.append(b)
+            }
+        }
+        parts.append(String(decoding: current, as: UTF8.self))
+        return parts.map {
+            ComposerLexicon.words($0).map { $0.hasSuffix("-like") ? String($0.dropLast(5)) : $0 }.filter { !ComposerLexicon.titleNoise.contains($0) }
+        }.filter { !$0.isEmpty }
+    }
+
+    /// `BaseModel.namesKnownModel` of an ASCII token with its punctuation (Unicode's, not the dot)
+    /// trimmed from both ends.
+    private static func namesKnownModel(asciiToken token: ArraySlice<UInt8>) -> Bool {
+        var lo = token.startIndex, hi = token.endIndex
+        while lo < hi, isASCIIPunctuationAroundName(token[lo]) { lo += 1 }
+        while hi > lo, isASCIIPunctuationAroundName(token[hi - 1]) { hi -= 1 }
+        guard lo < hi, token[lo..<hi].contains(where: { ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") }) else { return false }
+        return BaseModel.isName(String(decoding: token[lo..<hi], as: UTF8.self))
+    }
+
+    /// ASCII characters of Unicode's punctuation categories (what `CharacterSet.punctuationCharacters`
+    /// holds), without the dot.
+    private static func isASCIIPunctuationAroundName(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "!"), UInt8(ascii: "\""), UInt8(ascii: "#"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: ","), UInt8(ascii: "-"), UInt8(ascii: "/"),
+             UInt8(ascii: ":"), UInt8(ascii: ";"), UInt8(ascii: "?"), UInt8(ascii: "@"), UInt8(ascii: "["), UInt8(ascii: "\\"),
+             UInt8(ascii: "]"), UInt8(ascii: "_"), UInt8(ascii: "{"), UInt8(ascii: "}"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func unicodeTitleAlternatives(_ title: String) -> [[String]] {
         var t = ""
         var depth = 0
         for ch in title {

@@ -285,6 +285,22 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(BaseModel.namesKnownModel("1.5"), "a number alone is no name")
     }
 
+    /// ASCII titles are read by byte: the same words as the general path, which a word in another
+    /// script (dropped as a translation) sends them through.
+    func testAnASCIITitleReadsAsTheGeneralPathReadsIt() {
+        let titles = [
+            "Capybara F1", "Volumetric Fog F.1 [Flux]", "Heavy Rain SDXL", "Phoenix / Firebird", "Kitsune / Foxgirl XL",
+            "Ink-Dragon - v2.1 | SD1.5", "Dragons! (western)", "50s Classic Cars XL", "80s/90s Retro Anime XL",
+            "Fire & Flames VFX", "Power (Chainsaw Man) [Pony]", "cat-like eyes", "\"Pony\" Tail: (sdxl) v3",
+            "Detail+ (Flux)", "[IL] ((nested) brackets)) end", " - leading : separators & ", "F.1, Pony; SDXL! @home",
+            "Samurai Armor (nested [brackets)", "Rain_SDXL", "a - b/c - d",
+        ]
+        for title in titles {
+            XCTAssertEqual(ComposerWords.titleText(title), ComposerWords.titleText(title + " \u{58A8}"), title)
+        }
+        XCTAssertEqual(ComposerWords.titleText("Heavy Rain SDXL | Storm (v2)"), "heavy rain / storm")
+    }
+
     /// A card whose title hides its concept may say it in its description: where the names do not
     /// meet the topic, the share of the topic's words the refined description uses is evidence.
     /// The words the refiner writes into every description (its category phrase) do not count.
