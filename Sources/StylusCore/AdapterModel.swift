@@ -90,7 +90,16 @@ public struct BaseModel: Sendable, Hashable, Codable, CustomStringConvertible {
     /// a tag or title word that says what the adapter loads into, never what it draws. Exact names
     /// only, unlike `init` (which reads messy base-model fields): "Ponytail" is hair.
     public static func isName(_ text: String) -> Bool {
-        aliases[text.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }] != nil
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // The same key by byte (titles and tags are mostly ASCII, and every word of them is asked).
+            var key: [UInt8] = []
+            for b in text.utf8 {
+                let lower = (0x41...0x5A).contains(b) ? b + 0x20 : b
+                if (0x61...0x7A).contains(lower) || (0x30...0x39).contains(lower) || lower == UInt8(ascii: ".") { key.append(lower) }
+            }
+            return aliases[String(decoding: key, as: UTF8.self)] != nil
+        }
+        return aliases[text.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }] != nil
     }
 
     /// A title word that names a base model ("Capybara F1"); a bare number ("Detail 1.5") is left to

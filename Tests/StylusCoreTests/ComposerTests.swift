@@ -283,6 +283,11 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(BaseModel.namesKnownModel("SDXL"))
         XCTAssertFalse(BaseModel.namesKnownModel("Ponytail"))
         XCTAssertFalse(BaseModel.namesKnownModel("1.5"), "a number alone is no name")
+        XCTAssertTrue(BaseModel.isName("Pony XL"))
+        XCTAssertTrue(BaseModel.isName("SD-1.5"))
+        XCTAssertTrue(BaseModel.isName("Flux.1 D"))
+        XCTAssertFalse(BaseModel.isName("Ponytail"))
+        XCTAssertFalse(BaseModel.isName("Pony\u{00E9}"), "not ASCII: read by Character, same rule")
     }
 
     /// ASCII titles are read by byte: the same words as the general path, which a word in another
