@@ -266,6 +266,13 @@ enum Chunker {
         return .content
     }
 
+    /// Whether the word before "and" is a plural noun, which names things of its own rather than
+    /// modifying what follows ("blueberries and maple syrup", but "pink and teal gradient", "salt
+    /// and pepper"). Two capitalised words are a name's ("Dungeons and Dragons") and stay together.
+    static func opensOwnConjunct(_ before: Word, _ after: Word) -> Bool {
+        ComposerLexicon.singular(before.lower) != before.lower && !(before.capitalized && after.capitalized)
+    }
+
     static func isGerund(_ w: String) -> Bool {
         w.count > 4 && w.hasSuffix("ing")
     }
@@ -287,7 +294,7 @@ enum Chunker {
         if Lexicon.isBoilerplate(joined) { return [] }
         // A tag with a booru qualifier names one thing: "jinx \(league of legends\)".
         let styleModifier = words.dropLast().contains(where: isStyleModifier)
-        if (isTagLike(words) && !styleModifier) || (segment.count <= 8 && segment.dropFirst().contains(where: \.opensQualifier)) {
+        if (isTagLike(segment) && !styleModifier) || (segment.count <= 8 && segment.dropFirst().contains(where: \.opensQualifier)) {
             return finish([Chunk(words: segment)])
         }
         // A short tag that starts with a verb is one action: "sitting on a chair", "looking at viewer".
@@ -325,8 +332,10 @@ enum Chunker {
             case .conjunction:
                 // "pink and teal gradient" stays whole; "a knight and an orc" splits.
                 // In running text only single modifiers join: "mustard and onions", not "a dinosaur and palm trees".
+                // A plural is a thing of its own, no modifier: "freckles and red hair" are two.
                 if w.lower == "and" || w.lower == "&", chunk.words.count == 1, !chunk.isAction,
-                   nextRole == .content, let next, !isGerund(next) {
+                   nextRole == .content, let next, !isGerund(next),
+                   !opensOwnConjunct(chunk.words[0], segment[i + 1]) {
                     chunk.words.append(w)
                 } else {
                     flush()
@@ -397,7 +406,8 @@ enum Chunker {
     }
 
     /// Short comma-separated tags ("silver armor", "pink and teal gradient") stay whole.
-    static func isTagLike(_ words: [String]) -> Bool {
+    static func isTagLike(_ segment: [Word]) -> Bool {
+        let words = segment.map(\.lower)
         guard words.count <= 4 else { return false }
         for (i, w) in words.enumerated() {
             switch role(w) {
@@ -406,6 +416,7 @@ enum Chunker {
                 continue  // a name: "sonic the hedgehog", "winnie the pooh"
             case .conjunction where w == "and" || w == "&":
                 if i + 1 < words.count, role(words[i + 1]) == .determiner { return false }
+                if i > 0, i + 1 < words.count, opensOwnConjunct(segment[i - 1], segment[i + 1]) { return false }  // "mushrooms and ferns"
             case .preposition where w == "of":
                 if i > 0, Lexicon.ofJoiners.contains(words[i - 1]) { continue }
                 return false

@@ -25,6 +25,20 @@ final class KeywordTests: XCTestCase {
                        ["stained glass window", "fox", "crescent moon"])
     }
 
+    /// A plural before "and" names things of its own: the two are two topics, in running text and
+    /// in a tag. A single modifier still joins ("mustard and onions", "pink and teal gradient"),
+    /// and so do two capitalised words, a name's.
+    func testAPluralBeforeAndIsAThingOfItsOwn() {
+        XCTAssertEqual(topics("food photography of a stack of pancakes with blueberries and maple syrup"),
+                       ["food photography", "stack of pancakes", "blueberries", "maple syrup"])
+        XCTAssertEqual(topics("portrait photo of a man with freckles and red hair, natural light"),
+                       ["portrait photo", "man", "freckles", "red hair", "natural light"])
+        XCTAssertEqual(topics("bioluminescent forest, mushrooms and ferns, deer"), ["bioluminescent forest", "mushrooms", "ferns", "deer"])
+        XCTAssertEqual(topics("tabletop game, Dungeons and Dragons"), ["tabletop game", "Dungeons and Dragons"])
+        XCTAssertEqual(topics("a map of Dungeons and Dragons"), ["map", "Dungeons and Dragons"])
+        XCTAssertEqual(topics("salt and pepper, black and white photo"), ["salt and pepper", "black and white photo"])
+    }
+
     func testAWeightedGroupIsATopicAndBracketsAreNotWords() {
         XCTAssertEqual(topics("(watercolor:1.3) illustration of a strawberry tart"), ["watercolor", "strawberry tart"])
         XCTAssertEqual(topics("1girl, standing under (power lines:1.2), summer"), ["1girl", "standing", "power lines", "summer"])
