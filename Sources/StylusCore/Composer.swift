@@ -568,95 +568,41 @@ final class AdapterNames: Sendable {
     /// Punctuation around a title word, not the dot inside "F.1".
     private static let punctuationAroundName = CharacterSet.punctuationCharacters.subtracting(CharacterSet(charactersIn: "."))
 
+    /// A title's alternatives ("Phoenix / Firebird" → two), each as its words, without brackets,
+    /// packaging and base-model names. Read by Unicode scalar: a large catalog's first compose
+    /// meets hundreds of titles, and Characters with a `CharacterSet` per word cost most of that.
     static func titleAlternatives(_ title: String) -> [[String]] {
-        ComposerLexicon.isASCII(title) ? asciiTitleAlternatives(title) : unicodeTitleAlternatives(title)
-    }
-
-    /// `titleAlternatives` of an ASCII title, by byte: the same words without Character and
-    /// CharacterSet work per letter (a large catalog's first compose meets hundreds of titles).
-    static func asciiTitleAlternatives(_ title: String) -> [[String]] {
-        var kept: [UInt8] = []
-        kept.reserveCapacity(title.utf8.count)
+        var kept: [Unicode.Scalar] = []
+        kept.reserveCapacity(title.unicodeScalars.count)
         var depth = 0
-        for b in title.utf8 {
-            if b == UInt8(ascii: "(") || b == UInt8(ascii: "[") { depth += 1; kept.append(UInt8(ascii: " ")); continue }
-            if b == UInt8(ascii: ")") || b == UInt8(ascii: "]") { depth = max(0, depth - 1); kept.append(UInt8(ascii: " ")); continue }
-            if depth == 0 { kept.append(b) }
-        }
-        // Base-model names are packaging (see `unicodeTitleAlternatives`).
-        var t: [UInt8] = []
-        t.reserveCapacity(kept.count)
-        for (i, token) in kept.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).enumerated() {
-            if i > 0 { t.append(UInt8(ascii: " ")) }
-            if !namesKnownModel(asciiToken: token) { t.append(contentsOf: token) }
-        }
-        var parts: [String] = []
-        var current: [UInt8] = []
-        for (i, b) in t.enumerated() {
-            let spaced = i > 0 && i + 1 < t.count && t[i - 1] == UInt8(ascii: " ") && t[i + 1] == UInt8(ascii: " ")
-            if b == UInt8(ascii: "|") || b == UInt8(ascii: ":") || b == UInt8(ascii: "&") || ((b == UInt8(ascii: "/") || b == UInt8(ascii: "-")) && spaced) {
-                parts.append(String(decoding: current, as: UTF8.self))
-                current.removeAll(keepingCapacity: true)
-            } else {
-                current.append(b)
-            }
-        }
-        parts.append(String(decoding: current, as: UTF8.self))
-        return parts.map {
-            ComposerLexicon.words($0).map { $0.hasSuffix("-like") ? String($0.dropLast(5)) : $0 }.filter { !ComposerLexicon.titleNoise.contains($0) }
-        }.filter { !$0.isEmpty }
-    }
-
-    /// `BaseModel.namesKnownModel` of an ASCII token with its punctuation (Unicode's, not the dot)
-    /// trimmed from both ends.
-    private static func namesKnownModel(asciiToken token: ArraySlice<UInt8>) -> Bool {
-        var lo = token.startIndex, hi = token.endIndex
-        while lo < hi, isASCIIPunctuationAroundName(token[lo]) { lo += 1 }
-        while hi > lo, isASCIIPunctuationAroundName(token[hi - 1]) { hi -= 1 }
-        guard lo < hi, token[lo..<hi].contains(where: { ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") }) else { return false }
-        return BaseModel.isName(String(decoding: token[lo..<hi], as: UTF8.self))
-    }
-
-    /// ASCII characters of Unicode's punctuation categories (what `CharacterSet.punctuationCharacters`
-    /// holds), without the dot.
-    private static func isASCIIPunctuationAroundName(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "!"), UInt8(ascii: "\""), UInt8(ascii: "#"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: ","), UInt8(ascii: "-"), UInt8(ascii: "/"),
-             UInt8(ascii: ":"), UInt8(ascii: ";"), UInt8(ascii: "?"), UInt8(ascii: "@"), UInt8(ascii: "["), UInt8(ascii: "\\"),
-             UInt8(ascii: "]"), UInt8(ascii: "_"), UInt8(ascii: "{"), UInt8(ascii: "}"):
-            return true
-        default:
-            return false
-        }
-    }
-
-    static func unicodeTitleAlternatives(_ title: String) -> [[String]] {
-        var t = ""
-        var depth = 0
-        for ch in title {
-            if ch == "(" || ch == "[" { depth += 1; t.append(" "); continue }
-            if ch == ")" || ch == "]" { depth = max(0, depth - 1); t.append(" "); continue }
-            if depth == 0 { t.append(ch) }
+        for s in title.unicodeScalars {
+            if s == "(" || s == "[" { depth += 1; kept.append(" "); continue }
+            if s == ")" || s == "]" { depth = max(0, depth - 1); kept.append(" "); continue }
+            if depth == 0 { kept.append(s) }
         }
         // Base-model names in a title are packaging ("Capybara F1", "Volumetric Fog F.1", "Heavy Rain
         // SDXL"): without this the title's head would be "f1".
-        t = t.split(separator: " ", omittingEmptySubsequences: false).map { token in
-            BaseModel.namesKnownModel(token.trimmingCharacters(in: punctuationAroundName)) ? "" : String(token)
-        }.joined(separator: " ")
+        var t: [Unicode.Scalar] = []
+        t.reserveCapacity(kept.count)
+        for (i, token) in kept.split(separator: " ", omittingEmptySubsequences: false).enumerated() {
+            if i > 0 { t.append(" ") }
+            var lo = token.startIndex, hi = token.endIndex
+            while lo < hi, punctuationAroundName.contains(token[lo]) { lo += 1 }
+            while hi > lo, punctuationAroundName.contains(token[hi - 1]) { hi -= 1 }
+            if !BaseModel.namesKnownModel(String(String.UnicodeScalarView(token[lo..<hi]))) { t.append(contentsOf: token) }
+        }
         var parts: [String] = []
-        var current = ""
-        let chars = Array(t)
-        for (i, ch) in chars.enumerated() {
-            let spaced = i > 0 && i + 1 < chars.count && chars[i - 1] == " " && chars[i + 1] == " "
-            if ch == "|" || ch == ":" || ch == "&" || ((ch == "/" || ch == "-" || ch == "–" || ch == "—") && spaced) {
-                parts.append(current)
-                current = ""
+        var current = String.UnicodeScalarView()
+        for (i, s) in t.enumerated() {
+            let spaced = i > 0 && i + 1 < t.count && t[i - 1] == " " && t[i + 1] == " "
+            if s == "|" || s == ":" || s == "&" || ((s == "/" || s == "-" || s == "–" || s == "—") && spaced) {
+                parts.append(String(current))
+                current = String.UnicodeScalarView()
             } else {
-                current.append(ch)
+                current.append(s)
             }
         }
-        parts.append(current)
+        parts.append(String(current))
         // Words in other scripts are translations of the title ("Ink Dragon 墨龍"), not modifiers.
         return parts.map {
             ComposerLexicon.words($0).map { $0.hasSuffix("-like") ? String($0.dropLast(5)) : $0 }.filter { w in

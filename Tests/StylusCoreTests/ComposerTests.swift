@@ -290,9 +290,9 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(BaseModel.isName("Pony\u{00E9}"), "not ASCII: read by Character, same rule")
     }
 
-    /// ASCII titles are read by byte: the same words as the general path, which a word in another
-    /// script (dropped as a translation) sends them through.
-    func testAnASCIITitleReadsAsTheGeneralPathReadsIt() {
+    /// A title's alternatives, packaging and base-model names, read the same whether or not it
+    /// carries a translation in another script (which is dropped).
+    func testATitlesWordsDoNotDependOnATranslationBesideIt() {
         let titles = [
             "Capybara F1", "Volumetric Fog F.1 [Flux]", "Heavy Rain SDXL", "Phoenix / Firebird", "Kitsune / Foxgirl XL",
             "Ink-Dragon - v2.1 | SD1.5", "Dragons! (western)", "50s Classic Cars XL", "80s/90s Retro Anime XL",
