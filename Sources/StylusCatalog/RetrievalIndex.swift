@@ -69,6 +69,16 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
     public let generation: UInt64
     public let catalogID: String
+    /// Decoded summaries and vectors of recently used documents. A prompt's per-topic candidate
+    /// lists overlap (a long prompt meets ~300 adapters through ~1,000 entries) and the next
+    /// keystroke meets the same ones again; bounded, so a large catalog's vectors stay on disk.
+    private let recentSummaries = BoundedMemo<Int, AdapterSummary>(capacity: 4096)
+    private let recentVectors = BoundedMemo<Int, [Float]?>(capacity: 4096)
+    /// Every vector row of a catalog small enough for `keptRows` rows (6 MB), kept once read: its
+    /// dense search rescores most of them for every prompt. A larger catalog's rescoring reads
+    /// thousands of rows per prompt, different ones each time, and keeping them costs more than it saves.
+    private let keptRowVectors = BoundedMemo<Int, [Float]>(capacity: keptRows)
+    static let keptRows = 4096
     /// Documents (adapters) in the index, base and delta together.
     public let documentCount: Int
     /// Documents with a vector.
@@ -303,8 +313,10 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
     /// The summary of document `doc`, decoded from the index.
     public func summary(_ doc: Int) -> AdapterSummary {
-        let (s, d) = locate(doc)
-        return s.summary(d, baseModel: baseModel(doc))
+        recentSummaries.value(doc) { doc in
+            let (s, d) = locate(doc)
+            return s.summary(d, baseModel: baseModel(doc))
+        }
     }
 
     /// Every summary, in document order (decoded in place: all of them are read anyway).
@@ -361,16 +373,21 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
     }
 
     /// The vector of document `doc` (nil when it has none), read without mapping its pages in.
-    func vector(_ doc: Int) -> [Float]? {
-        let (s, d) = locate(doc)
-        let row = s.rowOfDoc[d]
-        return row < 0 ? nil : s.matrixRow(Int(row))
+    package func vector(_ doc: Int) -> [Float]? {
+        recentVectors.value(doc) { doc in
+            let (s, d) = locate(doc)
+            let row = Int(s.rowOfDoc[d])
+            return row < 0 ? nil : matrixRow(s === base ? row : base.vectorCount + row)
+        }
     }
 
     /// Row `row` of the fp32 vectors (base rows, then delta rows).
     func matrixRow(_ row: Int) -> [Float] {
-        if row < base.vectorCount { return base.matrixRow(row) }
-        return delta!.matrixRow(row - base.vectorCount)  // rows past the base exist only with a delta
+        func read(_ row: Int) -> [Float] {
+            if row < base.vectorCount { return base.matrixRow(row) }
+            return delta!.matrixRow(row - base.vectorCount)  // rows past the base exist only with a delta
+        }
+        return vectorRows <= Self.keptRows ? keptRowVectors.value(row, read) : read(row)
     }
 
     /// The int8 codes and scales of each file, with the first row (of `matrixEntry`) they hold.

@@ -13,7 +13,9 @@ package final class BoundedMemo<Key: Hashable, Value>: @unchecked Sendable {  //
     package func value(_ key: Key, _ compute: (Key) -> Value) -> Value {
         if let seen = self[key] { return seen }
         let fresh = compute(key)
-        store([key: fresh])
+        lock.lock(); defer { lock.unlock() }
+        if known.count >= capacity { known.removeAll(keepingCapacity: true) }
+        known[key] = fresh
         return fresh
     }
 

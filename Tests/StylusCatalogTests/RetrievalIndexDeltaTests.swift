@@ -66,6 +66,14 @@ final class RetrievalIndexDeltaTests: XCTestCase {
         XCTAssertEqual(index.vectorCount, full.vectorCount, file: file, line: line)
         XCTAssertEqual(index.summaries(), full.summaries(), file: file, line: line)
         XCTAssertEqual(index.summaries(), try store.summaries(), file: file, line: line)
+        // One document at a time, as the retriever reads them (kept once read: the second pass
+        // answers from what the first kept); a delta document's vector is a row past the base's.
+        for pass in 0..<2 {
+            for doc in 0..<index.documentCount {
+                XCTAssertEqual(index.summary(doc), full.summary(doc), "pass \(pass), document \(doc)", file: file, line: line)
+                XCTAssertTrue(index.vector(doc) == full.vector(doc), "pass \(pass), document \(doc): another vector", file: file, line: line)
+            }
+        }
         for text in queries {
             let terms = Set(BM25Index.tokens(text))
             let a = BM25Index(index: index).search(terms: terms, limit: 80, allowed: { _ in true }).map { "\($0.doc) \($0.score.bitPattern)" }
