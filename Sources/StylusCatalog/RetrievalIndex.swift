@@ -70,7 +70,7 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
     public let generation: UInt64
     public let catalogID: String
     /// Decoded summaries and vectors of recently used documents. A prompt's per-topic candidate
-    /// lists overlap (a long prompt meets ~300 adapters through ~1,000 entries) and the next
+    /// lists overlap (a long prompt's pool holds the same adapters many times over) and the next
     /// keystroke meets the same ones again; bounded, so a large catalog's vectors stay on disk.
     private let recentSummaries = BoundedMemo<Int, AdapterSummary>(capacity: 4096)
     private let recentVectors = BoundedMemo<Int, [Float]?>(capacity: 4096)
