@@ -69,11 +69,10 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
     public let generation: UInt64
     public let catalogID: String
-    /// Decoded summaries and vectors of recently used documents. A prompt's per-topic candidate
-    /// lists overlap (a long prompt's pool holds the same adapters many times over) and the next
-    /// keystroke meets the same ones again; bounded, so a large catalog's vectors stay on disk.
+    /// Decoded summaries of recently used documents. A prompt's per-topic candidate lists overlap
+    /// (a long prompt's pool holds the same adapters many times over) and the next keystroke meets
+    /// the same ones again; bounded.
     private let recentSummaries = BoundedMemo<Int, AdapterSummary>(capacity: 4096)
-    private let recentVectors = BoundedMemo<Int, [Float]?>(capacity: 4096)
     /// Every vector row of a catalog small enough for `keptRows` rows (6 MB), kept once read: its
     /// dense search rescores most of them for every prompt. A larger catalog's rescoring reads
     /// thousands of rows per prompt, different ones each time, and keeping them costs more than it saves.
@@ -374,11 +373,9 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
 
     /// The vector of document `doc` (nil when it has none), read without mapping its pages in.
     package func vector(_ doc: Int) -> [Float]? {
-        recentVectors.value(doc) { doc in
-            let (s, d) = locate(doc)
-            let row = Int(s.rowOfDoc[d])
-            return row < 0 ? nil : matrixRow(s === base ? row : base.vectorCount + row)
-        }
+        let (s, d) = locate(doc)
+        let row = Int(s.rowOfDoc[d])
+        return row < 0 ? nil : matrixRow(s === base ? row : base.vectorCount + row)
     }
 
     /// Row `row` of the fp32 vectors (base rows, then delta rows).

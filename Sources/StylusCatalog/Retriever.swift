@@ -59,11 +59,14 @@ public final class Retriever: CandidateSource, Sendable {
     /// memory for this retriever instead), for the front end to show once.
     public let storeProblem: String?
 
-    /// Each candidate's cleaned title and subject tags, derived once per adapter.
     /// The texts that name an adapter for the composer's embeddings (cleaned title, subject tags),
     /// per adapter id: cleaning titles is string work the pool would otherwise repeat on every
     /// compose. This retriever's index never changes, so neither do its cards' names.
     let nameTexts = BoundedMemo<String, (title: String, tags: [String])>(capacity: 200_000)
+    /// The composer's vectors of recently met adapters, per adapter id: a long prompt's pool holds
+    /// the same adapters many times over (a whole-prompt list and two lists per topic), and the next
+    /// keystroke holds them again. Bounded, so a large catalog's card vectors stay on disk.
+    let adapterVectors = BoundedMemo<String, AdapterVectors>(capacity: 4096)
 
     /// Opens the encoder from `modelDirectory` (nil: BM25 only) and snapshots the catalog. Reads
     /// only: store missing vectors first with `CatalogEmbedder.storeMissingVectors`.
@@ -150,8 +153,21 @@ public final class Retriever: CandidateSource, Sendable {
     /// Card vectors from the matrix; title and subject-tag vectors embedded on first use, then cached.
     public func attachVectors(_ candidates: inout [CandidateAdapter]) {
         guard encoder != nil else { return }
-        let names = candidates.map { c in
-            nameTexts.value(c.card.adapterId) { _ in (ComposerWords.titleText(c.card.title), ComposerWords.subjectTags(c.card.tags)) }
+        var positions: [String: [Int]] = [:]  // adapters not kept yet → their entries in the pool
+        var firsts: [Int] = []
+        for i in candidates.indices where candidates[i].vectors == nil {
+            let id = candidates[i].card.adapterId
+            if let kept = adapterVectors[id] {
+                candidates[i].vectors = kept
+            } else {
+                if positions[id] == nil { firsts.append(i) }
+                positions[id, default: []].append(i)
+            }
+        }
+        guard !firsts.isEmpty else { return }
+        let names = firsts.map { i in
+            let c = candidates[i]
+            return nameTexts.value(c.card.adapterId) { _ in (ComposerWords.titleText(c.card.title), ComposerWords.subjectTags(c.card.tags)) }
         }
         let titles = names.map(\.title), tags = names.map(\.tags)
         let distinct = Array(Set(titles + tags.joined()))
@@ -159,11 +175,16 @@ public final class Retriever: CandidateSource, Sendable {
         var byText: [String: [Float]] = [:]
         for (t, v) in zip(distinct, vectors) { byText[t] = v }
         let d = MiniLMEncoder.dimension
-        for i in candidates.indices {
-            guard candidates[i].vectors == nil, let doc = index.document(adapterID: candidates[i].card.adapterId),
-                  let vector = index.vector(doc), vector.count == d, let title = byText[titles[i]] else { continue }
-            candidates[i].vectors = AdapterVectors(card: vector, title: title, tags: tags[i].compactMap { byText[$0] })
+        var fresh: [String: AdapterVectors] = [:]
+        for (k, i) in firsts.enumerated() {
+            let id = candidates[i].card.adapterId
+            guard let doc = index.document(adapterID: id), let vector = index.vector(doc), vector.count == d,
+                  let title = byText[titles[k]] else { continue }
+            let found = AdapterVectors(card: vector, title: title, tags: tags[k].compactMap { byText[$0] })
+            fresh[id] = found
+            for j in positions[id] ?? [] { candidates[j].vectors = found }
         }
+        adapterVectors.store(fresh)
     }
 
     public struct Hit: Sendable, Equatable {

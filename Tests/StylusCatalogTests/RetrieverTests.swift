@@ -242,6 +242,26 @@ final class RetrieverTests: XCTestCase {
         r.attachVectors(&candidates)
         let water = try XCTUnwrap(candidates.first { $0.card.adapterId == "a-water" }?.vectors)
         XCTAssertEqual(water.tags.count, 2, "watercolor and painting")
+
+        // A prompt's pool holds the same adapter once per list that found it: every entry gets the
+        // vectors, whether they are worked out now or were kept from an earlier pool.
+        let lists = try ["a fluffy canine", "watercolor", "medieval castle", "a fluffy dog in watercolor"].map {
+            try r.candidates(for: CandidateQuery(text: $0, baseModel: nil, limit: 4))
+        }
+        let reference = try Retriever(store: store, modelDirectory: dir)  // each adapter on its own
+        for pool in [lists.joined(), lists.reversed().joined()] {
+            var entries = Array(pool)
+            XCTAssertGreaterThan(entries.count, Set(entries.map(\.card.adapterId)).count, "the pool repeats adapters")
+            XCTAssertTrue(entries.allSatisfy { $0.vectors == nil }, "candidates come without vectors")
+            r.attachVectors(&entries)
+            for entry in entries {
+                var alone = [entry]
+                alone[0].vectors = nil
+                reference.attachVectors(&alone)
+                XCTAssertNotNil(entry.vectors, entry.card.adapterId)
+                XCTAssertTrue(entry.vectors == alone[0].vectors, "\(entry.card.adapterId): other vectors than on its own")
+            }
+        }
     }
 
     func testDenseRetrievalSurvivesHostileQueries() throws {
