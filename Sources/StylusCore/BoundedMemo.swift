@@ -14,7 +14,7 @@ package final class BoundedMemo<Key: Hashable, Value>: @unchecked Sendable {  //
         if let seen = self[key] { return seen }
         let fresh = compute(key)
         lock.lock(); defer { lock.unlock() }
-        if known.count >= capacity { known.removeAll(keepingCapacity: true) }
+        makeRoom(for: 1)
         known[key] = fresh
         return fresh
     }
@@ -28,7 +28,12 @@ package final class BoundedMemo<Key: Hashable, Value>: @unchecked Sendable {  //
     /// Keeps `fresh` (computed together by the caller, e.g. in one encoder pass).
     package func store(_ fresh: [Key: Value]) {
         lock.lock(); defer { lock.unlock() }
-        if known.count + fresh.count > capacity { known.removeAll(keepingCapacity: true) }
+        makeRoom(for: fresh.count)
         known.merge(fresh) { _, new in new }
+    }
+
+    /// Drops everything kept when `count` more would pass the bound (the caller holds the lock).
+    private func makeRoom(for count: Int) {
+        if known.count + count > capacity { known.removeAll(keepingCapacity: true) }
     }
 }
