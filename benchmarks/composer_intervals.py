@@ -29,8 +29,19 @@ COUNTS = ("selected", "relevant_selected", "bad_selected", "topics", "topics_fou
 
 
 def load_jsonl(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        sys.exit(f"composer_intervals: {path}:{number}: not JSON ({e.msg}); give what "
+                                 "`stylus compose --batch QUERIES --json` writes")
+    except OSError as e:
+        sys.exit(f"composer_intervals: cannot read {path}: {e.strerror}")
+    return rows
 
 
 def query_counts(bench, output_path):
@@ -102,7 +113,11 @@ def main():
     if len(args.outputs) > 2:
         ap.error("give one output, or two to compare")
 
+    if args.resamples < 1:
+        ap.error("--resamples must be at least 1")
     counts = [query_counts(args.bench, path) for path in args.outputs]
+    if len(counts[0]) == 0:
+        sys.exit(f"composer_intervals: {args.bench}/queries.jsonl has no queries")
     points = [{k: float(v) for k, v in figures(c.sum(axis=0)).items()} for c in counts]
     for path, point in zip(args.outputs, points):
         check_against_scorer(args.bench, path, point)
