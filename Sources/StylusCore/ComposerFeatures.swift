@@ -326,6 +326,8 @@ extension ComposerFeatures {
         var personWords: [String: Bool] = [:]
         // The prompt's cosine with a card is the same for every topic: computed once per candidate.
         var promptCard = [Double?](repeating: nil, count: profiles.count)
+        // So are a card's description words (kept across composes by their text, which is long to hash).
+        var descriptionWords = [Set<String>?](repeating: nil, count: profiles.count)
         var selection = Selection(rows: Array(repeating: Array(repeating: nil, count: profiles.count), count: topics.count),
                                   weighed: Array(repeating: Array(repeating: false, count: profiles.count), count: topics.count))
         for (t, topic) in topics.enumerated() {
@@ -440,8 +442,10 @@ extension ComposerFeatures {
                     // A card whose title hides its concept may still say it: "Kuroishi Hōgetsu" is
                     // "black ink on rice paper … sumi-e". Beside a name match this would repeat it.
                     if !topic.content.isEmpty {
+                        let words = descriptionWords[j] ?? p.descriptionWords
+                        descriptionWords[j] = words
                         var described = 0
-                        for w in topic.content where p.descriptionWords.contains(w) { described += 1 }
+                        for w in topic.content where words.contains(w) { described += 1 }
                         x[iLexDescriptionUnnamed] = Double(described) / Double(topic.content.count)
                     }
                 }
