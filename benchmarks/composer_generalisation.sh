@@ -21,7 +21,6 @@ score() {  # model (or "shipped") bench label output-name
   [ "$1" = shipped ] && model=()
   out="$work/$2.$4.jsonl"
   "$bin" compose --db "$work/$2.sqlite" --batch "../shared/bench/$2/queries.jsonl" --json "${model[@]}" > "$out"
-  cp "$out" "$work/$2.eval.jsonl"
   paraphrased=$(python3 benchmarks/paraphrase_recall.py "../shared/bench/$2" "$out")
   python3 ../shared/bench/score.py "../shared/bench/$2" "$out" --json | python3 -c "
 import json, sys

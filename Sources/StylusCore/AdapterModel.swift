@@ -62,7 +62,7 @@ public struct BaseModel: Sendable, Hashable, Codable, CustomStringConvertible {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         var key = trimmed.lowercased()
         if let slash = key.firstIndex(of: "/") { key = String(key[..<slash]) }  // modelspec "…/lora"
-        let compact = key.filter { $0.isLetter || $0.isNumber || $0 == "." }
+        let compact = Self.aliasKey(key)
         if compact.isEmpty || compact == "unknown" || compact == "other" || compact == "none" { return nil }
         if let known = BaseModel.aliases[compact] { self = known; return }
         if compact.hasPrefix("pony") { self = .pony; return }
@@ -71,7 +71,7 @@ public struct BaseModel: Sendable, Hashable, Codable, CustomStringConvertible {
         name = trimmed
     }
 
-    /// Keys are lowercased with everything but letters, digits and dots removed.
+    /// Keys are `aliasKey`s.
     private static let aliases: [String: BaseModel] = [
         "sd1.5": .sd15, "sd15": .sd15, "sdv1.5": .sd15, "sd1": .sd15, "sdv1": .sd15, "1.5": .sd15,
         "stablediffusion1.5": .sd15, "stablediffusionv1": .sd15, "sd1.x": .sd15, "v1.5": .sd15,
@@ -90,16 +90,22 @@ public struct BaseModel: Sendable, Hashable, Codable, CustomStringConvertible {
     /// a tag or title word that says what the adapter loads into, never what it draws. Exact names
     /// only, unlike `init` (which reads messy base-model fields): "Ponytail" is hair.
     public static func isName(_ text: String) -> Bool {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) {
-            // The same key by byte (titles and tags are mostly ASCII, and every word of them is asked).
-            var key: [UInt8] = []
-            for b in text.utf8 {
-                let lower = (0x41...0x5A).contains(b) ? b + 0x20 : b
-                if (0x61...0x7A).contains(lower) || (0x30...0x39).contains(lower) || lower == UInt8(ascii: ".") { key.append(lower) }
-            }
-            return aliases[String(decoding: key, as: UTF8.self)] != nil
+        aliases[aliasKey(text)] != nil
+    }
+
+    /// A name as the alias table keys it: lowercased, everything but letters, digits and dots
+    /// removed. An ASCII text is keyed by byte, to the same result: every word of every title and
+    /// tag a compose meets is asked, and Characters cost most of that.
+    static func aliasKey(_ text: String) -> String {
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else {
+            return text.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }
         }
-        return aliases[text.lowercased().filter { $0.isLetter || $0.isNumber || $0 == "." }] != nil
+        var key: [UInt8] = []
+        for b in text.utf8 {
+            let lower = (0x41...0x5A).contains(b) ? b + 0x20 : b
+            if (0x61...0x7A).contains(lower) || (0x30...0x39).contains(lower) || lower == UInt8(ascii: ".") { key.append(lower) }
+        }
+        return String(decoding: key, as: UTF8.self)
     }
 
     /// A title word that names a base model ("Capybara F1"); a bare number ("Detail 1.5") is left to

@@ -466,8 +466,9 @@ final class AdapterNames: Sendable {
     let refinedDescription: String
     /// The first `describedWords` distinct content words of the refined description, in base forms,
     /// without the words the refiner writes into every description (its category phrase, the base
-    /// model): where a card with a cryptic title says what it draws. Read on first use and kept
-    /// (only pairs whose names do not meet the topic need them, a few of the candidates).
+    /// model): where a card with a cryptic title says what it draws. Read on first use and kept by
+    /// the text (only pairs whose names do not meet the topic need them, but those are most pairs;
+    /// a compose reads them once per candidate, as hashing the text is not free).
     var descriptionWords: Set<String> { Self.descriptionMemo.value(refinedDescription, Self.descriptionContentWords) }
     static let descriptionMemo = BoundedMemo<String, Set<String>>(capacity: 20_000)
     static let describedWords = 48
