@@ -393,14 +393,15 @@ void stylus_softmax_rows(float *x, long rows, long columns, long stride) {
 }
 
 // y rows r0..<r0+R for panels p0..p0+2 (w0..w2; missing panels alias w0 and are not stored):
-// R × 48 outputs in registers, summed over k.
-#define LINEAR_BLOCK(R)                                                                             \
+// R × 48 outputs in registers, summed over k. `PANEL_ROWS` sets b0..b2 to row kk of the panels.
+#define LINEAR_BLOCK_OF(R, PANEL_ROWS)                                                              \
     do {                                                                                             \
         v16 c0[R], c1[R], c2[R];                                                                     \
         for (int i = 0; i < R; i++) { c0[i] = 0; c1[i] = 0; c2[i] = 0; }                             \
         const float *xr = x + r0 * k;                                                                \
         for (long kk = 0; kk < k; kk++) {                                                            \
-            v16 b0 = load_half(w0 + kk * 16), b1 = load_half(w1 + kk * 16), b2 = load_half(w2 + kk * 16); \
+            v16 b0, b1, b2;                                                                          \
+            PANEL_ROWS;                                                                              \
             for (int i = 0; i < R; i++) {                                                            \
                 v16 a = splat(xr[i * k + kk]);                                                       \
                 c0[i] += a * b0;                                                                     \
@@ -418,6 +419,34 @@ void stylus_softmax_rows(float *x, long rows, long columns, long stride) {
             }                                                                                        \
         }                                                                                            \
     } while (0)
+
+// The panels as halves, widened as they are read.
+#define LINEAR_BLOCK(R) LINEAR_BLOCK_OF(R, (b0 = load_half(w0 + kk * 16), b1 = load_half(w1 + kk * 16), \
+                                            b2 = load_half(w2 + kk * 16)))
+// The panels already widened to floats (f0..f2, 16·k each): the same products in the same order,
+// so the same bits, without three conversions per 24 products in every block of rows.
+#define LINEAR_BLOCK_F32(R) LINEAR_BLOCK_OF(R, (b0 = load(f0 + kk * 16), b1 = load(f1 + kk * 16), \
+                                                b2 = load(f2 + kk * 16)))
+// All rows for the current panels: blocks of 8, then the remainder as one block (R a constant,
+// so each is fully unrolled).
+#define LINEAR_ROWS(BLOCK)                                                                          \
+    do {                                                                                             \
+        long r0 = 0;                                                                                 \
+        for (; r0 + 8 <= m; r0 += 8) BLOCK(8);                                                       \
+        switch (m - r0) {                                                                            \
+        case 7: BLOCK(7); break;                                                                     \
+        case 6: BLOCK(6); break;                                                                     \
+        case 5: BLOCK(5); break;                                                                     \
+        case 4: BLOCK(4); break;                                                                     \
+        case 3: BLOCK(3); break;                                                                     \
+        case 2: BLOCK(2); break;                                                                     \
+        case 1: BLOCK(1); break;                                                                     \
+        default: break;                                                                              \
+        }                                                                                            \
+    } while (0)
+
+/// Rows from which `stylus_linear_packed` widens its panels once rather than in every block of rows.
+#define LINEAR_WIDEN_ROWS 24
 
 CLONES
 void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp) {
@@ -449,6 +478,21 @@ void stylus_narrow_bf16(const float *x, long n, uint16_t *out) {
     for (long i = 0; i < n; i++) out[i] = (uint16_t)bf16_bits(x[i]);
 }
 
+// Each thread's buffer for widened panels, grown as needed and kept: the kernel runs once per
+// group of panels, hundreds of times per forward pass, and a fresh allocation of up to 300 KB would
+// come from mmap each time.
+static _Thread_local float *widened;
+static _Thread_local long widened_count;
+
+/// Makes `widened` hold at least `count` floats (64-byte aligned); false when memory is short.
+static int widened_panels(long count) {
+    if (widened_count >= count) return 1;
+    free(widened);
+    widened = aligned_alloc(64, (size_t)count * sizeof(float));
+    widened_count = widened ? count : 0;
+    return widened != NULL;
+}
+
 CLONES
 void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
                           int accumulate, long panel_begin, long panel_end) {
@@ -457,17 +501,12 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
         const uint16_t *w0 = wp + p0 * 16 * k;
         const uint16_t *w1 = np > 1 ? w0 + 16 * k : w0;
         const uint16_t *w2 = np > 2 ? w0 + 32 * k : w0;
-        long r0 = 0;
-        for (; r0 + 8 <= m; r0 += 8) LINEAR_BLOCK(8);
-        switch (m - r0) {  // the last rows with a block of their size (constant R: fully unrolled)
-        case 7: LINEAR_BLOCK(7); break;
-        case 6: LINEAR_BLOCK(6); break;
-        case 5: LINEAR_BLOCK(5); break;
-        case 4: LINEAR_BLOCK(4); break;
-        case 3: LINEAR_BLOCK(3); break;
-        case 2: LINEAR_BLOCK(2); break;
-        case 1: LINEAR_BLOCK(1); break;
-        default: break;
+        if (m >= LINEAR_WIDEN_ROWS && widened_panels(3 * 16 * k)) {
+            float *f0 = widened, *f1 = np > 1 ? f0 + 16 * k : f0, *f2 = np > 2 ? f0 + 32 * k : f0;
+            for (long i = 0; i < np * 16 * k; i += 16) store(widened + i, load_half(w0 + i));
+            LINEAR_ROWS(LINEAR_BLOCK_F32);
+        } else {
+            LINEAR_ROWS(LINEAR_BLOCK);
         }
     }
 }

@@ -115,6 +115,7 @@ final class QuantizedKernelTests: XCTestCase {
         var g = SeededGenerator(seed: 3)
         // Every row remainder of the 8-row and 6-row blocks, panels not a multiple of 3, and a BLAS-sized batch.
         // 97 rows: one kernel call; 300: two calls of at most `maxRows`; 400: past `chunkedRows`, the fp32 layer.
+        // From 24 rows the wide kernel widens each group of panels once (groups of 3, 2 and 1 panels here).
         var cases = [(48, 32, 1, false, true), (64, 40, 9, true, true), (96, 17, 20, false, false), (160, 64, 97, true, true),
                      (32, 16, 300, true, true), (32, 16, 400, false, true)]
         cases += (2...8).map { rows in (16 * (rows % 4 + 1), 24, rows, rows % 2 == 0, rows % 3 != 0) }
