@@ -304,6 +304,8 @@ enum Chunker {
         }
         var out: [Chunk] = []
         var chunk = Chunk()
+        // The word before was a verb cut from the phrases: an adverb after it goes too ("it glows softly").
+        var afterVerb = false
         func flush() {
             if !chunk.words.isEmpty { out.append(chunk) }
             chunk = Chunk()
@@ -313,6 +315,8 @@ enum Chunker {
             let w = segment[i]
             let next = i + 1 < segment.count ? segment[i + 1].lower : nil
             let nextRole = next.map(role)
+            let wasAfterVerb = afterVerb
+            afterVerb = false
             switch role(w.lower) {
             case .determiner:
                 // "casting a spell": a verb keeps its object's determiner.
@@ -364,8 +368,17 @@ enum Chunker {
                     chunk = Chunk(words: [w], isAction: isVerbStart(lower) && !Lexicon.ingAdjectives.contains(lower))
                 } else if isParticiple(lower), nextRole != .content {
                     flush()  // "curled up in the snow": the verb itself is not a topic
-                } else if isFiniteVerb(lower, after: chunk, next: next) {
-                    flush()  // "a giant mecha kneels in a flooded city": the subject is the topic
+                } else if chunk.words.isEmpty, let pronoun = subjectPronoun(before: i, in: segment),
+                          isVerbAfterPronoun(lower, pronoun: pronoun) {
+                    flush()  // "she points toward the castle": a pronoun's verb names nothing
+                    afterVerb = true
+                } else if wasAfterVerb, chunk.words.isEmpty, isAdverb(lower) {
+                    afterVerb = true
+                } else if isFiniteVerb(lower, after: chunk, next: segment[(i + 1)...].first(where: { !isAdverb($0.lower) })?.lower) {
+                    // "a giant mecha kneels in a flooded city": the subject is the topic (what
+                    // follows the verb is read past its adverbs: "mist hangs quietly over the lake")
+                    flush()
+                    afterVerb = true
                 } else {
                     chunk.words.append(w)
                     if w.possessive { flush() }
@@ -386,8 +399,11 @@ enum Chunker {
     /// - words as often verbs as nouns ("strikes", "circles", "share") only before an object: an
     ///   article or a possessive (a noun phrase is seldom followed straight by one), or in their base
     ///   form after a plural subject.
+    ///
+    /// At the end of a clause only the almost-never-nouns count ("as the last daylight fades").
     static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?) -> Bool {
-        guard !chunk.isAction, let subject = chunk.words.last?.lower, let next else { return false }
+        guard !chunk.isAction, let subject = chunk.words.last?.lower else { return false }
+        guard let next else { return VerbForms.thirdPerson.contains(w) }
         if Lexicon.objectOpeners.contains(next), VerbForms.objectTaking.contains(w) { return true }
         let nextRole = role(next)
         if VerbForms.thirdPerson.contains(w), nextRole == .content, isParticiple(next) { return true }
@@ -397,6 +413,32 @@ enum Chunker {
         // behind" (plural nouns seldom modify a noun, so a verb-or-noun word counts here too).
         guard subject.count > 3, subject.hasSuffix("s"), !subject.hasSuffix("ss") else { return false }
         return VerbForms.base.contains(w) || (VerbForms.objectTaking.contains(w) && !w.hasSuffix("s"))
+    }
+
+    /// Pronouns that are a clause's subject: what follows them is its verb, not a thing.
+    static let subjectPronouns: Set<String> = ["he", "she", "it", "they", "we", "i", "you"]
+
+    /// The subject pronoun before word `i`, across adverbs ("she slowly turns"); nil when there is none.
+    static func subjectPronoun(before i: Int, in segment: [Word]) -> String? {
+        var j = i - 1
+        while j >= 0, isAdverb(segment[j].lower) { j -= 1 }
+        guard j >= 0, subjectPronouns.contains(segment[j].lower) else { return nil }
+        return segment[j].lower
+    }
+
+    static func isAdverb(_ w: String) -> Bool {
+        w.count > 4 && w.hasSuffix("ly")
+    }
+
+    /// A subject pronoun is followed by its verb (or an adverb): no noun phrase starts straight
+    /// after "she" or "they". After "he", "she" and "it" an "-s" form is that verb whatever else it
+    /// could be ("she points", "it glows"); after the others, a form WordNet's tagged counts know as a
+    /// verb. "it" is also an object ("paint it black"), and then the next word is no verb form.
+    static func isVerbAfterPronoun(_ w: String, pronoun: String) -> Bool {
+        if isAdverb(w) { return true }
+        if VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w) { return true }
+        let singular = pronoun == "he" || pronoun == "she" || pronoun == "it"
+        return singular && w.count > 3 && w.hasSuffix("s") && !w.hasSuffix("ss")
     }
 
     /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".

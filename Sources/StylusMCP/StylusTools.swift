@@ -48,6 +48,9 @@ final class StylusTools: Sendable {
         retriever = try catalog.retriever(modelDirectory: paths.miniLMDirectory)
         if let problem = retriever.storeProblem { problems.append(problem) }
         sources = ComposerSources(retriever)
+        // An agent's first compose should not pay the process's first-use costs.
+        let warmSources = sources
+        Thread.detachNewThread { ComposePipeline.warmUp(source: warmSources.lexical, retriever: warmSources.hybrid) }
         var tokenCounter: ClipTokenizer?
         if FileManager.default.fileExists(atPath: paths.clipVocabPath) {
             do { tokenCounter = try ClipTokenizer(vocabularyPath: paths.clipVocabPath) } catch {

@@ -175,6 +175,8 @@ struct ComposeCommand: ParsableCommand {
             dump = handle
         }
         defer { try? dump?.close() }
+        // Each line's timings are its own, not the process's first-use costs.
+        ComposePipeline.warmUp(source: source.lexical, retriever: source.hybrid, model: model)
         for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }

@@ -199,6 +199,26 @@ final class RetrieverTests: XCTestCase {
         XCTAssertTrue(r.vectorCache(for: long) === r.queryVectors)
     }
 
+    /// The composer's warm-up goes through the retriever (its topics' vectors are kept afterwards)
+    /// and changes no choice: a prompt composes the same on a warmed retriever as on a fresh one.
+    func testComposerWarmUpFillsCachesOnly() throws {
+        let store = try makeStore()
+        let dir = try RequiredFiles.miniLMDirectory()
+        let warmed = ComposerSources(try Retriever(store: store, modelDirectory: dir))
+        let topic = try XCTUnwrap(PromptFile(text: ComposePipeline.warmUpPrompt).topics.first?.keyword)
+        XCTAssertNil(warmed.hybrid?.textVectors[topic])
+        ComposePipeline.warmUp(source: warmed.lexical, retriever: warmed.hybrid)
+        XCTAssertNotNil(warmed.hybrid?.textVectors[topic])
+        let fresh = ComposerSources(try Retriever(store: store, modelDirectory: dir))
+        let request = ComposeRequest(prompt: "a watercolor castle on a hill, a realistic car")
+        let a = try ComposePipeline.run(request, source: warmed.lexical, retriever: warmed.hybrid)
+        let b = try ComposePipeline.run(request, source: fresh.lexical, retriever: fresh.hybrid)
+        XCTAssertTrue(a.promptWithAdapters.contains("<lora:"), a.promptWithAdapters)
+        XCTAssertEqual(a.promptWithAdapters, b.promptWithAdapters)
+        let scored = { (o: ComposeOutcome) in o.composition.topics.map { $0.scored.map { "\($0.adapterID) \($0.probability)" } } }
+        XCTAssertEqual(scored(a), scored(b))
+    }
+
     /// A catalog that refuses the vectors: one line naming the catalog and what to do, and
     /// retrieval still works from vectors computed in memory.
     func testVectorsTheCatalogRefusesAreReportedAndKeptInMemory() throws {

@@ -71,6 +71,24 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("a fallen knight beside a broken sword"), ["fallen knight", "broken sword"])
         // A verb needs a subject: "sits" alone is not cut from nothing.
         XCTAssertEqual(topics("a cup of tea on a table"), ["cup of tea", "table"])
+        // At the end of a clause only a word that is almost never a noun is its verb.
+        XCTAssertEqual(topics("a lighthouse on the cliff as the last daylight fades."), ["lighthouse", "cliff", "last daylight"])
+        XCTAssertEqual(topics("a garden with climbing roses, coffee beans"), ["garden", "climbing roses", "coffee beans"])
+    }
+
+    func testTheWordAfterASubjectPronounIsItsVerb() {
+        // After "he", "she" or "it" an -s form is the verb, whatever else it could be.
+        XCTAssertEqual(topics("she points toward the distant castle"), ["distant castle"])
+        XCTAssertEqual(topics("a knight kneels; he slowly draws his sword"), ["knight", "sword"])
+        // An adverb after a verb cut from the phrases goes with it; a verb's next word is read past adverbs.
+        XCTAssertEqual(topics("a lantern in the fog, it glows softly"), ["lantern", "fog"])
+        XCTAssertEqual(topics("mist hangs quietly over the lake"), ["mist", "lake"])
+        // After "they" or "we", a form WordNet's tagged counts know as a verb.
+        XCTAssertEqual(topics("children on a beach as they build a sandcastle"), ["children", "beach", "sandcastle"])
+        // Possessives are no subject: their noun stays.
+        XCTAssertEqual(topics("her braids and his cloak"), ["braids", "cloak"])
+        // An object "it" before a colour: nothing is dropped.
+        XCTAssertEqual(topics("a red door, paint it black"), ["red door", "paint", "black"])
     }
 
     func testAStyleModifierIsATopicOfItsOwn() {
