@@ -427,15 +427,16 @@ void stylus_softmax_rows(float *x, long rows, long columns, long stride) {
 // so the same bits, without three conversions per 24 products in every block of rows.
 #define LINEAR_BLOCK_F32(R) LINEAR_BLOCK_OF(R, (b0 = load(f0 + kk * 16), b1 = load(f1 + kk * 16), \
                                                 b2 = load(f2 + kk * 16)))
-// All rows for the current panels: blocks of 8, then the remainder as one block (R a constant,
-// so each is fully unrolled).
-#define LINEAR_ROWS(BLOCK)                                                                          \
+// All m rows in blocks of FULL rows (8 for the wide kernel, 6 for the narrow one), then the rest
+// as one block. Each block's R must be a constant to be fully unrolled, hence a case per remainder;
+// the cases from FULL up never run.
+#define BLOCKS_OF_ROWS(FULL, BLOCK)                                                                 \
     do {                                                                                             \
         long r0 = 0;                                                                                 \
-        for (; r0 + 8 <= m; r0 += 8) BLOCK(8);                                                       \
+        for (; r0 + (FULL) <= m; r0 += (FULL)) BLOCK(FULL);                                          \
         switch (m - r0) {                                                                            \
-        case 7: BLOCK(7); break;                                                                     \
-        case 6: BLOCK(6); break;                                                                     \
+        case 7: if ((FULL) > 7) BLOCK(7); break;                                                     \
+        case 6: if ((FULL) > 6) BLOCK(6); break;                                                     \
         case 5: BLOCK(5); break;                                                                     \
         case 4: BLOCK(4); break;                                                                     \
         case 3: BLOCK(3); break;                                                                     \
@@ -445,8 +446,8 @@ void stylus_softmax_rows(float *x, long rows, long columns, long stride) {
         }                                                                                            \
     } while (0)
 
-/// Rows from which `stylus_linear_packed` widens its panels once rather than in every block of rows.
-#define LINEAR_WIDEN_ROWS 24
+/// Rows from which both packed kernels widen their panels once rather than in every block of rows.
+#define WIDEN_ROWS 24
 
 CLONES
 void stylus_pack_linear(const float *w, long n, long k, uint16_t *wp) {
@@ -478,9 +479,9 @@ void stylus_narrow_bf16(const float *x, long n, uint16_t *out) {
     for (long i = 0; i < n; i++) out[i] = (uint16_t)bf16_bits(x[i]);
 }
 
-// Each thread's buffer for widened panels, grown as needed and kept: the kernel runs once per
-// group of panels, hundreds of times per forward pass, and a fresh allocation of up to 300 KB would
-// come from mmap each time.
+// Each thread's buffer for widened panels (both packed kernels), grown as needed and kept: a kernel
+// runs once per group of panels, hundreds of times per forward pass, and a fresh allocation of up
+// to 300 KB would come from mmap each time.
 static _Thread_local float *widened;
 static _Thread_local long widened_count;
 
@@ -501,12 +502,12 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
         const uint16_t *w0 = wp + p0 * 16 * k;
         const uint16_t *w1 = np > 1 ? w0 + 16 * k : w0;
         const uint16_t *w2 = np > 2 ? w0 + 32 * k : w0;
-        if (m >= LINEAR_WIDEN_ROWS && widened_panels(3 * 16 * k)) {
+        if (m >= WIDEN_ROWS && widened_panels(3 * 16 * k)) {
             float *f0 = widened, *f1 = np > 1 ? f0 + 16 * k : f0, *f2 = np > 2 ? f0 + 32 * k : f0;
             for (long i = 0; i < np * 16 * k; i += 16) store(widened + i, load_half(w0 + i));
-            LINEAR_ROWS(LINEAR_BLOCK_F32);
+            BLOCKS_OF_ROWS(8, LINEAR_BLOCK_F32);
         } else {
-            LINEAR_ROWS(LINEAR_BLOCK);
+            BLOCKS_OF_ROWS(8, LINEAR_BLOCK);
         }
     }
 }
@@ -538,40 +539,25 @@ void stylus_linear_packed(const float *x, long m, long k, const uint16_t *wp, lo
 // The panel already widened to floats (`wf`, 16·k): the same products in the same order, so the
 // same bits, without converting the halves again for every block of rows.
 #define NARROW_BLOCK_F32(R) NARROW_BLOCK_OF(R, load(wf + kk * 16))
-// All rows of the panel: blocks of 6, then the remainder as one block (R must be a constant).
-#define NARROW_ROWS(BLOCK)                                                                          \
-    do {                                                                                             \
-        for (; r0 + 6 <= m; r0 += 6) BLOCK(6);                                                       \
-        switch (m - r0) {                                                                            \
-        case 5: BLOCK(5); break;                                                                     \
-        case 4: BLOCK(4); break;                                                                     \
-        case 3: BLOCK(3); break;                                                                     \
-        case 2: BLOCK(2); break;                                                                     \
-        case 1: BLOCK(1); break;                                                                     \
-        default: break;                                                                              \
-        }                                                                                            \
-    } while (0)
-
 CLONES
 void stylus_linear_packed_narrow(const float *x, long m, long k, const uint16_t *wp, long n, const float *bias, float *y,
                                  int accumulate, long panel_begin, long panel_end) {
-    // Four blocks of rows or more: widen each panel once into a buffer (16·k floats, in L1 or L2)
-    // and let every block read floats: 9–15% faster from 36 rows (Zen, weights not in cache), the
-    // conversions were that much of a long prompt's linear layers. Below 24 rows the extra pass
-    // over the panel costs more than it saves.
-    // Cache-line aligned, so no 32-byte load of a panel row straddles two lines (malloc gives 16 bytes).
-    float *wf = m >= 24 ? aligned_alloc(64, (size_t)(16 * k) * sizeof(float)) : NULL;
+    // Four blocks of rows or more: widen each panel once (16·k floats, in L1 or L2) and let every
+    // block read floats: 9–15% faster from 36 rows (Zen, weights not in cache), the conversions
+    // were that much of a long prompt's linear layers. Below 24 rows the extra pass over the panel
+    // costs more than it saves. The buffer starts on a cache line, so no 32-byte load of a panel
+    // row straddles two lines.
+    const int widen = m >= WIDEN_ROWS && widened_panels(16 * k);
     for (long p = panel_begin; p < panel_end; p++) {
         const uint16_t *w = wp + p * 16 * k;
-        long r0 = 0;
-        if (wf) {
+        if (widen) {
+            float *wf = widened;
             for (long kk = 0; kk < k; kk++) store(wf + kk * 16, load_half(w + kk * 16));
-            NARROW_ROWS(NARROW_BLOCK_F32);
-            continue;
+            BLOCKS_OF_ROWS(6, NARROW_BLOCK_F32);
+        } else {
+            BLOCKS_OF_ROWS(6, NARROW_BLOCK);
         }
-        NARROW_ROWS(NARROW_BLOCK);
     }
-    free(wf);
 }
 
 // MARK: Winograd F(2×2, 3×3)
