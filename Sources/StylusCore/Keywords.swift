@@ -415,14 +415,11 @@ enum Chunker {
         return VerbForms.base.contains(w) || (VerbForms.objectTaking.contains(w) && !w.hasSuffix("s"))
     }
 
-    /// Pronouns that are a clause's subject: what follows them is its verb, not a thing.
-    static let subjectPronouns: Set<String> = ["he", "she", "it", "they", "we", "i", "you"]
-
     /// The subject pronoun before word `i`, across adverbs ("she slowly turns"); nil when there is none.
     static func subjectPronoun(before i: Int, in segment: [Word]) -> String? {
         var j = i - 1
         while j >= 0, isAdverb(segment[j].lower) { j -= 1 }
-        guard j >= 0, subjectPronouns.contains(segment[j].lower) else { return nil }
+        guard j >= 0, Lexicon.subjectPronouns.contains(segment[j].lower) else { return nil }
         return segment[j].lower
     }
 

@@ -43,6 +43,9 @@ package enum Lexicon {
         "doing", "making", "having", "getting", "going", "becoming",
     ]
 
+    /// The function words that are a clause's subject: what follows one is its verb, not a thing.
+    static let subjectPronouns: Set<String> = ["he", "she", "it", "they", "we", "i", "you"]
+
     /// Praise that does not change what is drawn ("an epic painting" is a painting).
     static let fillerAdjectives: Set<String> = [
         "epic", "lone", "beautiful", "stunning", "gorgeous", "amazing", "awesome", "incredible", "breathtaking",
