@@ -15,6 +15,10 @@ Also the forms of verbs whose tagged verb senses are at least half as many as th
 where an object follows them ("Sailor Moon strikes her pose", "a shark circles the wreck"). A
 phrase's noun is seldom followed straight by an article or a possessive, a verb often is.
 
+Also the "-ly" adverbs that WordNet has as no noun and no adjective ("slowly", "faintly"; not
+"family", "early", "lovely"): in running text they go with a verb ("a long hallway slowly turning
+around" → "long hallway"), never with a noun phrase.
+
 Also the irregular past forms (verb.exc: "laid", "broken", "overgrown", "flew") that are no noun in
 WordNet, for the extractor's "a shield broken in half" → "shield": regular "-ed" forms it tells by
 their ending, and forms that are also nouns ("set", "left") would cut noun phrases.
@@ -67,6 +71,9 @@ def main():
             if (form.isalpha() and len(form) >= 3 and not form.endswith(("ed", "s", "ing")) and form not in nouns
                     and any(b in verbs for b in bases)):
                 irregular.add(form)
+    adjectives = tagged_counts(os.path.join(args.wordnet, "index.adj"))
+    adverbs = sorted(w for w in tagged_counts(os.path.join(args.wordnet, "index.adv"))
+                     if w.isalpha() and len(w) > 4 and w.endswith("ly") and w not in nouns and w not in adjectives)
     base, third = [], []
     object_verbs = set()
     for lemma, v in verbs.items():
@@ -103,11 +110,14 @@ def main():
         f.write("    /// One string, split into a set on first use (a literal this size is slow to type-check).\n")
         f.write(f'    static let objectTakingText = """\n{swift_text(sorted(object_verbs))}\n        """\n\n')
         f.write("    static let objectTaking: Set<String> = Set(objectTakingText.split(separator: \" \").map(String.init))\n\n")
+        f.write("    /// \"-ly\" adverbs that are no noun or adjective: \"slowly\", \"faintly\" (not \"family\", \"early\").\n")
+        f.write(f'    static let adverbsText = """\n{swift_text(adverbs)}\n        """\n\n')
+        f.write("    static let adverbs: Set<String> = Set(adverbsText.split(separator: \" \").map(String.init))\n\n")
         f.write("    /// Irregular past forms that are no noun: \"laid\", \"broken\", \"overgrown\".\n")
         f.write(f"    static let irregularPast: Set<String> = [\n{swift_set(sorted(irregular))}\n    ]\n")
         f.write("}\n")
     print(f"{args.out}: {len(third)} third-person forms, {len(base)} base forms, {len(object_verbs)} object-taking forms, "
-          f"{len(irregular)} irregular past forms")
+          f"{len(adverbs)} adverbs, {len(irregular)} irregular past forms")
 
 
 if __name__ == "__main__":

@@ -372,9 +372,13 @@ enum Chunker {
                           isVerbAfterPronoun(lower, pronoun: pronoun) {
                     flush()  // "she points toward the castle": a pronoun's verb names nothing
                     afterVerb = true
-                } else if wasAfterVerb, chunk.words.isEmpty, isAdverb(lower) {
-                    afterVerb = true
-                } else if isFiniteVerb(lower, after: chunk, next: segment[(i + 1)...].first(where: { !isAdverb($0.lower) })?.lower) {
+                } else if isAdverb(lower), chunk.words.first.map({ !isGerund($0.lower) }) ?? true {
+                    // An adverb goes with its verb: it stays in an -ing verb's phrase ("glowing
+                    // softly"), leaves a noun phrase ("a long hallway slowly turning around" → "long
+                    // hallway"), and goes with a verb cut from the phrases ("it glows softly").
+                    afterVerb = wasAfterVerb
+                } else if isFiniteVerb(lower, after: chunk, next: segment[(i + 1)...].first(where: { !isAdverb($0.lower) })?.lower,
+                                       beforeAdverb: next.map(isAdverb) ?? false) {
                     // "a giant mecha kneels in a flooded city": the subject is the topic (what
                     // follows the verb is read past its adverbs: "mist hangs quietly over the lake")
                     flush()
@@ -401,8 +405,14 @@ enum Chunker {
     ///   form after a plural subject.
     ///
     /// At the end of a clause only the almost-never-nouns count ("as the last daylight fades").
-    static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?) -> Bool {
+    /// A verb-or-noun word followed by an adverb that ends the clause or precedes a preposition is a
+    /// verb too ("the cockpit glows faintly", "the banner waves proudly over the gate"), but not
+    /// before a participle, where it is the subject ("ocean waves gently crashing").
+    static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?, beforeAdverb: Bool = false) -> Bool {
         guard !chunk.isAction, let subject = chunk.words.last?.lower else { return false }
+        if beforeAdverb, VerbForms.objectTaking.contains(w), next.map({ role($0) != .content && role($0) != .filler }) ?? true {
+            return true
+        }
         guard let next else { return VerbForms.thirdPerson.contains(w) }
         if Lexicon.objectOpeners.contains(next), VerbForms.objectTaking.contains(w) { return true }
         let nextRole = role(next)
@@ -423,8 +433,9 @@ enum Chunker {
         return segment[j].lower
     }
 
+    /// "-ly" adverbs WordNet has as no noun or adjective ("slowly", not "family" or "lovely").
     static func isAdverb(_ w: String) -> Bool {
-        w.count > 4 && w.hasSuffix("ly")
+        VerbForms.adverbs.contains(w)
     }
 
     /// A subject pronoun is followed by its verb (or an adverb): no noun phrase starts straight

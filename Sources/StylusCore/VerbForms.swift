@@ -740,6 +740,331 @@ enum VerbForms {
 
     static let objectTaking: Set<String> = Set(objectTakingText.split(separator: " ").map(String.init))
 
+    /// "-ly" adverbs that are no noun or adjective: "slowly", "faintly" (not "family", "early").
+    static let adverbsText = """
+        abaxially abjectly abnormally abominably abortively abruptly absently absentmindedly absolutely abstemiously \
+        abstractedly abstractly abstrusely absurdly abundantly abusively abysmally academically acceptably \
+        accidentally accommodatingly accordingly accurately accusingly acoustically actively actually acutely \
+        adamantly adaxially additionally adequately adjectivally adjectively administratively admirably admiringly \
+        admittedly adorably adoringly adroitly adulterously advantageously adverbially adversely advertently \
+        advisedly aerially aesthetically affably affectedly affectingly affectionately affirmatively aggravatingly \
+        aggressively agilely agonizingly agreeably aimlessly airily alarmingly alertly algebraically allegedly \
+        allegorically alliteratively allowably alphabetically alternately alternatively altruistically amateurishly \
+        amazingly ambiguously ambitiously amiably amicably amorally amorously amply amusingly anachronistically \
+        analogously analytically anarchically anatomically anciently angelically angrily animatedly anisotropically \
+        annoyingly annually anomalously anonymously antagonistically antecedently anteriorly antithetically anxiously \
+        apathetically apologetically appallingly apparently appealingly appositively appreciably appreciatively \
+        apprehensively appropriately approvingly approximately aptly arbitrarily architecturally archly ardently \
+        arduously arguably argumentatively aristocratically arithmetically arrogantly artfully articulately \
+        artificially artistically artlessly ascetically asexually ashamedly assertively assiduously assuredly \
+        astonishingly astronomically astutely asymmetrically asymptotically atonally atrociously attentively \
+        attractively attributively atypically audaciously audibly aurally auspiciously austerely authentically \
+        authoritatively autocratically automatically avariciously avidly avowedly awfully awkwardly axially \
+        axiomatically bacterially badly baldly balefully balmily banefully banteringly barbarously barefacedly barely \
+        basely bashfully basically bawdily beautifully becomingly befittingly belatedly believably believingly \
+        belligerently beneficially benevolently benignantly benignly beseechingly bestially bewilderedly \
+        bewilderingly bewitchingly biannually biennially bilaterally bilingually binaurally biochemically \
+        biologically biradially bitingly bitterly blamelessly blandly blankly blasphemously blatantly bleakly \
+        blessedly blindly blissfully blithely bloodily bloodlessly bluffly bluntly boastfully boisterously boldly \
+        bombastically bonnily boorishly boringly boundlessly bounteously bountifully boyishly brashly bravely \
+        brazenly breathlessly breezily briefly brightly brilliantly briskly broadly brusquely brutally brutishly \
+        bumptiously buoyantly bureaucratically busily buxomly cagily cajolingly calculatingly callously calmly \
+        calumniously candidly cannily canonically cantankerously capably capriciously captiously captivatingly \
+        carefully carelessly carnally casually catalytically catastrophically categorically caudally causally \
+        caustically cautiously cavalierly ceaselessly centennially centrally cerebrally ceremonially ceremoniously \
+        certainly chaotically characteristically charily charitably charmingly chastely chattily cheaply cheekily \
+        cheerfully cheerily cheerlessly chemically chiefly childishly chintzily chirpily chivalrously chorally \
+        chromatically chromatographically chronically chronologically churlishly circularly circumspectly \
+        circumstantially civilly clammily clamorously clannishly classically clearly cleverly climatically clinically \
+        cliquishly closely cloyingly clumsily coarsely coaxingly cognitively coherently coincidentally coincidently \
+        coldly collectedly collectively colloidally colloquially combatively comfortably comfortingly comically \
+        commensally commercially commonly communally compactly comparably comparatively compassionately compatibly \
+        competently competitively complacently complainingly completely complexly composedly comprehensively \
+        compulsively compulsorily computationally concavely conceitedly conceivably conceptually concernedly \
+        concisely conclusively concretely concurrently condescendingly conditionally confessedly confidentially \
+        confidently confidingly conformably confoundedly confusedly confusingly congenially conically conjecturally \
+        conjointly conjugally conscientiously consciously consecutively consequentially consequently conservatively \
+        considerably considerately consistently consolingly conspicuously constantly constitutionally constrainedly \
+        constructively contagiously contemporaneously contemptibly contemptuously contentedly contextually \
+        continually continuously contractually contradictorily contrarily contrastingly contritely controversially \
+        contumaciously contumeliously conveniently conventionally conversationally conversely convexly convincingly \
+        convivially convulsively coolly cooperatively coordinately copiously coquettishly cordially correctly \
+        correspondingly corruptedly corruptly cortically cosily cosmetically coterminously counteractively \
+        counterintuitively courageously courteously covertly covetously coyly cozily craftily crazily creakily \
+        creakingly creatively credibly creditably credulously criminally crisply critically crookedly crossly \
+        crucially crudely cruelly crushingly cryptically cryptographically culpably culturally cumulatively cunningly \
+        curiously currently currishly cursedly cursively cursorily curtly curvaceously cussedly customarily cutely \
+        cuttingly cynically cytophotometrically cytoplasmically daftly daintily damnably damply dandily dangerously \
+        daringly darkly dashingly dauntingly dauntlessly dazedly dazzlingly dearly deceitfully deceivingly decently \
+        deceptively decidedly decipherably decisively decoratively decorously deeply defectively defencelessly \
+        defenselessly defensively deferentially defiantly definitely deftly dejectedly deliberately delicately \
+        deliciously delightedly delightfully deliriously delusively demandingly demeaningly dementedly democratically \
+        demoniacally demonstrably demonstratively demurely denominationally densely departmentally dependably \
+        deplorably deprecatively depressingly derisively derisorily descriptively deservedly designedly desolately \
+        despairingly desperately despicably despitefully despondently destructively determinedly detestably \
+        detrimentally deucedly developmentally devilishly deviously devotedly devoutly dexterously dextrously \
+        diabolically diagonally diagrammatically dialectically diametrically dichotomously dictatorially didactically \
+        differentially differently diffidently diffusely digitally digitately diligently dimly dingily diplomatically \
+        directly direfully dirtily disadvantageously disagreeably disappointedly disappointingly disapprovingly \
+        disastrously disbelievingly disconcertingly disconsolately discontentedly discordantly discouragingly \
+        discourteously discreditably discreetly discursively disdainfully disgracefully disgustedly disgustingly \
+        dishonestly dishonorably dishonourably disingenuously disinterestedly disjointedly disloyally dismally \
+        disobediently disparagingly dispassionately dispiritedly displeasingly disproportionately disputatiously \
+        disquietingly disreputably disrespectfully disruptively dissolutely distally distantly distastefully \
+        distinctively distinctly distractedly distressfully distressingly distributively distrustfully disturbingly \
+        diversely divertingly divinely dizzily doctrinally doggedly dogmatically dolefully doltishly domestically \
+        domineeringly dorsally dorsoventrally dottily doubly doubtfully doubtlessly dourly dowdily downwardly drably \
+        draggingly dramatically drastically dreadfully dreamfully dreamily drearily drily drippily droopingly \
+        drowsily drunkenly dryly dubiously dully dumbly dutifully dynamically eagerly earnestly easily ebulliently \
+        eccentrically ecclesiastically ecologically economically ecstatically editorially educationally eerily \
+        effectively effectually efficaciously efficiently effortlessly effusively egotistically elaborately \
+        electrically electronically electrostatically elegantly elementarily eloquently embarrassingly eminently \
+        emotionally empathetically emphatically empirically emulously enchantingly encouragingly endearingly \
+        endlessly endogenously enduringly energetically engagingly enigmatically enjoyably enormously enquiringly \
+        enterprisingly entertainingly enthrallingly enthusiastically entirely entreatingly enviably enviously \
+        environmentally episodically equably equally equitably equivocally erectly erotically erratically erroneously \
+        eruditely eschatologically especially essentially esthetically eternally ethically ethnically euphemistically \
+        evasively evenhandedly evenly eventually everlastingly evidently evilly evolutionarily exactly exaggeratedly \
+        exasperatingly exceedingly excellently exceptionally excessively excitedly excitingly exclusively \
+        excruciatingly excusably exhaustively exorbitantly expansively expectantly expediently expeditiously \
+        expensively experimentally expertly explicitly explosively exponentially expressively expressly exquisitely \
+        extemporaneously extemporarily extensively externally extortionately extraordinarily extravagantly extremely \
+        exuberantly exultantly exultingly fabulously facetiously facially factually faddily faddishly faintly fairly \
+        faithfully faithlessly falsely falteringly familiarly famously fanatically fancifully fantastically \
+        farcically fascinatingly fashionably fastidiously fatally fatefully fatuously faultily faultlessly favorably \
+        favourably fearfully fearlessly fearsomely feasibly fecklessly federally feebly feelingly felicitously \
+        ferociously fervently fervidly feudally feverishly fictitiously fiendishly fiercely fierily fifthly \
+        figuratively filthily finally financially finely finitely firmly firstly fiscally fishily fitfully fitly \
+        fittingly fixedly flabbily flagrantly flamboyantly flashily flatly flawlessly fleetly flexibly flimsily \
+        flippantly flirtatiously floridly fluently focally fondly foolishly forbiddingly forcefully forcibly \
+        forgetfully forgivably forgivingly forlornly formally formerly formidably formlessly forthrightly \
+        fortuitously fortunately foully fourthly foxily fractiously frankly frantically fraternally fraudulently \
+        freakishly freely frenetically frenziedly frequently freshly fretfully frighteningly frightfully frigidly \
+        friskily frivolously frontally frostily frothily frowningly frugally fruitfully fruitlessly frumpily \
+        frumpishly fugally fully fulsomely functionally fundamentally funnily furiously furtively fussily futilely \
+        gaily gainfully gainlessly gallantly gamely garishly garrulously gaudily gayly genealogically generally \
+        generically generously genetically genially genteelly gently genuinely geographically geologically \
+        geometrically geothermally gibingly giddily girlishly glacially gladly glaringly gleefully glibly gloatingly \
+        globally gloomily gloriously glossily gloweringly glowingly glumly gluttonously gorgeously governmentally \
+        gracefully gracelessly graciously gradually grammatically grandiloquently grandiosely grandly graphically \
+        gratefully gratifyingly gratingly gratuitously gravely gravitationally grayly greasily greatly greedily \
+        greenly gregariously greyly grievously grimly gropingly grossly grotesquely grouchily grubbily grudgingly \
+        gruesomely gruffly grumpily grungily guardedly guiltily gushingly gutturally habitually haggardly haltingly \
+        handily handsomely haphazardly haply happily haptically hardly harmfully harmlessly harmonically harmoniously \
+        harshly hastily hatefully haughtily hazardously hazily healthily heartily heartlessly heatedly heavenwardly \
+        heavily hebdomadally hectically heedfully heedlessly heinously hellishly helpfully helplessly hermetically \
+        heroically hesitantly hesitatingly hideously hierarchically hieroglyphically highly hilariously hinderingly \
+        histologically historically hoarsely homeostatically homogeneously honestly honorably honourably hopefully \
+        hopelessly horizontally horribly horridly horrifyingly horticulturally hospitably hostilely hotly huffily \
+        hugely humanely humanly humbly humiliatingly humorlessly humorously humourlessly hungrily hurriedly huskily \
+        hydraulically hydraulicly hygienically hyperbolically hypnotically hypocritically hypothalamically \
+        hypothetically hysterically icily ideally identically identifiably ideographically ideologically \
+        idiomatically idiotically idolatrously idyllically ignobly ignominiously ignorantly illegally illegibly \
+        illegitimately illiberally illicitly illogically illustriously imaginatively immaculately immaturely \
+        immeasurably immediately immensely imminently immoderately immodestly immorally immovably immunologically \
+        immutably impalpably impartially impassively impatiently impeccably impenitently imperatively imperceptibly \
+        imperfectly imperially imperiously impermissibly impersonally impertinently impetuously impiously impishly \
+        implausibly implicitly imploringly impolitely importantly importunately imposingly impossibly impotently \
+        impracticably imprecisely impregnably impressively improbably improperly improvidently imprudently impudently \
+        impulsively inaccessibly inaccurately inadequately inadvertently inadvisably inalienably inanely \
+        inappropriately inarticulately inattentively inaudibly inaugurally inauspiciously incautiously incessantly \
+        incestuously incidentally incisively incoherently incomparably incompatibly incompetently incompletely \
+        inconceivably inconclusively incongruously inconsequentially inconsequently inconsiderately inconsistently \
+        inconspicuously incontrovertibly inconveniently incorrectly increasingly incredibly incredulously \
+        incriminatingly incurably indecently indecisively indecorously indefatigably indefinitely indelibly \
+        independently indescribably indeterminably indifferently indigenously indignantly indirectly indiscreetly \
+        indiscriminately indistinctly individualistically individually indolently indubitably indulgently \
+        industrially industriously ineffably ineffectively ineffectually inefficaciously inefficiently inelegantly \
+        ineloquently ineluctably ineptly inequitably inescapably inevitably inexactly inexcusably inexhaustibly \
+        inexorably inexpediently inexpensively inexpertly inexpressively inextricably infectiously infelicitously \
+        infernally infinitely inflexibly influentially informally informatively infrequently ingeniously ingenuously \
+        ingloriously ingratiatingly inherently inhospitably inhumanely inimitably iniquitously initially \
+        injudiciously injuriously innately innocently inoffensively inopportunely inordinately inorganically \
+        inquiringly inquisitively insanely insatiably inscriptively inscrutably insecticidally insecurely insensately \
+        insensibly insensitively inseparably insidiously insignificantly insincerely insinuatingly insipidly \
+        insistently insolently inspirationally instantaneously instantly instinctively institutionally instructively \
+        insubstantially insufficiently insultingly insuperably integrally intellectually intelligently intelligibly \
+        intemperately intensely intensively intentionally intently interchangeably interestingly intermediately \
+        interminably intermittently internally internationally interracially interrogatively intimately intolerably \
+        intolerantly intractably intradermally intramuscularly intransitively intravenously intrepidly intricately \
+        intrinsically intuitively invariably inventively inversely invidiously invincibly invisibly invitingly \
+        involuntarily inwardly irately ironically irrationally irregularly irrelevantly irreparably irreproachably \
+        irresistibly irresolutely irresponsibly irretrievably irreverently irreversibly irrevocably irritably \
+        irritatingly isotropically jaggedly jarringly jauntily jealously jeeringly jejunely jerkily jestingly \
+        jocosely jointly jokingly journalistically jovially joyfully joylessly joyously jubilantly judicially \
+        judiciously jurisprudentially justifiably justifiedly justly keenly killingly kinaesthetically \
+        kinesthetically knavishly knowingly laboriously lackadaisically laconically lamely lamentably languidly \
+        languorously largely lasciviously lastingly lastly lately laterally latterly laudably laughably laughingly \
+        lavishly lawfully lawlessly laxly lazily learnedly legally legibly legislatively legitimately lengthily \
+        leniently lethargically lewdly lexically liberally licentiously licitly lifelessly lightly lightsomely \
+        limitedly limnologically limpidly limply lineally linearly lingeringly lingually linguistically lispingly \
+        listlessly literally lividly locally loftily logarithmically logically logogrammatically longingly \
+        longitudinally loosely lopsidedly loquaciously loudly lovingly loweringly loyally lucidly luckily ludicrously \
+        lugubriously lukewarmly luridly lusciously lustfully lustily luxuriantly luxuriously lyrically \
+        macroscopically madly magically magisterially magnanimously magnetically magnificently magniloquently mainly \
+        majestically maladroitly malevolently maliciously malignantly malignly manageably managerially mandatorily \
+        manfully mangily maniacally manifestly manipulatively manually marginally markedly martially marvellously \
+        marvelously masochistically massively masterfully materialistically materially maternally mathematically \
+        matrilineally maturely mawkishly maximally meagrely meanderingly meaningfully meanly meanspiritedly \
+        measurably measuredly mechanically mechanistically medially medically medicinally meditatively meekly \
+        mellowingly mellowly melodically melodiously melodramatically memorably menacingly mendaciously menially \
+        mentally mercifully mercilessly merely meretriciously meritoriously merrily messily metabolically \
+        metaphorically metaphysically meteorologically methodically methodologically meticulously metonymically \
+        metrically microscopically mightily mildly militarily mincingly mindfully mindlessly minimally ministerially \
+        minutely miraculously mirthfully mischievously miserably misleadingly mistakenly mistily mistrustfully \
+        mockingly moderately modestly modishly moistly momentarily momently momentously monaurally monolingually \
+        monosyllabically monotonously monstrously moodily moonily morally morbidly mordaciously morosely \
+        morphologically mortally mostly motionlessly mournfully movingly mulishly multifariously multilaterally \
+        multiplicatively multiply mundanely municipally munificently murderously murkily musically musicologically \
+        musingly mutely mutually mysteriously mystically naively nakedly namely narrowly nasally nastily nationally \
+        nattily naturally naughtily nearly neatly nebulously necessarily needfully needlessly nefariously negatively \
+        neglectfully negligently nervelessly nervily nervously neurotically newly nicely nimbly nobly nocturnally \
+        noiselessly noisily nominally nonchalantly noncompetitively noncomprehensively nonlexically nonspecifically \
+        nonverbally nonviolently normally northeastwardly northwestwardly nostalgically notably noticeably \
+        notoriously noxiously numbly numerically nutritionally nuttily obdurately obediently objectionably \
+        objectively obligatorily obligingly obliquely obnoxiously obscenely obscurely obsequiously observably \
+        observantly observingly obsessionally obsessively obstinately obstreperously obstructively obtrusively \
+        obtusely obviously occasionally oddly odiously offensively offhandedly officially officiously ominously \
+        onerously opaquely openly operationally operatively opportunely oppositely oppressively optically optimally \
+        optimistically optionally opulently orally ordinarily organically organizationally originally ornamentally \
+        ornately osmotically ostensibly ostentatiously outlandishly outrageously outspokenly outstandingly outwardly \
+        overbearingly overly overpoweringly overtly overwhelmingly owlishly pacifically pacifistically painfully \
+        painlessly painstakingly palatably palely pallidly palmately palpably paradoxically parasitically pardonably \
+        parentally parenterally parenthetically parochially partially particularly partly passably passionately \
+        passively patchily patently paternally pathetically pathogenically pathologically patiently patrilineally \
+        patriotically patronisingly patronizingly peaceably peacefully peculiarly pedagogically pedantically \
+        peevishly pejoratively pellucidly penally penetratingly penetratively penitentially penitently pensively \
+        penuriously perceptibly perceptively perceptually peremptorily perennially perfectly perfidiously \
+        perfunctorily perilously periodically peripherally perkily permanently permissibly permissively perniciously \
+        perpendicularly perpetually perplexedly perseveringly persistently personally perspicuously persuasively \
+        pertinaciously pertinently pertly pervasively perversely pessimistically pettily pettishly petulantly \
+        pharmacologically phenomenally philanthropically philatelically philosophically phlegmatically phonetically \
+        photoelectrically photographically photometrically phylogenetically physically physiologically pictorially \
+        picturesquely piercingly piggishly pinnately piously piquantly piratically piteously pithily pitiably \
+        pitifully pitilessly pityingly placatingly placidly plaguily plainly plaintively plastically plausibly \
+        playfully pleadingly pleasantly pleasingly pleasurably plenarily plenteously plentifully ploddingly pluckily \
+        pneumatically poetically poignantly pointedly pointlessly poisonously polemically politely politically \
+        polygonally polyphonically polysyllabically pompously ponderously popishly popularly pornographically \
+        portentously positively possessively possibly posthumously postoperatively potentially potently poutingly \
+        powerfully powerlessly practicably practically pragmatically praiseworthily precariously precedentedly \
+        preciously precipitately precipitously precisely precociously predicatively predictably predominantly \
+        preeminently preferably preferentially prematurely preponderantly prepositionally preposterously presciently \
+        presentably presently presidentially pressingly presumably presumptively presumptuously pretentiously \
+        preternaturally prettily previously priggishly primarily primitively primly principally prissily privately \
+        privily probabilistically probably problematically prodigally prodigiously productively profanely professedly \
+        professionally professorially proficiently profitably profitlessly profligately profoundly profusely \
+        progressively prohibitively prominently promiscuously promisingly promptly properly prophetically \
+        propitiously proportionally proportionately prosaically prosily prosperously protectively protractedly \
+        proudly provably proverbially providentially providently provincially provisionally provocatively provokingly \
+        prudently prudishly pruriently pryingly psychically psychologically publically publicly puckishly \
+        pugnaciously punctiliously punctually pungently punily punishingly punitively punitorily purely puritanically \
+        purportedly purposefully purposelessly purposely pusillanimously pyramidically quaintly qualitatively \
+        quantitatively quaveringly queasily queerly querulously questionably questioningly quickly quietly \
+        quixotically quizzically racially racily radially radiantly radically radioactively raffishly raggedly \
+        rakishly ramblingly rampantly randomly rapaciously rapidly rapturously rarely rashly raspingly rationally \
+        raucously ravenously ravingly ravishingly readably readily realistically really reasonably reassuringly \
+        rebelliously rebukingly recently receptively reciprocally recklessly recognizably recurrently redly \
+        reflectively reflexly refreshfully refreshingly regally regimentally regionally regretfully regrettably \
+        regularly relatively relativistically relentlessly relevantly reliably religiously reluctantly remarkably \
+        reminiscently remorsefully remorselessly remotely repeatedly repellently repellingly repentantly repetitively \
+        reportedly reprehensibly reprehensively reproachfully reproducibly reprovingly repulsively reputably \
+        reputedly resentfully reservedly residentially resignedly resolutely resoundingly resourcefully respectably \
+        respectfully respectively resplendently responsibly restfully restively restlessly restrictively retentively \
+        reticently retroactively retrospectively revengefully reverentially reverently reversely reversibly \
+        revoltingly rewardingly rhapsodically rhetorically rhythmically richly ridiculously righteously rightfully \
+        rightly rigidly rigorously riotously ripely riskily ritually robustly roguishly rollickingly romantically \
+        roomily rotationally rottenly rotundly roughly roundly routinely rowdily royally rudely ruefully ruggedly \
+        ruinously rurally ruthlessly sacredly sacrilegiously sadly safely sagaciously sagely salaciously \
+        sanctimoniously sanely sapiently sarcastically sardonically satirically satisfactorily satisfyingly saucily \
+        savagely scandalously scantily scarcely scarily scathingly scenically sceptically schematically \
+        schismatically scholastically scientifically scoffingly scornfully scrappily screakily screamingly \
+        scrumptiously scrupulously scurrilously scurvily searchingly seasonably seasonally secondarily secondly \
+        secretively secretly securely sedately seductively sedulously seemingly selectively selfishly selflessly \
+        semantically semiannually sensationally senselessly sensibly sensitively sensually sensuously sententiously \
+        sentimentally separably separately sequentially serenely serially seriously servilely seventhly severally \
+        severely sexually shabbily shaggily shakily shallowly shambolically shamefacedly shamefully shamelessly \
+        shapelessly sharply sheepishly shiftily shockingly shoddily shortly showily shrewdly shrewishly shrilly \
+        shudderingly shyly sickeningly sidesplittingly signally significantly silently silkily similarly simperingly \
+        simply simultaneously sincerely singly singularly sinuously sinusoidally sixthly skeptically sketchily \
+        skilfully skillfully skimpily skittishly slackly slanderously slangily slantingly slavishly sleekly sleepily \
+        sleeplessly slenderly slickly slightingly slightly slimly slopingly sloppily slouchily slouchingly slowly \
+        sluggishly slyly smarmily smartly smashingly smilingly smolderingly smoothly smoulderingly smugly smuttily \
+        snappishly sneakily sneakingly sneeringly snidely snobbishly snootily snugly sobbingly soberly sociably \
+        socially sociobiologically socioeconomically sociolinguistically sociologically softly solely solemnly \
+        solicitously solidly solitarily somberly sombrely somnolently sonorously soothingly sordidly sorely \
+        sorrowfully sottishly soughingly soulfully soullessly soundlessly soundly sourly southeastwardly \
+        southwestwardly spaciously sparely sparingly sparsely spasmodically spatially specially specifically \
+        speciously spectacularly spectrographically speculatively speechlessly speedily spherically spicily spinally \
+        spirally spiritedly spiritually spitefully splendidly spontaneously spookily sporadically sportingly \
+        sportively spotlessly sprucely spuriously squalidly squarely squeamishly stably staggeringly stagily staidly \
+        stanchly standoffishly starkly startlingly statistically statutorily staunchly steadfastly steadily \
+        stealthily steeply stereotypically sternly stertorously stickily stiffly stiltedly stingily stirringly \
+        stochastically stockily stodgily stoically stolidly stonily stormily stoutly stragglingly straightforwardly \
+        strangely strategically strenuously strictly stridently strikingly stringently strongly structurally \
+        stubbornly studiously stuffily stunningly stupendously stupidly sturdily stylishly stylistically suavely \
+        subconsciously subcutaneously subjectively sublimely submissively subsequently subserviently substantially \
+        subtly successfully successively succinctly suddenly sufficiently suggestively suitably sulkily sullenly \
+        sultrily summarily sumptuously sunnily superbly superciliously superficially superfluously superlatively \
+        supernaturally superstitiously supinely supposedly supremely surely surgically surlily surpassingly \
+        surprisedly surprisingly surreptitiously suspiciously sweepingly sweetly swiftly swimmingly syllabically \
+        symbiotically symbolically symmetrically sympathetically symptomatically synchronously synergistically \
+        synonymously syntactically synthetically systematically tacitly taciturnly tactfully tactically tactlessly \
+        tactually talkatively talkily tamely tangentially tangibly tantalizingly tardily tartly tastefully \
+        tastelessly tastily tattily tauntingly tautly tawdrily taxonomically tearfully teasingly technically \
+        technologically tediously telegraphically telescopically tellingly temperamentally temperately temporally \
+        temporarily temptingly tenaciously tendentiously tenderly tensely tentatively tenthly tenuously tepidly \
+        terminally terrestrially terribly terrifically territorially tersely testily tetchily thankfully theatrically \
+        thematically theologically theoretically therapeutically thermally thermodynamically thermostatically thickly \
+        thievishly thinly thirdly thirstily thoroughly thoughtfully thoughtlessly threateningly thriftily \
+        thriftlessly thusly tidily tightly timidly timorously tiredly tirelessly tiresomely tolerably tolerantly \
+        tonelessly topically topographically topologically toppingly torpidly tortuously torturously totally touchily \
+        touchingly toughly traditionally tragically traitorously tranquilly transcendentally transiently \
+        transitionally transitively transitorily transparently transversally transversely treacherously treasonably \
+        tremendously tremulously trenchantly trepidly trickily trimly trippingly tritely triumphantly trivially \
+        tropically truculently truly trustfully trustingly truthfully tumultuously tunefully tunelessly turbulently \
+        turgidly tutorially twirlingly typically typographically ulteriorly ultimately ultrasonically unabashedly \
+        unacceptably unaccountably unachievably unadvisedly unalterably unambiguously unambitiously unanimously \
+        unappealingly unappreciatively unarguably unashamedly unassailably unassertively unassumingly unattainably \
+        unattractively unavoidably unbearably unbecomingly unbelievably unbelievingly unblinkingly unblushingly \
+        uncannily unceasingly unceremoniously uncertainly unchangeably uncharacteristically unchivalrously uncivilly \
+        unclearly uncomfortably uncommonly uncomparably uncomplainingly uncompromisingly unconcernedly \
+        unconditionally unconsciously unconstitutionally uncontrollably uncontroversially unconventionally \
+        unconvincingly uncouthly uncritically unctuously undecipherably undemocratically undeniably undependably \
+        underhandedly understandably understandingly undeservedly undesirably undiplomatically undisputedly \
+        undoubtedly undramatically unduly uneasily unemotionally unendingly unenergetically unenthusiastically \
+        unequally unequivocally unerringly unethically unevenly uneventfully unexcitingly unexpectedly unfailingly \
+        unfairly unfaithfully unfalteringly unfashionably unfavorably unfavourably unfeelingly unfeignedly \
+        unforgettably unforgivably unforgivingly unfortunately ungracefully ungraciously ungrammatically ungratefully \
+        ungrudgingly unhappily unharmoniously unhelpfully unhesitatingly unhurriedly unhygienically uniformly \
+        unilaterally unimaginably unimaginatively unimpeachably unimpressively uninformatively uninstructively \
+        unintelligently unintelligibly unintentionally uninterestingly uninterruptedly uninvitedly uniquely unitedly \
+        universally unjustifiably unjustly unknowingly unlawfully unluckily unmanageably unmanfully unmelodiously \
+        unmemorably unmercifully unmindfully unmistakably unmusically unnaturally unnecessarily unnoticeably \
+        unobtrusively unofficially unoriginally unpalatably unpardonably unpatriotically unpleasantly unprecedentedly \
+        unpredictably unpretentiously unproductively unprofitably unpropitiously unqualifiedly unquestionably \
+        unquestioningly unquietly unreadably unrealistically unreasonably unreasoningly unrecognizably unrelentingly \
+        unreliably unremarkably unrepentantly unreproducibly unreservedly unrestrainedly unrighteously unromantically \
+        unsatiably unsatisfactorily unscientifically unscrupulously unseasonably unselfconsciously unselfishly \
+        unsentimentally unshakably unsmilingly unsociably unsparingly unspeakably unsportingly unsteadily \
+        unstintingly unsuccessfully unsuitably unsuspectingly unswervingly unsymmetrically unsympathetically \
+        unsystematically unthinkably unthinkingly untidily untruly untruthfully untypically ununderstandably \
+        unusually unutterably unwantedly unwarily unwarrantably unwaveringly unwillingly unwisely unwittingly \
+        unwontedly unworthily uppishly uprightly uproariously upwardly urbanely urgently usefully uselessly usually \
+        usuriously utterly uxoriously vacantly vacuously vaguely vainly valiantly validly valorously vanishingly \
+        vapidly variably variously vastly vauntingly vehemently venally vengefully venomously ventrally verbally \
+        verbosely verily vertically vexatiously vicariously viciously victoriously vigilantly vigorously vilely \
+        vindictively violently virtually virtuously virulently viscerally viscidly visibly visually vitally \
+        vitriolically vivaciously vividly vocally vocationally vociferously volcanically volitionally volubly \
+        volumetrically voluntarily voluptuously voraciously voyeuristically vulgarly vulnerably wackily waggishly \
+        wanly wantonly warily warmly wastefully watchfully wealthily wearily weightily weirdly wheezily wheezingly \
+        whimsically wholeheartedly wholesomely wholly wickedly widely wildly wilfully willfully willingly windily \
+        winsomely wisely wishfully wistfully witheringly wittily wittingly woefully wolfishly wonderfully wonderingly \
+        wondrously woodenly wordily wordlessly worriedly worryingly worthily worthlessly wrathfully wretchedly \
+        wrongfully wrongheadedly wrongly wryly yearningly yieldingly youthfully zealously zestfully zestily
+        """
+
+    static let adverbs: Set<String> = Set(adverbsText.split(separator: " ").map(String.init))
+
     /// Irregular past forms that are no noun: "laid", "broken", "overgrown".
     static let irregularPast: Set<String> = [
         "abought", "abye", "addrest", "arisen", "arose", "awoke", "awoken", "backbit", "backbitten", "backslid",

@@ -91,6 +91,22 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("a red door, paint it black"), ["red door", "paint", "black"])
     }
 
+    func testAnAdverbGoesWithItsVerbNeverANounPhrase() {
+        // Before a verb it leaves the subject's phrase.
+        XCTAssertEqual(topics("a girl in a long hallway slowly turning around"), ["girl", "long hallway", "turning"])
+        // A verb-or-noun word before a clause-final adverb, or an adverb and a preposition, is a verb.
+        XCTAssertEqual(topics("rain on the glass as the cockpit glows faintly"), ["rain", "glass", "cockpit"])
+        XCTAssertEqual(topics("the banner waves proudly over the gate"), ["banner", "gate"])
+        // Before a participle the plural is the subject: "waves" stays a noun.
+        XCTAssertEqual(topics("ocean waves gently crashing on the rocks"), ["ocean waves", "crashing", "rocks"])
+        // Only words WordNet has as adverbs alone: "family" and "elderly" are no adverbs.
+        XCTAssertEqual(topics("a rabbit family beside an elderly man"), ["rabbit family", "elderly man"])
+        // In an -ing verb's phrase it stays with its verb.
+        XCTAssertEqual(topics("a crystal ball glowing softly on the table"), ["crystal ball", "glowing softly", "table"])
+        // An adverb alone is no topic.
+        XCTAssertEqual(topics("a backpack laid out neatly on wooden planks"), ["backpack", "wooden planks"])
+    }
+
     func testAStyleModifierIsATopicOfItsOwn() {
         XCTAssertEqual(topics("claymation-style wolf howling at a paper moon"), ["claymation-style", "wolf", "howling", "paper moon"])
         XCTAssertEqual(topics("ghibli-style landscape, rolling hills"), ["ghibli-style", "landscape", "rolling hills"])
