@@ -405,8 +405,8 @@ enum Chunker {
     ///   form after a plural subject.
     ///
     /// At the end of a clause only the almost-never-nouns count ("as the last daylight fades").
-    /// A verb-or-noun word followed by an adverb that ends the clause or precedes a preposition is a
-    /// verb too ("the cockpit glows faintly", "the banner waves proudly over the gate"), but not
+    /// A verb-or-noun word followed by an adverb that ends the clause or comes before a function word
+    /// (a preposition, an article, a conjunction) is a verb too ("the cockpit glows faintly", "the banner waves proudly over the gate"), but not
     /// before a participle, where it is the subject ("ocean waves gently crashing").
     static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?, beforeAdverb: Bool = false) -> Bool {
         guard !chunk.isAction, let subject = chunk.words.last?.lower else { return false }
