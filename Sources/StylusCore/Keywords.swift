@@ -406,19 +406,19 @@ enum Chunker {
     ///
     /// At the end of a clause only the almost-never-nouns count ("as the last daylight fades").
     /// A verb-or-noun word followed by an adverb that ends the clause or comes before a function word
-    /// (a preposition, an article, a conjunction) is a verb too ("the cockpit glows faintly", "the banner waves proudly over the gate"), but not
-    /// before a participle, where it is the subject ("ocean waves gently crashing").
+    /// (a preposition, an article, a conjunction) is a verb too ("the cockpit glows faintly", "the
+    /// banner waves proudly over the gate"), but not before a participle, where it is the subject
+    /// ("ocean waves gently crashing").
     static func isFiniteVerb(_ w: String, after chunk: Chunk, next: String?, beforeAdverb: Bool = false) -> Bool {
         guard !chunk.isAction, let subject = chunk.words.last?.lower else { return false }
-        if beforeAdverb, VerbForms.objectTaking.contains(w), next.map({ role($0) != .content && role($0) != .filler }) ?? true {
-            return true
-        }
-        guard let next else { return VerbForms.thirdPerson.contains(w) }
+        // Before a clause-final adverb, or one followed by a function word (checked below).
+        let verbBeforeAdverb = beforeAdverb && VerbForms.objectTaking.contains(w)
+        guard let next else { return VerbForms.thirdPerson.contains(w) || verbBeforeAdverb }
         if Lexicon.objectOpeners.contains(next), VerbForms.objectTaking.contains(w) { return true }
         let nextRole = role(next)
         if VerbForms.thirdPerson.contains(w), nextRole == .content, isParticiple(next) { return true }
         guard nextRole != .content, nextRole != .filler else { return false }
-        if VerbForms.thirdPerson.contains(w) { return true }
+        if VerbForms.thirdPerson.contains(w) || verbBeforeAdverb { return true }
         // A base form follows a plural subject: "searchlights sweep across", "power lines stretch
         // behind" (plural nouns seldom modify a noun, so a verb-or-noun word counts here too).
         guard subject.count > 3, subject.hasSuffix("s"), !subject.hasSuffix("ss") else { return false }
@@ -438,12 +438,11 @@ enum Chunker {
         VerbForms.adverbs.contains(w)
     }
 
-    /// A subject pronoun is followed by its verb (or an adverb): no noun phrase starts straight
-    /// after "she" or "they". After "he", "she" and "it" an "-s" form is that verb whatever else it
+    /// A subject pronoun is followed by its verb (an adverb between them is skipped as any adverb
+    /// is): no noun phrase starts straight after "she" or "they". After "he", "she" and "it" an "-s" form is that verb whatever else it
     /// could be ("she points", "it glows"); after the others, a form WordNet's tagged counts know as a
     /// verb. "it" is also an object ("paint it black"), and then the next word is no verb form.
     static func isVerbAfterPronoun(_ w: String, pronoun: String) -> Bool {
-        if isAdverb(w) { return true }
         if VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w) { return true }
         let singular = pronoun == "he" || pronoun == "she" || pronoun == "it"
         return singular && w.count > 3 && w.hasSuffix("s") && !w.hasSuffix("ss")
