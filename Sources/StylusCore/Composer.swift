@@ -102,8 +102,12 @@ public enum Composer {
             rejections[t] = profiles.map { hardRejection($0, query: queries[t], asksForStyle: asksForStyle, options: options,
                                                          presentSet: presentSet, names: names, knowledge: evidence.knowledge) }
         }
+        // An adapter already in the prompt is never added again, but it still competes: beside it, its
+        // runner-up must not look like the obvious choice (the leads and gaps are among the candidates).
+        let isPresent = profiles.map { presentSet.contains($0.alias.lowercased()) }
         let selection = ComposerFeatures.compute(topics: terms, profiles: profiles,
-                                                 allowed: rejections.map { $0.map { $0 == nil } }, evidence: evidence)
+                                                 allowed: rejections.map { row in row.indices.map { row[$0] == nil || isPresent[$0] } },
+                                                 evidence: evidence)
         let weighed = selection.weighed
         // Only each topic's closest allowed candidates are weighed; the rest score 0. Hard-rejected
         // candidates near the topic get a probability too, so explanations can say what the rule overrode.
@@ -114,12 +118,23 @@ public enum Composer {
 
         // Each adapter serves the one topic it fits best; per topic the most probable first.
         var owner: [Int: Int] = [:]  // profile → topic
-        for j in profiles.indices {
+        for j in profiles.indices where !isPresent[j] {
             var best: Int?
             for t in topics.indices where weighed[t][j] && probability[t][j] >= variant.threshold {
                 if best == nil || probability[t][j] > probability[best!][j] { best = t }
             }
             if let best { owner[j] = best }
+        }
+        // An adapter the prompt already loads serves the topic it fits best, as that topic's first
+        // adapter: more for the topic need what further adapters need ("Detailed Eyes" is not added
+        // beside a present "Detail Tweaker" for "highly detailed").
+        var servedByPresent: [Int: String] = [:]  // topic → alias of the present adapter serving it
+        for j in profiles.indices where isPresent[j] {
+            var best: Int?
+            for t in topics.indices where weighed[t][j] && probability[t][j] >= variant.threshold {
+                if best == nil || probability[t][j] > probability[best!][j] { best = t }
+            }
+            if let best, servedByPresent[best] == nil { servedByPresent[best] = profiles[j].alias }
         }
         // A prompt renders on one checkpoint: when it names no base model, the adapters it gets
         // share the base model of its most probable adapter (adapters of an unknown base stay).
@@ -146,7 +161,7 @@ public enum Composer {
             var scored: [ScoredCandidate] = []
             for j in order {
                 let p = profiles[j], prob = probability[t][j]
-                if weighed[t][j] {
+                if weighed[t][j], !isPresent[j] {  // what the scorer decided (a present adapter is not its to add)
                     scored.append(ScoredCandidate(adapterID: p.id, features: features(t, j), probability: prob))
                 }
                 // Explanations cover every plausible candidate, not the long tail.
@@ -184,13 +199,15 @@ public enum Composer {
                     decide(false, "at most \(options.maxStyles) style adapters per prompt")
                     continue
                 }
-                if chosen.count >= options.maxPerTopic {
+                let servedBy = servedByPresent[t].map { [$0] } ?? []
+                if servedBy.count + chosen.count >= options.maxPerTopic {
                     decide(false, "topic already has \(options.maxPerTopic) adapters")
                     continue
                 }
-                let needed = variant.acceptance(rank: chosen.count)
+                let needed = variant.acceptance(rank: servedBy.count + chosen.count)
                 if prob < needed {
-                    decide(false, "score \(format(prob)) < \(format(needed)), what a topic's further adapters need beside \(chosen[0].alias)")
+                    let first = servedBy.first.map { "\($0) (already in the prompt)" } ?? chosen[0].alias
+                    decide(false, "score \(format(prob)) < \(format(needed)), what a topic's further adapters need beside \(first)")
                     continue
                 }
                 chosen.append(ComposedAdapter(adapterID: p.id, alias: p.alias, recommendedWeight: p.weight, category: p.category,
@@ -245,12 +262,15 @@ public enum Composer {
     /// features that moved the score most in the decision's direction and read that way (a feature
     /// whose value speaks for a fit is never given as a reason against, whatever its weight);
     /// features without a reading of their own (category, topic length) only when no other moved it.
-    static func evidenceText(_ v: ComposerModel.Variant, _ x: [Double], prob: Double, threshold: Double, positive: Bool) -> String {
+    package static func evidenceText(_ v: ComposerModel.Variant, _ x: [Double], prob: Double, threshold: Double, positive: Bool) -> String {
         let means = Dictionary(zip(v.features, v.mean), uniquingKeysWith: { first, _ in first })
         let moved = v.contributions(x).filter { positive ? $0.1 > 0 : $0.1 < 0 }
+        let named = x[ComposerFeatures.iUnnamed] < 0.5
         let reading = moved.filter { name, _ in
             guard let polarity = ComposerFeatures.polarity[name], let mean = means[name],
                   let column = ComposerFeatures.index[name] else { return false }
+            // The unnamed regime's features are 0 by construction beside a name match: no evidence.
+            if named, name.hasSuffix("_unnamed") { return false }
             let reads = polarity * (x[column] - mean)
             return positive ? reads > 0 : reads < 0
         }
@@ -509,8 +529,11 @@ final class AdapterNames: Sendable {
         }
         self.compoundTagWords = compoundTagWords
         // A tool is about what it adjusts, not what it is: "Detail Tweaker" and "Better Hands" are
-        // about detail and hands, so every content word of a tool's title is a head.
-        titleHeads = category == .tool ? Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
+        // about detail and hands, so every content word of a tool's title is a head, but for a
+        // participle, which says how ("Detailed Eyes" is about eyes).
+        titleHeads = category == .tool
+            ? Set(AdapterNames.contentWords(titleNames).filter { !Chunker.isParticiple($0) }.map(ComposerLexicon.baseForm))
+                .union(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
             : Set(AdapterNames.heads(titleNames).map(ComposerLexicon.baseForm))
         titleContent = Set(AdapterNames.contentWords(titleNames).map(ComposerLexicon.baseForm))
         knowledgeNames = AdapterNames.knowledgeNames(titleNames: titleNames, tagNames: tagNames)

@@ -461,6 +461,8 @@ enum Chunker {
         for (i, w) in words.enumerated() {
             switch role(w) {
             case .content, .filler: continue
+            case .function where i == 0 && words.count == 2 && Lexicon.degreeAdverbs.contains(w):
+                continue  // "highly detailed"; but "slightly faded colors" is about the colours
             case .determiner where w == "the" && i > 0 && i + 1 < words.count:
                 continue  // a name: "sonic the hedgehog", "winnie the pooh"
             case .conjunction where w == "and" || w == "&":

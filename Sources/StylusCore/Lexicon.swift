@@ -31,16 +31,24 @@ package enum Lexicon {
     ]
 
     /// Pronouns, auxiliaries and adverbs: never part of a topic.
-    static let functionWords: Set<String> = [
+    static let functionWords: Set<String> = Set([
         "he", "she", "it", "they", "him", "them", "i", "me", "you", "we", "us", "himself", "herself",
         "itself", "themselves", "someone", "something", "everything", "nothing", "everyone", "anyone",
         "is", "are", "was", "were", "be", "been", "being", "am", "has", "have", "had", "do", "does", "did",
         "can", "could", "will", "would", "shall", "should", "may", "might", "must",
-        "very", "really", "just", "only", "also", "too", "quite", "rather", "almost", "nearly", "all",
+        "just", "only", "also", "too", "all",
         "even", "here", "there", "away", "together", "again", "ever", "never", "not", "always",
-        "slightly", "somewhat", "barely", "mostly", "partly", "fully", "highly", "super", "overly",
         "overhead", "alone", "nearby", "afar", "everywhere", "outdoors", "indoors", "upward", "upwards", "downward",
         "doing", "making", "having", "getting", "going", "becoming",
+    ]).union(degreeAdverbs)
+
+    /// Adverbs of degree: function words ("a very old tree" → "old tree", "slightly faded colors" →
+    /// "faded colors"), but a two-word tag of one and the word it grades stays whole ("highly
+    /// detailed", "fully armored"), as "extremely detailed" does; cut from it, a lone participle
+    /// would leave no topic at all.
+    static let degreeAdverbs: Set<String> = [
+        "very", "really", "quite", "rather", "almost", "nearly", "slightly", "somewhat", "barely", "mostly",
+        "partly", "fully", "highly", "super", "overly",
     ]
 
     /// The function words that are a clause's subject: what follows one is its verb, not a thing.

@@ -203,6 +203,66 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(why?.reason.contains("< 0.90, what a topic's further adapters need beside dogs") ?? false, why?.reason ?? "no decision")
     }
 
+    /// An adapter the prompt already loads serves its topic as that topic's first adapter: another
+    /// one for the topic needs what further adapters need, and the present one is not among the
+    /// pairs the scorer decided (it is not the scorer's to add, nor a training pair).
+    func testAnAdapterAlreadyInThePromptServesItsTopic() {
+        // Under the test model "Dogs" scores 0.95 for "dog", and "Two Dogs" 0.88.
+        let cards = [ComposerTests.adapter("dogs", "Dogs", tags: ["dog"], category: .animal),
+                     ComposerTests.adapter("dogs2", "Two Dogs", tags: ["dog"], category: .animal)]
+        func composed(_ prompt: String, further: Double) -> Composition {
+            var model = Self.testModel
+            model.semantic.furtherThreshold = further
+            model.lexical.furtherThreshold = further
+            let file = PromptFile(text: prompt)
+            return Composer.compose(topics: file.topics, candidates: cards, promptText: file.positiveText,
+                                    options: ComposerOptions(baseModel: .sd15, model: model))
+        }
+        let served = composed("dog, <lora:dogs:0.5>", further: 0.9)
+        XCTAssertEqual(served.topics.map(\.keyword), ["dog"])
+        XCTAssertEqual(served.topics[0].adapters.map(\.adapterID), [], "0.88 < 0.90 beside the present Dogs")
+        let why = served.topics[0].decisions.first { $0.adapterID == "dogs2" }
+        XCTAssertTrue(why?.reason.contains("what a topic's further adapters need beside dogs (already in the prompt)") ?? false,
+                      why?.reason ?? "no decision")
+        XCTAssertFalse(served.topics[0].scored.contains { $0.adapterID == "dogs" })
+        XCTAssertTrue(served.topics[0].scored.contains { $0.adapterID == "dogs2" })
+        // Without the present adapter, "Two Dogs" is the topic's first and needs only the threshold.
+        XCTAssertEqual(composed("dog", further: 0.9).topics[0].adapters.map(\.adapterID), ["dogs"])
+        XCTAssertEqual(composed("dog, <lora:unrelated:0.5>", further: 0.9).topics[0].adapters.map(\.adapterID), ["dogs"])
+        XCTAssertEqual(composed("dog, <lora:dogs:0.5>", further: 0).topics[0].adapters.map(\.adapterID), ["dogs2"])
+    }
+
+    /// A tool is about what it adjusts ("Detail Tweaker": detail), but a participle in its title
+    /// says how, not what: "Detailed Eyes" is about eyes, and shares only a modifier with "highly detailed".
+    func testAToolsParticipleIsNotWhatItIsAbout() {
+        let tweaker = ComposerTests.adapter("tweaker", "Detail Tweaker", tags: ["detail"], category: .tool)
+        let eyes = ComposerTests.adapter("eyes", "Detailed Eyes", tags: ["eyes"], category: .tool)
+        let c = compose("a castle, highly detailed", catalog: [tweaker, eyes])
+        XCTAssertTrue(c.topics.map(\.keyword).contains("highly detailed"), "\(c.topics.map(\.keyword))")
+        XCTAssertEqual(feature("adapter_head_in_topic", of: c, topic: "highly detailed", adapter: "tweaker"), 1)
+        XCTAssertEqual(feature("adapter_head_in_topic", of: c, topic: "highly detailed", adapter: "eyes"), 0)
+        XCTAssertEqual(feature("lex_modifier_only", of: c, topic: "highly detailed", adapter: "eyes"), 1)
+    }
+
+    /// Beside a name match the unnamed regime's features are 0 by construction: an explanation
+    /// never offers them as evidence ("cosine 0.00 with its closest tag (its names do not meet the topic)").
+    func testANamedPairIsNotExplainedByTheUnnamedRegime() {
+        let names = ComposerFeatures.names
+        var w = [Double](repeating: 0, count: names.count)
+        w[ComposerFeatures.index["cos_tag_unnamed"]!] = 3
+        w[ComposerFeatures.index["cos_card"]!] = 1
+        let v = ComposerModel.Variant(features: names, mean: Array(repeating: 0.2, count: names.count),
+                                      scale: Array(repeating: 1, count: names.count), weights: w, bias: 0, threshold: 0.5)
+        var x = [Double](repeating: 0, count: names.count)
+        x[ComposerFeatures.index["cos_card"]!] = 0.1
+        let named = Composer.evidenceText(v, x, prob: 0.2, threshold: 0.5, positive: false)
+        XCTAssertFalse(named.contains("do not meet"), named)
+        XCTAssertTrue(named.contains("cosine 0.10 with the card"), named)
+        x[ComposerFeatures.index["unnamed"]!] = 1
+        let unnamed = Composer.evidenceText(v, x, prob: 0.2, threshold: 0.5, positive: false)
+        XCTAssertTrue(unnamed.contains("cosine 0.00 with its closest tag (its names do not meet the topic)"), unnamed)
+    }
+
     func testAdaptersAlreadyInThePromptAreKept() {
         let c = compose("a dog on a porch, <lora:dogs:0.5>")
         XCTAssertEqual(c.presentAliases, ["dogs"])

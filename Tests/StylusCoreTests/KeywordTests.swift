@@ -107,6 +107,16 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("a backpack laid out neatly on wooden planks"), ["backpack", "wooden planks"])
     }
 
+    func testADegreeAdverbStaysInATwoWordTag() {
+        // Cut from the tag, the lone participle would leave no topic at all.
+        XCTAssertEqual(topics("meadow, highly detailed"), ["meadow", "highly detailed"])
+        XCTAssertEqual(topics("knight, fully armored"), ["knight", "fully armored"])
+        // In running text and in longer tags it is a function word still.
+        XCTAssertEqual(topics("a very old tree"), ["old tree"])
+        XCTAssertEqual(topics("instant photo, slightly faded colors"), ["instant photo", "faded colors"])
+        XCTAssertEqual(topics("very"), [])
+    }
+
     func testAStyleModifierIsATopicOfItsOwn() {
         XCTAssertEqual(topics("claymation-style wolf howling at a paper moon"), ["claymation-style", "wolf", "howling", "paper moon"])
         XCTAssertEqual(topics("ghibli-style landscape, rolling hills"), ["ghibli-style", "landscape", "rolling hills"])
