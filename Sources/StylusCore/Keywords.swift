@@ -306,6 +306,8 @@ enum Chunker {
         var chunk = Chunk()
         // The word before was a verb cut from the phrases: an adverb after it goes too ("it glows softly").
         var afterVerb = false
+        // The verb last cut from this segment: its clause has a predicate, which "and" may continue.
+        var clauseVerb: String?
         func flush() {
             if !chunk.words.isEmpty { out.append(chunk) }
             chunk = Chunk()
@@ -333,6 +335,14 @@ enum Chunker {
                 } else {
                     flush()
                 }
+            case .conjunction where w.lower == "and" && clauseVerb.map { verb in
+                next.map { isCoordinatedVerb($0, with: verb, before: i + 2 < segment.count ? segment[i + 2].lower : nil) } == true } == true:
+                // "searchlights sweep across the water and cut through the mist": once the clause
+                // has had its verb, a verb form of the same person after "and" that opens a phrase
+                // is a second verb.
+                flush()
+                i += 1
+                afterVerb = true
             case .conjunction:
                 // "pink and teal gradient" stays whole; "a knight and an orc" splits.
                 // In running text only single modifiers join: "mustard and onions", not "a dinosaur and palm trees".
@@ -372,6 +382,7 @@ enum Chunker {
                           isVerbAfterPronoun(lower, pronoun: pronoun) {
                     flush()  // "she points toward the castle": a pronoun's verb names nothing
                     afterVerb = true
+                    clauseVerb = lower
                 } else if isAdverb(lower), chunk.words.first.map({ !isGerund($0.lower) }) ?? true {
                     // An adverb goes with its verb: it stays in an -ing verb's phrase ("glowing
                     // softly"), leaves a noun phrase ("a long hallway slowly turning around" → "long
@@ -383,6 +394,7 @@ enum Chunker {
                     // follows the verb is read past its adverbs: "mist hangs quietly over the lake")
                     flush()
                     afterVerb = true
+                    clauseVerb = lower
                 } else {
                     chunk.words.append(w)
                     if w.possessive { flush() }
@@ -423,6 +435,17 @@ enum Chunker {
         // behind" (plural nouns seldom modify a noun, so a verb-or-noun word counts here too).
         guard subject.count > 3, subject.hasSuffix("s"), !subject.hasSuffix("ss") else { return false }
         return VerbForms.base.contains(w) || (VerbForms.objectTaking.contains(w) && !w.hasSuffix("s"))
+    }
+
+    /// A verb form that opens a phrase ("cut through the mist", "turns toward the camera") and agrees
+    /// with the clause's verb in person: after "and", a second verb of that clause, not a noun joined
+    /// to the last one ("water and cut"). "he wears a hat and coat in the snow" keeps its coat (a
+    /// base form after an "-s" verb), "salt and pepper" at a phrase's end its pepper.
+    static func isCoordinatedVerb(_ w: String, with verb: String, before next: String?) -> Bool {
+        guard let next, role(next) == .preposition || role(next) == .determiner else { return false }
+        let isVerbForm = VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w)
+        let endsInS = { (x: String) in x.count > 3 && x.hasSuffix("s") && !x.hasSuffix("ss") }
+        return isVerbForm && endsInS(w) == endsInS(verb)
     }
 
     /// The subject pronoun before word `i`, across adverbs ("she slowly turns"); nil when there is none.

@@ -117,6 +117,17 @@ final class KeywordTests: XCTestCase {
         XCTAssertEqual(topics("very"), [])
     }
 
+    func testAVerbAfterAndContinuesItsClause() {
+        // The clause has had its verb ("sweep"): "cut" of the same person, before a preposition, is another.
+        XCTAssertEqual(topics("searchlights sweep across the water and cut through the mist"), ["searchlights", "water", "mist"])
+        XCTAssertEqual(topics("waves crash against rocks and spray into the air"), ["waves", "rocks", "air"])
+        XCTAssertEqual(topics("she smiles and turns toward the camera"), ["camera"])
+        // A base form after an "-s" verb is a noun joined by "and"; so is anything without a verb before it.
+        XCTAssertEqual(topics("he wears a hat and coat in the snow"), ["hat and coat", "snow"])
+        XCTAssertEqual(topics("a chef cooks with salt and pepper on the table"), ["chef", "salt and pepper", "table"])
+        XCTAssertEqual(topics("a knight and guard at the gate"), ["knight and guard", "gate"])
+    }
+
     func testAStyleModifierIsATopicOfItsOwn() {
         XCTAssertEqual(topics("claymation-style wolf howling at a paper moon"), ["claymation-style", "wolf", "howling", "paper moon"])
         XCTAssertEqual(topics("ghibli-style landscape, rolling hills"), ["ghibli-style", "landscape", "rolling hills"])
