@@ -117,24 +117,25 @@ public enum Composer {
         func features(_ t: Int, _ j: Int) -> [Double] { selection.rows[t][j] ?? noFeatures }
 
         // Each adapter serves the one topic it fits best; per topic the most probable first.
-        var owner: [Int: Int] = [:]  // profile → topic
-        for j in profiles.indices where !isPresent[j] {
+        func bestTopic(_ j: Int) -> Int? {
             var best: Int?
             for t in topics.indices where weighed[t][j] && probability[t][j] >= variant.threshold {
                 if best == nil || probability[t][j] > probability[best!][j] { best = t }
             }
-            if let best { owner[j] = best }
+            return best
         }
-        // An adapter the prompt already loads serves the topic it fits best, as that topic's first
-        // adapter: more for the topic need what further adapters need ("Detailed Eyes" is not added
-        // beside a present "Detail Tweaker" for "highly detailed").
+        var owner: [Int: Int] = [:]  // profile → topic
+        // An adapter the prompt already loads serves its topic as that topic's first adapter: more
+        // for the topic need what further adapters need ("Detailed Eyes" is not added beside a
+        // present "Detail Tweaker" for "highly detailed").
         var servedByPresent: [Int: String] = [:]  // topic → alias of the present adapter serving it
-        for j in profiles.indices where isPresent[j] {
-            var best: Int?
-            for t in topics.indices where weighed[t][j] && probability[t][j] >= variant.threshold {
-                if best == nil || probability[t][j] > probability[best!][j] { best = t }
+        for j in profiles.indices {
+            guard let best = bestTopic(j) else { continue }
+            if !isPresent[j] {
+                owner[j] = best
+            } else if servedByPresent[best] == nil {
+                servedByPresent[best] = profiles[j].alias
             }
-            if let best, servedByPresent[best] == nil { servedByPresent[best] = profiles[j].alias }
         }
         // A prompt renders on one checkpoint: when it names no base model, the adapters it gets
         // share the base model of its most probable adapter (adapters of an unknown base stay).
@@ -199,14 +200,15 @@ public enum Composer {
                     decide(false, "at most \(options.maxStyles) style adapters per prompt")
                     continue
                 }
-                let servedBy = servedByPresent[t].map { [$0] } ?? []
-                if servedBy.count + chosen.count >= options.maxPerTopic {
+                let present = servedByPresent[t]
+                let rank = (present == nil ? 0 : 1) + chosen.count  // adapters the topic has before this one
+                if rank >= options.maxPerTopic {
                     decide(false, "topic already has \(options.maxPerTopic) adapters")
                     continue
                 }
-                let needed = variant.acceptance(rank: servedBy.count + chosen.count)
+                let needed = variant.acceptance(rank: rank)
                 if prob < needed {
-                    let first = servedBy.first.map { "\($0) (already in the prompt)" } ?? chosen[0].alias
+                    let first = present.map { "\($0) (already in the prompt)" } ?? chosen[0].alias
                     decide(false, "score \(format(prob)) < \(format(needed)), what a topic's further adapters need beside \(first)")
                     continue
                 }
