@@ -335,8 +335,7 @@ enum Chunker {
                 } else {
                     flush()
                 }
-            case .conjunction where w.lower == "and" && clauseVerb.map { verb in
-                next.map { isCoordinatedVerb($0, with: verb, before: i + 2 < segment.count ? segment[i + 2].lower : nil) } == true } == true:
+            case .conjunction where w.lower == "and" && isCoordinatedVerb(next, with: clauseVerb, before: i + 2 < segment.count ? segment[i + 2].lower : nil):
                 // "searchlights sweep across the water and cut through the mist": once the clause
                 // has had its verb, a verb form of the same person after "and" that opens a phrase
                 // is a second verb.
@@ -433,7 +432,7 @@ enum Chunker {
         if VerbForms.thirdPerson.contains(w) || verbBeforeAdverb { return true }
         // A base form follows a plural subject: "searchlights sweep across", "power lines stretch
         // behind" (plural nouns seldom modify a noun, so a verb-or-noun word counts here too).
-        guard subject.count > 3, subject.hasSuffix("s"), !subject.hasSuffix("ss") else { return false }
+        guard isSForm(subject) else { return false }
         return VerbForms.base.contains(w) || (VerbForms.objectTaking.contains(w) && !w.hasSuffix("s"))
     }
 
@@ -441,11 +440,15 @@ enum Chunker {
     /// with the clause's verb in person: after "and", a second verb of that clause, not a noun joined
     /// to the last one ("water and cut"). "he wears a hat and coat in the snow" keeps its coat (a
     /// base form after an "-s" verb), "salt and pepper" at a phrase's end its pepper.
-    static func isCoordinatedVerb(_ w: String, with verb: String, before next: String?) -> Bool {
-        guard let next, role(next) == .preposition || role(next) == .determiner else { return false }
+    static func isCoordinatedVerb(_ w: String?, with verb: String?, before next: String?) -> Bool {
+        guard let w, let verb, let next, role(next) == .preposition || role(next) == .determiner else { return false }
         let isVerbForm = VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w)
-        let endsInS = { (x: String) in x.count > 3 && x.hasSuffix("s") && !x.hasSuffix("ss") }
-        return isVerbForm && endsInS(w) == endsInS(verb)
+        return isVerbForm && isSForm(w) == isSForm(verb)
+    }
+
+    /// A word ending in a plural or third-person "-s" ("lines", "points"; not "moss" or "gas").
+    static func isSForm(_ w: String) -> Bool {
+        w.count > 3 && w.hasSuffix("s") && !w.hasSuffix("ss")
     }
 
     /// The subject pronoun before word `i`, across adverbs ("she slowly turns"); nil when there is none.
@@ -468,7 +471,7 @@ enum Chunker {
     static func isVerbAfterPronoun(_ w: String, pronoun: String) -> Bool {
         if VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w) { return true }
         let singular = pronoun == "he" || pronoun == "she" || pronoun == "it"
-        return singular && w.count > 3 && w.hasSuffix("s") && !w.hasSuffix("ss")
+        return singular && isSForm(w)
     }
 
     /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".
