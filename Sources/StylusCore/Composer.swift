@@ -160,15 +160,19 @@ public enum Composer {
             let order = profiles.indices.sorted { probability[t][$0] != probability[t][$1] ? probability[t][$0] > probability[t][$1] : $0 < $1 }
             var chosen: [ComposedAdapter] = []
             var scored: [ScoredCandidate] = []
+            // The topic's closest candidate, which a user asks about when the topic gets nothing
+            // ("Vermeer window light" beside a Dutch Golden Age card the scorer put at 0.14).
+            let closest = order.first { weighed[t][$0] && !isPresent[$0] }
             for j in order {
                 let p = profiles[j], prob = probability[t][j]
                 if weighed[t][j], !isPresent[j] {  // what the scorer decided (a present adapter is not its to add)
                     scored.append(ScoredCandidate(adapterID: p.id, features: features(t, j), probability: prob))
                 }
-                // Explanations cover every plausible candidate, not the long tail.
-                // Explanations cover what a user would ask about: what the scorer liked, or what is named like the topic.
+                // Explanations cover what a user would ask about, not the long tail: what the scorer
+                // liked, what is named like the topic, and the topic's closest candidate.
                 let namedLikeTopic = features(t, j)[ComposerFeatures.iLexTopicCoverage] >= 0.5
-                let worthExplaining = prob >= variant.threshold / 2 || (namedLikeTopic && prob >= variant.threshold / 20)
+                let worthExplaining = prob >= variant.threshold / 2
+                    || ((namedLikeTopic || j == closest) && prob >= variant.threshold / 20)
                 func decide(_ accepted: Bool, _ reason: String) {
                     if accepted || worthExplaining {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: accepted, reason: reason, score: prob))
@@ -307,7 +311,7 @@ public enum Composer {
         case "person_extra": return value > 0 ? "adds a person the topic does not ask for" : "adds no person"
         case "lead_topic": return value > 0 ? "the prompt's leading phrase" : "not the leading phrase"
         case "topic_length": return "topic length"
-        case "cos_tag": return "cosine \(format(value)) with its closest tag"
+        case "cos_tag": return value == 0 ? "it has no subject tags" : "cosine \(format(value)) with its closest tag"  // 0: no tags to compare
         case "cos_lead": return value > 0 ? "\(format(value)) closer than the next candidate" : "\(format(-value)) less close than the best candidate"
         case "unnamed": return value > 0 ? "its names do not meet the topic" : "its names meet the topic"
         case "cos_card_z": return "card cosine \(format(value)) standard deviations above the topic's other candidates"

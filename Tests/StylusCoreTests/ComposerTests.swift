@@ -259,8 +259,11 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(named.contains("do not meet"), named)
         XCTAssertTrue(named.contains("cosine 0.10 with the card"), named)
         x[ComposerFeatures.index["unnamed"]!] = 1
+        let untagged = Composer.evidenceText(v, x, prob: 0.2, threshold: 0.5, positive: false)
+        XCTAssertTrue(untagged.contains("it has no subject tags (its names do not meet the topic)"), untagged)
+        x[ComposerFeatures.index["cos_tag_unnamed"]!] = 0.05
         let unnamed = Composer.evidenceText(v, x, prob: 0.2, threshold: 0.5, positive: false)
-        XCTAssertTrue(unnamed.contains("cosine 0.00 with its closest tag (its names do not meet the topic)"), unnamed)
+        XCTAssertTrue(unnamed.contains("cosine 0.05 with its closest tag (its names do not meet the topic)"), unnamed)
     }
 
     func testAdaptersAlreadyInThePromptAreKept() {
@@ -284,6 +287,20 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(accepted?.reason.contains("cover 100% of the topic") ?? false, accepted?.reason ?? "")
         let rejected = c.topics.flatMap(\.decisions).first { !$0.accepted && $0.score != nil && $0.reason.hasPrefix("score") }
         XCTAssertTrue(rejected?.reason.contains("<") ?? false, "\(decisions)")
+    }
+
+    func testATopicWithoutAnAdapterExplainsItsClosestCandidate() {
+        // The temple card scores under half the threshold for a gate: before, the topic had no
+        // explanation at all, and a hover on it said nothing.
+        let c = compose("a wooden temple gate in the fog", catalog: Self.catalog.filter { !$0.refinement.category.isCharacterLike })
+        let gate = c.topics.first { $0.keyword == "wooden temple gate" }
+        XCTAssertEqual(gate?.adapters.count, 0)
+        XCTAssertEqual(gate?.decisions.map(\.adapterID), ["temple"], "only the closest candidate, not the long tail")
+        let why = gate?.decisions.first
+        XCTAssertFalse(why?.accepted ?? true)
+        XCTAssertTrue(why.map { $0.reason.hasPrefix("score 0.") && $0.reason.contains("< 0.60") } ?? false, why?.reason ?? "")
+        // A closest candidate the scorer all but ruled out (under a twentieth of the threshold) is not news.
+        XCTAssertEqual(c.topics.first { $0.keyword == "fog" }?.decisions.count, 0)
     }
 
     func testScoredCandidatesCarryTheirFeatures() {
