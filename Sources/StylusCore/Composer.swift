@@ -179,8 +179,14 @@ public enum Composer {
                     }
                 }
                 if let hard = rejections[t][j] {
-                    // Said when the scorer liked it or its names cover the topic: what a user would ask about.
-                    if worthExplaining {
+                    // Said when the scorer liked it or its names cover the topic: what a user would ask
+                    // about. The scorer likes every character (only named ones reach it in training),
+                    // so for a character only its names count: no list of strangers under "leaning".
+                    func named() -> Bool {
+                        namedLikeTopic || p.isNamed(topic: queries[t], in: names, knowledge: evidence.knowledge)
+                            || queries[t].words.contains { Chunker.styleModifierStem($0).map(p.nameWords.contains) ?? false }
+                    }
+                    if p.isCharacterLike ? named() : worthExplaining {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: hard, score: prob))
                     }
                     continue
@@ -227,16 +233,20 @@ public enum Composer {
     }
 
     /// Topics that only describe a chosen character ("big red dog" beside "Clifford", from
-    /// "Clifford the Big Red Dog") are merged into it: their own adapters are dropped.
+    /// "Clifford the Big Red Dog") are merged into it: their own adapters are dropped. The series in a
+    /// title's brackets describes no one ("cyberpunk" beside "Johnny Silverhand (Cyberpunk 2077)"),
+    /// and a topic that got a character of its own names that character ("frieren" beside "Fern
+    /// (Sousou no Frieren)").
     static func mergeCharacterDescriptions(_ topics: inout [ComposedTopic], profiles: [AdapterProfile]) {
         let byID = Dictionary(profiles.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let characters = topics.flatMap(\.adapters).compactMap { byID[$0.adapterID] }.filter(\.isCharacterLike)
         guard !characters.isEmpty else { return }
         for i in topics.indices where !topics[i].adapters.isEmpty {
+            if topics[i].adapters.contains(where: { byID[$0.adapterID]?.isCharacterLike == true }) { continue }
             let words = ComposerLexicon.words(topics[i].keyword)
             guard let owner = characters.first(where: { c in
-                !topics[i].adapters.contains { $0.adapterID == c.id } && c.fullTitleWords.count > words.count
-                    && TopicWords.isSubsequence(words, of: c.fullTitleWords)
+                !topics[i].adapters.contains { $0.adapterID == c.id } && c.ownTitleWords.count > words.count
+                    && TopicWords.isSubsequence(words, of: c.ownTitleWords)
             }) else { continue }
             for a in topics[i].adapters {
                 topics[i].decisions.append(AdapterDecision(adapterID: a.adapterID, alias: a.alias, accepted: false,
@@ -474,8 +484,9 @@ final class AdapterNames: Sendable {
     let titleNames: [[String]]
     let tagNames: [[String]]
     let triggerNames: [[String]]
-    /// Every word of the title ("clifford the big red dog").
-    let fullTitleWords: [String]
+    /// Every word of the title outside brackets ("clifford the big red dog"; "Fern (Sousou no
+    /// Frieren)" → fern): a character's own name and description, without its series.
+    let ownTitleWords: [String]
     /// Every word of every name (title alternatives, tags, trigger words), in its base form
     /// (`ComposerLexicon.baseForm`: "Rainy Street" has "rain"), as the features compare words.
     let nameWords: Set<String>
@@ -513,7 +524,7 @@ final class AdapterNames: Sendable {
     }
 
     init(_ c: CandidateAdapter) {
-        fullTitleWords = ComposerLexicon.words(c.card.title)
+        ownTitleWords = ComposerLexicon.words(AdapterNames.unbracketed(c.card.title))
         id = c.card.adapterId
         alias = c.card.alias
         baseModel = c.card.baseModel
@@ -582,6 +593,18 @@ final class AdapterNames: Sendable {
     }
 
     /// Content words inside the title's brackets, without packaging ("[XL]", "(v2)").
+    /// The title without its bracketed parts.
+    static func unbracketed(_ title: String) -> String {
+        var out = ""
+        var depth = 0
+        for ch in title {
+            if ch == "(" || ch == "[" { depth += 1; out.append(" "); continue }
+            if ch == ")" || ch == "]" { depth = max(0, depth - 1); out.append(" "); continue }
+            if depth == 0 { out.append(ch) }
+        }
+        return out
+    }
+
     static func bracketed(_ title: String) -> Set<String> {
         var out: Set<String> = []
         var depth = 0

@@ -475,9 +475,13 @@ enum Chunker {
     }
 
     /// A word that says how something looks after what: "claymation-style", "Ghibli-esque".
-    static func isStyleModifier(_ w: String) -> Bool {
-        guard let dash = w.lastIndex(of: "-"), dash > w.startIndex else { return false }
-        return ["style", "styled", "esque", "inspired"].contains(String(w[w.index(after: dash)...]))
+    static func isStyleModifier(_ w: String) -> Bool { styleModifierStem(w) != nil }
+
+    /// What a style modifier says the look is after ("einstein-esque" → einstein), or nil.
+    static func styleModifierStem(_ w: String) -> String? {
+        guard let dash = w.lastIndex(of: "-"), dash > w.startIndex,
+              ["style", "styled", "esque", "inspired"].contains(String(w[w.index(after: dash)...])) else { return nil }
+        return String(w[..<dash])
     }
 
     /// Short comma-separated tags ("silver armor", "pink and teal gradient") stay whole.

@@ -104,6 +104,8 @@ final class ComposerTests: XCTestCase {
     func testCharactersOnlyWhenTheTopicNamesThem() {
         XCTAssertFalse(all(compose("a big red dog")).contains("clifford"))
         XCTAssertTrue(reason(compose("a big red dog"), "clifford")?.contains("does not name") ?? false)
+        // The scorer likes every character; one the topic does not name at all is no news to explain.
+        XCTAssertNil(reason(compose("a dog leaning on a porch"), "swift"))
         XCTAssertTrue(all(compose("Clifford the Big Red Dog, park")).contains("clifford"))
         // A surname that is no common word names the person; a common word needs its franchise.
         XCTAssertTrue(all(compose("einstein riding a motorcycle")).contains("einstein"))
@@ -111,6 +113,24 @@ final class ComposerTests: XCTestCase {
         XCTAssertFalse(all(compose("power lines at dusk")).contains("power"))
         XCTAssertFalse(all(compose("1girl, taylor, stage")).contains("swift"))
         XCTAssertTrue(all(compose("Taylor Swift on stage")).contains("swift"))
+    }
+
+    func testATopicMergesIntoTheCharacterItDescribesButNotIntoItsSeries() {
+        // "red dog" only describes Clifford: its dog adapter is dropped.
+        let clifford = compose("clifford, red dog, park")
+        XCTAssertTrue(all(clifford).contains("clifford"), "\(all(clifford))")
+        XCTAssertFalse(all(clifford).contains("dogs"), "\(all(clifford))")
+        XCTAssertTrue(reason(clifford, "dogs")?.contains("the topic describes clifford, merged into it") ?? false)
+        // The bracketed series describes no one: "cyberpunk" keeps its style beside Johnny Silverhand.
+        let johnny = Self.adapter("johnny", "Johnny Silverhand (Cyberpunk 2077)", tags: ["johnny silverhand"], category: .character)
+        let cyberpunk = Self.adapter("cyberpunk", "Cyberpunk", tags: ["cyberpunk", "neon"], category: .style)
+        let city = compose("Johnny Silverhand, cyberpunk, night city", catalog: [johnny, cyberpunk])
+        XCTAssertEqual(Set(all(city)), ["johnny", "cyberpunk"])
+        // A topic that got a character of its own names that character: Frieren beside "Fern (Sousou no Frieren)".
+        let fern = Self.adapter("fern", "Fern (Sousou no Frieren)", tags: ["fern"], category: .character)
+        let frieren = Self.adapter("frieren", "Frieren", tags: ["frieren", "elf"], category: .character)
+        let two = compose("2girls, frieren, fern \\(sousou no frieren\\), forest path", catalog: [fern, frieren])
+        XCTAssertEqual(Set(all(two)), ["fern", "frieren"])
     }
 
     func testCharactersNamedByAliasTriggerCapitalOrQualifier() {
