@@ -133,18 +133,6 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(Set(all(two)), ["fern", "frieren"])
     }
 
-    /// "claymation-style" and "Kahlo-esque" name what the look is after, on either side.
-    func testAStyleModifierNamesWhatItIsAfter() {
-        let clay = Self.adapter("clay", "Claymation", tags: ["claymation", "stop motion"], category: .style)
-        let kahlo = Self.adapter("kahlo", "Kahlo-esque Portraits", tags: ["folk painting"], category: .style)
-        let wolf = compose("a claymation-style wolf howling at a paper moon", catalog: [clay, kahlo])
-        XCTAssertEqual(chosen(wolf, "claymation-style"), ["clay"], "\(wolf.topics.map(\.keyword))")
-        let city = compose("a cityscape painted in the style of Frida Kahlo", catalog: [clay, kahlo])
-        let topic = city.topics.first { $0.keyword.contains("Kahlo") }?.keyword ?? ""
-        XCTAssertEqual(feature("unnamed", of: city, topic: topic, adapter: "kahlo"), 0, topic)
-        XCTAssertEqual(feature("lex_title_coverage", of: city, topic: topic, adapter: "kahlo"), 0.5, topic)
-    }
-
     func testCharactersNamedByAliasTriggerCapitalOrQualifier() {
         func named(_ prompt: String, _ id: String, _ title: String, alias: String? = nil, tags: [String] = [],
                    triggers: [String] = []) -> Bool {
