@@ -184,7 +184,7 @@ public enum Composer {
                     // so for a character only its names count: no list of strangers under "leaning".
                     func named() -> Bool {
                         namedLikeTopic || p.isNamed(topic: queries[t], in: names, knowledge: evidence.knowledge)
-                            || queries[t].words.contains { Chunker.styleModifierStem($0).map(p.nameWords.contains) ?? false }
+                            || queries[t].words.contains { w in Chunker.styleModifierStem(w).map { p.nameWords.contains(ComposerLexicon.baseForm($0)) } ?? false }
                     }
                     if p.isCharacterLike ? named() : worthExplaining {
                         decisions.append(AdapterDecision(adapterID: p.id, alias: p.alias, accepted: false, reason: hard, score: prob))
@@ -524,7 +524,7 @@ final class AdapterNames: Sendable {
     }
 
     init(_ c: CandidateAdapter) {
-        ownTitleWords = ComposerLexicon.words(AdapterNames.unbracketed(c.card.title))
+        ownTitleWords = ComposerLexicon.words(AdapterNames.bracketParts(c.card.title).outside)
         id = c.card.adapterId
         alias = c.card.alias
         baseModel = c.card.baseModel
@@ -592,29 +592,28 @@ final class AdapterNames: Sendable {
         })
     }
 
-    /// Content words inside the title's brackets, without packaging ("[XL]", "(v2)").
-    /// The title without its bracketed parts.
-    static func unbracketed(_ title: String) -> String {
-        var out = ""
+    /// A title's text outside its brackets and inside them, each bracket a space: "Fern (Sousou no
+    /// Frieren)" → ("Fern  ", " Sousou no Frieren ").
+    static func bracketParts(_ title: String) -> (outside: String, inside: String) {
+        var outside = "", inside = ""
         var depth = 0
         for ch in title {
-            if ch == "(" || ch == "[" { depth += 1; out.append(" "); continue }
-            if ch == ")" || ch == "]" { depth = max(0, depth - 1); out.append(" "); continue }
-            if depth == 0 { out.append(ch) }
+            if ch == "(" || ch == "[" || ch == ")" || ch == "]" {
+                depth = ch == "(" || ch == "[" ? depth + 1 : max(0, depth - 1)
+                outside.append(" "); inside.append(" ")
+                continue
+            }
+            if depth == 0 { outside.append(ch) } else { inside.append(ch) }
         }
-        return out
+        return (outside, inside)
     }
 
+    /// Content words inside the title's brackets, without packaging ("[XL]", "(v2)").
     static func bracketed(_ title: String) -> Set<String> {
         var out: Set<String> = []
-        var depth = 0
-        var inner = ""
-        for ch in title {
-            if ch == "(" || ch == "[" { depth += 1; inner.append(" "); continue }
-            if ch == ")" || ch == "]" { depth = max(0, depth - 1); inner.append(" "); continue }
-            if depth > 0 { inner.append(ch) }
+        for w in ComposerLexicon.words(bracketParts(title).inside) where !ComposerLexicon.titleNoise.contains(w) && w.count >= 3 {
+            out.insert(fold(w))
         }
-        for w in ComposerLexicon.words(inner) where !ComposerLexicon.titleNoise.contains(w) && w.count >= 3 { out.insert(fold(w)) }
         return out
     }
 
