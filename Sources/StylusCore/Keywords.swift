@@ -442,8 +442,13 @@ enum Chunker {
     /// base form after an "-s" verb), "salt and pepper" at a phrase's end its pepper.
     static func isCoordinatedVerb(_ w: String?, with verb: String?, before next: String?) -> Bool {
         guard let w, let verb, let next, role(next) == .preposition || role(next) == .determiner else { return false }
-        let isVerbForm = VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w)
-        return isVerbForm && isSForm(w) == isSForm(verb)
+        return isVerbForm(w) && isSForm(w) == isSForm(verb)
+    }
+
+    /// A form WordNet's tagged counts list as a verb's: third person, base form, or one that takes
+    /// an object.
+    static func isVerbForm(_ w: String) -> Bool {
+        VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w)
     }
 
     /// A word ending in a plural or third-person "-s" ("lines", "points"; not "moss" or "gas").
@@ -469,7 +474,7 @@ enum Chunker {
     /// could be ("she points", "it glows"); after the others, a form WordNet's tagged counts know as a
     /// verb. "it" is also an object ("paint it black"), and then the next word is no verb form.
     static func isVerbAfterPronoun(_ w: String, pronoun: String) -> Bool {
-        if VerbForms.thirdPerson.contains(w) || VerbForms.base.contains(w) || VerbForms.objectTaking.contains(w) { return true }
+        if isVerbForm(w) { return true }
         let singular = pronoun == "he" || pronoun == "she" || pronoun == "it"
         return singular && isSForm(w)
     }
