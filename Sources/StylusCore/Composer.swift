@@ -95,12 +95,16 @@ public enum Composer {
         let queries = topics.map { TopicWords(keyword: $0.keyword) }
         let promptSequence = ComposerLexicon.words(promptText)
         let names = NameContext(promptText: promptText)
-        // Hard rules first: they are not the scorer's to weigh.
+        // Hard rules first: they are not the scorer's to weigh. Most do not depend on the topic and
+        // are decided once per candidate (a long prompt has 15 topics and 400 candidates).
+        let standing = profiles.map { standingRejection($0, options: options, presentSet: presentSet) }
         var rejections = [[String?]](repeating: [], count: topics.count)
         for t in topics.indices {
             let asksForStyle = StyleReference.asksForStyle(keywordWords: queries[t].words, promptWords: promptSequence)
-            rejections[t] = profiles.map { hardRejection($0, query: queries[t], asksForStyle: asksForStyle, options: options,
-                                                         presentSet: presentSet, names: names, knowledge: evidence.knowledge) }
+            rejections[t] = profiles.indices.map { j in
+                standing[j] ?? topicRejection(profiles[j], query: queries[t], asksForStyle: asksForStyle, names: names,
+                                              knowledge: evidence.knowledge)
+            }
         }
         // An adapter already in the prompt is never added again, but it still competes: beside it, its
         // runner-up must not look like the obvious choice (the leads and gaps are among the candidates).
@@ -256,19 +260,27 @@ public enum Composer {
         }
     }
 
-    /// The rules that hold whatever the scorer says, or nil.
-    static func hardRejection(_ p: AdapterProfile, query: TopicWords, asksForStyle: Bool, options: ComposerOptions,
-                              presentSet: Set<String>, names: NameContext, knowledge: (any WordKnowledge)?) -> String? {
+    /// The rules that hold whatever the scorer says and whatever the topic (base model, NSFW, already
+    /// in the prompt), or nil. `topicRejection` holds the rest.
+    static func standingRejection(_ p: AdapterProfile, options: ComposerOptions, presentSet: Set<String>) -> String? {
         if let base = options.baseModel, p.baseModel != base {
             return "base model \(p.baseModel?.name ?? "unknown") differs from the prompt's \(base.name)"
         }
         if p.nsfw && !options.includeNSFW { return "NSFW adapter (NSFW not enabled)" }
         if presentSet.contains(p.alias.lowercased()) { return "already in the prompt" }
+        return nil
+    }
+
+    /// The rules that hold whatever the scorer says and depend on the topic: a character or a real
+    /// person only for a topic that names them and does not ask for a style after them.
+    static func topicRejection(_ p: AdapterProfile, query: TopicWords, asksForStyle: Bool, names: NameContext,
+                               knowledge: (any WordKnowledge)?) -> String? {
+        guard p.isCharacterLike else { return nil }
         let kind = p.category == .celebrity ? "person" : "character"
-        if p.isCharacterLike, asksForStyle {
+        if asksForStyle {
             return "\(p.category.rawValue) adapter, but the topic asks for a style after the \(kind), not a likeness"
         }
-        if p.isCharacterLike, !p.isNamed(topic: query, in: names, knowledge: knowledge) {
+        if !p.isNamed(topic: query, in: names, knowledge: knowledge) {
             return "\(p.category.rawValue) adapter, but the topic does not name that \(kind)"
         }
         return nil
