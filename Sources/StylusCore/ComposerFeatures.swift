@@ -466,6 +466,16 @@ extension ComposerFeatures {
         return Double(named) / Double(t.content.count)
     }
 
+    /// Whether the common noun `w` stands in `tag` only after a preposition that ends its head
+    /// phrase: the tag is about what comes before ("depth of field" is a depth, "city at night" a
+    /// city), so it does not name "field" or "night". A word WordNet does not know is taken for a
+    /// proper name, which names what it names wherever it stands ("legend of zelda" names Zelda).
+    package static func isComplement(_ w: String, of tag: [String], knowledge: any WordKnowledge) -> Bool {
+        guard let stop = tag.firstIndex(where: { ComposerLexicon.headStops.contains($0) && $0 != "and" && $0 != "the" }),
+              stop > 0, !tag[..<stop].contains(where: { ComposerLexicon.baseForm($0) == w }) else { return false }
+        return !knowledge.senses(of: w).isEmpty
+    }
+
     /// Whether the adapter's names hold the topic's word `w`. A multi-word tag that WordNet has as
     /// an entry of its own names that concept, and its words only as far as it is a kind of them: a
     /// "sausage dog" is a dog, a "big cat" is no cat and a "hot dog" no dog. A word only such tags
@@ -474,9 +484,9 @@ extension ComposerFeatures {
         guard p.nameWords.contains(w) else { return false }
         guard let knowledge, let tags = p.compoundTagWords[w] else { return true }
         return tags.contains { tag in
-            let phrase = tag.joined(separator: " ")
-            if knowledge.senses(of: phrase).isEmpty { return true }
             if tag.allSatisfy({ functionWords.contains($0) || t.content.contains(ComposerLexicon.baseForm($0)) }) { return true }
+            let phrase = tag.joined(separator: " ")
+            if knowledge.senses(of: phrase).isEmpty { return !isComplement(w, of: tag, knowledge: knowledge) }
             switch knowledge.relation(phrase, w) {
             case .same, .narrower: return true
             case .broader, .unrelated: return false

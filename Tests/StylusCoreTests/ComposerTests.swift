@@ -462,6 +462,25 @@ final class ComposerTests: XCTestCase {
         XCTAssertEqual(feature("lex_topic_coverage", of: plain, topic: "cat", adapter: "leopard"), 1)
     }
 
+    /// A multi-word tag WordNet does not have is about what comes before its preposition: "depth of
+    /// field" names no field, while a name WordNet does not know ("legend of zelda") names its
+    /// referent wherever it stands, and a topic holding the whole tag still meets it.
+    func testATagsComplementIsNotWhatItNames() {
+        let sharpen = ComposerTests.adapter("sharpen", "Anti-Blur", tags: ["depth of field", "sharp"], category: .concept)
+        let link = ComposerTests.adapter("link", "Link", tags: ["legend of zelda"], category: .character)
+        let catalog = [sharpen, link]
+        let c = compose("a wheat field, Link and Zelda, shallow depth of field", catalog: catalog, knowledge: CompoundWordNet())
+        XCTAssertEqual(c.topics.map(\.keyword), ["wheat field", "Link and Zelda", "shallow depth of field"])
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "wheat field", adapter: "sharpen") ?? 0, 0)
+        XCTAssertEqual(feature("lex_head_named", of: c, topic: "wheat field", adapter: "sharpen") ?? 0, 0)
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "shallow depth of field", adapter: "sharpen") ?? 0, 2.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(feature("lex_topic_coverage", of: c, topic: "Link and Zelda", adapter: "link"), 1)
+        XCTAssertEqual(ComposerFeatures.isComplement("field", of: ["depth", "of", "field"], knowledge: CompoundWordNet()), true)
+        XCTAssertEqual(ComposerFeatures.isComplement("depth", of: ["depth", "of", "field"], knowledge: CompoundWordNet()), false)
+        XCTAssertEqual(ComposerFeatures.isComplement("teal", of: ["pink", "and", "teal"], knowledge: CompoundWordNet()), false,
+                       "coordination is no complement")
+    }
+
     /// When an adapter's names do not meet the topic at all, the closeness features get their own
     /// weights (`unnamed` and its copies); beside a name match those copies are zero.
     func testClosenessHasItsOwnWeightWhereTheNamesDoNotMeet() {
@@ -659,9 +678,10 @@ struct NamesWordNet: WordKnowledge {
 }
 
 /// Compound entries for the lexicalised-tag rule: "big cat" and "cat" are both felines, a "sausage
-/// dog" is a dog, a "hot dog" is food.
+/// dog" is a dog, a "hot dog" is food; "depth of field" is not an entry, as in WordNet 3.0.
 struct CompoundWordNet: WordKnowledge {
-    static let synsets: [String: [Int]] = ["cat": [1], "big cat": [2], "dog": [3], "sausage dog": [4], "hot dog": [5]]
+    static let synsets: [String: [Int]] = ["cat": [1], "big cat": [2], "dog": [3], "sausage dog": [4], "hot dog": [5],
+                                           "field": [6], "depth": [7], "teal": [10], "pink": [11]]
     static let parents: [Int: [Int]] = [1: [9], 2: [9], 4: [3], 5: [8]]
     func senses(of phrase: String) -> [Int] { Self.synsets[phrase.lowercased()] ?? [] }
     func hypernyms(of synset: Int) -> [Int] { Self.parents[synset] ?? [] }
