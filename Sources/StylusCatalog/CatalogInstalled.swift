@@ -83,6 +83,8 @@ struct OnlySomeAdapters: CandidateSource {
     func embed(_ texts: [String]) -> [[Float]]? { base.embed(texts) }
     var wordKnowledge: (any WordKnowledge)? { base.wordKnowledge }
     func attachVectors(_ candidates: inout [CandidateAdapter]) { base.attachVectors(&candidates) }
+    /// What a prompt's `<lora:…>` tag loads, installed or not: it counts against the style cap either way.
+    func adapters(withAlias alias: String) throws -> [CandidateAdapter] { try base.adapters(withAlias: alias) }
 
     private func restricted(_ query: CandidateQuery) -> CandidateQuery {
         var q = query

@@ -91,6 +91,8 @@ public final class LexicalCandidates: CandidateSource, Sendable {
     /// WordNet for the composer, when installed.
     public let wordNet: WordNet?
     public var wordKnowledge: (any WordKnowledge)? { wordNet }
+    /// The documents of each alias looked up (`adapters(withAlias:)`), by lower-case alias.
+    let aliasDocuments = BoundedMemo<String, [Int]>(capacity: 1024)
 
     public convenience init(store: CatalogStore) throws {
         self.init(index: try RetrievalIndex.open(store: store), wordNet: WordNet.installed())
@@ -122,6 +124,29 @@ public final class LexicalCandidates: CandidateSource, Sendable {
         if let adapters { return adapters[doc] }
         let (card, refinement) = index.index.summary(doc).candidateEntry
         return CandidateAdapter(card: card, refinement: refinement, score: 0)
+    }
+
+    /// The documents whose alias is `alias`, found through the postings: an alias's words are among
+    /// its document's terms, so only the documents holding all of them are read. Kept per alias (a
+    /// prompt's `<lora:…>` tags are looked up again on every keystroke).
+    public func adapters(withAlias alias: String) throws -> [CandidateAdapter] {
+        let docs = aliasDocuments.value(alias.lowercased()) { key in
+            let terms = Set(BM25Index.tokens(key))
+            guard !terms.isEmpty else { return [] }
+            var scores = [Float](repeating: 0, count: index.documentCount)
+            var common: Set<Int32>?
+            for term in terms {
+                var touched: [Int32] = []
+                scores.withUnsafeMutableBufferPointer { s in
+                    index.index.addScores(term: term, to: s, touched: &touched)
+                    for d in touched { s[Int(d)] = 0 }
+                }
+                common = common.map { $0.intersection(touched) } ?? Set(touched)
+                if common?.isEmpty ?? true { return [] }
+            }
+            return (common ?? []).map(Int.init).sorted().filter { adapter($0).card.alias.lowercased() == key }
+        }
+        return docs.map(adapter)
     }
 
     public func candidates(for query: CandidateQuery) throws -> [CandidateAdapter] {

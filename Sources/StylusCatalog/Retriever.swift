@@ -626,4 +626,6 @@ extension Retriever {
 
     /// The composer's lexical candidate source over the same index.
     public var lexicalCandidates: LexicalCandidates { LexicalCandidates(index: index, wordNet: wordNet) }
+
+    public func adapters(withAlias alias: String) throws -> [CandidateAdapter] { try lexicalCandidates.adapters(withAlias: alias) }
 }

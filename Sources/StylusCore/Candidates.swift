@@ -1,3 +1,4 @@
+import Foundation
 /// The seam between retrieval (StylusCatalog) and composition (StylusCore).
 ///
 /// The retriever ranks adapters for a query text; the composer asks it once for the whole prompt
@@ -60,6 +61,9 @@ public protocol CandidateSource: Sendable {
     /// `candidates(for:denseVector:)` for several queries at once (a prompt's topics), which a
     /// source may serve with one pass over its vectors.
     func candidates(for queries: [(query: CandidateQuery, denseVector: [Float])]) throws -> [[CandidateAdapter]]
+    /// The adapters whose alias is `alias` (case-insensitive, any base model): what a `<lora:alias:…>`
+    /// tag already in a prompt loads.
+    func adapters(withAlias alias: String) throws -> [CandidateAdapter]
 }
 
 extension CandidateSource {
@@ -72,4 +76,14 @@ extension CandidateSource {
     }
     public func embed(_ texts: [String]) -> [[Float]]? { nil }
     public var wordKnowledge: (any WordKnowledge)? { nil }
+    /// Without an index of aliases: a query for the alias's words, kept where the alias is the same
+    /// (an adapter crowded out of the query's first `aliasQueryLimit` by others sharing its words is missed).
+    public func adapters(withAlias alias: String) throws -> [CandidateAdapter] {
+        let query = CandidateQuery(text: alias.replacingOccurrences(of: "_", with: " "), baseModel: nil, includeNSFW: true,
+                                   limit: aliasQueryLimit)
+        return try candidates(for: query).filter { $0.card.alias.caseInsensitiveCompare(alias) == .orderedSame }
+    }
 }
+
+/// How far down a query for an alias's words `CandidateSource.adapters(withAlias:)` looks by default.
+let aliasQueryLimit = 50

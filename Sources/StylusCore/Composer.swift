@@ -152,11 +152,12 @@ public enum Composer {
             otherBase = Set(owner.keys.filter { j in profiles[j].baseModel.map { $0 != inferredBase } ?? false })
             for j in otherBase { owner[j] = nil }
         }
-        // Style adapters are capped per prompt: the most probable ones win wherever they are.
-        var allowedStyles: Set<Int> = []
+        // Style adapters are capped per prompt, the ones it already loads included: the most probable
+        // ones win wherever they are.
+        let loaded = loadedStyles(candidates, present: presentSet)
         let styleOrder = owner.keys.filter { profiles[$0].category == .style }
             .sorted { probability[owner[$0]!][$0] > probability[owner[$1]!][$1] }
-        allowedStyles = Set(styleOrder.prefix(options.maxStyles))
+        let allowedStyles = Set(styleOrder.prefix(max(0, options.maxStyles - loaded)))
 
         var out: [ComposedTopic] = []
         for (t, topic) in topics.enumerated() {
@@ -211,7 +212,7 @@ public enum Composer {
                     continue
                 }
                 if p.category == .style, !allowedStyles.contains(j) {
-                    decide(false, "at most \(options.maxStyles) style adapters per prompt")
+                    decide(false, styleCapReason(options, loaded: loaded))
                     continue
                 }
                 let present = servedByPresent[t]
@@ -258,6 +259,17 @@ public enum Composer {
             }
             topics[i].adapters = []
         }
+    }
+
+    /// How many style adapters the prompt already loads (`<lora:…>` aliases in `present`, lower case),
+    /// as far as `candidates` hold them: they count against the style cap.
+    static func loadedStyles(_ candidates: [CandidateAdapter], present: Set<String>) -> Int {
+        Set(candidates.filter { $0.refinement.category == .style && present.contains($0.card.alias.lowercased()) }
+            .map { $0.card.alias.lowercased() }).count
+    }
+
+    static func styleCapReason(_ options: ComposerOptions, loaded: Int) -> String {
+        "at most \(options.maxStyles) style adapters per prompt" + (loaded > 0 ? " (it loads \(loaded) already)" : "")
     }
 
     /// The rules that hold whatever the scorer says and whatever the topic (base model, NSFW, already

@@ -77,6 +77,11 @@ public enum ComposePipeline {
                                categoryVectors: categoryVectors, knowledge: knowledge)
     }
 
+    /// The catalog's adapters for the `<lora:…>` tags already in `body`, by alias (case-insensitive).
+    package static func presentAdapters(in body: String, source: any CandidateSource) throws -> [CandidateAdapter] {
+        try Composer.presentLoraAliases(in: body).flatMap { try source.adapters(withAlias: $0) }
+    }
+
     /// The dense query for a topic in its prompt: 2 × topic + prompt, normalised.
     static func topicQueryVector(_ topic: [Float], _ prompt: [Float]) -> [Float] {
         var q = prompt
@@ -141,6 +146,9 @@ public enum ComposePipeline {
             hybrid = Background { try retriever.candidates(for: wholeQuery) }
         }
         for t in topics.indices { pool += lexical[t] + (perTopicHybrid?[t] ?? []) }
+        // The adapters the prompt already loads serve their topics and count against the style cap,
+        // even where no ranking put them in the pool.
+        pool += try presentAdapters(in: body, source: source)
         evidence.topicRankings = (perTopicHybrid ?? lexical).map { $0.map(\.card.adapterId) }
         retriever?.attachVectors(&pool)
         let t2 = clock.now

@@ -185,8 +185,11 @@ public enum LLMComposer {
     /// every id must be a known candidate (else the whole answer is invalid); an adapter of another
     /// base model, NSFW (unless enabled), already in the prompt, already used, beyond the per-topic
     /// limit or beyond the style limit is dropped with its reason.
+    /// `loaded`: the catalog's adapters for the prompt's `<lora:…>` tags (its style adapters count
+    /// against the style limit).
     public static func validate(_ selection: [[String]], topics: [Topic], candidates: [CandidateAdapter],
-                                promptText: String, options: ComposerOptions, model: String) throws(LLMComposeError) -> Composition {
+                                promptText: String, options: ComposerOptions, model: String,
+                                loaded: [CandidateAdapter] = []) throws(LLMComposeError) -> Composition {
         var byID: [String: CandidateAdapter] = [:]
         for c in candidates where byID[c.card.adapterId] == nil { byID[c.card.adapterId] = c }
         for ids in selection {
@@ -197,7 +200,8 @@ public enum LLMComposer {
         let present = Composer.presentLoraAliases(in: promptText)
         let presentSet = Set(present.map { $0.lowercased() })
         var usedBy: [String: String] = [:]
-        var styles = 0
+        let loadedStyles = Composer.loadedStyles(loaded, present: presentSet)
+        var styles = loadedStyles
         var out: [ComposedTopic] = []
         for (index, topic) in topics.enumerated() {
             var chosen: [ComposedAdapter] = []
@@ -219,7 +223,7 @@ public enum LLMComposer {
                 } else if chosen.count >= options.maxPerTopic {
                     reject("topic already has \(options.maxPerTopic) adapters")
                 } else if r.category == .style && styles >= options.maxStyles {
-                    reject("at most \(options.maxStyles) style adapters per prompt")
+                    reject(Composer.styleCapReason(options, loaded: loadedStyles))
                 } else {
                     if r.category == .style { styles += 1 }
                     usedBy[id] = topic.keyword

@@ -32,11 +32,12 @@ public enum LLMComposePipeline {
                                                       baseModel: options.baseModel, includeNSFW: options.includeNSFW,
                                                       limit: perTopicShown))
         }
+        let loaded = try ComposePipeline.presentAdapters(in: body, source: source)
         let shown = LLMComposer.shownCandidates(whole: whole, perTopic: perTopic, perTopicShown: perTopicShown,
                                                 options: options, promptText: body)
         let composition: Composition
         do {
-            composition = try ask(chat, prompt: body, topics: topics, candidates: shown, options: options)
+            composition = try ask(chat, prompt: body, topics: topics, candidates: shown, options: options, loaded: loaded)
         } catch {
             return LLMComposeResult(outcome: builtIn, usedLLM: false, failure: error)
         }
@@ -51,7 +52,7 @@ public enum LLMComposePipeline {
 
     /// The two turns: reasoning, then the JSON answer in the same conversation.
     static func ask(_ chat: any ChatCompleting, prompt: String, topics: [Topic], candidates: [CandidateAdapter],
-                    options: ComposerOptions) throws(LLMComposeError) -> Composition {
+                    options: ComposerOptions, loaded: [CandidateAdapter]) throws(LLMComposeError) -> Composition {
         func complete(_ messages: [ChatMessage]) throws(LLMComposeError) -> String {
             do { return try chat.complete(messages) } catch let e as LLMComposeError { throw e } catch {
                 throw .endpoint("\(error)")
@@ -65,7 +66,7 @@ public enum LLMComposePipeline {
         let answer = try complete(messages)
         let selection = try LLMComposer.parseAnswer(answer, topics: topics)
         return try LLMComposer.validate(selection, topics: topics, candidates: candidates, promptText: prompt,
-                                        options: options, model: chat.modelName)
+                                        options: options, model: chat.modelName, loaded: loaded)
     }
 }
 

@@ -186,6 +186,18 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(c.topics.flatMap(\.decisions).contains { $0.reason.contains("at most 2 style") })
     }
 
+    /// The style adapters a prompt already loads count against the cap: the output never holds more
+    /// than two, whatever was there before.
+    func testStylesThePromptLoadsCountAgainstTheCap() {
+        let one = compose("watercolor, pixel art, ukiyo-e woodblock print, <lora:glass:0.8>")
+        XCTAssertEqual(all(one).count, 1, "\(all(one))")
+        XCTAssertTrue(one.topics.flatMap(\.decisions).contains { $0.reason.contains("at most 2 style adapters per prompt (it loads 1 already)") })
+        let two = compose("watercolor, pixel art, a dog, <lora:glass:0.8>, <lora:ukiyoe:0.6>")
+        XCTAssertEqual(all(two), ["dogs"], "only the animal adapter is added beside two loaded styles")
+        // A loaded adapter of another category takes no style's place.
+        XCTAssertEqual(all(compose("watercolor, pixel art, <lora:dogs:0.5>")).count, 2)
+    }
+
     func testAnAdapterServesTheTopicItFitsBest() {
         let c = compose("castle, fantasy castles")
         XCTAssertEqual(all(c).filter { $0 == "castles" }.count, 1)

@@ -106,6 +106,20 @@ final class LLMComposerTests: XCTestCase {
         XCTAssertEqual(nsfw.topics.flatMap(\.adapters).map(\.adapterID), ["lingerie"])
     }
 
+    /// A style adapter the prompt already loads counts against the style limit, as in the built-in composer.
+    func testLoadedStylesCountAgainstTheStyleLimit() throws {
+        let styled = PromptFile(text: "a watercolor painting of a dog and a cat, <lora:glass:0.7>")
+        let topics = styled.topics
+        var picks = Array(repeating: [String](), count: topics.count)
+        picks[try XCTUnwrap(topics.firstIndex { $0.keyword.contains("cat") })] = ["watercolor", "pixel"]
+        let glass = try XCTUnwrap(Self.catalog.first { $0.card.adapterId == "glass" })
+        let c = try LLMComposer.validate(picks, topics: topics, candidates: Self.catalog, promptText: styled.positiveText,
+                                         options: options, model: "m1", loaded: [glass])
+        XCTAssertEqual(c.topics.flatMap(\.adapters).map(\.adapterID), ["watercolor"])
+        XCTAssertEqual(c.topics.flatMap(\.decisions).first { $0.adapterID == "pixel" }?.reason,
+                       "llm: chosen by m1, dropped: at most 2 style adapters per prompt (it loads 1 already)")
+    }
+
     func testAnInventedIDInvalidatesTheWholeAnswer() throws {
         XCTAssertThrowsError(try validate(["dog": ["dogs", "dogs-v2-ultra"]])) { error in
             XCTAssertEqual(error as? LLMComposeError, .invalid("adapter id \"dogs-v2-ultra\" is not among the candidates"))
