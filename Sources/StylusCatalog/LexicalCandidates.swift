@@ -59,7 +59,9 @@ public struct BM25Index: Sendable {
         var scores = [Float](repeating: 0, count: documentCount)
         var touched: [Int32] = []
         scores.withUnsafeMutableBufferPointer { s in
-            for term in terms { index.addScores(term: term, to: s, touched: &touched) }
+            // In a fixed order: a Set's order changes from process to process, and float sums in
+            // another order can differ in the last bit, which reorders near-equal documents.
+            for term in terms.sorted() { index.addScores(term: term, to: s, touched: &touched) }
         }
         // A bounded sorted list of the best `limit` (limit ≪ touched): no full sort.
         var best: [(doc: Int, score: Float)] = []
