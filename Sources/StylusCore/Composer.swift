@@ -154,7 +154,7 @@ public enum Composer {
         }
         // Style adapters are capped per prompt, the ones it already loads included: the most probable
         // ones win wherever they are.
-        let loaded = loadedStyles(candidates, present: presentSet)
+        let loaded = loadedStyles(candidates, present: presentSet, options: options)
         let styleOrder = owner.keys.filter { profiles[$0].category == .style }
             .sorted { probability[owner[$0]!][$0] > probability[owner[$1]!][$1] }
         let allowedStyles = Set(styleOrder.prefix(max(0, options.maxStyles - loaded)))
@@ -262,10 +262,13 @@ public enum Composer {
     }
 
     /// How many style adapters the prompt already loads (`<lora:…>` aliases in `present`, lower case),
-    /// as far as `candidates` hold them: they count against the style cap.
-    static func loadedStyles(_ candidates: [CandidateAdapter], present: Set<String>) -> Int {
-        Set(candidates.filter { $0.refinement.category == .style && present.contains($0.card.alias.lowercased()) }
-            .map { $0.card.alias.lowercased() }).count
+    /// as far as `candidates` hold them: they count against the style cap. One of another base model
+    /// than the prompt's does not load into its checkpoint (a diagnostic says so) and takes no place.
+    static func loadedStyles(_ candidates: [CandidateAdapter], present: Set<String>, options: ComposerOptions) -> Int {
+        Set(candidates.filter { c in
+            c.refinement.category == .style && present.contains(c.card.alias.lowercased())
+                && (options.baseModel == nil || c.card.baseModel == options.baseModel)
+        }.map { $0.card.alias.lowercased() }).count
     }
 
     static func styleCapReason(_ options: ComposerOptions, loaded: Int) -> String {

@@ -200,7 +200,7 @@ public enum LLMComposer {
         let present = Composer.presentLoraAliases(in: promptText)
         let presentSet = Set(present.map { $0.lowercased() })
         var usedBy: [String: String] = [:]
-        let loadedStyles = Composer.loadedStyles(loaded, present: presentSet)
+        let loadedStyles = Composer.loadedStyles(loaded, present: presentSet, options: options)
         var styles = loadedStyles
         var out: [ComposedTopic] = []
         for (index, topic) in topics.enumerated() {

@@ -194,8 +194,14 @@ final class ComposerTests: XCTestCase {
         XCTAssertTrue(one.topics.flatMap(\.decisions).contains { $0.reason.contains("at most 2 style adapters per prompt (it loads 1 already)") })
         let two = compose("watercolor, pixel art, a dog, <lora:glass:0.8>, <lora:ukiyoe:0.6>")
         XCTAssertEqual(all(two), ["dogs"], "only the animal adapter is added beside two loaded styles")
-        // A loaded adapter of another category takes no style's place.
+        // A loaded adapter of another category, or of another base model, takes no style's place.
         XCTAssertEqual(all(compose("watercolor, pixel art, <lora:dogs:0.5>")).count, 2)
+        let xl = [Self.adapter("glass-xl", "Stained Glass XL", tags: ["stained glass"], base: .sdxl, category: .style),
+                  Self.adapter("watercolor-xl", "Watercolor XL", tags: ["watercolor"], base: .sdxl, category: .style),
+                  Self.adapter("pixel-xl", "Pixel Art XL", tags: ["pixel art"], base: .sdxl, category: .style)]
+        XCTAssertEqual(all(compose("watercolor, pixel art, <lora:glass-xl:0.5>", catalog: Self.catalog + xl)).count, 2)
+        XCTAssertEqual(all(compose("watercolor, pixel art, <lora:glass-xl:0.5>", base: .sdxl, catalog: Self.catalog + xl)).count, 1,
+                       "on its own base model the loaded style takes a place")
     }
 
     func testAnAdapterServesTheTopicItFitsBest() {
