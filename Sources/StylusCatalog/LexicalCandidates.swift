@@ -129,24 +129,19 @@ public final class LexicalCandidates: CandidateSource, Sendable {
     }
 
     /// The documents whose alias is `alias`, found through the postings: an alias's words are among
-    /// its document's terms, so only the documents holding all of them are read. Kept per alias (a
-    /// prompt's `<lora:…>` tags are looked up again on every keystroke).
+    /// its document's terms, so only the documents holding its rarest word are read. Kept per alias
+    /// (a prompt's `<lora:…>` tags are looked up again on every keystroke).
     public func adapters(withAlias alias: String) throws -> [CandidateAdapter] {
         let docs = aliasDocuments.value(alias.lowercased()) { key in
-            let terms = Set(BM25Index.tokens(key))
-            guard !terms.isEmpty else { return [] }
+            let index = self.index.index
+            guard let rarest = Set(BM25Index.tokens(key)).min(by: { a, b in
+                let (fa, fb) = (index.documentsHoldingAtMost(term: a), index.documentsHoldingAtMost(term: b))
+                return fa != fb ? fa < fb : a < b
+            }) else { return [] }
             var scores = [Float](repeating: 0, count: index.documentCount)
-            var common: Set<Int32>?
-            for term in terms {
-                var touched: [Int32] = []
-                scores.withUnsafeMutableBufferPointer { s in
-                    index.index.addScores(term: term, to: s, touched: &touched)
-                    for d in touched { s[Int(d)] = 0 }
-                }
-                common = common.map { $0.intersection(touched) } ?? Set(touched)
-                if common?.isEmpty ?? true { return [] }
-            }
-            return (common ?? []).map(Int.init).sorted().filter { adapter($0).card.alias.lowercased() == key }
+            var touched: [Int32] = []
+            scores.withUnsafeMutableBufferPointer { index.addScores(term: rarest, to: $0, touched: &touched) }
+            return touched.map(Int.init).sorted().filter { adapter($0).card.alias.lowercased() == key }
         }
         return docs.map(adapter)
     }

@@ -329,6 +329,12 @@ public final class RetrievalIndex: @unchecked Sendable {  // immutable after ini
     /// The BM25 length averaged over all documents (at least 1), as a full build computed it.
     var averageLength: Double { max(1, Double(totalLength) / Double(max(1, documentCount))) }
 
+    /// At least as many documents as hold `term` (entries of both files; the delta may have removed
+    /// some of the base's), read from the postings' lengths without walking them.
+    func documentsHoldingAtMost(term: String) -> Int {
+        ((base.postings(term)?.count ?? 0) + (delta?.postings(term)?.count ?? 0)) / 2
+    }
+
     /// Adds each document's BM25 weight for `term` to `scores` (indexed by document), appending
     /// the documents whose score was still 0 to `touched`. Weights are computed from the counts
     /// of both files (`BM25Postings.weight`), so they equal those of one index over the catalog.

@@ -86,6 +86,21 @@ final class RetrievalIndexTests: XCTestCase {
         }
     }
 
+    /// A prompt's `<lora:alias>` is found through the postings of the index file, its base and its
+    /// delta alike, case-insensitively; a card sharing the alias's words but not the alias is not.
+    func testAnAliasIsFoundThroughTheIndexFile() throws {
+        let store = try makeStore()
+        _ = try open(store)
+        try importCards([card("a-water-2", "Watercolor Dream Two", tags: ["style", "watercolor"], description: "A second watercolor.")],
+                        into: store)
+        let (index, _) = try open(store)
+        let lexical = LexicalCandidates(index: index, wordNet: nil)
+        XCTAssertEqual(try lexical.adapters(withAlias: "A_Water").map(\.card.adapterId), ["a-water"])
+        XCTAssertEqual(try lexical.adapters(withAlias: "a_water_2").map(\.card.adapterId), ["a-water-2"], "from the delta")
+        XCTAssertEqual(try lexical.adapters(withAlias: "a_water_3").count, 0)
+        XCTAssertEqual(try lexical.adapters(withAlias: "water").count, 0, "a word of aliases is no alias")
+    }
+
     /// Every write path bumps the generation (SQLite triggers), and the next open rebuilds with one note.
     func testWritesBumpTheGenerationAndTheIndexFollows() throws {
         let store = try makeStore()
