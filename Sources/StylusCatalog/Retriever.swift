@@ -627,5 +627,6 @@ extension Retriever {
     /// The composer's lexical candidate source over the same index.
     public var lexicalCandidates: LexicalCandidates { LexicalCandidates(index: index, wordNet: wordNet) }
 
+    /// Through the keyword index (the pipeline asks its lexical source, whose lookups are remembered).
     public func adapters(withAlias alias: String) throws -> [CandidateAdapter] { try lexicalCandidates.adapters(withAlias: alias) }
 }

@@ -1,4 +1,3 @@
-import Foundation
 /// The seam between retrieval (StylusCatalog) and composition (StylusCore).
 ///
 /// The retriever ranks adapters for a query text; the composer asks it once for the whole prompt
@@ -76,14 +75,4 @@ extension CandidateSource {
     }
     public func embed(_ texts: [String]) -> [[Float]]? { nil }
     public var wordKnowledge: (any WordKnowledge)? { nil }
-    /// Without an index of aliases: a query for the alias's words, kept where the alias is the same
-    /// (an adapter crowded out of the query's first `aliasQueryLimit` by others sharing its words is missed).
-    public func adapters(withAlias alias: String) throws -> [CandidateAdapter] {
-        let query = CandidateQuery(text: alias.replacingOccurrences(of: "_", with: " "), baseModel: nil, includeNSFW: true,
-                                   limit: aliasQueryLimit)
-        return try candidates(for: query).filter { $0.card.alias.caseInsensitiveCompare(alias) == .orderedSame }
-    }
 }
-
-/// How far down a query for an alias's words `CandidateSource.adapters(withAlias:)` looks by default.
-let aliasQueryLimit = 50
